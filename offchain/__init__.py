@@ -1,0 +1,1 @@
+"""Everything that runs beside the chain: arithmetic, preprocessing, engine, network, peer."""

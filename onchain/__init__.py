@@ -1,0 +1,1 @@
+"""The only package that imports web3: artifacts, deployment, typed contract clients, audit."""

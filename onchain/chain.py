@@ -1,0 +1,186 @@
+"""A connection to one chain, and transactions signed locally and mined.
+
+Three kinds of chain: the in-process py-evm chain of eth-tester (``memory``),
+a local node such as ``npx hardhat node``, or any JSON-RPC URL (a public
+testnet). Every transaction is built with EIP-1559 fees, signed here with the
+sender's key (no node-side accounts), pre-flighted with ``eth_estimateGas`` so
+that a revert is refused before anything is sent, and waited for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
+from web3.types import TxReceipt
+
+from onchain.errors import ChainError, ChainIdMismatch, RpcUnreachable, TransactionFailed
+
+MEMORY = "memory"
+GAS_HEADROOM = 1.2
+RECEIPT_TIMEOUT_S = 120
+
+# Well-known test key of `npx hardhat node` (account #0 of its public test
+# mnemonic). It holds test ether on local development chains only and must
+# never be used anywhere else.
+HARDHAT_TEST_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+LOCAL_CHAIN_IDS = (31337, 131277322940537)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A mined transaction: its receipt plus what the caller wants to report."""
+
+    tx_hash: str
+    receipt: TxReceipt
+    gas_used: int
+    label: str
+
+
+class Chain:
+    """One chain connection: reads, and transactions from local signers."""
+
+    def __init__(self, w3: Web3, url: str, tester: Any = None) -> None:
+        self.w3 = w3
+        self.url = url
+        self.tester = tester
+        self.chain_id = int(w3.eth.chain_id)
+        self.log: list[Sent] = []
+
+    @classmethod
+    def connect(cls, url: str, expected_chain_id: int | None = None) -> Chain:
+        """Connect to ``url`` (or the in-process chain for ``memory``) and check the chain id."""
+        if url == MEMORY:
+            return cls.in_memory()
+        provider = HTTPProvider(
+            url,
+            request_kwargs={"timeout": 30},
+            exception_retry_configuration=ExceptionRetryConfiguration(
+                errors=(requests.ConnectionError, requests.Timeout), retries=3, backoff_factor=0.3
+            ),
+        )
+        w3 = Web3(provider)
+        try:
+            w3.eth.chain_id
+        except Exception as err:  # noqa: BLE001 - any failure here means unreachable
+            raise RpcUnreachable(url, _short(err)) from err
+        chain = cls(w3, url)
+        if expected_chain_id is not None and chain.chain_id != expected_chain_id:
+            raise ChainIdMismatch(expected_chain_id, chain.chain_id, url)
+        return chain
+
+    @classmethod
+    def in_memory(cls) -> Chain:
+        """A fresh in-process py-evm chain (eth-tester) with funded test accounts."""
+        from eth_tester import EthereumTester, PyEVMBackend
+
+        tester = EthereumTester(PyEVMBackend())
+        return cls(Web3(EthereumTesterProvider(tester)), MEMORY, tester=tester)
+
+    # Accounts -----------------------------------------------------------
+
+    def test_account(self, index: int = 0) -> LocalAccount:
+        """A pre-funded account of a local test chain (never of a public one)."""
+        if self.tester is not None:
+            keys = self.tester.backend.account_keys
+            return Account.from_key(keys[index].to_bytes())
+        if self.chain_id == 31337 and index == 0:
+            return Account.from_key(HARDHAT_TEST_KEY_0)
+        raise ChainError(
+            f"chain {self.chain_id} at {self.url} has no well-known test accounts; "
+            "use --keystore with a funded account"
+        )
+
+    def balance(self, address: str) -> int:
+        return int(self.w3.eth.get_balance(Web3.to_checksum_address(address)))
+
+    def fund(self, sender: LocalAccount, to: str, wei: int) -> Sent:
+        """Send ``wei`` from ``sender`` to ``to`` (local test chains: pays for gas)."""
+        tx = {"to": Web3.to_checksum_address(to), "value": wei, "gas": 21_000}
+        return self._sign_and_send(sender, tx, f"fund {to[:10]}")
+
+    # Transactions -------------------------------------------------------
+
+    def transact(self, sender: LocalAccount, call: Any, label: str) -> Sent:
+        """Pre-flight, sign and send a contract function call; wait for its receipt."""
+        tx = call.build_transaction({"from": sender.address, "nonce": self._nonce(sender)})
+        return self._sign_and_send(sender, _with_headroom(tx), label)
+
+    def deploy(self, sender: LocalAccount, contract: Any, args: tuple[Any, ...], label: str) -> Sent:
+        """Deploy ``contract`` (a web3 contract factory) with constructor ``args``."""
+        tx = contract.constructor(*args).build_transaction(
+            {"from": sender.address, "nonce": self._nonce(sender)}
+        )
+        return self._sign_and_send(sender, _with_headroom(tx), label)
+
+    def _nonce(self, sender: LocalAccount) -> int:
+        return int(self.w3.eth.get_transaction_count(sender.address, "pending"))
+
+    def _sign_and_send(self, sender: LocalAccount, tx: dict[str, Any], label: str) -> Sent:
+        tx = dict(tx)
+        tx.setdefault("from", sender.address)
+        tx.setdefault("nonce", self._nonce(sender))
+        tx["chainId"] = self.chain_id
+        tx.update(self._fees())
+        tx.pop("gasPrice", None)
+        signed = sender.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
+        except TimeExhausted as err:
+            raise ChainError(f"{label}: no receipt for {tx_hash.hex()} after {RECEIPT_TIMEOUT_S}s") from err
+        if receipt["status"] != 1:
+            raise TransactionFailed(f"{label}: transaction 0x{tx_hash.hex()} reverted")
+        sent = Sent("0x" + tx_hash.hex().removeprefix("0x"), receipt, int(receipt["gasUsed"]), label)
+        self.log.append(sent)
+        return sent
+
+    def _fees(self) -> dict[str, int]:
+        """EIP-1559 fees: twice the base fee plus the node's suggested tip."""
+        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        try:
+            tip = int(self.w3.eth.max_priority_fee)
+        except Exception:  # noqa: BLE001 - nodes without eth_maxPriorityFeePerGas
+            tip = 10**9
+        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+    # Time (local chains) --------------------------------------------------
+
+    def now(self) -> int:
+        """Timestamp of the latest block."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def advance_time(self, seconds: int) -> None:
+        """Move a local test chain's clock forward and mine a block."""
+        if self.tester is not None:
+            self.tester.time_travel(self.now() + seconds)
+            return
+        self.w3.provider.make_request("evm_increaseTime", [seconds])
+        self.w3.provider.make_request("evm_mine", [])
+
+
+def _with_headroom(tx: dict[str, Any]) -> dict[str, Any]:
+    """Pad web3's gas estimate: the 63/64 rule can make the exact estimate fall short."""
+    return {**tx, "gas": int(tx["gas"] * GAS_HEADROOM)}
+
+
+def _short(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return text[:200]
+
+
+__all__ = [
+    "Chain",
+    "ContractCustomError",
+    "ContractLogicError",
+    "HARDHAT_TEST_KEY_0",
+    "LOCAL_CHAIN_IDS",
+    "MEMORY",
+    "Sent",
+]

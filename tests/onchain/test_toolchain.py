@@ -1,0 +1,74 @@
+"""The Solidity toolchain: adapter, committed artifacts, Hardhat parity."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from onchain import artifacts, compiler
+from onchain.errors import ArtifactError
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACTS = ("OrgRegistry", "PreprocessingLedger", "JobManager")
+
+
+def test_adapter_answers_like_solc_with_the_pinned_version() -> None:
+    out = subprocess.run([str(compiler.ADAPTER), "--version"], capture_output=True, text=True, check=True).stdout
+    assert f"Version: {compiler.compiler_config()['version']}+commit" in out
+
+
+def test_adapter_refuses_other_modes() -> None:
+    result = subprocess.run([str(compiler.ADAPTER), "--bin", "x.sol"], capture_output=True, text=True)
+    assert result.returncode == 2 and "only --version and --standard-json" in result.stderr
+
+
+def test_committed_artifacts_match_the_sources() -> None:
+    artifacts.check_fresh()
+    for name in CONTRACTS:
+        art = artifacts.load(name)
+        assert art.compiler_version.startswith(compiler.compiler_config()["version"] + "+commit")
+        assert art.settings == compiler.compiler_config()["settings"]
+
+
+def test_a_changed_source_makes_the_artifacts_stale(tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(ROOT / "contracts", tmp_path / "contracts"))
+    assert artifacts.source_digest(copy) == artifacts.load("OrgRegistry").source_sha256
+    target = copy / "OrgRegistry.sol"
+    target.write_text(target.read_text() + "\n// changed\n")
+    assert artifacts.source_digest(copy) != artifacts.load("OrgRegistry").source_sha256
+
+
+def test_stale_artifact_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(artifacts, "source_digest", lambda *a: "0" * 64)
+    with pytest.raises(ArtifactError, match="stale.*python -m onchain.compiler"):
+        artifacts.check_fresh()
+
+
+def test_recompiling_reproduces_the_committed_bytecode() -> None:
+    fresh = compiler.compile_all()
+    for name in CONTRACTS:
+        assert fresh[name].bytecode == artifacts.load(name).bytecode, name
+        assert fresh[name].abi == artifacts.load(name).abi, name
+
+
+def test_every_external_function_has_natspec() -> None:
+    for name in CONTRACTS:
+        art = artifacts.load(name)
+        functions = {f"{i['name']}(" for i in art.abi if i["type"] == "function"}
+        documented = {sig.split("(")[0] + "(" for sig in {**art.userdoc.get("methods", {}),
+                                                           **art.devdoc.get("methods", {})}}
+        assert functions <= documented, (name, sorted(functions - documented))
+
+
+@pytest.mark.hardhat
+def test_hardhat_compiles_offline_to_the_same_bytecode() -> None:
+    result = subprocess.run(["npx", "--no-install", "hardhat", "compile", "--force", "--quiet"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in CONTRACTS:
+        built = json.loads((ROOT / "artifacts-hardhat" / "contracts" / f"{name}.sol" / f"{name}.json").read_text())
+        assert built["bytecode"] == artifacts.load(name).bytecode, name
