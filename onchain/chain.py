@@ -9,12 +9,15 @@ that a revert is refused before anything is sent, and waited for.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from eth_account import Account
+from eth_tester import EthereumTester, PyEVMBackend
 from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
@@ -78,10 +81,8 @@ class Chain:
     @classmethod
     def in_memory(cls) -> Chain:
         """A fresh in-process py-evm chain (eth-tester) with funded test accounts."""
-        from eth_tester import EthereumTester, PyEVMBackend
-
         tester = EthereumTester(PyEVMBackend())
-        return cls(Web3(EthereumTesterProvider(tester)), MEMORY, tester=tester)
+        return cls(Web3(TesterProvider(tester)), MEMORY, tester=tester)
 
     # Accounts -----------------------------------------------------------
 
@@ -165,6 +166,48 @@ class Chain:
         self.w3.provider.make_request("evm_mine", [])
 
 
+class TesterProvider(EthereumTesterProvider):
+    """The in-process chain, reporting reverts as a JSON-RPC node does.
+
+    eth-tester raises its own exception with the revert data in its text; a
+    node answers with an error whose ``data`` is the hex revert data, which web3
+    turns into ``ContractCustomError``. Answering like a node lets one decoding
+    path serve every kind of chain.
+    """
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        try:
+            return super().make_request(method, params)
+        except TesterTransactionFailed as exc:
+            data = tester_revert_data(exc)
+            if data is None:
+                raise
+            return {"id": getattr(self, "_current_request_id", 0), "jsonrpc": "2.0",
+                    "error": {"code": 3, "message": "execution reverted", "data": "0x" + data.hex()}}
+
+
+def tester_revert_data(exc: BaseException | None) -> bytes | None:
+    """The raw revert data inside an eth-tester failure (its args or its text)."""
+    while exc is not None:
+        if isinstance(exc, TesterTransactionFailed) and exc.args:
+            arg = exc.args[0]
+            if isinstance(arg, Exception) and arg.args:
+                arg = arg.args[0]
+            if isinstance(arg, (bytes, bytearray)):
+                return bytes(arg)
+            if isinstance(arg, str):
+                literal = arg[arg.find("b'"):] if "b'" in arg else arg[arg.find('b"'):] if 'b"' in arg else ""
+                if literal:
+                    try:
+                        value = ast.literal_eval(literal)
+                    except (ValueError, SyntaxError):
+                        value = None
+                    if isinstance(value, bytes):
+                        return value
+        exc = exc.__context__
+    return None
+
+
 def _with_headroom(tx: dict[str, Any]) -> dict[str, Any]:
     """Pad web3's gas estimate: the 63/64 rule can make the exact estimate fall short."""
     return {**tx, "gas": int(tx["gas"] * GAS_HEADROOM)}
@@ -183,4 +226,5 @@ __all__ = [
     "LOCAL_CHAIN_IDS",
     "MEMORY",
     "Sent",
+    "TesterProvider",
 ]

@@ -29,7 +29,7 @@ dev_app = typer.Typer(help="Developer tools (compile the contracts).", no_args_i
 app.add_typer(org_app, name="org")
 app.add_typer(dev_app, name="dev")
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 RPC = typer.Option("http://127.0.0.1:8545", "--rpc", envvar="MPCC_RPC",
                    help="JSON-RPC URL of the chain (a local node or a public testnet).")

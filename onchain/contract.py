@@ -43,12 +43,12 @@ class Receipt:
     def first(self, name: str) -> EventBase:
         """The first event called ``name``; ``LookupError`` if none was emitted."""
         for event in self.events:
-            if event.name == name:
+            if event.event_name == name:
                 return event
         raise LookupError(f"{self.sent.label}: no {name} event in transaction {self.tx_hash}")
 
     def named(self, name: str) -> list[EventBase]:
-        return [e for e in self.events if e.name == name]
+        return [e for e in self.events if e.event_name == name]
 
 
 class ContractClient:
@@ -106,7 +106,7 @@ class ContractClient:
             logs = self.chain.w3.eth.get_logs({
                 "address": self.address, "fromBlock": start, "toBlock": min(start + LOG_CHUNK - 1, last),
             })
-            found.extend(e for e in self.decode_logs(list(logs)) if not names or e.name in names)
+            found.extend(e for e in self.decode_logs(list(logs)) if not names or e.event_name in names)
         return sorted(found, key=lambda e: (e.block_number, e.log_index))
 
 

@@ -26,7 +26,7 @@ class EventBase:
     address: str
 
     @property
-    def name(self) -> str:
+    def event_name(self) -> str:
         return type(self).__name__
 
     def args(self) -> dict[str, Any]:

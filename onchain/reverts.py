@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from onchain.artifacts import load
 from onchain.errors import ContractRevert
@@ -62,7 +62,8 @@ class ErrorSet:
         if found is None:
             return None
         cls, item = found
-        values = decode([_abi_type(i) for i in item["inputs"]], raw[4:])
+        types = [_abi_type(i) for i in item["inputs"]]
+        values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, decode(types, raw[4:]))]
         return cls(dict(zip([i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])], values)))
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -19,11 +18,8 @@ from onchain import orgs
 from onchain.chain import Chain
 from onchain.consortium import bootstrap_members, fund_from_test_account
 from onchain.deploy import Deployment, deploy
+from onchain_testkit import ORG_SPECS, PASSPHRASE, ROOT, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-PASSPHRASE = b"test passphrase, not a secret"
-ORG_SPECS = [("Org A", "127.0.0.1:9801"), ("Org B", "127.0.0.1:9802"),
-             ("Org C", "127.0.0.1:9803"), ("Org D", "127.0.0.1:9804")]
 
 
 @pytest.fixture(scope="session")
@@ -68,12 +64,6 @@ def consortium(deployment: Deployment, loaded_orgs: list[orgs.Org]) -> Deploymen
     bootstrap_members(deployment, operator, [loaded_orgs[0].public],
                       deployment.chain.test_account(1).address, seal=True)
     return deployment
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rpc_ready(url: str) -> bool:

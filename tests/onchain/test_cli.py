@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, free_port
+from onchain_testkit import ROOT, free_port
 
 MPCC = str(ROOT / ".venv" / "bin" / "mpcc")
 

@@ -11,7 +11,7 @@ from onchain.deploy import Deployment, deploy
 from onchain.errors import ChainIdMismatch, ConfigError, ManifestError, RpcUnreachable
 from onchain.manifest import CONTRACT_NAMES, Manifest
 
-from .conftest import free_port
+from onchain_testkit import free_port
 
 
 def test_deploy_wires_the_contracts_and_describes_them_in_the_manifest(chain: Chain, tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ from onchain import orgs
 from onchain.consortium import admit, request_join
 from onchain.deploy import Deployment
 from onchain.errors import ConfigError, ContractRevert
-from onchain.registry import MemberStatus
+from onchain.history import registry_at
+from onchain.registry import MemberStatus, Role
 
-from .conftest import PASSPHRASE
+from onchain_testkit import PASSPHRASE
 
 
 def test_org_home_holds_keys_encrypted_and_public_entry(org_homes: list[Path]) -> None:
@@ -98,3 +99,25 @@ def test_rotate_keys_updates_the_entry(consortium: Deployment, loaded_orgs: list
     entry = consortium.registry.member(a.account.address)
     assert (entry.endpoint, entry.tls_fingerprint, entry.status) == (
         "10.1.1.1:7000", d.identity.tls_fingerprint, MemberStatus.ACTIVE)
+
+
+def test_registry_at_any_block_is_rebuilt_from_events(consortium: Deployment, loaded_orgs: list[orgs.Org]) -> None:
+    a, b, c = loaded_orgs[:3]
+    reg = consortium.registry
+    admit(consortium, b, [a])
+    before_c = consortium.chain.w3.eth.block_number
+    admit(consortium, c, [a, b])
+    reg.rotate_keys(b.account, "10.9.9.9:1", c.identity.tls_fingerprint, c.identity.hpke_public)
+    reg.vote_suspend(a.account, c.account.address)
+    reg.vote_suspend(b.account, c.account.address)
+    now = consortium.chain.w3.eth.block_number
+    snapshot = registry_at(reg, now)
+    for member in reg.members():
+        rebuilt = snapshot.members[member.account]
+        assert (rebuilt.name, rebuilt.endpoint, rebuilt.tls_fingerprint, rebuilt.hpke_public_key, rebuilt.status) == (
+            member.name, member.endpoint, member.tls_fingerprint, member.hpke_public_key, member.status)
+    assert snapshot.sealed
+    assert snapshot.has_role(Role.PREPROCESSOR, consortium.chain.test_account(1).address)
+    earlier = registry_at(reg, before_c)
+    assert c.account.address not in earlier.members
+    assert earlier.members[b.account.address].endpoint == b.public.endpoint

@@ -1,0 +1,119 @@
+"""Reference arithmetic on limb arrays with Python integers: the specification.
+
+Every operation converts the (n, 4) little-endian uint64 limb arrays used by
+:class:`offchain.field.FieldVec` to Python ints, computes modulo ``P`` and
+converts back. It is slow and obviously right; the C kernel is tested
+against it and replaces it when built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from offchain.errors import DecodeError
+
+P = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+_MASK254 = (1 << 254) - 1
+NAME = "reference"
+
+
+def to_ints(a: np.ndarray) -> list[int]:
+    """Limb array -> list of ints."""
+    raw = np.ascontiguousarray(a, dtype="<u8").tobytes()
+    return [int.from_bytes(raw[i:i + 32], "little") for i in range(0, len(raw), 32)]
+
+
+def from_ints(values: Sequence[int]) -> np.ndarray:
+    """List of ints in [0, P) -> limb array."""
+    raw = b"".join(v.to_bytes(32, "little") for v in values)
+    return np.frombuffer(raw, dtype="<u8").astype(np.uint64).reshape(len(values), 4)
+
+
+def _map2(f: Callable[[int, int], int], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return from_ints([f(x, y) for x, y in zip(to_ints(a), to_ints(b))])
+
+
+def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _map2(lambda x, y: (x + y) % P, a, b)
+
+
+def sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _map2(lambda x, y: (x - y) % P, a, b)
+
+
+def neg(a: np.ndarray) -> np.ndarray:
+    return from_ints([-x % P for x in to_ints(a)])
+
+
+def add_scalar(a: np.ndarray, s: int) -> np.ndarray:
+    return from_ints([(x + s) % P for x in to_ints(a)])
+
+
+def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _map2(lambda x, y: x * y % P, a, b)
+
+
+def mul_scalar(a: np.ndarray, s: int) -> np.ndarray:
+    return from_ints([x * s % P for x in to_ints(a)])
+
+
+def mul_add(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return from_ints([(z + x * y) % P for z, x, y in zip(to_ints(c), to_ints(a), to_ints(b))])
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> int:
+    return sum(x * y for x, y in zip(to_ints(a), to_ints(b))) % P
+
+
+def total(a: np.ndarray) -> int:
+    return sum(to_ints(a)) % P
+
+
+def horner(acc: int, a: np.ndarray, t: int) -> int:
+    """acc * t^n + sum_i a_i * t^(n-1-i): Horner's rule continued from acc."""
+    for v in to_ints(a):
+        acc = (acc * t + v) % P
+    return acc
+
+
+def beaver(cs: np.ndarray, cm: np.ndarray, as_: np.ndarray, am: np.ndarray, bs: np.ndarray,
+           bm: np.ndarray, d: np.ndarray, e: np.ndarray, alpha: int, first: bool
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """One party's Beaver recombination: (c + e*a + d*b [+ d*e], MAC + alpha_i*d*e)."""
+    dd, ee = to_ints(d), to_ints(e)
+    de = [x * y for x, y in zip(dd, ee)]
+    share = [(c + y * a + x * b + (z if first else 0)) % P
+             for c, a, b, x, y, z in zip(to_ints(cs), to_ints(as_), to_ints(bs), dd, ee, de)]
+    mac = [(c + y * a + x * b + alpha * z) % P
+           for c, a, b, x, y, z in zip(to_ints(cm), to_ints(am), to_ints(bm), dd, ee, de)]
+    return from_ints(share), from_ints(mac)
+
+
+def from_be(data: bytes | memoryview, n: int) -> np.ndarray:
+    """Parses n 32-byte big-endian elements; raises DecodeError on a value >= P."""
+    raw = bytes(data)
+    values = [int.from_bytes(raw[32 * i:32 * i + 32], "big") for i in range(n)]
+    for i, v in enumerate(values):
+        if v >= P:
+            raise DecodeError(f"element {i} is not below the field modulus")
+    return from_ints(values)
+
+
+def to_be(a: np.ndarray, prefix: bytes = b"") -> bytes:
+    """``prefix`` followed by the elements as 32-byte big-endian strings."""
+    return prefix + b"".join(v.to_bytes(32, "big") for v in to_ints(a))
+
+
+def sample(n: int, randbytes: Callable[[int], bytes]) -> np.ndarray:
+    """n uniform elements by rejection: 32 little-endian bytes, low 254 bits, keep if < P."""
+    out: list[int] = []
+    while len(out) < n:
+        need = n - len(out)
+        buf = randbytes(32 * (need + need // 3 + 8))
+        for i in range(0, len(buf), 32):
+            v = int.from_bytes(buf[i:i + 32], "little") & _MASK254
+            if v < P and len(out) < n:
+                out.append(v)
+    return from_ints(out)

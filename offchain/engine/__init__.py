@@ -1,0 +1,8 @@
+"""The online SPDZ protocols, as async functions of a per-party :class:`Context`.
+
+Modules in dependency order: context (state) -> comm (exchanges, broadcast
+transcript) -> coin (commitments, joint coins) -> mac_check -> opening
+(open, output) -> inputs -> arith (Beaver products) -> estimate (tuple needs)
+-> local (n parties in one process). Fixed point and comparison build on
+these (random bits and truncation pairs come from ``Context.take``).
+"""

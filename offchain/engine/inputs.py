@@ -1,0 +1,38 @@
+"""Private inputs: the owner masks its values with preprocessed masks and broadcasts.
+
+Owner o has mask shares <r> with r known to o alone (an input_mask tuple for
+owner o). It broadcasts eps = x - r; every party sets <x> = <r> + eps
+(a public addition). The broadcast enters the transcript, so an owner that
+sends different eps to different parties is caught (BroadcastMismatch)
+before any output. Message: the FieldVec wire format of eps.
+"""
+
+from __future__ import annotations
+
+from offchain.engine.comm import broadcast_from, decode
+from offchain.engine.context import Context
+from offchain.errors import ConfigError, MalformedMessage
+from offchain.field import FieldVec
+from offchain.preprocessing.tuples import TupleKey, TupleKind
+from offchain.shares import SharedVec
+
+
+async def input_values(ctx: Context, owner: int, values: FieldVec | None, count: int
+                       ) -> SharedVec:
+    """Shares of ``count`` values held by party ``owner`` (who passes them; others pass None)."""
+    if not 0 <= owner < ctx.n_parties:
+        raise ConfigError(f"no party {owner}")
+    if (ctx.party == owner) != (values is not None):
+        raise ConfigError("the owner, and only the owner, passes the values")
+    if values is not None and len(values) != count:
+        raise ConfigError(f"owner passed {len(values)} values, count is {count}")
+    masks = ctx.take(TupleKey(TupleKind.INPUT_MASK, owner=owner), count)
+    payload = None
+    if values is not None:
+        assert masks.clear is not None
+        payload = (values - masks.clear).to_bytes()
+    message = await broadcast_from(ctx, owner, payload)
+    eps = decode(owner, FieldVec.from_bytes, message)
+    if len(eps) != count:
+        raise MalformedMessage(owner, f"{len(eps)} masked inputs, expected {count}")
+    return masks.columns[0].add_public(eps, ctx.key)

@@ -1,0 +1,100 @@
+"""The one exception tree of mpcc's off-chain code, rooted in :class:`MpccError`.
+
+Other packages add leaves here; keep the existing names and constructor
+arguments stable because callers match on them.
+
+    MpccError
+    +-- ConfigError (ValueError)        bad parameters, caught before any message
+    +-- DecodeError (ValueError)        bytes that do not parse (wire or storage)
+    +-- TuplesExhausted                 a tuple source ran dry
+    +-- ProtocolAbort                   the protocol must stop; nothing is output
+        +-- MacCheckFailed              an opened value or MAC share was wrong
+        +-- SacrificeFailed             a preprocessing batch failed its check
+        +-- BroadcastMismatch           parties saw different broadcasts
+        +-- CommitmentMismatch          an opening did not match its commitment
+        +-- MalformedMessage            a peer sent bytes that do not parse
+        +-- PeerTimeout                 a peer stayed silent too long
+        +-- PeerDisconnected            a peer closed its channel (or aborted)
+"""
+
+from __future__ import annotations
+
+
+class MpccError(Exception):
+    """Root of every error raised by mpcc."""
+
+
+class ConfigError(MpccError, ValueError):
+    """A parameter or an argument is invalid; raised before any protocol message."""
+
+
+class DecodeError(MpccError, ValueError):
+    """Bytes do not follow the documented format (bad version, length or range)."""
+
+
+class TuplesExhausted(MpccError):
+    """A tuple source holds fewer tuples of ``kind`` than requested.
+
+    ``missing`` is how many more would have been needed.
+    """
+
+    def __init__(self, kind: str, missing: int, detail: str = "") -> None:
+        self.kind = kind
+        self.missing = missing
+        msg = f"not enough {kind!r} tuples: {missing} missing"
+        super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
+class ProtocolAbort(MpccError):
+    """The protocol cannot continue safely; the party stops and outputs nothing."""
+
+
+class MacCheckFailed(ProtocolAbort):
+    """The batched MAC check did not sum to zero: some opened value or MAC was forged."""
+
+
+class SacrificeFailed(ProtocolAbort):
+    """Batch ``batch_id`` failed its sacrifice check and must be discarded whole."""
+
+    def __init__(self, batch_id: bytes, kind: str, reason: str = "") -> None:
+        self.batch_id = batch_id
+        self.kind = kind
+        self.reason = reason
+        text = f"{kind} batch {batch_id.hex()} failed the sacrifice check"
+        super().__init__(f"{text}: {reason}" if reason else text)
+
+
+class BroadcastMismatch(ProtocolAbort):
+    """Parties hold different transcripts of what was broadcast (equivocation)."""
+
+
+class CommitmentMismatch(ProtocolAbort):
+    """Party ``party`` opened a value that does not match its commitment."""
+
+    def __init__(self, party: int, what: str) -> None:
+        self.party = party
+        super().__init__(f"party {party} opened a {what} that does not match its commitment")
+
+
+class MalformedMessage(ProtocolAbort):
+    """Party ``party`` sent a message that does not parse."""
+
+    def __init__(self, party: int, detail: str) -> None:
+        self.party = party
+        super().__init__(f"malformed message from party {party}: {detail}")
+
+
+class PeerTimeout(ProtocolAbort):
+    """Party ``party`` sent nothing within the timeout."""
+
+    def __init__(self, party: int, seconds: float) -> None:
+        self.party = party
+        super().__init__(f"no message from party {party} within {seconds:g} s")
+
+
+class PeerDisconnected(ProtocolAbort):
+    """Party ``party`` closed its channel before sending the expected message."""
+
+    def __init__(self, party: int) -> None:
+        self.party = party
+        super().__init__(f"party {party} closed its channel (it aborted or finished early)")

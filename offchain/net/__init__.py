@@ -1,0 +1,1 @@
+"""Channels between parties: the abstract async transport and its in-memory implementation."""

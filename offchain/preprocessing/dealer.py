@@ -1,0 +1,153 @@
+"""The dealer: produces MAC'd tuples in batches, one :class:`PartyBatch` per party.
+
+The dealer knows the global MAC key alpha and every tuple, so it must not
+collude with any party; the parties never trust its arithmetic and run the
+sacrifice (offchain.preprocessing.sacrifice) on every batch before use.
+
+Each batch carries the auxiliary tuples its sacrifice consumes::
+
+    triple      checks = (f, g, h)    one more triple per triple
+    square      checks = (f, h)       one more square per square
+    bit         checks = (f, h)       one square per bit (b is checked as the square pair (b, b))
+    input_mask  checks = (s,)         one uniform mask per batch, known to the owner
+    trunc       checks = (s, s')      two uniform field elements per batch
+
+Randomness comes from ``secrets``; :meth:`Dealer.seeded` exists only for
+known-answer tests and must never serve a real job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import numpy as np
+
+from offchain.errors import ConfigError
+from offchain.field import FieldVec, RandBytes
+from offchain.preprocessing.tuples import BATCH_ID_BYTES, PartyBatch, TupleKey, TupleKind
+from offchain.shares import MacKeyShare, SharedVec, deal, split_key
+
+
+class SeededBytes:
+    """A deterministic byte stream (SHAKE-256 of seed and counter): known-answer tests only."""
+
+    __slots__ = ("_seed", "_counter")
+
+    def __init__(self, seed: bytes) -> None:
+        self._seed = seed
+        self._counter = 0
+
+    def __call__(self, n: int) -> bytes:
+        self._counter += 1
+        block = self._seed + self._counter.to_bytes(8, "big")
+        return hashlib.shake_256(block).digest(n)
+
+
+class Dealer:
+    """Makes batches of authenticated tuples for ``n_parties`` parties under key ``alpha``."""
+
+    def __init__(self, n_parties: int, alpha: int, randbytes: RandBytes = secrets.token_bytes
+                 ) -> None:
+        if n_parties < 2:
+            raise ConfigError(f"MPC needs at least 2 parties, got {n_parties}")
+        self.n_parties = n_parties
+        self._alpha = alpha
+        self._rand = randbytes
+
+    @classmethod
+    def create(cls, n_parties: int, randbytes: RandBytes = secrets.token_bytes
+               ) -> tuple[Dealer, list[MacKeyShare]]:
+        """A dealer with a fresh MAC key, and the parties' shares of that key."""
+        alpha = FieldVec.random(1, randbytes)[0]
+        return cls(n_parties, alpha, randbytes), split_key(alpha, n_parties, randbytes)
+
+    @classmethod
+    def seeded(cls, n_parties: int, seed: bytes) -> tuple[Dealer, list[MacKeyShare]]:
+        """A reproducible dealer for known-answer tests only (its tuples are predictable)."""
+        return cls.create(n_parties, SeededBytes(seed))
+
+    def batch(self, key: TupleKey, count: int) -> list[PartyBatch]:
+        """``count`` tuples of ``key`` (plus their checks), one batch per party."""
+        if count < 1:
+            raise ConfigError(f"a batch holds at least one tuple, got {count}")
+        kind = key.kind
+        if kind is TupleKind.TRIPLE:
+            return self._triples(key, count)
+        if kind in (TupleKind.SQUARE, TupleKind.BIT):
+            return self._squares_or_bits(key, count)
+        if kind is TupleKind.INPUT_MASK:
+            return self._input_masks(key, count)
+        return self._trunc_pairs(key, count)
+
+    def triples(self, count: int) -> list[PartyBatch]:
+        return self.batch(TupleKey(TupleKind.TRIPLE), count)
+
+    def squares(self, count: int) -> list[PartyBatch]:
+        return self.batch(TupleKey(TupleKind.SQUARE), count)
+
+    def bits(self, count: int) -> list[PartyBatch]:
+        return self.batch(TupleKey(TupleKind.BIT), count)
+
+    def input_masks(self, owner: int, count: int) -> list[PartyBatch]:
+        return self.batch(TupleKey(TupleKind.INPUT_MASK, owner=owner), count)
+
+    def trunc_pairs(self, count: int, f: int, bits: int) -> list[PartyBatch]:
+        return self.batch(TupleKey(TupleKind.TRUNC, f=f, bits=bits), count)
+
+    # Generation -------------------------------------------------------------------------
+    def _deal(self, values: FieldVec) -> list[SharedVec]:
+        return deal(values, self._alpha, self.n_parties, self._rand)
+
+    def _package(self, key: TupleKey, columns: list[FieldVec], checks: list[FieldVec],
+                 clear: FieldVec | None = None) -> list[PartyBatch]:
+        batch_id = self._rand(BATCH_ID_BYTES)
+        dealt = [self._deal(v) for v in columns + checks]
+        width = len(columns)
+        return [PartyBatch(batch_id, key, i, self.n_parties,
+                           tuple(d[i] for d in dealt[:width]), tuple(d[i] for d in dealt[width:]),
+                           clear if i == key.owner else None)
+                for i in range(self.n_parties)]
+
+    def _triples(self, key: TupleKey, count: int) -> list[PartyBatch]:
+        a, b, f, g = (FieldVec.random(count, self._rand) for _ in range(4))
+        return self._package(key, [a, b, a * b], [f, g, f * g])
+
+    def _squares_or_bits(self, key: TupleKey, count: int) -> list[PartyBatch]:
+        f = FieldVec.random(count, self._rand)
+        if key.kind is TupleKind.BIT:
+            raw = np.frombuffer(self._rand((count + 7) // 8), dtype=np.uint8)
+            limbs = np.zeros((count, 4), dtype=np.uint64)
+            limbs[:, 0] = np.unpackbits(raw, bitorder="little")[:count]
+            return self._package(key, [FieldVec(limbs)], [f, f * f])
+        a = FieldVec.random(count, self._rand)
+        return self._package(key, [a, a * a], [f, f * f])
+
+    def _input_masks(self, key: TupleKey, count: int) -> list[PartyBatch]:
+        r = FieldVec.random(count, self._rand)
+        s = FieldVec.random(1, self._rand)
+        return self._package(key, [r], [s], FieldVec.concat([r, s]))
+
+    def _trunc_pairs(self, key: TupleKey, count: int) -> list[PartyBatch]:
+        assert key.f is not None and key.bits is not None
+        r = _random_bits(count, key.bits, self._rand)
+        r_low = _low_bits(r, key.f)
+        return self._package(key, [r, r_low], [FieldVec.random(1, self._rand),
+                                               FieldVec.random(1, self._rand)])
+
+
+def _bit_mask(bits: int) -> np.ndarray:
+    """The (4,) limb mask keeping the ``bits`` lowest bits."""
+    mask = (1 << bits) - 1
+    return np.array([(mask >> (64 * i)) & (2**64 - 1) for i in range(4)], dtype=np.uint64)
+
+
+def _random_bits(count: int, bits: int, randbytes: RandBytes) -> FieldVec:
+    """Uniform integers in [0, 2^bits), bits <= 252 (so below P)."""
+    raw = np.frombuffer(randbytes(32 * count), dtype="<u8").astype(np.uint64).reshape(count, 4)
+    return FieldVec(raw & _bit_mask(bits))
+
+
+def _low_bits(x: FieldVec, f: int) -> FieldVec:
+    """x mod 2^f for canonical x."""
+    return FieldVec(x.limbs & _bit_mask(f))

@@ -1,0 +1,47 @@
+"""Helpers for the off-chain protocol tests (n parties in one process)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from offchain.engine.context import Context
+from offchain.engine.local import run_local
+from offchain.field import P, FieldVec
+from offchain.net.memory import Tamper
+from offchain.preprocessing.tuples import Needs
+from offchain.shares import MacKeyShare
+
+
+def run(n: int, program: Callable[[Context], Awaitable[Any]], needs: Needs, *,
+        sacrifice: bool = False, tamper: Tamper | None = None, timeout: float = 10.0
+        ) -> list[Any]:
+    """Runs the program as n parties; returns results or exceptions in party order."""
+    return asyncio.run(run_local(n, program, needs=needs, sacrifice=sacrifice,
+                                 tamper=tamper, timeout=timeout))
+
+
+def values_of(results: list[Any]) -> FieldVec:
+    """The common output of all parties; fails the test if a party raised or they differ."""
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    assert all(r == results[0] for r in results)
+    return results[0]
+
+
+def alpha_of(keys: list[MacKeyShare]) -> int:
+    return sum(k.alpha for k in keys) % P
+
+
+def add_to_vector_message(payload: bytes, delta: int = 1) -> bytes:
+    """If payload is a FieldVec message, add delta to its last element; else flip its last bit."""
+    if len(payload) > 1 and payload[0] == 1 and len(payload) % 32 == 1:
+        vec = FieldVec.from_bytes(payload)
+        return (FieldVec.concat([vec[:-1], vec[-1:] + delta])).to_bytes()
+    return payload[:-1] + bytes((payload[-1] ^ 1,))
+
+
+def is_vector_message(payload: bytes) -> bool:
+    return len(payload) > 1 and payload[0] == 1 and len(payload) % 32 == 1
