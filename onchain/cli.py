@@ -20,7 +20,7 @@ from onchain.chain import LOCAL_CHAIN_IDS, MEMORY, Chain
 from onchain.deploy import Deployment, deploy
 from onchain.errors import ChainError, ConfigError, ContractRevert, MpccError, RpcUnreachable
 from onchain.manifest import DEFAULT_PATH, Manifest
-from onchain.registry import Member
+from onchain.registry import Member, Role
 
 app = typer.Typer(help="mpcc: secure multi-party computation coordinated by an Ethereum chain.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -45,17 +45,17 @@ def main() -> None:
     except MpccError as err:
         err_console.print(f"[bold red]error:[/] {err}", highlight=False)
         sys.exit(_exit_code(err))
-    except Exception as err:  # click's usage errors and aborts
-        import click
-
-        if isinstance(err, click.exceptions.Exit):
-            sys.exit(err.exit_code)
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(2)
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as err:  # usage errors: the message says what was wrong
+        show = getattr(err, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"error: {err}", highlight=False)
+        sys.exit(2)
 
 
 def _exit_code(err: MpccError) -> int:
@@ -171,6 +171,49 @@ def org_approve(applicant: str = typer.Argument(..., help="Address of the applic
     _emit(as_json, {"applicant": applicant, "admitted": admitted, "tx": receipt.tx_hash},
           [f"approved {applicant}" + (" - admitted" if admitted else
                                       f" - {dep.registry.approvals_of(applicant)} approvals so far")])
+
+
+@org_app.command("rotate")
+def org_rotate(home: Path = HOME, rpc: str = RPC, manifest: Path = MANIFEST,
+               endpoint: Optional[str] = typer.Option(None, "--endpoint", help="New host:port (default: keep)."),
+               as_json: bool = JSON_OUT) -> None:
+    """Publish this organisation's current TLS fingerprint, HPKE key and endpoint."""
+    org = orgs.load(home, keystore.passphrase())
+    new_endpoint = orgs.check_endpoint(endpoint) if endpoint else org.public.endpoint
+    dep = _connect(rpc, manifest)
+    receipt = dep.registry.rotate_keys(org.account, new_endpoint, org.identity.tls_fingerprint,
+                                       org.identity.hpke_public)
+    _emit(as_json, {"account": org.account.address, "endpoint": new_endpoint, "tx": receipt.tx_hash},
+          [f"{org.public.name}: keys and endpoint {new_endpoint} published; tx {receipt.tx_hash}"])
+
+
+@org_app.command("vote")
+def org_vote(
+    action: str = typer.Argument(..., help="suspend | reinstate | grant-auditor | grant-preprocessor | "
+                                           "revoke-auditor | revoke-preprocessor"),
+    target: str = typer.Argument(..., help="Address of the member or account concerned."),
+    home: Path = HOME, rpc: str = RPC, manifest: Path = MANIFEST, as_json: bool = JSON_OUT,
+) -> None:
+    """Vote, as an active member, to suspend or reinstate a member or to grant or revoke a role."""
+    if action not in _VOTES:
+        raise ConfigError(f"unknown vote {action!r}; choose one of: {', '.join(_VOTES)}")
+    target = orgs.check_address(target)
+    dep = _connect(rpc, manifest)
+    org = orgs.load(home, keystore.passphrase())
+    receipt = _VOTES[action](dep, org.account, target)
+    done = [e.event_name for e in receipt.events if not e.event_name.endswith("Voted")]
+    _emit(as_json, {"action": action, "target": target, "tx": receipt.tx_hash, "effects": done},
+          [f"voted {action} {target}" + (f" - {', '.join(done)}" if done else " - quorum not reached yet")])
+
+
+_VOTES = {
+    "suspend": lambda dep, who, target: dep.registry.vote_suspend(who, target),
+    "reinstate": lambda dep, who, target: dep.registry.vote_reinstate(who, target),
+    "grant-auditor": lambda dep, who, target: dep.registry.vote_grant_role(who, Role.AUDITOR, target),
+    "grant-preprocessor": lambda dep, who, target: dep.registry.vote_grant_role(who, Role.PREPROCESSOR, target),
+    "revoke-auditor": lambda dep, who, target: dep.registry.vote_revoke_role(who, Role.AUDITOR, target),
+    "revoke-preprocessor": lambda dep, who, target: dep.registry.vote_revoke_role(who, Role.PREPROCESSOR, target),
+}
 
 
 @org_app.command("members")

@@ -77,6 +77,14 @@ def test_deploy_and_join_on_hardhat_node(hardhat_node: str, tmp_path: Path) -> N
     members = json.loads(run(MPCC, "org", "members", "--json", env=env).stdout)
     assert [(m["name"], m["status"]) for m in members] == [
         ("Hospital A", "active"), ("Hospital B", "active"), ("Hospital C", "active")]
+    bad_vote = run(MPCC, "org", "vote", "banish", address[homes[2]], "--home", str(homes[0]), env=env)
+    assert bad_vote.returncode == 2 and "unknown vote 'banish'" in bad_vote.stderr
+    for voter in homes[:2]:
+        voted = run(MPCC, "org", "vote", "suspend", address[homes[2]], "--home", str(voter), "--json", env=env)
+        assert voted.returncode == 0, voted.stderr
+    assert json.loads(voted.stdout)["effects"] == ["MemberSuspended"]
+    members = json.loads(run(MPCC, "org", "members", "--json", env=env).stdout)
+    assert members[2]["status"] == "suspended"
 
 
 @pytest.mark.hardhat

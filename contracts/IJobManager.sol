@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+/// @title The coordinator of MPC jobs
+/// @notice A job is proposed with a spec (its hash stored, its text in the
+/// event), 2..32 participants and three deadlines; it moves
+/// Proposed -> Accepted -> InputsCommitted -> Finalised, or to Aborted from any
+/// open state (declined, mismatching results, a reported failure, or a passed
+/// deadline).
+/// @dev Deadline semantics: an action of the current state is allowed while
+/// block.timestamp <= that state's deadline (Proposed: acceptBy, Accepted:
+/// commitBy, InputsCommitted: resultBy); afterwards only `expire` applies.
+/// Membership is checked when the job is formed: at `propose` (the proposer and
+/// every participant) and at `accept` (each participant as it consents). A
+/// participant suspended after that can still complete the job; the others may
+/// abort it with `reportFailure` (or let it expire), and peers authenticate
+/// each other against the registry anyway. Gas per job grows with the number
+/// of participants only, never with the number of jobs or records.
+interface IJobManager {
+    /// @notice Lifecycle of a job.
+    enum JobState {
+        None,
+        Proposed,
+        Accepted,
+        InputsCommitted,
+        Finalised,
+        Aborted
+    }
+
+    /// @notice Why a job was aborted.
+    enum AbortReason {
+        None,
+        Declined,
+        ResultMismatch,
+        ProtocolFailure,
+        DeadlinePassed
+    }
+
+    /// @notice A job as returned by `getJob`.
+    /// @dev `resultHash` is the hash of the first submitted result; the job's
+    /// result is authoritative only when `state` is Finalised.
+    struct Job {
+        bytes32 specHash;
+        address proposer;
+        JobState state;
+        AbortReason abortReason;
+        uint64 acceptBy;
+        uint64 commitBy;
+        uint64 resultBy;
+        uint64 proposedAt;
+        uint32 accepted;
+        uint32 committed;
+        uint32 submitted;
+        bytes32 resultHash;
+        bytes32 evidenceHash;
+    }
+
+    // ----------------------------------------------------------------- errors
+
+    /// @notice The zero address was given where a contract is needed.
+    error ZeroAddress();
+    /// @notice The account is not an active member of the registry.
+    error NotActiveMember(address account);
+    /// @notice A job needs 2..32 participants.
+    error InvalidParticipants(uint256 count);
+    /// @notice The account appears twice among the participants.
+    error DuplicateParticipant(address account);
+    /// @notice Deadlines must satisfy now < acceptBy < commitBy < resultBy < 2**40.
+    error InvalidDeadlines();
+    /// @notice The spec is empty or longer than 16 KiB.
+    error InvalidSpec(uint256 length);
+    /// @notice The result is empty or longer than 4 KiB.
+    error InvalidResult(uint256 length);
+    /// @notice The commitment is zero.
+    error InvalidCommitment();
+    /// @notice No job has this id.
+    error UnknownJob(uint256 jobId);
+    /// @notice The job is not in the state the call needs.
+    error JobUnexpectedState(uint256 jobId, JobState current, JobState expected);
+    /// @notice The job is already Finalised or Aborted.
+    error JobAlreadyClosed(uint256 jobId, JobState current);
+    /// @notice The account is not a participant of the job.
+    error NotParticipant(uint256 jobId, address account);
+    /// @notice The deadline of the job's current state has passed.
+    error DeadlinePassed(uint256 jobId, uint64 deadline);
+    /// @notice The deadline of the job's current state has not passed yet.
+    error DeadlineNotPassed(uint256 jobId, uint64 deadline, uint64 currentTime);
+    /// @notice The participant already accepted.
+    error AlreadyAccepted(uint256 jobId, address participant);
+    /// @notice The participant already committed its inputs.
+    error AlreadyCommitted(uint256 jobId, address participant);
+    /// @notice The participant already submitted a result.
+    error AlreadySubmitted(uint256 jobId, address participant);
+
+    // ----------------------------------------------------------------- events
+
+    /// @notice A job was proposed; `spec` is the canonical JSON whose keccak256 is `specHash`.
+    event JobProposed(
+        uint256 indexed jobId,
+        address indexed proposer,
+        bytes32 specHash,
+        string spec,
+        address[] participants,
+        uint64 acceptBy,
+        uint64 commitBy,
+        uint64 resultBy
+    );
+    /// @notice The job moved from state `from` to state `to` (emitted on every transition).
+    event JobStateChanged(uint256 indexed jobId, JobState from, JobState to);
+    /// @notice A participant accepted the job.
+    event JobAccepted(uint256 indexed jobId, address indexed participant);
+    /// @notice A participant committed to its input shares.
+    event InputsCommitted(uint256 indexed jobId, address indexed participant, bytes32 commitment);
+    /// @notice A participant posted its result.
+    event ResultSubmitted(uint256 indexed jobId, address indexed participant, bytes32 resultHash, bytes result);
+    /// @notice Every participant posted the same result.
+    event JobFinalised(uint256 indexed jobId, bytes32 resultHash, bytes result);
+    /// @notice The job was aborted by `by` for `reason`.
+    event JobAborted(uint256 indexed jobId, AbortReason reason, address indexed by, bytes32 evidenceHash);
+
+    // -------------------------------------------------------------- functions
+
+    /// @notice Proposes a job over `participants` with the given deadlines.
+    /// @dev Job ids start at 1. Only keccak256(spec) is stored. Requirements:
+    /// - the caller is an active member;
+    /// - 1 <= spec length <= 16 KiB;
+    /// - 2..32 distinct participants, each an active member;
+    /// - block.timestamp < acceptBy < commitBy < resultBy < 2**40.
+    /// Emits {JobProposed} and {JobStateChanged} (None -> Proposed).
+    /// @return jobId The new job's id.
+    function propose(
+        string calldata spec,
+        address[] calldata participants,
+        uint64 acceptBy,
+        uint64 commitBy,
+        uint64 resultBy
+    ) external returns (uint256 jobId);
+
+    /// @notice Reserves `count` tuples of `batchId` for the job in the PreprocessingLedger.
+    /// @dev Requirements:
+    /// - the job is Proposed or Accepted (otherwise JobUnexpectedState with
+    ///   expected = Accepted) and its current deadline has not passed;
+    /// - the caller is a participant;
+    /// - the ledger's own checks (batch Committed, attested by every participant,
+    ///   enough tuples left); their errors are those of {IPreprocessingLedger}.
+    /// Emits {IPreprocessingLedger-TuplesReserved} (from the ledger).
+    /// @return start The index of the first reserved tuple.
+    function reserveTuples(uint256 jobId, bytes32 batchId, uint64 count) external returns (uint64 start);
+
+    /// @notice Accepts the job; when every participant accepted, the job is Accepted.
+    /// @dev Requirements:
+    /// - the job is Proposed and block.timestamp <= acceptBy;
+    /// - the caller is a participant, an active member, and has not accepted yet.
+    /// Emits {JobAccepted}, and {JobStateChanged} (Proposed -> Accepted) on the last acceptance.
+    function accept(uint256 jobId) external;
+
+    /// @notice Declines the job, which aborts it.
+    /// @dev Requirements:
+    /// - the job is Proposed and block.timestamp <= acceptBy;
+    /// - the caller is a participant.
+    /// Emits {JobStateChanged} (Proposed -> Aborted) and {JobAborted} (Declined).
+    function decline(uint256 jobId) external;
+
+    /// @notice Commits to the caller's input shares; when all committed, the job is InputsCommitted.
+    /// @dev Requirements:
+    /// - the job is Accepted and block.timestamp <= commitBy;
+    /// - the caller is a participant and has not committed yet;
+    /// - `commitment` is non-zero.
+    /// Emits {InputsCommitted}, and {JobStateChanged} (Accepted -> InputsCommitted) on the last one.
+    function commitInputs(uint256 jobId, bytes32 commitment) external;
+
+    /// @notice Posts the caller's result. A result differing from the first aborts the job;
+    /// when every participant posted the same result, the job is Finalised.
+    /// @dev Requirements:
+    /// - the job is InputsCommitted (so every input commitment precedes every result)
+    ///   and block.timestamp <= resultBy;
+    /// - the caller is a participant and has not submitted yet;
+    /// - 1 <= result length <= 4 KiB.
+    /// Emits {ResultSubmitted}; then either {JobStateChanged} and {JobAborted}
+    /// (ResultMismatch, evidence keccak256(abi.encode(firstHash, thisHash))), or on the
+    /// last matching result {JobStateChanged} (InputsCommitted -> Finalised) and {JobFinalised}.
+    function submitResult(uint256 jobId, bytes calldata result) external;
+
+    /// @notice Reports a protocol failure (e.g. a failed MAC check), which aborts the job.
+    /// @dev Requirements:
+    /// - the job is Proposed, Accepted or InputsCommitted (otherwise JobAlreadyClosed)
+    ///   and its current deadline has not passed;
+    /// - the caller is a participant.
+    /// Emits {JobStateChanged} and {JobAborted} (ProtocolFailure, `evidenceHash`).
+    function reportFailure(uint256 jobId, bytes32 evidenceHash) external;
+
+    /// @notice Aborts a job whose current deadline has passed; anyone may call it.
+    /// @dev Requirements:
+    /// - the job is Proposed, Accepted or InputsCommitted (otherwise JobAlreadyClosed);
+    /// - block.timestamp > the deadline of that state (otherwise DeadlineNotPassed).
+    /// Emits {JobStateChanged} and {JobAborted} (DeadlinePassed).
+    function expire(uint256 jobId) external;
+
+    /// @notice The job record (all zero if unknown).
+    function getJob(uint256 jobId) external view returns (Job memory);
+
+    /// @notice The job's participants, in proposal order (empty if unknown).
+    function participantsOf(uint256 jobId) external view returns (address[] memory);
+
+    /// @notice Whether `account` is a participant of the job.
+    function isParticipant(uint256 jobId, address account) external view returns (bool);
+
+    /// @notice Whether `account` accepted the job.
+    function hasAccepted(uint256 jobId, address account) external view returns (bool);
+
+    /// @notice The participant's input commitment (zero if none).
+    function inputCommitment(uint256 jobId, address account) external view returns (bytes32);
+
+    /// @notice The hash of the participant's result (zero if none).
+    function resultHashOf(uint256 jobId, address account) external view returns (bytes32);
+
+    /// @notice The number of jobs proposed so far (also the last job id).
+    function jobCount() external view returns (uint256);
+
+    /// @notice The OrgRegistry consulted for membership.
+    function registry() external view returns (address);
+
+    /// @notice The PreprocessingLedger in which jobs reserve tuples.
+    function ledger() external view returns (address);
+}

@@ -1,0 +1,1 @@
+"""Statistics and models written on the engine, and the job specs that name them."""

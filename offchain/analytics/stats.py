@@ -1,0 +1,99 @@
+"""Count, sum and mean over the rows of every participant, under MPC.
+
+Each party sums its own rows locally and inputs two values: its row count and
+its row sum in fixed point (a la the sufficient-statistics approach: no party
+learns another's row count or values). The totals are linear in the inputs,
+so they cost no multiplication; only the values the spec reveals are opened,
+through the MAC-checked output. With the count revealed, mean = sum / count is
+computed from the two opened totals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Sequence
+
+from offchain.analytics.spec import JobSpec
+from offchain.engine import estimate
+from offchain.engine.context import Context
+from offchain.engine.inputs import input_values
+from offchain.engine.opening import output_many
+from offchain.field import FieldVec
+from offchain.preprocessing.tuples import Needs
+from offchain.shares import SharedVec
+
+INPUTS_PER_PARTY = 2  # (row count, row sum)
+
+
+def needs(spec: JobSpec) -> Needs:
+    """The tuples a count/sum/mean job consumes: two input masks per participant."""
+    total = Needs()
+    for owner in range(len(spec.participants)):
+        total = total + estimate.input_values(owner, INPUTS_PER_PARTY)
+    return total
+
+
+def local_summary(values: Sequence[float], f: int) -> FieldVec:
+    """This party's (count, fixed-point sum) to input; rounding happens once, here."""
+    scaled_sum = sum(round(v * (1 << f)) for v in values)
+    return FieldVec.from_ints([len(values), scaled_sum])
+
+
+@dataclass(frozen=True)
+class InputPhase:
+    """Shares of every party's (count, sum), in party order."""
+
+    shares: tuple[SharedVec, ...]
+
+    def commitment(self, job_tag: bytes, party: int, salt: bytes) -> bytes:
+        """This party's commitment to its input shares (hiding by ``salt``, kept by the party)."""
+        digest = hashlib.sha256(b"mpcc/input-shares/v1" + job_tag + party.to_bytes(2, "big") + salt)
+        for shared in self.shares:
+            digest.update(shared.to_bytes())
+        return digest.digest()
+
+
+async def input_phase(ctx: Context, spec: JobSpec, my_values: Sequence[float]) -> InputPhase:
+    """Every party inputs its summary; returns the shares of all of them."""
+    mine = local_summary(my_values, spec.fixed_point.f)
+    shares = []
+    for owner in range(len(spec.participants)):
+        values = mine if owner == ctx.party else None
+        shares.append(await input_values(ctx, owner, values, INPUTS_PER_PARTY))
+    return InputPhase(tuple(shares))
+
+
+async def reveal(ctx: Context, spec: JobSpec, phase: InputPhase) -> dict[str, str]:
+    """Open (MAC-checked) what the spec reveals and return it as decimal strings."""
+    total = phase.shares[0]
+    for shared in phase.shares[1:]:
+        total = total + shared
+    count_shared, sum_shared = total[0:1], total[1:2]
+    wanted = {"count": count_shared, "sum": sum_shared, "mean": sum_shared}
+    to_open = sorted({name for name in spec.reveal} | ({"count"} if spec.analysis == "mean" else set()))
+    opened = dict(zip(to_open, await output_many(ctx, [wanted[n] for n in to_open])))
+    return _result(spec, {n: v.to_signed_ints()[0] for n, v in opened.items()})
+
+
+def _result(spec: JobSpec, opened: dict[str, int]) -> dict[str, str]:
+    scale = Decimal(1 << spec.fixed_point.f)
+    result = {}
+    if "count" in opened:
+        result["count"] = str(opened["count"])
+    if "sum" in opened and spec.analysis == "sum":
+        result["sum"] = _decimal(Decimal(opened["sum"]) / scale)
+    if spec.analysis == "mean":
+        result["mean"] = _decimal(Decimal(opened["mean"]) / scale / Decimal(opened["count"]))
+    return result
+
+
+def _decimal(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN))
+
+
+def result_bytes(result: dict[str, str]) -> bytes:
+    """The canonical bytes every participant posts on chain for a result."""
+    return json.dumps(result, sort_keys=True, separators=(",", ":")).encode()
