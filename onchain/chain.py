@@ -23,7 +23,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhaust
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import TxReceipt
 
-from onchain.errors import ChainError, ChainIdMismatch, RpcUnreachable, TransactionFailed
+from onchain.errors import ChainError, ChainIdMismatch, ConfigError, RpcUnreachable, TransactionFailed
 
 MEMORY = "memory"
 GAS_HEADROOM = 1.2
@@ -34,6 +34,10 @@ RECEIPT_TIMEOUT_S = 120
 # never be used anywhere else.
 HARDHAT_TEST_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 LOCAL_CHAIN_IDS = (31337, 131277322940537)
+
+
+class InsufficientFunds(ConfigError):
+    """The sender's balance cannot cover the transaction's gas and value."""
 
 
 @dataclass(frozen=True)
@@ -110,11 +114,13 @@ class Chain:
 
     def transact(self, sender: LocalAccount, call: Any, label: str) -> Sent:
         """Pre-flight, sign and send a contract function call; wait for its receipt."""
+        self._check_funds(sender.address, {"gas": 1, "maxFeePerGas": 1}, label)
         tx = call.build_transaction({"from": sender.address, "nonce": self._nonce(sender)})
         return self._sign_and_send(sender, _with_headroom(tx), label)
 
     def deploy(self, sender: LocalAccount, contract: Any, args: tuple[Any, ...], label: str) -> Sent:
         """Deploy ``contract`` (a web3 contract factory) with constructor ``args``."""
+        self._check_funds(sender.address, {"gas": 1, "maxFeePerGas": 1}, label)
         tx = contract.constructor(*args).build_transaction(
             {"from": sender.address, "nonce": self._nonce(sender)}
         )
@@ -130,6 +136,7 @@ class Chain:
         tx["chainId"] = self.chain_id
         tx.update(self._fees())
         tx.pop("gasPrice", None)
+        self._check_funds(sender.address, tx, label)
         signed = sender.sign_transaction(tx)
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         try:
@@ -141,6 +148,21 @@ class Chain:
         sent = Sent("0x" + tx_hash.hex().removeprefix("0x"), receipt, int(receipt["gasUsed"]), label)
         self.log.append(sent)
         return sent
+
+    def _check_funds(self, address: str, tx: dict[str, Any], label: str) -> None:
+        """Refuse, before sending, a transaction the sender cannot pay for.
+
+        Called once before gas estimation (which some nodes refuse for an empty
+        account) with a token cost, and once with the real upfront cost.
+        """
+        upfront = int(tx["gas"]) * int(tx["maxFeePerGas"]) + int(tx.get("value", 0))
+        balance = self.balance(address)
+        if balance < upfront:
+            raise InsufficientFunds(
+                f"{label}: account {address} holds {balance / 1e18:.6f} ETH but the transaction may "
+                f"cost up to {upfront / 1e18:.6f} ETH; fund the account (on a local test chain: "
+                "`mpcc dev fund ADDRESS`)"
+            )
 
     def _fees(self) -> dict[str, int]:
         """EIP-1559 fees: twice the base fee plus the node's suggested tip."""

@@ -249,6 +249,18 @@ def dev_compile() -> None:
     compiler.main([])
 
 
+@dev_app.command("fund")
+def dev_fund(address: str = typer.Argument(..., help="Account to fund."), rpc: str = RPC,
+             eth: float = typer.Option(1.0, "--eth", min=0.0, help="How much test ether to send.")) -> None:
+    """Send test ether from a local test chain's well-known account (local chains only)."""
+    from onchain.consortium import fund_from_test_account
+
+    address = orgs.check_address(address)
+    chain = Chain.connect(rpc)
+    fund_from_test_account(chain, address, int(eth * 10**18))
+    console.print(f"funded {address} with {eth} test ETH on chain {chain.chain_id}")
+
+
 @app.command("demo")
 def demo_cmd(as_json: bool = JSON_OUT) -> None:
     """Run the whole story on the in-process chain and print a short report."""

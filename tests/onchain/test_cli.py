@@ -56,6 +56,8 @@ def test_deploy_and_join_on_hardhat_node(hardhat_node: str, tmp_path: Path) -> N
     init = run(MPCC, "org", "init", "--home", str(homes[0]), "--name", "Hospital A",
                "--endpoint", "127.0.0.1:9901", "--json", env=env)
     assert init.returncode == 0, init.stderr
+    funded = run(MPCC, "dev", "fund", json.loads(init.stdout)["account"], env=env)
+    assert funded.returncode == 0, funded.stderr
     deployed = run(str(ROOT / "scripts" / "deploy.py"), "--test-account", "--quorum", "2",
                    "--bootstrap", str(homes[0] / "public.json"), "--json", env=env)
     assert deployed.returncode == 0, deployed.stderr

@@ -121,3 +121,16 @@ def test_registry_at_any_block_is_rebuilt_from_events(consortium: Deployment, lo
     earlier = registry_at(reg, before_c)
     assert c.account.address not in earlier.members
     assert earlier.members[b.account.address].endpoint == b.public.endpoint
+
+
+def test_an_unfunded_sender_is_refused_before_sending(consortium: Deployment, loaded_orgs: list[orgs.Org]) -> None:
+    from eth_account import Account
+
+    from onchain.chain import InsufficientFunds
+
+    pauper = Account.create()
+    sent = len(consortium.chain.log)
+    with pytest.raises(InsufficientFunds, match=f"account {pauper.address} holds 0.000000 ETH.*fund the account"):
+        consortium.registry.request_join(pauper, loaded_orgs[3].public.keys())
+    assert len(consortium.chain.log) == sent
+    assert consortium.chain.w3.eth.get_transaction_count(pauper.address) == 0
