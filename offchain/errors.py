@@ -7,6 +7,8 @@ arguments stable because callers match on them.
     +-- ConfigError (ValueError)        bad parameters, caught before any message
     +-- DecodeError (ValueError)        bytes that do not parse (wire or storage)
     +-- TuplesExhausted                 a tuple source ran dry
+    +-- TupleReused                     a tuple was asked for a second time (never handed out)
+    +-- DeliveryRejected                a served preprocessing batch failed its checks
     +-- ProtocolAbort                   the protocol must stop; nothing is output
         +-- MacCheckFailed              an opened value or MAC share was wrong
         +-- SacrificeFailed             a preprocessing batch failed its check
@@ -43,6 +45,30 @@ class TuplesExhausted(MpccError):
         self.missing = missing
         msg = f"not enough {kind!r} tuples: {missing} missing"
         super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
+class TupleReused(MpccError):
+    """Tuple ``index`` of batch ``batch_id`` was handed out or reserved before; none is given."""
+
+    def __init__(self, batch_id: bytes, index: int, detail: str = "") -> None:
+        self.batch_id = batch_id
+        self.index = index
+        msg = f"tuple {index} of batch {batch_id.hex()} was handed out or reserved before"
+        super().__init__(f"{msg} ({detail})" if detail else msg)
+
+
+class DeliveryRejected(MpccError):
+    """Party ``party`` refused its part of batch ``batch_id`` before using any of it.
+
+    Raised for a ciphertext whose hash is not the committed one, a commitment
+    that differs from the chain's, a failed decryption or a mislabelled batch.
+    """
+
+    def __init__(self, batch_id: bytes, party: int, reason: str) -> None:
+        self.batch_id = batch_id
+        self.party = party
+        self.reason = reason
+        super().__init__(f"party {party} rejected batch {batch_id.hex()}: {reason}")
 
 
 class ProtocolAbort(MpccError):

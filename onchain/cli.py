@@ -264,7 +264,7 @@ def dev_fund(address: str = typer.Argument(..., help="Account to fund."), rpc: s
 @app.command("demo")
 def demo_cmd(as_json: bool = JSON_OUT) -> None:
     """Run the whole story on the in-process chain and print a short report."""
-    from onchain.demo import run_demo
+    from offchain.peer.demo import run_demo
 
     run_demo(console, as_json=as_json)
 

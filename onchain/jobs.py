@@ -80,6 +80,9 @@ class JobManager(ContractClient):
     def input_commitment(self, job_id: int, account: str) -> bytes:
         return bytes(self._call("inputCommitment", job_id, Web3.to_checksum_address(account)))
 
+    def has_accepted(self, job_id: int, account: str) -> bool:
+        return bool(self._call("hasAccepted", job_id, Web3.to_checksum_address(account)))
+
     def job_count(self) -> int:
         return int(self._call("jobCount"))
 

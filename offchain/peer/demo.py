@@ -1,0 +1,155 @@
+"""The demo: the seed example's "mean income" job, end to end on the in-process chain.
+
+Deploy; three organisations make their keys and join (the first is
+bootstrapped, the others admitted by the members' votes); the preprocessing
+service deals, seals and commits tuples; the peers open them, sacrifice-check
+them jointly, attest on chain and store them in their SQLite caches; the
+analyst proposes "mean income" and reserves tuples; the peers accept, input,
+commit to their input shares, compute under MPC and all post the same result;
+the job is finalised and the record is audited from chain data alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from offchain.analytics import stats
+from offchain.analytics.spec import JobSpec
+from offchain.net.memory import MemoryNetwork, run_parties
+from offchain.peer.analyst import propose_job
+from offchain.peer.member import JobOutcome, MemberPeer
+from offchain.peer.service import PreprocessingService, open_key_share
+from offchain.preprocessing.cache import TupleCache
+from offchain.shares import MacKeyShare
+from onchain import orgs
+from onchain.chain import Chain
+from onchain.consortium import admit, bootstrap_members, fund_from_test_account
+from onchain.deploy import Deployment, deploy
+from onchain.jobs import Deadlines, JobState
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ORGS = (("Party A", "127.0.0.1:9701", "a"), ("Party B", "127.0.0.1:9702", "b"), ("Party C", "127.0.0.1:9703", "c"))
+QUORUM = 2
+
+
+def run_demo(console: Console, as_json: bool = False, workdir: Path | None = None) -> dict[str, Any]:
+    """Run the demo in ``workdir`` (a temporary folder by default); print and return the report."""
+    started = time.monotonic()
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="mpcc-demo-") as tmp:
+            report = _run(console, Path(tmp), as_json)
+    else:
+        report = _run(console, workdir, as_json)
+    report["seconds"] = round(time.monotonic() - started, 1)
+    if as_json:
+        print(json.dumps(report))
+    else:
+        _print(console, report)
+    return report
+
+
+def _run(console: Console, workdir: Path, quiet: bool) -> dict[str, Any]:
+    say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]-[/] {msg}", highlight=False))
+    chain = Chain.in_memory()
+    operator, service_account = chain.test_account(0), chain.test_account(1)
+    secret = secrets.token_urlsafe(16).encode()
+    members = [_make_org(workdir / f"org-{tag}", name, endpoint, secret) for name, endpoint, tag in ORGS]
+    for org in members:
+        fund_from_test_account(chain, org.account.address)
+    dep = deploy(chain, operator, QUORUM)
+    say(f"deployed OrgRegistry, PreprocessingLedger, JobManager to the in-process chain {chain.chain_id}")
+    bootstrap_members(dep, operator, [members[0].public], service_account.address, seal=True)
+    for i in range(1, len(members)):
+        admit(dep, members[i], members[:i])
+    say("three organisations joined: " + ", ".join(m.public.name for m in members))
+    peers = [MemberPeer(org, dep, TupleCache(org.home / "tuples.sqlite"),
+                        {"income": EXAMPLES / f"incomes_party_{tag}.csv"}) for org, (_, _, tag) in zip(members, ORGS)]
+    spec = JobSpec(analysis="mean", column="income", participants=tuple(m.account.address for m in members),
+                   reveal=("count", "mean"), title="mean income")
+    registry = dep.registry.active_members()
+    service = PreprocessingService(dep, service_account, registry)
+    keys = [open_key_share(p.org.identity, service.sealed_keys[i], i, service.group) for i, p in enumerate(peers)]
+    needs = stats.needs(spec)
+    offers = service.produce(needs)
+    for offer in offers:
+        _run_all(peers, keys, lambda peer, t, k: peer.accept_delivery(t, k, offer.sealed.delivery(k.party)))
+    say(f"{len(offers)} batches dealt, sealed with HPKE, committed, sacrifice-checked and attested")
+    job_id = propose_job(dep, members[0].account, spec, needs, offers, Deadlines.from_now(chain.now()))
+    say(f"job {job_id} proposed: {spec.title}")
+    outcomes: list[JobOutcome] = _run_all(peers, keys, lambda peer, t, k: peer.run_job(t, k, job_id))
+    job = dep.jobs.job(job_id)
+    say(f"job {job_id} {job.state.name.lower()}")
+    from onchain.audit import audit_job
+
+    audit = audit_job(dep, job_id)
+    for peer in peers:
+        peer.cache.close()
+    return _report(dep, spec, job_id, job.state, outcomes, audit)
+
+
+def _run_all(peers: Sequence[MemberPeer], keys: Sequence[MacKeyShare], step: Any) -> list[Any]:
+    network = MemoryNetwork(len(peers), timeout=60.0)
+    programs = [lambda t, p=p, k=k: step(p, t, k) for p, k in zip(peers, keys)]
+    results = asyncio.run(run_parties(network, programs))
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+def _make_org(home: Path, name: str, endpoint: str, secret: bytes) -> orgs.Org:
+    orgs.init(home, name, endpoint, secret)
+    return orgs.load(home, secret)
+
+
+def _report(dep: Deployment, spec: JobSpec, job_id: int, state: JobState,
+            outcomes: list[JobOutcome], audit: Any) -> dict[str, Any]:
+    log = dep.chain.log
+    return {
+        "job_id": job_id,
+        "analysis": spec.title,
+        "state": state.name.lower(),
+        "result": outcomes[0].result,
+        "results_agree": len({json.dumps(o.result, sort_keys=True) for o in outcomes}) == 1,
+        "audit_passed": audit.passed,
+        "audit": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in audit.checks],
+        "members": [m.name for m in dep.registry.active_members()],
+        "transactions": [{"what": s.label, "tx": s.tx_hash, "gas": s.gas_used} for s in log],
+        "gas_total": sum(s.gas_used for s in log),
+    }
+
+
+def _print(console: Console, report: dict[str, Any]) -> None:
+    console.rule("mpcc demo: mean income of three organisations, on the in-process chain")
+    tx_table = Table(title="Transactions", show_lines=False)
+    for column in ("step", "transactions", "gas"):
+        tx_table.add_column(column, justify="right" if column != "step" else "left")
+    by_step: dict[str, list[int]] = {}
+    for tx in report["transactions"]:
+        by_step.setdefault(tx["what"], []).append(tx["gas"])
+    for step, gases in by_step.items():
+        tx_table.add_row(step, str(len(gases)), f"{sum(gases):,}")
+    console.print(tx_table)
+    audit_table = Table(title=f"Audit of job {report['job_id']} from chain data")
+    audit_table.add_column("check")
+    audit_table.add_column("result")
+    for check in report["audit"]:
+        audit_table.add_row(check["check"], "passed" if check["passed"] else f"FAILED: {check['detail']}")
+    console.print(audit_table)
+    result = report["result"] or {}
+    console.print(f"members: {', '.join(report['members'])}")
+    console.print(f"job {report['job_id']} ({report['analysis']}): {report['state']}; "
+                  f"{len(report['transactions'])} transactions, {report['gas_total']:,} gas")
+    console.print(f"[bold]result: mean income = {float(result.get('mean', 'nan')):.2f} "
+                  f"over {result.get('count', '?')} rows[/] (all participants posted the same result: "
+                  f"{'yes' if report['results_agree'] else 'NO'})")
+    console.print(f"audit: {'passed' if report['audit_passed'] else 'FAILED'} ({report['seconds']} s)")

@@ -1,0 +1,162 @@
+"""One member's peer: takes delivered batches through the sacrifice into its cache, runs jobs.
+
+A batch is used only after: its ciphertext matches the commitment on chain,
+the committing account holds the preprocessing role, the joint sacrifice
+passed, and this member's attestation is on chain. A job is run only after
+its spec matches the hash on chain and this member's data for it validated;
+its tuples are exactly the ranges the chain reserved for it, in chain order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from offchain.analytics import stats
+from offchain.analytics.data import read_column
+from offchain.analytics.spec import JobSpec
+from offchain.engine.context import Context
+from offchain.errors import ConfigError, DeliveryRejected, ProtocolAbort, SacrificeFailed
+from offchain.net.transport import Transport
+from offchain.preprocessing.cache import TupleCache
+from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch
+from offchain.preprocessing.sacrifice import accept_batch
+from offchain.preprocessing.source import MemoryTupleSource
+from offchain.preprocessing.tuples import TupleKind
+from offchain.shares import MacKeyShare
+from onchain.deploy import Deployment
+from onchain.errors import ChainError
+from onchain.jobs import JobState, spec_hash
+from onchain.orgs import Org
+from onchain.registry import Role
+
+log = logging.getLogger(__name__)
+POLL_S = 0.02
+_SACRIFICE_DOMAIN = b"mpcc/sacrifice-attestation/v1"
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a member did in a job: its result, or why it stopped."""
+
+    job_id: int
+    result: dict[str, str] | None
+    input_commitment: bytes | None
+    error: str | None = None
+
+
+@dataclass
+class MemberPeer:
+    """A member organisation's peer, bound to one deployment."""
+
+    org: Org
+    dep: Deployment
+    cache: TupleCache
+    data: dict[str, Path] = field(default_factory=dict)
+    timeout_s: float = 60.0
+
+    @property
+    def address(self) -> str:
+        return self.org.account.address
+
+    # Preprocessing ----------------------------------------------------------------------
+
+    def chain_record(self, batch_id: bytes) -> ChainBatch:
+        """The ledger's record of a batch, checked to come from the preprocessing service."""
+        batch = self.dep.ledger.batch(batch_id)
+        if not self.dep.registry.has_role(Role.PREPROCESSOR, batch.service):
+            raise DeliveryRejected(batch_id, -1, f"committed by {batch.service}, which lacks the preprocessing role")
+        return ChainBatch(batch_id, list(TupleKind)[int(batch.kind)], batch.count, batch.commitment)
+
+    async def accept_delivery(self, transport: Transport, key: MacKeyShare, delivery: PartyDelivery) -> None:
+        """Open, sacrifice jointly, attest on chain, then store; reject on chain if the check fails."""
+        record = self.chain_record(delivery.header.batch_id)
+        part = open_batch(self.org.identity, key.party, delivery, record)
+        ctx = Context(transport, key, MemoryTupleSource())
+        try:
+            tuples = await accept_batch(ctx, part)
+        except SacrificeFailed as failure:
+            evidence = hashlib.sha256(str(failure).encode()).digest()
+            self.dep.ledger.reject_batch(self.org.account, record.batch_id, evidence)
+            raise
+        transcript = hashlib.sha256(_SACRIFICE_DOMAIN + record.batch_id + record.commitment).digest()
+        self.cache.store(record.batch_id, tuples, transcript_hash=transcript, attested=False)
+        self.dep.ledger.attest_sacrifice(self.org.account, record.batch_id, transcript)
+        self.cache.mark_attested(record.batch_id)
+
+    # Jobs -------------------------------------------------------------------------------
+
+    def job_spec(self, job_id: int) -> JobSpec:
+        """The job's spec from its JobProposed event, checked against the hash stored on chain."""
+        job = self.dep.jobs.job(job_id)
+        events = [e for e in self.dep.jobs.events(self.dep.manifest.deploy_block, names=("JobProposed",))
+                  if e.jobId == job_id]  # type: ignore[attr-defined]
+        if not events:
+            raise ChainError(f"job {job_id} has no JobProposed event")
+        text = events[0].spec  # type: ignore[attr-defined]
+        if spec_hash(text) != job.spec_hash:
+            raise ChainError(f"job {job_id}: the spec text does not match the hash on chain")
+        spec = JobSpec.parse(text)
+        if [a.lower() for a in spec.participants] != [a.lower() for a in self.dep.jobs.participants(job_id)]:
+            raise ChainError(f"job {job_id}: the spec's participants differ from the chain's")
+        return spec
+
+    def load_data(self, spec: JobSpec) -> list[float]:
+        """This member's values for the spec's column, validated before anything is sent."""
+        if spec.column not in self.data:
+            raise ConfigError(f"{self.org.public.name} binds no data to column {spec.column!r}; "
+                              "add it to the organisation's data bindings")
+        return read_column(self.data[spec.column], spec.column, spec.fixed_point.k, spec.fixed_point.f)
+
+    def reserved_ranges(self, job_id: int) -> list[tuple[bytes, int, int]]:
+        """The tuple ranges the chain reserved for the job, in chain order."""
+        events = self.dep.ledger.events(self.dep.manifest.deploy_block, names=("TuplesReserved",))
+        return [(bytes(e.batchId), int(e.start), int(e.count))  # type: ignore[attr-defined]
+                for e in events if e.jobId == job_id]  # type: ignore[attr-defined]
+
+    async def run_job(self, transport: Transport, key: MacKeyShare, job_id: int) -> JobOutcome:
+        """Accept, input, commit, compute and post the result; report a protocol failure on chain."""
+        spec = self.job_spec(job_id)
+        values = self.load_data(spec)
+        if spec.party_of(self.address) != key.party:
+            raise ConfigError(f"job {job_id} makes {self.address} party {spec.party_of(self.address)}, "
+                              f"but its key share is for party {key.party}")
+        if not self.dep.jobs.has_accepted(job_id, self.address):
+            self.dep.jobs.accept(self.org.account, job_id)
+        await self.wait_for(job_id, JobState.ACCEPTED)
+        self.cache.reserve_for_job(job_id, self.reserved_ranges(job_id))
+        ctx = Context(transport, key, self.cache.job_source(job_id))
+        try:
+            phase = await stats.input_phase(ctx, spec, values)
+            commitment = phase.commitment(job_id.to_bytes(32, "big"), key.party, secrets.token_bytes(32))
+            self.dep.jobs.commit_inputs(self.org.account, job_id, commitment)
+            await self.wait_for(job_id, JobState.INPUTS_COMMITTED)
+            result = await stats.reveal(ctx, spec, phase)
+        except ProtocolAbort as abort:
+            self._report(job_id, abort)
+            return JobOutcome(job_id, None, None, str(abort))
+        self.dep.jobs.submit_result(self.org.account, job_id, stats.result_bytes(result))
+        return JobOutcome(job_id, result, commitment)
+
+    def _report(self, job_id: int, abort: ProtocolAbort) -> None:
+        evidence = hashlib.sha256(f"{type(abort).__name__}: {abort}".encode()).digest()
+        log.warning("job %s: protocol failure reported on chain: %s", job_id, abort)
+        if self.dep.jobs.job(job_id).state not in (JobState.ABORTED, JobState.FINALISED):
+            self.dep.jobs.report_failure(self.org.account, job_id, evidence)
+
+    async def wait_for(self, job_id: int, state: JobState) -> None:
+        """Wait until the job reaches ``state`` (or beyond); raise if it aborted or timed out."""
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        while True:
+            current = self.dep.jobs.job(job_id).state
+            if current is JobState.ABORTED:
+                raise ProtocolAbort(f"job {job_id} was aborted on chain")
+            if current >= state:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise ProtocolAbort(f"job {job_id} did not reach {state.name} within {self.timeout_s}s")
+            await asyncio.sleep(POLL_S)
