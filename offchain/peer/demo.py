@@ -11,30 +11,24 @@ the job is finalised and the record is audited from chain data alone.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from offchain.analytics import stats
 from offchain.analytics.spec import JobSpec
-from offchain.net.memory import MemoryNetwork, run_parties
-from offchain.peer.analyst import propose_job
-from offchain.peer.member import JobOutcome, MemberPeer
-from offchain.peer.service import PreprocessingService, open_key_share
-from offchain.preprocessing.cache import TupleCache
-from offchain.shares import MacKeyShare
+from offchain.peer.local import LocalConsortium
+from offchain.peer.member import JobOutcome
 from onchain import orgs
-from onchain.chain import Chain
-from onchain.consortium import admit, bootstrap_members, fund_from_test_account
-from onchain.deploy import Deployment, deploy
-from onchain.jobs import Deadlines, JobState
+from onchain.audit import audit_job
+from onchain.deploy import Deployment
+from onchain.jobs import JobState
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ORGS = (("Party A", "127.0.0.1:9701", "a"), ("Party B", "127.0.0.1:9702", "b"), ("Party C", "127.0.0.1:9703", "c"))
@@ -59,51 +53,28 @@ def run_demo(console: Console, as_json: bool = False, workdir: Path | None = Non
 
 def _run(console: Console, workdir: Path, quiet: bool) -> dict[str, Any]:
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]-[/] {msg}", highlight=False))
-    chain = Chain.in_memory()
-    operator, service_account = chain.test_account(0), chain.test_account(1)
     secret = secrets.token_urlsafe(16).encode()
     members = [_make_org(workdir / f"org-{tag}", name, endpoint, secret) for name, endpoint, tag in ORGS]
-    for org in members:
-        fund_from_test_account(chain, org.account.address)
-    dep = deploy(chain, operator, QUORUM)
-    say(f"deployed OrgRegistry, PreprocessingLedger, JobManager to the in-process chain {chain.chain_id}")
-    bootstrap_members(dep, operator, [members[0].public], service_account.address, seal=True)
-    for i in range(1, len(members)):
-        admit(dep, members[i], members[:i])
-    say("three organisations joined: " + ", ".join(m.public.name for m in members))
-    peers = [MemberPeer(org, dep, TupleCache(org.home / "tuples.sqlite"),
-                        {"income": EXAMPLES / f"incomes_party_{tag}.csv"}) for org, (_, _, tag) in zip(members, ORGS)]
+    data = [{"income": EXAMPLES / f"incomes_party_{tag}.csv"} for _, _, tag in ORGS]
+    consortium = LocalConsortium.create(members, data, QUORUM)
+    dep = consortium.dep
+    say(f"deployed the contracts to the in-process chain {dep.chain.chain_id}; "
+        "three organisations joined: " + ", ".join(m.public.name for m in members))
     spec = JobSpec(analysis="mean", column="income", participants=tuple(m.account.address for m in members),
                    reveal=("count", "mean"), title="mean income")
-    registry = dep.registry.active_members()
-    service = PreprocessingService(dep, service_account, registry)
-    keys = [open_key_share(p.org.identity, service.sealed_keys[i], i, service.group) for i, p in enumerate(peers)]
-    needs = stats.needs(spec)
-    offers = service.produce(needs)
-    for offer in offers:
-        _run_all(peers, keys, lambda peer, t, k: peer.accept_delivery(t, k, offer.sealed.delivery(k.party)))
-    say(f"{len(offers)} batches dealt, sealed with HPKE, committed, sacrifice-checked and attested")
-    job_id = propose_job(dep, members[0].account, spec, needs, offers, Deadlines.from_now(chain.now()))
+    offers = consortium.feed(stats.needs(spec))
+    say(f"{len(offers)} batches dealt, sealed with HPKE, committed, sacrifice-checked, attested and cached")
+    job_id = consortium.propose(spec)
     say(f"job {job_id} proposed: {spec.title}")
-    outcomes: list[JobOutcome] = _run_all(peers, keys, lambda peer, t, k: peer.run_job(t, k, job_id))
+    outcomes = consortium.run_job(job_id)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
     job = dep.jobs.job(job_id)
     say(f"job {job_id} {job.state.name.lower()}")
-    from onchain.audit import audit_job
-
     audit = audit_job(dep, job_id)
-    for peer in peers:
-        peer.cache.close()
-    return _report(dep, spec, job_id, job.state, outcomes, audit)
-
-
-def _run_all(peers: Sequence[MemberPeer], keys: Sequence[MacKeyShare], step: Any) -> list[Any]:
-    network = MemoryNetwork(len(peers), timeout=60.0)
-    programs = [lambda t, p=p, k=k: step(p, t, k) for p, k in zip(peers, keys)]
-    results = asyncio.run(run_parties(network, programs))
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
+    consortium.close()
+    return _report(dep, spec, job_id, job.state, outcomes, audit)  # type: ignore[arg-type]
 
 
 def _make_org(home: Path, name: str, endpoint: str, secret: bytes) -> orgs.Org:

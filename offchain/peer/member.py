@@ -139,8 +139,12 @@ class MemberPeer:
         except ProtocolAbort as abort:
             self._report(job_id, abort)
             return JobOutcome(job_id, None, None, str(abort))
-        self.dep.jobs.submit_result(self.org.account, job_id, stats.result_bytes(result))
+        self.post_result(job_id, result)
         return JobOutcome(job_id, result, commitment)
+
+    def post_result(self, job_id: int, result: dict[str, str]) -> None:
+        """Submit the result's canonical bytes on chain."""
+        self.dep.jobs.submit_result(self.org.account, job_id, stats.result_bytes(result))
 
     def _report(self, job_id: int, abort: ProtocolAbort) -> None:
         evidence = hashlib.sha256(f"{type(abort).__name__}: {abort}".encode()).digest()

@@ -1,0 +1,21 @@
+"""The README's first command, `mpcc demo`, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_computes_the_seed_example_mean_and_passes_its_audit() -> None:
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "mpcc"), "demo", "--json"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["state"] == "finalised"
+    assert report["result"] == {"count": "12", "mean": f"{635000 / 12:.6f}"}
+    assert report["results_agree"] and report["audit_passed"]
+    assert report["members"] == ["Party A", "Party B", "Party C"]
+    assert all(tx["gas"] > 0 for tx in report["transactions"])

@@ -1,0 +1,121 @@
+"""Jobs end to end on the in-process chain: honest, cheating, lying, bad data, no tuples."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from offchain.analytics import stats
+from offchain.analytics.data import read_column
+from offchain.analytics.spec import JobSpec
+from offchain.errors import ConfigError, ProtocolAbort, TuplesExhausted
+from offchain.peer.local import LocalConsortium
+from offchain.peer.member import JobOutcome, MemberPeer
+from onchain.audit import audit_job
+from onchain.jobs import AbortReason, JobState
+
+AUDIT_RESULTS = "all results equal and the job finalised"
+
+
+def mean_spec(c: LocalConsortium) -> JobSpec:
+    return JobSpec(analysis="mean", column="income", reveal=("count", "mean"),
+                   participants=tuple(p.address for p in c.peers))
+
+
+def test_mean_income_is_computed_finalised_and_audited(consortium: LocalConsortium,
+                                                       incomes: list[dict[str, Path]]) -> None:
+    spec = mean_spec(consortium)
+    consortium.feed(stats.needs(spec))
+    job_id = consortium.propose(spec)
+    outcomes = consortium.run_job(job_id)
+    plain = [v for binding in incomes for v in read_column(binding["income"], "income")]
+    for outcome in outcomes:
+        assert isinstance(outcome, JobOutcome)
+        assert outcome.result == {"count": str(len(plain)), "mean": f"{statistics.mean(plain):.6f}"}
+    job = consortium.dep.jobs.job(job_id)
+    assert job.state is JobState.FINALISED
+    on_chain = {e.participant: bytes(e.commitment) for e in consortium.dep.jobs.events(names=("InputsCommitted",))}
+    assert sorted(on_chain.values()) == sorted(o.input_commitment for o in outcomes)  # type: ignore[union-attr]
+    report = audit_job(consortium.dep, job_id)
+    assert report.passed, report.as_dict()
+
+
+def test_tuples_are_never_reused_across_jobs(consortium: LocalConsortium) -> None:
+    spec = mean_spec(consortium)
+    consortium.feed(stats.needs(spec) * 2)
+    first, second = consortium.propose(spec), consortium.propose(spec)
+    ranges = [consortium.peers[0].reserved_ranges(j) for j in (first, second)]
+    used = {(b, i) for job in ranges for b, start, n in job for i in range(start, start + n)}
+    assert len(used) == sum(n for job in ranges for _, _, n in job)
+    for job_id in (first, second):
+        assert all(isinstance(o, JobOutcome) for o in consortium.run_job(job_id))
+        assert audit_job(consortium.dep, job_id).passed
+
+
+def test_a_cheating_peer_never_makes_an_honest_peer_output(consortium: LocalConsortium) -> None:
+    spec = mean_spec(consortium)
+    consortium.feed(stats.needs(spec))
+    job_id = consortium.propose(spec)
+
+    def cheat(frm: int, to: int, index: int, payload: bytes) -> bytes:
+        return payload[:-1] + bytes([payload[-1] ^ 1]) if frm == 2 and to == 0 and len(payload) > 40 else payload
+
+    outcomes = consortium.run_job(job_id, tamper=cheat)
+    honest = outcomes[0]
+    assert isinstance(honest, JobOutcome) and honest.result is None and honest.error
+    assert all(not isinstance(o, JobOutcome) or o.result is None for o in outcomes)
+    job = consortium.dep.jobs.job(job_id)
+    assert job.state is JobState.ABORTED and job.abort_reason is AbortReason.PROTOCOL_FAILURE
+    report = audit_job(consortium.dep, job_id)
+    assert not report.passed
+    assert [c.name for c in report.checks if not c.passed] == [AUDIT_RESULTS]
+
+
+class LyingPeer(MemberPeer):
+    def post_result(self, job_id: int, result: dict[str, str]) -> None:
+        super().post_result(job_id, {**result, "mean": "99999.000000"})
+
+
+def test_a_lying_result_aborts_the_job_and_fails_the_audit(consortium: LocalConsortium) -> None:
+    honest = consortium.peers[1]
+    consortium.peers[1] = LyingPeer(honest.org, honest.dep, honest.cache, honest.data)
+    spec = mean_spec(consortium)
+    consortium.feed(stats.needs(spec))
+    job_id = consortium.propose(spec)
+    consortium.run_job(job_id)
+    job = consortium.dep.jobs.job(job_id)
+    assert (job.state, job.abort_reason) == (JobState.ABORTED, AbortReason.RESULT_MISMATCH)
+    failed = [c for c in audit_job(consortium.dep, job_id).checks if not c.passed]
+    assert [c.name for c in failed] == [AUDIT_RESULTS]
+
+
+def test_bad_data_is_refused_before_any_transaction_and_the_job_expires(
+        consortium: LocalConsortium, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,income\nHet,40000\nShrey,lots\n")
+    consortium.peers[1].data["income"] = bad
+    for peer in consortium.peers:
+        peer.timeout_s = 2.0
+    spec = mean_spec(consortium)
+    consortium.feed(stats.needs(spec))
+    job_id = consortium.propose(spec)
+    w3, who = consortium.dep.chain.w3, consortium.peers[1].address
+    nonce = w3.eth.get_transaction_count(who)
+    outcomes = consortium.run_job(job_id)
+    assert isinstance(outcomes[1], ConfigError)
+    assert f"{bad}, row 3, column 'income': 'lots' is not a number" in str(outcomes[1])
+    assert w3.eth.get_transaction_count(who) == nonce
+    assert all(isinstance(o, ProtocolAbort) for o in (outcomes[0], outcomes[2]))
+    assert consortium.dep.jobs.job(job_id).state is JobState.PROPOSED
+    consortium.dep.chain.advance_time(2 * 3600)
+    consortium.dep.jobs.expire(consortium.dep.chain.test_account(5), job_id)
+    job = consortium.dep.jobs.job(job_id)
+    assert (job.state, job.abort_reason) == (JobState.ABORTED, AbortReason.DEADLINE_PASSED)
+
+
+def test_a_job_without_tuples_is_refused_before_proposing(consortium: LocalConsortium) -> None:
+    with pytest.raises(TuplesExhausted, match=r"input_mask\[owner=0\].*2 missing"):
+        consortium.propose(mean_spec(consortium))
+    assert consortium.dep.jobs.job_count() == 0
