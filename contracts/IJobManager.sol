@@ -15,7 +15,12 @@ pragma solidity 0.8.28;
 /// participant suspended after that can still complete the job; the others may
 /// abort it with `reportFailure` (or let it expire), and peers authenticate
 /// each other against the registry anyway. Gas per job grows with the number
-/// of participants only, never with the number of jobs or records.
+/// of participants only, never with the number of jobs or records, nor with the
+/// size of the spec, commitments or results beyond their calldata and event data:
+/// those live in events (the chain data an auditor reads), and storage keeps only
+/// their hashes where a later check needs them (the spec's, the first result's)
+/// and one bit per participant and phase. A proposer among the participants
+/// accepts by proposing, and may reserve the job's tuples in the same transaction.
 interface IJobManager {
     /// @notice Lifecycle of a job.
     enum JobState {
@@ -55,6 +60,12 @@ interface IJobManager {
         bytes32 evidenceHash;
     }
 
+    /// @notice `count` tuples of batch `batchId`, as asked of {reserveTuples}.
+    struct Reservation {
+        bytes32 batchId;
+        uint64 count;
+    }
+
     // ----------------------------------------------------------------- errors
 
     /// @notice The zero address was given where a contract is needed.
@@ -71,6 +82,8 @@ interface IJobManager {
     error InvalidSpec(uint256 length);
     /// @notice The result is empty or longer than 4 KiB.
     error InvalidResult(uint256 length);
+    /// @notice A reservation call needs 1..16 reservations.
+    error InvalidReservationCount(uint256 count);
     /// @notice The commitment is zero.
     error InvalidCommitment();
     /// @notice No job has this id.
@@ -106,10 +119,11 @@ interface IJobManager {
         uint64 resultBy
     );
     /// @notice The job moved from state `from` to state `to` (emitted on every transition).
-    event JobStateChanged(uint256 indexed jobId, JobState from, JobState to);
-    /// @notice A participant accepted the job.
+    event JobStateChanged(uint256 indexed jobId, JobState fromState, JobState toState);
+    /// @notice A participant accepted the job (emitted by `propose` for a participating proposer).
     event JobAccepted(uint256 indexed jobId, address indexed participant);
-    /// @notice A participant committed to its input shares.
+    /// @notice A participant committed to its input shares. The commitment is kept
+    /// only here: the contract stores that the participant committed, not what.
     event InputsCommitted(uint256 indexed jobId, address indexed participant, bytes32 commitment);
     /// @notice A participant posted its result.
     event ResultSubmitted(uint256 indexed jobId, address indexed participant, bytes32 resultHash, bytes result);
@@ -120,41 +134,56 @@ interface IJobManager {
 
     // -------------------------------------------------------------- functions
 
-    /// @notice Proposes a job over `participants` with the given deadlines.
+    /// @notice Proposes a job over `participants` with the given deadlines. A proposer
+    /// that is one of the participants accepts the job by proposing it, and may reserve
+    /// the job's tuples with it (`reservations`, as in {reserveTuples}; may be empty).
     /// @dev Job ids start at 1. Only keccak256(spec) is stored. Requirements:
     /// - the caller is an active member;
     /// - 1 <= spec length <= 16 KiB;
     /// - 2..32 distinct participants, each an active member;
-    /// - block.timestamp < acceptBy < commitBy < resultBy < 2**40.
-    /// Emits {JobProposed} and {JobStateChanged} (None -> Proposed).
+    /// - block.timestamp < acceptBy < commitBy < resultBy < 2**40;
+    /// - at most 16 reservations (otherwise InvalidReservationCount), and none unless
+    ///   the caller is a participant (otherwise NotParticipant, as {reserveTuples});
+    /// - for each reservation, the ledger's checks as in {reserveTuples}.
+    /// Emits {JobProposed}, {JobStateChanged} (None -> Proposed), {JobAccepted} for a
+    /// participating proposer, and {IPreprocessingLedger-TuplesReserved} per reservation.
     /// @return jobId The new job's id.
     function propose(
         string calldata spec,
         address[] calldata participants,
         uint64 acceptBy,
         uint64 commitBy,
-        uint64 resultBy
+        uint64 resultBy,
+        Reservation[] calldata reservations
     ) external returns (uint256 jobId);
 
-    /// @notice Reserves `count` tuples of `batchId` for the job in the PreprocessingLedger.
-    /// @dev Requirements:
+    /// @notice Reserves tuples for the job in the PreprocessingLedger: `count` tuples
+    /// of `batchId` for each of `reservations`, in order, in one transaction.
+    /// @dev A job needs several kinds of tuple (triples, input masks, ...), each from
+    /// its own batches; reserving them together costs one transaction and one walk
+    /// over the participants, and either all reservations happen or none. Requirements:
     /// - the job is Proposed or Accepted (otherwise JobUnexpectedState with
     ///   expected = Accepted) and its current deadline has not passed;
     /// - the caller is a participant;
-    /// - the ledger's own checks (batch Committed, attested by every participant,
-    ///   enough tuples left); their errors are those of {IPreprocessingLedger}.
-    /// Emits {IPreprocessingLedger-TuplesReserved} (from the ledger).
-    /// @return start The index of the first reserved tuple.
-    function reserveTuples(uint256 jobId, bytes32 batchId, uint64 count) external returns (uint64 start);
+    /// - 1..16 reservations (otherwise InvalidReservationCount);
+    /// - for each reservation, the ledger's own checks (batch Committed, attested by
+    ///   every participant, 0 < count <= tuples left); their errors are those of
+    ///   {IPreprocessingLedger}.
+    /// Emits {IPreprocessingLedger-TuplesReserved} (from the ledger) once per reservation.
+    /// @return starts The index of the first reserved tuple of each reservation.
+    function reserveTuples(uint256 jobId, Reservation[] calldata reservations)
+        external
+        returns (uint64[] memory starts);
 
     /// @notice Accepts the job; when every participant accepted, the job is Accepted.
     /// @dev Requirements:
     /// - the job is Proposed and block.timestamp <= acceptBy;
-    /// - the caller is a participant, an active member, and has not accepted yet.
+    /// - the caller is a participant, an active member, and has not accepted yet
+    ///   (a participating proposer accepted by proposing).
     /// Emits {JobAccepted}, and {JobStateChanged} (Proposed -> Accepted) on the last acceptance.
     function accept(uint256 jobId) external;
 
-    /// @notice Declines the job, which aborts it.
+    /// @notice Declines the job, which aborts it (also after accepting, e.g. by a proposer withdrawing).
     /// @dev Requirements:
     /// - the job is Proposed and block.timestamp <= acceptBy;
     /// - the caller is a participant.
@@ -208,8 +237,8 @@ interface IJobManager {
     /// @notice Whether `account` accepted the job.
     function hasAccepted(uint256 jobId, address account) external view returns (bool);
 
-    /// @notice The participant's input commitment (zero if none).
-    function inputCommitment(uint256 jobId, address account) external view returns (bytes32);
+    /// @notice Whether `account` committed its inputs to the job; the commitment is in its {InputsCommitted} event.
+    function hasCommitted(uint256 jobId, address account) external view returns (bool);
 
     /// @notice The hash of the participant's result (zero if none).
     function resultHashOf(uint256 jobId, address account) external view returns (bytes32);

@@ -8,12 +8,14 @@ import {IPreprocessingLedger} from "./IPreprocessingLedger.sol";
 /// @title JobManager
 /// @notice Proposals, acceptance, input commitments and results of MPC jobs.
 /// @dev See {IJobManager}. Storage per job: three slots of job record (every
-/// participant action reads and writes only the second one), one seat slot per
-/// participant and one commitment slot per participant; the first result's
-/// hash takes one more slot. A seat holds the participant's position and the
-/// next participant: the seats form a circular list entered at the proposer's
-/// seat (the proposer's own seat if it participates, else an entry seat of
-/// position 0 pointing at the first participant), which replaces an array.
+/// participant action reads and writes only the status slot) and one seat
+/// slot per participant; the first result's hash takes one more slot. Input
+/// commitments and results live in events only: storage keeps one bit per
+/// participant and phase, and the first result's hash to compare the others
+/// with. A seat holds the participant's position and the next participant:
+/// the seats form a circular list, which replaces an array. A proposer that
+/// does not participate gets an entry seat of position 0 pointing at the
+/// first participant, so that the list can be entered from the proposer.
 /// The participants' progress in the current phase (accepted, committed,
 /// submitted) is one 32-bit mask, reset at each transition. Loops run only
 /// over the participants (at most 32).
@@ -22,22 +24,31 @@ contract JobManager is IJobManager {
     uint256 private constant _MAX_PARTICIPANTS = 32;
     uint256 private constant _MAX_SPEC = 16 * 1024;
     uint256 private constant _MAX_RESULT = 4 * 1024;
+    uint256 private constant _MAX_RESERVATIONS = 16;
     uint256 private constant _MAX_TIME = type(uint40).max;
 
-    /// @dev The stored form of a job. Slot 1 is the only one participant actions touch.
+    /// @dev Bit offsets of the fields of a job's status word, the one slot that
+    /// participant actions read and write (each reads it once and writes it at
+    /// most once). Low to high: state (8 bits), abort reason (8), the state an
+    /// aborted job was aborted in (8), participant count (8), progress (32: bit
+    /// position - 1 is set when that participant is done in the current phase),
+    /// then acceptBy, commitBy, resultBy and proposedAt (40 each); 224 bits in all.
+    uint256 private constant _STATE = 0;
+    uint256 private constant _ABORT_REASON = 8;
+    uint256 private constant _ABORTED_IN = 16;
+    uint256 private constant _COUNT = 24;
+    uint256 private constant _PROGRESS = 32;
+    uint256 private constant _ACCEPT_BY = 64;
+    uint256 private constant _COMMIT_BY = 104;
+    uint256 private constant _RESULT_BY = 144;
+    uint256 private constant _PROPOSED_AT = 184;
+    uint256 private constant _BYTE = 0xff;
+    uint256 private constant _MASK32 = 0xffffffff;
+
+    /// @dev The stored form of a job.
     struct JobRecord {
         bytes32 specHash;
-        // slot 1
-        JobState state;
-        AbortReason abortReason;
-        JobState abortedIn; // the state the job was in when it was aborted
-        uint8 participantCount;
-        uint32 progress; // participants done in the current phase: bit (position - 1)
-        uint40 acceptBy;
-        uint40 commitBy;
-        uint40 resultBy;
-        uint40 proposedAt;
-        // slot 2
+        uint256 status; // see the layout above
         address proposer;
         bytes32 resultHash; // of the first submitted result
         bytes32 evidenceHash;
@@ -54,10 +65,10 @@ contract JobManager is IJobManager {
     IOrgRegistry private immutable _registry;
     IPreprocessingLedger private immutable _ledger;
 
-    uint256 private _jobCount;
+    /// @dev The id of the next job; 1 from deployment on, so no proposal pays for a fresh slot.
+    uint256 private _nextJobId;
     mapping(uint256 jobId => JobRecord) private _jobs;
     mapping(uint256 jobId => mapping(address account => Seat)) private _seats;
-    mapping(uint256 jobId => mapping(address account => bytes32)) private _commitments;
     /// @dev A result hash differing from the first one (the job aborted on it).
     mapping(uint256 jobId => mapping(address account => bytes32)) private _divergentResults;
 
@@ -68,6 +79,7 @@ contract JobManager is IJobManager {
         if (registry_ == address(0) || ledger_ == address(0)) revert ZeroAddress();
         _registry = IOrgRegistry(registry_);
         _ledger = IPreprocessingLedger(ledger_);
+        _nextJobId = 1;
     }
 
     // -------------------------------------------------------------- functions
@@ -78,7 +90,8 @@ contract JobManager is IJobManager {
         address[] calldata participants,
         uint64 acceptBy,
         uint64 commitBy,
-        uint64 resultBy
+        uint64 resultBy,
+        Reservation[] calldata reservations
     ) external returns (uint256 jobId) {
         _requireActiveMember(msg.sender);
         if (bytes(spec).length == 0 || bytes(spec).length > _MAX_SPEC) revert InvalidSpec(bytes(spec).length);
@@ -88,117 +101,106 @@ contract JobManager is IJobManager {
         if (!(block.timestamp < acceptBy && acceptBy < commitBy && commitBy < resultBy && resultBy <= _MAX_TIME)) {
             revert InvalidDeadlines();
         }
-
-        jobId = ++_jobCount;
-        _seatParticipants(jobId, participants);
-        JobRecord storage job = _jobs[jobId];
-        job.specHash = keccak256(bytes(spec));
-        job.state = JobState.Proposed;
-        job.participantCount = uint8(participants.length);
-        job.acceptBy = uint40(acceptBy);
-        job.commitBy = uint40(commitBy);
-        job.resultBy = uint40(resultBy);
-        job.proposedAt = uint40(block.timestamp);
-        job.proposer = msg.sender;
-        emit JobProposed(jobId, msg.sender, job.specHash, spec, participants, acceptBy, commitBy, resultBy);
-        emit JobStateChanged(jobId, JobState.None, JobState.Proposed);
+        jobId = _nextJobId;
+        unchecked {
+            _nextJobId = jobId + 1; // 2**256 proposals cannot happen
+        }
+        bool proposerParticipates = _create(jobId, spec, participants, acceptBy, commitBy, resultBy);
+        if (reservations.length != 0) {
+            if (!proposerParticipates) revert NotParticipant(jobId, msg.sender);
+            _reserve(jobId, reservations, participants);
+        }
     }
 
     /// @inheritdoc IJobManager
-    function reserveTuples(uint256 jobId, bytes32 batchId, uint64 count) external returns (uint64 start) {
-        JobRecord storage job = _load(jobId);
-        JobState state = job.state;
+    function reserveTuples(uint256 jobId, Reservation[] calldata reservations)
+        external
+        returns (uint64[] memory starts)
+    {
+        uint256 status = _load(jobId);
+        JobState state = _state(status);
         if (state != JobState.Proposed && state != JobState.Accepted) {
             revert JobUnexpectedState(jobId, state, JobState.Accepted);
         }
-        _requireBeforeDeadline(jobId, job);
+        _requireBeforeDeadline(jobId, status);
         _participantBit(jobId, msg.sender);
-        start = _ledger.reserve(jobId, batchId, count, _participants(jobId, job));
+        if (reservations.length == 0) revert InvalidReservationCount(0);
+        // The walk starts at the caller's seat, which the check above has just read.
+        starts = _reserve(jobId, reservations, _participants(jobId, _count(status), msg.sender));
     }
 
     /// @inheritdoc IJobManager
     function accept(uint256 jobId) external {
-        JobRecord storage job = _load(jobId);
-        _requireState(jobId, job, JobState.Proposed);
-        _requireBeforeDeadline(jobId, job);
+        uint256 status = _loadIn(jobId, JobState.Proposed);
         uint32 bit = _participantBit(jobId, msg.sender);
         _requireActiveMember(msg.sender);
-        uint32 progress = job.progress;
-        if (progress & bit != 0) revert AlreadyAccepted(jobId, msg.sender);
-        progress |= bit;
-        job.progress = progress;
+        if (_progress(status) & bit != 0) revert AlreadyAccepted(jobId, msg.sender);
+        bool last = _record(jobId, status, bit, JobState.Accepted);
         emit JobAccepted(jobId, msg.sender);
-        if (progress == _everyone(job)) _transition(jobId, job, JobState.Accepted);
+        if (last) emit JobStateChanged(jobId, JobState.Proposed, JobState.Accepted);
     }
 
     /// @inheritdoc IJobManager
     function decline(uint256 jobId) external {
-        JobRecord storage job = _load(jobId);
-        _requireState(jobId, job, JobState.Proposed);
-        _requireBeforeDeadline(jobId, job);
+        uint256 status = _loadIn(jobId, JobState.Proposed);
         _participantBit(jobId, msg.sender);
-        _abort(jobId, job, AbortReason.Declined, bytes32(0));
+        _abort(jobId, status, AbortReason.Declined, bytes32(0));
     }
 
     /// @inheritdoc IJobManager
     function commitInputs(uint256 jobId, bytes32 commitment) external {
-        JobRecord storage job = _load(jobId);
-        _requireState(jobId, job, JobState.Accepted);
-        _requireBeforeDeadline(jobId, job);
+        uint256 status = _loadIn(jobId, JobState.Accepted);
         uint32 bit = _participantBit(jobId, msg.sender);
-        uint32 progress = job.progress;
-        if (progress & bit != 0) revert AlreadyCommitted(jobId, msg.sender);
+        if (_progress(status) & bit != 0) revert AlreadyCommitted(jobId, msg.sender);
         if (commitment == bytes32(0)) revert InvalidCommitment();
-        progress |= bit;
-        job.progress = progress;
-        _commitments[jobId][msg.sender] = commitment;
+        bool last = _record(jobId, status, bit, JobState.InputsCommitted);
         emit InputsCommitted(jobId, msg.sender, commitment);
-        if (progress == _everyone(job)) _transition(jobId, job, JobState.InputsCommitted);
+        if (last) emit JobStateChanged(jobId, JobState.Accepted, JobState.InputsCommitted);
     }
 
     /// @inheritdoc IJobManager
     function submitResult(uint256 jobId, bytes calldata result) external {
-        JobRecord storage job = _load(jobId);
-        _requireState(jobId, job, JobState.InputsCommitted);
-        _requireBeforeDeadline(jobId, job);
+        uint256 status = _loadIn(jobId, JobState.InputsCommitted);
         uint32 bit = _participantBit(jobId, msg.sender);
-        uint32 progress = job.progress;
-        if (progress & bit != 0) revert AlreadySubmitted(jobId, msg.sender);
+        if (_progress(status) & bit != 0) revert AlreadySubmitted(jobId, msg.sender);
         if (result.length == 0 || result.length > _MAX_RESULT) revert InvalidResult(result.length);
 
         bytes32 resultHash = keccak256(result);
+        JobRecord storage job = _jobs[jobId];
         bytes32 firstHash = job.resultHash;
-        bool mismatch = firstHash != bytes32(0) && resultHash != firstHash;
-        progress |= bit;
-        job.progress = progress;
-        if (firstHash == bytes32(0)) job.resultHash = resultHash;
-        if (mismatch) _divergentResults[jobId][msg.sender] = resultHash;
+        if (firstHash == bytes32(0)) {
+            job.resultHash = resultHash;
+        } else if (resultHash != firstHash) {
+            _divergentResults[jobId][msg.sender] = resultHash;
+            emit ResultSubmitted(jobId, msg.sender, resultHash, result);
+            bytes32 evidence = keccak256(abi.encode(firstHash, resultHash));
+            _abort(jobId, status | uint256(bit) << _PROGRESS, AbortReason.ResultMismatch, evidence);
+            return;
+        }
+        bool last = _record(jobId, status, bit, JobState.Finalised);
         emit ResultSubmitted(jobId, msg.sender, resultHash, result);
-
-        if (mismatch) {
-            _abort(jobId, job, AbortReason.ResultMismatch, keccak256(abi.encode(firstHash, resultHash)));
-        } else if (progress == _everyone(job)) {
-            _transition(jobId, job, JobState.Finalised);
+        if (last) {
+            emit JobStateChanged(jobId, JobState.InputsCommitted, JobState.Finalised);
             emit JobFinalised(jobId, resultHash, result);
         }
     }
 
     /// @inheritdoc IJobManager
     function reportFailure(uint256 jobId, bytes32 evidenceHash) external {
-        JobRecord storage job = _load(jobId);
-        _requireOpen(jobId, job);
-        _requireBeforeDeadline(jobId, job);
+        uint256 status = _load(jobId);
+        _requireOpen(jobId, status);
+        _requireBeforeDeadline(jobId, status);
         _participantBit(jobId, msg.sender);
-        _abort(jobId, job, AbortReason.ProtocolFailure, evidenceHash);
+        _abort(jobId, status, AbortReason.ProtocolFailure, evidenceHash);
     }
 
     /// @inheritdoc IJobManager
     function expire(uint256 jobId) external {
-        JobRecord storage job = _load(jobId);
-        _requireOpen(jobId, job);
-        uint64 deadline = _deadlineOf(job);
+        uint256 status = _load(jobId);
+        _requireOpen(jobId, status);
+        uint64 deadline = _deadlineOf(status);
         if (block.timestamp <= deadline) revert DeadlineNotPassed(jobId, deadline, uint64(block.timestamp));
-        _abort(jobId, job, AbortReason.DeadlinePassed, bytes32(0));
+        _abort(jobId, status, AbortReason.DeadlinePassed, bytes32(0));
     }
 
     // ------------------------------------------------------------------ views
@@ -206,18 +208,19 @@ contract JobManager is IJobManager {
     /// @inheritdoc IJobManager
     function getJob(uint256 jobId) external view returns (Job memory) {
         JobRecord storage job = _jobs[jobId];
+        uint256 status = job.status;
         return Job({
             specHash: job.specHash,
             proposer: job.proposer,
-            state: job.state,
-            abortReason: job.abortReason,
-            acceptBy: job.acceptBy,
-            commitBy: job.commitBy,
-            resultBy: job.resultBy,
-            proposedAt: job.proposedAt,
-            accepted: _doneCount(job, JobState.Proposed),
-            committed: _doneCount(job, JobState.Accepted),
-            submitted: _doneCount(job, JobState.InputsCommitted),
+            state: _state(status),
+            abortReason: AbortReason(uint8(status >> _ABORT_REASON)),
+            acceptBy: uint40(status >> _ACCEPT_BY),
+            commitBy: uint40(status >> _COMMIT_BY),
+            resultBy: uint40(status >> _RESULT_BY),
+            proposedAt: uint40(status >> _PROPOSED_AT),
+            accepted: _doneCount(status, JobState.Proposed),
+            committed: _doneCount(status, JobState.Accepted),
+            submitted: _doneCount(status, JobState.InputsCommitted),
             resultHash: job.resultHash,
             evidenceHash: job.evidenceHash
         });
@@ -225,7 +228,11 @@ contract JobManager is IJobManager {
 
     /// @inheritdoc IJobManager
     function participantsOf(uint256 jobId) external view returns (address[] memory) {
-        return _participants(jobId, _jobs[jobId]);
+        JobRecord storage job = _jobs[jobId];
+        address entry = job.proposer;
+        Seat storage seat = _seats[jobId][entry];
+        if (seat.position == 0) entry = seat.next;
+        return _participants(jobId, _count(job.status), entry);
     }
 
     /// @inheritdoc IJobManager
@@ -239,8 +246,8 @@ contract JobManager is IJobManager {
     }
 
     /// @inheritdoc IJobManager
-    function inputCommitment(uint256 jobId, address account) external view returns (bytes32) {
-        return _commitments[jobId][account];
+    function hasCommitted(uint256 jobId, address account) external view returns (bool) {
+        return _isDone(jobId, account, JobState.Accepted);
     }
 
     /// @inheritdoc IJobManager
@@ -252,7 +259,7 @@ contract JobManager is IJobManager {
 
     /// @inheritdoc IJobManager
     function jobCount() external view returns (uint256) {
-        return _jobCount;
+        return _nextJobId - 1;
     }
 
     /// @inheritdoc IJobManager
@@ -267,32 +274,40 @@ contract JobManager is IJobManager {
 
     // ------------------------------------------------------ internal: checks
 
-    function _load(uint256 jobId) internal view returns (JobRecord storage job) {
-        job = _jobs[jobId];
-        if (job.state == JobState.None) revert UnknownJob(jobId);
+    /// @dev The job's status word, read once; reverts for unknown jobs.
+    function _load(uint256 jobId) internal view returns (uint256 status) {
+        status = _jobs[jobId].status;
+        if (status == 0) revert UnknownJob(jobId); // a known job's state is never None
+    }
+
+    /// @dev The status of a job that is in state `expected`, before that state's deadline.
+    function _loadIn(uint256 jobId, JobState expected) internal view returns (uint256 status) {
+        status = _load(jobId);
+        _requireState(jobId, status, expected);
+        _requireBeforeDeadline(jobId, status);
     }
 
     /// @dev The one check of the job state machine.
-    function _requireState(uint256 jobId, JobRecord storage job, JobState expected) internal view {
-        JobState current = job.state;
+    function _requireState(uint256 jobId, uint256 status, JobState expected) internal pure {
+        JobState current = _state(status);
         if (current != expected) revert JobUnexpectedState(jobId, current, expected);
     }
 
-    function _requireOpen(uint256 jobId, JobRecord storage job) internal view {
-        JobState current = job.state;
+    function _requireOpen(uint256 jobId, uint256 status) internal pure {
+        JobState current = _state(status);
         if (current == JobState.Finalised || current == JobState.Aborted) revert JobAlreadyClosed(jobId, current);
     }
 
     /// @dev The deadline of the job's current (open) state.
-    function _deadlineOf(JobRecord storage job) internal view returns (uint64) {
-        JobState state = job.state;
-        if (state == JobState.Proposed) return job.acceptBy;
-        if (state == JobState.Accepted) return job.commitBy;
-        return job.resultBy;
+    function _deadlineOf(uint256 status) internal pure returns (uint64) {
+        JobState state = _state(status);
+        if (state == JobState.Proposed) return uint40(status >> _ACCEPT_BY);
+        if (state == JobState.Accepted) return uint40(status >> _COMMIT_BY);
+        return uint40(status >> _RESULT_BY);
     }
 
-    function _requireBeforeDeadline(uint256 jobId, JobRecord storage job) internal view {
-        uint64 deadline = _deadlineOf(job);
+    function _requireBeforeDeadline(uint256 jobId, uint256 status) internal view {
+        uint64 deadline = _deadlineOf(status);
         if (block.timestamp > deadline) revert DeadlinePassed(jobId, deadline);
     }
 
@@ -304,27 +319,36 @@ contract JobManager is IJobManager {
     function _participantBit(uint256 jobId, address account) internal view returns (uint32) {
         uint8 position = _seats[jobId][account].position;
         if (position == 0) revert NotParticipant(jobId, account);
-        return uint32(1) << (position - 1);
+        unchecked {
+            return uint32(1) << (position - 1);
+        }
     }
 
-    // --------------------------------------------------- internal: progress
+    // ------------------------------------------------- internal: status word
 
-    /// @dev The progress mask of a phase every participant completed.
-    function _everyone(JobRecord storage job) internal view returns (uint32) {
-        return uint32((uint256(1) << job.participantCount) - 1);
+    function _state(uint256 status) internal pure returns (JobState) {
+        return JobState(uint8(status >> _STATE));
+    }
+
+    function _count(uint256 status) internal pure returns (uint8) {
+        return uint8(status >> _COUNT);
+    }
+
+    function _progress(uint256 status) internal pure returns (uint32) {
+        return uint32(status >> _PROGRESS);
     }
 
     /// @dev The phase the progress mask belongs to: the state, or the state an aborted job was aborted in.
-    function _phase(JobRecord storage job) internal view returns (JobState) {
-        JobState state = job.state;
-        return state == JobState.Aborted ? job.abortedIn : state;
+    function _phase(uint256 status) internal pure returns (JobState) {
+        JobState state = _state(status);
+        return state == JobState.Aborted ? JobState(uint8(status >> _ABORTED_IN)) : state;
     }
 
     /// @dev How many participants completed the action of `phase` (accept in Proposed, and so on).
-    function _doneCount(JobRecord storage job, JobState phase) internal view returns (uint32) {
-        JobState current = _phase(job);
-        if (current > phase) return job.participantCount;
-        if (current == phase) return _popcount(job.progress);
+    function _doneCount(uint256 status, JobState phase) internal pure returns (uint32) {
+        JobState current = _phase(status);
+        if (current > phase) return _count(status);
+        if (current == phase) return _popcount(_progress(status));
         return 0;
     }
 
@@ -332,17 +356,19 @@ contract JobManager is IJobManager {
     function _isDone(uint256 jobId, address account, JobState phase) internal view returns (bool) {
         uint8 position = _seats[jobId][account].position;
         if (position == 0) return false;
-        JobRecord storage job = _jobs[jobId];
-        JobState current = _phase(job);
+        uint256 status = _jobs[jobId].status;
+        JobState current = _phase(status);
         if (current > phase) return true;
-        return current == phase && job.progress & (uint32(1) << (position - 1)) != 0;
+        return current == phase && _progress(status) & (uint32(1) << (position - 1)) != 0;
     }
 
     /// @dev Number of set bits; at most 32 iterations.
     function _popcount(uint32 mask) internal pure returns (uint32 bits) {
         while (mask != 0) {
-            mask &= mask - 1;
-            ++bits;
+            unchecked {
+                mask &= mask - 1;
+                ++bits;
+            }
         }
     }
 
@@ -350,50 +376,110 @@ contract JobManager is IJobManager {
 
     /// @dev Checks each participant and writes its seat; at most 32 iterations.
     /// A proposer that does not participate gets the entry seat (position 0)
-    /// pointing at the first participant.
-    function _seatParticipants(uint256 jobId, address[] calldata participants) internal {
+    /// pointing at the first participant. Returns the proposer's bit in the
+    /// progress mask, zero if it does not participate.
+    function _seatParticipants(uint256 jobId, address[] calldata participants)
+        internal
+        returns (uint32 proposerBit)
+    {
         mapping(address => Seat) storage seats = _seats[jobId];
         uint256 count = participants.length;
-        for (uint256 i = 0; i < count; ++i) {
+        for (uint256 i = 0; i < count;) {
             address account = participants[i];
             _requireActiveMember(account);
             if (seats[account].position != 0) revert DuplicateParticipant(account);
-            seats[account] = Seat({position: uint8(i + 1), next: participants[(i + 1) % count]});
+            unchecked {
+                uint256 following = i + 1; // at most 32
+                seats[account] = Seat({position: uint8(following), next: participants[following % count]});
+                if (account == msg.sender) proposerBit = uint32(1) << i;
+                i = following;
+            }
         }
-        if (seats[msg.sender].position == 0) seats[msg.sender] = Seat({position: 0, next: participants[0]});
+        if (proposerBit == 0) seats[msg.sender] = Seat({position: 0, next: participants[0]});
     }
 
-    /// @dev The participants in proposal order, walking the circular list of
-    /// seats from the proposer's seat; at most 33 steps.
-    function _participants(uint256 jobId, JobRecord storage job) internal view returns (address[] memory list) {
-        uint256 count = job.participantCount;
+    /// @dev The `count` participants in proposal order, walking the circular
+    /// list of seats from the seat of `entry`, a participant; at most 32 steps.
+    function _participants(uint256 jobId, uint256 count, address entry) internal view returns (address[] memory list) {
         list = new address[](count);
-        if (count == 0) return list;
         mapping(address => Seat) storage seats = _seats[jobId];
-        address account = job.proposer;
-        if (seats[account].position == 0) account = seats[account].next;
-        for (uint256 i = 0; i < count; ++i) {
+        address account = entry;
+        for (uint256 i = 0; i < count;) {
             Seat storage seat = seats[account];
             list[seat.position - 1] = account;
             account = seat.next;
+            unchecked {
+                ++i;
+            }
         }
     }
 
     // --------------------------------------------------- internal: changes
 
-    /// @dev Moves an open job to `to`; the progress mask starts afresh unless the job is Finalised.
-    function _transition(uint256 jobId, JobRecord storage job, JobState to) internal {
-        JobState from = job.state;
-        job.state = to;
-        if (to != JobState.Finalised) job.progress = 0;
-        emit JobStateChanged(jobId, from, to);
+    /// @dev Seats the participants and stores the job record of a proposal whose
+    /// checks passed; a participating proposer accepts by proposing. Returns
+    /// whether the proposer participates.
+    function _create(
+        uint256 jobId,
+        string calldata spec,
+        address[] calldata participants,
+        uint64 acceptBy,
+        uint64 commitBy,
+        uint64 resultBy
+    ) internal returns (bool proposerParticipates) {
+        uint32 proposerBit = _seatParticipants(jobId, participants);
+        bytes32 specHash = keccak256(bytes(spec));
+        JobRecord storage job = _jobs[jobId];
+        job.specHash = specHash;
+        job.status = uint256(JobState.Proposed) << _STATE | participants.length << _COUNT
+            | uint256(proposerBit) << _PROGRESS | uint256(acceptBy) << _ACCEPT_BY | uint256(commitBy) << _COMMIT_BY
+            | uint256(resultBy) << _RESULT_BY | block.timestamp << _PROPOSED_AT;
+        job.proposer = msg.sender;
+        emit JobProposed(jobId, msg.sender, specHash, spec, participants, acceptBy, commitBy, resultBy);
+        emit JobStateChanged(jobId, JobState.None, JobState.Proposed);
+        proposerParticipates = proposerBit != 0;
+        if (proposerParticipates) emit JobAccepted(jobId, msg.sender);
     }
 
-    function _abort(uint256 jobId, JobRecord storage job, AbortReason reason, bytes32 evidenceHash) internal {
-        JobState from = job.state;
-        job.state = JobState.Aborted;
-        job.abortReason = reason;
-        job.abortedIn = from;
+    /// @dev Reserves each of `reservations` (at most 16) in the ledger, which checks
+    /// every batch against `participants`.
+    function _reserve(uint256 jobId, Reservation[] calldata reservations, address[] memory participants)
+        internal
+        returns (uint64[] memory starts)
+    {
+        uint256 batches = reservations.length;
+        if (batches > _MAX_RESERVATIONS) revert InvalidReservationCount(batches);
+        starts = new uint64[](batches);
+        for (uint256 i = 0; i < batches;) {
+            starts[i] = _ledger.reserve(jobId, reservations[i].batchId, reservations[i].count, participants);
+            unchecked {
+                ++i;
+            }
+        }
+    }
+
+    /// @dev Sets the caller's `bit` in the progress of the job's current phase
+    /// and stores the status with one write. When every participant is done,
+    /// the same write moves the job to `next` and, unless the job is Finalised,
+    /// clears the mask for the next phase; the caller then emits {JobStateChanged}.
+    function _record(uint256 jobId, uint256 status, uint32 bit, JobState next) internal returns (bool last) {
+        uint32 progress = _progress(status) | bit;
+        last = progress == uint32((uint256(1) << _count(status)) - 1);
+        if (last) {
+            if (next != JobState.Finalised) progress = 0;
+            status = (status & ~(_BYTE << _STATE)) | uint256(next) << _STATE;
+        }
+        _jobs[jobId].status = (status & ~(_MASK32 << _PROGRESS)) | uint256(progress) << _PROGRESS;
+    }
+
+    /// @dev Aborts an open job with one write of its status (whose progress the caller may have updated).
+    function _abort(uint256 jobId, uint256 status, AbortReason reason, bytes32 evidenceHash) internal {
+        JobState from = _state(status);
+        status &= ~(_BYTE << _STATE | _BYTE << _ABORT_REASON | _BYTE << _ABORTED_IN);
+        status |= uint256(JobState.Aborted) << _STATE | uint256(reason) << _ABORT_REASON
+            | uint256(from) << _ABORTED_IN;
+        JobRecord storage job = _jobs[jobId];
+        job.status = status;
         if (evidenceHash != bytes32(0)) job.evidenceHash = evidenceHash;
         emit JobStateChanged(jobId, from, JobState.Aborted);
         emit JobAborted(jobId, reason, msg.sender, evidenceHash);

@@ -1,4 +1,4 @@
-"""The ``mpcc`` command line: deploy, organisations, and the demo.
+"""The ``mpcc`` command line: deploy, organisations, peers, preprocessing, jobs, audit, the demo.
 
 Exit codes: 0 success; 1 a check or transaction failed (decoded revert shown);
 2 bad input or usage; 3 the chain could not be reached or is the wrong chain.
@@ -26,7 +26,13 @@ app = typer.Typer(help="mpcc: secure multi-party computation coordinated by an E
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 org_app = typer.Typer(help="An organisation's keys and membership.", no_args_is_help=True)
 dev_app = typer.Typer(help="Developer tools (compile the contracts).", no_args_is_help=True)
+peer_app = typer.Typer(help="A member's peer daemon and its status.", no_args_is_help=True)
+preprocess_app = typer.Typer(help="The preprocessing service and its deliveries.", no_args_is_help=True)
+job_app = typer.Typer(help="Propose, accept and follow jobs.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
+app.add_typer(peer_app, name="peer")
+app.add_typer(preprocess_app, name="preprocess")
+app.add_typer(job_app, name="job")
 app.add_typer(dev_app, name="dev")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -259,6 +265,176 @@ def dev_fund(address: str = typer.Argument(..., help="Account to fund."), rpc: s
     chain = Chain.connect(rpc)
     fund_from_test_account(chain, address, int(eth * 10**18))
     console.print(f"funded {address} with {eth} test ETH on chain {chain.chain_id}")
+
+
+# Peers, preprocessing and jobs (the work is in offchain.peer.commands) -----------------------
+
+CONFIG = typer.Option(..., "--config", help="The peer's ORG.toml (no secrets in it).")
+LOG_FILE = typer.Option(None, "--log", help="Append the log to this file instead of stderr.")
+
+
+@peer_app.command("run")
+def peer_run(config: Path = CONFIG, log_file: Optional[Path] = LOG_FILE,
+             verbose: bool = typer.Option(False, "--verbose", help="Log debug messages too.")) -> None:
+    """Run the peer daemon: take batches through the sacrifice, accept and run jobs, until stopped."""
+    from offchain.peer import commands
+
+    commands.setup_logging(log_file, verbose)
+    commands.peer_run(config)
+
+
+@peer_app.command("status")
+def peer_status(config: Path = CONFIG, as_json: bool = JSON_OUT) -> None:
+    """Show this member's jobs (from the chain), its tuple stock per kind and its connections."""
+    from offchain.peer import commands
+
+    status = commands.peer_status(config)
+    daemon = status["daemon"]
+    lines = [f"{status['name']} ({status['account']}): daemon "
+             + (f"running, pid {daemon['pid']}, party {daemon['party']}, listening on {daemon['listen']}"
+                if daemon["running"] else "not running"),
+             "tuple stock: " + (", ".join(f"{k} {n}" for k, n in status["stock"].items()) or "none"),
+             "connections: " + (", ".join(f"{k} with {', '.join(v['parties'])}"
+                                          for k, v in status["connections"].items()) or "none")]
+    lines += [f"job {j['job']}: {j['analysis']} of {j['column']}, {j['state']}"
+              + (f" ({j['abort_reason']})" if j["state"] == "aborted" else "")
+              + (f"; here: {j['local']}" if j["local"] else "") for j in status["jobs"]]
+    _emit(as_json, status, lines)
+
+
+@preprocess_app.command("serve")
+def preprocess_serve(
+    rpc: str = RPC, manifest: Path = MANIFEST,
+    keystore_path: Optional[Path] = typer.Option(None, "--keystore", help="The service's encrypted keystore."),
+    test_account_index: Optional[int] = typer.Option(None, "--test-account-index", min=0,
+                                                     help="Use a local test chain's account N (local chains)."),
+    listen: str = typer.Option("127.0.0.1:9700", "--listen", help="host:port to serve deliveries on."),
+    stock: str = typer.Option("input_mask=16,triple=256", "--stock",
+                              help="Levels to keep: KIND=N,... (input_mask: N per member; trunc:F:BITS=N)."),
+    poll_s: float = typer.Option(1.0, "--poll-s", min=0.05, help="Seconds between stock checks."),
+    log_file: Optional[Path] = LOG_FILE,
+) -> None:
+    """Run the preprocessing service: deal, seal with HPKE, commit on chain, serve over TLS."""
+    from offchain.peer import commands
+
+    if keystore_path is None and test_account_index is None:
+        raise ConfigError("say who signs: --keystore FILE or --test-account-index N (local chains)")
+    commands.setup_logging(log_file, False)
+    signer = keystore.load(keystore_path, keystore.passphrase(f"passphrase for {keystore_path}: ")) \
+        if keystore_path else None
+    commands.preprocess_serve(rpc, manifest, signer, test_account_index, listen, stock, poll_s)
+
+
+@preprocess_app.command("fetch")
+def preprocess_fetch(batch: str = typer.Argument(..., help="Batch id (hex)."), config: Path = CONFIG,
+                     out: Path = typer.Option(..., "--out", help="Where to save the delivery."),
+                     as_json: bool = JSON_OUT) -> None:
+    """Save this member's delivery of a batch, as the service serves it."""
+    from offchain.peer import commands
+
+    done = commands.preprocess_fetch(config, batch, out)
+    _emit(as_json, done, [f"saved party {done['party']}'s delivery of batch {batch} ({done['bytes']} bytes) "
+                          f"to {out}"])
+
+
+@preprocess_app.command("check")
+def preprocess_check(delivery: Path = typer.Argument(..., help="A delivery saved by `preprocess fetch`."),
+                     config: Path = CONFIG, as_json: bool = JSON_OUT) -> None:
+    """Run a delivery through the peer's checks (chain commitment, hash, HPKE); exit 1 if refused."""
+    from offchain.peer import commands
+
+    done = commands.preprocess_check(config, delivery)
+    _emit(as_json, done, [f"batch {done['batch']}: checks passed; {done['tuples']} {done['key']} tuples"])
+
+
+@job_app.command("propose")
+def job_propose(
+    home: Path = HOME, rpc: str = RPC, manifest: Path = MANIFEST,
+    service: str = typer.Option("127.0.0.1:9700", "--service", help="host:port of the preprocessing service."),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="A job spec (JSON)."),
+    analysis: Optional[str] = typer.Option(None, "--analysis", help="count | sum | mean"),
+    column: Optional[str] = typer.Option(None, "--column"),
+    participants: Optional[str] = typer.Option(None, "--participants",
+                                               help="addr,addr,... in party order (default: every active member)."),
+    title: str = typer.Option("", "--title"),
+    accept_s: int = typer.Option(3600, "--accept-s", min=1, help="Seconds to accept."),
+    commit_s: int = typer.Option(3600, "--commit-s", min=1, help="Then seconds to commit inputs."),
+    result_s: int = typer.Option(3600, "--result-s", min=1, help="Then seconds to post results."),
+    as_json: bool = JSON_OUT,
+) -> None:
+    """Propose a job and reserve its tuples (planned from the service's catalogue) in one transaction."""
+    from offchain.peer import commands
+
+    dep = _connect(rpc, manifest)
+    job_spec = commands.make_spec(dep, spec, analysis, column, participants, title)
+    org = orgs.load(home, keystore.passphrase())
+    done = commands.job_propose(dep, org, service, job_spec, accept_s, commit_s, result_s)
+    _emit(as_json, done, [f"job {done['job']} proposed; {len(done['reservations'])} reservations; "
+                          f"tx {done['tx']}"])
+
+
+@job_app.command("accept")
+def job_accept(job: int = typer.Argument(..., min=1), home: Path = HOME, rpc: str = RPC, manifest: Path = MANIFEST,
+               as_json: bool = JSON_OUT) -> None:
+    """Accept a job as this organisation (for peers whose accept policy is "manual")."""
+    dep = _connect(rpc, manifest)
+    org = orgs.load(home, keystore.passphrase())
+    receipt = dep.jobs.accept(org.account, job)
+    _emit(as_json, {"job": job, "account": org.account.address, "tx": receipt.tx_hash},
+          [f"{org.public.name} accepted job {job}; tx {receipt.tx_hash}"])
+
+
+@job_app.command("expire")
+def job_expire(job: int = typer.Argument(..., min=1), rpc: str = RPC, manifest: Path = MANIFEST,
+               home: Optional[Path] = typer.Option(None, "--home", help="Sign as this organisation."),
+               test_account: bool = typer.Option(False, "--test-account", help="Sign with the local test key."),
+               as_json: bool = JSON_OUT) -> None:
+    """Abort a job whose current deadline has passed (anyone may)."""
+    dep = _connect(rpc, manifest)
+    sender = orgs.load(home, keystore.passphrase()).account if home else _signer(dep.chain, None, test_account)
+    receipt = dep.jobs.expire(sender, job)
+    _emit(as_json, {"job": job, "tx": receipt.tx_hash}, [f"job {job} expired; tx {receipt.tx_hash}"])
+
+
+@job_app.command("status")
+def job_status(job: int = typer.Argument(..., min=1), rpc: str = RPC, manifest: Path = MANIFEST,
+               as_json: bool = JSON_OUT) -> None:
+    """A job's state, acceptances, commitments, results and deadlines."""
+    from offchain.peer import commands
+
+    status = commands.job_status(_connect(rpc, manifest), job)
+    _emit(as_json, status, [f"job {job}: {status['state']}"
+                            + (f" ({status['abort_reason']})" if status["state"] == "aborted" else ""),
+                            f"  accepted {status['accepted']}, committed {status['committed']}, "
+                            f"results {status['submitted']} of {len(status['participants'])}"])
+
+
+@job_app.command("result")
+def job_result(job: int = typer.Argument(..., min=1), rpc: str = RPC, manifest: Path = MANIFEST,
+               as_json: bool = JSON_OUT) -> None:
+    """The finalised result of a job (exit 2 if it has none)."""
+    from offchain.peer import commands
+
+    done = commands.job_result(_connect(rpc, manifest), job)
+    _emit(as_json, done, [f"job {job}: " + ", ".join(f"{k} = {v}" for k, v in done["result"].items())])
+
+
+@app.command("audit")
+def audit_cmd(job: int = typer.Argument(..., min=1), rpc: str = RPC, manifest: Path = MANIFEST,
+              as_json: bool = JSON_OUT) -> None:
+    """Verify a job's whole record from chain data alone; exit 1 if any check fails."""
+    from onchain.audit import audit_job
+
+    dep = _connect(rpc, manifest)
+    try:
+        report = audit_job(dep, job)
+    except LookupError as err:
+        raise ConfigError(str(err)) from err
+    _emit(as_json, report.as_dict(), [f"{'passed' if c.passed else 'FAILED'}  {c.name}: {c.detail}"
+                                      for c in report.checks]
+          + [f"audit of job {job}: {'passed' if report.passed else 'FAILED'}"])
+    if not report.passed:
+        raise typer.Exit(1)
 
 
 @app.command("demo")

@@ -8,6 +8,7 @@ audit can rebuild state from logs alone and cite each piece of evidence.
 from __future__ import annotations
 
 import dataclasses
+import keyword
 from functools import lru_cache
 from typing import Any
 
@@ -42,7 +43,7 @@ def event_types(contract_name: str) -> dict[str, type[EventBase]]:
     for item in load(contract_name).abi:
         if item.get("type") != "event":
             continue
-        fields = [(i["name"], Any) for i in item["inputs"]]
+        fields = [(_field_name(i["name"]), Any) for i in item["inputs"]]
         types[item["name"]] = dataclasses.make_dataclass(
             item["name"], fields, bases=(EventBase,), frozen=True, namespace={"__module__": __name__}
         )
@@ -52,7 +53,7 @@ def event_types(contract_name: str) -> dict[str, type[EventBase]]:
 def to_event(contract_name: str, log: Any) -> EventBase:
     """A decoded web3 log (``AttributeDict`` with ``event`` and ``args``) as a typed value."""
     cls = event_types(contract_name)[log["event"]]
-    args = {k: _plain(v) for k, v in dict(log["args"]).items()}
+    args = {_field_name(k): _plain(v) for k, v in dict(log["args"]).items()}
     return cls(
         block_number=int(log["blockNumber"]),
         tx_hash="0x" + bytes(log["transactionHash"]).hex(),
@@ -60,6 +61,11 @@ def to_event(contract_name: str, log: Any) -> EventBase:
         address=str(log["address"]),
         **args,
     )
+
+
+def _field_name(name: str) -> str:
+    """An ABI argument name usable as a Python field (``from`` becomes ``from_``)."""
+    return f"{name}_" if keyword.iskeyword(name) else name
 
 
 def _plain(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
@@ -65,6 +66,10 @@ def spec_hash(spec_text: str) -> bytes:
     return keccak(spec_text.encode())
 
 
+def _reservations(reservations: Sequence[tuple[bytes, int]]) -> list[tuple[bytes, int]]:
+    return [(bytes(batch_id), int(count)) for batch_id, count in reservations]
+
+
 class JobManager(ContractClient):
     NAME = "JobManager"
 
@@ -77,8 +82,22 @@ class JobManager(ContractClient):
     def participants(self, job_id: int) -> list[str]:
         return [str(a) for a in self._call("participantsOf", job_id)]
 
-    def input_commitment(self, job_id: int, account: str) -> bytes:
-        return bytes(self._call("inputCommitment", job_id, Web3.to_checksum_address(account)))
+    def has_accepted(self, job_id: int, account: str) -> bool:
+        return bool(self._call("hasAccepted", job_id, Web3.to_checksum_address(account)))
+
+    def has_committed(self, job_id: int, account: str) -> bool:
+        return bool(self._call("hasCommitted", job_id, Web3.to_checksum_address(account)))
+
+    def input_commitment(self, job_id: int, account: str, from_block: int = 0) -> bytes | None:
+        """The account's input commitment from its InputsCommitted event (None if it has not committed).
+
+        The contract keeps only a bit per participant; the commitment itself is chain data in the event.
+        """
+        wanted = Web3.to_checksum_address(account)
+        for event in self.events(from_block, names=("InputsCommitted",)):
+            if event.jobId == job_id and event.participant == wanted:  # type: ignore[attr-defined]
+                return bytes(event.commitment)  # type: ignore[attr-defined]
+        return None
 
     def has_accepted(self, job_id: int, account: str) -> bool:
         return bool(self._call("hasAccepted", job_id, Web3.to_checksum_address(account)))
@@ -86,15 +105,24 @@ class JobManager(ContractClient):
     def job_count(self) -> int:
         return int(self._call("jobCount"))
 
-    def propose(self, sender: LocalAccount, spec_text: str, participants: list[str],
-                deadlines: Deadlines) -> tuple[int, Receipt]:
+    def propose(self, sender: LocalAccount, spec_text: str, participants: list[str], deadlines: Deadlines,
+                reservations: Sequence[tuple[bytes, int]] = ()) -> tuple[int, Receipt]:
+        """Propose a job; a proposer among the participants accepts by proposing and may reserve
+        ``(batch_id, count)`` tuples in the same transaction."""
         receipt = self._send(sender, "propose", spec_text,
                              [Web3.to_checksum_address(p) for p in participants],
-                             deadlines.accept_by, deadlines.commit_by, deadlines.result_by)
+                             deadlines.accept_by, deadlines.commit_by, deadlines.result_by,
+                             _reservations(reservations))
         return int(receipt.first("JobProposed").jobId), receipt  # type: ignore[attr-defined]
 
     def reserve_tuples(self, sender: LocalAccount, job_id: int, batch_id: bytes, count: int) -> Receipt:
-        return self._send(sender, "reserveTuples", job_id, batch_id, count)
+        """Reserve ``count`` tuples of one batch (see ``reserve_batches`` for several in one transaction)."""
+        return self.reserve_batches(sender, job_id, [(batch_id, count)])
+
+    def reserve_batches(self, sender: LocalAccount, job_id: int,
+                        reservations: Sequence[tuple[bytes, int]]) -> Receipt:
+        """Reserve ``count`` tuples of each ``(batch_id, count)``, all or none, in one transaction."""
+        return self._send(sender, "reserveTuples", job_id, _reservations(reservations))
 
     def accept(self, sender: LocalAccount, job_id: int) -> Receipt:
         return self._send(sender, "accept", job_id)

@@ -12,12 +12,14 @@ from typing import Sequence
 from eth_account.signers.local import LocalAccount
 
 from offchain.analytics.spec import JobSpec
-from offchain.errors import TuplesExhausted
+from offchain.errors import ConfigError, TuplesExhausted
 from offchain.peer.service import Offer
 from offchain.preprocessing.tuples import Needs
 from onchain.deploy import Deployment
 from onchain.jobs import Deadlines
 from onchain.ledger import BatchStatus
+
+MAX_RESERVATIONS_PER_TX = 16  # JobManager's bound on reservations in one call
 
 
 def plan_reservations(dep: Deployment, needs: Needs, offers: Sequence[Offer],
@@ -43,9 +45,17 @@ def plan_reservations(dep: Deployment, needs: Needs, offers: Sequence[Offer],
 
 def propose_job(dep: Deployment, analyst: LocalAccount, spec: JobSpec, needs: Needs,
                 offers: Sequence[Offer], deadlines: Deadlines) -> int:
-    """Propose ``spec`` on chain and reserve its tuples; returns the job id."""
+    """Propose ``spec`` and reserve its tuples in the same transaction; returns the job id.
+
+    The proposer must be a participant: only participants reserve tuples, and
+    a participant that proposes has accepted by proposing.
+    """
+    if analyst.address.lower() not in (p.lower() for p in spec.participants):
+        raise ConfigError(f"{analyst.address} proposes a job it does not take part in; only "
+                          "participants can reserve the job's tuples, so propose as one of them")
     plan = plan_reservations(dep, needs, offers, spec.participants)
-    job_id, _ = dep.jobs.propose(analyst, spec.canonical(), list(spec.participants), deadlines)
-    for batch_id, count in plan:
-        dep.jobs.reserve_tuples(analyst, job_id, batch_id, count)
+    first, rest = plan[:MAX_RESERVATIONS_PER_TX], plan[MAX_RESERVATIONS_PER_TX:]
+    job_id, _ = dep.jobs.propose(analyst, spec.canonical(), list(spec.participants), deadlines, first)
+    for start in range(0, len(rest), MAX_RESERVATIONS_PER_TX):
+        dep.jobs.reserve_batches(analyst, job_id, rest[start:start + MAX_RESERVATIONS_PER_TX])
     return job_id

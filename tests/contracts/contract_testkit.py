@@ -288,22 +288,30 @@ class ProposedJob:
     commit_by: int
     result_by: int
     receipt: Any
+    proposer: str
+
+    @property
+    def to_accept(self) -> list[str]:
+        """The participants that still have to accept: all but the proposer, who accepted by proposing."""
+        return [p for p in self.participants if p != self.proposer]
 
 
 def propose(chain: Chain, participants: list[str] | None = None, spec: str = SPEC,
-            proposer: str | None = None) -> ProposedJob:
+            proposer: str | None = None, reservations: list[tuple[bytes, int]] | None = None) -> ProposedJob:
     """Propose a job over ``participants`` (default: the three members) with deadlines 1000/2000/3000 s ahead."""
     participants = list(chain.members if participants is None else participants)
+    proposer = proposer or chain.members[0]
     now = chain.now()
     deadlines = (now + ACCEPT_IN, now + COMMIT_IN, now + RESULT_IN)
-    receipt = chain.tx(chain.jobs.functions.propose(spec, participants, *deadlines), proposer or chain.members[0])
+    receipt = chain.tx(chain.jobs.functions.propose(spec, participants, *deadlines, reservations or []), proposer)
     job_id = chain.event(receipt, chain.jobs, "JobProposed")["jobId"]
-    return ProposedJob(job_id, participants, *deadlines, receipt)
+    return ProposedJob(job_id, participants, *deadlines, receipt, proposer)
 
 
 def accept_all(chain: Chain, job: ProposedJob) -> Any:
+    """Every participant but the proposer accepts (the proposer accepted by proposing)."""
     receipt = None
-    for participant in job.participants:
+    for participant in job.to_accept:
         receipt = chain.tx(chain.jobs.functions.accept(job.job_id), participant)
     return receipt
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
@@ -77,18 +79,18 @@ def test_propose(chain: Chain) -> None:
     job = propose(chain)
     assert job.job_id == 1
     assert chain.jobs.functions.jobCount().call() == 1
-    assert chain.event_names(job.receipt) == ["JobProposed", "JobStateChanged"]
+    assert chain.event_names(job.receipt) == ["JobProposed", "JobStateChanged", "JobAccepted"]
     assert chain.event(job.receipt, chain.jobs, "JobProposed") == {
         "jobId": 1, "proposer": chain.members[0], "specHash": keccak(text=SPEC), "spec": SPEC,
         "participants": chain.members, "acceptBy": job.accept_by, "commitBy": job.commit_by,
         "resultBy": job.result_by}
     assert chain.event(job.receipt, chain.jobs, "JobStateChanged") == {
-        "jobId": 1, "from": JobState.NONE, "to": JobState.PROPOSED}
+        "jobId": 1, "fromState": JobState.NONE, "toState": JobState.PROPOSED}
     proposed_at = chain.w3.eth.get_block(job.receipt.blockNumber)["timestamp"]
     assert job_view(chain, 1) == {
         "specHash": keccak(text=SPEC), "proposer": chain.members[0], "state": JobState.PROPOSED,
         "abortReason": AbortReason.NONE, "acceptBy": job.accept_by, "commitBy": job.commit_by,
-        "resultBy": job.result_by, "proposedAt": proposed_at, "accepted": 0, "committed": 0, "submitted": 0,
+        "resultBy": job.result_by, "proposedAt": proposed_at, "accepted": 1, "committed": 0, "submitted": 0,
         "resultHash": ZERO32, "evidenceHash": ZERO32}
     assert chain.jobs.functions.participantsOf(1).call() == chain.members
     for member in chain.members:
@@ -110,9 +112,9 @@ def test_propose_stores_only_the_hash_of_a_large_spec(chain: Chain) -> None:
     job = propose(chain, spec=spec)
     assert job_view(chain, job.job_id)["specHash"] == keccak(text=spec)
     assert chain.event(job.receipt, chain.jobs, "JobProposed")["spec"] == spec
-    assert_reverts(lambda: chain.jobs.functions.propose(spec + "x", chain.members, *deadlines(chain))
+    assert_reverts(lambda: chain.jobs.functions.propose(spec + "x", chain.members, *deadlines(chain), [])
                    .transact({"from": chain.members[0]}), "InvalidSpec", 16 * 1024 + 1)
-    assert_reverts(lambda: chain.jobs.functions.propose("", chain.members, *deadlines(chain))
+    assert_reverts(lambda: chain.jobs.functions.propose("", chain.members, *deadlines(chain), [])
                    .transact({"from": chain.members[0]}), "InvalidSpec", 0)
 
 
@@ -123,14 +125,14 @@ def deadlines(chain: Chain) -> tuple[int, int, int]:
 
 def test_propose_by_a_non_member(chain: Chain) -> None:
     outsider = chain.outsiders[0]
-    assert_reverts(lambda: chain.jobs.functions.propose(SPEC, chain.members, *deadlines(chain))
+    assert_reverts(lambda: chain.jobs.functions.propose(SPEC, chain.members, *deadlines(chain), [])
                    .transact({"from": outsider}), "NotActiveMember", outsider)
 
 
 @pytest.mark.parametrize("count", [0, 1, 33])
 def test_propose_needs_2_to_32_participants(chain: Chain, count: int) -> None:
     participants = (chain.members * 11)[:count]
-    assert_reverts(lambda: chain.jobs.functions.propose(SPEC, participants, *deadlines(chain))
+    assert_reverts(lambda: chain.jobs.functions.propose(SPEC, participants, *deadlines(chain), [])
                    .transact({"from": chain.members[0]}), "InvalidParticipants", count)
 
 
@@ -138,17 +140,17 @@ def test_propose_checks_each_participant(chain: Chain) -> None:
     m1, m2, m3 = chain.members
     outsider = chain.outsiders[0]
     propose_with = chain.jobs.functions.propose
-    assert_reverts(lambda: propose_with(SPEC, [m1, m2, m1], *deadlines(chain)).transact({"from": m1}),
+    assert_reverts(lambda: propose_with(SPEC, [m1, m2, m1], *deadlines(chain), []).transact({"from": m1}),
                    "DuplicateParticipant", m1)
-    assert_reverts(lambda: propose_with(SPEC, [m1, outsider], *deadlines(chain)).transact({"from": m1}),
+    assert_reverts(lambda: propose_with(SPEC, [m1, outsider], *deadlines(chain), []).transact({"from": m1}),
                    "NotActiveMember", outsider)
-    assert_reverts(lambda: propose_with(SPEC, [m1, ZERO_ADDRESS], *deadlines(chain)).transact({"from": m1}),
+    assert_reverts(lambda: propose_with(SPEC, [m1, ZERO_ADDRESS], *deadlines(chain), []).transact({"from": m1}),
                    "NotActiveMember", ZERO_ADDRESS)
     chain.tx(chain.registry.functions.voteSuspend(m3), m1)
     chain.tx(chain.registry.functions.voteSuspend(m3), m2)
-    assert_reverts(lambda: propose_with(SPEC, [m1, m3], *deadlines(chain)).transact({"from": m1}),
+    assert_reverts(lambda: propose_with(SPEC, [m1, m3], *deadlines(chain), []).transact({"from": m1}),
                    "NotActiveMember", m3)
-    assert_reverts(lambda: propose_with(SPEC, [m1, m2], *deadlines(chain)).transact({"from": m3}),
+    assert_reverts(lambda: propose_with(SPEC, [m1, m2], *deadlines(chain), []).transact({"from": m3}),
                    "NotActiveMember", m3)
 
 
@@ -162,35 +164,35 @@ def test_propose_checks_each_participant(chain: Chain) -> None:
 def test_propose_needs_increasing_future_deadlines(chain: Chain, offsets: tuple[int, int, int]) -> None:
     now = chain.now()
     values = [now + offset for offset in offsets]
-    assert_reverts(lambda: chain.jobs.functions.propose(SPEC, chain.members, *values)
+    assert_reverts(lambda: chain.jobs.functions.propose(SPEC, chain.members, *values, [])
                    .transact({"from": chain.members[0]}), "InvalidDeadlines")
 
 
 def test_propose_rejects_deadlines_beyond_uint40(chain: Chain) -> None:
     now = chain.now()
-    assert_reverts(lambda: chain.jobs.functions.propose(SPEC, chain.members, now + 1, now + 2, 2**40)
+    assert_reverts(lambda: chain.jobs.functions.propose(SPEC, chain.members, now + 1, now + 2, 2**40, [])
                    .transact({"from": chain.members[0]}), "InvalidDeadlines")
-    chain.tx(chain.jobs.functions.propose(SPEC, chain.members, now + 1, now + 2, 2**40 - 1), chain.members[0])
+    chain.tx(chain.jobs.functions.propose(SPEC, chain.members, now + 1, now + 2, 2**40 - 1, []), chain.members[0])
 
 
 # ---------------------------------------------------------------------- accept
 
 def test_accept_until_everyone_accepted(chain: Chain) -> None:
-    job = propose(chain)
+    job = propose(chain)  # by m1, who accepts by proposing
     m1, m2, m3 = chain.members
     receipt = chain.tx(chain.jobs.functions.accept(job.job_id), m2)
     assert chain.event_names(receipt) == ["JobAccepted"]
     assert chain.event(receipt, chain.jobs, "JobAccepted") == {"jobId": job.job_id, "participant": m2}
-    assert job_view(chain, job.job_id)["accepted"] == 1
+    assert job_view(chain, job.job_id)["accepted"] == 2
     assert chain.jobs.functions.hasAccepted(job.job_id, m2).call() is True
-    assert chain.jobs.functions.hasAccepted(job.job_id, m1).call() is False
-    assert_reverts(lambda: chain.jobs.functions.accept(job.job_id).transact({"from": m2}),
-                   "AlreadyAccepted", job.job_id, m2)
-    chain.tx(chain.jobs.functions.accept(job.job_id), m1)
+    assert chain.jobs.functions.hasAccepted(job.job_id, m3).call() is False
+    for again in (m1, m2):
+        assert_reverts(lambda: chain.jobs.functions.accept(job.job_id).transact({"from": again}),
+                       "AlreadyAccepted", job.job_id, again)
     receipt = chain.tx(chain.jobs.functions.accept(job.job_id), m3)
     assert chain.event_names(receipt) == ["JobAccepted", "JobStateChanged"]
     assert chain.event(receipt, chain.jobs, "JobStateChanged") == {
-        "jobId": job.job_id, "from": JobState.PROPOSED, "to": JobState.ACCEPTED}
+        "jobId": job.job_id, "fromState": JobState.PROPOSED, "toState": JobState.ACCEPTED}
     view = job_view(chain, job.job_id)
     assert (view["state"], view["accepted"], view["committed"]) == (JobState.ACCEPTED, 3, 0)
     assert all(chain.jobs.functions.hasAccepted(job.job_id, m).call() for m in chain.members)
@@ -230,23 +232,54 @@ def test_a_participant_suspended_after_accepting_can_finish(chain: Chain) -> Non
 
 def test_accept_is_allowed_at_the_deadline_and_not_after(chain: Chain) -> None:
     job = propose(chain)
-    m1, m2 = chain.members[:2]
+    m2, m3 = chain.members[1:]
     chain.travel(job.accept_by)
-    chain.tx(chain.jobs.functions.accept(job.job_id), m1)
-    assert_reverts(lambda: chain.jobs.functions.accept(job.job_id).transact({"from": m2}),
+    chain.tx(chain.jobs.functions.accept(job.job_id), m2)
+    assert_reverts(lambda: chain.jobs.functions.accept(job.job_id).transact({"from": m3}),
                    "DeadlinePassed", job.job_id, job.accept_by)
+
+
+def test_the_proposer_accepts_by_proposing(chain: Chain) -> None:
+    m1, m2, m3 = chain.members
+    job = propose(chain, [m3, m1, m2], proposer=m1)
+    assert chain.event(job.receipt, chain.jobs, "JobAccepted") == {"jobId": job.job_id, "participant": m1}
+    assert chain.jobs.functions.hasAccepted(job.job_id, m1).call() is True
+    assert_reverts(lambda: chain.jobs.functions.accept(job.job_id).transact({"from": m1}),
+                   "AlreadyAccepted", job.job_id, m1)
+    chain.tx(chain.jobs.functions.accept(job.job_id), m3)
+    receipt = chain.tx(chain.jobs.functions.accept(job.job_id), m2)
+    assert chain.event_names(receipt) == ["JobAccepted", "JobStateChanged"]
+    assert job_state(chain, job.job_id) == JobState.ACCEPTED
+
+
+def test_a_proposer_outside_the_job_does_not_accept(chain: Chain) -> None:
+    m1, m2, m3 = chain.members
+    job = propose(chain, [m2, m3], proposer=m1)
+    assert chain.event_names(job.receipt) == ["JobProposed", "JobStateChanged"]
+    assert job_view(chain, job.job_id)["accepted"] == 0
+    assert chain.jobs.functions.hasAccepted(job.job_id, m1).call() is False
+    assert_reverts(lambda: chain.jobs.functions.accept(job.job_id).transact({"from": m1}),
+                   "NotParticipant", job.job_id, m1)
+    accept_all(chain, job)
+    assert job_view(chain, job.job_id)["accepted"] == 2
+    assert job_state(chain, job.job_id) == JobState.ACCEPTED
+
+
+def test_the_proposer_may_withdraw_by_declining(chain: Chain) -> None:
+    job = propose(chain)
+    receipt = chain.tx(chain.jobs.functions.decline(job.job_id), chain.members[0])
+    assert chain.event(receipt, chain.jobs, "JobAborted")["reason"] == AbortReason.DECLINED
 
 
 # --------------------------------------------------------------------- decline
 
 def test_decline_aborts(chain: Chain) -> None:
     job = propose(chain)
-    m2 = chain.members[1]
-    chain.tx(chain.jobs.functions.accept(job.job_id), chain.members[0])
+    m2 = chain.members[1]  # m1 accepted by proposing
     receipt = chain.tx(chain.jobs.functions.decline(job.job_id), m2)
     assert chain.event_names(receipt) == ["JobStateChanged", "JobAborted"]
     assert chain.event(receipt, chain.jobs, "JobStateChanged") == {
-        "jobId": job.job_id, "from": JobState.PROPOSED, "to": JobState.ABORTED}
+        "jobId": job.job_id, "fromState": JobState.PROPOSED, "toState": JobState.ABORTED}
     assert chain.event(receipt, chain.jobs, "JobAborted") == {
         "jobId": job.job_id, "reason": AbortReason.DECLINED, "by": m2, "evidenceHash": ZERO32}
     view = job_view(chain, job.job_id)
@@ -278,8 +311,8 @@ def test_commit_inputs_until_everyone_committed(chain: Chain) -> None:
     assert chain.event_names(receipt) == ["InputsCommitted"]
     assert chain.event(receipt, chain.jobs, "InputsCommitted") == {
         "jobId": job.job_id, "participant": m1, "commitment": commitment_of(m1)}
-    assert chain.jobs.functions.inputCommitment(job.job_id, m1).call() == commitment_of(m1)
-    assert chain.jobs.functions.inputCommitment(job.job_id, m2).call() == ZERO32
+    assert chain.jobs.functions.hasCommitted(job.job_id, m1).call() is True
+    assert chain.jobs.functions.hasCommitted(job.job_id, m2).call() is False
     assert job_view(chain, job.job_id)["committed"] == 1
     assert_reverts(lambda: chain.jobs.functions.commitInputs(job.job_id, h("other")).transact({"from": m1}),
                    "AlreadyCommitted", job.job_id, m1)
@@ -287,7 +320,7 @@ def test_commit_inputs_until_everyone_committed(chain: Chain) -> None:
     receipt = chain.tx(chain.jobs.functions.commitInputs(job.job_id, commitment_of(m3)), m3)
     assert chain.event_names(receipt) == ["InputsCommitted", "JobStateChanged"]
     assert chain.event(receipt, chain.jobs, "JobStateChanged") == {
-        "jobId": job.job_id, "from": JobState.ACCEPTED, "to": JobState.INPUTS_COMMITTED}
+        "jobId": job.job_id, "fromState": JobState.ACCEPTED, "toState": JobState.INPUTS_COMMITTED}
     view = job_view(chain, job.job_id)
     assert (view["state"], view["accepted"], view["committed"], view["submitted"]) == (
         JobState.INPUTS_COMMITTED, 3, 3, 0)
@@ -337,7 +370,7 @@ def test_equal_results_finalise_the_job(chain: Chain) -> None:
     receipt = chain.tx(chain.jobs.functions.submitResult(job.job_id, RESULT), m3)
     assert chain.event_names(receipt) == ["ResultSubmitted", "JobStateChanged", "JobFinalised"]
     assert chain.event(receipt, chain.jobs, "JobStateChanged") == {
-        "jobId": job.job_id, "from": JobState.INPUTS_COMMITTED, "to": JobState.FINALISED}
+        "jobId": job.job_id, "fromState": JobState.INPUTS_COMMITTED, "toState": JobState.FINALISED}
     assert chain.event(receipt, chain.jobs, "JobFinalised") == {
         "jobId": job.job_id, "resultHash": result_hash, "result": RESULT}
     view = job_view(chain, job.job_id)
@@ -345,7 +378,7 @@ def test_equal_results_finalise_the_job(chain: Chain) -> None:
         JobState.FINALISED, 3, 3, 3, result_hash)
     for member in chain.members:
         assert chain.jobs.functions.resultHashOf(job.job_id, member).call() == result_hash
-        assert chain.jobs.functions.inputCommitment(job.job_id, member).call() == commitment_of(member)
+        assert chain.jobs.functions.hasCommitted(job.job_id, member).call() is True
     assert_reverts(lambda: chain.jobs.functions.submitResult(job.job_id, RESULT).transact({"from": m1}),
                    "JobUnexpectedState", job.job_id, JobState.FINALISED, JobState.INPUTS_COMMITTED)
 
@@ -396,14 +429,14 @@ def test_report_failure_aborts_an_open_job(chain: Chain, state: JobState) -> Non
     receipt = chain.tx(chain.jobs.functions.reportFailure(job.job_id, h("mac check failed")), m3)
     assert chain.event_names(receipt) == ["JobStateChanged", "JobAborted"]
     assert chain.event(receipt, chain.jobs, "JobStateChanged") == {
-        "jobId": job.job_id, "from": state, "to": JobState.ABORTED}
+        "jobId": job.job_id, "fromState": state, "toState": JobState.ABORTED}
     assert chain.event(receipt, chain.jobs, "JobAborted") == {
         "jobId": job.job_id, "reason": AbortReason.PROTOCOL_FAILURE, "by": m3, "evidenceHash": h("mac check failed")}
     view = job_view(chain, job.job_id)
     assert (view["state"], view["abortReason"], view["evidenceHash"]) == (
         JobState.ABORTED, AbortReason.PROTOCOL_FAILURE, h("mac check failed"))
     # The progress made before the abort stays visible.
-    expected = {JobState.PROPOSED: (0, 0), JobState.ACCEPTED: (3, 0), JobState.INPUTS_COMMITTED: (3, 3)}[state]
+    expected = {JobState.PROPOSED: (1, 0), JobState.ACCEPTED: (3, 0), JobState.INPUTS_COMMITTED: (3, 3)}[state]
     assert (view["accepted"], view["committed"]) == expected
 
 
@@ -439,7 +472,7 @@ def test_expire_at_each_state(chain: Chain, state: JobState) -> None:
     receipt = chain.tx(chain.jobs.functions.expire(job.job_id), anyone)
     assert chain.event_names(receipt) == ["JobStateChanged", "JobAborted"]
     assert chain.event(receipt, chain.jobs, "JobStateChanged") == {
-        "jobId": job.job_id, "from": state, "to": JobState.ABORTED}
+        "jobId": job.job_id, "fromState": state, "toState": JobState.ABORTED}
     assert chain.event(receipt, chain.jobs, "JobAborted") == {
         "jobId": job.job_id, "reason": AbortReason.DEADLINE_PASSED, "by": anyone, "evidenceHash": ZERO32}
     assert job_view(chain, job.job_id)["abortReason"] == AbortReason.DEADLINE_PASSED
@@ -486,14 +519,14 @@ def test_reserve_tuples_in_proposed_and_accepted_only(chain: Chain) -> None:
     attest(chain, batch_id)
     m1 = chain.members[0]
     job = propose(chain)
-    assert chain.jobs.functions.reserveTuples(job.job_id, batch_id, 5).call({"from": m1}) == 0
-    chain.tx(chain.jobs.functions.reserveTuples(job.job_id, batch_id, 5), m1)
+    assert chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 5)]).call({"from": m1}) == [0]
+    chain.tx(chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 5)]), m1)
     accept_all(chain, job)
-    receipt = chain.tx(chain.jobs.functions.reserveTuples(job.job_id, batch_id, 5), chain.members[2])
+    receipt = chain.tx(chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 5)]), chain.members[2])
     assert chain.event(receipt, chain.ledger, "TuplesReserved") == {
         "batchId": batch_id, "jobId": job.job_id, "start": 5, "count": 5}
     commit_all(chain, job)
-    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, batch_id, 5).transact({"from": m1}),
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 5)]).transact({"from": m1}),
                    "JobUnexpectedState", job.job_id, JobState.INPUTS_COMMITTED, JobState.ACCEPTED)
 
 
@@ -502,12 +535,12 @@ def test_reserve_tuples_checks(chain: Chain) -> None:
     attest(chain, batch_id)
     job = propose(chain)
     outsider, m1 = chain.outsiders[0], chain.members[0]
-    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, batch_id, 1).transact({"from": outsider}),
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 1)]).transact({"from": outsider}),
                    "NotParticipant", job.job_id, outsider)
-    assert_reverts(lambda: chain.jobs.functions.reserveTuples(77, batch_id, 1).transact({"from": m1}),
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(77, [(batch_id, 1)]).transact({"from": m1}),
                    "UnknownJob", 77)
     chain.travel(job.accept_by + 1)
-    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, batch_id, 1).transact({"from": m1}),
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 1)]).transact({"from": m1}),
                    "DeadlinePassed", job.job_id, job.accept_by)
 
 
@@ -516,7 +549,7 @@ def test_reserve_tuples_passes_the_participants_for_a_non_participating_proposer
     batch_id = commit_batch(chain)
     attest(chain, batch_id, [m2, m3])
     job = propose(chain, [m3, m2], proposer=m1)
-    receipt = chain.tx(chain.jobs.functions.reserveTuples(job.job_id, batch_id, 3), m2)
+    receipt = chain.tx(chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 3)]), m2)
     assert chain.event(receipt, chain.ledger, "TuplesReserved")["count"] == 3
 
 
@@ -528,7 +561,7 @@ def test_views_of_an_unknown_job(chain: Chain) -> None:
     assert chain.jobs.functions.participantsOf(5).call() == []
     assert chain.jobs.functions.isParticipant(5, chain.members[0]).call() is False
     assert chain.jobs.functions.hasAccepted(5, chain.members[0]).call() is False
-    assert chain.jobs.functions.inputCommitment(5, chain.members[0]).call() == ZERO32
+    assert chain.jobs.functions.hasCommitted(5, chain.members[0]).call() is False
     assert chain.jobs.functions.resultHashOf(5, chain.members[0]).call() == ZERO32
 
 
@@ -537,7 +570,7 @@ def test_jobs_are_independent(chain: Chain) -> None:
     accept_all(chain, second)
     assert job_state(chain, first.job_id) == JobState.PROPOSED
     assert job_state(chain, second.job_id) == JobState.ACCEPTED
-    assert chain.jobs.functions.hasAccepted(first.job_id, chain.members[0]).call() is False
+    assert chain.jobs.functions.hasAccepted(first.job_id, chain.members[1]).call() is False
 
 
 # ----------------------------------------------------------- a 32-party job
@@ -573,3 +606,71 @@ def test_a_job_with_32_participants_runs_to_the_end(chain: Chain) -> None:
     assert chain.event_names(receipt)[-1] == "JobFinalised"
     view = job_view(chain, job.job_id)
     assert (view["state"], view["accepted"], view["committed"], view["submitted"]) == (JobState.FINALISED, 32, 32, 32)
+
+
+# ------------------------------------------------- several batches in one call
+
+def test_reserve_tuples_of_several_batches_in_one_call(chain: Chain) -> None:
+    triples, masks = commit_batch(chain, "triples", 100), commit_batch(chain, "masks", 10)
+    attest(chain, triples)
+    attest(chain, masks)
+    job, m2 = propose(chain), chain.members[1]
+    plan = [(triples, 40), (masks, 4)]
+    assert chain.jobs.functions.reserveTuples(job.job_id, plan).call({"from": m2}) == [0, 0]
+    receipt = chain.tx(chain.jobs.functions.reserveTuples(job.job_id, plan), m2)
+    assert chain.events(receipt, chain.ledger, "TuplesReserved") == [
+        {"batchId": triples, "jobId": job.job_id, "start": 0, "count": 40},
+        {"batchId": masks, "jobId": job.job_id, "start": 0, "count": 4}]
+    # All or none: the second reservation fails, so the first is undone as well.
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, [(triples, 1), (masks, 7)])
+                   .transact({"from": m2}), "InsufficientTuples", masks, 7, 6)
+    assert chain.ledger.functions.getBatch(triples).call()[3] == 40
+
+
+def test_reserve_tuples_needs_1_to_16_reservations(chain: Chain) -> None:
+    batch_id = commit_batch(chain)
+    attest(chain, batch_id)
+    job, m1 = propose(chain), chain.members[0]
+    for plan in ([], [(batch_id, 1)] * 17):
+        assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, plan).transact({"from": m1}),
+                       "InvalidReservationCount", len(plan))
+    chain.tx(chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 1)] * 16), m1)
+    assert chain.ledger.functions.getBatch(batch_id).call()[3] == 16
+
+
+def test_the_proposer_may_reserve_by_proposing(chain: Chain) -> None:
+    triples, masks = commit_batch(chain, "triples", 100), commit_batch(chain, "masks", 10)
+    attest(chain, triples)
+    attest(chain, masks)
+    job = propose(chain, reservations=[(triples, 30), (masks, 3)])
+    assert chain.event_names(job.receipt) == [
+        "JobProposed", "JobStateChanged", "JobAccepted", "TuplesReserved", "TuplesReserved"]
+    assert chain.events(job.receipt, chain.ledger, "TuplesReserved") == [
+        {"batchId": triples, "jobId": job.job_id, "start": 0, "count": 30},
+        {"batchId": masks, "jobId": job.job_id, "start": 0, "count": 3}]
+    accept_all(chain, job)
+    commit_all(chain, job)
+    submit_all(chain, job)
+    assert job_state(chain, job.job_id) == JobState.FINALISED
+
+
+def test_propose_with_reservations_checks_them(chain: Chain) -> None:
+    m1, m2, m3 = chain.members
+    batch_id = commit_batch(chain, count=10)
+    attest(chain, batch_id, [m1, m2])
+    now = chain.now()
+    times = (now + 100, now + 200, now + 300)
+    next_id = chain.jobs.functions.jobCount().call() + 1
+
+    def proposing(participants: list[str], plan: list[tuple[bytes, int]], proposer: str = m1) -> Any:
+        return lambda: chain.jobs.functions.propose(SPEC, participants, *times, plan).transact({"from": proposer})
+
+    # Reserving is for participants, by proposing as by reserveTuples.
+    assert_reverts(proposing([m2, m3], [(batch_id, 1)]), "NotParticipant", next_id, m1)
+    assert_reverts(proposing([m1, m2], [(batch_id, 1)] * 17), "InvalidReservationCount", 17)
+    # The ledger's checks apply, and a failed reservation undoes the proposal.
+    assert_reverts(proposing([m1, m3], [(batch_id, 1)]), "NotAttested", batch_id, m3)
+    assert_reverts(proposing([m1, m2], [(batch_id, 11)]), "InsufficientTuples", batch_id, 11, 10)
+    assert chain.jobs.functions.jobCount().call() == next_id - 1
+    chain.tx(chain.jobs.functions.propose(SPEC, [m2, m1], *times, [(batch_id, 10)]), m1)
+    assert chain.ledger.functions.getBatch(batch_id).call()[3] == 10

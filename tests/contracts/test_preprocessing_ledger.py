@@ -154,18 +154,18 @@ def test_reservations_are_disjoint_and_sequential(chain: Chain) -> None:
     first, second = propose(chain), propose(chain)
     jobs, ledger, m1 = chain.jobs, chain.ledger, chain.members[0]
 
-    assert jobs.functions.reserveTuples(first.job_id, batch_id, 30).call({"from": m1}) == 0
-    receipt = chain.tx(jobs.functions.reserveTuples(first.job_id, batch_id, 30), m1)
+    assert jobs.functions.reserveTuples(first.job_id, [(batch_id, 30)]).call({"from": m1}) == [0]
+    receipt = chain.tx(jobs.functions.reserveTuples(first.job_id, [(batch_id, 30)]), m1)
     assert chain.event(receipt, ledger, "TuplesReserved") == {
         "batchId": batch_id, "jobId": first.job_id, "start": 0, "count": 30}
-    receipt = chain.tx(jobs.functions.reserveTuples(second.job_id, batch_id, 50), chain.members[1])
+    receipt = chain.tx(jobs.functions.reserveTuples(second.job_id, [(batch_id, 50)]), chain.members[1])
     assert chain.event(receipt, ledger, "TuplesReserved") == {
         "batchId": batch_id, "jobId": second.job_id, "start": 30, "count": 50}
-    receipt = chain.tx(jobs.functions.reserveTuples(first.job_id, batch_id, 20), m1)
+    receipt = chain.tx(jobs.functions.reserveTuples(first.job_id, [(batch_id, 20)]), m1)
     assert chain.event(receipt, ledger, "TuplesReserved") == {
         "batchId": batch_id, "jobId": first.job_id, "start": 80, "count": 20}
     assert ledger.functions.getBatch(batch_id).call()[3] == 100
-    assert_reverts(lambda: jobs.functions.reserveTuples(second.job_id, batch_id, 1).transact({"from": m1}),
+    assert_reverts(lambda: jobs.functions.reserveTuples(second.job_id, [(batch_id, 1)]).transact({"from": m1}),
                    "InsufficientTuples", batch_id, 1, 0)
 
 
@@ -174,12 +174,12 @@ def test_over_reservation_reverts(chain: Chain) -> None:
     attest(chain, batch_id)
     job = propose(chain)
     m1 = chain.members[0]
-    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, batch_id, 11).transact({"from": m1}),
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 11)]).transact({"from": m1}),
                    "InsufficientTuples", batch_id, 11, 10)
-    chain.tx(chain.jobs.functions.reserveTuples(job.job_id, batch_id, 4), m1)
-    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, batch_id, 7).transact({"from": m1}),
+    chain.tx(chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 4)]), m1)
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 7)]).transact({"from": m1}),
                    "InsufficientTuples", batch_id, 7, 6)
-    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, batch_id, 0).transact({"from": m1}),
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 0)]).transact({"from": m1}),
                    "InvalidCount", 0)
 
 
@@ -188,11 +188,11 @@ def test_unattested_batch_cannot_be_reserved(chain: Chain) -> None:
     batch_id = commit_batch(chain)
     attest(chain, batch_id, [m1, m3])
     job = propose(chain)
-    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, batch_id, 1).transact({"from": m1}),
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 1)]).transact({"from": m1}),
                    "NotAttested", batch_id, m2)
     # A job whose participants all attested may use it.
     pair = propose(chain, [m3, m1])
-    chain.tx(chain.jobs.functions.reserveTuples(pair.job_id, batch_id, 1), m3)
+    chain.tx(chain.jobs.functions.reserveTuples(pair.job_id, [(batch_id, 1)]), m3)
 
 
 def test_rejected_or_unknown_batch_cannot_be_reserved(chain: Chain) -> None:
@@ -201,9 +201,9 @@ def test_rejected_or_unknown_batch_cannot_be_reserved(chain: Chain) -> None:
     chain.tx(chain.ledger.functions.rejectBatch(batch_id, h("bad sacrifice")), chain.members[0])
     job = propose(chain)
     m1 = chain.members[0]
-    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, batch_id, 1).transact({"from": m1}),
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, [(batch_id, 1)]).transact({"from": m1}),
                    "BatchUnexpectedStatus", batch_id, BatchStatus.REJECTED, BatchStatus.COMMITTED)
-    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, h("nope"), 1).transact({"from": m1}),
+    assert_reverts(lambda: chain.jobs.functions.reserveTuples(job.job_id, [(h("nope"), 1)]).transact({"from": m1}),
                    "BatchUnexpectedStatus", h("nope"), BatchStatus.NONE, BatchStatus.COMMITTED)
 
 
