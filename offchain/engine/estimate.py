@@ -39,3 +39,132 @@ def bits(count: int) -> Needs:
 def trunc(count: int, f: int, bits: int) -> Needs:
     """``count`` truncation pairs (<r>, <r mod 2^f>) with r < 2^bits."""
     return Needs.of(TupleKey(TupleKind.TRUNC, f=f, bits=bits), count)
+
+
+# Fixed point, comparison, division (offchain.engine.fixedpoint, compare, divide) ------------
+# Imported here, below the core functions, so that the core above stays importable on its own.
+from offchain.engine.bitwise import (  # noqa: E402
+    KAPPA, bit_decompose_mults, prefix_or_mults, trunc_key)
+from offchain.engine.compare import tournament_sizes  # noqa: E402
+from offchain.engine.divide import RCP_EPS, RSQRT_EPS, newton_steps, norm_key  # noqa: E402
+from offchain.engine.fixedpoint import DEFAULT, FixedParams  # noqa: E402
+
+__all__ += ["argmax", "argmin", "bit_decompose", "divide", "eqz", "equal", "fx_mul",
+            "fx_mul_public", "fx_square", "fx_trunc", "greater_equal", "greater_than",
+            "less_equal", "less_than", "ltz", "mask", "max_of", "maximum", "min_max", "min_of",
+            "minimum", "normalise", "reciprocal", "sqrt", "trunc_pr"]
+_bits = bits
+
+
+def trunc_pr(count: int, m: int, bound: int, kappa: int = KAPPA) -> Needs:
+    """``fixedpoint.trunc_pr`` by m bits of values below 2^(bound-1): one pair per element."""
+    return Needs.of(trunc_key(m, bound, kappa), count)
+
+
+def fx_trunc(count: int, params: FixedParams = DEFAULT) -> Needs:
+    """``fixedpoint.fx_trunc`` (also ``fx_mul_public``): one product truncation pair each."""
+    return Needs.of(params.trunc_key, count)
+
+
+fx_mul_public = fx_trunc
+
+
+def fx_mul(count: int, params: FixedParams = DEFAULT) -> Needs:
+    """``fixedpoint.fx_mul``: a triple and a truncation pair per element."""
+    return mul(count) + fx_trunc(count, params)
+
+
+def fx_square(count: int, params: FixedParams = DEFAULT) -> Needs:
+    """``fixedpoint.fx_square``: a square pair and a truncation pair per element."""
+    return square(count) + fx_trunc(count, params)
+
+
+def mask(count: int, m: int, bound: int, kappa: int = KAPPA) -> Needs:
+    """``bitwise.take_mask``: m random bits and one truncation pair per element."""
+    return _bits(m * count) + trunc_pr(count, m, bound, kappa)
+
+
+def ltz(count: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
+    """``compare.ltz``: bits random bits, one pair (bits-1, bits+kappa), bits triples each."""
+    return mask(count, bits - 1, bits, kappa) + _bits(count) + mul(bits * count)
+
+
+def eqz(count: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
+    """``compare.eqz``: two masks (bits and b = bitlength(bits) wide), b - 1 triples each."""
+    b = bits.bit_length()
+    return mask(count, bits, bits, kappa) + mask(count, b, b, kappa) + mul((b - 1) * count)
+
+
+def less_than(count: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
+    """``compare.less_than`` (and greater_than, less_equal, greater_equal): ltz(bits + 1)."""
+    return ltz(count, bits + 1, kappa)
+
+
+greater_than = less_equal = greater_equal = less_than
+
+
+def equal(count: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
+    """``compare.equal``: eqz(bits + 1)."""
+    return eqz(count, bits + 1, kappa)
+
+
+def min_max(count: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
+    """``compare.min_max`` (and minimum, maximum): a comparison and a triple per element."""
+    return less_than(count, bits, kappa) + mul(count)
+
+
+minimum = maximum = min_max
+
+
+def max_of(length: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
+    """``compare.max_of`` (and min_of) over a vector of ``length``: length - 1 min_max."""
+    return min_max(length - 1, bits, kappa)
+
+
+min_of = max_of
+
+
+def argmax(length: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
+    """``compare.argmax`` (and argmin): per match a comparison and two triples."""
+    matches = sum(tournament_sizes(length))
+    return less_than(matches, bits, kappa) + mul(2 * matches)
+
+
+argmin = argmax
+
+
+def bit_decompose(count: int, m: int, kappa: int = KAPPA) -> Needs:
+    """``bitwise.bit_decompose`` of m-bit values: an m-bit mask and the adder's triples."""
+    return mask(count, m, m, kappa) + mul(bit_decompose_mults(m) * count)
+
+
+def normalise(count: int, params: FixedParams = DEFAULT) -> Needs:
+    """``divide.normalise``: bit decomposition and a prefix-OR of k - 1 bits."""
+    m = params.k - 1
+    return bit_decompose(count, m, params.kappa) + mul(prefix_or_mults(m) * count)
+
+
+def _normalised(count: int, params: FixedParams, signed: bool) -> Needs:
+    # Signed: LTZ, |b| = (1 - 2s) b, then N = |b| V and (1 - 2s) V; unsigned: N only.
+    sign = ltz(count, params.k, params.kappa) + mul(3 * count) if signed else mul(count)
+    return sign + normalise(count, params) + Needs.of(norm_key(params), count)
+
+
+def reciprocal(count: int, params: FixedParams = DEFAULT) -> Needs:
+    """``divide.reciprocal``: sign, normalisation, Newton steps, scaling back."""
+    steps = newton_steps(RCP_EPS, params.f)
+    return (_normalised(count, params, True) + fx_mul(2 * steps * count, params)
+            + mul(count) + Needs.of(norm_key(params), count))
+
+
+def divide(count: int, params: FixedParams = DEFAULT) -> Needs:
+    """``divide.divide``: a reciprocal plus one fixed-point product per element."""
+    return reciprocal(count, params) + fx_mul(count, params)
+
+
+def sqrt(count: int, params: FixedParams = DEFAULT) -> Needs:
+    """``divide.sqrt``: normalisation, inverse-square-root Newton steps, scaling back."""
+    steps = newton_steps(RSQRT_EPS, params.f, rsqrt=True)
+    return (_normalised(count, params, False) + fx_trunc(2 * count, params)
+            + (fx_square(count, params) + fx_mul(2 * count, params)) * steps
+            + fx_mul(count, params) + mul(count) + Needs.of(norm_key(params), count))

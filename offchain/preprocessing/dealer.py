@@ -12,8 +12,10 @@ Each batch carries the auxiliary tuples its sacrifice consumes::
     input_mask  checks = (s,)         one uniform mask per batch, known to the owner
     trunc       checks = (s, s')      two uniform field elements per batch
 
-Randomness comes from ``secrets``; :meth:`Dealer.seeded` exists only for
-known-answer tests and must never serve a real job.
+Randomness comes from :class:`StreamBytes` (a ChaCha20 keystream under a key
+from ``secrets``: os.urandom cannot supply the ~100 MB a batch of a million
+triples needs at speed); :meth:`Dealer.seeded` exists only for known-answer
+tests and must never serve a real job.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import hashlib
 import secrets
 
 import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from offchain.errors import ConfigError
 from offchain.field import FieldVec, RandBytes
@@ -44,21 +47,50 @@ class SeededBytes:
         return hashlib.shake_256(block).digest(n)
 
 
+class StreamBytes:
+    """Cryptographic random bytes: the ChaCha20 keystream (RFC 8439) under a fresh 256-bit key.
+
+    The key comes from ``secrets``; each call returns the next bytes of the
+    stream. A new key is drawn every 2^36 bytes, far below the 2^38 bytes a
+    32-bit block counter covers, so the keystream never repeats.
+    """
+
+    __slots__ = ("_encryptor", "_left")
+    REKEY_BYTES = 1 << 36
+
+    def __init__(self) -> None:
+        self._rekey()
+
+    def _rekey(self) -> None:
+        cipher = Cipher(algorithms.ChaCha20(secrets.token_bytes(32), bytes(16)), mode=None)
+        self._encryptor = cipher.encryptor()
+        self._left = self.REKEY_BYTES
+
+    def __call__(self, n: int) -> bytes:
+        if n > self._left:
+            if n > self.REKEY_BYTES:
+                raise ConfigError(f"{n} random bytes in one call: ask for fewer")
+            self._rekey()
+        self._left -= n
+        return self._encryptor.update(bytes(n))
+
+
 class Dealer:
     """Makes batches of authenticated tuples for ``n_parties`` parties under key ``alpha``."""
 
-    def __init__(self, n_parties: int, alpha: int, randbytes: RandBytes = secrets.token_bytes
+    def __init__(self, n_parties: int, alpha: int, randbytes: RandBytes | None = None
                  ) -> None:
         if n_parties < 2:
             raise ConfigError(f"MPC needs at least 2 parties, got {n_parties}")
         self.n_parties = n_parties
         self._alpha = alpha
-        self._rand = randbytes
+        self._rand = randbytes or StreamBytes()
 
     @classmethod
-    def create(cls, n_parties: int, randbytes: RandBytes = secrets.token_bytes
+    def create(cls, n_parties: int, randbytes: RandBytes | None = None
                ) -> tuple[Dealer, list[MacKeyShare]]:
         """A dealer with a fresh MAC key, and the parties' shares of that key."""
+        randbytes = randbytes or StreamBytes()
         alpha = FieldVec.random(1, randbytes)[0]
         return cls(n_parties, alpha, randbytes), split_key(alpha, n_parties, randbytes)
 

@@ -63,8 +63,11 @@ async def _triples(ctx: Context, batch: PartyBatch, seed: bytes) -> Opened:
     t = expand_scalar(seed, b"triple-t")
     rho_sh, sigma_sh = a.scale(t) - f, b - g
     rho, sigma = await open_shares(ctx, [rho_sh.share, sigma_sh.share])
-    zero = (c.scale(t) - h - f.scale(sigma) - g.scale(rho)).sub_public(sigma * rho, ctx.key)
-    return [(rho, rho_sh.mac), (sigma, sigma_sh.mac), (FieldVec.zeros(len(zero)), zero.mac)]
+    # Only the MAC shares of the zero value enter the check, so only they are computed:
+    # the MAC part of (t*c - h - sigma*f - rho*g).sub_public(sigma*rho).
+    zero_mac = ((c.mac * t - h.mac).mul_add(f.mac, -sigma).mul_add(g.mac, -rho)
+                .mul_add(sigma, rho * (-ctx.key.alpha)))
+    return [(rho, rho_sh.mac), (sigma, sigma_sh.mac), (FieldVec.zeros(len(zero_mac)), zero_mac)]
 
 
 async def _squares(ctx: Context, batch: PartyBatch, seed: bytes) -> Opened:
