@@ -5,17 +5,15 @@ JobManager once, bootstraps three members and a preprocessing service, and
 seals the bootstrap. Each test runs inside an eth-tester snapshot that is
 reverted afterwards, so tests are independent and fast.
 
-Reverts: web3's EthereumTesterProvider turns a custom-error revert into
-eth-tester's ``TransactionFailed`` carrying the revert bytes as text. The
-provider below answers like a JSON-RPC node instead (error code 3 with the
-revert data), so web3 raises ``ContractCustomError`` whose ``.data`` is the
-4-byte selector and the ABI-encoded arguments, as it does against a real node.
+Reverts: the chain uses ``onchain.chain.TesterProvider``, which answers like a
+JSON-RPC node (error code 3 with the revert data), so web3 raises
+``ContractCustomError`` whose ``.data`` is the 4-byte selector and the
+ABI-encoded arguments, as it does against a real node.
 ``assert_reverts`` decodes that against the ABIs of all three contracts.
 """
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Callable
@@ -23,13 +21,13 @@ from typing import Any, Callable
 import pytest
 from eth_abi import decode as abi_decode
 from eth_tester import EthereumTester
-from eth_tester.exceptions import TransactionFailed
 from eth_utils import keccak
-from web3 import EthereumTesterProvider, Web3
+from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError
 
 from onchain.artifacts import load
+from onchain.chain import TesterProvider
 
 CONTRACTS = ("OrgRegistry", "PreprocessingLedger", "JobManager")
 QUORUM = 2
@@ -105,36 +103,8 @@ def hpke_key(seed: int = 1) -> bytes:
 
 # ---------------------------------------------------------------- provider
 
-def _revert_bytes(exc: BaseException | None) -> bytes | None:
-    """The raw revert data inside an eth-tester ``TransactionFailed`` chain."""
-    while exc is not None:
-        if isinstance(exc, TransactionFailed) and exc.args:
-            arg = exc.args[0]
-            if isinstance(arg, Exception) and arg.args:
-                arg = arg.args[0]
-            if isinstance(arg, (bytes, bytearray)):
-                return bytes(arg)
-            if isinstance(arg, str) and arg[:2] in ("b'", 'b"'):
-                return ast.literal_eval(arg)
-        exc = exc.__context__
-    return None
-
-
-class RevertDataProvider(EthereumTesterProvider):
-    """EthereumTesterProvider that reports reverts with their data, like a node."""
-
-    def make_request(self, method, params):  # type: ignore[override]
-        try:
-            return super().make_request(method, params)
-        except TransactionFailed as exc:
-            data = _revert_bytes(exc)
-            if data is None:
-                raise
-            return {
-                "id": self._current_request_id,
-                "jsonrpc": "2.0",
-                "error": {"code": 3, "message": "execution reverted", "data": "0x" + data.hex()},
-            }
+# The product's in-process chain answers reverts like a node; the tests use the same provider.
+RevertDataProvider = TesterProvider
 
 
 # ----------------------------------------------------------- error decoding
