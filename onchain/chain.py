@@ -72,12 +72,10 @@ class Chain:
                 errors=(requests.ConnectionError, requests.Timeout), retries=3, backoff_factor=0.3
             ),
         )
-        w3 = Web3(provider)
         try:
-            w3.eth.chain_id
-        except Exception as err:  # noqa: BLE001 - any failure here means unreachable
+            chain = cls(Web3(provider), url)
+        except Exception as err:  # noqa: BLE001 - any failure of the first call means unreachable
             raise RpcUnreachable(url, _short(err)) from err
-        chain = cls(w3, url)
         if expected_chain_id is not None and chain.chain_id != expected_chain_id:
             raise ChainIdMismatch(expected_chain_id, chain.chain_id, url)
         return chain

@@ -100,3 +100,17 @@ def test_manifest_of_another_chain_is_refused(hardhat_node: str, tmp_path: Path)
     result = run(MPCC, "org", "members", env=env)
     assert result.returncode == 3
     assert "chain id 31337" in result.stderr and "11155111" in result.stderr
+
+
+@pytest.mark.hardhat
+def test_deploy_with_an_encrypted_keystore(hardhat_node: str, tmp_path: Path) -> None:
+    from onchain import keystore
+
+    account = keystore.create(tmp_path / "deployer.json", b"cli test passphrase")
+    env = {"MPCC_RPC": hardhat_node, "MPCC_MANIFEST": str(tmp_path / "deployment.json")}
+    assert run(MPCC, "dev", "fund", account.address, "--eth", "2", env=env).returncode == 0
+    wrong = run(MPCC, "deploy", "--keystore", str(tmp_path / "deployer.json"), env={**env, "MPCC_PASSPHRASE": "no"})
+    assert wrong.returncode == 2 and "wrong passphrase" in wrong.stderr
+    deployed = run(MPCC, "deploy", "--keystore", str(tmp_path / "deployer.json"), "--json", env=env)
+    assert deployed.returncode == 0, deployed.stderr
+    assert json.loads((tmp_path / "deployment.json").read_text())["deployer"] == account.address
