@@ -4,13 +4,22 @@ A spec is canonical JSON (sorted keys, no spaces, UTF-8); its keccak-256 is
 what JobManager stores, and its text is what JobManager's JobProposed event
 carries. Participants are listed in party order: the i-th address is party i
 of the computation.
+
+Everything a computation's shape depends on is public and in the spec, so
+that every party derives the same tuple needs before the job starts: the
+columns read, the domain of each categorical column (its values, in order),
+histogram bin edges, and ``max_rows``, the most rows any one party may hold
+(checked on reading; for the per-row protocols still to come).
+Fields added after version 1 (``columns`` onward) are left out of the
+canonical text while they hold their defaults, so a count/sum/mean spec keeps
+the text and hash it always had.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -20,12 +29,34 @@ SPEC_VERSION = 1
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
-#: What each analysis may reveal; a spec must reveal exactly these, no more.
+#: The first analyses, which reveal exactly these values (the peer's CLI builds specs from it).
 REVEALS: dict[str, tuple[str, ...]] = {
     "count": ("count",),
     "sum": ("sum",),
     "mean": ("count", "mean"),
 }
+
+#: What each analysis may reveal; a spec names a non-empty subset (the first three: exactly).
+ALLOWED: dict[str, frozenset[str]] = {
+    **{name: frozenset(items) for name, items in REVEALS.items()},
+    "summary": frozenset({"count", "sum", "mean", "variance", "std", "min", "max"}),
+    "histogram": frozenset({"counts"}),
+    "frequency": frozenset({"counts"}),
+    "covariance": frozenset({"covariance"}),
+    "correlation": frozenset({"correlation"}),
+    "linear_regression": frozenset({"coefficients", "intercept"}),
+    "naive_bayes": frozenset({"counts"}),
+    "gaussian_naive_bayes": frozenset({"count", "mean", "variance"}),
+}
+#: Reveal items an analysis cannot do without (a model is revealed whole).
+REQUIRED: dict[str, frozenset[str]] = {
+    "linear_regression": frozenset({"coefficients"}),
+    "gaussian_naive_bayes": frozenset({"count", "mean", "variance"}),
+}
+Analysis = Literal["count", "sum", "mean", "summary", "histogram", "frequency", "covariance",
+                   "correlation", "linear_regression", "naive_bayes", "gaussian_naive_bayes"]
+_NEW_FIELDS = {"column": "", "columns": (), "group_by": None, "label": None, "domains": {}, "max_rows": None,
+               "params": {}}
 
 
 class FixedPoint(BaseModel):
@@ -43,24 +74,64 @@ class FixedPoint(BaseModel):
         return self
 
 
+class Params(BaseModel):
+    """Parameters of the analyses; each analysis reads the ones it documents."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ddof: Literal[0, 1] = 0                       # variance divisor n - ddof (summary, covariance)
+    bins: tuple[float, ...] = ()                  # histogram edges, increasing
+    smoothing: float = Field(1.0, ge=0)           # naive Bayes Laplace smoothing (prediction)
+
+
+def _check_name(value: str) -> str:
+    if not _COLUMN.match(value):
+        raise ValueError(f"column name {value!r} must be a letter or _ then letters, digits or _")
+    return value
+
+
 class JobSpec(BaseModel):
     """An analysis over named columns of the participants' data."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: Literal[1] = SPEC_VERSION
-    analysis: Literal["count", "sum", "mean"]
-    column: str
+    analysis: Analysis
+    column: str = ""
     participants: tuple[str, ...]
     reveal: tuple[str, ...]
     fixed_point: FixedPoint = FixedPoint()
     title: str = ""
+    columns: tuple[str, ...] = ()
+    group_by: str | None = None
+    label: str | None = None
+    domains: dict[str, tuple[str, ...]] = {}
+    max_rows: int | None = Field(None, ge=1, le=10**7)
+    params: Params = Params()
 
     @field_validator("column")
     @classmethod
     def _column(cls, value: str) -> str:
-        if not _COLUMN.match(value):
-            raise ValueError(f"column name {value!r} must be a letter or _ then letters, digits or _")
+        return _check_name(value) if value else value
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            _check_name(name)
+        if len(set(value)) != len(value):
+            raise ValueError("columns must be distinct")
+        return value
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, domain in value.items():
+            _check_name(name)
+            if not 1 <= len(domain) <= 64 or len(set(domain)) != len(domain):
+                raise ValueError(f"domain of {name!r} needs 1 to 64 distinct values")
+            if any(not v.strip() or v != v.strip() for v in domain):
+                raise ValueError(f"domain of {name!r} has an empty or padded value")
         return value
 
     @field_validator("participants")
@@ -77,16 +148,35 @@ class JobSpec(BaseModel):
 
     @model_validator(mode="after")
     def _reveal(self) -> JobSpec:
-        allowed = REVEALS[self.analysis]
-        if tuple(sorted(self.reveal)) != tuple(sorted(allowed)):
-            raise ValueError(f"analysis {self.analysis!r} reveals exactly {list(allowed)}, "
-                             f"the spec says {list(self.reveal)}")
+        if self.analysis in REVEALS:
+            allowed = REVEALS[self.analysis]
+            if tuple(sorted(self.reveal)) != tuple(sorted(allowed)):
+                raise ValueError(f"analysis {self.analysis!r} reveals exactly {list(allowed)}, "
+                                 f"the spec says {list(self.reveal)}")
+            if not self.column:
+                raise ValueError(f"analysis {self.analysis!r} needs a column")
+            return self
+        allowed_set = ALLOWED[self.analysis]
+        extra = sorted(set(self.reveal) - allowed_set)
+        if extra:
+            raise ValueError(f"analysis {self.analysis!r} may reveal only {sorted(allowed_set)}; "
+                             f"the spec also asks for {extra}")
+        missing = sorted(REQUIRED.get(self.analysis, frozenset()) - set(self.reveal))
+        if not self.reveal or missing or len(set(self.reveal)) != len(self.reveal):
+            raise ValueError(f"analysis {self.analysis!r} must reveal distinct items of "
+                             f"{sorted(allowed_set)}, including {missing or 'at least one'}")
+        from offchain.analytics.shape import check_spec  # The per-analysis rules.
+        check_spec(self)
         return self
 
     def canonical(self) -> str:
         """The canonical JSON text whose keccak-256 goes on chain."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False)
+        data = self.model_dump(mode="json")
+        data["params"] = self.params.model_dump(mode="json", exclude_defaults=True)
+        for name, default in _NEW_FIELDS.items():
+            if data[name] in (default, list(default) if isinstance(default, tuple) else default):
+                del data[name]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def party_of(self, address: str) -> int:
         """This address's party index; ``ConfigError`` if it does not take part."""
@@ -95,11 +185,25 @@ class JobSpec(BaseModel):
             raise ConfigError(f"{address} is not a participant of this job")
         return lowered.index(address.lower())
 
+    def domain(self, column: str) -> tuple[str, ...]:
+        """The declared values of a categorical column."""
+        return self.domains[column]
+
     @classmethod
     def parse(cls, text: str) -> JobSpec:
         """A spec from its JSON text; ``ConfigError`` naming the first problem."""
         try:
             return cls.model_validate_json(text)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "spec"
+            raise ConfigError(f"invalid job spec: {where}: {first['msg'].replace('Value error, ', '')}") from err
+
+    @classmethod
+    def build(cls, **fields: Any) -> JobSpec:
+        """A spec from keyword fields; ``ConfigError`` (not pydantic's error) naming the problem."""
+        try:
+            return cls.model_validate(fields)
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "spec"

@@ -1,0 +1,71 @@
+"""Naive Bayes: Gaussian training under MPC, and predictions from a revealed model.
+
+Gaussian naive Bayes is the per-class summary (count, mean, population
+variance of each feature; offchain.analytics.summary with the label as the
+group), so its error bounds are the summary's. Categorical naive Bayes is
+the count table of offchain.analytics.counts (exact). Both models are
+revealed whole; prediction is public arithmetic on the revealed result, the
+same function the plaintext reference model uses, so equal models predict
+equally.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from offchain.analytics import summary
+from offchain.analytics.data import Table
+from offchain.analytics.spec import JobSpec
+from offchain.engine.context import Context
+from offchain.preprocessing.tuples import Needs
+
+VAR_SMOOTHING = 1e-9  # As scikit-learn: added variance, times the largest variance.
+
+
+def needs(spec: JobSpec) -> Needs:
+    return summary.needs(spec)
+
+
+async def run(ctx: Context, spec: JobSpec, table: Table) -> dict[str, str]:
+    return await summary.run(ctx, spec, table)
+
+
+def predict_categorical(spec: JobSpec, result: Mapping[str, str], record: Mapping[str, str]
+                        ) -> str:
+    """The most probable class of a record (feature -> value) under Laplace smoothing."""
+    label, alpha = spec.label or "", spec.params.smoothing
+    classes = spec.domain(label)
+    n_class = [int(result[f"count[{label}={c}]"]) for c in classes]
+    total = sum(n_class)
+    best, best_score = classes[0], -math.inf
+    for ci, c in enumerate(classes):
+        score = math.log((n_class[ci] + alpha) / (total + alpha * len(classes)))
+        for feature in spec.columns:
+            n_vc = int(result[f"count[{feature}={record[feature]},{label}={c}]"])
+            score += math.log((n_vc + alpha) / (n_class[ci] + alpha * len(spec.domain(feature))))
+        if score > best_score:
+            best, best_score = c, score
+    return best
+
+
+def predict_gaussian(spec: JobSpec, result: Mapping[str, str], record: Mapping[str, float]
+                     ) -> str:
+    """The most probable class of a record (feature -> value): Gaussian likelihoods, class priors."""
+    label = spec.label or ""
+    classes = spec.domain(label)
+    counts = [int(result[f"count[{label}={c}]"]) for c in classes]
+    variances = {(f, c): float(result[f"variance.{f}[{label}={c}]"])
+                 for f in spec.columns for c in classes}
+    eps = VAR_SMOOTHING * max(variances.values())
+    best, best_score = classes[0], -math.inf
+    for ci, c in enumerate(classes):
+        if counts[ci] == 0:
+            continue
+        score = math.log(counts[ci] / sum(counts))
+        for f in spec.columns:
+            mean, var = float(result[f"mean.{f}[{label}={c}]"]), variances[(f, c)] + eps
+            score -= 0.5 * math.log(2 * math.pi * var) + (record[f] - mean) ** 2 / (2 * var)
+        if score > best_score:
+            best, best_score = c, score
+    return best

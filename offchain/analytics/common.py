@@ -1,0 +1,132 @@
+"""What every analysis shares: fixed-point parameters, local statistics, input, output, format.
+
+Local statistics are exact integers: a value x is the encoding X = round(x 2^f),
+a sum of values is the exact sum of encodings, and a sum of products
+sum X_a X_b (scale 2^2f) is rounded once to scale 2^f, so each party adds at
+most 1/2 ulp of rounding to a second-moment total. Every local statistic
+must stay below 2^(k-1) / n_parties so that the totals fit the k-bit range;
+``check_local`` refuses larger ones before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import numpy as np
+
+from offchain.analytics.spec import JobSpec
+from offchain.engine import estimate
+from offchain.engine.compare import min_max
+from offchain.engine.context import Context
+from offchain.engine.fixedpoint import FixedParams
+from offchain.engine.inputs import input_values
+from offchain.engine.opening import output_many
+from offchain.errors import ConfigError
+from offchain.field import FieldVec
+from offchain.preprocessing.tuples import Needs
+from offchain.shares import SharedVec
+
+
+def params_of(spec: JobSpec) -> FixedParams:
+    """The spec's fixed-point format (inputs and most results)."""
+    return FixedParams(spec.fixed_point.k, spec.fixed_point.f)
+
+
+def wide_of(spec: JobSpec) -> FixedParams:
+    """A wider format with the same f, for second moments times counts (n^2 variance)."""
+    p = params_of(spec)
+    return FixedParams(min(2 * p.k, (252 - p.kappa) // 2), p.f, p.kappa)
+
+
+def encodings(values: np.ndarray, f: int) -> list[int]:
+    """round(x 2^f) for each value, as Python ints (values were range-checked on reading)."""
+    return [round(float(v) * (1 << f)) for v in values]
+
+
+def product_sum(a: Sequence[int], b: Sequence[int], f: int) -> int:
+    """sum_i a_i b_i of two encodings, rounded once from scale 2^2f to 2^f."""
+    total = sum(x * y for x, y in zip(a, b))
+    return (total + (1 << (f - 1))) >> f
+
+
+def check_local(spec: JobSpec, values: Sequence[int], labels: Sequence[str]) -> None:
+    """ConfigError naming the first local statistic that could overflow the totals."""
+    limit = (1 << (spec.fixed_point.k - 1)) // len(spec.participants)
+    for value, label in zip(values, labels):
+        if abs(value) >= limit:
+            raise ConfigError(f"the local {label} is {value / (1 << spec.fixed_point.f):.6g}, "
+                              f"too large for fixed_point k={spec.fixed_point.k} with "
+                              f"{len(spec.participants)} parties; choose a larger k")
+
+
+def input_needs(spec: JobSpec, width: int) -> Needs:
+    """Every participant inputs ``width`` values."""
+    total = Needs()
+    for owner in range(len(spec.participants)):
+        total = total + estimate.input_values(owner, width)
+    return total
+
+
+async def input_all(ctx: Context, spec: JobSpec, mine: Sequence[int]) -> list[SharedVec]:
+    """Every party inputs a vector as long as ``mine``; their shares in party order."""
+    out = []
+    for owner in range(len(spec.participants)):
+        values = FieldVec.from_ints(mine) if owner == ctx.party else None
+        out.append(await input_values(ctx, owner, values, len(mine)))
+    return out
+
+
+def total(parts: Sequence[SharedVec]) -> SharedVec:
+    """The sum of the parties' input vectors (local)."""
+    acc = parts[0]
+    for part in parts[1:]:
+        acc = acc + part
+    return acc
+
+
+def repeat_each(x: SharedVec, times: int) -> SharedVec:
+    """Each element of x ``times`` times in a row: [x0, x0, .., x1, x1, ..]."""
+    return SharedVec.concat([x[i:i + 1] for i in range(len(x)) for _ in range(times)])
+
+
+async def reveal(ctx: Context, items: Sequence[SharedVec]) -> list[list[int]]:
+    """Opens the vectors (one MAC-checked output) as signed integers."""
+    opened = await output_many(ctx, list(items))
+    return [v.to_signed_ints() for v in opened]
+
+
+def party_extremes_needs(spec: JobSpec, width: int) -> Needs:
+    """``party_extremes`` over ``width`` (min, max) pairs."""
+    needs, m = Needs(), len(spec.participants)
+    while m > 1:
+        needs = needs + estimate.min_max(2 * width * (m // 2), spec.fixed_point.k)
+        m -= m // 2
+    return needs
+
+
+async def party_extremes(ctx: Context, spec: JobSpec, mins: list[SharedVec],
+                         maxs: list[SharedVec]) -> tuple[SharedVec, SharedVec]:
+    """Elementwise min of the parties' minima and max of their maxima, by a pairwise tree."""
+    both = [SharedVec.concat([lo, hi]) for lo, hi in zip(mins, maxs)]
+    width = len(mins[0])
+    while len(both) > 1:
+        h = len(both) // 2
+        small, large = await min_max(ctx, SharedVec.concat(both[0:2 * h:2]),
+                                     SharedVec.concat(both[1:2 * h:2]), spec.fixed_point.k)
+        merged = [SharedVec.concat([small[2 * width * i:2 * width * i + width],
+                                    large[2 * width * i + width:2 * width * (i + 1)]])
+                  for i in range(h)]
+        both = merged + both[2 * h:]
+    return both[0][:width], both[0][width:]
+
+
+def fixed_text(value: int, f: int) -> str:
+    """A fixed-point encoding as a decimal string with six places (half-even)."""
+    exact = Decimal(value) / Decimal(1 << f)
+    return str(exact.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN))
+
+
+def sentinel(spec: JobSpec) -> int:
+    """The largest encoding: a party without rows in a group inputs it as its minimum."""
+    return (1 << (spec.fixed_point.k - 1)) - 1

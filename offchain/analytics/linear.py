@@ -1,0 +1,183 @@
+"""Covariance and correlation matrices, and least-squares linear regression, under MPC.
+
+Each party inputs its row count n, the sums S_a and the cross products C_ab
+(a <= b, scale 2^f) of the variables (the features, then the response for a
+regression). With T_ab = n C_ab - S_a S_b, exact at scale 2^2f and truncated
+once to 2^f in the wide format (T = n^2 cov):
+
+    covariance_ab  = T_ab / (n (n - ddof))
+    correlation_ab = T_ab / (sqrt(T_aa) sqrt(T_bb))
+    regression     solve R g = r_y, R the features' correlation matrix (unit diagonal,
+                   symmetric positive definite, so Gauss-Jordan needs no pivoting and its
+                   pivots are public-shape), r_y their correlations with y; then
+                   beta_a = g_a sqrt(T_yy) / sqrt(T_aa),  intercept = (S_y - sum_a beta_a S_a) / n
+
+Working on the correlation scale keeps every eliminated value in [-1, 1]
+whatever the units of the columns. Error bounds (ulp = 2^-f):
+
+    covariance:  |e| <= 8 ulp |cov| + (parties + 2) ulp
+    correlation: |e| <= 40 ulp                    (two roots, one product, one quotient)
+    regression:  relative error of beta about 40 ulp * d * cond(R); the tests assert
+                 |e| <= 1e-3 (|beta| + 1) for well-conditioned features (f = 20)
+"""
+
+from __future__ import annotations
+
+from offchain.analytics import common
+from offchain.analytics.data import Table
+from offchain.analytics.shape import numeric_columns
+from offchain.analytics.spec import JobSpec
+from offchain.engine import estimate
+from offchain.engine.arith import mul
+from offchain.engine.context import Context
+from offchain.engine.divide import divide, reciprocal, sqrt
+from offchain.engine.fixedpoint import FixedParams, fx_mul, fx_trunc
+from offchain.preprocessing.tuples import Needs
+from offchain.shares import SharedVec
+
+
+def _pairs(m: int) -> list[tuple[int, int]]:
+    return [(a, b) for a in range(m) for b in range(a, m)]
+
+
+def local(spec: JobSpec, table: Table) -> list[int]:
+    names = numeric_columns(spec)
+    f = spec.fixed_point.f
+    enc = [common.encodings(table.numeric[c], f) for c in names]
+    sums = [sum(e) for e in enc]
+    cross = [common.product_sum(enc[a], enc[b], f) for a, b in _pairs(len(names))]
+    common.check_local(spec, sums, [f"sum of {c!r}" for c in names])
+    common.check_local(spec, cross, [f"sum of {names[a]!r} * {names[b]!r}"
+                                     for a, b in _pairs(len(names))])
+    return [table.rows, *sums, *cross]
+
+
+def _gauss_jordan_needs(d: int, params: FixedParams) -> Needs:
+    total = Needs()
+    for i in range(d):
+        if i:
+            total = total + estimate.reciprocal(1, params) + estimate.fx_mul(d - i, params)
+        total = total + estimate.fx_mul((d - 1) * (d - i), params)
+    return total
+
+
+def needs(spec: JobSpec) -> Needs:
+    m = len(numeric_columns(spec))
+    pairs = len(_pairs(m))
+    params, wide = common.params_of(spec), common.wide_of(spec)
+    total = common.input_needs(spec, 1 + m + pairs) + estimate.fx_trunc(pairs, wide)
+    if spec.analysis == "covariance":
+        return total + estimate.mul(pairs + pairs + 1) + estimate.divide(pairs, wide)
+    off = pairs - m
+    total = (total + estimate.mul(2 * pairs) + estimate.sqrt(m, wide)
+             + estimate.fx_mul(off, wide) + estimate.divide(off, wide))
+    if spec.analysis == "correlation":
+        return total
+    d = m - 1
+    return (total + _gauss_jordan_needs(d, params) + estimate.fx_mul(d, wide)
+            + estimate.divide(d, wide) + estimate.fx_mul(d, wide) + estimate.divide(1, wide))
+
+
+async def run(ctx: Context, spec: JobSpec, table: Table) -> dict[str, str]:
+    inputs = await common.input_all(ctx, spec, local(spec, table))
+    names = numeric_columns(spec)
+    m, f = len(names), spec.fixed_point.f
+    wide = common.wide_of(spec)
+    tot = common.total(inputs)
+    pairs = _pairs(m)
+    n, s, c = tot[0:1], tot[1:1 + m], tot[1 + m:]
+    left = SharedVec.concat([common.repeat_each(n, len(pairs))] + [s[a:a + 1] for a, _ in pairs])
+    right = SharedVec.concat([c] + [s[b:b + 1] for _, b in pairs])
+    extra = spec.analysis == "covariance"
+    if extra:
+        left = SharedVec.concat([left, n])
+        right = SharedVec.concat([right, n.sub_public(spec.params.ddof, ctx.key)])
+    prods = await mul(ctx, left, right)
+    p = len(pairs)
+    t = await fx_trunc(ctx, prods[0:p].scale(1 << f) - prods[p:2 * p], wide)
+    if extra:
+        den = common.repeat_each(prods[2 * p:], p).scale(1 << f)
+        cov = await divide(ctx, t, den, wide)
+        (opened,) = await common.reveal(ctx, [cov])
+        return {f"covariance[{names[a]},{names[b]}]": common.fixed_text(v, f)
+                for (a, b), v in zip(pairs, opened)}
+    r, roots = await _correlations(ctx, spec, t, pairs, m)
+    if spec.analysis == "correlation":
+        off = [(a, b) for a, b in pairs if a != b]
+        (opened,) = await common.reveal(ctx, [r])
+        return {f"correlation[{names[a]},{names[b]}]": common.fixed_text(v, f)
+                for (a, b), v in zip(off, opened)}
+    return await _regression(ctx, spec, r, roots, s, n, names)
+
+
+async def _correlations(ctx: Context, spec: JobSpec, t: SharedVec, pairs: list[tuple[int, int]],
+                        m: int) -> tuple[SharedVec, SharedVec]:
+    """(correlations of the pairs a < b in order, sqrt(T_aa) for each a)."""
+    wide = common.wide_of(spec)
+    diag = SharedVec.concat([t[i:i + 1] for i, (a, b) in enumerate(pairs) if a == b])
+    roots = await sqrt(ctx, diag, wide)
+    off = [(i, a, b) for i, (a, b) in enumerate(pairs) if a != b]
+    if not off:
+        return SharedVec.zeros(0), roots
+    den = await fx_mul(ctx, SharedVec.concat([roots[a:a + 1] for _, a, _ in off]),
+                       SharedVec.concat([roots[b:b + 1] for _, _, b in off]), wide)
+    num = SharedVec.concat([t[i:i + 1] for i, _, _ in off])
+    return await divide(ctx, num, den, wide), roots
+
+
+async def _regression(ctx: Context, spec: JobSpec, r: SharedVec, roots: SharedVec,
+                      s: SharedVec, n: SharedVec, names: tuple[str, ...]) -> dict[str, str]:
+    m, d = len(names), len(names) - 1
+    params, wide, f = common.params_of(spec), common.wide_of(spec), spec.fixed_point.f
+    index = {ab: i for i, ab in enumerate((a, b) for a in range(m) for b in range(a + 1, m))}
+    one = SharedVec.zeros(1).add_public(1 << f, ctx.key)
+
+    def entry(a: int, b: int) -> SharedVec:
+        if a == b:
+            return one
+        i = index[(min(a, b), max(a, b))]
+        return r[i:i + 1]
+
+    rows = [[entry(a, b) for b in range(d)] + [entry(a, d)] for a in range(d)]
+    gamma = await gauss_jordan(ctx, rows, params)
+    y_root = common.repeat_each(roots[d:d + 1], d)
+    beta = await divide(ctx, await fx_mul(ctx, gamma, y_root, wide), roots[0:d], wide)
+    fitted = await fx_mul(ctx, beta, s[0:d], wide)
+    acc = s[d:d + 1]
+    for i in range(d):
+        acc = acc - fitted[i:i + 1]
+    intercept = await divide(ctx, acc, n.scale(1 << f), wide)
+    items = [beta] + ([intercept] if "intercept" in spec.reveal else [])
+    opened = await common.reveal(ctx, items)
+    result = {f"coefficient[{names[a]}]": common.fixed_text(v, f) for a, v in enumerate(opened[0])}
+    if "intercept" in spec.reveal:
+        result["intercept"] = common.fixed_text(opened[1][0], f)
+    return result
+
+
+async def gauss_jordan(ctx: Context, rows: list[list[SharedVec]], params: FixedParams
+                       ) -> SharedVec:
+    """The solution of a d x d system (rows augmented by the right-hand side), no pivoting.
+
+    For symmetric positive definite matrices with a unit first pivot (correlation
+    matrices): every pivot is positive, so elimination in order is stable.
+    """
+    d = len(rows)
+    rows = [list(row) for row in rows]
+    for i in range(d):
+        if i:
+            inv = await reciprocal(ctx, rows[i][i], params)
+            tail = SharedVec.concat(rows[i][i + 1:])
+            scaled = await fx_mul(ctx, tail, common.repeat_each(inv, len(tail)), params)
+            rows[i] = rows[i][:i + 1] + [scaled[j:j + 1] for j in range(len(tail))]
+        others = [o for o in range(d) if o != i]
+        width = d - i
+        if not others:
+            continue
+        factors = SharedVec.concat([common.repeat_each(rows[o][i], width) for o in others])
+        pivot_row = SharedVec.concat(rows[i][i + 1:] * len(others))
+        updates = await fx_mul(ctx, factors, pivot_row, params)
+        for k, o in enumerate(others):
+            rows[o] = rows[o][:i + 1] + [rows[o][i + 1 + j] - updates[k * width + j:k * width + j + 1]
+                                         for j in range(width)]
+    return SharedVec.concat([row[d] for row in rows])

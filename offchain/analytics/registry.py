@@ -1,0 +1,59 @@
+"""One interface for every analysis: its tuple needs, its run, and the reading of its data.
+
+    spec = JobSpec.parse(text)                      # every party, from the chain
+    table = read_table(spec, {"income": Path("incomes.csv")})   # validated, nothing sent yet
+    source = cache.reserve(needs(spec))             # exact tuple counts, known in advance
+    result = await run(ctx, spec, table)            # the same dict on every party
+
+``run`` computes the party's local statistics (and refuses values that would
+overflow, with ``ConfigError``) before its first message; the result holds
+exactly the values the spec's ``reveal`` names, as canonical strings
+(``result_bytes`` gives the bytes posted on chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+
+from offchain.analytics import bayes, counts, linear, stats, summary
+from offchain.analytics.data import Table, read_table, table_from_columns
+from offchain.analytics.spec import JobSpec
+from offchain.engine.context import Context
+from offchain.preprocessing.tuples import Needs
+
+__all__ = ["Table", "needs", "read_table", "result_bytes", "run", "table_from_columns"]
+
+_MODULES: dict[str, ModuleType] = {
+    "summary": summary, "histogram": counts, "frequency": counts, "naive_bayes": counts,
+    "covariance": linear, "correlation": linear, "linear_regression": linear,
+    "gaussian_naive_bayes": bayes,
+}
+result_bytes = stats.result_bytes
+
+
+def needs(spec: JobSpec, shape: Mapping[str, int] | None = None) -> Needs:
+    """The exact tuples a job of ``spec`` consumes (its shape is all in the spec; ``shape`` is unused)."""
+    if spec.analysis in stats_analyses():
+        return stats.needs(spec)
+    return _MODULES[spec.analysis].needs(spec)  # type: ignore[no-any-return]
+
+
+def stats_analyses() -> tuple[str, ...]:
+    return ("count", "sum", "mean")
+
+
+async def run(ctx: Context, spec: JobSpec, table: Table) -> dict[str, str]:
+    """Runs the analysis as this party; returns the revealed result (equal on every party)."""
+    if spec.analysis in stats_analyses():
+        phase = await stats.input_phase(ctx, spec, table.numeric[spec.column].tolist())
+        return await stats.reveal(ctx, spec, phase)
+    runner: Callable[[Context, JobSpec, Table], Awaitable[dict[str, str]]]
+    runner = _MODULES[spec.analysis].run
+    return await runner(ctx, spec, table)
+
+
+def load(spec: JobSpec, bindings: Mapping[str, Path]) -> Table:
+    """``read_table``: an alias that reads well at the call site."""
+    return read_table(spec, bindings)

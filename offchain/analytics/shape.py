@@ -1,0 +1,83 @@
+"""Which columns an analysis reads, of which type, and the spec rules each analysis adds.
+
+Numeric columns hold fixed-point values; categorical columns hold one of the
+values their spec domain declares (compared as stripped strings). Rules here
+raise ``ValueError`` (the spec validator turns them into ``ConfigError``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from offchain.analytics.spec import JobSpec
+
+
+def numeric_columns(spec: JobSpec) -> tuple[str, ...]:
+    """The numeric columns ``spec`` reads, in spec order."""
+    if spec.analysis in ("count", "sum", "mean"):
+        return (spec.column,)
+    if spec.analysis in ("summary", "histogram", "covariance", "correlation",
+                         "gaussian_naive_bayes"):
+        return spec.columns
+    if spec.analysis == "linear_regression":
+        return (*spec.columns, spec.label or "")
+    return ()
+
+
+def categorical_columns(spec: JobSpec) -> tuple[str, ...]:
+    """The categorical columns ``spec`` reads (features first, then the label or group)."""
+    if spec.analysis in ("frequency",):
+        return spec.columns
+    if spec.analysis == "naive_bayes":
+        return (*spec.columns, spec.label or "")
+    if spec.analysis == "gaussian_naive_bayes":
+        return (spec.label or "",)
+    if spec.analysis in ("summary", "histogram") and spec.group_by:
+        return (spec.group_by,)
+    return ()
+
+
+def group_of(spec: JobSpec) -> str | None:
+    """The categorical column statistics are grouped by (the class for Gaussian naive Bayes)."""
+    return spec.label if spec.analysis == "gaussian_naive_bayes" else spec.group_by
+
+
+def check_spec(spec: JobSpec) -> None:
+    """The per-analysis rules of a spec (after the reveal rules); ValueError names the problem."""
+    name = spec.analysis
+    if name in ("count", "sum", "mean"):
+        return
+    if spec.column:
+        raise ValueError(f"analysis {name!r} reads 'columns', not 'column'")
+    _expect(spec, group=name in ("summary", "histogram"),
+            label=name in ("linear_regression", "naive_bayes", "gaussian_naive_bayes"))
+    low = {"covariance": 2, "correlation": 2, "frequency": 1, "histogram": 1}.get(name, 1)
+    high = {"histogram": 1, "frequency": 2}.get(name, 32)
+    if name == "summary" and set(spec.reveal) == {"count"}:
+        low = 0
+    if not low <= len(spec.columns) <= high:
+        raise ValueError(f"analysis {name!r} reads {low} to {high} columns, got {len(spec.columns)}")
+    used = set(numeric_columns(spec)) | set(categorical_columns(spec))
+    if len(used) != len(numeric_columns(spec)) + len(categorical_columns(spec)):
+        raise ValueError("a column is used twice (a feature is also the label or group)")
+    for column in categorical_columns(spec):
+        if column not in spec.domains:
+            raise ValueError(f"categorical column {column!r} needs a domain in 'domains'")
+    _check_params(spec)
+
+
+def _expect(spec: JobSpec, *, group: bool, label: bool) -> None:
+    if spec.group_by and not group:
+        raise ValueError(f"analysis {spec.analysis!r} takes no group_by")
+    if label != bool(spec.label):
+        raise ValueError(f"analysis {spec.analysis!r} {'needs' if label else 'takes no'} a label")
+
+
+def _check_params(spec: JobSpec) -> None:
+    p = spec.params
+    if spec.analysis == "histogram":
+        if len(p.bins) < 2 or any(b <= a for a, b in zip(p.bins, p.bins[1:])):
+            raise ValueError("a histogram needs at least two increasing bin edges in params.bins")
+    elif p.bins:
+        raise ValueError("params.bins is for histograms only")

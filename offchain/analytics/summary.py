@@ -1,0 +1,169 @@
+"""Count, sum, mean, variance, standard deviation, min and max, overall or per group.
+
+Each party inputs, per group g and column c (groups from the declared domain
+of ``group_by``; one group without it): its row count n_g, the sum S of the
+encodings and, when a variance is asked for, the sum of squares Q (scale 2^f),
+and for min/max its local minimum and maximum (the largest encoding, or its
+negation, when it has no row in the group). Under MPC, with totals n, S, Q:
+
+    mean     = S / n                                  (division, spec format)
+    variance = T / D,  T = n Q - S^2,  D = n (n - ddof)   (T exact at scale 2^2f, one
+               truncation to 2^f, division in the wide format: no cancellation)
+    std      = sqrt(variance)
+    min, max = pairwise min/max of the parties' extremes (ceil(log2 parties) rounds)
+
+Error bounds (ulp = 2^-f, relative to the exact value on the pooled rows; the
+rounding of Q adds at most parties/2 ulp to Q):
+
+    mean:     |e| <= 8 ulp |mean| + 2 ulp          (divide's bound with |x| / |y| = |mean|)
+    variance: |e| <= 8 ulp var + (parties + 2) ulp
+    std:      |e| <= 12 ulp std + 3 ulp
+    count, sum, min, max: exact (the sum of encodings; the encodings are the inputs)
+
+An empty group reveals count 0, sum/mean/variance/std 0 and min/max "none".
+Gaussian naive Bayes reuses this with the class label as the group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from offchain.analytics import common
+from offchain.analytics.data import Table
+from offchain.analytics.shape import group_of
+from offchain.analytics.spec import JobSpec
+from offchain.engine import estimate
+from offchain.engine.arith import mul
+from offchain.engine.context import Context
+from offchain.engine.divide import divide, sqrt
+from offchain.engine.fixedpoint import fx_trunc
+from offchain.preprocessing.tuples import Needs
+from offchain.shares import SharedVec
+
+STATS = ("count", "sum", "mean", "variance", "std", "min", "max")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The public shape of a summary: groups, columns and which parts are input."""
+
+    groups: tuple[str, ...]
+    columns: tuple[str, ...]
+    second: bool
+    extremes: bool
+
+    @property
+    def cells(self) -> int:
+        return len(self.groups) * len(self.columns)
+
+    @property
+    def width(self) -> int:
+        g, gc = len(self.groups), self.cells
+        return g + gc + gc * self.second + 2 * gc * self.extremes
+
+
+def layout(spec: JobSpec) -> Layout:
+    group = group_of(spec)
+    wanted = set(spec.reveal)
+    return Layout(spec.domain(group) if group else ("",), spec.columns,
+                  bool(wanted & {"variance", "std"}), bool(wanted & {"min", "max"}))
+
+
+def local(spec: JobSpec, table: Table) -> list[int]:
+    """This party's counts, sums, sums of squares and extremes (see the module docstring)."""
+    lay, f = layout(spec), spec.fixed_point.f
+    group = group_of(spec)
+    member = table.codes[group] if group else np.zeros(table.rows, dtype=np.int64)
+    counts, sums, squares, lows, highs = [], [], [], [], []
+    big = common.sentinel(spec)
+    for g in range(len(lay.groups)):
+        rows = member == g
+        counts.append(int(rows.sum()))
+        for c in lay.columns:
+            enc = common.encodings(table.numeric[c][rows], f)
+            sums.append(sum(enc))
+            squares.append(common.product_sum(enc, enc, f))
+            lows.append(min(enc, default=big))
+            highs.append(max(enc, default=-big))
+    names = [f"{c!r}" for _ in lay.groups for c in lay.columns]
+    common.check_local(spec, sums, [f"sum of {c}" for c in names])
+    out = counts + sums
+    if lay.second:
+        common.check_local(spec, squares, [f"sum of squares of {c}" for c in names])
+        out += squares
+    if lay.extremes:
+        out += lows + highs
+    return out
+
+
+def needs(spec: JobSpec) -> Needs:
+    lay, params, wide = layout(spec), common.params_of(spec), common.wide_of(spec)
+    total = common.input_needs(spec, lay.width)
+    gc = lay.cells
+    if "mean" in spec.reveal:
+        total = total + estimate.divide(gc, params)
+    if lay.second:
+        total = total + estimate.mul(2 * gc + len(lay.groups)) + estimate.fx_trunc(gc, wide)
+        total = total + estimate.divide(gc, wide)
+        if "std" in spec.reveal:
+            total = total + estimate.sqrt(gc, wide)
+    if lay.extremes:
+        total = total + common.party_extremes_needs(spec, gc)
+    return total
+
+
+async def run(ctx: Context, spec: JobSpec, table: Table) -> dict[str, str]:
+    mine = local(spec, table)
+    inputs = await common.input_all(ctx, spec, mine)
+    return await compute(ctx, spec, inputs)
+
+
+async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[str, str]:
+    """The statistics the spec reveals from every party's input vector."""
+    lay, params, wide = layout(spec), common.params_of(spec), common.wide_of(spec)
+    f, g, gc = params.f, len(lay.groups), lay.cells
+    tot = common.total(inputs)
+    n, s = tot[0:g], tot[g:g + gc]
+    n_cells = common.repeat_each(n, len(lay.columns))
+    out: dict[str, SharedVec] = {"count": n, "sum": s}
+    if "mean" in spec.reveal:
+        out["mean"] = await divide(ctx, s, n_cells.scale(1 << f), params)
+    if lay.second:
+        q = tot[g + gc:g + 2 * gc]
+        less = n.sub_public(spec.params.ddof, ctx.key)
+        prods = await mul(ctx, SharedVec.concat([n_cells, s, n]), SharedVec.concat([q, s, less]))
+        nq, ss, d = prods[0:gc], prods[gc:2 * gc], prods[2 * gc:]
+        t = await fx_trunc(ctx, nq.scale(1 << f) - ss, wide)
+        d_cells = common.repeat_each(d, len(lay.columns)).scale(1 << f)
+        out["variance"] = await divide(ctx, t, d_cells, wide)
+        if "std" in spec.reveal:
+            out["std"] = await sqrt(ctx, out["variance"], wide)
+    if lay.extremes:
+        base = g + gc + gc * lay.second
+        out["min"], out["max"] = await common.party_extremes(
+            ctx, spec, [x[base:base + gc] for x in inputs], [x[base + gc:base + 2 * gc] for x in inputs])
+    names = [name for name in STATS if name in spec.reveal]
+    opened = await common.reveal(ctx, [out[name] for name in names])
+    return format_result(spec, dict(zip(names, opened)))
+
+
+def format_result(spec: JobSpec, opened: dict[str, list[int]]) -> dict[str, str]:
+    """Keys ``count[group=v]`` and ``stat.column[group=v]`` (no brackets without a group)."""
+    lay, f = layout(spec), spec.fixed_point.f
+    group = group_of(spec)
+    big = common.sentinel(spec)
+    result = {}
+    for gi, gname in enumerate(lay.groups):
+        tag = f"[{group}={gname}]" if group else ""
+        if "count" in opened:
+            result[f"count{tag}"] = str(opened["count"][gi])
+        for ci, column in enumerate(lay.columns):
+            for name, values in opened.items():
+                if name == "count":
+                    continue
+                v = values[gi * len(lay.columns) + ci]
+                text = "none" if name in ("min", "max") and abs(v) == big else common.fixed_text(v, f)
+                result[f"{name}.{column}{tag}"] = text
+    return result

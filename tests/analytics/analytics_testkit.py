@@ -1,0 +1,58 @@
+"""Helpers for the analytics tests: parties, tables split across parties, one MPC run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from offchain.analytics import registry
+from offchain.analytics.data import Table
+from offchain.analytics.spec import JobSpec
+from offchain.engine.context import Context
+from offchain.engine.local import run_local
+
+PARTIES = tuple("0x" + f"{i + 1:040x}" for i in range(3))
+
+
+def spec(**fields: Any) -> JobSpec:
+    return JobSpec(participants=fields.pop("participants", PARTIES), **fields)
+
+
+def split_tables(spec: JobSpec, columns: Mapping[str, Sequence[Any]], parties: int = 3
+                 ) -> list[Table]:
+    """Row i goes to party i mod parties (every party gets at least one row)."""
+    return [registry.table_from_columns(spec, {c: list(v)[p::parties] for c, v in columns.items()})
+            for p in range(parties)]
+
+
+def run_analysis(spec: JobSpec, tables: Sequence[Table]) -> dict[str, str]:
+    """Runs the analysis as every party with exactly ``registry.needs(spec)``; checks that all
+    parties agree and that no tuple is left over (the needs are exact)."""
+    needs = registry.needs(spec)
+
+    async def program(ctx: Context) -> tuple[dict[str, str], dict[str, int]]:
+        result = await registry.run(ctx, spec, tables[ctx.party])
+        left = {str(k): ctx.source.available(k) for k, _ in needs}
+        return result, {k: v for k, v in left.items() if v}
+
+    results = asyncio.run(run_local(len(tables), program, needs=needs, sacrifice=False,
+                                    timeout=120))
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    first = results[0][0]
+    assert all(r[0] == first for r in results), results
+    assert all(not r[1] for r in results), f"tuples left over: {results[0][1]}"
+    return first
+
+
+def close(got: str, want: float, rel: float, ulps: float = 4, f: int = 20) -> bool:
+    """|got - want| <= rel |want| + ulps 2^-f (plus the six decimal places of the text)."""
+    return abs(float(got) - want) <= rel * abs(want) + ulps * 2.0**-f + 5e-7
+
+
+def rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)

@@ -1,0 +1,43 @@
+"""Job specs: the first form keeps its canonical text; new analyses, their rules and reveals."""
+
+from __future__ import annotations
+
+import pytest
+
+from offchain.analytics.spec import JobSpec
+from offchain.errors import ConfigError
+from analytics_testkit import PARTIES, spec
+
+
+def test_mean_spec_keeps_its_canonical_text() -> None:
+    s = JobSpec(analysis="mean", column="income", participants=PARTIES, reveal=("count", "mean"))
+    assert s.canonical() == (
+        '{"analysis":"mean","column":"income","fixed_point":{"f":20,"k":64},"participants":['
+        + ",".join(f'"{p}"' for p in PARTIES) + '],"reveal":["count","mean"],"title":"","version":1}')
+    assert JobSpec.parse(s.canonical()) == s
+
+
+def test_new_specs_round_trip_canonically() -> None:
+    s = spec(analysis="naive_bayes", columns=("a", "b"), label="y", max_rows=50,
+             domains={"a": ("x", "y"), "b": ("p", "q", "r"), "y": ("no", "yes")},
+             params={"smoothing": 0.5}, reveal=("counts",))
+    text = s.canonical()
+    assert JobSpec.parse(text) == s and JobSpec.parse(text).canonical() == text
+    assert '"params":{"smoothing":0.5}' in text and "group_by" not in text
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(analysis="summary", columns=("x",), reveal=("mean", "rows")), "may reveal only"),
+    (dict(analysis="mean", column="x", reveal=("count", "mean", "sum")), "reveals exactly"),
+    (dict(analysis="linear_regression", columns=("x",), label="y", reveal=("intercept",)),
+     "including"),
+    (dict(analysis="summary", columns=("x",), group_by="g", reveal=("mean",)), "needs a domain"),
+    (dict(analysis="histogram", columns=("x",), reveal=("counts",)), "bin edges"),
+    (dict(analysis="correlation", columns=("x",), reveal=("correlation",)), "2 to 32 columns"),
+    (dict(analysis="naive_bayes", columns=("x",), label="x", domains={"x": ("a",)},
+          reveal=("counts",)), "used twice"),
+    (dict(analysis="decision_tree", columns=("a",), label="y", reveal=("tree",)), "analysis"),
+])
+def test_specs_that_reveal_too_much_or_lack_shape_are_refused(fields: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        JobSpec.build(participants=PARTIES, **fields)
