@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 
 from offchain.analytics import summary
+from offchain.analytics.common import InputHook
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
 from offchain.engine.context import Context
@@ -27,8 +28,9 @@ def needs(spec: JobSpec) -> Needs:
     return summary.needs(spec)
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table) -> dict[str, str]:
-    return await summary.run(ctx, spec, table)
+async def run(ctx: Context, spec: JobSpec, table: Table,
+              on_inputs: InputHook | None = None) -> dict[str, str]:
+    return await summary.run(ctx, spec, table, on_inputs)
 
 
 def predict_categorical(spec: JobSpec, result: Mapping[str, str], record: Mapping[str, str]

@@ -10,7 +10,7 @@ must stay below 2^(k-1) / n_parties so that the totals fit the k-bit range;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
@@ -60,6 +60,10 @@ def check_local(spec: JobSpec, values: Sequence[int], labels: Sequence[str]) -> 
                               f"{len(spec.participants)} parties; choose a larger k")
 
 
+#: Called with every party's input shares once they exist (see ``input_all``).
+InputHook = Callable[[Sequence[SharedVec]], Awaitable[None]]
+
+
 def input_needs(spec: JobSpec, width: int) -> Needs:
     """Every participant inputs ``width`` values."""
     total = Needs()
@@ -68,12 +72,19 @@ def input_needs(spec: JobSpec, width: int) -> Needs:
     return total
 
 
-async def input_all(ctx: Context, spec: JobSpec, mine: Sequence[int]) -> list[SharedVec]:
-    """Every party inputs a vector as long as ``mine``; their shares in party order."""
+async def input_all(ctx: Context, spec: JobSpec, mine: Sequence[int],
+                    on_inputs: InputHook | None = None) -> list[SharedVec]:
+    """Every party inputs a vector as long as ``mine``; their shares in party order.
+
+    ``on_inputs`` runs once all inputs are shared and before any computation,
+    so that a peer can commit to its input shares on chain first.
+    """
     out = []
     for owner in range(len(spec.participants)):
         values = FieldVec.from_ints(mine) if owner == ctx.party else None
         out.append(await input_values(ctx, owner, values, len(mine)))
+    if on_inputs is not None:
+        await on_inputs(out)
     return out
 
 

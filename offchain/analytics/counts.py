@@ -86,8 +86,9 @@ def needs(spec: JobSpec) -> Needs:
     return common.input_needs(spec, len(cells(spec)))
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table) -> dict[str, str]:
+async def run(ctx: Context, spec: JobSpec, table: Table,
+              on_inputs: common.InputHook | None = None) -> dict[str, str]:
     mine = local(spec, table)
-    inputs = await common.input_all(ctx, spec, mine)
+    inputs = await common.input_all(ctx, spec, mine, on_inputs)
     (opened,) = await common.reveal(ctx, [common.total(inputs)])
     return {key: str(v) for key, v in zip(cells(spec), opened)}

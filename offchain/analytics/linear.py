@@ -78,8 +78,9 @@ def needs(spec: JobSpec) -> Needs:
             + estimate.divide(d, wide) + estimate.fx_mul(d, wide) + estimate.divide(1, wide))
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table) -> dict[str, str]:
-    inputs = await common.input_all(ctx, spec, local(spec, table))
+async def run(ctx: Context, spec: JobSpec, table: Table,
+              on_inputs: common.InputHook | None = None) -> dict[str, str]:
+    inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs)
     names = numeric_columns(spec)
     m, f = len(names), spec.fixed_point.f
     wide = common.wide_of(spec)

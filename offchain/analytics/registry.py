@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from offchain.analytics import bayes, counts, linear, stats, summary
+from offchain.analytics.common import InputHook
 from offchain.analytics.data import Table, read_table, table_from_columns
 from offchain.analytics.spec import JobSpec
 from offchain.engine.context import Context
@@ -44,14 +45,21 @@ def stats_analyses() -> tuple[str, ...]:
     return ("count", "sum", "mean")
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table) -> dict[str, str]:
-    """Runs the analysis as this party; returns the revealed result (equal on every party)."""
+async def run(ctx: Context, spec: JobSpec, table: Table,
+              on_inputs: InputHook | None = None) -> dict[str, str]:
+    """Runs the analysis as this party; returns the revealed result (equal on every party).
+
+    ``on_inputs`` is awaited with every party's input shares after the input
+    step and before anything else (a peer commits to its shares on chain there).
+    """
     if spec.analysis in stats_analyses():
         phase = await stats.input_phase(ctx, spec, table.numeric[spec.column].tolist())
+        if on_inputs is not None:
+            await on_inputs(phase.shares)
         return await stats.reveal(ctx, spec, phase)
-    runner: Callable[[Context, JobSpec, Table], Awaitable[dict[str, str]]]
+    runner: Callable[[Context, JobSpec, Table, InputHook | None], Awaitable[dict[str, str]]]
     runner = _MODULES[spec.analysis].run
-    return await runner(ctx, spec, table)
+    return await runner(ctx, spec, table, on_inputs)
 
 
 def load(spec: JobSpec, bindings: Mapping[str, Path]) -> Table:

@@ -114,9 +114,10 @@ def needs(spec: JobSpec) -> Needs:
     return total
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table) -> dict[str, str]:
+async def run(ctx: Context, spec: JobSpec, table: Table,
+              on_inputs: common.InputHook | None = None) -> dict[str, str]:
     mine = local(spec, table)
-    inputs = await common.input_all(ctx, spec, mine)
+    inputs = await common.input_all(ctx, spec, mine, on_inputs)
     return await compute(ctx, spec, inputs)
 
 

@@ -79,3 +79,27 @@ def test_histogram_and_frequency_tables_match_numpy() -> None:
     for a in ("u", "v"):
         for b in ("p", "q", "r"):
             assert table[f"count[g={a},h={b}]"] == str(((g == a) & (h == b)).sum())
+
+
+def test_the_input_hook_runs_once_inputs_exist_and_before_any_opening() -> None:
+    import asyncio
+    from pathlib import Path
+
+    from offchain.analytics import registry
+    from offchain.analytics.spec import JobSpec
+    from offchain.engine.local import run_local
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    spec = JobSpec(analysis="mean", column="income", reveal=("count", "mean"),
+                   participants=tuple(f"0x{i:040x}" for i in range(1, 4)))
+    tables = [registry.read_table(spec, {"income": examples / f"incomes_party_{t}.csv"}) for t in "abc"]
+    seen: list[tuple[int, list[int], int]] = []
+
+    async def program(ctx):  # type: ignore[no-untyped-def]
+        async def hook(shares):  # type: ignore[no-untyped-def]
+            seen.append((ctx.party, [len(s) for s in shares], len(ctx.pending)))
+        return await registry.run(ctx, spec, tables[ctx.party], hook)
+
+    results = asyncio.run(run_local(3, program, needs=registry.needs(spec)))
+    assert all(r == {"count": "12", "mean": "52916.666667"} for r in results)
+    assert sorted(seen) == [(p, [2, 2, 2], 0) for p in range(3)]
