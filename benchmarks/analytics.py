@@ -42,7 +42,9 @@ def data(rows: int) -> dict[str, np.ndarray]:
     c = np.where(x[:, 0] + r.normal(0, 1, rows) > 5, "hi", "lo")
     f1 = np.where(x[:, 1] > -3, "up", "down")
     f2 = r.choice(["r", "s", "t"], rows)
-    return {"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "y": y, "cls": c, "f1": f1, "f2": f2}
+    f3 = np.where(x[:, 2] > 1000, "big", "small")
+    return {"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "y": y, "cls": c, "f1": f1, "f2": f2,
+            "f3": f3}
 
 
 def specs() -> dict[str, tuple[JobSpec, Callable[[dict[str, np.ndarray]], Any]]]:
@@ -52,6 +54,12 @@ def specs() -> dict[str, tuple[JobSpec, Callable[[dict[str, np.ndarray]], Any]]]
     def nb_plain(d: dict[str, np.ndarray]) -> Any:
         return [[((d[f] == v) & (d["cls"] == k)).sum() for v in set(d[f]) for k in ("hi", "lo")]
                 for f in ("f1", "f2")]
+
+    def tree_plain(d: dict[str, np.ndarray]) -> Any:
+        # The root's Gini of each feature: the plaintext work of one level.
+        return [sum(((d[f] == v).sum() - ((d[f] == v) & (d["cls"] == k)).sum() ** 2
+                     / max((d[f] == v).sum(), 1)) for v in set(d[f]) for k in ("hi", "lo"))
+                for f in ("f1", "f2", "f3")]
 
     def lstsq(d: dict[str, np.ndarray]) -> Any:
         return np.linalg.lstsq(np.c_[d["a"], d["b"], d["c"], np.ones(len(d["y"]))], d["y"],
@@ -68,6 +76,12 @@ def specs() -> dict[str, tuple[JobSpec, Callable[[dict[str, np.ndarray]], Any]]]
         "naive_bayes": (s(analysis="naive_bayes", columns=("f1", "f2"), label="cls",
                           domains={"f1": ("down", "up"), "f2": ("r", "s", "t"),
                                    "cls": ("hi", "lo")}, reveal=("counts",)), nb_plain),
+        # max_rows is set per size in bench(): the padded tree's work is sized by it.
+        "decision_tree_d3": (s(analysis="decision_tree", columns=("f1", "f2", "f3"), label="cls",
+                               max_rows=1, params={"max_depth": 3},
+                               domains={"f1": ("down", "up"), "f2": ("r", "s", "t"),
+                                        "f3": ("big", "small"), "cls": ("hi", "lo")},
+                               reveal=("tree",)), tree_plain),
     }
 
 
@@ -75,6 +89,8 @@ def bench(spec: JobSpec, columns: dict[str, np.ndarray], plain: Callable[[Any], 
           ) -> dict[str, float]:
     used = {c: v for c, v in columns.items()
             if c in spec.columns or c in (spec.column, spec.label)}
+    if spec.max_rows is not None:  # Per-row analyses: the bound is each party's share of rows.
+        spec = spec.model_copy(update={"max_rows": -(-len(columns["a"]) // 3)})
     tables = [registry.table_from_columns(spec, {c: v[p::3] for c, v in used.items()})
               for p in range(3)]
 

@@ -96,6 +96,12 @@ def total(parts: Sequence[SharedVec]) -> SharedVec:
     return acc
 
 
+def gather(x: SharedVec, indices: Sequence[int]) -> SharedVec:
+    """The elements of x at ``indices``, in that order (local; indices may repeat)."""
+    index = np.asarray(list(indices), dtype=np.int64)
+    return SharedVec(FieldVec(x.share.limbs[index]), FieldVec(x.mac.limbs[index]))
+
+
 def repeat_each(x: SharedVec, times: int) -> SharedVec:
     """Each element of x ``times`` times in a row: [x0, x0, .., x1, x1, ..]."""
     return SharedVec.concat([x[i:i + 1] for i in range(len(x)) for _ in range(times)])

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 
-from offchain.analytics import bayes, counts, linear, stats, summary
+from offchain.analytics import bayes, counts, kmeans, linear, privacy, stats, summary, tree
 from offchain.analytics.common import InputHook
 from offchain.analytics.data import Table, read_table, table_from_columns
 from offchain.analytics.spec import JobSpec
@@ -29,7 +29,7 @@ __all__ = ["Table", "needs", "read_table", "result_bytes", "run", "table_from_co
 _MODULES: dict[str, ModuleType] = {
     "summary": summary, "histogram": counts, "frequency": counts, "naive_bayes": counts,
     "covariance": linear, "correlation": linear, "linear_regression": linear,
-    "gaussian_naive_bayes": bayes,
+    "gaussian_naive_bayes": bayes, "decision_tree": tree, "kmeans": kmeans,
 }
 result_bytes = stats.result_bytes
 
@@ -38,6 +38,8 @@ def needs(spec: JobSpec, shape: Mapping[str, int] | None = None) -> Needs:
     """The exact tuples a job of ``spec`` consumes (its shape is all in the spec; ``shape`` is unused)."""
     if spec.analysis in stats_analyses():
         return stats.needs(spec)
+    if spec.params.epsilon is not None:
+        return privacy.needs(spec)
     return _MODULES[spec.analysis].needs(spec)  # type: ignore[no-any-return]
 
 
@@ -58,7 +60,7 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
             await on_inputs(phase.shares)
         return await stats.reveal(ctx, spec, phase)
     runner: Callable[[Context, JobSpec, Table, InputHook | None], Awaitable[dict[str, str]]]
-    runner = _MODULES[spec.analysis].run
+    runner = privacy.run if spec.params.epsilon is not None else _MODULES[spec.analysis].run
     return await runner(ctx, spec, table, on_inputs)
 
 

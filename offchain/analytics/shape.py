@@ -13,12 +13,16 @@ if TYPE_CHECKING:
     from offchain.analytics.spec import JobSpec
 
 
+#: Analyses whose work is sized by max_rows (they need it in the spec).
+PER_ROW = ("decision_tree", "kmeans")
+
+
 def numeric_columns(spec: JobSpec) -> tuple[str, ...]:
     """The numeric columns ``spec`` reads, in spec order."""
     if spec.analysis in ("count", "sum", "mean"):
         return (spec.column,)
     if spec.analysis in ("summary", "histogram", "covariance", "correlation",
-                         "gaussian_naive_bayes"):
+                         "gaussian_naive_bayes", "kmeans"):
         return spec.columns
     if spec.analysis == "linear_regression":
         return (*spec.columns, spec.label or "")
@@ -29,7 +33,7 @@ def categorical_columns(spec: JobSpec) -> tuple[str, ...]:
     """The categorical columns ``spec`` reads (features first, then the label or group)."""
     if spec.analysis in ("frequency",):
         return spec.columns
-    if spec.analysis == "naive_bayes":
+    if spec.analysis in ("naive_bayes", "decision_tree"):
         return (*spec.columns, spec.label or "")
     if spec.analysis == "gaussian_naive_bayes":
         return (spec.label or "",)
@@ -46,12 +50,18 @@ def group_of(spec: JobSpec) -> str | None:
 def check_spec(spec: JobSpec) -> None:
     """The per-analysis rules of a spec (after the reveal rules); ValueError names the problem."""
     name = spec.analysis
+    from offchain.analytics import privacy  # Which analyses take params.epsilon.
+    privacy.check(spec)
     if name in ("count", "sum", "mean"):
         return
     if spec.column:
         raise ValueError(f"analysis {name!r} reads 'columns', not 'column'")
+    if name in PER_ROW and spec.max_rows is None:
+        raise ValueError(f"analysis {name!r} needs max_rows, the most rows a party may hold: "
+                         "its work is sized by it")
     _expect(spec, group=name in ("summary", "histogram"),
-            label=name in ("linear_regression", "naive_bayes", "gaussian_naive_bayes"))
+            label=name in ("linear_regression", "naive_bayes", "gaussian_naive_bayes",
+                           "decision_tree"))
     low = {"covariance": 2, "correlation": 2, "frequency": 1, "histogram": 1}.get(name, 1)
     high = {"histogram": 1, "frequency": 2}.get(name, 32)
     if name == "summary" and set(spec.reveal) == {"count"}:
@@ -81,3 +91,13 @@ def _check_params(spec: JobSpec) -> None:
             raise ValueError("a histogram needs at least two increasing bin edges in params.bins")
     elif p.bins:
         raise ValueError("params.bins is for histograms only")
+    if spec.analysis == "decision_tree":
+        from offchain.analytics import tree  # The tree's bounds live with its protocol.
+        tree.check(spec)
+    elif p.max_depth is not None or p.criterion != "gini":
+        raise ValueError("params.max_depth and params.criterion are for decision trees only")
+    if spec.analysis == "kmeans":
+        from offchain.analytics import kmeans
+        kmeans.check(spec)
+    elif p.centroids or p.iterations:
+        raise ValueError("params.centroids and params.iterations are for k-means only")

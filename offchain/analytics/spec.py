@@ -47,14 +47,19 @@ ALLOWED: dict[str, frozenset[str]] = {
     "linear_regression": frozenset({"coefficients", "intercept"}),
     "naive_bayes": frozenset({"counts"}),
     "gaussian_naive_bayes": frozenset({"count", "mean", "variance"}),
+    "decision_tree": frozenset({"tree"}),
+    "kmeans": frozenset({"centroids", "sizes"}),
 }
 #: Reveal items an analysis cannot do without (a model is revealed whole).
 REQUIRED: dict[str, frozenset[str]] = {
     "linear_regression": frozenset({"coefficients"}),
     "gaussian_naive_bayes": frozenset({"count", "mean", "variance"}),
+    "decision_tree": frozenset({"tree"}),
+    "kmeans": frozenset({"centroids"}),
 }
 Analysis = Literal["count", "sum", "mean", "summary", "histogram", "frequency", "covariance",
-                   "correlation", "linear_regression", "naive_bayes", "gaussian_naive_bayes"]
+                   "correlation", "linear_regression", "naive_bayes", "gaussian_naive_bayes", "decision_tree",
+                   "kmeans"]
 _NEW_FIELDS = {"column": "", "columns": (), "group_by": None, "label": None, "domains": {}, "max_rows": None,
                "params": {}}
 
@@ -82,6 +87,11 @@ class Params(BaseModel):
     ddof: Literal[0, 1] = 0                       # variance divisor n - ddof (summary, covariance)
     bins: tuple[float, ...] = ()                  # histogram edges, increasing
     smoothing: float = Field(1.0, ge=0)           # naive Bayes Laplace smoothing (prediction)
+    max_depth: int | None = Field(None, ge=1, le=16)  # decision tree depth (levels of splits)
+    criterion: str = "gini"                       # decision tree split rule (gini only)
+    centroids: tuple[tuple[float, ...], ...] = ()  # k-means initial centroids (public)
+    iterations: int = Field(0, ge=0, le=50)       # k-means Lloyd iterations
+    epsilon: float | None = None                  # differential privacy of count tables
 
 
 def _check_name(value: str) -> str:
@@ -155,6 +165,8 @@ class JobSpec(BaseModel):
                                  f"the spec says {list(self.reveal)}")
             if not self.column:
                 raise ValueError(f"analysis {self.analysis!r} needs a column")
+            from offchain.analytics.privacy import check  # Refuses params.epsilon here.
+            check(self)
             return self
         allowed_set = ALLOWED[self.analysis]
         extra = sorted(set(self.reveal) - allowed_set)
