@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from onchain import keystore, orgs
@@ -49,7 +50,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except MpccError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         sys.exit(_exit_code(err))
     except typer.Exit as done:
         sys.exit(done.exit_code)
@@ -299,7 +300,7 @@ def peer_status(config: Path = CONFIG, as_json: bool = JSON_OUT) -> None:
     lines += [f"job {j['job']}: {j['analysis']} of {j['column']}, {j['state']}"
               + (f" ({j['abort_reason']})" if j["state"] == "aborted" else "")
               + (f"; here: {j['local']}" if j["local"] else "") for j in status["jobs"]]
-    _emit(as_json, status, lines)
+    _emit(as_json, status, [escape(line) for line in lines])
 
 
 @preprocess_app.command("serve")
@@ -369,8 +370,7 @@ def job_propose(
     job_spec = commands.make_spec(dep, spec, analysis, column, participants, title)
     org = orgs.load(home, keystore.passphrase())
     done = commands.job_propose(dep, org, service, job_spec, accept_s, commit_s, result_s)
-    _emit(as_json, done, [f"job {done['job']} proposed; {len(done['reservations'])} reservations; "
-                          f"tx {done['tx']}"])
+    _emit(as_json, done, [f"job {done['job']} proposed and its tuples reserved"])
 
 
 @job_app.command("accept")

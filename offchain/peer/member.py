@@ -20,7 +20,9 @@ from offchain.analytics import stats
 from offchain.analytics.data import read_column
 from offchain.analytics.spec import JobSpec
 from offchain.engine.context import Context
-from offchain.errors import ConfigError, DeliveryRejected, ProtocolAbort, SacrificeFailed
+from offchain.errors import (
+    ConfigError, DeliveryRejected, PeerDisconnected, PeerTimeout, ProtocolAbort, SacrificeFailed,
+)
 from offchain.net.transport import Transport
 from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch
@@ -37,6 +39,10 @@ from onchain.registry import Role
 log = logging.getLogger(__name__)
 POLL_S = 0.02
 _SACRIFICE_DOMAIN = b"mpcc/sacrifice-attestation/v1"
+
+
+class ChainWaitTimeout(ProtocolAbort):
+    """A job did not reach the state this peer waits for within its timeout (a liveness failure)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,11 @@ class MemberPeer:
     cache: TupleCache
     data: dict[str, Path] = field(default_factory=dict)
     timeout_s: float = 60.0
+    # A peer that went silent (timeout, closed channel, stalled chain step) is not
+    # evidence of cheating: with this False such aborts are not reported on chain
+    # and the job is left to expire at its deadline (the daemon's policy).
+    report_liveness: bool = True
+    poll_s: float = POLL_S  # How often wait_for reads the job's state (a JSON-RPC node: slower).
 
     @property
     def address(self) -> str:
@@ -147,6 +158,9 @@ class MemberPeer:
         self.dep.jobs.submit_result(self.org.account, job_id, stats.result_bytes(result))
 
     def _report(self, job_id: int, abort: ProtocolAbort) -> None:
+        if not self.report_liveness and isinstance(abort, (PeerTimeout, PeerDisconnected, ChainWaitTimeout)):
+            log.warning("job %s: stopped (%s); left to expire at its deadline", job_id, abort)
+            return
         evidence = hashlib.sha256(f"{type(abort).__name__}: {abort}".encode()).digest()
         log.warning("job %s: protocol failure reported on chain: %s", job_id, abort)
         if self.dep.jobs.job(job_id).state not in (JobState.ABORTED, JobState.FINALISED):
@@ -162,5 +176,5 @@ class MemberPeer:
             if current >= state:
                 return
             if asyncio.get_running_loop().time() > deadline:
-                raise ProtocolAbort(f"job {job_id} did not reach {state.name} within {self.timeout_s}s")
-            await asyncio.sleep(POLL_S)
+                raise ChainWaitTimeout(f"job {job_id} did not reach {state.name} within {self.timeout_s}s")
+            await asyncio.sleep(self.poll_s)

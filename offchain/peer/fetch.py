@@ -1,0 +1,107 @@
+"""The client side of the preprocessing service's request protocol (offchain.peer.serve).
+
+The service's certificate is not checked: nothing it serves is trusted as
+served. A delivery is checked against the batch commitment on chain and
+decrypted with this organisation's own HPKE key (``open_batch``); a MAC key
+share opens only as this party's share for this group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+
+from offchain.errors import DecodeError, MpccError
+from offchain.peer.config import split_host_port
+from offchain.peer.serve import (
+    MAX_BODY, OK, OP_BATCH, OP_KEY_SHARE, OP_LIST, REQUEST, RESPONSE_HEAD, WIRE_VERSION,
+)
+from offchain.preprocessing.delivery import HEADER_BYTES, BatchHeader, PartyDelivery
+from offchain.preprocessing.tuples import TupleKey
+
+TIMEOUT_S = 20.0
+
+
+class ServiceError(MpccError, ConnectionError):
+    """The preprocessing service could not be reached or answered with an error."""
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """A batch the service committed: what an analyst needs to plan reservations."""
+
+    batch_id: bytes
+    key: TupleKey
+    count: int
+
+
+@dataclass(frozen=True)
+class SealedKeyShare:
+    group: bytes
+    n_parties: int
+    party: int
+    sealed: bytes
+
+    def to_bytes(self) -> bytes:
+        return self.group + self.n_parties.to_bytes(2, "big") + self.party.to_bytes(2, "big") + self.sealed
+
+    @classmethod
+    def from_bytes(cls, body: bytes) -> SealedKeyShare:
+        if len(body) < 37:
+            raise DecodeError("key-share answer too short")
+        return cls(body[:32], int.from_bytes(body[32:34], "big"), int.from_bytes(body[34:36], "big"), body[36:])
+
+
+class ServiceClient:
+    """Requests to the service at ``host:port``."""
+
+    def __init__(self, endpoint: str, timeout: float = TIMEOUT_S) -> None:
+        self.endpoint = endpoint
+        self.host, self.port = split_host_port(endpoint)
+        self.timeout = timeout
+
+    async def key_share(self, party: int) -> SealedKeyShare:
+        return SealedKeyShare.from_bytes(await self._request(OP_KEY_SHARE, party))
+
+    async def catalogue(self) -> list[CatalogueEntry]:
+        body = await self._request(OP_LIST)
+        count = int.from_bytes(body[:4], "big")
+        if len(body) != 4 + count * HEADER_BYTES:
+            raise DecodeError("list-batches answer of the wrong length")
+        headers = [BatchHeader.from_bytes(body[4 + i * HEADER_BYTES:4 + (i + 1) * HEADER_BYTES])
+                   for i in range(count)]
+        return [CatalogueEntry(h.batch_id, h.key, h.count) for h in headers]
+
+    async def delivery_bytes(self, batch_id: bytes, party: int) -> bytes:
+        return await self._request(OP_BATCH, party, batch_id)
+
+    async def delivery(self, batch_id: bytes, party: int) -> PartyDelivery:
+        return PartyDelivery.from_bytes(await self.delivery_bytes(batch_id, party))
+
+    async def _request(self, op: int, party: int = 0, batch_id: bytes = bytes(32)) -> bytes:
+        try:
+            return await asyncio.wait_for(self._exchange(REQUEST.pack(WIRE_VERSION, op, party, batch_id)),
+                                          self.timeout)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError) as err:
+            raise ServiceError(f"the preprocessing service at {self.endpoint} did not answer: "
+                               f"{err or type(err).__name__}; is `mpcc preprocess serve` running?") from err
+
+    async def _exchange(self, request: bytes) -> bytes:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # See the module docstring.
+        reader, writer = await asyncio.open_connection(self.host, self.port, ssl=context)
+        try:
+            writer.write(request)
+            await writer.drain()
+            version, status, length = RESPONSE_HEAD.unpack(await reader.readexactly(RESPONSE_HEAD.size))
+            if version != WIRE_VERSION or length > MAX_BODY:
+                raise DecodeError(f"service answer of version {version}, {length} bytes")
+            body = await reader.readexactly(length)
+        finally:
+            writer.close()
+        if status != OK:
+            raise ServiceError(f"the preprocessing service refused: {body.decode('utf-8', 'replace')}")
+        return body

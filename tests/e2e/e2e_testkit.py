@@ -1,0 +1,222 @@
+"""Helpers of the end-to-end tests: a consortium of separate processes on `npx hardhat node`.
+
+:class:`Cluster` runs the CLI as a user would (``mpcc org init``, ``deploy``,
+``org join``/``approve``, ``preprocess serve``, ``peer run``, ``job ...``), keeps
+each long-running process's log in a file, and reads chain state and the
+peers' caches directly for the assertions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[2]
+MPCC = str(ROOT / ".venv" / "bin" / "mpcc")
+PASSPHRASE = "e2e test passphrase, not a secret"
+SERVICE_ACCOUNT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # account #1 of the public Hardhat mnemonic
+NAMES = ("Party A", "Party B", "Party C")
+TAGS = ("a", "b", "c")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float, every: float = 0.3) -> Any:
+    """Polls ``check`` until it returns something truthy; fails naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Cluster:
+    """Three organisations, the service and three peer daemons, each its own process."""
+
+    workdir: Path
+    rpc: str
+    service_port: int = field(default_factory=free_port)
+    ports: list[int] = field(default_factory=lambda: [free_port() for _ in NAMES])
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    accounts: list[str] = field(default_factory=list)
+
+    @property
+    def manifest(self) -> Path:
+        return self.workdir / "deployment.json"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "MPCC_PASSPHRASE": PASSPHRASE, "MPCC_RPC": self.rpc,
+                "MPCC_MANIFEST": str(self.manifest)}
+
+    def home(self, i: int) -> Path:
+        return self.workdir / f"org-{TAGS[i]}"
+
+    def config(self, i: int) -> Path:
+        return self.workdir / f"{TAGS[i]}.toml"
+
+    def cache(self, i: int) -> Path:
+        return self.workdir / f"{TAGS[i]}-tuples.sqlite"
+
+    def log(self, name: str) -> Path:
+        return self.workdir / f"{name}.log"
+
+    def mpcc(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([MPCC, *args], capture_output=True, text=True, env=self.env, cwd=self.workdir,
+                              timeout=timeout)
+        if check and done.returncode != 0:
+            raise AssertionError(f"mpcc {' '.join(args)} exited {done.returncode}: {done.stderr}")
+        return done
+
+    def mpcc_json(self, *args: str) -> Any:
+        return json.loads(self.mpcc(*args, "--json").stdout.strip().splitlines()[-1])
+
+    # Setting up -------------------------------------------------------------------------
+
+    def form(self) -> None:
+        """Keys for three organisations; A bootstrapped at deployment, B and C join and are approved."""
+        for i, name in enumerate(NAMES):
+            made = self.mpcc_json("org", "init", "--home", str(self.home(i)), "--name", name,
+                                  "--endpoint", f"127.0.0.1:{self.ports[i]}")
+            self.accounts.append(made["account"])
+        self.mpcc("dev", "fund", self.accounts[0])
+        self.mpcc("deploy", "--test-account", "--quorum", "2", "--bootstrap", str(self.home(0) / "public.json"),
+                  "--preprocessor", SERVICE_ACCOUNT)
+        for i in (1, 2):
+            self.mpcc("org", "join", "--home", str(self.home(i)), "--fund-from-test-account")
+        self.mpcc("org", "approve", self.accounts[1], "--home", str(self.home(0)))
+        for approver in (0, 1):
+            self.mpcc("org", "approve", self.accounts[2], "--home", str(self.home(approver)))
+        for i in range(3):
+            self.config(i).write_text(
+                f'home = "{self.home(i).name}"\nrpc = "{self.rpc}"\nmanifest = "{self.manifest.name}"\n'
+                f'cache = "{self.cache(i).name}"\nservice = "127.0.0.1:{self.service_port}"\n'
+                'accept = "auto"\ntimeout_s = 15\nconnect_timeout_s = 6\npoll_s = 0.3\n'
+                f'[data]\nincome = "{ROOT / "examples" / f"incomes_party_{TAGS[i]}.csv"}"\n')
+
+    def start(self, name: str, *args: str) -> None:
+        log = self.log(name).open("ab")
+        self.processes[name] = subprocess.Popen([MPCC, *args], env=self.env, cwd=self.workdir, stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+
+    def start_service(self, stock: str = "input_mask=2") -> None:
+        self.start("service", "preprocess", "serve", "--test-account-index", "1", "--listen",
+                   f"127.0.0.1:{self.service_port}", "--stock", stock, "--poll-s", "0.5")
+
+    def start_peer(self, i: int) -> None:
+        self.start(f"peer-{TAGS[i]}", "peer", "run", "--config", str(self.config(i)))
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        self.processes[name].send_signal(sig)
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait(timeout=20)
+
+    def stop_all(self) -> None:
+        for name, process in list(self.processes.items()):
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        self.processes.clear()
+
+    # Reading state ----------------------------------------------------------------------
+
+    def dep(self) -> Any:
+        """Typed clients of the deployment, in the test process (for fast polling)."""
+        from onchain.chain import Chain
+        from onchain.deploy import Deployment
+        from onchain.manifest import Manifest
+
+        manifest = Manifest.load(self.manifest)
+        return Deployment.attach(Chain.connect(self.rpc, manifest.chain_id), manifest)
+
+    def propose_mean(self, *deadlines: str) -> int:
+        made = self.mpcc_json("job", "propose", "--home", str(self.home(0)), "--service",
+                              f"127.0.0.1:{self.service_port}", "--analysis", "mean", "--column", "income",
+                              "--title", "mean income", *deadlines)
+        return int(made["job"])
+
+    def advance_chain_time(self, seconds: int) -> None:
+        """Moves the node's clock forward and mines a block (as if that much time had passed)."""
+        for method, params in (("evm_increaseTime", [seconds]), ("evm_mine", [])):
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+            request = urllib.request.Request(self.rpc, body, {"content-type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert b"error" not in response.read()
+
+    def log_text(self, name: str) -> str:
+        return self.log(name).read_text(errors="replace") if self.log(name).exists() else ""
+
+    def alive(self, name: str) -> bool:
+        return self.processes[name].poll() is None
+
+    def stock(self, i: int) -> dict[str, int]:
+        if not self.cache(i).exists():
+            return {}
+        db = sqlite3.connect(f"file:{self.cache(i)}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = db.execute("SELECT key, SUM(count - used) FROM batches WHERE attested = 1 GROUP BY key")
+            return {key: int(n) for key, n in rows}
+        except sqlite3.OperationalError:  # The daemon has not made its tables yet.
+            return {}
+        finally:
+            db.close()
+
+    def stocked(self, per_owner: int = 2) -> bool:
+        """Every peer holds at least ``per_owner`` attested input masks of every owner."""
+        keys = [f"input_mask[owner={o}]" for o in range(3)]
+        return all(all(self.stock(i).get(k, 0) >= per_owner for k in keys) for i in range(3))
+
+
+def cache_ranges(path: Path) -> list[tuple[bytes, int, int, str | None, int]]:
+    """Every allocated range of a cache: (batch id, start, stop, job id, taken)."""
+    with sqlite3.connect(path, timeout=30) as db:
+        return [(bytes(r[0]), r[1], r[2], r[3], r[4]) for r in db.execute(
+            "SELECT b.batch_id, r.start, r.stop, r.job_id, r.taken FROM ranges r JOIN batches b ON b.id = r.batch")]
+
+
+def check_cache_consistent(path: Path) -> None:
+    """No tuple allocated twice; counters match the ranges; no job took more than it reserved."""
+    ranges = cache_ranges(path)
+    by_batch: dict[bytes, list[tuple[int, int]]] = {}
+    for batch_id, start, stop, _, taken in ranges:
+        by_batch.setdefault(batch_id, []).append((start, stop))
+        assert 0 <= taken <= stop - start
+    for batch_id, spans in by_batch.items():
+        spans.sort()
+        for (_, stop), (start, _) in zip(spans, spans[1:]):
+            assert stop <= start, f"{path}: overlapping ranges in batch {batch_id.hex()}"
+    with sqlite3.connect(path, timeout=30) as db:
+        for batch_id, used in db.execute("SELECT batch_id, used FROM batches"):
+            assert used == sum(stop - start for start, stop in by_batch.get(bytes(batch_id), [])), path

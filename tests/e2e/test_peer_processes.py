@@ -1,0 +1,132 @@
+"""The consortium as organisations run it: a JSON-RPC chain, the service and three peers, each a process.
+
+The tests of this module share one consortium (fixture ``cluster``) and run
+in order: a job end to end, a non-member refused, a tampered delivery
+refused, then a peer that stops mid-job (the job expires at its deadline,
+nobody's data or tuples are harmed) and comes back after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import pytest
+
+from e2e_testkit import (
+    ROOT, TAGS, Cluster, check_cache_consistent, cache_ranges, file_digest, free_port, wait_until,
+)
+from offchain import identity
+from offchain.errors import PeerTimeout
+from offchain.net.tls import ChannelSettings, HandshakeRefused, JobRoster, RosterEntry, TlsCredentials, connect_job
+from onchain.jobs import AbortReason, JobState
+
+pytestmark = pytest.mark.hardhat
+MEAN = {"count": "12", "mean": "52916.666667"}
+CSVS = [ROOT / "examples" / f"incomes_party_{tag}.csv" for tag in TAGS]
+
+
+def wait_for_state(cluster: Cluster, job_id: int, timeout: float = 60) -> JobState:
+    dep = cluster.dep()
+    closed = (JobState.FINALISED, JobState.ABORTED)
+    return wait_until(f"job {job_id} to close", lambda: (s := dep.jobs.job(job_id).state) in closed and s, timeout)
+
+
+def test_mean_income_between_processes_is_finalised_and_audited(cluster: Cluster) -> None:
+    job_id = cluster.propose_mean()
+    assert wait_for_state(cluster, job_id) is JobState.FINALISED
+    assert cluster.mpcc_json("job", "result", str(job_id))["result"] == MEAN
+    audit = cluster.mpcc("audit", str(job_id), check=False)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert f"audit of job {job_id}: passed" in audit.stdout
+    status = cluster.mpcc_json("peer", "status", "--config", str(cluster.config(1)))
+    assert status["daemon"]["running"] and status["daemon"]["party"] == 1
+    assert {"job": job_id, "state": "finalised"}.items() <= status["jobs"][-1].items()
+    assert set(status["stock"]) == {f"input_mask[owner={o}]" for o in range(3)}
+    for name in ("peer-a", "peer-b", "peer-c"):
+        assert f"job {job_id}: result posted" in cluster.log_text(name)
+
+
+def impostor_dials(cluster: Cluster, tmp_path: Path, target: int, tag: bytes, window: float) -> BaseException:
+    """A fresh identity (never registered) dials ``target`` for job ``tag``; returns how it failed."""
+    secret = b"impostor passphrase"
+    ident = identity.create(tmp_path / "impostor", "Mallory", "127.0.0.1:1", secret)
+    member = cluster.dep().registry.member(cluster.accounts[target])
+    roster = JobRoster(tag, (RosterEntry(0, member.endpoint, member.tls_fingerprint),
+                             RosterEntry(1, f"127.0.0.1:{free_port()}", ident.tls_fingerprint)))
+    settings = ChannelSettings(connect_timeout=window, timeout=5)
+
+    async def dial() -> BaseException:
+        try:
+            transport = await connect_job(TlsCredentials.from_identity(ident, secret), roster, 1, settings=settings)
+        except (HandshakeRefused, PeerTimeout) as err:
+            return err
+        await transport.close()
+        raise AssertionError("a non-member was let in")
+
+    return asyncio.run(dial()), ident.tls_fingerprint.hex()  # type: ignore[return-value]
+
+
+def test_a_non_member_is_refused_and_the_refusal_logged(cluster: Cluster, tmp_path: Path) -> None:
+    refusal, fingerprint = impostor_dials(cluster, tmp_path, 0, bytes(31) + b"\x63", window=2)
+    assert isinstance(refusal, (HandshakeRefused, PeerTimeout))
+    wait_until("peer A to log the refusal", lambda: fingerprint in cluster.log_text("peer-a"), 10)
+    assert "refused a connection" in cluster.log_text("peer-a")
+
+
+def test_a_tampered_ciphertext_is_refused(cluster: Cluster, tmp_path: Path) -> None:
+    batch = cluster.dep().ledger.events(names=("BatchCommitted",))[0]
+    batch_id = bytes(batch.batchId).hex()  # type: ignore[attr-defined]
+    saved = tmp_path / "delivery.bin"
+    cluster.mpcc("preprocess", "fetch", batch_id, "--config", str(cluster.config(1)), "--out", str(saved))
+    assert cluster.mpcc_json("preprocess", "check", str(saved), "--config", str(cluster.config(1)))["checks"] == "passed"
+    raw = bytearray(saved.read_bytes())
+    raw[-1] ^= 0x01
+    saved.write_bytes(bytes(raw))
+    refused = cluster.mpcc("preprocess", "check", str(saved), "--config", str(cluster.config(1)), check=False)
+    assert refused.returncode == 1
+    assert "does not match the committed hash" in refused.stderr
+    raw[60] ^= 0x01  # In the served hash list: the commitment on chain no longer matches.
+    saved.write_bytes(bytes(raw))
+    refused = cluster.mpcc("preprocess", "check", str(saved), "--config", str(cluster.config(1)), check=False)
+    assert refused.returncode == 1 and "rejected batch" in refused.stderr
+
+
+def test_a_peer_stopping_mid_job_lets_it_expire_and_harms_no_one(cluster: Cluster, tmp_path: Path) -> None:
+    digests = [file_digest(p) for p in CSVS]
+    wait_until("stock for a job", cluster.stocked, 60)
+    dep = cluster.dep()
+    cluster.signal("peer-b", signal.SIGSTOP)  # B cannot accept yet: the job waits in Proposed.
+    job_id = cluster.propose_mean("--accept-s", "120", "--commit-s", "120", "--result-s", "120")
+    wait_until("C to accept", lambda: dep.jobs.has_accepted(job_id, cluster.accounts[2]), 30)
+    cluster.kill("peer-c")  # Mid-job (accepted) and mid-intake of the batches refilled for the job.
+    cluster.signal("peer-b", signal.SIGCONT)
+    wait_until("every acceptance", lambda: dep.jobs.job(job_id).state is JobState.ACCEPTED, 30)
+    refusal, fingerprint = impostor_dials(cluster, tmp_path, 0, job_id.to_bytes(32, "big"), window=10)
+    assert isinstance(refusal, HandshakeRefused) and "certificate refused" in str(refusal)
+    wait_until("the refusal in A's log", lambda: f"unknown certificate" in cluster.log_text("peer-a")
+               and fingerprint in cluster.log_text("peer-a"), 10)
+    for name in ("peer-a", "peer-b"):
+        wait_until(f"{name} to give the job up", lambda n=name: f"job {job_id}: could not connect"
+                   in cluster.log_text(n), 30)
+    assert dep.jobs.job(job_id).state is JobState.ACCEPTED  # Nobody cheated: nothing is reported.
+    cluster.advance_chain_time(250)
+    assert wait_for_state(cluster, job_id, 30) is JobState.ABORTED
+    assert dep.jobs.job(job_id).abort_reason is AbortReason.DEADLINE_PASSED
+    for i in (0, 1):
+        check_cache_consistent(cluster.cache(i))
+        ranges = [r for r in cache_ranges(cluster.cache(i)) if r[3] == str(job_id)]
+        assert ranges and all(taken == 0 for *_, taken in ranges)  # Set aside, never handed out.
+    cluster.start_peer(2)  # Restarted after the crash: its cache and key share survive.
+    wait_until("stock after the restart", cluster.stocked, 90)
+    later = cluster.propose_mean()
+    assert wait_for_state(cluster, later) is JobState.FINALISED
+    assert cluster.mpcc_json("job", "result", str(later))["result"] == MEAN
+    assert cluster.mpcc("audit", str(later), check=False).returncode == 0
+    for i in range(3):
+        check_cache_consistent(cluster.cache(i))
+    reserved = [(bytes(e.batchId), e.start, e.count) for e in dep.ledger.events(names=("TuplesReserved",))]  # type: ignore[attr-defined]
+    handed = {(b, t) for b, start, n in reserved for t in range(start, start + n)}
+    assert len(handed) == sum(n for _, _, n in reserved)  # No tuple reserved for two jobs.
+    assert [file_digest(p) for p in CSVS] == digests
