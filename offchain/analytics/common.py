@@ -10,6 +10,8 @@ must stay below 2^(k-1) / n_parties so that the totals fit the k-bit range;
 
 from __future__ import annotations
 
+import hashlib
+
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -86,6 +88,18 @@ async def input_all(ctx: Context, spec: JobSpec, mine: Sequence[int],
     if on_inputs is not None:
         await on_inputs(out)
     return out
+
+
+def input_commitment(shares: Sequence[SharedVec], job_tag: bytes, party: int, salt: bytes) -> bytes:
+    """A party's commitment to its shares of every input (hiding by ``salt``, which the party keeps).
+
+    SHA-256 over "mpcc/input-shares/v1" | job tag | party (2 bytes) | salt | each
+    shared vector's wire bytes in party order; it is what a peer posts on chain.
+    """
+    digest = hashlib.sha256(b"mpcc/input-shares/v1" + job_tag + party.to_bytes(2, "big") + salt)
+    for shared in shares:
+        digest.update(shared.to_bytes())
+    return digest.digest()
 
 
 def total(parts: Sequence[SharedVec]) -> SharedVec:

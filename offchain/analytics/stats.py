@@ -10,7 +10,6 @@ computed from the two opened totals.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -49,11 +48,10 @@ class InputPhase:
     shares: tuple[SharedVec, ...]
 
     def commitment(self, job_tag: bytes, party: int, salt: bytes) -> bytes:
-        """This party's commitment to its input shares (hiding by ``salt``, kept by the party)."""
-        digest = hashlib.sha256(b"mpcc/input-shares/v1" + job_tag + party.to_bytes(2, "big") + salt)
-        for shared in self.shares:
-            digest.update(shared.to_bytes())
-        return digest.digest()
+        """This party's commitment to its input shares (see ``common.input_commitment``)."""
+        from offchain.analytics.common import input_commitment
+
+        return input_commitment(self.shares, job_tag, party, salt)
 
 
 async def input_phase(ctx: Context, spec: JobSpec, my_values: Sequence[float]) -> InputPhase:

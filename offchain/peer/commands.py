@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from offchain.analytics import stats
+from offchain.analytics import registry
 from offchain.analytics.spec import REVEALS, JobSpec
 from offchain.errors import ConfigError, DeliveryRejected
 from offchain.peer.analyst import propose_job
@@ -177,7 +177,7 @@ def job_propose(dep: Deployment, org: orgs.Org, service: str, spec: JobSpec,
     """Plans the reservations from the service's catalogue, then proposes and reserves (analyst.propose_job)."""
     catalogue = asyncio.run(ServiceClient(service).catalogue())
     deadlines = Deadlines.from_now(dep.chain.now(), accept_s, commit_s, result_s)
-    job_id = propose_job(dep, org.account, spec, stats.needs(spec), catalogue, deadlines)  # type: ignore[arg-type]
+    job_id = propose_job(dep, org.account, spec, registry.needs(spec), catalogue, deadlines)  # type: ignore[arg-type]
     return {"job": job_id, "spec": spec.canonical(),
             "deadlines": {"accept_by": deadlines.accept_by, "commit_by": deadlines.commit_by,
                           "result_by": deadlines.result_by}}

@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from offchain.analytics import stats
+from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.peer.local import LocalConsortium
 from offchain.peer.member import JobOutcome
@@ -62,7 +62,7 @@ def _run(console: Console, workdir: Path, quiet: bool) -> dict[str, Any]:
         "three organisations joined: " + ", ".join(m.public.name for m in members))
     spec = JobSpec(analysis="mean", column="income", participants=tuple(m.account.address for m in members),
                    reveal=("count", "mean"), title="mean income")
-    offers = consortium.feed(stats.needs(spec))
+    offers = consortium.feed(registry.needs(spec))
     say(f"{len(offers)} batches dealt, sealed with HPKE, committed, sacrifice-checked, attested and cached")
     job_id = consortium.propose(spec)
     say(f"job {job_id} proposed: {spec.title}")

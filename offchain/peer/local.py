@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
-from offchain.analytics import stats
+from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.net.memory import MemoryNetwork, Tamper, run_parties
 from offchain.peer.analyst import propose_job
@@ -82,7 +82,7 @@ class LocalConsortium:
 
     def propose(self, spec: JobSpec, proposer: int = 0) -> int:
         """Propose ``spec`` as peer ``proposer`` and reserve its tuples."""
-        return propose_job(self.dep, self.peers[proposer].org.account, spec, stats.needs(spec), self.offers,
+        return propose_job(self.dep, self.peers[proposer].org.account, spec, registry.needs(spec), self.offers,
                            Deadlines.from_now(self.dep.chain.now()))
 
     def run_job(self, job_id: int, tamper: Tamper | None = None) -> list[JobOutcome | BaseException]:

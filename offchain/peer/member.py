@@ -13,11 +13,13 @@ import asyncio
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from offchain.analytics import stats
-from offchain.analytics.data import read_column
+from offchain.analytics import registry
+from offchain.analytics.common import input_commitment
+from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
 from offchain.engine.context import Context
 from offchain.errors import (
@@ -29,7 +31,7 @@ from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batc
 from offchain.preprocessing.sacrifice import accept_batch
 from offchain.preprocessing.source import MemoryTupleSource
 from offchain.preprocessing.tuples import TupleKind
-from offchain.shares import MacKeyShare
+from offchain.shares import MacKeyShare, SharedVec
 from onchain.deploy import Deployment
 from onchain.errors import ChainError
 from onchain.jobs import JobState, spec_hash
@@ -116,12 +118,9 @@ class MemberPeer:
             raise ChainError(f"job {job_id}: the spec's participants differ from the chain's")
         return spec
 
-    def load_data(self, spec: JobSpec) -> list[float]:
-        """This member's values for the spec's column, validated before anything is sent."""
-        if spec.column not in self.data:
-            raise ConfigError(f"{self.org.public.name} binds no data to column {spec.column!r}; "
-                              "add it to the organisation's data bindings")
-        return read_column(self.data[spec.column], spec.column, spec.fixed_point.k, spec.fixed_point.f)
+    def load_data(self, spec: JobSpec) -> Table:
+        """This member's data for the spec's columns, validated before anything is sent."""
+        return registry.read_table(spec, self.data)
 
     def reserved_ranges(self, job_id: int) -> list[tuple[bytes, int, int]]:
         """The tuple ranges the chain reserved for the job, in chain order."""
@@ -130,9 +129,12 @@ class MemberPeer:
                 for e in events if e.jobId == job_id]  # type: ignore[attr-defined]
 
     async def run_job(self, transport: Transport, key: MacKeyShare, job_id: int) -> JobOutcome:
-        """Accept, input, commit, compute and post the result; report a protocol failure on chain."""
+        """Accept, input, commit to the input shares, compute and post the result.
+
+        A protocol failure is reported on chain with an evidence hash.
+        """
         spec = self.job_spec(job_id)
-        values = self.load_data(spec)
+        table = self.load_data(spec)
         if spec.party_of(self.address) != key.party:
             raise ConfigError(f"job {job_id} makes {self.address} party {spec.party_of(self.address)}, "
                               f"but its key share is for party {key.party}")
@@ -141,21 +143,25 @@ class MemberPeer:
         await self.wait_for(job_id, JobState.ACCEPTED)
         self.cache.reserve_for_job(job_id, self.reserved_ranges(job_id))
         ctx = Context(transport, key, self.cache.job_source(job_id))
-        try:
-            phase = await stats.input_phase(ctx, spec, values)
-            commitment = phase.commitment(job_id.to_bytes(32, "big"), key.party, secrets.token_bytes(32))
+        salt, committed = secrets.token_bytes(32), []
+
+        async def commit(shares: Sequence[SharedVec]) -> None:
+            commitment = input_commitment(shares, job_id.to_bytes(32, "big"), key.party, salt)
             self.dep.jobs.commit_inputs(self.org.account, job_id, commitment)
+            committed.append(commitment)
             await self.wait_for(job_id, JobState.INPUTS_COMMITTED)
-            result = await stats.reveal(ctx, spec, phase)
+
+        try:
+            result = await registry.run(ctx, spec, table, commit)
         except ProtocolAbort as abort:
             self._report(job_id, abort)
-            return JobOutcome(job_id, None, None, str(abort))
+            return JobOutcome(job_id, None, committed[0] if committed else None, str(abort))
         self.post_result(job_id, result)
-        return JobOutcome(job_id, result, commitment)
+        return JobOutcome(job_id, result, committed[0])
 
     def post_result(self, job_id: int, result: dict[str, str]) -> None:
         """Submit the result's canonical bytes on chain."""
-        self.dep.jobs.submit_result(self.org.account, job_id, stats.result_bytes(result))
+        self.dep.jobs.submit_result(self.org.account, job_id, registry.result_bytes(result))
 
     def _report(self, job_id: int, abort: ProtocolAbort) -> None:
         if not self.report_liveness and isinstance(abort, (PeerTimeout, PeerDisconnected, ChainWaitTimeout)):

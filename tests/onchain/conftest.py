@@ -1,16 +1,9 @@
-"""Fixtures for the Python side of the chain: in-process chain, organisations, Hardhat node."""
+"""Fixtures for the Python side of the chain: in-process chain and organisations (Hardhat: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -18,7 +11,7 @@ from onchain import orgs
 from onchain.chain import Chain
 from onchain.consortium import bootstrap_members, fund_from_test_account
 from onchain.deploy import Deployment, deploy
-from onchain_testkit import ORG_SPECS, PASSPHRASE, ROOT, free_port
+from onchain_testkit import ORG_SPECS, PASSPHRASE
 
 
 
@@ -64,36 +57,3 @@ def consortium(deployment: Deployment, loaded_orgs: list[orgs.Org]) -> Deploymen
     bootstrap_members(deployment, operator, [loaded_orgs[0].public],
                       deployment.chain.test_account(1).address, seal=True)
     return deployment
-
-
-def _rpc_ready(url: str) -> bool:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
-    request = urllib.request.Request(url, body, {"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=1) as response:
-            return b"result" in response.read()
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="session")
-def hardhat_node() -> Iterator[str]:
-    """`npx hardhat node` on a free loopback port for the session; yields its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(ROOT / "cache" / "hardhat-node.log" if (ROOT / "cache").is_dir() else os.devnull, "w")
-    process = subprocess.Popen(
-        ["npx", "--no-install", "hardhat", "node", "--hostname", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not _rpc_ready(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"npx hardhat node did not start on port {port}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-        log.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from offchain.analytics import stats
+from offchain.analytics import registry, stats
 from offchain.analytics.data import read_column
 from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError, ProtocolAbort, TuplesExhausted
@@ -119,3 +119,22 @@ def test_a_job_without_tuples_is_refused_before_proposing(consortium: LocalConso
     with pytest.raises(TuplesExhausted, match=r"input_mask\[owner=0\].*2 missing"):
         consortium.propose(mean_spec(consortium))
     assert consortium.dep.jobs.job_count() == 0
+
+
+def test_a_summary_job_reveals_variance_min_and_max_through_the_chain(
+        consortium: LocalConsortium, incomes: list[dict[str, Path]]) -> None:
+    spec = JobSpec(analysis="summary", columns=("income",), reveal=("count", "mean", "std", "min", "max"),
+                   participants=tuple(p.address for p in consortium.peers))
+    consortium.feed(registry.needs(spec))
+    job_id = consortium.propose(spec)
+    outcomes = consortium.run_job(job_id)
+    plain = [v for binding in incomes for v in read_column(binding["income"], "income")]
+    result = outcomes[0].result  # type: ignore[union-attr]
+    assert all(isinstance(o, JobOutcome) and o.result == result for o in outcomes)
+    assert (result["count"], float(result["min.income"]), float(result["max.income"])) == (
+        str(len(plain)), min(plain), max(plain))
+    ulp, std, mean = 2.0 ** -20, statistics.pstdev(plain), statistics.mean(plain)
+    assert abs(float(result["std.income"]) - std) <= (12 * std + 3) * ulp  # the documented bound
+    assert abs(float(result["mean.income"]) - mean) <= (8 * mean + 2) * ulp
+    assert consortium.dep.jobs.job(job_id).state is JobState.FINALISED
+    assert audit_job(consortium.dep, job_id).passed
