@@ -23,26 +23,9 @@ from offchain.errors import ConfigError
 
 
 def read_column(path: Path, column: str, k: int = 64, f: int = 20) -> list[float]:
-    """The numeric values of ``column`` in CSV ``path`` (header row first)."""
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-    except FileNotFoundError:
-        raise ConfigError(f"data file {path} does not exist; check the organisation's data binding") from None
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise ConfigError(f"{path}: not a readable UTF-8 CSV file ({err})") from err
-    if not rows:
-        raise ConfigError(f"{path}: empty file, expected a header row with column {column!r}")
-    header = [h.strip() for h in rows[0]]
-    if column not in header:
-        raise ConfigError(f"{path}: no column {column!r}; the header has {header}")
-    index = header.index(column)
+    """The numeric values of ``column`` in CSV ``path`` (header row first), validated."""
     limit = 2 ** (k - 1 - f)
-    values = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        values.append(_value(path, line, column, row[index] if index < len(row) else "", limit))
+    values = [_value(path, line, column, cell, limit) for line, cell in _read_cells(path, [column])[column]]
     if not values:
         raise ConfigError(f"{path}: column {column!r} has no values")
     return values
