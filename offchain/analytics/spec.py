@@ -207,9 +207,7 @@ class JobSpec(BaseModel):
         try:
             return cls.model_validate_json(text)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "spec"
-            raise ConfigError(f"invalid job spec: {where}: {first['msg'].replace('Value error, ', '')}") from err
+            raise _invalid(err) from err
 
     @classmethod
     def build(cls, **fields: Any) -> JobSpec:
@@ -217,6 +215,11 @@ class JobSpec(BaseModel):
         try:
             return cls.model_validate(fields)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "spec"
-            raise ConfigError(f"invalid job spec: {where}: {first['msg'].replace('Value error, ', '')}") from err
+            raise _invalid(err) from err
+
+
+def _invalid(err: ValidationError) -> ConfigError:
+    """pydantic's first complaint as a ConfigError naming the field."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "spec"
+    return ConfigError(f"invalid job spec: {where}: {first['msg'].replace('Value error, ', '')}")
