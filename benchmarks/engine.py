@@ -1,7 +1,8 @@
-"""Benchmark of the SPDZ engine core: 3 parties in one process, in-memory transport.
+"""Benchmark of the SPDZ engine core: 3 parties, in one process (in-memory) or over TLS.
 
     .venv/bin/python benchmarks/engine.py            # a table
     .venv/bin/python benchmarks/engine.py --json     # ... and one JSON object as last line
+    .venv/bin/python benchmarks/engine.py --transport tls --json   # 3 processes over TLS
 
 Measures multiplications per second (Beaver, vectors, MAC check included),
 comparisons per second (x < y on signed 64-bit values: LTZ with preprocessed
@@ -13,6 +14,27 @@ triples held by one party, and the same workloads in MPyC (3 local parties,
 secure numpy arrays of SecInt(64) and SecFxp(64, 20), started as ``-M3``
 subprocesses by MPyC itself). Preprocessing is dealt before the clock starts
 (without the sacrifice, which ``triples_per_s`` measures on its own).
+
+``--transport tls``: the same workloads (benchmarks/_workloads.py) between three
+processes (benchmarks/_tls_party.py) connected by ``connect_job`` (mutual TLS 1.3,
+pinned certificates) on 127.0.0.1. This process makes three identities in a
+temporary directory, deals every tuple the workloads need with one dealer in
+batches of ``--batch-size``, seals each batch with HPKE (``seal_batch``) and
+writes each party's delivery, chain record, and MAC key share to files. Each
+party then takes delivery of every batch (read and parse, ``open_batch``
+against the ``ChainBatch`` of ``chain_record()``, sacrifice over TLS, store in its
+own SQLite ``TupleCache``), takes each workload's tuples from the cache and
+runs it after a barrier. Timings are the slowest party's; rounds and bytes are
+party 2's (``transport.stats``). The same keys are printed, plus
+``transport: "tls"``, ``delivery_tuples_per_s`` (tuples read, opened, sacrificed
+and stored per second, slowest party) with its breakdown (``delivery_*_s``),
+and ``mpyc_transport``. In this mode ``triples_per_s`` counts the workloads'
+triples dealt and sealed (``dealer_s``) then delivered (``sacrifice_s``: read,
+open, sacrifice over TLS, store); ``mb_per_million_triples`` is measured in
+this process as in the default mode. MPyC runs as three processes with
+``-P 127.0.0.1:port ... -I i --ssl`` and certificates generated into a
+temporary ``.config`` (its working directory); if that fails it runs over TCP
+and ``mpyc_transport`` says why. Every child is killed on error or timeout.
 """
 
 from __future__ import annotations
@@ -22,40 +44,29 @@ import asyncio
 import gc
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))  # benchmarks/_workloads.py, shared with _tls_party.py
 
 
 def bench_mul(size: int, reps: int) -> dict[str, float]:
     """``reps`` chained products of vectors of ``size`` elements, then the MAC check."""
-    from offchain.engine import estimate
-    from offchain.engine.arith import mul
-    from offchain.engine.context import Context
-    from offchain.engine.inputs import input_values
+    from _workloads import mul_workload
     from offchain.engine.local import run_local
-    from offchain.engine.mac_check import check_pending
-    from offchain.field import FieldVec
 
-    async def program(ctx: Context) -> tuple[float, int, int]:
-        x = await input_values(ctx, 0, FieldVec.random(size) if ctx.party == 0 else None, size)
-        y = await input_values(ctx, 1, FieldVec.random(size) if ctx.party == 1 else None, size)
-        stats = ctx.transport.stats
-        rounds, sent = stats.rounds, stats.bytes_sent
-        start = time.perf_counter()
-        for _ in range(reps):
-            x = await mul(ctx, x, y)
-        mul_rounds = stats.rounds - rounds
-        await check_pending(ctx)
-        return time.perf_counter() - start, mul_rounds, stats.bytes_sent - sent
-
-    needs = estimate.input_values(0, size) + estimate.input_values(1, size) + estimate.mul(
-        size * reps)
+    program, needs = mul_workload(size, reps)
     results = asyncio.run(run_local(3, program, needs=needs, sacrifice=False))
     elapsed = max(r[0] for r in results)  # type: ignore[index]
     _, mul_rounds, sent = results[2]  # type: ignore[misc]  # party 2 owns no input
@@ -65,29 +76,10 @@ def bench_mul(size: int, reps: int) -> dict[str, float]:
 
 def bench_cmp(size: int) -> dict[str, float]:
     """x < y elementwise on ``size`` signed 64-bit values, then the MAC check."""
-    from offchain.engine import estimate
-    from offchain.engine.compare import less_than
-    from offchain.engine.context import Context
-    from offchain.engine.inputs import input_values
+    from _workloads import cmp_workload
     from offchain.engine.local import run_local
-    from offchain.engine.mac_check import check_pending
-    from offchain.field import FieldVec
 
-    values = FieldVec.from_ints(v - 2**62 for v in range(0, 2**63, 2**63 // size))[:size]
-
-    async def program(ctx: Context) -> tuple[float, int, int]:
-        x = await input_values(ctx, 0, values if ctx.party == 0 else None, size)
-        y = await input_values(ctx, 1, -values if ctx.party == 1 else None, size)
-        stats = ctx.transport.stats
-        rounds, sent = stats.rounds, stats.bytes_sent
-        start = time.perf_counter()
-        await less_than(ctx, x, y)
-        calls = stats.rounds - rounds
-        await check_pending(ctx)
-        return time.perf_counter() - start, calls, stats.bytes_sent - sent
-
-    needs = (estimate.input_values(0, size) + estimate.input_values(1, size)
-             + estimate.less_than(size))
+    program, needs = cmp_workload(size)
     results = asyncio.run(run_local(3, program, needs=needs, sacrifice=False))
     elapsed = max(r[0] for r in results)  # type: ignore[index]
     _, rounds, sent = results[2]  # type: ignore[misc]
@@ -97,30 +89,10 @@ def bench_cmp(size: int) -> dict[str, float]:
 
 def bench_fxmul(size: int, reps: int) -> dict[str, float]:
     """``reps`` chained fixed-point products (k=64, f=20) of ``size`` elements, MAC check."""
-    from offchain.engine import estimate
-    from offchain.engine.context import Context
-    from offchain.engine.fixedpoint import encode, fx_mul
-    from offchain.engine.inputs import input_values
+    from _workloads import fxmul_workload
     from offchain.engine.local import run_local
-    from offchain.engine.mac_check import check_pending
 
-    xs = encode([(i % 2000 - 1000) / 7 for i in range(size)])
-    ys = encode([(-1.0) ** i for i in range(size)])
-
-    async def program(ctx: Context) -> tuple[float, int, int]:
-        x = await input_values(ctx, 0, xs if ctx.party == 0 else None, size)
-        y = await input_values(ctx, 1, ys if ctx.party == 1 else None, size)
-        stats = ctx.transport.stats
-        rounds, sent = stats.rounds, stats.bytes_sent
-        start = time.perf_counter()
-        for _ in range(reps):
-            x = await fx_mul(ctx, x, y)
-        calls = stats.rounds - rounds
-        await check_pending(ctx)
-        return time.perf_counter() - start, calls, stats.bytes_sent - sent
-
-    needs = (estimate.input_values(0, size) + estimate.input_values(1, size)
-             + estimate.fx_mul(size * reps))
+    program, needs = fxmul_workload(size, reps)
     results = asyncio.run(run_local(3, program, needs=needs, sacrifice=False))
     elapsed = max(r[0] for r in results)  # type: ignore[index]
     _, rounds, sent = results[2]  # type: ignore[misc]
@@ -231,6 +203,333 @@ def mpyc_worker(args: argparse.Namespace) -> None:
     mpc.run(main())
 
 
+# --transport tls -------------------------------------------------------------------------
+TLS_PASSPHRASE = b"mpcc engine benchmark (throwaway keys)"
+
+
+class ChildFailure(RuntimeError):
+    """A benchmark child process failed or timed out (its stderr is in the message)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # One line: what failed and the first failing child's last words.
+
+
+class Children:
+    """Child processes started by this benchmark: all killed (by pid) on error or timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self.procs: list[subprocess.Popen[str]] = []
+        self.logs: list[Path] = []
+        self.timeout = timeout
+        self.timed_out = False
+        self._watchdog = threading.Timer(timeout, self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def start(self, cmd: list[str], log: Path, cwd: Path | None = None,
+              stdin: bool = False) -> subprocess.Popen[str]:
+        with open(log, "w") as err:
+            proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                    stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+        self.procs.append(proc)
+        self.logs.append(log)
+        return proc
+
+    def wait_all(self, procs: list[subprocess.Popen[str]]) -> list[str]:
+        """Each process's stdout once all exited with status 0; at the first failure (or the
+        deadline) every child is killed and ValueError raised, so no peer waits forever."""
+        outputs: list[list[str]] = [[] for _ in procs]
+        readers = [threading.Thread(target=lambda p=p, o=o: o.append(p.stdout.read()),
+                                    daemon=True) for p, o in zip(procs, outputs)]
+        for reader in readers:
+            reader.start()
+        while True:
+            codes = [p.poll() for p in procs]
+            if any(c not in (None, 0) for c in codes):
+                self.kill()
+                raise ValueError("exit status " + ", ".join(str(c) for c in codes))
+            if all(c == 0 for c in codes):
+                break
+            time.sleep(0.05)
+        for reader in readers:
+            reader.join(timeout=5)
+        return ["".join(o) for o in outputs]
+
+    def _expire(self) -> None:
+        self.timed_out = True
+        self.kill()
+
+    def kill(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+
+    def close(self) -> None:
+        self._watchdog.cancel()
+        self.kill()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    stream.close()
+
+    def failure(self, what: str) -> ChildFailure:
+        why = f"timed out after {self.timeout:g} s" if self.timed_out else "failed"
+        tails, last_words = [], ""
+        for i, (proc, log) in enumerate(zip(self.procs, self.logs)):
+            text = (log.read_text(errors="replace").strip().splitlines()[-15:]
+                    if log.exists() else [])
+            tails.append(f"--- child {i} (exit {proc.poll()}) stderr:\n" + "\n".join(text))
+            if text and not last_words and proc.poll() not in (None, 0, -9):
+                last_words = text[-1].strip()
+        reason = f"{what} {why}" + (f": {last_words}" if last_words else "")
+        return ChildFailure(f"{reason}\n" + "\n".join(tails), reason)
+
+    def __enter__(self) -> Children:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def last_json(text: str) -> dict[str, Any]:
+    lines = [line for line in text.strip().splitlines() if line.startswith("{")]
+    if not lines:
+        raise ValueError("no JSON line")
+    return json.loads(lines[-1])  # type: ignore[no-any-return]
+
+
+def prepare_tls(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Identities, a dealer, the job's batches sealed per party; config.json for the children."""
+    from _workloads import workloads
+
+    from offchain import identity
+    from offchain.preprocessing.dealer import Dealer
+    from offchain.preprocessing.delivery import seal_batch
+    from offchain.preprocessing.tuples import Needs, TupleKind
+
+    cfg_workload = {"size": args.size, "reps": args.reps, "cmp_size": args.cmp_size,
+                    "fx_size": args.fx_size, "fx_reps": args.fx_reps}
+    orgs = [identity.create(workdir / f"p{i}" / "identity", f"party{i}", "127.0.0.1:0",
+                            TLS_PASSPHRASE) for i in range(3)]
+    needs = sum((n for _, n in workloads(cfg_workload).values()), Needs())
+    dealer, keys = Dealer.create(3)
+    for i, key in enumerate(keys):
+        (workdir / f"p{i}" / "deliveries").mkdir(parents=True)
+        path = workdir / f"p{i}" / "mac_key.json"
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({"party": key.party, "alpha": str(key.alpha)}))
+    batches: list[dict[str, Any]] = []
+    deal_s = seal_s = write_s = 0.0
+    triple_prep_s = 0.0
+    for key, total in needs:
+        for offset in range(0, total, args.batch_size):
+            count = min(args.batch_size, total - offset)
+            t0 = time.perf_counter()
+            parts = dealer.batch(key, count)
+            t1 = time.perf_counter()
+            sealed = seal_batch(parts, [o.hpke_public for o in orgs])
+            del parts
+            t2 = time.perf_counter()
+            name = f"batch_{len(batches):04d}.bin"
+            for i in range(3):
+                (workdir / f"p{i}" / "deliveries" / name).write_bytes(sealed.delivery(i).to_bytes())
+            t3 = time.perf_counter()
+            record = sealed.chain_record()
+            batches.append({"file": name, "key": str(key), "batch_id": record.batch_id.hex(),
+                            "kind": record.kind.name, "count": record.count,
+                            "commitment": record.commitment.hex()})
+            deal_s, seal_s, write_s = deal_s + t1 - t0, seal_s + t2 - t1, write_s + t3 - t2
+            if key.kind is TupleKind.TRIPLE:
+                triple_prep_s += t2 - t0
+    cfg = {"job_id": os.urandom(32).hex(), "passphrase": TLS_PASSPHRASE.hex(),
+           "fingerprints": [o.tls_fingerprint.hex() for o in orgs], "workload": cfg_workload,
+           "timeout": float(args.tls_timeout), "batches": batches}
+    (workdir / "config.json").write_text(json.dumps(cfg))
+    return {"needs": needs.as_dict(), "tuples_dealt": sum(b["count"] for b in batches),
+            "batches": len(batches), "deal_s": deal_s, "seal_s": seal_s, "write_s": write_s,
+            "triple_prep_s": triple_prep_s}
+
+
+def run_tls_parties(workdir: Path, timeout: float) -> list[dict[str, Any]]:
+    """Starts the three parties, hands them the roster's ports, returns their figures."""
+    script = str(HERE / "_tls_party.py")
+    with Children(timeout) as children:
+        procs = [children.start([sys.executable, script, str(workdir), str(i)],
+                                workdir / f"party{i}.log", stdin=True) for i in range(3)]
+        try:
+            ports = []
+            for proc in procs:
+                line = proc.stdout.readline()  # type: ignore[union-attr]
+                ports.append(int(json.loads(line)["port"]))
+            for proc in procs:
+                proc.stdin.write(json.dumps({"ports": ports}) + "\n")  # type: ignore[union-attr]
+                proc.stdin.flush()  # type: ignore[union-attr]
+            return [last_json(text) for text in children.wait_all(procs)]
+        except (OSError, ValueError, KeyError) as err:
+            children.kill()
+            raise children.failure(f"the TLS parties ({err})") from err
+
+
+def bench_tls(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine workloads between three processes over TLS on loopback (see the docstring)."""
+    workdir = Path(tempfile.mkdtemp(prefix="mpcc-bench-tls-"))
+    try:
+        prep = prepare_tls(args, workdir)
+        results = run_tls_parties(workdir, args.tls_timeout)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def slowest(name: str) -> float:
+        return max(r[name]["elapsed_s"] for r in results)
+
+    observer = results[2]  # Party 2 owns no input (as in the in-memory mode).
+    size, reps = args.size, args.reps
+    triples = observer["triples_delivered"]
+    sacrifice_s = max(r["triple_delivery_s"] for r in results)
+    delivery_s = max(r["delivery_s"] for r in results)
+    out: dict[str, Any] = {
+        "mul_per_s": size * reps / slowest("mul"),
+        "rounds_per_mul_call": observer["mul"]["rounds"] / reps,
+        "bytes_per_mul": observer["mul"]["bytes_sent"] / (size * reps),
+        "cmp_vector": args.cmp_size, "cmp_per_s": args.cmp_size / slowest("cmp"),
+        "rounds_per_cmp_call": observer["cmp"]["rounds"],
+        "bytes_per_cmp": observer["cmp"]["bytes_sent"] / args.cmp_size,
+        "fxmul_vector": args.fx_size, "fxmul_per_s": args.fx_size * args.fx_reps / slowest("fxmul"),
+        "rounds_per_fxmul_call": observer["fxmul"]["rounds"] / args.fx_reps,
+        "bytes_per_fxmul": observer["fxmul"]["bytes_sent"] / (args.fx_size * args.fx_reps),
+        # Dealt, sealed (parent), then read, opened, sacrificed over TLS and stored (children).
+        "triples_per_s": triples / (prep["triple_prep_s"] + sacrifice_s),
+        "dealer_s": prep["triple_prep_s"], "sacrifice_s": sacrifice_s,
+        "triples_measured": triples,
+        "delivery_tuples_per_s": observer["delivery_tuples"] / delivery_s,
+        "delivery_tuples": observer["delivery_tuples"], "delivery_batches": prep["batches"],
+        "delivery_batch_size": args.batch_size, "delivery_s": delivery_s,
+    }
+    for step in ("fetch", "open", "sacrifice", "store"):
+        out[f"delivery_{step}_s"] = max(r[f"{step}_s"] for r in results)
+    out["take_from_cache_s"] = max(sum(r[f"{w}_take_s"] for w in ("mul", "cmp", "fxmul"))
+                                   for r in results)
+    out["seal_tuples_per_s"] = prep["tuples_dealt"] / prep["seal_s"]
+    out["tls_connect_s"] = max(r["connect_s"] for r in results)
+    out["tls_bytes_sent_party2"] = observer["traffic"]["bytes_sent"]
+    out["tls_rounds_party2"] = observer["traffic"]["rounds"]
+    return out
+
+
+def write_mpyc_certificates(directory: Path, n: int) -> None:
+    """A CA and party_{i}.crt/.key signed by it in directory/.config, as ``mpyc --ssl`` reads.
+
+    MPyC 0.11 (runtime.start) loads .config/party_{pid}.crt, .config/party_{pid}.key
+    (unencrypted) and .config/mpyc_ca.crt relative to the working directory, requires
+    client certificates, and checks the server's name as "MPyC party {pid}".
+    """
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    config = directory / ".config"
+    config.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    def pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca = (x509.CertificateBuilder().subject_name(name("MPyC CA")).issuer_name(name("MPyC CA"))
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                       False), critical=True)
+          .add_extension(ca_ski, critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    (config / "mpyc_ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for i in range(n):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder().subject_name(name(f"MPyC party {i}"))
+                .issuer_name(ca.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(f"MPyC party {i}")]),
+                               critical=False)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                      ExtendedKeyUsageOID.CLIENT_AUTH]),
+                               critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                    ca_ski), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        (config / f"party_{i}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        path = config / f"party_{i}.key"
+        path.touch(mode=0o600)
+        path.write_bytes(pem_key(key))
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct free TCP ports on 127.0.0.1 (free when asked; MPyC binds them itself)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def bench_mpyc_processes(args: argparse.Namespace, use_ssl: bool) -> dict[str, float]:
+    """The MPyC workloads as three processes started here (-P 127.0.0.1:port ... -I i)."""
+    workdir = Path(tempfile.mkdtemp(prefix="mpcc-bench-mpyc-"))
+    try:
+        if use_ssl:
+            write_mpyc_certificates(workdir, 3)
+        addresses = [a for port in free_ports(3) for a in ("-P", f"127.0.0.1:{port}")]
+        base = [sys.executable, str(Path(__file__).resolve()), "--mpyc-worker", "--size",
+                str(args.size), "--reps", str(args.reps), "--cmp-size", str(args.cmp_size),
+                "--fx-size", str(args.fx_size), "--fx-reps", str(args.fx_reps), *addresses,
+                "--no-log"] + (["--ssl"] if use_ssl else [])
+        with Children(args.mpyc_timeout) as children:
+            procs = [children.start(base + ["-I", str(i)], workdir / f"mpyc{i}.log", cwd=workdir)
+                     for i in range(3)]
+            try:
+                return last_json(children.wait_all(procs)[0])
+            except (OSError, ValueError) as err:
+                children.kill()
+                raise children.failure(f"MPyC ({'ssl' if use_ssl else 'tcp'}: {err})") from err
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bench_mpyc_tls_mode(args: argparse.Namespace) -> dict[str, Any]:
+    """MPyC with --ssl in three processes; over plain TCP (said so) if --ssl cannot run."""
+    try:
+        figures: dict[str, Any] = dict(bench_mpyc_processes(args, use_ssl=True))
+        figures["mpyc_transport"] = "ssl (3 processes, --ssl, TLS on loopback)"
+    except ChildFailure as err:
+        reason = err.reason
+        print(f"MPyC with --ssl failed, falling back to TCP: {err}", file=sys.stderr)
+        figures = dict(bench_mpyc_processes(args, use_ssl=False))
+        figures["mpyc_transport"] = f"tcp (ssl unavailable: {reason})"
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="engine benchmark (3 parties)")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
@@ -242,11 +541,22 @@ def main() -> int:
     parser.add_argument("--fx-size", type=int, default=10_000, help="vector length per fx mul")
     parser.add_argument("--fx-reps", type=int, default=2, help="chained fixed-point muls")
     parser.add_argument("--no-mpyc", action="store_true", help="skip the MPyC comparison")
+    parser.add_argument("--transport", choices=("memory", "tls"), default="memory",
+                        help="memory: 3 parties in this process (default); tls: 3 processes "
+                        "over TLS on 127.0.0.1, MPyC as 3 processes with --ssl")
+    parser.add_argument("--batch-size", type=int, default=100_000,
+                        help="tls: tuples per sealed batch delivered")
+    parser.add_argument("--tls-timeout", type=float, default=150.0,
+                        help="tls: seconds before the child processes are killed")
+    parser.add_argument("--mpyc-timeout", type=float, default=90.0,
+                        help="tls: seconds before the MPyC processes are killed")
     parser.add_argument("--mpyc-worker", action="store_true", help=argparse.SUPPRESS)
     args, _ = parser.parse_known_args()
     if args.mpyc_worker:
         mpyc_worker(args)
         return 0
+    if args.transport == "tls":
+        return main_tls(args)
     from offchain.field import BACKEND
 
     figures: dict[str, object] = {"parties": 3, "field_backend": BACKEND,
@@ -265,11 +575,45 @@ def main() -> int:
         for ours, theirs in ratios:
             figures[f"{ours}_ratio_vs_mpyc"] = (figures[f"{ours}_per_s"]  # type: ignore[operator]
                                                 / figures[f"mpyc_{theirs}_per_s"])
+    show(figures, args.json)
+    return 0
+
+
+def show(figures: dict[str, object], as_json: bool) -> None:
     for key, value in figures.items():
         shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
         print(f"{key:<26} {shown:>16}")
-    if args.json:
+    if as_json:
         print(json.dumps(figures))
+
+
+def main_tls(args: argparse.Namespace) -> int:
+    """``--transport tls``: the same keys, from three processes over TLS; MPyC with --ssl."""
+    from offchain.field import BACKEND
+
+    figures: dict[str, object] = {"parties": 3, "field_backend": BACKEND, "transport": "tls",
+                                  "mul_vector": args.size, "mul_reps": args.reps}
+    try:
+        figures.update(bench_tls(args))
+    except ChildFailure as err:
+        print(f"engine over TLS: {err}", file=sys.stderr)
+        return 1
+    figures.update(bench_memory(args.memory_triples, min(args.memory_triples, 250_000)))
+    ratios = ("mul", "cmp", "fxmul")
+    if args.no_mpyc:
+        figures["mpyc_transport"] = None
+        for ours in ratios:
+            figures[f"mpyc_{ours}_per_s"] = figures[f"{ours}_ratio_vs_mpyc"] = None
+    else:
+        try:
+            figures.update(bench_mpyc_tls_mode(args))
+        except ChildFailure as err:
+            print(f"MPyC: {err}", file=sys.stderr)
+            return 1
+        for ours in ratios:
+            figures[f"{ours}_ratio_vs_mpyc"] = (figures[f"{ours}_per_s"]  # type: ignore[operator]
+                                                / figures[f"mpyc_{ours}_per_s"])
+    show(figures, args.json)
     return 0
 
 

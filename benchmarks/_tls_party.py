@@ -1,0 +1,162 @@
+"""One party of ``benchmarks/engine.py --transport tls`` (a child process; not run by hand).
+
+    python benchmarks/_tls_party.py WORKDIR PARTY
+
+WORKDIR/config.json (written by engine.py) describes the job: its id, the
+parties' certificate fingerprints, the identities' passphrase, the workload
+sizes and the sealed batches in delivery order with their chain records.
+WORKDIR/p{PARTY}/ holds this party's identity (identity/), MAC key share
+(mac_key.json) and deliveries (deliveries/batch_*.bin).
+
+Exchange with the parent, one JSON line each way on stdout/stdin:
+
+1. the party listens on 127.0.0.1 (a free port) and prints {"port": p};
+2. the parent answers with {"ports": [p0, p1, p2]}: the roster's endpoints;
+3. the party connects (mutual TLS 1.3, pinned), synchronises with an exchange,
+   takes delivery of every batch (read, open: hashes + HPKE + parse; sacrifice
+   over TLS; store in its own SQLite TupleCache), takes the job's tuples from
+   the cache, runs each timed workload and prints its figures as the last line.
+
+Log lines go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _workloads import workloads  # noqa: E402
+
+from offchain import identity  # noqa: E402
+from offchain.engine.context import Context  # noqa: E402
+from offchain.net.transport import Transport  # noqa: E402
+from offchain.net.tls import (  # noqa: E402
+    ChannelSettings, JobRoster, Listener, RosterEntry, TlsCredentials, connect_job,
+)
+from offchain.preprocessing.cache import TupleCache  # noqa: E402
+from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch  # noqa: E402
+from offchain.preprocessing.sacrifice import accept_batch  # noqa: E402
+from offchain.preprocessing.source import MemoryTupleSource  # noqa: E402
+from offchain.preprocessing.tuples import TupleKind  # noqa: E402
+from offchain.shares import MacKeyShare  # noqa: E402
+
+_SACRIFICE_DOMAIN = b"mpcc-bench/sacrifice/v1"
+
+
+def emit(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+async def sync(transport: Transport) -> None:
+    """Every party sends one message to every other and waits for theirs (a barrier)."""
+    for peer in transport.peers:
+        await transport.send(peer, b"sync")
+    for peer in transport.peers:
+        if await transport.recv(peer) != b"sync":
+            raise RuntimeError(f"party {peer} sent something else than the barrier")
+
+
+async def take_delivery(transport: Transport, key: MacKeyShare, me: int,
+                        org: identity.Identity, cfg: dict[str, Any], mine: Path,
+                        cache: TupleCache) -> dict[str, float]:
+    """Fetch (read), open, sacrifice and store every batch; per-step and per-kind times."""
+    times = {"fetch_s": 0.0, "open_s": 0.0, "sacrifice_s": 0.0, "store_s": 0.0}
+    triple_s, triples = 0.0, 0
+    start = time.perf_counter()
+    for batch in cfg["batches"]:
+        t0 = time.perf_counter()
+        delivery = PartyDelivery.from_bytes((mine / "deliveries" / batch["file"]).read_bytes())
+        t1 = time.perf_counter()
+        record = ChainBatch(bytes.fromhex(batch["batch_id"]), TupleKind[batch["kind"]],
+                            batch["count"], bytes.fromhex(batch["commitment"]))
+        part = open_batch(org, me, delivery, record)
+        del delivery
+        t2 = time.perf_counter()
+        tuples = await accept_batch(Context(transport, key, MemoryTupleSource()), part)
+        t3 = time.perf_counter()
+        transcript = hashlib.sha256(_SACRIFICE_DOMAIN + record.batch_id
+                                    + record.commitment).digest()
+        cache.store(record.batch_id, tuples, transcript_hash=transcript, attested=True)
+        t4 = time.perf_counter()
+        for name, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            times[name] += dt
+        if record.kind is TupleKind.TRIPLE:
+            triple_s += t4 - t0
+            triples += record.count
+    times["delivery_s"] = time.perf_counter() - start
+    times["delivery_tuples"] = sum(b["count"] for b in cfg["batches"])
+    times["triple_delivery_s"], times["triples_delivered"] = triple_s, triples
+    return times
+
+
+async def run(workdir: Path, me: int) -> dict[str, object]:
+    cfg = json.loads((workdir / "config.json").read_text())
+    mine = workdir / f"p{me}"
+    passphrase = bytes.fromhex(cfg["passphrase"])
+    org = identity.load(mine / "identity", f"party{me}", passphrase)
+    creds = TlsCredentials.from_identity(org, passphrase)
+    key = MacKeyShare(me, int(json.loads((mine / "mac_key.json").read_text())["alpha"]))
+    settings = ChannelSettings(timeout=cfg["timeout"], connect_timeout=30.0,
+                               reconnect_window=10.0)
+    listener = await Listener.start("127.0.0.1", 0, handshake_timeout=10.0)
+    loop = asyncio.get_running_loop()
+    try:
+        emit({"port": listener.port})
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            raise RuntimeError("the parent closed stdin before sending the roster")
+        ports = json.loads(line)["ports"]
+        roster = JobRoster(bytes.fromhex(cfg["job_id"]), tuple(
+            RosterEntry(i, f"127.0.0.1:{port}", bytes.fromhex(fp))
+            for i, (port, fp) in enumerate(zip(ports, cfg["fingerprints"]))))
+        start = time.perf_counter()
+        transport = await connect_job(creds, roster, me, listener=listener, settings=settings)
+        out: dict[str, object] = {"party": me, "connect_s": time.perf_counter() - start}
+        try:
+            await sync(transport)
+            with TupleCache(mine / "tuples.db") as cache:
+                out.update(await take_delivery(transport, key, me, org, cfg, mine, cache))
+                await sync(transport)
+                for name, (program, needs) in workloads(cfg["workload"]).items():
+                    t0 = time.perf_counter()
+                    source = cache.reserve(needs)  # The job's tuples, out of the cache.
+                    out[f"{name}_take_s"] = time.perf_counter() - t0
+                    await sync(transport)
+                    elapsed, rounds, sent = await program(Context(transport, key, source))
+                    out[name] = {"elapsed_s": elapsed, "rounds": rounds, "bytes_sent": sent}
+            stats = transport.stats
+            out["traffic"] = {"rounds": stats.rounds, "messages_sent": stats.messages_sent,
+                              "bytes_sent": stats.bytes_sent,
+                              "bytes_received": stats.bytes_received}
+        finally:
+            await transport.close()
+        return out
+    finally:
+        await listener.close()
+
+
+def main() -> int:
+    if len(sys.argv) != 3:
+        print("usage: _tls_party.py WORKDIR PARTY (started by engine.py --transport tls)",
+              file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format=f"party {sys.argv[2]}: %(levelname)s %(name)s: %(message)s")
+    workdir, me = Path(sys.argv[1]), int(sys.argv[2])
+    emit(asyncio.run(run(workdir, me)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
