@@ -9,7 +9,9 @@ nobody's data or tuples are harmed) and comes back after a crash.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,10 @@ def test_mean_income_between_processes_is_finalised_and_audited(cluster: Cluster
     audit = cluster.mpcc("audit", str(job_id), check=False)
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert f"audit of job {job_id}: passed" in audit.stdout
+    script = subprocess.run([str(ROOT / "scripts" / "audit.py"), str(job_id), "--json"], capture_output=True,
+                            text=True, env=cluster.env, cwd=cluster.workdir, timeout=120)
+    assert script.returncode == 0, script.stderr
+    assert json.loads(script.stdout.strip().splitlines()[-1])["passed"] is True
     status = cluster.mpcc_json("peer", "status", "--config", str(cluster.config(1)))
     assert status["daemon"]["running"] and status["daemon"]["party"] == 1
     assert {"job": job_id, "state": "finalised"}.items() <= status["jobs"][-1].items()
