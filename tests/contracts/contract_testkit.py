@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import pytest
 from eth_abi import decode as abi_decode
+from eth_account import Account
 from eth_tester import EthereumTester
 from eth_utils import keccak
 from web3 import Web3
@@ -322,3 +323,25 @@ def attest(chain: Chain, batch_id: bytes, members: list[str] | None = None) -> N
     for member in chain.members if members is None else members:
         chain.tx(chain.ledger.functions.attestSacrifice(batch_id, h(b"transcript" + batch_id + bytes.fromhex(member[2:]))),
                  member)
+
+
+def enlarge(chain: Chain, n: int) -> None:
+    """Make ``chain.members`` ``n`` active members (fresh contracts, registry quorum 1)."""
+    registry = chain.deploy("OrgRegistry", 1)
+    ledger = chain.deploy("PreprocessingLedger", registry.address)
+    jobs = chain.deploy("JobManager", registry.address, ledger.address)
+    chain.tx(ledger.functions.bindJobManager(jobs.address), chain.deployer)
+    chain.registry, chain.ledger, chain.jobs = registry, ledger, jobs
+    accounts = list(chain.members)
+    for i in range(n - len(accounts)):
+        key = keccak(text=f"gas party {i}")
+        address = Account.from_key(key).address
+        if address not in chain.tester.get_accounts():  # accounts outlive snapshots
+            chain.tester.add_account("0x" + key.hex())
+        chain.w3.eth.wait_for_transaction_receipt(
+            chain.w3.eth.send_transaction({"from": chain.deployer, "to": address, "value": 10**18}))
+        accounts.append(address)
+    for i, account in enumerate(accounts):
+        chain.tx(registry.functions.bootstrapMember(account, *member_fields(i)), chain.deployer)
+    chain.tx(registry.functions.bootstrapRole(1, chain.service), chain.deployer)  # Role.Preprocessor
+    chain.members = accounts

@@ -13,8 +13,6 @@ results live in events. ``benchmarks/gas.py`` prints the breakdown.
 from __future__ import annotations
 
 import pytest
-from eth_account import Account
-from eth_utils import keccak
 
 from contract_testkit import (
     RESULT,
@@ -24,8 +22,8 @@ from contract_testkit import (
     attest,
     commit_batch,
     commitment_of,
+    enlarge,
     job_state,
-    member_fields,
     propose,
 )
 
@@ -68,28 +66,6 @@ def report(title: str, gas: dict[str, list[int]], n: int) -> None:
     for name, values in gas.items():
         print(f"  {name:14s} {values}")
     print(f"  total {sum(sum(v) for v in gas.values())}, per participant {per_participant(gas, n):.0f}")
-
-
-def enlarge(chain: Chain, n: int) -> None:
-    """Make ``chain.members`` ``n`` active members (fresh contracts, registry quorum 1)."""
-    registry = chain.deploy("OrgRegistry", 1)
-    ledger = chain.deploy("PreprocessingLedger", registry.address)
-    jobs = chain.deploy("JobManager", registry.address, ledger.address)
-    chain.tx(ledger.functions.bindJobManager(jobs.address), chain.deployer)
-    chain.registry, chain.ledger, chain.jobs = registry, ledger, jobs
-    accounts = list(chain.members)
-    for i in range(n - len(accounts)):
-        key = keccak(text=f"gas party {i}")
-        address = Account.from_key(key).address
-        if address not in chain.tester.get_accounts():  # accounts outlive snapshots
-            chain.tester.add_account("0x" + key.hex())
-        chain.w3.eth.wait_for_transaction_receipt(
-            chain.w3.eth.send_transaction({"from": chain.deployer, "to": address, "value": 10**18}))
-        accounts.append(address)
-    for i, account in enumerate(accounts):
-        chain.tx(registry.functions.bootstrapMember(account, *member_fields(i)), chain.deployer)
-    chain.tx(registry.functions.bootstrapRole(1, chain.service), chain.deployer)  # Role.Preprocessor
-    chain.members = accounts
 
 
 @pytest.mark.parametrize("n", [3, 10])

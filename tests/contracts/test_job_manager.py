@@ -20,6 +20,7 @@ from contract_testkit import (
     accept_all,
     assert_reverts,
     attest,
+    enlarge,
     commit_all,
     commit_batch,
     commitment_of,
@@ -577,29 +578,10 @@ def test_jobs_are_independent(chain: Chain) -> None:
 
 def test_a_job_with_32_participants_runs_to_the_end(chain: Chain) -> None:
     """The largest job: the full 32-bit progress mask, and the seat walk over 32 participants."""
-    from eth_account import Account
-
-    from contract_testkit import member_fields
-
-    registry = chain.deploy("OrgRegistry", 1)
-    ledger = chain.deploy("PreprocessingLedger", registry.address)
-    jobs = chain.deploy("JobManager", registry.address, ledger.address)
-    chain.tx(ledger.functions.bindJobManager(jobs.address), chain.deployer)
-    chain.registry, chain.ledger, chain.jobs = registry, ledger, jobs
-    accounts = list(chain.accounts)
-    for i in range(32 - len(accounts)):
-        key = keccak(text=f"party {i}")
-        address = Account.from_key(key).address
-        if address not in chain.tester.get_accounts():  # accounts outlive snapshots
-            chain.tester.add_account("0x" + key.hex())
-        chain.w3.eth.wait_for_transaction_receipt(
-            chain.w3.eth.send_transaction({"from": chain.deployer, "to": address, "value": 10**18}))
-        accounts.append(address)
-    for i, account in enumerate(accounts):
-        chain.tx(registry.functions.bootstrapMember(account, *member_fields(i)), chain.deployer)
-    chain.members = accounts
+    enlarge(chain, 32)
+    accounts = chain.members
     job = propose(chain, accounts, proposer=accounts[5])
-    assert jobs.functions.participantsOf(job.job_id).call() == accounts
+    assert chain.jobs.functions.participantsOf(job.job_id).call() == accounts
     accept_all(chain, job)
     commit_all(chain, job)
     receipt = submit_all(chain, job)
