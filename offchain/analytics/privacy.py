@@ -1,51 +1,101 @@
-"""Differential privacy for count tables: discrete Laplace noise drawn inside MPC, known to no one.
+"""Differential privacy: discrete Laplace noise on revealed totals, drawn inside MPC by no one.
 
-With ``params.epsilon`` set, a histogram, frequency table or categorical naive
-Bayes model opens every count plus its own noise Z = G1 - G2, the difference
-of two geometric variables with ratio q = exp(-epsilon / sensitivity):
-Pr[Z = z] = (1 - q) / (1 + q) q^|z| (the discrete Laplace, or two-sided
-geometric, mechanism of Ghosh, Roughgarden and Sundararajan 2009), which
-makes the released table epsilon-differentially private for neighbouring
-tables that differ by one row added or removed. Sensitivities (L1, one row):
+With ``params.epsilon`` set, every total that a result is computed from gets
+its own noise Z = G1 - G2, the difference of two geometric variables with
+ratio q = exp(-epsilon_i / sensitivity): Pr[Z = z] = (1 - q) / (1 + q) q^|z|
+(the discrete Laplace, or two-sided geometric, mechanism of Ghosh,
+Roughgarden and Sundararajan 2009), which makes a released vector of totals
+epsilon_i-differentially private for neighbouring data sets that differ by
+one row added or removed, the sensitivity being the L1 change one row makes
+in the integers the totals are made of. Sensitivities:
 
-    histogram, frequency: 1         (a row falls in one cell)
-    naive_bayes:          1 + F     (its class count and one cell per feature, F features)
+    histogram, frequency:      1      (a row falls in one cell)
+    naive_bayes:               1 + F  (its class count and one cell per feature, F features)
+    count, and counts n_g:     1
+    sums S_gc:                 C M                in ulp, M = max(|round(lo 2^f)|, |round(hi 2^f)|)
+    sums of squares Q_gc:      C ceil(M^2 / 2^f)  in ulp (a party rounds its Q once: one row
+                                                  moves it by at most ceil(X^2 / 2^f))
 
-(For tables that differ by one row replaced, double them: use epsilon / 2.)
-Noised counts may be negative or above the true total; clamping them is
-post-processing and left to the reader of the result.
+for C numeric columns and a row of one group g. Clipping makes M a bound:
+each party clips its values to [clip_lower, clip_upper] (``params``, required
+for sums) before it computes its local statistics, so an honest party's row
+moves the totals by no more, whatever its value. The noise of a fixed-point
+total is drawn in ulp (2^-f), on the very integers the total is made of: the
+exact geometric mechanism, with no floating-point Laplace sampling (whose
+rounding leaks, Mironov 2012). Its standard deviation is sqrt(2q) / (1 - q)
+ulp, close to sqrt(2) Delta / epsilon_i in real units.
+
+Privacy accounting (basic sequential composition, epsilon in total):
+
+    count tables, count:   epsilon on the whole table (or the count)
+    sum:                   epsilon on the sum
+    mean:                  epsilon / 2 on the count, epsilon / 2 on the sum
+    summary:               epsilon / k on each of the k totals its reveal needs: n if it
+                           reveals count, mean, variance or std; S if sum, mean, variance
+                           or std; Q if variance or std
+
+Everything revealed is computed from the noised totals only (post-processing):
+mean = S / max(n, 1), variance = max(n Q - S^2, 0) / (n (n - ddof)) with n
+clamped to at least 1, std = sqrt(variance); min and max are refused with
+epsilon (their sensitivity is the whole clip range). For data sets that
+differ by one row replaced, double the sensitivities: use epsilon / 2.
+Noised counts are revealed as drawn (they may be negative or above the true
+total); clamping them is post-processing left to the reader. A spec is
+refused when a noise bound 2^W exceeds 2^(k-2) ulp, and under epsilon a
+party's local totals must stay below 2^(k-2) / parties, so that noised totals
+fit the k-bit range.
 
 Sampling inside MPC, from shared random bits only: the binary digits of a
 geometric variable G (Pr[G = g] = (1 - q) q^g) are independent, digit i being
 1 with probability p_i = q^(2^i) / (1 + q^(2^i)). Each digit is a Bernoulli
 bit [U < round(p_i 2^L)] of a shared uniform L-bit U (L random bits and one
 LTZ); G = sum_(i < W) 2^i B_i keeps W digits, W the least with
-q^(2^W) <= 2^-SECURITY. The sampler thus differs from the exact mechanism by
-a statistical distance of at most cells * 2 (q^(2^W) + W 2^-L) (a delta of
-about 2^-40 per count), and no party learns anything of Z: its bits are the
-dealer's authenticated random bits, opened only masked (the LTZ), and the
-result opens count + Z as one value.
+q^(2^W) <= 2^-SECURITY, so |Z| < 2^W always. The sampler thus differs from the
+exact mechanism by a statistical distance of at most 2 (q^(2^W) + W 2^-L) per
+noised value (a delta of about 2^-40 each), and no party learns anything of Z:
+its bits are the dealer's authenticated random bits, opened only masked (the
+LTZ), and the result opens total + Z as one value.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from offchain.analytics import common, counts
 from offchain.analytics.data import Table
+from offchain.analytics.shape import group_of
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.bitwise import binary_sum, weighted_sum
 from offchain.engine.compare import ltz
 from offchain.engine.context import Context
+from offchain.errors import ConfigError
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import Needs, TupleKind
 from offchain.shares import SharedVec
 
-SUPPORTED = ("histogram", "frequency", "naive_bayes")
+COUNT_TABLES = ("histogram", "frequency", "naive_bayes")
+NUMERIC = ("sum", "mean", "summary")
+SUPPORTED = ("count", *COUNT_TABLES, *NUMERIC)
 UNIFORM_BITS = 48   # L: each Bernoulli probability is rounded to a multiple of 2^-L.
 SECURITY = 40       # W digits: Pr[G >= 2^W] = q^(2^W) <= 2^-SECURITY.
+_NEEDS = {"count": {"count", "mean", "variance", "std"},
+          "sum": {"sum", "mean", "variance", "std"}, "squares": {"variance", "std"}}
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Noise for ``cells`` totals of one kind ("count", "sum" or "squares"), sensitivity in ulp."""
+
+    part: str
+    cells: int
+    epsilon: float
+    sensitivity: int
 
 
 def sensitivity(spec: JobSpec) -> int:
@@ -53,18 +103,97 @@ def sensitivity(spec: JobSpec) -> int:
     return 1 + len(spec.columns) if spec.analysis == "naive_bayes" else 1
 
 
+def parts(spec: JobSpec) -> tuple[str, ...]:
+    """The totals of a count/sum/mean/summary job that get noise, in input order."""
+    if spec.analysis in ("count", "sum"):
+        return (spec.analysis,)
+    if spec.analysis == "mean":
+        return ("count", "sum")
+    return tuple(p for p in ("count", "sum", "squares") if _NEEDS[p] & set(spec.reveal))
+
+
+def clip_bound(spec: JobSpec) -> int:
+    """M: the largest |encoding| of a clipped value."""
+    f, p = spec.fixed_point.f, spec.params
+    return max(abs(round(bound * (1 << f))) for bound in (p.clip_lower or 0.0, p.clip_upper or 0.0))
+
+
+def plan(spec: JobSpec) -> list[Noise]:
+    """The noise of a count/sum/mean/summary job: one entry per noised kind of total."""
+    names = parts(spec)
+    group = group_of(spec) if spec.analysis == "summary" else None
+    groups = len(spec.domains.get(group, ())) if group else 1
+    columns = len(spec.columns) if spec.analysis == "summary" else 1
+    m, f = clip_bound(spec), spec.fixed_point.f
+    sens = {"count": 1, "sum": columns * m, "squares": columns * -(-(m * m) >> f)}  # ceil
+    eps = (spec.params.epsilon or 1.0) / max(1, len(names))
+    return [Noise(p, groups * (1 if p == "count" else columns), eps, sens[p]) for p in names]
+
+
 def check(spec: JobSpec) -> None:
-    """Rules for ``params.epsilon`` (ValueError naming the problem)."""
-    epsilon = spec.params.epsilon
-    if epsilon is None:
+    """Rules for ``params.epsilon`` and the clip bounds (ValueError naming the problem)."""
+    p = spec.params
+    bounded = p.clip_lower is not None or p.clip_upper is not None
+    if p.epsilon is None:
+        if bounded:
+            raise ValueError("params.clip_lower and params.clip_upper bound the values for "
+                             "differential privacy; they need params.epsilon")
         return
     if spec.analysis not in SUPPORTED:
         raise ValueError(f"params.epsilon (differential privacy) is supported for "
                          f"{list(SUPPORTED)} only, not {spec.analysis!r}")
-    if not 0.01 <= epsilon <= 10:
-        raise ValueError(f"params.epsilon must be from 0.01 to 10, got {epsilon}")
+    if not 0.01 <= p.epsilon <= 10:
+        raise ValueError(f"params.epsilon must be from 0.01 to 10, got {p.epsilon}")
+    if {"min", "max"} & set(spec.reveal):
+        raise ValueError("params.epsilon does not cover min and max (one row can move them "
+                         "across the whole clip range); reveal them without epsilon")
+    summed = spec.analysis in NUMERIC and bool({"sum", "squares"} & set(parts(spec)))
+    if not summed:
+        if bounded:
+            raise ValueError(f"params.clip_lower and params.clip_upper bound summed values; "
+                             f"analysis {spec.analysis!r} reveals counts only")
+        return
+    if p.clip_lower is None or p.clip_upper is None:
+        raise ValueError("epsilon needs clip bounds: set params.clip_lower and params.clip_upper "
+                         "(each party clips its values to them; the noise is scaled to them)")
+    _check_ranges(spec)
 
 
+def _check_ranges(spec: JobSpec) -> None:
+    k, f = spec.fixed_point.k, spec.fixed_point.f
+    limit = 2 ** (k - 1 - f)
+    p = spec.params
+    for name, bound in (("clip_lower", p.clip_lower), ("clip_upper", p.clip_upper)):
+        if abs(bound or 0.0) >= limit:
+            raise ValueError(f"params.{name}={bound} is outside the fixed-point range "
+                             f"(-{limit}, {limit}) of k={k}, f={f}")
+    for noise in plan(spec):
+        width = len(thresholds(noise.epsilon, noise.sensitivity))
+        if width > k - 2:
+            raise ValueError(f"the noise of the {noise.part} (epsilon {noise.epsilon:g} on "
+                             f"sensitivity {noise.sensitivity} ulp) reaches 2^{width} ulp, beyond "
+                             f"fixed_point k={k}; raise epsilon, narrow the clip bounds or raise k")
+
+
+def clip(spec: JobSpec, values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The values clipped to the spec's bounds (unchanged without epsilon)."""
+    p, array = spec.params, np.asarray(values, dtype=np.float64)
+    if p.epsilon is None or p.clip_lower is None or p.clip_upper is None:
+        return array
+    return np.clip(array, p.clip_lower, p.clip_upper)
+
+
+def check_room(spec: JobSpec, values: Sequence[int], labels: Sequence[str]) -> None:
+    """ConfigError naming the first local total that leaves no room for noise (under epsilon)."""
+    limit = (1 << (spec.fixed_point.k - 2)) // len(spec.participants)
+    for value, label in zip(values, labels):
+        if abs(value) >= limit:
+            raise ConfigError(f"the local {label} is {value / (1 << spec.fixed_point.f):.6g}, too "
+                              f"large to add noise in fixed_point k={spec.fixed_point.k} with "
+                              f"{len(spec.participants)} parties; choose a larger k")
+
+
+# The sampler ------------------------------------------------------------------------------------
 def thresholds(epsilon: float, sens: int) -> list[int]:
     """round(p_i 2^L) for the W binary digits of one geometric variable, lowest digit first."""
     log_q = -epsilon / sens  # ln q
@@ -87,23 +216,51 @@ def sample_plain(epsilon: float, sens: int, count: int, rand: random.Random) -> 
 
 
 def noise_needs(count: int, epsilon: float, sens: int) -> Needs:
-    draws = 2 * count * len(thresholds(epsilon, sens))
+    return plan_needs([Noise("", count, epsilon, sens)])
+
+
+def plan_needs(noises: Sequence[Noise]) -> Needs:
+    """``noise_many``: L random bits and an LTZ per digit of each of 2 cells variables."""
+    draws = sum(2 * n.cells * len(thresholds(n.epsilon, n.sensitivity)) for n in noises)
     return estimate.bits(draws * UNIFORM_BITS) + estimate.ltz(draws, UNIFORM_BITS + 1)
 
 
 async def noise(ctx: Context, count: int, epsilon: float, sens: int) -> SharedVec:
     """<G1 - G2> for ``count`` cells, from shared random bits (see the module docstring)."""
-    digits = thresholds(epsilon, sens)
-    draws = 2 * count * len(digits)  # Layout: digit-major, then the two variables, then cells.
+    return (await noise_many(ctx, [Noise("", count, epsilon, sens)]))[0]
+
+
+async def noise_many(ctx: Context, noises: Sequence[Noise]) -> list[SharedVec]:
+    """Fresh <G1 - G2> for each entry's cells, every digit of every draw in one LTZ."""
+    digits = [thresholds(n.epsilon, n.sensitivity) for n in noises]
+    # Layout: per entry, digit-major, then the two variables, then cells.
+    limits = [c for n, ds in zip(noises, digits) for c in ds for _ in range(2 * n.cells)]
+    draws = len(limits)
     (bits,) = ctx.take(TupleKind.BIT, draws * UNIFORM_BITS).columns
     uniform = binary_sum(bits, draws)
-    limits = FieldVec.from_ints([c for c in digits for _ in range(2 * count)])
-    below = await ltz(ctx, uniform.sub_public(limits, ctx.key), UNIFORM_BITS + 1)
-    parts = [below[i * 2 * count:(i + 1) * 2 * count] for i in range(len(digits))]
-    both = weighted_sum(parts, [1 << i for i in range(len(digits))])
-    return both[:count] - both[count:]
+    below = await ltz(ctx, uniform.sub_public(FieldVec.from_ints(limits), ctx.key),
+                      UNIFORM_BITS + 1)
+    out, at = [], 0
+    for n, ds in zip(noises, digits):
+        size = 2 * n.cells
+        both = weighted_sum([below[at + i * size:at + (i + 1) * size] for i in range(len(ds))],
+                            [1 << i for i in range(len(ds))])
+        out.append(both[:n.cells] - both[n.cells:])
+        at += size * len(ds)
+    return out
 
 
+async def noise_at(ctx: Context, spec: JobSpec, width: int, at: Mapping[str, int]) -> SharedVec:
+    """A vector of ``width``: the spec's noise of part p from position at[p], zeros elsewhere."""
+    noises = plan(spec)
+    pieces, end = [], 0
+    for n, z in sorted(zip(noises, await noise_many(ctx, noises)), key=lambda nz: at[nz[0].part]):
+        pieces += [SharedVec.zeros(at[n.part] - end), z]
+        end = at[n.part] + n.cells
+    return SharedVec.concat(pieces + [SharedVec.zeros(width - end)])
+
+
+# Count tables -----------------------------------------------------------------------------------
 def needs(spec: JobSpec) -> Needs:
     cells = len(counts.cells(spec))
     return counts.needs(spec) + noise_needs(cells, spec.params.epsilon or 1.0, sensitivity(spec))

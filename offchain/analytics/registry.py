@@ -38,7 +38,11 @@ def needs(spec: JobSpec, shape: Mapping[str, int] | None = None) -> Needs:
     """The exact tuples a job of ``spec`` consumes (its shape is all in the spec; ``shape`` is unused)."""
     if spec.analysis in stats_analyses():
         return stats.needs(spec)
-    if spec.params.epsilon is not None:
+    if spec.auditable and spec.analysis == "summary":
+        from offchain.auditable import summary as auditable_summary  # It builds on this package.
+
+        return auditable_summary.needs(spec)
+    if spec.params.epsilon is not None and spec.analysis in privacy.COUNT_TABLES:
         return privacy.needs(spec)
     return _MODULES[spec.analysis].needs(spec)  # type: ignore[no-any-return]
 
@@ -60,7 +64,8 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
             await on_inputs(phase.shares)
         return await stats.reveal(ctx, spec, phase)
     runner: Callable[[Context, JobSpec, Table, InputHook | None], Awaitable[dict[str, str]]]
-    runner = privacy.run if spec.params.epsilon is not None else _MODULES[spec.analysis].run
+    noised_table = spec.params.epsilon is not None and spec.analysis in privacy.COUNT_TABLES
+    runner = privacy.run if noised_table else _MODULES[spec.analysis].run
     return await runner(ctx, spec, table, on_inputs)
 
 

@@ -61,7 +61,7 @@ Analysis = Literal["count", "sum", "mean", "summary", "histogram", "frequency", 
                    "correlation", "linear_regression", "naive_bayes", "gaussian_naive_bayes", "decision_tree",
                    "kmeans"]
 _NEW_FIELDS = {"column": "", "columns": (), "group_by": None, "label": None, "domains": {}, "max_rows": None,
-               "params": {}}
+               "params": {}, "auditable": False}
 
 
 class FixedPoint(BaseModel):
@@ -88,10 +88,19 @@ class Params(BaseModel):
     bins: tuple[float, ...] = ()                  # histogram edges, increasing
     smoothing: float = Field(1.0, ge=0)           # naive Bayes Laplace smoothing (prediction)
     max_depth: int | None = Field(None, ge=1, le=16)  # decision tree depth (levels of splits)
-    criterion: str = "gini"                       # decision tree split rule (gini only)
+    criterion: Literal["gini", "entropy"] = "gini"  # tree split rule; entropy: information gain
     centroids: tuple[tuple[float, ...], ...] = ()  # k-means initial centroids (public)
     iterations: int = Field(0, ge=0, le=50)       # k-means Lloyd iterations
-    epsilon: float | None = None                  # differential privacy of count tables
+    epsilon: float | None = None                  # differential privacy (offchain.analytics.privacy)
+    clip_lower: float | None = Field(None, allow_inf_nan=False)  # with epsilon: each party clips
+    clip_upper: float | None = Field(None, allow_inf_nan=False)  # its values to [lower, upper]
+
+    @model_validator(mode="after")
+    def _clip_order(self) -> Params:
+        lo, hi = self.clip_lower, self.clip_upper
+        if lo is not None and hi is not None and not lo < hi:
+            raise ValueError(f"clip_lower must be below clip_upper, got [{lo}, {hi}]")
+        return self
 
 
 def _check_name(value: str) -> str:
@@ -118,6 +127,7 @@ class JobSpec(BaseModel):
     domains: dict[str, tuple[str, ...]] = {}
     max_rows: int | None = Field(None, ge=1, le=10**7)
     params: Params = Params()
+    auditable: bool = False  # Pedersen-committed shares, result verified on chain (offchain.auditable)
 
     @field_validator("column")
     @classmethod
@@ -158,6 +168,9 @@ class JobSpec(BaseModel):
 
     @model_validator(mode="after")
     def _reveal(self) -> JobSpec:
+        if self.auditable:
+            from offchain.auditable.linear import check_auditable  # The analyses it supports.
+            check_auditable(self)
         if self.analysis in REVEALS:
             allowed = REVEALS[self.analysis]
             if tuple(sorted(self.reveal)) != tuple(sorted(allowed)):

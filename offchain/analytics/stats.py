@@ -6,6 +6,11 @@ learns another's row count or values). The totals are linear in the inputs,
 so they cost no multiplication; only the values the spec reveals are opened,
 through the MAC-checked output. With the count revealed, mean = sum / count is
 computed from the two opened totals.
+
+With ``params.epsilon`` (offchain.analytics.privacy), each party first clips its
+values to the spec's clip bounds, and the totals get discrete Laplace noise
+drawn inside MPC before they are opened: the count, the sum, or for the mean
+both with epsilon / 2 each; the mean is then noisy sum / max(noisy count, 1).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Sequence
 
+from offchain.analytics import privacy
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.context import Context
@@ -32,6 +38,8 @@ def needs(spec: JobSpec) -> Needs:
     total = Needs()
     for owner in range(len(spec.participants)):
         total = total + estimate.input_values(owner, INPUTS_PER_PARTY)
+    if spec.params.epsilon is not None:
+        total = total + privacy.plan_needs(privacy.plan(spec))
     return total
 
 
@@ -55,8 +63,10 @@ class InputPhase:
 
 
 async def input_phase(ctx: Context, spec: JobSpec, my_values: Sequence[float]) -> InputPhase:
-    """Every party inputs its summary; returns the shares of all of them."""
-    mine = local_summary(my_values, spec.fixed_point.f)
+    """Every party inputs its summary (of clipped values under epsilon); the shares of all."""
+    mine = local_summary(privacy.clip(spec, my_values).tolist(), spec.fixed_point.f)
+    if spec.params.epsilon is not None:
+        privacy.check_room(spec, mine.to_signed_ints()[1:], [f"sum of {spec.column!r}"])
     shares = []
     for owner in range(len(spec.participants)):
         values = mine if owner == ctx.party else None
@@ -69,6 +79,8 @@ async def reveal(ctx: Context, spec: JobSpec, phase: InputPhase) -> dict[str, st
     total = phase.shares[0]
     for shared in phase.shares[1:]:
         total = total + shared
+    if spec.params.epsilon is not None:
+        total = total + await privacy.noise_at(ctx, spec, INPUTS_PER_PARTY, {"count": 0, "sum": 1})
     count_shared, sum_shared = total[0:1], total[1:2]
     wanted = {"count": count_shared, "sum": sum_shared, "mean": sum_shared}
     to_open = sorted({name for name in spec.reveal} | ({"count"} if spec.analysis == "mean" else set()))
@@ -83,8 +95,8 @@ def _result(spec: JobSpec, opened: dict[str, int]) -> dict[str, str]:
         result["count"] = str(opened["count"])
     if "sum" in opened and spec.analysis == "sum":
         result["sum"] = _decimal(Decimal(opened["sum"]) / scale)
-    if spec.analysis == "mean":
-        result["mean"] = _decimal(Decimal(opened["mean"]) / scale / Decimal(opened["count"]))
+    if spec.analysis == "mean":  # A noisy count may be below 1 (under epsilon only).
+        result["mean"] = _decimal(Decimal(opened["mean"]) / scale / max(1, opened["count"]))
     return result
 
 

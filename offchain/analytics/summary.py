@@ -22,6 +22,14 @@ rounding of Q adds at most parties/2 ulp to Q):
 
 An empty group reveals count 0, sum/mean/variance/std 0 and min/max "none".
 Gaussian naive Bayes reuses this with the class label as the group.
+
+With ``params.epsilon`` (not with min/max; offchain.analytics.privacy has the
+sensitivities and the budget split), each party clips its values to the clip
+bounds, and the totals n, S, Q that the reveal needs get discrete Laplace noise
+inside MPC right after the input; everything else is computed from the noised
+totals, with n clamped to at least 1 for the mean and the variance and
+n Q - S^2 clamped at 0 (noise can make it negative), each by one LTZ and one
+product. The bounds above then hold around the noised totals.
 """
 
 from __future__ import annotations
@@ -30,12 +38,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from offchain.analytics import common
+from offchain.analytics import common, privacy
 from offchain.analytics.data import Table
 from offchain.analytics.shape import group_of
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.arith import mul
+from offchain.engine.compare import ltz
 from offchain.engine.context import Context
 from offchain.engine.divide import divide, sqrt
 from offchain.engine.fixedpoint import fx_trunc
@@ -82,7 +91,7 @@ def local(spec: JobSpec, table: Table) -> list[int]:
         rows = member == g
         counts.append(int(rows.sum()))
         for c in lay.columns:
-            enc = common.encodings(table.numeric[c][rows], f)
+            enc = common.encodings(privacy.clip(spec, table.numeric[c][rows]), f)
             sums.append(sum(enc))
             squares.append(common.product_sum(enc, enc, f))
             lows.append(min(enc, default=big))
@@ -93,6 +102,9 @@ def local(spec: JobSpec, table: Table) -> list[int]:
     if lay.second:
         common.check_local(spec, squares, [f"sum of squares of {c}" for c in names])
         out += squares
+    if spec.params.epsilon is not None:
+        privacy.check_room(spec, out[len(lay.groups):], [f"sum of {c}" for c in names]
+                           + [f"sum of squares of {c}" for c in names])
     if lay.extremes:
         out += lows + highs
     return out
@@ -111,6 +123,19 @@ def needs(spec: JobSpec) -> Needs:
             total = total + estimate.sqrt(gc, wide)
     if lay.extremes:
         total = total + common.party_extremes_needs(spec, gc)
+    if spec.params.epsilon is not None:
+        total = total + _noise_needs(spec, lay)
+    return total
+
+
+def _noise_needs(spec: JobSpec, lay: Layout) -> Needs:
+    """The noise, and the clamps of n (mean, variance) and of n Q - S^2 (variance)."""
+    total = privacy.plan_needs(privacy.plan(spec))
+    g, gc = len(lay.groups), lay.cells
+    if "mean" in spec.reveal or lay.second:
+        total = total + estimate.ltz(g, spec.fixed_point.k) + estimate.mul(g)
+    if lay.second:
+        total = total + estimate.ltz(gc, common.wide_of(spec).k) + estimate.mul(gc)
     return total
 
 
@@ -126,9 +151,16 @@ async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[
     lay, params, wide = layout(spec), common.params_of(spec), common.wide_of(spec)
     f, g, gc = params.f, len(lay.groups), lay.cells
     tot = common.total(inputs)
+    noisy = spec.params.epsilon is not None
+    if noisy:
+        tot = tot + await privacy.noise_at(ctx, spec, len(tot),
+                                           {"count": 0, "sum": g, "squares": g + gc})
     n, s = tot[0:g], tot[g:g + gc]
-    n_cells = common.repeat_each(n, len(lay.columns))
     out: dict[str, SharedVec] = {"count": n, "sum": s}
+    if noisy and ("mean" in spec.reveal or lay.second):
+        n = await _at_least(ctx, n.sub_public(1, ctx.key), spec.fixed_point.k)
+        n = n.add_public(1, ctx.key)
+    n_cells = common.repeat_each(n, len(lay.columns))
     if "mean" in spec.reveal:
         out["mean"] = await divide(ctx, s, n_cells.scale(1 << f), params)
     if lay.second:
@@ -137,6 +169,8 @@ async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[
         prods = await mul(ctx, SharedVec.concat([n_cells, s, n]), SharedVec.concat([q, s, less]))
         nq, ss, d = prods[0:gc], prods[gc:2 * gc], prods[2 * gc:]
         t = await fx_trunc(ctx, nq.scale(1 << f) - ss, wide)
+        if noisy:
+            t = await _at_least(ctx, t, wide.k)
         d_cells = common.repeat_each(d, len(lay.columns)).scale(1 << f)
         out["variance"] = await divide(ctx, t, d_cells, wide)
         if "std" in spec.reveal:
@@ -148,6 +182,11 @@ async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[
     names = [name for name in STATS if name in spec.reveal]
     opened = await common.reveal(ctx, [out[name] for name in names])
     return format_result(spec, dict(zip(names, opened)))
+
+
+async def _at_least(ctx: Context, x: SharedVec, bits: int) -> SharedVec:
+    """<max(x, 0)> for signed bits-bit x: one LTZ and one product."""
+    return x - await mul(ctx, await ltz(ctx, x, bits), x)
 
 
 def format_result(spec: JobSpec, opened: dict[str, list[int]]) -> dict[str, str]:

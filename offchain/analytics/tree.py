@@ -1,4 +1,4 @@
-"""Decision trees: ID3 over categorical features, splits by the Gini criterion, grown under MPC.
+"""Decision trees: ID3 over categorical features, split by Gini or information gain under MPC.
 
 The tree grows level by level, depth t = 0 .. max_depth. At level t every party
 inputs, for each node slot of the level, the counts of its own rows that reach
@@ -19,8 +19,26 @@ by a tree of (N1 D2 + N2 D1, D1 D2), and the candidates (the features not yet
 on the node's path) are compared by cross-multiplication, N_a D_b < N_b D_a,
 in a tournament where ties go to the lowest feature index. Every step is exact
 integer arithmetic, so the MPC tree is the plaintext tree of the same rule.
-Information gain would need a secure logarithm (an approximation that could
-pick other splits than plaintext ID3), so ``params.criterion`` is "gini" only.
+
+Information gain (``params.criterion`` "entropy"): the gain of f is H(Y) - H(Y|f),
+H(Y) is the same for every candidate, and
+
+    n H(Y|f) = sum_v (n_v log2 n_v - sum_c n_vc log2 n_vc) ~ E_f / 2^G,
+    E_f = sum_v XLOG(n_v) - sum_(v,c) XLOG(n_vc)
+
+with XLOG = XLOG_b of offchain.engine.logarithm (b = N.bit_length()): an integer
+a log2 a at scale 2^G that MPC computes exactly, bit for bit as its plaintext
+twin. The best split minimises the integer E_f, in the same tournament (ties:
+the lowest feature index), so the MPC tree is again exactly the plaintext tree
+of the same rule. Error against exact information gain: XLOG(a) / 2^G is within
+a delta of a log2 a, delta = LOG2_ERR = 5e-8 for a < 2^19 (plus 2^-18 / ln 2
+above), so |E_f / 2^G - n H(Y|f)| <= delta (sum_v n_v + sum_vc n_vc) = 2 n delta:
+every candidate's H(Y|f) is off by at most 2 delta bits, and the split is the
+exact ID3 choice whenever its gain beats every other candidate's by more than
+4 delta (2e-7 bits for counts below 2^19). Nearer gains (exact ties between
+different count tables included) may go either way, identically for MPC and
+plaintext. Cost: one XLOG per count (b random bits and 51, 125 or 215 products
+for b = 10, 20 or 29, ``estimate.xlog2x``) where Gini takes one square.
 
 A node is a leaf when it is at max_depth or pure (one class only, or empty).
 A leaf predicts its majority class (ties: the first in the label's domain);
@@ -30,10 +48,11 @@ the split feature, or the leaf's class. The result, breadth first:
     {"node[]": "split:outlook", "node[outlook=rain]": "split:wind",
      "node[outlook=rain,wind=weak]": "leaf:yes", ...}
 
-Bounds: with N = parties * max_rows, counts use N.bit_length() + 1 bits and
-the Gini comparisons ``Shape.gini_bits`` bits (N D_max^2, D_max the largest
-possible product (N/d + 1)^d); the spec is refused when these exceed what the
-field allows (``MAX_GINI_BITS``) or the padded slots exceed ``MAX_INPUTS``.
+Bounds: with N = parties * max_rows, counts use N.bit_length() + 1 bits, the
+Gini comparisons ``Shape.gini_bits`` bits (N D_max^2, D_max the largest
+possible product (N/d + 1)^d) and the entropy comparisons ``Shape.entropy_bits``
+(|E_f| < N (b + 1) 2^G); the spec is refused when the criterion's bits exceed
+what the field allows (``MAX_GINI_BITS``) or the padded slots exceed ``MAX_INPUTS``.
 
 The input hook (commitment on chain) runs with the first level's inputs;
 later levels' inputs are the same rows counted under the revealed partial
@@ -56,12 +75,13 @@ from offchain.engine.arith import mul, square
 from offchain.engine.bitwise import KAPPA
 from offchain.engine.compare import ltz
 from offchain.engine.context import Context
+from offchain.engine.logarithm import scale_bits, xlog2x
 from offchain.engine.mac_check import check_pending
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import Needs
 from offchain.shares import SharedVec
 
-MAX_GINI_BITS = 252 - KAPPA - 2  # ltz(bits + 1) needs bits + 1 + kappa <= 252.
+MAX_GINI_BITS = 252 - KAPPA - 2  # ltz(bits + 1) needs bits + 1 + kappa <= 252 (both criteria).
 MAX_INPUTS = 1 << 15            # Padded input values per party, all levels together.
 Path = tuple[tuple[int, int], ...]  # (feature index, value index) from the root.
 
@@ -75,6 +95,7 @@ class Shape:
     classes: int
     depth: int
     rows: int
+    criterion: str = "gini"
 
     def slots(self, t: int) -> int:
         return math.prod(sorted(self.sizes, reverse=True)[:t])
@@ -100,6 +121,21 @@ class Shape:
         return (self.rows * d_max * d_max).bit_length() + 1
 
     @property
+    def log_bits(self) -> int:
+        """b: every count 0 .. rows is below 2^b (the width XLOG works on)."""
+        return max(2, self.rows.bit_length())
+
+    @property
+    def entropy_bits(self) -> int:
+        """Signed bits of E_f: |E_f| < rows (b + 1) 2^G."""
+        return (self.rows * (self.log_bits + 1)).bit_length() + scale_bits(self.log_bits) + 1
+
+    @property
+    def score_bits(self) -> int:
+        """Signed bits of the criterion's compared values."""
+        return self.gini_bits if self.criterion == "gini" else self.entropy_bits
+
+    @property
     def inputs(self) -> int:
         return sum(self.slots(t) * self.level_width(t) for t in range(self.depth + 1))
 
@@ -108,24 +144,21 @@ def shape_of(spec: JobSpec) -> Shape:
     label = spec.label or ""
     return Shape(spec.columns, tuple(len(spec.domain(c)) for c in spec.columns),
                  len(spec.domain(label)), spec.params.max_depth or 0,
-                 (spec.max_rows or 0) * len(spec.participants))
+                 (spec.max_rows or 0) * len(spec.participants), spec.params.criterion)
 
 
 def check(spec: JobSpec) -> None:
     """The tree's own spec rules (ValueError naming the problem)."""
     p = spec.params
-    if p.criterion != "gini":
-        raise ValueError(f"params.criterion {p.criterion!r} is not supported: information gain "
-                         "needs a secure logarithm; use 'gini'")
     if p.max_depth is None or not 1 <= p.max_depth <= len(spec.columns):
         raise ValueError(f"a decision tree needs params.max_depth from 1 to the number of "
                          f"features ({len(spec.columns)})")
     if len(spec.domain(spec.label or "")) < 2:
         raise ValueError("the label of a decision tree needs at least two classes")
     sh = shape_of(spec)
-    if sh.gini_bits > MAX_GINI_BITS:
-        raise ValueError(f"Gini comparisons for max_rows={spec.max_rows} and domain sizes "
-                         f"{list(sh.sizes)} need {sh.gini_bits} bits, above {MAX_GINI_BITS}; "
+    if sh.score_bits > MAX_GINI_BITS:
+        raise ValueError(f"{p.criterion} comparisons for max_rows={spec.max_rows} and domain sizes "
+                         f"{list(sh.sizes)} need {sh.score_bits} bits, above {MAX_GINI_BITS}; "
                          "lower max_rows or merge feature values")
     if sh.inputs > MAX_INPUTS:
         raise ValueError(f"the padded tree needs {sh.inputs} inputs per party, above "
@@ -142,14 +175,22 @@ def needs(spec: JobSpec) -> Needs:
                  + estimate.argmax(sh.classes, sh.count_bits) * s)
         if t == sh.depth:
             total = total + estimate.ltz(s, sh.count_bits) + estimate.mul(s)
-            continue
-        values, matches = sum(sh.sizes), len(sh.sizes) - t - 1
-        total = (total + estimate.square(s * sh.width)
-                 + estimate.ltz(s * values + 2 * s, sh.count_bits)
-                 + estimate.mul(3 * s * (values - len(sh.sizes)))
-                 + (estimate.mul(5) + estimate.less_than(1, sh.gini_bits)) * (s * matches)
-                 + estimate.mul(2 * s))
+        else:
+            total = total + _split_needs(sh, t)
     return total
+
+
+def _split_needs(sh: Shape, t: int) -> Needs:
+    s, values, matches = sh.slots(t), sum(sh.sizes), len(sh.sizes) - t - 1
+    if sh.criterion == "gini":
+        return (estimate.square(s * sh.width) + estimate.ltz(s * values + 2 * s, sh.count_bits)
+                + estimate.mul(3 * s * (values - len(sh.sizes)))
+                + (estimate.mul(5) + estimate.less_than(1, sh.gini_bits)) * (s * matches)
+                + estimate.mul(2 * s))
+    return (estimate.xlog2x(s * (sh.width + values), sh.log_bits)
+            + estimate.ltz(2 * s, sh.count_bits)
+            + (estimate.mul(2) + estimate.less_than(1, sh.entropy_bits)) * (s * matches)
+            + estimate.mul(2 * s))
 
 
 # Local counts ---------------------------------------------------------------------------------
@@ -240,30 +281,58 @@ async def _split_level(ctx: Context, sh: Shape, t: int, tot: SharedVec, paths: S
     slots, width, C, F = len(parent), sh.width, sh.classes, len(sh.features)
     cell = [[[_column(tot, width, slots, sh.offset(f) + v * C + c) for c in range(C)]
              for v in range(sh.sizes[f])] for f in range(F)]
-    squares = await square(ctx, tot)
+    gini = sh.criterion == "gini"
     class_counts = [_sum([cell[0][v][c] for v in range(sh.sizes[0])]) for c in range(C)]
     size = _sum(class_counts)
     top, own = await _majority(ctx, sh, class_counts)
     value_sizes = [_sum(cell[f][v]) for f in range(F) for v in range(sh.sizes[f])]
-    tests = await ltz(ctx, SharedVec.concat([n.sub_public(1, ctx.key) for n in value_sizes]
-                                            + [size.sub_public(1, ctx.key), top - size]),
+    probes = [n.sub_public(1, ctx.key) for n in value_sizes] if gini else []
+    tests = await ltz(ctx, SharedVec.concat(probes + [size.sub_public(1, ctx.key), top - size]),
                       sh.count_bits)
-    empty_v = [tests[i * slots:(i + 1) * slots] for i in range(len(value_sizes))]
-    at = len(value_sizes) * slots
+    at = len(probes) * slots
     empty, pure = tests[at:at + slots], tests[at + slots:].rsub_public(1, ctx.key)
-    groups, i = [], 0
-    for f in range(F):
-        group = []
-        for v in range(sh.sizes[f]):
-            a = _sum([_column(squares, width, slots, sh.offset(f) + v * C + c) for c in range(C)])
-            group.append((a, value_sizes[i] + empty_v[i]))
-            i += 1
-        groups.append(group)
-    fractions = await fraction_sums(ctx, groups)
-    best = await _best_split(ctx, sh, t, fractions, paths, slots)
+    if gini:
+        scores = await _gini_scores(ctx, sh, tot, value_sizes, tests[:at])
+    else:
+        scores = await _entropy_scores(ctx, sh, tot, value_sizes)
+    best = await _best_split(ctx, sh, t, scores, paths, slots)
     leaf = own + await mul(ctx, empty, parent - own)
     code = best + await mul(ctx, pure, leaf.add_public(F, ctx.key) - best)
     return code, own
+
+
+async def _gini_scores(ctx: Context, sh: Shape, tot: SharedVec, value_sizes: list[SharedVec],
+                       empty: SharedVec) -> list[Item]:
+    """(N_f, D_f) per feature with G_f = N_f / D_f = sum_v A_v / n'_v (exact fractions)."""
+    slots, C = len(value_sizes[0]), sh.classes
+    squares = await square(ctx, tot)
+    groups, i = [], 0
+    for f in range(len(sh.features)):
+        group = []
+        for v in range(sh.sizes[f]):
+            a = _sum([_column(squares, sh.width, slots, sh.offset(f) + v * C + c)
+                      for c in range(C)])
+            group.append((a, value_sizes[i] + empty[i * slots:(i + 1) * slots]))
+            i += 1
+        groups.append(group)
+    return await fraction_sums(ctx, groups)
+
+
+async def _entropy_scores(ctx: Context, sh: Shape, tot: SharedVec, value_sizes: list[SharedVec]
+                          ) -> list[Item]:
+    """(E_f,) per feature: sum_v XLOG(n_v) - sum_(v,c) XLOG(n_vc), n H(Y|f) at scale 2^G."""
+    slots, C = len(value_sizes[0]), sh.classes
+    logs = await xlog2x(ctx, SharedVec.concat([tot, *value_sizes]), sh.log_bits)
+    cells, sizes = logs[:len(tot)], logs[len(tot):]
+    scores, i = [], 0
+    for f in range(len(sh.features)):
+        e = SharedVec.zeros(slots)
+        for v in range(sh.sizes[f]):
+            e = e + sizes[i * slots:(i + 1) * slots] - _sum(
+                [_column(cells, sh.width, slots, sh.offset(f) + v * C + c) for c in range(C)])
+            i += 1
+        scores.append((e,))
+    return scores
 
 
 def _sum(parts: Sequence[SharedVec]) -> SharedVec:
@@ -273,9 +342,9 @@ def _sum(parts: Sequence[SharedVec]) -> SharedVec:
     return acc
 
 
-async def _best_split(ctx: Context, sh: Shape, t: int, fractions: list[Item],
+async def _best_split(ctx: Context, sh: Shape, t: int, scores: list[Item],
                       paths: Sequence[Path], slots: int) -> SharedVec:
-    """<the candidate feature with the largest G_f> per slot (ties: the lowest index)."""
+    """<the candidate with the largest G_f or least E_f> per slot (ties: the lowest index)."""
     F = len(sh.features)
     candidates = [[f for f in range(F) if f not in {g for g, _ in path}] for path in paths]
     candidates += [list(range(F - t))] * (slots - len(paths))
@@ -283,22 +352,22 @@ async def _best_split(ctx: Context, sh: Shape, t: int, fractions: list[Item],
     for j in range(F - t):
         chosen = [row[j] for row in candidates]
         index = SharedVec.zeros(slots).add_public(FieldVec.from_ints(chosen), ctx.key)
-        num = _pick(fractions, chosen, 0)
-        den = _pick(fractions, chosen, 1)
-        items.append((num, den, index))
+        items.append((*[_pick(scores, chosen, p) for p in range(len(scores[0]))], index))
 
     async def right_wins(left: Item, right: Item) -> SharedVec:
+        if sh.criterion == "entropy":
+            return await ltz(ctx, right[0] - left[0], sh.entropy_bits + 1)
         cross = await mul(ctx, SharedVec.concat([left[0], right[0]]),
                           SharedVec.concat([right[1], left[1]]))
         n = len(left[0])
         return await ltz(ctx, cross[:n] - cross[n:], sh.gini_bits + 1)
 
-    return (await tournament(ctx, items, right_wins))[2]
+    return (await tournament(ctx, items, right_wins))[-1]
 
 
-def _pick(fractions: list[Item], chosen: list[int], part: int) -> SharedVec:
-    """Per slot s, component ``part`` of feature chosen[s]'s fraction."""
-    stacked = SharedVec.concat([fr[part] for fr in fractions])
+def _pick(scores: list[Item], chosen: list[int], part: int) -> SharedVec:
+    """Per slot s, component ``part`` of feature chosen[s]'s score."""
+    stacked = SharedVec.concat([fr[part] for fr in scores])
     slots = len(chosen)
     return common.gather(stacked, [f * slots + s for s, f in enumerate(chosen)])
 

@@ -48,11 +48,12 @@ from offchain.engine.bitwise import (  # noqa: E402
 from offchain.engine.compare import tournament_sizes  # noqa: E402
 from offchain.engine.divide import RCP_EPS, RSQRT_EPS, newton_steps, norm_key  # noqa: E402
 from offchain.engine.fixedpoint import DEFAULT, FixedParams  # noqa: E402
+from offchain.engine.logarithm import mults as _xlog2x_mults  # noqa: E402
 
 __all__ += ["argmax", "argmin", "bit_decompose", "divide", "eqz", "equal", "fx_mul",
             "fx_mul_public", "fx_square", "fx_trunc", "greater_equal", "greater_than",
             "less_equal", "less_than", "ltz", "mask", "max_of", "maximum", "min_max", "min_of",
-            "minimum", "normalise", "reciprocal", "sqrt", "trunc_pr"]
+            "minimum", "normalise", "reciprocal", "sqrt", "trunc_pr", "xlog2x"]
 _bits = bits
 
 
@@ -168,3 +169,8 @@ def sqrt(count: int, params: FixedParams = DEFAULT) -> Needs:
     return (_normalised(count, params, False) + fx_trunc(2 * count, params)
             + (fx_square(count, params) + fx_mul(2 * count, params)) * steps
             + fx_mul(count, params) + mul(count) + Needs.of(norm_key(params), count))
+
+
+def xlog2x(count: int, bits: int, kappa: int = KAPPA) -> Needs:
+    """``logarithm.xlog2x`` of values below 2^bits: BitDec, prefix-OR, window, powers, product."""
+    return bit_decompose(count, bits, kappa) + mul(_xlog2x_mults(bits) * count)

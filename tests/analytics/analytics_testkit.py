@@ -28,9 +28,11 @@ def split_tables(spec: JobSpec, columns: Mapping[str, Sequence[Any]], parties: i
             for p in range(parties)]
 
 
-def run_analysis(spec: JobSpec, tables: Sequence[Table]) -> dict[str, str]:
+def run_analysis(spec: JobSpec, tables: Sequence[Table], seed: bytes | None = None
+                 ) -> dict[str, str]:
     """Runs the analysis as every party with exactly ``registry.needs(spec)``; checks that all
-    parties agree and that no tuple is left over (the needs are exact)."""
+    parties agree and that no tuple is left over (the needs are exact). ``seed`` makes the
+    dealer, hence any noise drawn from its random bits, reproducible."""
     needs = registry.needs(spec)
 
     async def program(ctx: Context) -> tuple[dict[str, str], dict[str, int]]:
@@ -39,7 +41,7 @@ def run_analysis(spec: JobSpec, tables: Sequence[Table]) -> dict[str, str]:
         return result, {k: v for k, v in left.items() if v}
 
     results = asyncio.run(run_local(len(tables), program, needs=needs, sacrifice=False,
-                                    timeout=120))
+                                    seed=seed, timeout=120))
     for r in results:
         if isinstance(r, BaseException):
             raise r
