@@ -1,9 +1,10 @@
-"""Builds the optional C field kernel ``offchain/libmpccfield.so`` with gcc.
+"""Builds the optional C kernels with gcc: ``libmpccfield.so`` and ``libmpccg1.so``.
 
 Run as ``python offchain/_build_kernel.py [--quiet] [--force]``. Idempotent:
-nothing happens when the library is newer than its source. Without the
-library, :mod:`offchain.field` falls back to its pure-Python reference (slower,
-same results). The library is loaded with ctypes; no Python headers needed.
+a library is rebuilt only when it is older than its source. Without a library,
+:mod:`offchain.field` (field kernel) and :mod:`offchain.curve` (BN254 G1
+kernel) fall back to their pure-Python references (slower, same results).
+The libraries are loaded with ctypes; no Python headers needed.
 """
 
 from __future__ import annotations
@@ -19,45 +20,57 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "_fieldkernel.c"
 LIBRARY = HERE / "libmpccfield.so"
+G1_SOURCE = HERE / "_g1kernel.c"
+G1_LIBRARY = HERE / "libmpccg1.so"
+KERNELS = ((SOURCE, LIBRARY), (G1_SOURCE, G1_LIBRARY))
 FLAG_SETS = (
     ["-O3", "-march=native", "-fPIC", "-shared"],
     ["-O3", "-fPIC", "-shared"],
 )
 
 
-def is_current() -> bool:
+def is_current(source: Path = SOURCE, library: Path = LIBRARY) -> bool:
     """True if the library exists and is at least as new as its source."""
-    return LIBRARY.exists() and LIBRARY.stat().st_mtime >= SOURCE.stat().st_mtime
+    return library.exists() and library.stat().st_mtime >= source.stat().st_mtime
 
 
-def build(*, force: bool = False, quiet: bool = False) -> bool:
-    """Compiles the kernel unless current; returns True if a usable library exists."""
-    if is_current() and not force:
-        return True
+def compile_library(source: Path, library: Path, *, quiet: bool = False,
+                    extra_flags: tuple[str, ...] = ()) -> bool:
+    """Compiles ``source`` into ``library`` unconditionally; returns True on success."""
     compiler = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
     if compiler is None:
         if not quiet:
-            print("kernel: no C compiler found; the pure-Python field stays in use",
-                  file=sys.stderr)
+            print(f"kernel: no C compiler found; {library.name} is not built and the "
+                  "pure-Python reference stays in use", file=sys.stderr)
         return False
+    last_error = ""
     for flags in FLAG_SETS:
         # Compile to a temporary name and rename, so concurrent builds never
         # leave a half-written library behind.
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=HERE)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=library.parent)
         os.close(fd)
-        result = subprocess.run([compiler, *flags, "-o", tmp, str(SOURCE)],
+        result = subprocess.run([compiler, *flags, *extra_flags, "-o", tmp, str(source)],
                                 capture_output=True, text=True)
         if result.returncode == 0:
-            os.replace(tmp, LIBRARY)
+            os.replace(tmp, library)
             if not quiet:
-                print(f"kernel: built {LIBRARY} ({' '.join(flags)})")
+                print(f"kernel: built {library} ({' '.join([*flags, *extra_flags])})")
             return True
         os.unlink(tmp)
         last_error = result.stderr
     if not quiet:
-        print(f"kernel: compilation failed; the pure-Python field stays in use\n{last_error}",
-              file=sys.stderr)
+        print(f"kernel: compiling {source.name} failed; the pure-Python reference stays "
+              f"in use\n{last_error}", file=sys.stderr)
     return False
+
+
+def build(*, force: bool = False, quiet: bool = False) -> bool:
+    """Compiles every kernel that is not current; True if all libraries are usable."""
+    ok = True
+    for source, library in KERNELS:
+        if force or not is_current(source, library):
+            ok = compile_library(source, library, quiet=quiet) and ok
+    return ok
 
 
 def main() -> int:
