@@ -1,8 +1,9 @@
-"""Deploying the three contracts and attaching to a deployment.
+"""Deploying the four contracts and attaching to a deployment.
 
 Order: OrgRegistry, then PreprocessingLedger (reads roles from the registry),
-then JobManager (reserves tuples through the ledger), then the ledger is bound
-to its JobManager. The deployer is the registry's bootstrapper.
+then JobManager (reserves tuples through the ledger), then AuditTrail (reads
+jobs from JobManager), then the ledger is bound to its JobManager. The
+deployer is the registry's bootstrapper.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from eth_account.signers.local import LocalAccount
 
 from onchain.artifacts import check_fresh, load
 from onchain.chain import Chain, Sent
+from onchain.audit_trail import AuditTrail
 from onchain.errors import ChainIdMismatch, ConfigError, ManifestError
 from onchain.jobs import JobManager
 from onchain.ledger import PreprocessingLedger
@@ -22,13 +24,14 @@ from onchain.registry import OrgRegistry
 
 @dataclass(frozen=True)
 class Deployment:
-    """Typed clients for a deployment's three contracts on one chain."""
+    """Typed clients for a deployment's four contracts on one chain."""
 
     chain: Chain
     manifest: Manifest
     registry: OrgRegistry
     ledger: PreprocessingLedger
     jobs: JobManager
+    audit: AuditTrail
 
     @classmethod
     def attach(cls, chain: Chain, manifest: Manifest) -> Deployment:
@@ -43,7 +46,8 @@ class Deployment:
                 )
         return cls(chain, manifest, OrgRegistry(chain, manifest.address("OrgRegistry")),
                    PreprocessingLedger(chain, manifest.address("PreprocessingLedger")),
-                   JobManager(chain, manifest.address("JobManager")))
+                   JobManager(chain, manifest.address("JobManager")),
+                   AuditTrail(chain, manifest.address("AuditTrail")))
 
 
 def deploy(chain: Chain, deployer: LocalAccount, quorum: int) -> Deployment:
@@ -55,7 +59,8 @@ def deploy(chain: Chain, deployer: LocalAccount, quorum: int) -> Deployment:
     ledger = _deploy_one(chain, deployer, "PreprocessingLedger", (registry.receipt["contractAddress"],))
     jobs = _deploy_one(chain, deployer, "JobManager", (registry.receipt["contractAddress"],
                                                         ledger.receipt["contractAddress"]))
-    sent = {"OrgRegistry": registry, "PreprocessingLedger": ledger, "JobManager": jobs}
+    trail = _deploy_one(chain, deployer, "AuditTrail", (jobs.receipt["contractAddress"],))
+    sent = {"OrgRegistry": registry, "PreprocessingLedger": ledger, "JobManager": jobs, "AuditTrail": trail}
     manifest = Manifest(
         chain_id=chain.chain_id,
         rpc_url=chain.url,

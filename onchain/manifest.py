@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from onchain.errors import ManifestError
 
-CONTRACT_NAMES = ("OrgRegistry", "PreprocessingLedger", "JobManager")
+CONTRACT_NAMES = ("OrgRegistry", "PreprocessingLedger", "JobManager", "AuditTrail")
 DEFAULT_PATH = Path(".mpcc/deployment.json")
 
 

@@ -6,7 +6,10 @@ service deals, seals and commits tuples; the peers open them, sacrifice-check
 them jointly, attest on chain and store them in their SQLite caches; the
 analyst proposes "mean income" and reserves tuples; the peers accept, input,
 commit to their input shares, compute under MPC and all post the same result;
-the job is finalised and the record is audited from chain data alone.
+the job is finalised and the record is audited from chain data alone. The job
+runs in auditable mode: each peer commits to its input shares with Pedersen
+commitments on chain, opens its share of the revealed totals, and AuditTrail
+verifies them with the BN254 precompiles (offchain.auditable).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from offchain.analytics.spec import JobSpec
 from offchain.peer.local import LocalConsortium
 from offchain.peer.member import JobOutcome
 from onchain import orgs
-from onchain.audit import audit_job
+from onchain.audit import PUBLIC, audit_job
 from onchain.deploy import Deployment
 from onchain.jobs import JobState
 
@@ -61,7 +64,7 @@ def _run(console: Console, workdir: Path, quiet: bool) -> dict[str, Any]:
     say(f"deployed the contracts to the in-process chain {dep.chain.chain_id}; "
         "three organisations joined: " + ", ".join(m.public.name for m in members))
     spec = JobSpec(analysis="mean", column="income", participants=tuple(m.account.address for m in members),
-                   reveal=("count", "mean"), title="mean income")
+                   reveal=("count", "mean"), title="mean income", auditable=True)
     offers = consortium.feed(registry.needs(spec))
     say(f"{len(offers)} batches dealt, sealed with HPKE, committed, sacrifice-checked, attested and cached")
     job_id = consortium.propose(spec)
@@ -74,7 +77,12 @@ def _run(console: Console, workdir: Path, quiet: bool) -> dict[str, Any]:
     say(f"job {job_id} {job.state.name.lower()}")
     audit = audit_job(dep, job_id)
     consortium.close()
-    return _report(dep, spec, job_id, job.state, outcomes, audit)  # type: ignore[arg-type]
+    report = _report(dep, spec, job_id, job.state, outcomes, audit)  # type: ignore[arg-type]
+    public = [c for c in audit.checks if c.name.startswith(f"{PUBLIC}: ")]
+    report["public_verification"] = {"passed": bool(public) and all(c.passed for c in public),
+                                     "steps": [{"step": c.name, "passed": c.passed, "detail": c.detail}
+                                               for c in public]}
+    return report
 
 
 def _make_org(home: Path, name: str, endpoint: str, secret: bytes) -> orgs.Org:
@@ -123,4 +131,11 @@ def _print(console: Console, report: dict[str, Any]) -> None:
     console.print(f"[bold]result: mean income = {float(result.get('mean', 'nan')):.2f} "
                   f"over {result.get('count', '?')} rows[/] (all participants posted the same result: "
                   f"{'yes' if report['results_agree'] else 'NO'})")
+    public = report["public_verification"]
+    console.print(f"on-chain verification of the result: {'passed' if public['passed'] else 'FAILED'} "
+                  f"(Pedersen commitments on BN254, checked by the ecAdd/ecMul precompiles)")
+    if not public["passed"]:
+        for step in public["steps"]:
+            if not step["passed"]:
+                console.print(f"  {step['step']}: {step['detail']}")
     console.print(f"audit: {'passed' if report['audit_passed'] else 'FAILED'} ({report['seconds']} s)")

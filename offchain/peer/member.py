@@ -21,6 +21,11 @@ from offchain.analytics import registry
 from offchain.analytics.common import input_commitment
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
+from offchain import curve
+from offchain.auditable import summary as auditable_summary
+from offchain.auditable.commitments import ShareCommitments, commit_shares
+from offchain.auditable.linear import revealed_columns
+from offchain.auditable.tracked import Transcript
 from offchain.engine.context import Context
 from offchain.errors import (
     ConfigError, DeliveryRejected, PeerDisconnected, PeerTimeout, ProtocolAbort, SacrificeFailed,
@@ -32,6 +37,8 @@ from offchain.preprocessing.sacrifice import accept_batch
 from offchain.preprocessing.source import MemoryTupleSource
 from offchain.preprocessing.tuples import TupleKind
 from offchain.shares import MacKeyShare, SharedVec
+from onchain.audit_trail import DataKind
+from onchain.audit_trail import input_commitment as trail_commitment
 from onchain.deploy import Deployment
 from onchain.errors import ChainError
 from onchain.jobs import JobState, spec_hash
@@ -143,21 +150,58 @@ class MemberPeer:
         await self.wait_for(job_id, JobState.ACCEPTED)
         self.cache.reserve_for_job(job_id, self.reserved_ranges(job_id))
         ctx = Context(transport, key, self.cache.job_source(job_id))
-        salt, committed = secrets.token_bytes(32), []
+        salt, committed, pedersen = secrets.token_bytes(32), [], []
+        transcript = Transcript()
 
         async def commit(shares: Sequence[SharedVec]) -> None:
-            commitment = input_commitment(shares, job_id.to_bytes(32, "big"), key.party, salt)
+            if spec.auditable:
+                pedersen.append(commit_shares(shares))
+                await post(pedersen[0], curve.PointVec.infinity(0))
+            else:
+                await post_hash(input_commitment(shares, job_id.to_bytes(32, "big"), key.party, salt))
+
+        async def post(mine: ShareCommitments, tuples: curve.PointVec) -> None:
+            points, data = mine.points.to_bytes(), tuples.to_bytes()
+            self.dep.audit.commit_shares(self.org.account, job_id, mine.width, points)
+            if data:
+                self.dep.audit.publish_data(self.org.account, job_id, DataKind.TUPLES, data)
+            await post_hash(trail_commitment(points, data))
+
+        async def post_hash(commitment: bytes) -> None:
             self.dep.jobs.commit_inputs(self.org.account, job_id, commitment)
             committed.append(commitment)
             await self.wait_for(job_id, JobState.INPUTS_COMMITTED)
 
+        async def challenge() -> int:
+            return auditable_summary.challenge(job_id, self.input_commitments(job_id, spec))
+
         try:
-            result = await registry.run(ctx, spec, table, commit)
+            if spec.auditable and spec.analysis == "summary":
+                result = await auditable_summary.run(ctx, spec, table, post, challenge, transcript)
+            else:
+                result = await registry.run(ctx, spec, table, commit)
         except ProtocolAbort as abort:
             self._report(job_id, abort)
             return JobOutcome(job_id, None, committed[0] if committed else None, str(abort))
         self.post_result(job_id, result)
+        if pedersen:
+            self.publish_opening(job_id, spec, pedersen[0])
+        if transcript.shares:
+            self.dep.audit.publish_data(self.org.account, job_id, DataKind.TRANSCRIPT, transcript.to_bytes())
         return JobOutcome(job_id, result, committed[0])
+
+    def input_commitments(self, job_id: int, spec: JobSpec) -> list[bytes]:
+        """Every participant's JobManager input commitment, in party order."""
+        found = {str(e.participant).lower(): bytes(e.commitment)  # type: ignore[attr-defined]
+                 for e in self.dep.jobs.events(self.dep.manifest.deploy_block, names=("InputsCommitted",))
+                 if e.jobId == job_id}  # type: ignore[attr-defined]
+        return [found[a.lower()] for a in spec.participants]
+
+    def publish_opening(self, job_id: int, spec: JobSpec, commitments: ShareCommitments) -> None:
+        """Open this party's shares of the revealed totals against its commitments, on chain."""
+        columns = revealed_columns(spec)
+        shares, rands = commitments.opening(columns)
+        self.dep.audit.publish_opening(self.org.account, job_id, columns, shares, rands)
 
     def post_result(self, job_id: int, result: dict[str, str]) -> None:
         """Submit the result's canonical bytes on chain."""

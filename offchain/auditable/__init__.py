@@ -1,0 +1,1 @@
+"""Publicly verifiable jobs: Pedersen commitments to shares and the checks anyone can run on them."""
