@@ -29,7 +29,7 @@
  * -DMPCC_G1_DIRECT_LOOKUP -DFB_W=8; benchmarks/curve.py prices both). It is
  * not constant time: zero digits (probability 2^-7 each) are skipped, the
  * addition formulas branch on exceptional cases, and the variable-base
- * operations and the MSM (public points and scalars) index by their digits.
+ * operations and the MSM, meant for public data (verification), index by digits.
  * The pure-Python reference offchain/_g1ref.py is the specification;
  * tests/offchain/test_curve.py checks this kernel against it and py_ecc.
  */

@@ -91,7 +91,7 @@ class KernelOps:
         return out.raw
 
     def table(self, base: bytes) -> ctypes.Array[ctypes.c_char]:
-        """The fixed-base table of ``base`` (256 KiB; base not infinity)."""
+        """The fixed-base table of ``base`` (148 KiB; base not infinity)."""
         table = ctypes.create_string_buffer(self._lib.g1_table_bytes())
         if self._lib.g1_table_build(table, base):
             raise ValueError("a fixed base cannot be the point at infinity")

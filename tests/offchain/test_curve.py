@@ -150,8 +150,10 @@ def test_sum_and_msm_match_py_ecc(backend: str, sample: dict[str, Any]) -> None:
 
 
 def test_commit_matches_py_ecc(backend: str) -> None:
-    vs = [0, 1, ORDER - 1, 0, secrets.randbelow(ORDER), secrets.randbelow(ORDER)]
-    rs = [0, 0, 1, ORDER - 1, secrets.randbelow(ORDER), secrets.randbelow(ORDER)]
+    # Extreme window digits: all +64 (w = 7, the kernel) and all +128 (w = 8, the reference).
+    top7, top8 = sum(64 << (7 * i) for i in range(36)), sum(128 << (8 * i) for i in range(31))
+    vs = [0, 1, ORDER - 1, 0, top7, top8, secrets.randbelow(ORDER)]
+    rs = [0, 0, 1, ORDER - 1, top8, top7 + 1, secrets.randbelow(ORDER)]
     expected = [ob_add(ob_mul((1, 2), v), ob_mul(H_XY, r)) for v, r in zip(vs, rs)]
     assert commit(FieldVec.from_ints(vs), FieldVec.from_ints(rs)).to_ints() == expected
 
