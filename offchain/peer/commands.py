@@ -13,23 +13,26 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from offchain.analytics import registry
+from offchain.analytics.shape import categorical_columns, numeric_columns
 from offchain.analytics.spec import REVEALS, JobSpec
-from offchain.errors import ConfigError, DeliveryRejected
+from offchain.errors import ConfigError, DeliveryRejected, TuplesExhausted
 from offchain.peer.analyst import propose_job
 from offchain.peer.config import PeerConfig, split_host_port
 from offchain.peer.fetch import ServiceClient
+from offchain.peer.progress import NoProgress, Reporter
+from offchain.peer.watch import wait_for_job, watch_daemon
 from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch
-from offchain.preprocessing.tuples import TupleKind
+from offchain.preprocessing.tuples import Needs, TupleKind
 from onchain import keystore, orgs
 from onchain.chain import LOCAL_CHAIN_IDS, Chain
 from onchain.deploy import Deployment
-from onchain.jobs import Deadlines, JobState
+from onchain.jobs import Deadlines, JobState, spec_hash
 from onchain.ledger import BatchStatus
 from onchain.manifest import Manifest
 from onchain.registry import Role
@@ -80,12 +83,26 @@ def run_until_signalled(main: Any) -> None:
 
 # Peer -------------------------------------------------------------------------------------
 
-def peer_run(config_path: Path) -> None:
+def peer_run(config_path: Path, progress: Reporter | None = None) -> None:
+    """Runs the daemon until SIGTERM or SIGINT, reporting its batches and jobs to ``progress``."""
     from offchain.peer.daemon import Daemon
 
     config = PeerConfig.load(config_path)
     daemon = Daemon.open(config, keystore.passphrase(f"passphrase for the keys in {config.home}: "))
-    run_until_signalled(daemon.run)
+    if progress is None or not progress.enabled:
+        run_until_signalled(daemon.run)
+    else:
+        run_until_signalled(lambda stop: _watched(daemon.run(stop), watch_daemon(daemon, progress)))
+
+
+async def _watched(main: Any, watcher: Any) -> None:
+    """Awaits ``main`` with ``watcher`` running beside it (cancelled when ``main`` ends)."""
+    task = asyncio.ensure_future(watcher)
+    try:
+        await main
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def peer_status(config_path: Path) -> dict[str, Any]:
@@ -98,16 +115,23 @@ def peer_status(config_path: Path) -> dict[str, Any]:
 # Preprocessing service ----------------------------------------------------------------------
 
 def preprocess_serve(rpc: str, manifest: Path, signer: LocalAccount | None, test_index: int | None,
-                     listen: str, stock: str, poll_s: float) -> None:
+                     listen: str, stock: str, stock_for: Sequence[Path], poll_s: float,
+                     progress: Reporter | None = None) -> None:
     from offchain.peer.serve import ServiceProcess, parse_stock
 
     host, port = split_host_port(listen)
+    files = [f for p in stock_for for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
+    fields = [(spec_fields(f, None, None, None, None), str(f)) for f in files]  # Checked before connecting.
     dep = attach(rpc, manifest)
     account = signer or local_test_account(dep.chain, test_index if test_index is not None else 1)
-    levels = parse_stock(stock, len(dep.registry.active_members()))
-    process = ServiceProcess.start(dep, account, levels)
-    logging.getLogger("mpcc.service").info("service account %s; group of %d members", account.address,
-                                           process.group_size)
+    group = [m.account for m in dep.registry.active_members()]
+    levels = parse_stock(stock, len(group))
+    for key, n in sum((registry.needs(complete_spec(f, lambda: group, source)) for f, source in fields),
+                      Needs()):
+        levels[key] = max(levels.get(key, 0), n)
+    process = ServiceProcess.start(dep, account, levels, progress or NoProgress())
+    logging.getLogger("mpcc.service").info("service account %s; group of %d members; stock %s",
+                                           account.address, process.group_size, stock_text(Needs(levels)))
     run_until_signalled(lambda stop: _serve_until(process, host, port, poll_s, stop))
 
 
@@ -127,13 +151,20 @@ def _party_of(dep: Deployment, account: str) -> int:
     return accounts.index(account.lower())
 
 
-def preprocess_fetch(config_path: Path, batch_id: str, out: Path) -> dict[str, Any]:
+def preprocess_fetch(config_path: Path, batch_id: str, out: Path,
+                     progress: Reporter | None = None) -> dict[str, Any]:
     """Saves this member's delivery of a batch as served (for inspection or `preprocess check`)."""
     config = PeerConfig.load(config_path)
     dep = attach(config.rpc, config.manifest)
     public = orgs.PublicEntry.load(config.home / orgs.PUBLIC_FILE)
     party = _party_of(dep, public.account)
-    raw = asyncio.run(ServiceClient(config.service).delivery_bytes(_batch_id(batch_id), party))
+    task, report = f"batch {batch_id.removeprefix('0x')[:12]}", progress or NoProgress()
+
+    def received(done: int, total: int) -> None:
+        report.update(task, f"downloading party {party}'s delivery ({done >> 10} of {total >> 10} KiB)", done, total)
+
+    raw = asyncio.run(ServiceClient(config.service).delivery_bytes(_batch_id(batch_id), party, received))
+    report.finish(task, f"downloaded {len(raw)} bytes")
     out.write_bytes(raw)
     return {"batch": batch_id, "party": party, "bytes": len(raw), "file": str(out)}
 
@@ -174,49 +205,169 @@ def _batch_id(text: str) -> bytes:
 
 def job_propose(dep: Deployment, org: orgs.Org, service: str, spec: JobSpec,
                 accept_s: int, commit_s: int, result_s: int) -> dict[str, Any]:
-    """Plans the reservations from the service's catalogue, then proposes and reserves (analyst.propose_job)."""
+    """Plans the reservations from the service's catalogue, then proposes and reserves (analyst.propose_job).
+
+    The tuples reserved are exactly ``registry.needs(spec)``, whatever the analysis;
+    a shortfall is refused before any transaction, naming the tuple kind.
+    """
     catalogue = asyncio.run(ServiceClient(service).catalogue())
     deadlines = Deadlines.from_now(dep.chain.now(), accept_s, commit_s, result_s)
-    job_id = propose_job(dep, org.account, spec, registry.needs(spec), catalogue, deadlines)  # type: ignore[arg-type]
-    return {"job": job_id, "spec": spec.canonical(),
+    needs = registry.needs(spec)
+    try:
+        job_id = propose_job(dep, org.account, spec, needs, catalogue, deadlines)  # type: ignore[arg-type]
+    except TuplesExhausted as err:
+        raise TuplesExhausted(err.kind, err.missing, "the peers may still be checking the service's batches "
+                              "(see `mpcc peer status`), or its stock is too low for this job: start "
+                              "`mpcc preprocess serve` with `--stock-for SPEC` (see `mpcc job plan`)") from err
+    return {"job": job_id, "spec": spec.canonical(), "spec_hash": "0x" + spec_hash(spec.canonical()).hex(),
+            "analysis": spec.analysis, "title": spec.title, "reveal": list(spec.reveal),
+            "participants": list(spec.participants), "needs": {str(k): n for k, n in needs},
             "deadlines": {"accept_by": deadlines.accept_by, "commit_by": deadlines.commit_by,
                           "result_by": deadlines.result_by}}
 
 
-def make_spec(dep: Deployment, spec_file: Path | None, analysis: str | None, column: str | None,
-              participants: str | None, title: str) -> JobSpec:
-    """A spec from a JSON file, or from options (participants default to every active member)."""
+# Two placeholder participants: a spec missing its participants (to be filled from the
+# chain) is checked with them before connecting. Two is the fewest a job may have, and
+# the per-analysis size bounds only tighten with more parties, so no spec that the
+# real participants would pass is refused here.
+_PLACEHOLDERS = ("0x" + "00" * 19 + "01", "0x" + "00" * 19 + "02")
+
+
+def spec_fields(spec_file: Path | None, analysis: str | None, column: str | None,
+                participants: str | None, title: str | None) -> dict[str, Any]:
+    """A job spec's fields from a JSON file or from options, validated as far as possible offline.
+
+    Participants may be missing (the file and ``--participants`` name none): then
+    ``complete_spec`` fills them in from the registry. ``ConfigError`` names the
+    source and the field of the first problem.
+    """
+    if spec_file is not None and (analysis or column):
+        raise ConfigError("give either --spec FILE or --analysis with --column, not both")
     if spec_file is not None:
-        try:
-            return JobSpec.parse(spec_file.read_text())
-        except OSError as err:
-            raise ConfigError(f"cannot read the spec {spec_file}: {err}") from err
-    if analysis not in REVEALS or not column:
-        raise ConfigError(f"give --spec FILE, or --analysis ({'|'.join(REVEALS)}) and --column")
-    addresses: Sequence[str] = ([orgs.check_address(a) for a in participants.split(",") if a.strip()]
-                                if participants else [m.account for m in dep.registry.active_members()])
-    return JobSpec.parse(json.dumps({"analysis": analysis, "column": column, "participants": list(addresses),
-                                     "reveal": list(REVEALS[analysis]), "title": title}))
+        fields, source = read_spec_file(spec_file), str(spec_file)
+    elif analysis in REVEALS and column:
+        fields, source = {"analysis": analysis, "column": column, "reveal": list(REVEALS[analysis])}, "options"
+    else:
+        raise ConfigError(f"give --spec FILE (any analysis; see examples/specs/), or --analysis "
+                          f"({'|'.join(REVEALS)}) and --column")
+    if title:
+        fields["title"] = title
+    if participants:
+        named = [orgs.check_address(a.strip()) for a in participants.split(",") if a.strip()]
+        given = fields.get("participants")
+        if given is not None and [str(a).lower() for a in given] != [a.lower() for a in named]:
+            raise ConfigError(f"{source} names participants and --participants names others; give them once")
+        fields["participants"] = named
+    parse_spec({"participants": list(_PLACEHOLDERS), **fields}, source)
+    return fields
 
 
-def job_status(dep: Deployment, job_id: int) -> dict[str, Any]:
+def complete_spec(fields: dict[str, Any], members: Callable[[], Sequence[str]], source: str) -> JobSpec:
+    """The spec, with every active member (in registry order) as participants if none are named."""
+    if "participants" not in fields:
+        fields = {**fields, "participants": list(members())}
+        source += " (participants: every active member)"
+    return parse_spec(fields, source)
+
+
+def parse_spec(fields: dict[str, Any], source: str) -> JobSpec:
+    try:
+        return JobSpec.parse(json.dumps(fields))
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from err
+
+
+def read_spec_file(path: Path) -> dict[str, Any]:
+    """A spec file's JSON object; ``ConfigError`` naming the file and what is wrong with it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read the spec {path}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason})") from err
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a job spec is a JSON object (with analysis, columns, reveal, ...), "
+                          f"not a JSON {type(data).__name__}")
+    return data
+
+
+def job_plan(spec: JobSpec) -> dict[str, Any]:
+    """What a job of ``spec`` reads, reveals and consumes, and the service stock that feeds one."""
+    needs = registry.needs(spec)
+    return {"analysis": spec.analysis, "title": spec.title, "spec": spec.canonical(),
+            "spec_hash": "0x" + spec_hash(spec.canonical()).hex(),
+            "reads": {"numeric": list(numeric_columns(spec)), "categorical": list(categorical_columns(spec))},
+            "reveal": list(spec.reveal), "participants": list(spec.participants),
+            "needs": {str(k): n for k, n in needs}, "stock": stock_text(needs)}
+
+
+def stock_text(needs: Needs) -> str:
+    """``needs`` as a ``preprocess serve --stock`` value (input masks: the most any owner needs)."""
+    levels: dict[str, int] = {}
+    for key, n in needs:
+        name = {TupleKind.INPUT_MASK: "input_mask", TupleKind.TRUNC: f"trunc:{key.f}:{key.bits}"}.get(
+            key.kind, key.kind.value)
+        levels[name] = max(levels.get(name, 0), n)
+    return ",".join(f"{name}={n}" for name, n in levels.items())
+
+
+def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, Any]:
+    """A job's state and counts; with ``detail`` also its spec and each participant's steps."""
     if not 0 < job_id <= dep.jobs.job_count():
         raise ConfigError(f"there is no job {job_id} (jobs 1..{dep.jobs.job_count()} exist)")
     job = dep.jobs.job(job_id)
     participants = dep.jobs.participants(job_id)
-    return {"job": job_id, "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
-            "proposer": job.proposer, "participants": participants,
-            "accepted": job.accepted, "committed": job.committed, "submitted": job.submitted,
-            "deadlines": {"accept_by": job.deadlines.accept_by, "commit_by": job.deadlines.commit_by,
-                          "result_by": job.deadlines.result_by}, "chain_time": dep.chain.now()}
+    status: dict[str, Any] = {
+        "job": job_id, "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
+        "proposer": job.proposer, "participants": participants,
+        "accepted": job.accepted, "committed": job.committed, "submitted": job.submitted,
+        "deadlines": {"accept_by": job.deadlines.accept_by, "commit_by": job.deadlines.commit_by,
+                      "result_by": job.deadlines.result_by}, "chain_time": dep.chain.now()}
+    if detail:
+        spec = _proposed_specs(dep).get(job_id, {})
+        status.update({"analysis": spec.get("analysis"), "title": spec.get("title", ""),
+                       "reveal": spec.get("reveal", []), "spec_hash": "0x" + job.spec_hash.hex(),
+                       "members": [{"account": a, "name": dep.registry.member(a).name,
+                                    "accepted": dep.jobs.has_accepted(job_id, a),
+                                    "committed": dep.jobs.has_committed(job_id, a)} for a in participants]})
+    return status
+
+
+def job_wait(dep: Deployment, job_id: int, timeout: float, progress: Reporter) -> dict[str, Any]:
+    """Waits (reporting progress) until the job is finalised or aborted; its detailed status."""
+    wait_for_job(lambda: job_status(dep, job_id, detail=False), timeout, progress)
+    return job_status(dep, job_id)
+
+
+def job_list(dep: Deployment) -> list[dict[str, Any]]:
+    """Every job on chain: id, analysis, title, proposer and state."""
+    jobs = []
+    for job_id, spec in _proposed_specs(dep).items():
+        job = dep.jobs.job(job_id)
+        jobs.append({"job": job_id, "analysis": spec.get("analysis"), "title": spec.get("title", ""),
+                     "proposer": job.proposer, "participants": len(spec.get("participants", [])),
+                     "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower()})
+    return jobs
 
 
 def job_result(dep: Deployment, job_id: int) -> dict[str, Any]:
     """The finalised result (from the JobFinalised event); ConfigError if not finalised."""
     status = job_status(dep, job_id)
     if status["state"] != JobState.FINALISED.name.lower():
-        raise ConfigError(f"job {job_id} is {status['state']}, not finalised: it has no result")
+        why = f" ({status['abort_reason']})" if status["state"] == "aborted" else ""
+        raise ConfigError(f"job {job_id} is {status['state']}{why}, not finalised: it has no result")
     final = [e for e in dep.jobs.events(dep.manifest.deploy_block, names=("JobFinalised",))
              if e.jobId == job_id]  # type: ignore[attr-defined]
     result = json.loads(bytes(final[0].result))  # type: ignore[attr-defined]
-    return {"job": job_id, "result": result, "result_hash": "0x" + bytes(final[0].resultHash).hex()}  # type: ignore[attr-defined]
+    return {"job": job_id, "analysis": status["analysis"], "title": status["title"], "result": result,
+            "result_hash": "0x" + bytes(final[0].resultHash).hex()}  # type: ignore[attr-defined]
+
+
+def _proposed_specs(dep: Deployment) -> dict[int, dict[str, Any]]:
+    """Each job's spec (parsed JSON) from its JobProposed event."""
+    return {int(e.jobId): json.loads(e.spec)  # type: ignore[attr-defined]
+            for e in dep.jobs.events(dep.manifest.deploy_block, names=("JobProposed",))}

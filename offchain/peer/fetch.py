@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
+from typing import Callable
 
 from offchain.errors import DecodeError, MpccError
 from offchain.peer.config import split_host_port
@@ -21,6 +22,8 @@ from offchain.preprocessing.delivery import HEADER_BYTES, BatchHeader, PartyDeli
 from offchain.preprocessing.tuples import TupleKey
 
 TIMEOUT_S = 20.0
+CHUNK = 1 << 20
+Received = Callable[[int, int], None]
 
 
 class ServiceError(MpccError, ConnectionError):
@@ -73,21 +76,23 @@ class ServiceClient:
                    for i in range(count)]
         return [CatalogueEntry(h.batch_id, h.key, h.count) for h in headers]
 
-    async def delivery_bytes(self, batch_id: bytes, party: int) -> bytes:
-        return await self._request(OP_BATCH, party, batch_id)
+    async def delivery_bytes(self, batch_id: bytes, party: int, received: Received | None = None) -> bytes:
+        """This party's delivery of a batch as served; ``received(done, total)`` follows the download."""
+        return await self._request(OP_BATCH, party, batch_id, received)
 
     async def delivery(self, batch_id: bytes, party: int) -> PartyDelivery:
         return PartyDelivery.from_bytes(await self.delivery_bytes(batch_id, party))
 
-    async def _request(self, op: int, party: int = 0, batch_id: bytes = bytes(32)) -> bytes:
+    async def _request(self, op: int, party: int = 0, batch_id: bytes = bytes(32),
+                       received: Received | None = None) -> bytes:
         try:
-            return await asyncio.wait_for(self._exchange(REQUEST.pack(WIRE_VERSION, op, party, batch_id)),
-                                          self.timeout)
+            return await asyncio.wait_for(
+                self._exchange(REQUEST.pack(WIRE_VERSION, op, party, batch_id), received), self.timeout)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError) as err:
             raise ServiceError(f"the preprocessing service at {self.endpoint} did not answer: "
                                f"{err or type(err).__name__}; is `mpcc preprocess serve` running?") from err
 
-    async def _exchange(self, request: bytes) -> bytes:
+    async def _exchange(self, request: bytes, received: Received | None = None) -> bytes:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.minimum_version = ssl.TLSVersion.TLSv1_3
         context.check_hostname = False
@@ -99,9 +104,21 @@ class ServiceClient:
             version, status, length = RESPONSE_HEAD.unpack(await reader.readexactly(RESPONSE_HEAD.size))
             if version != WIRE_VERSION or length > MAX_BODY:
                 raise DecodeError(f"service answer of version {version}, {length} bytes")
-            body = await reader.readexactly(length)
+            body = await _read_body(reader, length, received)
         finally:
             writer.close()
         if status != OK:
             raise ServiceError(f"the preprocessing service refused: {body.decode('utf-8', 'replace')}")
         return body
+
+
+async def _read_body(reader: asyncio.StreamReader, length: int, received: Received | None) -> bytes:
+    """``length`` bytes, in chunks when someone follows the download."""
+    if received is None:
+        return await reader.readexactly(length)
+    parts, done = [], 0
+    while done < length:
+        parts.append(await reader.readexactly(min(CHUNK, length - done)))
+        done += len(parts[-1])
+        received(done, length)
+    return b"".join(parts)

@@ -54,6 +54,7 @@ from cryptography.x509.oid import NameOID
 from eth_account.signers.local import LocalAccount
 
 from offchain.errors import ConfigError
+from offchain.peer.progress import NoProgress, Reporter
 from offchain.peer.service import Offer, PreprocessingService
 from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind
 from onchain.deploy import Deployment
@@ -106,18 +107,21 @@ class ServiceProcess:
     dep: Deployment
     service: PreprocessingService
     levels: dict[TupleKey, int]
+    progress: Reporter = field(default_factory=NoProgress)
     batches: dict[bytes, Offer] = field(default_factory=dict)
     committed_at: dict[bytes, float] = field(default_factory=dict)
+    delivered: dict[bytes, set[int] | None] = field(default_factory=dict)  # None: intake over
 
     @classmethod
-    def start(cls, dep: Deployment, account: LocalAccount, levels: dict[TupleKey, int]) -> ServiceProcess:
+    def start(cls, dep: Deployment, account: LocalAccount, levels: dict[TupleKey, int],
+              progress: Reporter | None = None) -> ServiceProcess:
         members = dep.registry.active_members()
         if len(members) < 2:
             raise ConfigError(f"the registry has {len(members)} active members; a group needs 2 or more")
         owners = [k.owner for k in levels if k.owner is not None]
         if owners and max(owners) >= len(members):
             raise ConfigError(f"input masks for owner {max(owners)} but the group has {len(members)} members")
-        return cls(dep, PreprocessingService(dep, account, members), levels)
+        return cls(dep, PreprocessingService(dep, account, members), levels, progress or NoProgress())
 
     @property
     def group_size(self) -> int:
@@ -135,16 +139,36 @@ class ServiceProcess:
 
     def refill(self) -> list[Offer]:
         """Commits a batch for each key stocked below its level."""
+        low = [(key, level) for key, level in self.levels.items()
+               if sum(self.usable(b) for b, o in self.batches.items() if o.key == key) < level]
         made: list[Offer] = []
-        for key, level in self.levels.items():
-            have = sum(self.usable(b) for b, o in self.batches.items() if o.key == key)
-            if have < level:
-                for offer in self.service.produce(Needs.of(key, level)):
-                    self.batches[offer.batch_id] = offer
-                    self.committed_at[offer.batch_id] = time.monotonic()
-                    log.info("batch %s committed: %d %s", offer.batch_id.hex(), offer.count, key)
-                    made.append(offer)
+        for step, (key, level) in enumerate(low):
+            self.progress.update("refill", f"dealing, sealing and committing {level} {key}", step, len(low))
+            for offer in self.service.produce(Needs.of(key, level)):
+                self.batches[offer.batch_id] = offer
+                self.committed_at[offer.batch_id] = time.monotonic()
+                self.delivered[offer.batch_id] = set()
+                log.info("batch %s committed: %d %s", offer.batch_id.hex(), offer.count, key)
+                made.append(offer)
+        if low:
+            self.progress.finish("refill", f"{len(made)} batches committed")
         return made
+
+    def report_intake(self) -> None:
+        """Progress of each batch until every member attested it: fetched, then sacrifice-checked."""
+        n = self.group_size
+        for batch_id, parties in list(self.delivered.items()):
+            if parties is None:
+                continue
+            task, batch = f"batch {batch_id.hex()[:12]}", self.dep.ledger.batch(batch_id)
+            if batch.status is not BatchStatus.COMMITTED or batch.attestations >= n:
+                self.delivered[batch_id] = None
+                self.progress.finish(task, f"sacrifice-checked and attested by all {n} members"
+                                     if batch.status is BatchStatus.COMMITTED else batch.status.name.lower())
+            else:
+                self.progress.update(task, f"{self.batches[batch_id].key}: fetched by {len(parties)}, "
+                                     f"attested by {batch.attestations} of {n} members",
+                                     len(parties) + batch.attestations, 2 * n)
 
     def respond(self, request: bytes) -> tuple[int, bytes]:
         """(status, body) for one request (see the module docstring)."""
@@ -165,6 +189,9 @@ class ServiceProcess:
             offer = self.batches.get(batch_id)
             if offer is None:
                 return NOT_FOUND, f"no batch {batch_id.hex()} here".encode()
+            parties = self.delivered.get(batch_id)
+            if parties is not None:
+                parties.add(party)
             return OK, offer.sealed.delivery(party).to_bytes()
         return BAD_REQUEST, f"unknown op {op}".encode()
 
@@ -180,6 +207,8 @@ async def serve(process: ServiceProcess, host: str, port: int, poll_s: float = 1
             while True:
                 try:
                     process.refill()
+                    if process.progress.enabled:
+                        process.report_intake()
                 except Exception:  # noqa: BLE001 - a failed refill is retried at the next poll
                     log.exception("refill failed; retrying")
                 if ready is not None:

@@ -56,7 +56,10 @@ def _jobs(dep: Deployment, account: str, local: dict[str, str]) -> list[dict[str
         job_id = int(event.jobId)  # type: ignore[attr-defined]
         job = dep.jobs.job(job_id)
         spec = json.loads(event.spec)  # type: ignore[attr-defined]
-        found.append({"job": job_id, "analysis": spec.get("analysis"), "column": spec.get("column"),
+        columns = [spec["column"]] if spec.get("column") else list(spec.get("columns", []))
+        columns += [spec[k] for k in ("label", "group_by") if spec.get(k)]
+        found.append({"job": job_id, "analysis": spec.get("analysis"), "title": spec.get("title", ""),
+                      "column": spec.get("column"), "columns": columns,
                       "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
                       "local": local.get(str(job_id), "")})
     return found

@@ -1,0 +1,367 @@
+"""The job commands of the CLI as a user runs them: spec files, plans, help, progress, tables.
+
+Offline tests check every example spec and the refusal of bad ones before any
+connection; on `npx hardhat node` a bad spec is refused before any transaction,
+and a consortium of separate processes runs non-mean analyses from spec files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import typer
+
+from offchain.analytics import registry
+from offchain.analytics.spec import JobSpec
+from offchain.peer import commands
+from offchain.peer.progress import LineProgress
+from offchain.peer.watch import JobWaitTimeout, job_phase, status_phase, wait_for_job
+from onchain.cli import app, main
+from onchain_testkit import PASSPHRASE, ROOT, free_port
+
+MPCC = str(ROOT / ".venv" / "bin" / "mpcc")
+SPECS = ROOT / "examples" / "specs"
+EXAMPLES = ROOT / "examples"
+PARTIES = ["0x" + f"{i + 1:040x}" for i in range(3)]
+ANALYSES = ("mean", "summary", "histogram", "correlation", "linear_regression", "naive_bayes",
+            "gaussian_naive_bayes", "decision_tree", "kmeans")
+PATIENT_COLUMNS = ("age", "bmi", "systolic", "smoker", "activity", "risk")
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "MPCC_PASSPHRASE": PASSPHRASE.decode(), **(env or {})}
+    return subprocess.run([MPCC, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Runs ``mpcc ARGS`` in this process (as ``main`` does, exit codes included): (code, stdout, stderr)."""
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))  # `serve` and `peer run` set up logging.
+    monkeypatch.setattr(root, "level", root.level)
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["mpcc", *args])
+        monkeypatch.setenv("MPCC_PASSPHRASE", PASSPHRASE.decode())
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as done:
+            code = int(done.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def bindings(tag: str) -> dict[str, Path]:
+    """Party ``tag``'s columns, as a peer's ORG.toml binds them to the example files."""
+    return {"income": EXAMPLES / f"incomes_party_{tag}.csv",
+            **{c: EXAMPLES / f"patients_party_{tag}.csv" for c in PATIENT_COLUMNS}}
+
+
+# Help -------------------------------------------------------------------------------------
+
+def _commands(command: Any, path: tuple[str, ...] = ("mpcc",)) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_every_command_and_option_has_help() -> None:
+    missing = []
+    for path, command in _commands(typer.main.get_command(app)):
+        if not (command.help or "").strip():
+            missing.append(" ".join(path))
+        for param in command.params:
+            if param.name != "help" and not (getattr(param, "help", None) or "").strip():
+                missing.append(f"{' '.join(path)} {param.name}")
+    assert not missing, f"without help: {missing}"
+
+
+def test_top_level_help_lists_the_life_of_a_consortium_in_order() -> None:
+    out = run("--help").stdout
+    steps = ["mpcc org init", "mpcc deploy", "mpcc org join", "mpcc org approve", "mpcc preprocess serve",
+             "mpcc peer run", "mpcc job plan", "mpcc job propose", "mpcc job status --wait", "mpcc audit"]
+    positions = [out.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert "Exit codes" in out
+
+
+# Example specs ----------------------------------------------------------------------------
+
+def example(name: str) -> JobSpec:
+    fields = commands.read_spec_file(SPECS / f"{name}.json")
+    assert "participants" not in fields  # Filled in from the consortium.
+    return commands.parse_spec({**fields, "participants": PARTIES}, name)
+
+
+def test_there_is_an_example_spec_for_every_analysis() -> None:
+    names = {p.stem for p in SPECS.glob("*.json")}
+    assert set(ANALYSES) <= names
+    assert {example(n).analysis for n in names} == names  # Each file is named after its analysis.
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SPECS.glob("*.json")))
+def test_example_spec_parses_reads_the_example_data_and_has_computable_needs(name: str) -> None:
+    spec = example(name)
+    needs = registry.needs(spec)
+    assert sum(n for _, n in needs) > 0
+    assert all(n > 0 for _, n in needs)
+    for tag in "abc":
+        table = registry.read_table(spec, bindings(tag))  # Validated as a peer validates it.
+        assert table.rows >= 4
+    plan = commands.job_plan(spec)
+    assert plan["reveal"] == list(spec.reveal) and plan["needs"] == {str(k): n for k, n in needs}
+
+
+def test_small_examples_give_the_plaintext_results() -> None:
+    """The histogram and the tree of the walkthrough, under MPC in one process, against plain Python."""
+    from offchain.engine.local import run_local
+
+    rows = [row for tag in "abc" for row in _csv(EXAMPLES / f"patients_party_{tag}.csv")]
+    histogram = _run_local(run_local, example("histogram"))
+    edges = [20, 35, 50, 65, 80]
+    for (low, high), key in zip(zip(edges, edges[1:]), histogram):
+        want = sum(low <= float(r["age"]) < high or (high == 80 and float(r["age"]) == 80) for r in rows)
+        assert int(histogram[key]) == want
+    tree = _run_local(run_local, example("decision_tree"))
+    assert tree["node[]"].startswith("split:")
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def _run_local(run_local: Any, spec: JobSpec) -> dict[str, str]:
+    tables = [registry.read_table(spec, bindings(t)) for t in "abc"]
+
+    async def program(ctx: Any) -> dict[str, str]:
+        return await registry.run(ctx, spec, tables[ctx.party])
+
+    results = asyncio.run(run_local(3, program, needs=registry.needs(spec), sacrifice=False, timeout=120))
+    assert all(r == results[0] for r in results)
+    return results[0]  # type: ignore[no-any-return]
+
+
+def test_job_plan_needs_no_chain_when_the_participants_are_named(cli: Any) -> None:
+    code, out, err = cli("job", "plan", "--spec", str(SPECS / "histogram.json"), "--participants",
+                         ",".join(PARTIES), "--rpc", f"http://127.0.0.1:{free_port()}", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["stock"] == "input_mask=4" and plan["reveal"] == ["counts"]
+    assert plan["reads"] == {"numeric": ["age"], "categorical": []}
+    code, out, _ = cli("job", "plan", "--spec", str(SPECS / "decision_tree.json"), "--participants",
+                       ",".join(PARTIES))
+    assert code == 0 and "input_mask[owner=2]" in out and "--stock bit=" in out
+
+
+# Bad specs --------------------------------------------------------------------------------
+
+BAD_SPECS = [
+    ('{"analysis": "histogram", "columns": ["age"], "params": {"bins": [50, 20]}, "reveal": ["counts"]}',
+     "params.bins"),
+    ('{"analysis": "summary", "colums": ["age"], "reveal": ["mean"]}', "colums: Extra inputs"),
+    ('{"analysis": "median", "column": "age", "reveal": ["mean"]}', "analysis: Input should be"),
+    ('{"analysis": "summary", "columns": ["age"], "reveal": ["median"]}', "also asks for ['median']"),
+    ('{"analysis": "decision_tree", "columns": ["smoker"], "label": "risk", "max_rows": 10,'
+     ' "domains": {"smoker": ["no", "yes"], "risk": ["low", "high"]}, "params": {"max_depth": 0},'
+     ' "reveal": ["tree"]}', "params.max_depth"),
+    ('{"analysis": "kmeans", "columns": ["age", "bmi"], "reveal": ["centroids"],'
+     ' "params": {"centroids": [[1, 2], [3, 4]], "iterations": 2}}', "needs max_rows"),
+    ('{"analysis": "mean", "column": "income", "reveal": ["count", "mean"], "participants": ["0x12"]}',
+     "participants"),
+    ('{"analysis": "mean",\n "column": income}', "not valid JSON"),
+    ('["mean"]', "a job spec is a JSON object"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_SPECS)
+def test_a_bad_spec_is_refused_before_connecting_naming_the_field(cli: Any, tmp_path: Path, text: str,
+                                                                    message: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    url = f"http://127.0.0.1:{free_port()}"  # Nothing listens: the spec must be refused first.
+    for command in (["job", "plan", "--spec"], ["job", "propose", "--home", str(tmp_path), "--spec"],
+                    ["preprocess", "serve", "--test-account-index", "1", "--stock-for"]):
+        code, _, err = cli(*command, str(bad), "--rpc", url, "--manifest", str(tmp_path / "m.json"))
+        assert code == 2, err
+        assert str(bad) in err and message in err, err
+
+
+def test_a_bad_spec_file_as_a_user_runs_it(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(BAD_SPECS[0][0])
+    result = run("job", "propose", "--home", str(tmp_path), "--spec", str(bad),
+                 "--rpc", f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {bad}: invalid job spec") and "params.bins" in result.stderr
+
+
+def test_spec_and_options_conflicts_are_named(cli: Any, tmp_path: Path) -> None:
+    mean = str(SPECS / "mean.json")
+    code, _, err = cli("job", "plan", "--spec", mean, "--analysis", "sum", "--column", "x")
+    assert code == 2 and "not both" in err
+    code, _, err = cli("job", "plan")
+    assert code == 2 and "--spec FILE" in err
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps({**json.loads(Path(mean).read_text()), "participants": PARTIES}))
+    code, _, err = cli("job", "plan", "--spec", str(named), "--participants", ",".join(reversed(PARTIES)))
+    assert code == 2 and "give them once" in err
+
+
+# Progress ---------------------------------------------------------------------------------
+
+def _status(state: str, accepted: int, committed: int, submitted: int) -> dict[str, Any]:
+    return {"job": 7, "state": state, "abort_reason": "none", "participants": PARTIES,
+            "accepted": accepted, "committed": committed, "submitted": submitted}
+
+
+def test_waiting_for_a_job_reports_each_phase_once_then_the_end() -> None:
+    states = iter([_status("proposed", 1, 0, 0), _status("proposed", 1, 0, 0), _status("accepted", 3, 1, 0),
+                   _status("inputs_committed", 3, 3, 2), _status("finalised", 3, 3, 3)])
+    out = io.StringIO()
+    final = wait_for_job(lambda: next(states), 60, LineProgress(out), poll_s=0)
+    assert final["state"] == "finalised"
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == ["job 7: proposed: 1 of 3 accepted [1/9]", "job 7: accepted: 1 of 3 committed their "
+                         "inputs [4/9]", "job 7: computing: 2 of 3 results posted [8/9]"]
+    assert lines[3].startswith("job 7: finalised (") and len(lines) == 4
+
+
+def test_waiting_gives_up_at_the_timeout() -> None:
+    with pytest.raises(JobWaitTimeout, match="still proposed after 0 s"):
+        wait_for_job(lambda: _status("proposed", 1, 0, 0), 0, LineProgress(io.StringIO()), poll_s=0)
+    assert status_phase({**_status("aborted", 2, 0, 0), "abort_reason": "declined"})[2] == "aborted (declined)"
+
+
+def test_daemon_job_phases_follow_the_chain_while_running() -> None:
+    assert job_phase("connecting", lambda: "accepted") == (2, "connecting to the participants")
+    assert job_phase("running", lambda: "inputs_committed") == (4, "computing under MPC")
+    assert job_phase("finalised", lambda: "finalised") is None
+
+
+def test_progress_stays_off_stdout_and_off_by_default_when_piped(tmp_path: Path) -> None:
+    result = run("job", "plan", "--spec", str(SPECS / "mean.json"), "--participants", ",".join(PARTIES[:2]),
+                 "--json")
+    assert json.loads(result.stdout)["stock"] == "input_mask=2" and result.stderr == ""
+
+
+# On a chain -------------------------------------------------------------------------------
+
+@pytest.mark.hardhat
+def test_a_bad_spec_sends_nothing(hardhat_node: str, org_homes: list[Path], tmp_path: Path) -> None:
+    from onchain import orgs
+    from onchain.chain import Chain
+    from onchain.deploy import Deployment
+    from onchain.manifest import Manifest
+
+    manifest = tmp_path / "deployment.json"
+    env = {"MPCC_RPC": hardhat_node, "MPCC_MANIFEST": str(manifest)}
+    for home in org_homes[:2]:
+        assert run("dev", "fund", str(home), env=env).returncode == 0
+    deployed = run("deploy", "--test-account", "--bootstrap", str(org_homes[0] / "public.json"),
+                   "--bootstrap", str(org_homes[1] / "public.json"), env=env)
+    assert deployed.returncode == 0, deployed.stderr
+    dep = Deployment.attach(Chain.connect(hardhat_node), Manifest.load(manifest))
+    proposer = orgs.PublicEntry.load(org_homes[0] / "public.json").account
+    nonce = dep.chain.w3.eth.get_transaction_count(proposer)
+    for text, message in BAD_SPECS:
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        result = run("job", "propose", "--home", str(org_homes[0]), "--spec", str(bad), env=env)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+    no_service = run("job", "propose", "--home", str(org_homes[0]), "--spec", str(SPECS / "histogram.json"),
+                     "--service", f"127.0.0.1:{free_port()}", env=env)
+    assert no_service.returncode == 1 and "preprocess serve" in no_service.stderr
+    assert dep.jobs.job_count() == 0 and dep.chain.w3.eth.get_transaction_count(proposer) == nonce
+    plan = json.loads(run("job", "plan", "--spec", str(SPECS / "mean.json"), "--json", env=env).stdout)
+    assert plan["participants"] == [m.account for m in dep.registry.active_members()]
+    assert run("job", "list", "--json", env=env).stdout.strip() == "[]"
+    missing = run("job", "status", "1", env=env)
+    assert missing.returncode == 2 and "there is no job 1" in missing.stderr
+    members = run("org", "members", env=env).stdout
+    assert "party" in members and dep.registry.active_members()[1].account in members
+
+
+def _e2e_testkit() -> Any:
+    """The end-to-end tests' cluster of separate processes (tests/e2e/e2e_testkit.py)."""
+    folder = str(ROOT / "tests" / "e2e")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    import e2e_testkit
+
+    return e2e_testkit
+
+
+@pytest.mark.hardhat
+@pytest.mark.slow
+def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path: Path) -> None:
+    """The README's walkthrough: a non-mean job from a spec file, followed with --wait, audited."""
+    kit = _e2e_testkit()
+    cluster = kit.Cluster(tmp_path, hardhat_node)
+    try:
+        cluster.form()
+        for i, tag in enumerate(kit.TAGS):
+            config = cluster.config(i)  # Patient data; the tree runs beside the refill's intakes: more time.
+            text = config.read_text().replace("timeout_s = 15", "timeout_s = 90")
+            config.write_text(text.replace("connect_timeout_s = 6", "connect_timeout_s = 30") + "".join(
+                f'{c} = "{p}"\n' for c, p in bindings(tag).items() if c != "income"))
+        specs = [str(SPECS / f"{name}.json") for name in ("histogram", "decision_tree")]
+        cluster.start("service", "preprocess", "serve", "--test-account-index", "1", "--listen",
+                      f"127.0.0.1:{cluster.service_port}", "--stock", "input_mask=1", "--poll-s", "0.5",
+                      "--progress", *[a for s in specs for a in ("--stock-for", s)])
+        for i, tag in enumerate(kit.TAGS):
+            cluster.start(f"peer-{tag}", "peer", "run", "--config", str(cluster.config(i)), "--progress")
+        needs = cluster.mpcc_json("job", "plan", "--spec", specs[1])["needs"]
+        kit.wait_until("the tree's tuples at every peer",
+                       lambda: all(all(cluster.stock(i).get(k, 0) >= n for k, n in needs.items()) for i in range(3)),
+                       180)
+        service = f"127.0.0.1:{cluster.service_port}"
+        tree_job = cluster.mpcc_json("job", "propose", "--home", str(cluster.home(1)), "--service", service,
+                                     "--spec", specs[1])["job"]
+        waited = cluster.mpcc("job", "result", str(tree_job), "--wait", "--timeout", "120", "--progress", "--json",
+                              timeout=200)
+        tree = json.loads(waited.stdout)
+        assert tree["analysis"] == "decision_tree"
+        assert tree["result"] == _run_local(_local(), example("decision_tree"))
+        assert f"job {tree_job}: finalised" in waited.stderr
+        histogram_job = cluster.mpcc_json("job", "propose", "--home", str(cluster.home(2)), "--service",
+                                          service, "--spec", specs[0])["job"]
+        status = cluster.mpcc("job", "status", str(histogram_job), "--wait", "--timeout", "120", timeout=200)
+        assert "finalised" in status.stdout and "Party C" in status.stdout
+        shown = cluster.mpcc("job", "result", str(histogram_job)).stdout
+        assert "count[age=[65,80]]" in shown
+        for job in (tree_job, histogram_job):
+            assert cluster.mpcc("audit", str(job), check=False).returncode == 0
+        listed = cluster.mpcc_json("job", "list")
+        assert [(j["analysis"], j["state"]) for j in listed] == [("decision_tree", "finalised"),
+                                                                 ("histogram", "finalised")]
+        peer = cluster.mpcc_json("peer", "status", "--config", str(cluster.config(0)))
+        assert peer["jobs"][0]["columns"] == ["smoker", "activity", "risk"]
+        assert "sacrifice-checked and attested by all 3 members" in cluster.log_text("service")
+        assert f"job {tree_job}: finalised" in cluster.log_text("peer-a")
+    finally:
+        cluster.stop_all()
+        for name in ("service", "peer-a", "peer-b", "peer-c"):
+            lines = [line for line in cluster.log_text(name).splitlines() if "batch" not in line]
+            print(f"----- {name}.log (but batches) -----\n" + "\n".join(lines[-40:]))
+
+
+def _local() -> Any:
+    from offchain.engine.local import run_local
+
+    return run_local
