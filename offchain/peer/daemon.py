@@ -396,7 +396,8 @@ class Daemon:
             return False
         if decision:
             self.dep.jobs.accept(self.org.account, job_id)
-            log.info("job %d: accepted by policy (%s of %s)", job_id, spec.analysis, spec.column)
+            columns = ", ".join(spec.columns or (spec.column,))
+            log.info("job %d: accepted by policy (%s of %s)", job_id, spec.analysis, columns)
             return True
         self.jobs[job_id] = "awaiting manual acceptance"
         log.info("job %d: waiting for `mpcc job accept %d`", job_id, job_id)
