@@ -40,8 +40,9 @@ from offchain.shares import MacKeyShare, SharedVec
 from onchain.audit_trail import DataKind
 from onchain.audit_trail import input_commitment as trail_commitment
 from onchain.deploy import Deployment
-from onchain.errors import ChainError
+from onchain.errors import ChainError, ContractRevert
 from onchain.jobs import JobState, spec_hash
+from onchain.ledger import BatchStatus
 from onchain.orgs import Org
 from onchain.registry import Role
 
@@ -101,7 +102,12 @@ class MemberPeer:
             tuples = await accept_batch(ctx, part)
         except SacrificeFailed as failure:
             evidence = hashlib.sha256(str(failure).encode()).digest()
-            self.dep.ledger.reject_batch(self.org.account, record.batch_id, evidence)
+            if self.dep.ledger.batch(record.batch_id).status is BatchStatus.COMMITTED:
+                try:
+                    self.dep.ledger.reject_batch(self.org.account, record.batch_id, evidence)
+                except ContractRevert as err:  # Another member rejected it in the meantime.
+                    if err.error_name != "BatchUnexpectedStatus":
+                        raise
             raise
         transcript = hashlib.sha256(_SACRIFICE_DOMAIN + record.batch_id + record.commitment).digest()
         self.cache.store(record.batch_id, tuples, transcript_hash=transcript, attested=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from pathlib import Path
 
@@ -10,11 +11,15 @@ import pytest
 from offchain.analytics import registry, stats
 from offchain.analytics.data import read_column
 from offchain.analytics.spec import JobSpec
-from offchain.errors import ConfigError, ProtocolAbort, TuplesExhausted
+from offchain.engine import estimate
+from offchain.errors import ConfigError, ProtocolAbort, SacrificeFailed, TuplesExhausted
+from offchain.field import FieldVec
+from offchain.shares import SharedVec
 from offchain.peer.local import LocalConsortium
 from offchain.peer.member import JobOutcome, MemberPeer
 from onchain.audit import audit_job
 from onchain.jobs import AbortReason, JobState
+from onchain.ledger import BatchStatus
 
 AUDIT_RESULTS = "all results equal and the job finalised"
 
@@ -138,3 +143,28 @@ def test_a_summary_job_reveals_variance_min_and_max_through_the_chain(
     assert abs(float(result["mean.income"]) - mean) <= (8 * mean + 2) * ulp
     assert consortium.dep.jobs.job(job_id).state is JobState.FINALISED
     assert audit_job(consortium.dep, job_id).passed
+
+
+def test_a_bad_batch_is_rejected_on_chain_once_and_refused_by_every_peer(
+        consortium: LocalConsortium, monkeypatch: pytest.MonkeyPatch) -> None:
+    dealer = consortium.service._dealer
+    deal = dealer.batch
+
+    def bad(key, count):  # type: ignore[no-untyped-def]
+        """A dealer that authenticates c = ab + 1 for the first triple (its MACs agree)."""
+        parts = deal(key, count)
+        a, b, c = parts[0].columns
+        bump = FieldVec.from_ints([1] + [0] * (len(c) - 1))
+        c = SharedVec(c.share + bump, c.mac + bump * dealer._alpha)
+        parts[0] = dataclasses.replace(parts[0], columns=(a, b, c))
+        return parts
+
+    monkeypatch.setattr(consortium.service._dealer, "batch", bad)
+    (offer,) = consortium.service.produce(estimate.mul(8))
+    outcomes = consortium.run_all(lambda peer, t, k: peer.accept_delivery(t, k, offer.sealed.delivery(k.party)))
+    assert all(isinstance(o, SacrificeFailed) for o in outcomes), outcomes
+    batch = consortium.dep.ledger.batch(offer.sealed.batch_id)
+    assert batch.status is BatchStatus.REJECTED
+    rejections = [e for e in consortium.dep.ledger.events(names=("BatchRejected",))
+                  if bytes(e.batchId) == offer.sealed.batch_id]  # type: ignore[attr-defined]
+    assert len(rejections) == 1
