@@ -1,16 +1,20 @@
-"""An organisation's data for a job: columns from CSV files, validated before use.
+"""An organisation's data for a job: columns from CSV files or SQLite queries, validated before use.
 
 Nothing is sent before every value has been read and checked: a missing file or
 column, an empty or non-numeric cell, a value outside the fixed-point range, a
 category outside the spec's domain or more rows than the spec's ``max_rows``
-raises ``ConfigError`` naming the file, the row and the column. Blank lines
-are skipped; rows are numbered as in the file (the header is row 1).
+raises ``ConfigError`` naming the file (or database and query), the row and
+the column. In a CSV file blank lines are skipped and rows are numbered as in
+the file (the header is row 1); a query's rows are numbered from 1, its
+columns are named by the query (``SELECT age, bmi AS weight FROM ...``) and
+NULL is a missing value. Databases are opened read-only.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +35,7 @@ def read_column(path: Path, column: str, k: int = 64, f: int = 20) -> list[float
     return values
 
 
-def _value(path: Path, line: int, column: str, cell: str, limit: int) -> float:
+def _value(path: Path | str, line: int, column: str, cell: str, limit: int) -> float:
     where = f"{path}, row {line}, column {column!r}"
     if not cell.strip():
         raise ConfigError(f"{where}: missing value; fill it in or remove the row")
@@ -44,6 +48,21 @@ def _value(path: Path, line: int, column: str, cell: str, limit: int) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class SqlSource:
+    """Rows of ``query`` against the local SQLite database ``database`` (opened read-only)."""
+
+    database: Path
+    query: str
+
+    def __str__(self) -> str:
+        return f"{self.database} (query {self.query!r})"
+
+
+#: What a spec column is bound to: a CSV file, or a query.
+Binding = Path | SqlSource
+
+
 # Tables: every column a spec reads, validated against the spec ---------------------------------
 @dataclass(frozen=True)
 class Table:
@@ -54,11 +73,12 @@ class Table:
     codes: Mapping[str, np.ndarray]
 
 
-def read_table(spec: JobSpec, bindings: Mapping[str, Path]) -> Table:
-    """The columns ``spec`` reads, each from the CSV file bound to it, validated.
+def read_table(spec: JobSpec, bindings: Mapping[str, Binding]) -> Table:
+    """The columns ``spec`` reads, each from the CSV file or query bound to it, validated.
 
-    Columns bound to the same file are read from it together (one row = one
-    record); columns from different files must have the same number of rows.
+    Columns bound to the same file (or the same query) are read from it together
+    (one row = one record); columns from different sources must have the same
+    number of rows.
     ``ConfigError`` names the file, row and column of the first bad cell.
     """
     wanted = [*numeric_columns(spec), *categorical_columns(spec)]
@@ -68,10 +88,13 @@ def read_table(spec: JobSpec, bindings: Mapping[str, Path]) -> Table:
                           "organisation's data bindings")
     cells: dict[str, list[tuple[int, str]]] = {}
     sources: dict[str, str] = {}
-    for path in dict.fromkeys(bindings[c] for c in wanted):
-        columns = [c for c in wanted if bindings[c] == path]
-        cells.update(_read_cells(Path(path), columns))
-        sources.update({c: str(path) for c in columns})
+    for source in dict.fromkeys(bindings[c] for c in wanted):
+        columns = [c for c in wanted if bindings[c] == source]
+        if isinstance(source, SqlSource):
+            cells.update(_read_query(source, columns))
+        else:
+            cells.update(_read_cells(Path(source), columns))
+        sources.update({c: str(source) for c in columns})
     return table_from_cells(spec, cells, sources)
 
 
@@ -132,6 +155,27 @@ def _read_cells(path: Path, columns: list[str]) -> dict[str, list[tuple[int, str
             index = header.index(column)
             out[column].append((line, row[index] if index < len(row) else ""))
     return out
+
+
+def _read_query(source: SqlSource, columns: list[str]) -> dict[str, list[tuple[int, str]]]:
+    if not source.database.is_file():
+        raise ConfigError(f"database {source.database} does not exist; check the organisation's data binding")
+    try:
+        with sqlite3.connect(source.database.resolve().as_uri() + "?mode=ro", uri=True) as db:
+            cursor = db.execute(source.query)
+            if cursor.description is None:
+                raise ConfigError(f"{source}: the query returns no rows; it must be a SELECT")
+            header = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+    except sqlite3.Error as err:
+        raise ConfigError(f"{source}: the query failed: {err}") from err
+    for column in columns:
+        if column not in header:
+            raise ConfigError(f"{source}: no column {column!r}; the query returns {header} "
+                              f"(name it with AS {column})")
+    index = {c: header.index(c) for c in columns}
+    return {c: [(line, "" if row[index[c]] is None else str(row[index[c]]))
+                for line, row in enumerate(rows, start=1)] for c in columns}
 
 
 def _category(source: str, line: int, column: str, cell: str, index: dict[str, int]) -> int:

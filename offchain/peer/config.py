@@ -13,7 +13,9 @@ Example::
     connect_timeout_s = 30
 
     [data]
-    income = "data/incomes.csv"
+    income = "data/incomes.csv"          # a CSV file with a column "income"
+    age = { sqlite = "data/clinic.db", query = "SELECT age, bmi FROM patients" }
+    bmi = { sqlite = "data/clinic.db", query = "SELECT age, bmi FROM patients" }
 
 Relative paths are relative to the file. The file holds no secret: the
 passphrase of the keys comes from ``MPCC_PASSPHRASE`` or a prompt, and a
@@ -29,6 +31,7 @@ from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from offchain.analytics.data import Binding, SqlSource
 from offchain.errors import ConfigError
 
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
@@ -63,6 +66,15 @@ def _secret_key(table: dict[str, object], prefix: str = "") -> str | None:
     return None
 
 
+class SqlBinding(BaseModel):
+    """A column read from a query against a local SQLite database (opened read-only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sqlite: Path
+    query: str = Field(min_length=1)
+
+
 class PeerConfig(BaseModel):
     """The validated contents of ``ORG.toml``; paths are absolute once loaded."""
 
@@ -78,7 +90,28 @@ class PeerConfig(BaseModel):
     timeout_s: float = Field(60.0, gt=0)
     connect_timeout_s: float = Field(30.0, gt=0)
     poll_s: float = Field(0.5, gt=0)
-    data: dict[str, Path] = Field(default_factory=dict)
+    data: dict[str, Path | SqlBinding] = Field(default_factory=dict)
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data(cls, value: object) -> object:
+        """A file path, or a table { sqlite = FILE, query = SELECT } per column."""
+        if not isinstance(value, dict):
+            return value
+        out: dict[str, object] = {}
+        for column, binding in value.items():
+            if isinstance(binding, dict):
+                try:
+                    binding = SqlBinding.model_validate(binding)
+                except ValidationError as err:
+                    raise ValueError(f"column {column!r}: a database binding is "
+                                     '{ sqlite = "FILE", query = "SELECT ..." } '
+                                     f"({err.errors()[0]['msg']})") from None
+            elif not isinstance(binding, (str, Path)):
+                raise ValueError(f"column {column!r}: bind it to a CSV file path or to "
+                                 '{ sqlite = "FILE", query = "SELECT ..." }')
+            out[column] = binding
+        return out
 
     @field_validator("listen", "service")
     @classmethod
@@ -141,5 +174,12 @@ class PeerConfig(BaseModel):
         return self.model_copy(update={
             "home": absolute(self.home), "manifest": absolute(self.manifest),
             "cache": absolute(self.cache) if self.cache else None,
-            "data": {column: absolute(p) for column, p in self.data.items()},
+            "data": {column: absolute(p) if isinstance(p, Path)
+                     else SqlBinding(sqlite=absolute(p.sqlite), query=p.query)
+                     for column, p in self.data.items()},
         })
+
+    def bindings(self) -> dict[str, Binding]:
+        """The data bindings as ``read_table`` takes them."""
+        return {column: b if isinstance(b, Path) else SqlSource(b.sqlite, b.query)
+                for column, b in self.data.items()}

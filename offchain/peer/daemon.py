@@ -108,7 +108,7 @@ class Daemon:
             raise ConfigError(f"{org.public.name} ({org.account.address}) is not an active member of the "
                               f"consortium at {config.manifest}; join and be approved first")
         cache = TupleCache(config.cache_path)
-        data = dict(config.data)
+        data = config.bindings()
         peer = MemberPeer(org, dep, cache, data, timeout_s=config.timeout_s, report_liveness=False,
                           poll_s=min(config.poll_s, 0.25))
         settings = ChannelSettings(timeout=config.timeout_s, connect_timeout=config.connect_timeout_s)

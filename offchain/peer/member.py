@@ -19,7 +19,7 @@ from pathlib import Path
 
 from offchain.analytics import registry
 from offchain.analytics.common import input_commitment
-from offchain.analytics.data import Table
+from offchain.analytics.data import Binding, Table
 from offchain.analytics.spec import JobSpec
 from offchain import curve
 from offchain.auditable import summary as auditable_summary
@@ -72,7 +72,7 @@ class MemberPeer:
     org: Org
     dep: Deployment
     cache: TupleCache
-    data: dict[str, Path] = field(default_factory=dict)
+    data: dict[str, Binding] = field(default_factory=dict)
     timeout_s: float = 60.0
     # A peer that went silent (timeout, closed channel, stalled chain step) is not
     # evidence of cheating: with this False such aborts are not reported on chain

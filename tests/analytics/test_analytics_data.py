@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from offchain.analytics import registry
-from offchain.analytics.data import read_table
+from offchain.analytics.data import SqlSource, read_table
 from offchain.engine.context import Context
 from offchain.engine.local import run_local
 from offchain.errors import ConfigError
@@ -78,3 +79,40 @@ def test_an_overflowing_local_statistic_is_refused_before_any_message() -> None:
                                     timeout=2, tamper=tally))
     assert isinstance(results[0], ConfigError) and "sum of 'x'" in str(results[0])
     assert 0 not in sent
+
+
+def clinic_db(tmp_path: Path, rows: list[tuple[object, object]]) -> Path:
+    path = tmp_path / "clinic.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE patients (pay REAL, area TEXT)")
+        db.executemany("INSERT INTO patients VALUES (?, ?)", rows)
+    return path
+
+
+def test_columns_come_from_a_query_on_a_local_sqlite_database(tmp_path: Path) -> None:
+    db = clinic_db(tmp_path, [(10, "north"), (20.5, "south"), (7, "north")])
+    source = SqlSource(db, "SELECT pay AS income, area AS region FROM patients WHERE pay > 8 ORDER BY pay")
+    table = read_table(SPEC, {"income": source, "region": source})
+    assert table.rows == 2 and table.numeric["income"].tolist() == [10.0, 20.5]
+    assert table.codes["region"].tolist() == [0, 1]
+    # A CSV file and a query can be mixed when their rows line up.
+    csv_path = write(tmp_path, "region\nsouth\nnorth\n")
+    table = read_table(SPEC, {"income": source, "region": csv_path})
+    assert table.codes["region"].tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("query, where", [
+    ("SELECT pay AS income, area AS region FROM patients", "row 2, column 'income': missing value"),
+    ("SELECT pay AS income FROM patients", r"no column 'region'; the query returns \['income'\]"),
+    ("SELECT * FROM nowhere", "the query failed: no such table"),
+    ("DELETE FROM patients", "attempt to write a readonly database"),
+    ("CREATE TEMP TABLE t (x)", "the query returns no rows; it must be a SELECT"),
+])
+def test_bad_queries_and_values_are_named(tmp_path: Path, query: str, where: str) -> None:
+    db = clinic_db(tmp_path, [(10, "north"), (None, "south")])
+    source = SqlSource(db, query)
+    with pytest.raises(ConfigError, match=where) as err:
+        read_table(SPEC, {"income": source, "region": source})
+    assert str(db) in str(err.value)
+    with sqlite3.connect(db) as check:  # Read-only: nothing was deleted.
+        assert check.execute("SELECT count(*) FROM patients").fetchone() == (2,)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from offchain.analytics.data import SqlSource
 from offchain.errors import ConfigError
 from offchain.peer.config import PeerConfig
 from offchain.peer.serve import parse_stock
@@ -26,6 +27,18 @@ def test_paths_are_relative_to_the_file_and_defaults_apply(tmp_path: Path) -> No
     assert config.data == {"income": tmp_path / "data" / "a.csv"}
     assert config.cache_path == tmp_path / "org" / "tuples.sqlite"
     assert config.listen is None and config.accepts("mean", "0x" + "11" * 20) is True
+
+
+def test_columns_may_be_bound_to_a_query_on_a_local_database(tmp_path: Path) -> None:
+    text = GOOD + 'age = { sqlite = "data/clinic.db", query = "SELECT age FROM patients" }\n'
+    config = PeerConfig.load(write(tmp_path, text))
+    bindings = config.bindings()
+    assert bindings["income"] == tmp_path / "data" / "a.csv"
+    assert bindings["age"] == SqlSource(tmp_path / "data" / "clinic.db", "SELECT age FROM patients")
+    with pytest.raises(ConfigError, match=r"key 'data': column 'age': a database binding .*query"):
+        PeerConfig.load(write(tmp_path, GOOD + 'age = { sqlite = "data/clinic.db", query = "" }\n'))
+    with pytest.raises(ConfigError, match=r"key 'data': column 'age'"):
+        PeerConfig.load(write(tmp_path, GOOD + 'age = { sqlite = "c.db", sql = "SELECT 1" }\n'))
 
 
 def test_a_passphrase_in_the_file_is_refused(tmp_path: Path) -> None:
