@@ -154,7 +154,9 @@ def test_an_opening_before_the_inputs_are_committed_is_refused(shared: LocalCons
 
 
 @pytest.mark.parametrize("fields, words", [
-    ({"analysis": "summary", "column": "income", "reveal": ("variance",)}, "linear results"),
+    ({"analysis": "summary", "column": "", "columns": ("income",), "reveal": ("variance",)}, "reveals the count"),
+    ({"analysis": "covariance", "column": "", "columns": ("income", "x"), "reveal": ("covariance",)},
+     "is not one of"),
     ({"analysis": "histogram", "column": "", "columns": ("income",), "reveal": ("counts",),
       "params": {"bins": (0, 100000, 200000), "epsilon": 1.0}}, "differentially private"),
 ])
