@@ -7,6 +7,15 @@ the count table of offchain.analytics.counts (exact). Both models are
 revealed whole; prediction is public arithmetic on the revealed result, the
 same function the plaintext reference model uses, so equal models predict
 equally.
+
+With ``params.epsilon`` both models are noised: Gaussian naive Bayes takes the
+summary's noise (epsilon / 3 on each of the class counts, sums and sums of
+squares; clip bounds required) and categorical naive Bayes the count table's
+(offchain.analytics.privacy). Prediction accepts noisy models: a class count
+below 1 is skipped (its prior would be undefined), a negative variance counts
+as 0, and the variance added to every feature is VAR_SMOOTHING times the
+largest variance, at least one ulp (2^-f) so that a model whose variances are
+all 0 still scores finitely.
 """
 
 from __future__ import annotations
@@ -56,10 +65,10 @@ def predict_gaussian(spec: JobSpec, result: Mapping[str, str], record: Mapping[s
     """The most probable class of a record (feature -> value): Gaussian likelihoods, class priors."""
     label = spec.label or ""
     classes = spec.domain(label)
-    counts = [int(result[f"count[{label}={c}]"]) for c in classes]
-    variances = {(f, c): float(result[f"variance.{f}[{label}={c}]"])
+    counts = [max(int(result[f"count[{label}={c}]"]), 0) for c in classes]
+    variances = {(f, c): max(float(result[f"variance.{f}[{label}={c}]"]), 0.0)
                  for f in spec.columns for c in classes}
-    eps = VAR_SMOOTHING * max(variances.values())
+    eps = max(VAR_SMOOTHING * max(variances.values()), 2.0**-spec.fixed_point.f)
     best, best_score = classes[0], -math.inf
     for ci, c in enumerate(classes):
         if counts[ci] == 0:

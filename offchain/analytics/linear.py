@@ -19,11 +19,22 @@ whatever the units of the columns. Error bounds (ulp = 2^-f):
     correlation: |e| <= 40 ulp                    (two roots, one product, one quotient)
     regression:  relative error of beta about 40 ulp * d * cond(R); the tests assert
                  |e| <= 1e-3 (|beta| + 1) for well-conditioned features (f = 20)
+
+With ``params.epsilon`` (covariance and correlation, not regression;
+offchain.analytics.privacy has the sensitivities and the budget split: epsilon / 3
+on each of n, S_a, C_ab), each party clips its values to the clip bounds, and
+n, S and C get discrete Laplace noise inside MPC right after the input.
+Everything else is post-processing of the noised totals: n is clamped to at
+least 1 + ddof (covariance) or 2 (correlation), the diagonal T_aa at 0 (a
+variance; the root of the correlation needs it), and each correlation to
+[-1, 1] (noise can break |T_ab| <= sqrt(T_aa T_bb)); a clamped T_aa = 0 gives
+correlation 0 (divide(x, 0) = 0). The bounds above then hold around the noised
+totals, before the clamp of the correlation.
 """
 
 from __future__ import annotations
 
-from offchain.analytics import common
+from offchain.analytics import common, privacy
 from offchain.analytics.data import Table
 from offchain.analytics.shape import numeric_columns
 from offchain.analytics.spec import JobSpec
@@ -43,12 +54,15 @@ def _pairs(m: int) -> list[tuple[int, int]]:
 def local(spec: JobSpec, table: Table) -> list[int]:
     names = numeric_columns(spec)
     f = spec.fixed_point.f
-    enc = [common.encodings(table.numeric[c], f) for c in names]
+    enc = [common.encodings(privacy.clip(spec, table.numeric[c]), f) for c in names]
     sums = [sum(e) for e in enc]
     cross = [common.product_sum(enc[a], enc[b], f) for a, b in _pairs(len(names))]
-    common.check_local(spec, sums, [f"sum of {c!r}" for c in names])
-    common.check_local(spec, cross, [f"sum of {names[a]!r} * {names[b]!r}"
-                                     for a, b in _pairs(len(names))])
+    labels = [f"sum of {c!r}" for c in names]
+    labels_cross = [f"sum of {names[a]!r} * {names[b]!r}" for a, b in _pairs(len(names))]
+    common.check_local(spec, sums, labels)
+    common.check_local(spec, cross, labels_cross)
+    if spec.params.epsilon is not None:
+        privacy.check_room(spec, sums + cross, labels + labels_cross)
     return [table.rows, *sums, *cross]
 
 
@@ -66,6 +80,8 @@ def needs(spec: JobSpec) -> Needs:
     pairs = len(_pairs(m))
     params, wide = common.params_of(spec), common.wide_of(spec)
     total = common.input_needs(spec, 1 + m + pairs) + estimate.fx_trunc(pairs, wide)
+    if spec.params.epsilon is not None:
+        total = total + _noise_needs(spec, m, pairs - m)
     if spec.analysis == "covariance":
         return total + estimate.mul(pairs + pairs + 1) + estimate.divide(pairs, wide)
     off = pairs - m
@@ -78,6 +94,44 @@ def needs(spec: JobSpec) -> Needs:
             + estimate.divide(d, wide) + estimate.fx_mul(d, wide) + estimate.divide(1, wide))
 
 
+def _noise_needs(spec: JobSpec, m: int, off: int) -> Needs:
+    """The noise, the clamps of n and of the T_aa, and (correlation) of the correlations."""
+    wide_k = common.wide_of(spec).k
+    total = (privacy.plan_needs(privacy.plan(spec)) + estimate.ltz(1, spec.fixed_point.k)
+             + estimate.mul(1) + estimate.ltz(m, wide_k) + estimate.mul(m))
+    if spec.analysis == "correlation":
+        total = total + estimate.ltz(2 * off, wide_k) + estimate.mul(2 * off)
+    return total
+
+
+async def _noised(ctx: Context, spec: JobSpec, tot: SharedVec, m: int) -> SharedVec:
+    """The totals n, S, C plus noise, n clamped to at least 1 + ddof (covariance) or 2."""
+    tot = tot + await privacy.noise_at(ctx, spec, len(tot), {"count": 0, "sum": 1, "cross": 1 + m})
+    floor = 1 + spec.params.ddof if spec.analysis == "covariance" else 2
+    n = await privacy.at_least(ctx, tot[0:1].sub_public(floor, ctx.key), spec.fixed_point.k)
+    return SharedVec.concat([n.add_public(floor, ctx.key), tot[1:]])
+
+
+async def _clamp_diagonal(ctx: Context, spec: JobSpec, t: SharedVec,
+                          pairs: list[tuple[int, int]]) -> SharedVec:
+    """T with each T_aa clamped at 0 (noise can make a variance negative)."""
+    diag = [i for i, (a, b) in enumerate(pairs) if a == b]
+    low = await privacy.at_least(ctx, SharedVec.concat([t[i:i + 1] for i in diag]),
+                                 common.wide_of(spec).k)
+    at = {i: k for k, i in enumerate(diag)}
+    return SharedVec.concat([low[at[i]:at[i] + 1] if i in at else t[i:i + 1]
+                             for i in range(len(pairs))])
+
+
+async def _unit_interval(ctx: Context, spec: JobSpec, r: SharedVec) -> SharedVec:
+    """r clamped to [-1, 1]: r - max(r - 1, 0) + max(-1 - r, 0)."""
+    one, size = 1 << spec.fixed_point.f, len(r)
+    both = await privacy.at_least(ctx, SharedVec.concat([r.sub_public(one, ctx.key),
+                                                         (-r).sub_public(one, ctx.key)]),
+                                  common.wide_of(spec).k)
+    return r - both[0:size] + both[size:]
+
+
 async def run(ctx: Context, spec: JobSpec, table: Table,
               on_inputs: common.InputHook | None = None) -> dict[str, str]:
     inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs)
@@ -85,6 +139,9 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
     m, f = len(names), spec.fixed_point.f
     wide = common.wide_of(spec)
     tot = common.total(inputs)
+    noisy = spec.params.epsilon is not None
+    if noisy:
+        tot = await _noised(ctx, spec, tot, m)
     pairs = _pairs(m)
     n, s, c = tot[0:1], tot[1:1 + m], tot[1 + m:]
     left = SharedVec.concat([common.repeat_each(n, len(pairs))] + [s[a:a + 1] for a, _ in pairs])
@@ -96,6 +153,8 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
     prods = await mul(ctx, left, right)
     p = len(pairs)
     t = await fx_trunc(ctx, prods[0:p].scale(1 << f) - prods[p:2 * p], wide)
+    if noisy:
+        t = await _clamp_diagonal(ctx, spec, t, pairs)
     if extra:
         den = common.repeat_each(prods[2 * p:], p).scale(1 << f)
         cov = await divide(ctx, t, den, wide)
@@ -105,6 +164,8 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
     r, roots = await _correlations(ctx, spec, t, pairs, m)
     if spec.analysis == "correlation":
         off = [(a, b) for a, b in pairs if a != b]
+        if noisy:
+            r = await _unit_interval(ctx, spec, r)
         (opened,) = await common.reveal(ctx, [r])
         return {f"correlation[{names[a]},{names[b]}]": common.fixed_text(v, f)
                 for (a, b), v in zip(off, opened)}

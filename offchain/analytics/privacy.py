@@ -15,8 +15,12 @@ in the integers the totals are made of. Sensitivities:
     sums S_gc:                 C M                in ulp, M = max(|round(lo 2^f)|, |round(hi 2^f)|)
     sums of squares Q_gc:      C ceil(M^2 / 2^f)  in ulp (a party rounds its Q once: one row
                                                   moves it by at most ceil(X^2 / 2^f))
+    cross sums C_ab (a <= b):  P ceil(M^2 / 2^f)  in ulp, P = C (C + 1) / 2 pairs (each product
+                                                  |X_a X_b| <= M^2, rounded once like Q)
 
-for C numeric columns and a row of one group g. Clipping makes M a bound:
+for C numeric columns and a row of one group g (Gaussian naive Bayes: the class
+is the group; covariance and correlation: one group, the cross sums of all
+pairs including the squares a = b). Clipping makes M a bound:
 each party clips its values to [clip_lower, clip_upper] (``params``, required
 for sums) before it computes its local statistics, so an honest party's row
 moves the totals by no more, whatever its value. The noise of a fixed-point
@@ -33,10 +37,16 @@ Privacy accounting (basic sequential composition, epsilon in total):
     summary:               epsilon / k on each of the k totals its reveal needs: n if it
                            reveals count, mean, variance or std; S if sum, mean, variance
                            or std; Q if variance or std
+    gaussian_naive_bayes:  epsilon / 3 on each of n_g, S_gc, Q_gc (the summary's count, mean
+                           and variance per class)
+    covariance, correlation: epsilon / 3 on each of n, S_a, C_ab
 
 Everything revealed is computed from the noised totals only (post-processing):
 mean = S / max(n, 1), variance = max(n Q - S^2, 0) / (n (n - ddof)) with n
-clamped to at least 1, std = sqrt(variance); min and max are refused with
+clamped to at least 1 + ddof, std = sqrt(variance); covariance and
+correlation clamp n to at least 1 + ddof (covariance) or 2 (correlation) and
+n C_aa - S_a^2 at 0, and correlations to [-1, 1] (offchain.analytics.linear);
+min and max are refused with
 epsilon (their sensitivity is the whole clip range). For data sets that
 differ by one row replaced, double the sensitivities: use epsilon / 2.
 Noised counts are revealed as drawn (they may be negative or above the true
@@ -71,6 +81,7 @@ from offchain.analytics.data import Table
 from offchain.analytics.shape import group_of
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
+from offchain.engine.arith import mul
 from offchain.engine.bitwise import binary_sum, weighted_sum
 from offchain.engine.compare import ltz
 from offchain.engine.context import Context
@@ -80,7 +91,9 @@ from offchain.preprocessing.tuples import Needs, TupleKind
 from offchain.shares import SharedVec
 
 COUNT_TABLES = ("histogram", "frequency", "naive_bayes")
-NUMERIC = ("sum", "mean", "summary")
+GROUPED = ("summary", "gaussian_naive_bayes")   # Per-group totals n_g, S_gc, Q_gc.
+MATRICES = ("covariance", "correlation")        # Totals n, S_a, C_ab.
+NUMERIC = ("sum", "mean", *GROUPED, *MATRICES)
 SUPPORTED = ("count", *COUNT_TABLES, *NUMERIC)
 UNIFORM_BITS = 48   # L: each Bernoulli probability is rounded to a multiple of 2^-L.
 SECURITY = 40       # W digits: Pr[G >= 2^W] = q^(2^W) <= 2^-SECURITY.
@@ -90,7 +103,7 @@ _NEEDS = {"count": {"count", "mean", "variance", "std"},
 
 @dataclass(frozen=True)
 class Noise:
-    """Noise for ``cells`` totals of one kind ("count", "sum" or "squares"), sensitivity in ulp."""
+    """Noise for ``cells`` totals of one kind ("count", "sum", "squares" or "cross"), in ulp."""
 
     part: str
     cells: int
@@ -104,11 +117,13 @@ def sensitivity(spec: JobSpec) -> int:
 
 
 def parts(spec: JobSpec) -> tuple[str, ...]:
-    """The totals of a count/sum/mean/summary job that get noise, in input order."""
+    """The totals of a numeric job that get noise, in input order."""
     if spec.analysis in ("count", "sum"):
         return (spec.analysis,)
     if spec.analysis == "mean":
         return ("count", "sum")
+    if spec.analysis in MATRICES:
+        return ("count", "sum", "cross")
     return tuple(p for p in ("count", "sum", "squares") if _NEEDS[p] & set(spec.reveal))
 
 
@@ -119,15 +134,19 @@ def clip_bound(spec: JobSpec) -> int:
 
 
 def plan(spec: JobSpec) -> list[Noise]:
-    """The noise of a count/sum/mean/summary job: one entry per noised kind of total."""
+    """The noise of a numeric job: one entry per noised kind of total (the module docstring)."""
     names = parts(spec)
-    group = group_of(spec) if spec.analysis == "summary" else None
+    group = group_of(spec) if spec.analysis in GROUPED else None
     groups = len(spec.domains.get(group, ())) if group else 1
-    columns = len(spec.columns) if spec.analysis == "summary" else 1
+    columns = len(spec.columns) if spec.analysis in GROUPED + MATRICES else 1
+    pairs = columns * (columns + 1) // 2
     m, f = clip_bound(spec), spec.fixed_point.f
-    sens = {"count": 1, "sum": columns * m, "squares": columns * -(-(m * m) >> f)}  # ceil
+    square = -(-(m * m) >> f)  # ceil(M^2 / 2^f)
+    sens = {"count": 1, "sum": columns * m, "squares": columns * square, "cross": pairs * square}
+    cells = {"count": groups, "sum": groups * columns, "squares": groups * columns,
+             "cross": pairs}
     eps = (spec.params.epsilon or 1.0) / max(1, len(names))
-    return [Noise(p, groups * (1 if p == "count" else columns), eps, sens[p]) for p in names]
+    return [Noise(p, cells[p], eps, sens[p]) for p in names]
 
 
 def check(spec: JobSpec) -> None:
@@ -147,7 +166,7 @@ def check(spec: JobSpec) -> None:
     if {"min", "max"} & set(spec.reveal):
         raise ValueError("params.epsilon does not cover min and max (one row can move them "
                          "across the whole clip range); reveal them without epsilon")
-    summed = spec.analysis in NUMERIC and bool({"sum", "squares"} & set(parts(spec)))
+    summed = spec.analysis in NUMERIC and bool({"sum", "squares", "cross"} & set(parts(spec)))
     if not summed:
         if bounded:
             raise ValueError(f"params.clip_lower and params.clip_upper bound summed values; "
@@ -191,6 +210,11 @@ def check_room(spec: JobSpec, values: Sequence[int], labels: Sequence[str]) -> N
             raise ConfigError(f"the local {label} is {value / (1 << spec.fixed_point.f):.6g}, too "
                               f"large to add noise in fixed_point k={spec.fixed_point.k} with "
                               f"{len(spec.participants)} parties; choose a larger k")
+
+
+async def at_least(ctx: Context, x: SharedVec, bits: int) -> SharedVec:
+    """<max(x, 0)> for signed bits-bit x (post-processing of noised totals): one LTZ, one product."""
+    return x - await mul(ctx, await ltz(ctx, x, bits), x)
 
 
 # The sampler ------------------------------------------------------------------------------------

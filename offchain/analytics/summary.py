@@ -27,8 +27,8 @@ With ``params.epsilon`` (not with min/max; offchain.analytics.privacy has the
 sensitivities and the budget split), each party clips its values to the clip
 bounds, and the totals n, S, Q that the reveal needs get discrete Laplace noise
 inside MPC right after the input; everything else is computed from the noised
-totals, with n clamped to at least 1 for the mean and the variance and
-n Q - S^2 clamped at 0 (noise can make it negative), each by one LTZ and one
+totals, with n clamped to at least 1 for the mean (1 + ddof when a variance
+is computed, so that n (n - ddof) > 0) and n Q - S^2 clamped at 0 (noise can make it negative), each by one LTZ and one
 product. The bounds above then hold around the noised totals.
 """
 
@@ -44,7 +44,6 @@ from offchain.analytics.shape import group_of
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.arith import mul
-from offchain.engine.compare import ltz
 from offchain.engine.context import Context
 from offchain.engine.divide import divide, sqrt
 from offchain.engine.fixedpoint import fx_trunc
@@ -158,8 +157,9 @@ async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[
     n, s = tot[0:g], tot[g:g + gc]
     out: dict[str, SharedVec] = {"count": n, "sum": s}
     if noisy and ("mean" in spec.reveal or lay.second):
-        n = await _at_least(ctx, n.sub_public(1, ctx.key), spec.fixed_point.k)
-        n = n.add_public(1, ctx.key)
+        floor = 1 + spec.params.ddof if lay.second else 1
+        n = await privacy.at_least(ctx, n.sub_public(floor, ctx.key), spec.fixed_point.k)
+        n = n.add_public(floor, ctx.key)
     n_cells = common.repeat_each(n, len(lay.columns))
     if "mean" in spec.reveal:
         out["mean"] = await divide(ctx, s, n_cells.scale(1 << f), params)
@@ -170,7 +170,7 @@ async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[
         nq, ss, d = prods[0:gc], prods[gc:2 * gc], prods[2 * gc:]
         t = await fx_trunc(ctx, nq.scale(1 << f) - ss, wide)
         if noisy:
-            t = await _at_least(ctx, t, wide.k)
+            t = await privacy.at_least(ctx, t, wide.k)
         d_cells = common.repeat_each(d, len(lay.columns)).scale(1 << f)
         out["variance"] = await divide(ctx, t, d_cells, wide)
         if "std" in spec.reveal:
@@ -182,11 +182,6 @@ async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[
     names = [name for name in STATS if name in spec.reveal]
     opened = await common.reveal(ctx, [out[name] for name in names])
     return format_result(spec, dict(zip(names, opened)))
-
-
-async def _at_least(ctx: Context, x: SharedVec, bits: int) -> SharedVec:
-    """<max(x, 0)> for signed bits-bit x: one LTZ and one product."""
-    return x - await mul(ctx, await ltz(ctx, x, bits), x)
 
 
 def format_result(spec: JobSpec, opened: dict[str, list[int]]) -> dict[str, str]:

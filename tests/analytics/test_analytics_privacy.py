@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from offchain.analytics import privacy, registry
+from offchain.analytics.bayes import predict_gaussian
 from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError
 from offchain.preprocessing.tuples import TupleKind
@@ -63,9 +64,24 @@ CLIP: dict[str, Any] = {"clip_lower": 0, "clip_upper": 10}
 @pytest.mark.parametrize("fields, message", [
     (dict(analysis="linear_regression", columns=("x",), label="y", reveal=("coefficients",),
           params={"epsilon": 1.0}), "only, not 'linear_regression'"),
+    (dict(analysis="kmeans", columns=("x",), max_rows=10, reveal=("centroids",),
+          params={"centroids": ((1.0,), (2.0,)), "iterations": 1, "epsilon": 1.0, **CLIP}),
+     "only, not 'kmeans'"),
+    (dict(analysis="decision_tree", columns=("x",), label="y", max_rows=10,
+          domains={"x": ("a", "b"), "y": ("a", "b")}, reveal=("tree",),
+          params={"max_depth": 1, "epsilon": 1.0}), "only, not 'decision_tree'"),
     (dict(analysis="gaussian_naive_bayes", columns=("x",), label="y", domains={"y": ("a", "b")},
-          reveal=("count", "mean", "variance"), params={"epsilon": 1.0, **CLIP}),
-     "not 'gaussian_naive_bayes'"),
+          reveal=("count", "mean", "variance"), params={"epsilon": 1.0}),
+     "epsilon needs clip bounds"),
+    (dict(analysis="covariance", columns=("x", "z"), reveal=("covariance",),
+          params={"epsilon": 1.0}), "epsilon needs clip bounds"),
+    (dict(analysis="correlation", columns=("x", "z"), reveal=("correlation",),
+          params={"epsilon": 1.0, "clip_lower": 0}), "epsilon needs clip bounds"),
+    (dict(analysis="correlation", columns=("x", "z"), reveal=("correlation",), params=CLIP),
+     "they need params.epsilon"),
+    (dict(analysis="covariance", columns=("x", "z"), reveal=("covariance",),
+          params={"epsilon": 0.01, "clip_lower": -1e5, "clip_upper": 1e5}),
+     "noise of the cross .* reaches 2\\^\\d+ ulp, beyond fixed_point k=64"),
     (dict(analysis="frequency", columns=("g",), domains={"g": ("a", "b")}, reveal=("counts",),
           params={"epsilon": 0.0}), "from 0.01 to 10"),
     (dict(analysis="frequency", columns=("g",), domains={"g": ("a", "b")}, reveal=("counts",),
@@ -222,3 +238,124 @@ def test_naive_bayes_noise_is_scaled_by_its_sensitivity() -> None:
     assert privacy.sensitivity(s) == 3
     assert '"epsilon":1.0' in s.canonical() and JobSpec.parse(s.canonical()) == s
     assert registry.needs(s)[TupleKind.BIT] > 0
+
+
+# Covariance, correlation and Gaussian naive Bayes -------------------------------------------------
+UNIT: dict[str, Any] = {"clip_lower": 0, "clip_upper": 1}
+
+
+def box(center: dict[str, float], radius: dict[str, float], fn: Any) -> tuple[float, float]:
+    """min and max of fn over a 3-point grid per variable of the box center +- radius (it holds
+    the corners; the functions below are smooth and nearly linear on these small boxes)."""
+    names = list(center)
+    grids = np.meshgrid(*[center[k] + radius[k] * np.array([-1.0, 0.0, 1.0]) for k in names])
+    values = fn(**{k: g.ravel() for k, g in zip(names, grids)})
+    return float(np.min(values)), float(np.max(values))
+
+
+def test_covariance_and_correlation_plans_follow_the_documented_sensitivities() -> None:
+    cov = spec(analysis="covariance", columns=("a", "b", "c"), reveal=("covariance",),
+               params={"epsilon": 3.0, **CLIP})
+    m, square = 10 * 2**20, 100 * 2**20  # M = 10 2^f; ceil(M^2 / 2^f) = 100 2^f.
+    assert privacy.plan(cov) == [privacy.Noise("count", 1, 1.0, 1),
+                                 privacy.Noise("sum", 3, 1.0, 3 * m),
+                                 privacy.Noise("cross", 6, 1.0, 6 * square)]
+    assert JobSpec.parse(cov.canonical()) == cov
+    gnb = spec(analysis="gaussian_naive_bayes", columns=("x1", "x2"), label="y",
+               domains={"y": ("a", "b", "c")}, reveal=("count", "mean", "variance"),
+               params={"epsilon": 3.0, **CLIP})
+    assert privacy.plan(gnb) == [privacy.Noise("count", 3, 1.0, 1),
+                                 privacy.Noise("sum", 6, 1.0, 2 * m),
+                                 privacy.Noise("squares", 6, 1.0, 2 * square)]
+
+
+def test_noisy_covariance_and_correlation_stay_near_the_clipped_values() -> None:
+    # 600 rows in [0, 1] and one outlier (clipped to 1); epsilon 10, so epsilon / 3 on each of
+    # n (sensitivity 1), S_a (2 M = 2) and C_ab (3 ceil(M^2) = 3, real units). Each of the six
+    # noise values stays within tail() with probability 1 - 1e-9; the revealed value is then
+    # within the range of the formula over that box (plus 1e-4 of fixed-point error).
+    r = rng(57)
+    a = np.concatenate([r.uniform(0, 1, 600).round(3), [50.0]])
+    b = np.clip(a + r.normal(0, 0.2, len(a)), -1, 2).round(3)
+    ca, cb = np.clip(a, 0, 1), np.clip(b, 0, 1)
+    eps = 10 / 3
+    center = {"n": float(len(a)), "sa": ca.sum(), "sb": cb.sum(), "caa": (ca * ca).sum(),
+              "cbb": (cb * cb).sum(), "cab": (ca * cb).sum()}
+    radius = {"n": tail(eps, 1), "sa": tail(eps, 2), "sb": tail(eps, 2), "caa": tail(eps, 3),
+              "cbb": tail(eps, 3), "cab": tail(eps, 3)}
+
+    def t(n: Any, s1: Any, s2: Any, c12: Any) -> Any:
+        return np.maximum(n * c12 - s1 * s2, 0) if s1 is s2 else n * c12 - s1 * s2
+
+    def cov(n: Any, sa: Any, sb: Any, caa: Any, cbb: Any, cab: Any) -> Any:
+        return (n * cab - sa * sb) / (n * n)
+
+    def cor(n: Any, sa: Any, sb: Any, caa: Any, cbb: Any, cab: Any) -> Any:
+        return np.clip((n * cab - sa * sb) / np.sqrt((n * caa - sa * sa) * (n * cbb - sb * sb)),
+                       -1, 1)
+
+    s = spec(analysis="covariance", columns=("a", "b"), reveal=("covariance",),
+             params={"epsilon": 10.0, **UNIT})
+    runs = [run_analysis(s, split_tables(s, {"a": a, "b": b})) for _ in range(2)]
+    low, high = box(center, radius, cov)
+    assert all(low - 1e-4 <= float(run["covariance[a,b]"]) <= high + 1e-4 for run in runs)
+    low, high = box(center, radius, lambda n, sa, caa, **_: (n * caa - sa * sa) / (n * n))
+    assert all(max(low, 0) - 1e-4 <= float(run["covariance[a,a]"]) <= high + 1e-4 for run in runs)
+    assert runs[0] != runs[1]  # Fresh noise each run (equal with probability below 1e-12).
+    exact = float(np.cov(ca, cb, ddof=0)[0, 1])
+    assert all(abs(float(run["covariance[a,b]"]) - exact) > 1e-6 for run in runs)
+    c = spec(analysis="correlation", columns=("a", "b"), reveal=("correlation",),
+             params={"epsilon": 10.0, **UNIT})
+    got = float(run_analysis(c, split_tables(c, {"a": a, "b": b}))["correlation[a,b]"])
+    low, high = box(center, radius, cor)
+    assert low - 1e-4 <= got <= high + 1e-4, (low, got, high)
+    assert abs(got - float(np.corrcoef(ca, cb)[0, 1])) > 1e-6
+
+
+def test_noisy_correlation_of_a_constant_column_is_clamped_not_garbage() -> None:
+    # T_aa of a constant column is 0 plus noise: clamped at 0, its correlation is 0 (divide by 0),
+    # or, when the noise is positive, a quotient clamped to [-1, 1].
+    c = spec(analysis="correlation", columns=("a", "b"), reveal=("correlation",),
+             params={"epsilon": 1.0, **UNIT})
+    got = run_analysis(c, split_tables(c, {"a": [0.5] * 9, "b": [0.1, 0.9, 0.4] * 3}))
+    assert -1 <= float(got["correlation[a,b]"]) <= 1
+
+
+def test_noisy_gaussian_naive_bayes_stays_near_the_clipped_model_and_predicts() -> None:
+    # Two classes of 300 rows, features in [0, 1] (one outlier clipped); epsilon 9: epsilon / 3
+    # on each of n_g (sensitivity 1), S_gc (2 M = 2) and Q_gc (2 ceil(M^2) = 2, real units).
+    r = rng(58)
+    y = np.array(["a", "b"] * 300)
+    x1 = np.where(y == "a", r.uniform(0, 0.5, 600), r.uniform(0.4, 1, 600)).round(3)
+    x2 = r.uniform(0, 1, 600).round(3)
+    x1[0] = 1e3
+    s = spec(analysis="gaussian_naive_bayes", columns=("x1", "x2"), label="y",
+             domains={"y": ("a", "b")}, reveal=("count", "mean", "variance"),
+             params={"epsilon": 9.0, **UNIT})
+    model = run_analysis(s, split_tables(s, {"x1": x1, "x2": x2, "y": y}))
+    eps = 3.0
+    for k in ("a", "b"):
+        assert abs(int(model[f"count[y={k}]"]) - 300) <= tail(eps, 1)
+        for name, values in (("x1", x1[y == k]), ("x2", x2[y == k])):
+            v = np.clip(values, 0, 1)
+            center = {"n": float(len(v)), "s": v.sum(), "q": (v * v).sum()}
+            radius = {"n": tail(eps, 1), "s": tail(eps, 2), "q": tail(eps, 2)}
+            low, high = box(center, radius, lambda n, s, q: s / n)
+            assert low - 1e-4 <= float(model[f"mean.{name}[y={k}]"]) <= high + 1e-4
+            low, high = box(center, radius, lambda n, s, q: np.maximum(n * q - s * s, 0) / n**2)
+            assert low - 1e-4 <= float(model[f"variance.{name}[y={k}]"]) <= high + 1e-4
+            assert abs(float(model[f"variance.{name}[y={k}]"]) - v.var()) > 1e-6
+    assert predict_gaussian(s, model, {"x1": 0.1, "x2": 0.5}) == "a"
+    assert predict_gaussian(s, model, {"x1": 0.9, "x2": 0.5}) == "b"
+
+
+def test_gaussian_prediction_accepts_negative_counts_and_zero_variances() -> None:
+    s = spec(analysis="gaussian_naive_bayes", columns=("x",), label="y",
+             domains={"y": ("a", "b")}, reveal=("count", "mean", "variance"),
+             params={"epsilon": 1.0, **UNIT})
+    model = {"count[y=a]": "-2", "count[y=b]": "3", "mean.x[y=a]": "0.1", "mean.x[y=b]": "0.9",
+             "variance.x[y=a]": "0.000000", "variance.x[y=b]": "-0.010000"}
+    assert predict_gaussian(s, model, {"x": 0.1}) == "b"  # Class a has no (positive) count.
+    model["count[y=a]"] = "4"
+    assert predict_gaussian(s, model, {"x": 0.1}) == "a"
+    assert predict_gaussian(s, model, {"x": 0.8}) == "b"
