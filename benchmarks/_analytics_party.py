@@ -21,9 +21,6 @@ as JSON. Log lines go to stderr.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -33,16 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _tls_party import emit, sync, take_delivery  # noqa: E402
+from _tls_party import party_main, sync  # noqa: E402
 
-from offchain import identity  # noqa: E402
 from offchain.analytics import registry  # noqa: E402
 from offchain.analytics.shape import categorical_columns, numeric_columns  # noqa: E402
 from offchain.analytics.spec import JobSpec  # noqa: E402
 from offchain.engine.context import Context  # noqa: E402
-from offchain.net.tls import (  # noqa: E402
-    ChannelSettings, JobRoster, Listener, RosterEntry, TlsCredentials, connect_job,
-)
 from offchain.net.transport import Transport  # noqa: E402
 from offchain.preprocessing.cache import TupleCache  # noqa: E402
 from offchain.shares import MacKeyShare  # noqa: E402
@@ -77,51 +70,14 @@ async def run_jobs(transport: Transport, key: MacKeyShare, cache: TupleCache,
     return out
 
 
-async def run(workdir: Path, me: int) -> dict[str, object]:
-    cfg = json.loads((workdir / "config.json").read_text())
-    mine = workdir / f"p{me}"
-    passphrase = bytes.fromhex(cfg["passphrase"])
-    org = identity.load(mine / "identity", f"party{me}", passphrase)
-    creds = TlsCredentials.from_identity(org, passphrase)
-    key = MacKeyShare(me, int(json.loads((mine / "mac_key.json").read_text())["alpha"]))
-    settings = ChannelSettings(timeout=cfg["timeout"], connect_timeout=30.0,
-                               reconnect_window=10.0)
-    listener = await Listener.start("127.0.0.1", 0, handshake_timeout=10.0)
-    loop = asyncio.get_running_loop()
-    try:
-        emit({"port": listener.port})
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            raise RuntimeError("the parent closed stdin before sending the roster")
-        ports = json.loads(line)["ports"]
-        roster = JobRoster(bytes.fromhex(cfg["job_id"]), tuple(
-            RosterEntry(i, f"127.0.0.1:{port}", bytes.fromhex(fp))
-            for i, (port, fp) in enumerate(zip(ports, cfg["fingerprints"]))))
-        start = time.perf_counter()
-        transport = await connect_job(creds, roster, me, listener=listener, settings=settings)
-        out: dict[str, object] = {"party": me, "connect_s": time.perf_counter() - start}
-        try:
-            await sync(transport)
-            with TupleCache(mine / "tuples.db") as cache:
-                out.update(await take_delivery(transport, key, me, org, cfg, mine, cache))
-                out["jobs"] = await run_jobs(transport, key, cache, cfg, mine)
-        finally:
-            await transport.close()
-        return out
-    finally:
-        await listener.close()
+async def analytics_work(transport: Transport, key: MacKeyShare, cache: TupleCache,
+                         cfg: dict[str, Any], mine: Path) -> dict[str, object]:
+    """The analyses, after the common connection and delivery of ``_tls_party.run``."""
+    return {"jobs": await run_jobs(transport, key, cache, cfg, mine)}
 
 
 def main() -> int:
-    if len(sys.argv) != 3:
-        print("usage: _analytics_party.py WORKDIR PARTY (started by analytics.py)",
-              file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format=f"party {sys.argv[2]}: %(levelname)s %(name)s: %(message)s")
-    emit(asyncio.run(run(Path(sys.argv[1]), int(sys.argv[2]))))
-    return 0
-
+    return party_main("analytics.py", analytics_work)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -29,6 +29,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +101,12 @@ async def take_delivery(transport: Transport, key: MacKeyShare, me: int,
     return times
 
 
-async def run(workdir: Path, me: int) -> dict[str, object]:
+#: What a party does once its tuples are in its cache: (transport, key, cache, config, its folder) -> figures.
+Work = Callable[[Transport, MacKeyShare, TupleCache, dict[str, Any], Path], Awaitable[dict[str, object]]]
+
+
+async def run(workdir: Path, me: int, work: Work) -> dict[str, object]:
+    """Connect to the roster, take delivery of every batch, do ``work``; this party's figures."""
     cfg = json.loads((workdir / "config.json").read_text())
     mine = workdir / f"p{me}"
     passphrase = bytes.fromhex(cfg["passphrase"])
@@ -127,18 +133,7 @@ async def run(workdir: Path, me: int) -> dict[str, object]:
             await sync(transport)
             with TupleCache(mine / "tuples.db") as cache:
                 out.update(await take_delivery(transport, key, me, org, cfg, mine, cache))
-                await sync(transport)
-                for name, (program, needs) in workloads(cfg["workload"]).items():
-                    t0 = time.perf_counter()
-                    source = cache.reserve(needs)  # The job's tuples, out of the cache.
-                    out[f"{name}_take_s"] = time.perf_counter() - t0
-                    await sync(transport)
-                    elapsed, rounds, sent = await program(Context(transport, key, source))
-                    out[name] = {"elapsed_s": elapsed, "rounds": rounds, "bytes_sent": sent}
-            stats = transport.stats
-            out["traffic"] = {"rounds": stats.rounds, "messages_sent": stats.messages_sent,
-                              "bytes_sent": stats.bytes_sent,
-                              "bytes_received": stats.bytes_received}
+                out.update(await work(transport, key, cache, cfg, mine))
         finally:
             await transport.close()
         return out
@@ -146,17 +141,37 @@ async def run(workdir: Path, me: int) -> dict[str, object]:
         await listener.close()
 
 
-def main() -> int:
+async def run_workloads(transport: Transport, key: MacKeyShare, cache: TupleCache,
+                        cfg: dict[str, Any], mine: Path) -> dict[str, object]:
+    """engine.py's timed workloads, each on the tuples it takes from the cache."""
+    out: dict[str, object] = {}
+    await sync(transport)
+    for name, (program, needs) in workloads(cfg["workload"]).items():
+        t0 = time.perf_counter()
+        source = cache.reserve(needs)  # The job's tuples, out of the cache.
+        out[f"{name}_take_s"] = time.perf_counter() - t0
+        await sync(transport)
+        elapsed, rounds, sent = await program(Context(transport, key, source))
+        out[name] = {"elapsed_s": elapsed, "rounds": rounds, "bytes_sent": sent}
+    stats = transport.stats
+    out["traffic"] = {"rounds": stats.rounds, "messages_sent": stats.messages_sent,
+                      "bytes_sent": stats.bytes_sent, "bytes_received": stats.bytes_received}
+    return out
+
+
+def party_main(started_by: str, work: Work) -> int:
+    """The child process's entry: ``python SCRIPT WORKDIR PARTY``; prints the figures last."""
     if len(sys.argv) != 3:
-        print("usage: _tls_party.py WORKDIR PARTY (started by engine.py --transport tls)",
-              file=sys.stderr)
+        print(f"usage: {Path(sys.argv[0]).name} WORKDIR PARTY (started by {started_by})", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format=f"party {sys.argv[2]}: %(levelname)s %(name)s: %(message)s")
-    workdir, me = Path(sys.argv[1]), int(sys.argv[2])
-    emit(asyncio.run(run(workdir, me)))
+    emit(asyncio.run(run(Path(sys.argv[1]), int(sys.argv[2]), work)))
     return 0
 
+
+def main() -> int:
+    return party_main("engine.py --transport tls", run_workloads)
 
 if __name__ == "__main__":
     sys.exit(main())
