@@ -60,7 +60,7 @@ from _analytics_jobs import (  # noqa: E402
     ANALYSES, CSV_COLUMNS, data, deviation, party_rows, plain, plain_inputs, spec,
 )
 from _mpyc_analytics import FIXED_POINT, MPYC_ANALYSES, VARIANTS, bench_mpyc  # noqa: E402
-from engine import ChildFailure, Children, last_json  # noqa: E402
+from engine import ChildFailure, run_tls_parties  # noqa: E402
 
 from offchain.analytics import registry  # noqa: E402
 from offchain.preprocessing.tuples import Needs  # noqa: E402
@@ -158,24 +158,6 @@ def deal(dealer: Any, needs: Needs, orgs: list[Any], workdir: Path, batch_size: 
     return batches, {"deal_s": deal_s, "seal_s": seal_s}
 
 
-def run_parties(workdir: Path, timeout: float) -> list[dict[str, Any]]:
-    """Starts the three parties, hands them the roster's ports, returns their figures."""
-    script = str(HERE / "_analytics_party.py")
-    with Children(timeout) as children:
-        procs = [children.start([sys.executable, script, str(workdir), str(i)],
-                                workdir / f"party{i}.log", stdin=True) for i in range(3)]
-        try:
-            ports = [int(json.loads(p.stdout.readline())["port"])  # type: ignore[union-attr]
-                     for p in procs]
-            for proc in procs:
-                proc.stdin.write(json.dumps({"ports": ports}) + "\n")  # type: ignore[union-attr]
-                proc.stdin.flush()  # type: ignore[union-attr]
-            return [last_json(text) for text in children.wait_all(procs)]
-        except (OSError, ValueError, KeyError) as err:
-            children.kill()
-            raise children.failure(f"the TLS parties ({err})") from err
-
-
 def bench_ours(names: list[str], sizes: list[int], args: argparse.Namespace
                ) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, Any]]:
     """Per (analysis, rows): time, rounds, bytes, result; and the preprocessing figures."""
@@ -186,7 +168,7 @@ def bench_ours(names: list[str], sizes: list[int], args: argparse.Namespace
         prep["prepare_s"] = time.perf_counter() - start
         log(f"dealt and sealed {prep['tuples']} tuples in {prep['batches']} batches "
             f"({prep['prepare_s']:.1f} s); running the 3 parties over TLS")
-        parties = run_parties(workdir, args.tls_timeout)
+        parties = run_tls_parties(workdir, args.tls_timeout, script="_analytics_party.py")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for step in ("delivery_s", "fetch_s", "open_s", "sacrifice_s", "store_s", "connect_s"):

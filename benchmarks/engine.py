@@ -355,17 +355,16 @@ def prepare_tls(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "triple_prep_s": triple_prep_s}
 
 
-def run_tls_parties(workdir: Path, timeout: float) -> list[dict[str, Any]]:
-    """Starts the three parties, hands them the roster's ports, returns their figures."""
-    script = str(HERE / "_tls_party.py")
+def run_tls_parties(workdir: Path, timeout: float, script: str = "_tls_party.py") -> list[dict[str, Any]]:
+    """Starts the three parties (``script``, next to this file), hands them the roster's ports,
+    returns their figures."""
+    path = str(HERE / script)
     with Children(timeout) as children:
-        procs = [children.start([sys.executable, script, str(workdir), str(i)],
+        procs = [children.start([sys.executable, path, str(workdir), str(i)],
                                 workdir / f"party{i}.log", stdin=True) for i in range(3)]
         try:
-            ports = []
-            for proc in procs:
-                line = proc.stdout.readline()  # type: ignore[union-attr]
-                ports.append(int(json.loads(line)["port"]))
+            ports = [int(json.loads(p.stdout.readline())["port"])  # type: ignore[union-attr]
+                     for p in procs]
             for proc in procs:
                 proc.stdin.write(json.dumps({"ports": ports}) + "\n")  # type: ignore[union-attr]
                 proc.stdin.flush()  # type: ignore[union-attr]
