@@ -20,19 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import time
-
-from eth_account import Account
 
 from offchain import curve
 from offchain.field import P, FieldVec
 from onchain.audit_trail import list_hash
 from onchain.chain import Chain
-from onchain.deploy import deploy
+from onchain.consortium import placeholder_consortium
 from onchain.jobs import Deadlines
 from onchain.public_audit import load_trail, verify_openings
-from onchain.registry import MemberKeys
 
 PARTIES = 3
 SAMPLE = 200
@@ -40,15 +36,7 @@ SAMPLE = 200
 
 def measure(n: int) -> dict[str, float]:
     chain = Chain.in_memory()
-    operator = chain.test_account(0)
-    members = [Account.create() for _ in range(PARTIES)]
-    for m in members:
-        chain.fund(operator, m.address, 10**20)
-    dep = deploy(chain, operator, quorum=2)
-    for i, m in enumerate(members):
-        keys = MemberKeys(f"org{i}", f"10.0.0.{i + 1}:9443", secrets.token_bytes(32), secrets.token_bytes(1216))
-        dep.registry.bootstrap_member(operator, m.address, keys)
-    dep.registry.seal_bootstrap(operator)
+    dep, members = placeholder_consortium(chain, PARTIES, wei=10**20)
     job_id, _ = dep.jobs.propose(members[0], '{"analysis":"sum"}', [m.address for m in members],
                                  Deadlines.from_now(chain.now()))
     for m in members[1:]:

@@ -23,13 +23,10 @@ from collections import defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from eth_account import Account  # noqa: E402
-
 from onchain.chain import Chain  # noqa: E402
-from onchain.deploy import deploy  # noqa: E402
+from onchain.consortium import placeholder_consortium  # noqa: E402
 from onchain.jobs import Deadlines  # noqa: E402
 from onchain.ledger import TupleKind  # noqa: E402
-from onchain.registry import MemberKeys, Role  # noqa: E402
 
 GOAL_PER_PARTICIPANT = 200_000
 SPEC = json.dumps({"analysis": "mean", "column": "income", "reveal": ["mean"]}, sort_keys=True)
@@ -37,16 +34,8 @@ SPEC = json.dumps({"analysis": "mean", "column": "income", "reveal": ["mean"]}, 
 
 def measure(n: int, separate: bool = False) -> dict[str, object]:
     chain = Chain.in_memory()
-    operator, service = chain.test_account(0), chain.test_account(1)
-    members = [Account.create() for _ in range(n)]
-    for m in members:
-        chain.fund(operator, m.address, 10**18)
-    dep = deploy(chain, operator, quorum=2)
-    for i, m in enumerate(members):
-        keys = MemberKeys(f"org{i}", f"10.0.0.{i + 1}:9443", secrets.token_bytes(32), secrets.token_bytes(1216))
-        dep.registry.bootstrap_member(operator, m.address, keys)
-    dep.registry.bootstrap_role(operator, Role.PREPROCESSOR, service.address)
-    dep.registry.seal_bootstrap(operator)
+    service = chain.test_account(1)
+    dep, members = placeholder_consortium(chain, n, preprocessor=service.address)
     gas: dict[str, list[int]] = defaultdict(list)
     batches = {}
     for kind in (TupleKind.TRIPLE, TupleKind.INPUT_MASK):

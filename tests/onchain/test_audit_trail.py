@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -14,10 +12,10 @@ from offchain.auditable.commitments import column_sums
 from offchain.field import P, FieldVec
 from onchain.audit_trail import DataKind, list_hash
 from onchain.chain import Chain
-from onchain.deploy import Deployment, deploy
+from onchain.consortium import placeholder_consortium
+from onchain.deploy import Deployment
 from onchain.errors import ContractRevert
 from onchain.jobs import Deadlines, JobState
-from onchain.registry import MemberKeys
 
 WIDTH = 2
 
@@ -42,15 +40,7 @@ class Party:
 def consortium() -> tuple[Chain, Deployment, list[LocalAccount]]:
     """Three members of one deployment, shared by the module's tests (each makes its own job)."""
     chain = Chain.in_memory()
-    operator = chain.test_account(0)
-    members = [Account.create() for _ in range(3)]
-    for m in members:
-        chain.fund(operator, m.address, 10**18)
-    dep = deploy(chain, operator, quorum=2)
-    for i, m in enumerate(members):
-        keys = MemberKeys(f"org{i}", f"10.0.0.{i + 1}:9443", secrets.token_bytes(32), secrets.token_bytes(1216))
-        dep.registry.bootstrap_member(operator, m.address, keys)
-    dep.registry.seal_bootstrap(operator)
+    dep, members = placeholder_consortium(chain, 3)
     return chain, dep, members
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from onchain.chain import Chain
-from onchain.deploy import Deployment, deploy
+from onchain.consortium import placeholder_consortium
+from onchain.deploy import Deployment
 from onchain.errors import ContractRevert
 from onchain.jobs import Deadlines, JobState
 from onchain.ledger import TupleKind
-from onchain.registry import MemberKeys, Role
 
 SPEC = '{"analysis":"mean","column":"income"}'
 
@@ -21,16 +20,8 @@ SPEC = '{"analysis":"mean","column":"income"}'
 @pytest.fixture
 def members_and_batches(chain: Chain) -> tuple[Deployment, list[LocalAccount], list[bytes]]:
     """Three bootstrapped members and two batches (triples, input masks) they all attested."""
-    operator, service = chain.test_account(0), chain.test_account(1)
-    members = [Account.create() for _ in range(3)]
-    for m in members:
-        chain.fund(operator, m.address, 10**18)
-    dep = deploy(chain, operator, quorum=2)
-    for i, m in enumerate(members):
-        keys = MemberKeys(f"org{i}", f"10.0.0.{i + 1}:9443", secrets.token_bytes(32), secrets.token_bytes(1216))
-        dep.registry.bootstrap_member(operator, m.address, keys)
-    dep.registry.bootstrap_role(operator, Role.PREPROCESSOR, service.address)
-    dep.registry.seal_bootstrap(operator)
+    service = chain.test_account(1)
+    dep, members = placeholder_consortium(chain, 3, preprocessor=service.address)
     batches = []
     for kind in (TupleKind.TRIPLE, TupleKind.INPUT_MASK):
         batch_id = secrets.token_bytes(32)
