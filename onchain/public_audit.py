@@ -39,7 +39,7 @@ from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable.commitments import check_opening, column_sums
 from offchain.auditable.linear import result_from_totals, revealed_columns, width
-from offchain.auditable.replay import PartyRecord, replay
+from offchain.auditable.replay import PartyRecord, Step, replay
 from offchain.auditable.summary import challenge as summary_challenge
 from offchain.auditable.summary import plan as summary_plan
 from offchain.auditable.tracked import Transcript
@@ -50,15 +50,6 @@ from onchain.errors import ChainError
 from onchain.events import EventBase
 
 STEPS = ("commitment lists", "openings", "on-chain check", "result")
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of the public verification and its evidence."""
-
-    name: str
-    passed: bool
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -147,7 +138,7 @@ def _verify_summary(spec: JobSpec, trail: TrailRecord) -> list[Step]:
         derived, findings = replay(spec, t, records)
     except ValueError as err:
         return steps + [Step("replay", False, str(err)), _check_result_of(trail, None)]
-    steps += [Step(f.step, f.passed, f.detail) for f in findings]
+    steps += findings
     return steps + [_check_result_of(trail, registry.result_bytes(derived) if derived is not None else None)]
 
 

@@ -52,13 +52,18 @@ def product_sum(a: Sequence[int], b: Sequence[int], f: int) -> int:
     return (total + (1 << (f - 1))) >> f
 
 
-def check_local(spec: JobSpec, values: Sequence[int], labels: Sequence[str]) -> None:
-    """ConfigError naming the first local statistic that could overflow the totals."""
-    limit = (1 << (spec.fixed_point.k - 1)) // len(spec.participants)
+def check_local(spec: JobSpec, values: Sequence[int], labels: Sequence[str], spare_bits: int = 1,
+                purpose: str = "for") -> None:
+    """ConfigError naming the first local statistic that could overflow the totals.
+
+    Each must stay below 2^(k - spare_bits) / n_parties; privacy.check_room keeps
+    one more bit spare for the noise.
+    """
+    limit = (1 << (spec.fixed_point.k - spare_bits)) // len(spec.participants)
     for value, label in zip(values, labels):
         if abs(value) >= limit:
             raise ConfigError(f"the local {label} is {value / (1 << spec.fixed_point.f):.6g}, "
-                              f"too large for fixed_point k={spec.fixed_point.k} with "
+                              f"too large {purpose} fixed_point k={spec.fixed_point.k} with "
                               f"{len(spec.participants)} parties; choose a larger k")
 
 

@@ -85,7 +85,6 @@ from offchain.engine.arith import mul
 from offchain.engine.bitwise import binary_sum, weighted_sum
 from offchain.engine.compare import ltz
 from offchain.engine.context import Context
-from offchain.errors import ConfigError
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import Needs, TupleKind
 from offchain.shares import SharedVec
@@ -204,12 +203,7 @@ def clip(spec: JobSpec, values: Sequence[float] | np.ndarray) -> np.ndarray:
 
 def check_room(spec: JobSpec, values: Sequence[int], labels: Sequence[str]) -> None:
     """ConfigError naming the first local total that leaves no room for noise (under epsilon)."""
-    limit = (1 << (spec.fixed_point.k - 2)) // len(spec.participants)
-    for value, label in zip(values, labels):
-        if abs(value) >= limit:
-            raise ConfigError(f"the local {label} is {value / (1 << spec.fixed_point.f):.6g}, too "
-                              f"large to add noise in fixed_point k={spec.fixed_point.k} with "
-                              f"{len(spec.participants)} parties; choose a larger k")
+    common.check_local(spec, values, labels, spare_bits=2, purpose="to add noise in")
 
 
 async def at_least(ctx: Context, x: SharedVec, bits: int) -> SharedVec:

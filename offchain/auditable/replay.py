@@ -47,8 +47,10 @@ class PartyRecord:
 
 
 @dataclass(frozen=True)
-class Finding:
-    step: str
+class Step:
+    """One step of a public verification and its evidence (onchain.public_audit's steps too)."""
+
+    name: str
     passed: bool
     detail: str
 
@@ -68,7 +70,7 @@ class _Openings:
         return value, parts
 
 
-def replay(spec: JobSpec, t: int, parties: Sequence[PartyRecord]) -> tuple[dict[str, str] | None, list[Finding]]:
+def replay(spec: JobSpec, t: int, parties: Sequence[PartyRecord]) -> tuple[dict[str, str] | None, list[Step]]:
     """The result the verified openings give (None if a step failed) and each step's finding."""
     p = plan(spec)
     _check_sizes(spec, p, parties)
@@ -118,7 +120,7 @@ def replay(spec: JobSpec, t: int, parties: Sequence[PartyRecord]) -> tuple[dict[
         for i in range(len(parties)):
             _expect(problems, "outputs", i, f"output {k}", commitments[i], parts[i])
         values.append(value.to_signed_ints())
-    findings = [Finding(step, not bad, "; ".join(bad) or "every party's openings match its commitments")
+    findings = [Step(step, not bad, "; ".join(bad) or "every party's openings match its commitments")
                 for step, bad in problems.items() if step in _steps(p)]
     if any(not x.passed for x in findings):
         return None, findings

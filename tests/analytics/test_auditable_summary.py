@@ -84,7 +84,7 @@ def test_the_result_equals_numpy_and_the_replay_re_derives_it(honest) -> None:  
         assert close(result[f"variance.{name}"], float(np.var(col)), 1e-9, ulps=1)
         assert close(result[f"std.{name}"], float(np.std(col)), 1e-9, ulps=1)
     derived, findings = replay(spec, t, records)
-    assert [f.step for f in findings] == list(STEPS) and all(f.passed for f in findings), findings
+    assert [f.name for f in findings] == list(STEPS) and all(f.passed for f in findings), findings
     assert derived == result
 
 
@@ -98,7 +98,7 @@ def _failed(spec, t, records) -> list[str]:  # type: ignore[no-untyped-def]
     derived, findings = replay(spec, t, records)
     failed = [f for f in findings if not f.passed]
     assert (derived is None) == bool(failed)
-    return [f.step for f in failed]
+    return [f.name for f in failed]
 
 
 def test_an_altered_opening_fails_its_step(honest) -> None:  # type: ignore[no-untyped-def]
@@ -149,7 +149,7 @@ def test_a_summary_without_a_variance_is_linear_and_replayed() -> None:
     g = ["u", "v"] * 6
     results, records, t = run_audited(spec, split_tables(spec, {"x": x, "g": g}))
     derived, findings = replay(spec, t, records)
-    assert [f.step for f in findings] == ["outputs"] and findings[0].passed
+    assert [f.name for f in findings] == ["outputs"] and findings[0].passed
     assert derived == results[0]
     assert results[0]["count[g=u]"] == "6"
     assert close(results[0]["mean.x[g=u]"], float(np.mean(x[0::2])), 0, ulps=1)
