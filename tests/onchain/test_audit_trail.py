@@ -173,3 +173,18 @@ def test_published_data_follows_the_job_state(job: tuple) -> None:
     commit_all(dep, parties, job_id)
     reverted(lambda: dep.audit.publish_data(p.account, job_id, DataKind.TUPLES, b"late"), "WrongJobState")
     dep.audit.publish_data(p.account, job_id, DataKind.TRANSCRIPT, b"\x01")
+
+
+def test_malformed_chunks_and_openings_are_refused(job: tuple) -> None:
+    dep, parties, job_id = job
+    p = parties[0]
+    err = reverted(lambda: dep.audit._send(p.account, "commitShares", job_id, WIDTH, [1, 2, 3]), "InvalidChunk")
+    assert err.fields["coordinates"] == 3
+    reverted(lambda: dep.audit._send(p.account, "commitShares", job_id, WIDTH, []), "InvalidChunk")
+    commit_all(dep, parties[1:], job_id)
+    dep.jobs.commit_inputs(p.account, job_id, bytes.fromhex("11" * 32))  # Inputs without a Pedersen list.
+    reverted(lambda: dep.audit.publish_opening(p.account, job_id, [0], [1], [1]), "SharesNotCommitted")
+    err = reverted(lambda: dep.audit.publish_opening(parties[1].account, job_id, [0, 1], [1], [1, 1]),
+                   "InvalidOpening")
+    assert (err.fields["columns"], err.fields["shares"], err.fields["rands"]) == (2, 1, 2)
+    reverted(lambda: dep.audit.publish_opening(parties[1].account, job_id, [], [], []), "InvalidOpening")
