@@ -177,6 +177,8 @@ class FieldVec:
     def __add__(self, other: FieldVec | int) -> FieldVec:
         if isinstance(other, int):
             return FieldVec(_ops.add_scalar(self._a, other % P))
+        if not isinstance(other, FieldVec):
+            return NotImplemented  # e.g. commitments in a replay, which add field vectors.
         return FieldVec(_ops.add(self._a, self._same(other)))
 
     __radd__ = __add__
@@ -184,6 +186,8 @@ class FieldVec:
     def __sub__(self, other: FieldVec | int) -> FieldVec:
         if isinstance(other, int):
             return FieldVec(_ops.add_scalar(self._a, -other % P))
+        if not isinstance(other, FieldVec):
+            return NotImplemented
         return FieldVec(_ops.sub(self._a, self._same(other)))
 
     def __rsub__(self, other: int) -> FieldVec:

@@ -57,8 +57,11 @@ class SharedVec:
 
     @classmethod
     def concat(cls, parts: Sequence[SharedVec]) -> SharedVec:
-        return cls(FieldVec.concat([p.share for p in parts]),
-                   FieldVec.concat([p.mac for p in parts]))
+        shares = [p.share for p in parts]
+        # A replay may carry commitments as shares (offchain.engine.tape); they concatenate
+        # with field vectors (public constants) by their own rule.
+        kind = next((type(s) for s in shares if not isinstance(s, FieldVec)), FieldVec)
+        return cls(kind.concat(shares), FieldVec.concat([p.mac for p in parts]))
 
     @classmethod
     def zeros(cls, n: int) -> SharedVec:
@@ -80,7 +83,8 @@ class SharedVec:
 
     def scale_add(self, c: Public, other: SharedVec) -> SharedVec:
         """<x + c * y> with y = other, for a public vector c, in one pass per component."""
-        if isinstance(c, int):
+        if isinstance(c, int) or not isinstance(self.share, FieldVec) \
+                or not isinstance(other.share, FieldVec):
             return self + other.scale(c)
         return SharedVec(self.share.mul_add(other.share, c), self.mac.mul_add(other.mac, c))
 

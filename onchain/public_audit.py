@@ -15,6 +15,14 @@ manifest re-checks, trusting no organisation (not even all of them together):
     result             the finalised result is what the spec's analysis makes
                        of the verified totals (e.g. mean = sum / count)
 
+Every other analysis (offchain.auditable.program: comparisons, truncations,
+divisions and differential-privacy noise included) is checked by replaying
+its program on the committed tuples: "tuple commitments" (the summed list
+published by the first participant, whose hash every participant committed
+on JobManager), "tuple checks" (the public checks of every triple, square
+pair and bit), "openings" (every opened value opens the commitment the
+replay derives) and "result".
+
 An auditable summary (offchain.auditable.summary) is checked instead by the
 replay of offchain.auditable.replay: the lists (with the tuple commitments
 bound by the input commitment), then every opening of the public sacrifice,
@@ -29,6 +37,7 @@ which participant, column or value failed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,7 +47,9 @@ from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable.commitments import check_opening, column_sums
+from offchain.auditable import program
 from offchain.auditable.linear import result_from_totals, revealed_columns, width
+from offchain.auditable.linear import route as auditable_route
 from offchain.auditable.replay import PartyRecord, Step, replay
 from offchain.auditable.summary import challenge as summary_challenge
 from offchain.auditable.summary import plan as summary_plan
@@ -87,7 +98,8 @@ def load_trail(dep: Deployment, job_id: int, participants: Sequence[str],
         elif event.event_name == "DataPublished" and who in lists:
             _, kind, data = dep.audit.published_data(event.tx_hash)
             if keccak(data) == bytes(event.dataHash):  # type: ignore[attr-defined]
-                published[kind].setdefault(who, data)
+                # Data may come in chunks, one per transaction, joined in chain order.
+                published[kind][who] = published[kind].get(who, b"") + data
     job_events = [e for e in job_events if getattr(e, "jobId", None) == job_id]
     commitments = {str(e.participant).lower(): bytes(e.commitment)  # type: ignore[attr-defined]
                    for e in job_events if e.event_name == "InputsCommitted"}
@@ -99,8 +111,11 @@ def load_trail(dep: Deployment, job_id: int, participants: Sequence[str],
 
 def verify(spec: JobSpec, trail: TrailRecord) -> list[Step]:
     """Every step of the public verification, in order; a step failing does not stop the others."""
-    if spec.analysis == "summary":
+    route = auditable_route(spec)
+    if route == "summary":
         return _verify_summary(spec, trail)
+    if route == "program":
+        return _verify_program(spec, trail)
     columns = revealed_columns(spec)
     totals, steps = verify_openings(trail, width(spec), columns, len(spec.participants) * width(spec))
     return steps + [_check_result(spec, trail, totals)]
@@ -140,6 +155,27 @@ def _verify_summary(spec: JobSpec, trail: TrailRecord) -> list[Step]:
         return steps + [Step("replay", False, str(err)), _check_result_of(trail, None)]
     steps += findings
     return steps + [_check_result_of(trail, registry.result_bytes(derived) if derived is not None else None)]
+
+
+def _verify_program(spec: JobSpec, trail: TrailRecord) -> list[Step]:
+    """Any other analysis: the replay of offchain.auditable.program over the published record."""
+    first = trail.participants[0]
+    try:
+        record = program.Record.parse(trail.tuples.get(first, b""), trail.transcripts.get(first, b""))
+    except ValueError as err:
+        return [Step("tuple commitments", False, f"{first}'s published record: {err}"),
+                _check_result_of(trail, None)]
+    expected = program.commitment_hash(record.commitments)
+    wrong = [w for w in trail.participants if trail.input_commitments.get(w) != expected]
+    if wrong:
+        return [Step("tuple commitments", False, f"the input commitment of {', '.join(wrong)} on "
+                     f"JobManager is not the hash of the published tuple commitments"),
+                _check_result_of(trail, None)]
+    derived, steps = program.audit(spec, len(spec.participants), record)
+    steps[0] = dataclasses.replace(steps[0], detail=steps[0].detail + ", their hash committed on "
+                                   "JobManager by every participant")
+    expected_result = registry.result_bytes(derived) if derived is not None else None
+    return steps + [_check_result_of(trail, expected_result)]
 
 
 def _check_lists(trail: TrailRecord, expected: int) -> tuple[dict[str, curve.PointVec], Step]:

@@ -118,6 +118,8 @@ def total(parts: Sequence[SharedVec]) -> SharedVec:
 def gather(x: SharedVec, indices: Sequence[int]) -> SharedVec:
     """The elements of x at ``indices``, in that order (local; indices may repeat)."""
     index = np.asarray(list(indices), dtype=np.int64)
+    if not isinstance(x.share, FieldVec):  # A replay on commitments (offchain.engine.tape).
+        return SharedVec(x.share.gather(index), FieldVec(x.mac.limbs[index]))
     return SharedVec(FieldVec(x.share.limbs[index]), FieldVec(x.mac.limbs[index]))
 
 

@@ -36,12 +36,25 @@ result_bytes = stats.result_bytes
 
 def needs(spec: JobSpec, shape: Mapping[str, int] | None = None) -> Needs:
     """The exact tuples a job of ``spec`` consumes (its shape is all in the spec; ``shape`` is unused)."""
+    if spec.auditable:
+        from offchain.auditable import linear as auditable  # It builds on this package.
+
+        route = auditable.route(spec)
+        if route == "summary":
+            from offchain.auditable import summary as auditable_summary
+
+            return auditable_summary.needs(spec)
+        if route == "program":
+            from offchain.auditable import program
+
+            return program.needs(spec)
+    return plain_needs(spec)
+
+
+def plain_needs(spec: JobSpec) -> Needs:
+    """The tuples of the analysis itself, as it runs without ``auditable``."""
     if spec.analysis in stats_analyses():
         return stats.needs(spec)
-    if spec.auditable and spec.analysis == "summary":
-        from offchain.auditable import summary as auditable_summary  # It builds on this package.
-
-        return auditable_summary.needs(spec)
     if spec.params.epsilon is not None and spec.analysis in privacy.COUNT_TABLES:
         return privacy.needs(spec)
     return _MODULES[spec.analysis].needs(spec)  # type: ignore[no-any-return]
@@ -57,7 +70,21 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
 
     ``on_inputs`` is awaited with every party's input shares after the input
     step and before anything else (a peer commits to its shares on chain there).
+    An auditable spec that offchain.auditable.linear routes to "program" runs
+    through offchain.auditable.program (its record is dropped here; a peer
+    keeps it, see offchain.peer.member).
     """
+    if spec.auditable:
+        from offchain.auditable import linear as auditable, program
+
+        if auditable.route(spec) == "program":
+            return (await program.run_party(ctx, spec, table))[0]
+    return await plain_run(ctx, spec, table, on_inputs)
+
+
+async def plain_run(ctx: Context, spec: JobSpec, table: Table,
+                    on_inputs: InputHook | None = None) -> dict[str, str]:
+    """The analysis itself, as it runs without ``auditable``."""
     if spec.analysis in stats_analyses():
         phase = await stats.input_phase(ctx, spec, table.numeric[spec.column].tolist())
         if on_inputs is not None:

@@ -168,9 +168,6 @@ class JobSpec(BaseModel):
 
     @model_validator(mode="after")
     def _reveal(self) -> JobSpec:
-        if self.auditable:
-            from offchain.auditable.linear import check_auditable  # The analyses it supports.
-            check_auditable(self)
         if self.analysis in REVEALS:
             allowed = REVEALS[self.analysis]
             if tuple(sorted(self.reveal)) != tuple(sorted(allowed)):

@@ -22,27 +22,24 @@ from offchain.errors import ConfigError
 from offchain.field import P
 
 LINEAR_ANALYSES = ("count", "sum", "mean", "histogram", "frequency", "naive_bayes")
-#: Every analysis an auditable spec may name (the summary through offchain.auditable.summary).
-AUDITABLE = LINEAR_ANALYSES + ("summary",)
 _STATS_COLUMNS = {"count": (0,), "sum": (1,), "mean": (0, 1)}
 
 
-def check_auditable(spec: JobSpec) -> None:
-    """ValueError (a spec validation error) if the spec cannot run in auditable mode."""
-    if spec.analysis == "summary":
-        if "count" not in spec.reveal:
-            raise ValueError("an auditable summary reveals the count (its mean and variance are divided "
-                             "in public); add 'count' to reveal")
-        if {"min", "max"} & set(spec.reveal):
-            raise ValueError("an auditable summary cannot reveal min or max (comparisons are not "
-                             "re-derived by the auditor); drop them or 'auditable'")
-    elif spec.analysis not in LINEAR_ANALYSES:
-        raise ValueError(f"auditable mode verifies linear results on chain and summaries off chain; "
-                         f"analysis {spec.analysis!r} is not one of {list(AUDITABLE)}. "
-                         "Drop 'auditable' or choose one of those")
-    if spec.params.epsilon is not None:
-        raise ValueError("auditable mode cannot verify differentially private results "
-                         "(the noise is not linear in the inputs); drop 'auditable' or 'epsilon'")
+def route(spec: JobSpec) -> str:
+    """How an auditable job is verified.
+
+    "linear": on chain, against the input commitments (LINEAR_ANALYSES without epsilon);
+    "summary": offchain.auditable.summary (count, sum, mean, variance, std, revealing the
+    count, without min, max or epsilon); "program": everything else, replayed by the auditor
+    on committed tuples (offchain.auditable.program).
+    """
+    if spec.params.epsilon is None:
+        if spec.analysis in LINEAR_ANALYSES:
+            return "linear"
+        if spec.analysis == "summary" and "count" in spec.reveal \
+                and not {"min", "max"} & set(spec.reveal):
+            return "summary"
+    return "program"
 
 
 def revealed_columns(spec: JobSpec) -> tuple[int, ...]:

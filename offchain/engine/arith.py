@@ -11,7 +11,7 @@ from __future__ import annotations
 from offchain.engine.context import Context
 from offchain.engine.opening import open_values
 from offchain.errors import ConfigError
-from offchain.field import beaver_combine
+from offchain.field import FieldVec, beaver_combine
 from offchain.preprocessing.tuples import TupleKind
 from offchain.shares import SharedVec
 
@@ -22,9 +22,17 @@ async def mul(ctx: Context, x: SharedVec, y: SharedVec) -> SharedVec:
         raise ConfigError(f"cannot multiply vectors of lengths {len(x)} and {len(y)}")
     a, b, c = ctx.take(TupleKind.TRIPLE, len(x)).columns
     d, e = await open_values(ctx, [x - a, y - b])
-    # Fused c.scale_add(e, a).scale_add(d, b).add_public(d * e, ctx.key):
+    return beaver_step(ctx, (a, b, c), d, e)
+
+
+def beaver_step(ctx: Context, triple: tuple[SharedVec, SharedVec, SharedVec], d: FieldVec,
+                e: FieldVec) -> SharedVec:
+    """<c + e a + d b + d e>: Beaver's output from the opened d, e (fused for field shares)."""
+    a, b, c = triple
+    if not all(isinstance(v.share, FieldVec) for v in triple):  # A replay on commitments.
+        return c.scale_add(e, a).scale_add(d, b).add_public(d * e, ctx.key)
     share, mac = beaver_combine((c.share, c.mac), (a.share, a.mac), (b.share, b.mac), d, e,
-                                ctx.key.alpha, ctx.party == 0)
+                                ctx.key.alpha, ctx.key.party == 0)
     return SharedVec(share, mac)
 
 

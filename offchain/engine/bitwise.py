@@ -96,6 +96,8 @@ def xor_public(b: SharedVec, c: FieldVec, key: MacKeyShare) -> SharedVec:
     (1 - 2c) b is computed by negating b where c = 1 (a selection of limbs,
     not a product: this runs on every bit of every comparison).
     """
+    if not isinstance(b.share, FieldVec):  # A replay on commitments.
+        return b.scale(FieldVec.from_ints(1 - 2 * bit for bit in c)).add_public(c, key)
     flip = c.limbs[:, 0].astype(bool)[:, None]
     share = FieldVec(np.where(flip, (-b.share).limbs, b.share.limbs))
     mac = FieldVec(np.where(flip, (-b.mac).limbs, b.mac.limbs))

@@ -42,7 +42,11 @@ async def broadcast_all(ctx: Context, payload: bytes) -> list[bytes]:
 
 
 async def broadcast_from(ctx: Context, sender: int, payload: bytes | None) -> bytes:
-    """Party ``sender`` broadcasts ``payload`` (None elsewhere); everyone returns it."""
+    """Party ``sender`` broadcasts ``payload`` (None elsewhere); everyone returns it (and tapes it)."""
+    if ctx.tape is not None and ctx.tape.replaying:
+        message = ctx.tape.play_message()
+        ctx.record_broadcast(sender, message)
+        return message
     if ctx.party == sender:
         if payload is None:
             raise ConfigError("the sender must provide the payload")
@@ -51,11 +55,15 @@ async def broadcast_from(ctx: Context, sender: int, payload: bytes | None) -> by
     else:
         message = await ctx.transport.recv(sender)
     ctx.record_broadcast(sender, message)
+    if ctx.tape is not None:
+        ctx.tape.record_message(message)
     return message
 
 
 async def check_broadcasts(ctx: Context) -> None:
     """Compares transcript digests with every party; BroadcastMismatch if any differs."""
+    if ctx.replaying:
+        return
     digests = await exchange(ctx, ctx.transcript_digest())
     compare_digests(ctx, digests)
 

@@ -34,14 +34,14 @@ Costs per element (L = bits + 1 for comparisons of two values; see estimate):
 
 from __future__ import annotations
 
-from offchain.engine.arith import mul
+from offchain.engine.arith import beaver_step, mul
 from offchain.engine.bitwise import (
     KAPPA, block_sum, is_zero, low_bits, product, public_bits, repeat, take_mask, xor_public)
 from offchain.engine.context import Context
 from offchain.engine.mac_check import check_pending
 from offchain.engine.opening import open_value, open_values
 from offchain.errors import ConfigError
-from offchain.field import P, FieldVec, beaver_combine
+from offchain.field import P, FieldVec
 from offchain.preprocessing.tuples import TupleKind
 from offchain.shares import SharedVec
 
@@ -105,9 +105,7 @@ async def _random_product(ctx: Context, leaves: SharedVec, n: int) -> SharedVec:
     a, b, c = ctx.take(TupleKind.TRIPLE, h * n).columns
     ra, rb, rc = ctx.take(TupleKind.TRIPLE, n).columns
     d, e, e_rho = await open_values(ctx, [x - a, y - b, z - rb])
-    share, mac = beaver_combine((c.share, c.mac), (a.share, a.mac), (b.share, b.mac), d, e,
-                                ctx.key.alpha, ctx.party == 0)
-    layer = SharedVec.concat([SharedVec(share, mac), rc.scale_add(e_rho, ra)])
+    layer = SharedVec.concat([beaver_step(ctx, (a, b, c), d, e), rc.scale_add(e_rho, ra)])
     return await product(ctx, layer, n)
 
 

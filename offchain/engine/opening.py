@@ -21,7 +21,12 @@ from offchain.shares import SharedVec
 
 
 async def open_shares(ctx: Context, shares: Sequence[FieldVec]) -> list[FieldVec]:
-    """Sums every party's shares of each vector (one round, no MAC bookkeeping)."""
+    """Sums every party's shares of each vector (one round, no MAC bookkeeping).
+
+    With a tape, the sums are recorded; a replay takes them from its tape instead.
+    """
+    if ctx.tape is not None and ctx.tape.replaying:
+        return ctx.tape.play_opened(shares)
     mine = FieldVec.concat(list(shares))
     messages = await exchange(ctx, mine.to_bytes())
     total = mine
@@ -34,6 +39,8 @@ async def open_shares(ctx: Context, shares: Sequence[FieldVec]) -> list[FieldVec
     for s in shares:
         out.append(total[start:start + len(s)])
         start += len(s)
+    if ctx.tape is not None:
+        ctx.tape.record_opened(out)
     return out
 
 

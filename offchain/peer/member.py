@@ -22,9 +22,11 @@ from offchain.analytics.common import input_commitment
 from offchain.analytics.data import Binding, Table
 from offchain.analytics.spec import JobSpec
 from offchain import curve
+from offchain.auditable import program as auditable_program
 from offchain.auditable import summary as auditable_summary
 from offchain.auditable.commitments import ShareCommitments, commit_shares
 from offchain.auditable.linear import revealed_columns
+from offchain.auditable.linear import route as auditable_route
 from offchain.auditable.tracked import Transcript
 from offchain.engine.context import Context
 from offchain.errors import (
@@ -48,6 +50,8 @@ from onchain.registry import Role
 
 log = logging.getLogger(__name__)
 POLL_S = 0.02
+#: Bytes of AuditTrail data per transaction (about 2.1M gas of calldata).
+DATA_CHUNK = 128 * 1024
 _SACRIFICE_DOMAIN = b"mpcc/sacrifice-attestation/v1"
 
 
@@ -181,9 +185,18 @@ class MemberPeer:
         async def challenge() -> int:
             return auditable_summary.challenge(job_id, self.input_commitments(job_id, spec))
 
+        async def post_tuples(points: curve.PointVec) -> None:
+            if key.party == 0:  # One copy of the summed list is enough (every party checks it).
+                self.publish_chunks(job_id, DataKind.TUPLES, points.to_bytes())
+            await post_hash(auditable_program.commitment_hash(points))
+
+        route = auditable_route(spec) if spec.auditable else "plain"
+        record = None
         try:
-            if spec.auditable and spec.analysis == "summary":
+            if route == "summary":
                 result = await auditable_summary.run(ctx, spec, table, post, challenge, transcript)
+            elif route == "program":
+                result, record = await auditable_program.run_party(ctx, spec, table, post_tuples)
             else:
                 result = await registry.run(ctx, spec, table, commit)
         except ProtocolAbort as abort:
@@ -194,7 +207,14 @@ class MemberPeer:
             self.publish_opening(job_id, spec, pedersen[0])
         if transcript.shares:
             self.dep.audit.publish_data(self.org.account, job_id, DataKind.TRANSCRIPT, transcript.to_bytes())
+        if record is not None and key.party == 0:
+            self.publish_chunks(job_id, DataKind.TRANSCRIPT, record.transcript())
         return JobOutcome(job_id, result, committed[0])
+
+    def publish_chunks(self, job_id: int, kind: DataKind, data: bytes) -> None:
+        """AuditTrail data in transactions of at most DATA_CHUNK bytes (the auditor joins them)."""
+        for at in range(0, len(data), DATA_CHUNK):
+            self.dep.audit.publish_data(self.org.account, job_id, kind, data[at:at + DATA_CHUNK])
 
     def input_commitments(self, job_id: int, spec: JobSpec) -> list[bytes]:
         """Every participant's JobManager input commitment, in party order."""

@@ -1,0 +1,390 @@
+"""Auditable runs of any analysis: committed tuples, their checks in public, and a replay.
+
+Every value of an online run is a public linear function of the inputs and
+tuples once the opened values are fixed (offchain.engine.tape). So a run is
+publicly verifiable (Baum, Damgaard and Orlandi 2014) when every tuple it
+consumes is committed with shared randomness and every opened value comes
+with the randomness of its commitment:
+
+1. Base tuples. From the analysis's exact needs N, the job takes input masks
+   as N has them, 2T triples (T = N's triples), 2S' square pairs
+   (S' = N's squares + B') and B' bits (B' = N's bits + the bits of every
+   truncation pair: a pair (R, R mod 2^m) with R < 2^b is built from b bits,
+   R = sum_i 2^i b_i, so that its range is checked too). Party i commits to
+   each of its shares x_i with fresh randomness r_i; the parties sum their
+   commitment lists into C = x*G + r*H (one exchange), which is what an
+   auditor needs (``Record.commitments``).
+2. Public checks, with a challenge t = H(spec, C) that nobody controls:
+   triples (a, b, c) with (f, g, h): open rho = t a - f, sigma = b - g, then
+   t c - h - sigma f - rho g - sigma rho, which must be 0; square pairs (a, b)
+   with (f, h): open rho = t a - f, then t^2 b - h - rho (t a + f) = 0; bits
+   b with a checked pair (f, h): open rho = b - f, then h + 2 rho f + rho^2 - b
+   = b^2 - b = 0. A wrong tuple passes with probability at most 2/p.
+3. The analysis runs on the checked tuples (truncation pairs from the bits),
+   every opened value and broadcast recorded on a tape. Each party then
+   replays the run on its randomness shares (it plays no party: constants add
+   no randomness), and the parties sum those shadows into rho, the randomness
+   of every opened value (one more exchange).
+
+``Record`` (commitments C, opened values v, their randomness rho, the input
+broadcasts) is what the auditor gets. :func:`audit` replays the program on
+C as party 0 (a public c is c*G), checks every opening, C_j = v_j G + rho_j H,
+and re-derives the result: it is the one the inputs committed through the
+masks determine, even if every party colluded, since C is binding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from offchain import curve
+from offchain.analytics.data import Table, categorical_columns, numeric_columns
+from offchain.analytics.spec import JobSpec
+from offchain.auditable.commitvec import CommitVec
+from offchain.auditable.replay import Step
+from offchain.engine.comm import exchange
+from offchain.engine.context import Context
+from offchain.engine.opening import open_values
+from offchain.engine.tape import Observer, ReplayMismatch, Tape
+from offchain.errors import ConfigError, DecodeError, MalformedMessage, SacrificeFailed
+from offchain.field import ELEMENT_BYTES, P, FieldVec, RandBytes
+from offchain.preprocessing.source import MemoryTupleSource
+from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind, TupleSet
+from offchain.shares import MacKeyShare, SharedVec
+
+#: Awaited with the summed commitments to the base tuples, before anything is opened.
+CommitHook = Callable[[curve.PointVec], Awaitable[None]]
+STEPS = ("tuple commitments", "tuple checks", "openings", "result")
+TRANSCRIPT_VERSION = 2
+_TRIPLE, _SQUARE, _BIT = (TupleKey(k) for k in (TupleKind.TRIPLE, TupleKind.SQUARE, TupleKind.BIT))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The base tuples of a job, from the plain analysis's needs (see the module docstring)."""
+
+    masks: tuple[tuple[TupleKey, int], ...]
+    triples: int
+    squares: int
+    bits: int
+    truncs: tuple[tuple[TupleKey, int], ...]
+
+    @classmethod
+    def of(cls, plain: Needs) -> Layout:
+        kinds = {TupleKind.TRIPLE, TupleKind.SQUARE, TupleKind.BIT, TupleKind.INPUT_MASK,
+                 TupleKind.TRUNC}
+        unknown = [k for k, _ in plain if k.kind not in kinds]
+        if unknown:  # pragma: no cover - every kind is listed
+            raise ConfigError(f"tuples of kind {unknown[0]} cannot be audited")
+        return cls(tuple((k, n) for k, n in plain if k.kind is TupleKind.INPUT_MASK),
+                   plain[_TRIPLE], plain[_SQUARE], plain[_BIT],
+                   tuple((k, n) for k, n in plain if k.kind is TupleKind.TRUNC))
+
+    @property
+    def all_bits(self) -> int:
+        """B': the program's bits and those its truncation pairs are built from."""
+        return self.bits + sum(n * (k.bits or 0) for k, n in self.truncs)
+
+    @property
+    def checked_squares(self) -> int:
+        """S': the program's square pairs and one per bit (each bit is checked with one)."""
+        return self.squares + self.all_bits
+
+    def needs(self) -> Needs:
+        """What the job reserves: masks, 2T triples, 2S' square pairs and B' bits."""
+        out = Needs.of(_TRIPLE, 2 * self.triples) + Needs.of(_SQUARE, 2 * self.checked_squares)
+        out = out + Needs.of(_BIT, self.all_bits)
+        for key, n in self.masks:
+            out = out + Needs.of(key, n)
+        return out
+
+    def size(self) -> int:
+        """How many values (hence commitments) the base tuples hold."""
+        return sum(n * key.kind.width for key, n in self.needs())
+
+
+def plain_needs(spec: JobSpec) -> Needs:
+    from offchain.analytics import registry  # The registry routes auditable specs here.
+
+    return registry.plain_needs(spec)
+
+
+def needs(spec: JobSpec) -> Needs:
+    return Layout.of(plain_needs(spec)).needs()
+
+
+def challenge(spec: JobSpec, commitments: curve.PointVec) -> int:
+    """t: SHA-512 of a tag, the spec's hash and the summed commitments, mod p (bias < 2^-250)."""
+    digest = hashlib.sha512(b"mpcc/auditable-tuples/v1" + hashlib.sha256(spec.canonical().encode()).digest()
+                            + commitments.to_bytes())
+    return int.from_bytes(digest.digest(), "big") % P
+
+
+# The base tuples as one flat vector ----------------------------------------------------------
+def flatten(base: Mapping[TupleKey, TupleSet], lay: Layout) -> FieldVec:
+    """The shares of every base tuple, key by key (``Needs`` order), column by column."""
+    return FieldVec.concat([c.share for key, _ in lay.needs() for c in base[key].columns])
+
+
+def split(lay: Layout, flat: FieldVec | CommitVec) -> dict[TupleKey, TupleSet]:
+    """The base tuples whose shares (randomness or commitments) are ``flat``; MACs 0."""
+    if len(flat) != lay.size():
+        raise ConfigError(f"{len(flat)} values for {lay.size()} base tuple values")
+    out, at = {}, 0
+    for key, n in lay.needs():
+        columns = []
+        for _ in range(key.kind.width):
+            columns.append(SharedVec(flat[at:at + n], FieldVec.zeros(n)))
+            at += n
+        out[key] = TupleSet(key, tuple(columns))
+    return out
+
+
+# The program: public checks, then the analysis -------------------------------------------------
+async def program(ctx: Context, spec: JobSpec, table: Table, base: Mapping[TupleKey, TupleSet],
+                  t: int) -> dict[str, str]:
+    """Checks the base tuples in public, then runs the analysis on them (every party, every replay)."""
+    from offchain.analytics import registry
+
+    lay = Layout.of(plain_needs(spec))
+    if ctx.tape is not None:
+        ctx.tape.phase = "tuple checks"
+    source = await checked_source(ctx, lay, base, t)
+    if ctx.tape is not None:
+        ctx.tape.phase = "analysis"
+    return await registry.plain_run(dataclasses.replace(ctx, source=source), spec, table)
+
+
+async def checked_source(ctx: Context, lay: Layout, base: Mapping[TupleKey, TupleSet],
+                         t: int) -> MemoryTupleSource:
+    """The program's tuples, once every base tuple passed its public check (two rounds)."""
+    triples, squares = _columns(base, _TRIPLE), _columns(base, _SQUARE)
+    tn, sn, bn = lay.triples, lay.checked_squares, lay.all_bits
+    (a, f), (b, g), (c, h) = ((x[:tn], x[tn:]) for x in triples)
+    (sa, sf), (sb, sh) = ((x[:sn], x[sn:]) for x in squares)
+    bits = _columns(base, _BIT)[0]
+    bf, bh = sa[lay.squares:], sb[lay.squares:]  # The pair each bit is checked with.
+    rho, sigma, srho, brho = await open_values(ctx, [a.scale(t) - f, b - g, sa.scale(t) - sf,
+                                                     bits - bf])
+    z = [c.scale(t) - h - f.scale(sigma) - g.scale(rho),
+         sb.scale(t * t % P) - sh - (sa.scale(t) + sf).scale(srho),
+         bh + bf.scale(brho * 2) - bits]
+    z = [z[0].add_public(-(sigma * rho), ctx.key), z[1], z[2].add_public(brho * brho, ctx.key)]
+    for name, zero in zip(("triple", "square", "bit"), await open_values(ctx, z)):
+        check_zero(name, zero)
+    source = MemoryTupleSource()
+    for key, _ in lay.masks:
+        source.add(base[key])
+    source.add(TupleSet(_TRIPLE, (a, b, c)))
+    source.add(TupleSet(_SQUARE, (sa[:lay.squares], sb[:lay.squares])))
+    source.add(TupleSet(_BIT, (bits[:lay.bits],)))
+    at = lay.bits
+    for key, n in lay.truncs:
+        width, m = key.bits or 0, key.f or 0
+        blocks = [bits[at + i * n:at + (i + 1) * n] for i in range(width)]
+        low = _binary(blocks[:m])
+        source.add(TupleSet(key, (_binary(blocks[m:]).scale(1 << m) + low, low)))
+        at += n * width
+    return source
+
+
+def check_zero(name: str, zero: FieldVec) -> None:
+    """SacrificeFailed naming the first tuple whose check value is not 0."""
+    bad = np.flatnonzero(zero.limbs.any(axis=1))
+    if bad.size:
+        raise SacrificeFailed(b"", name, f"the public check of the job's {name}s failed at "
+                              f"{name} {int(bad[0])} (of {len(zero)})")
+
+
+def _binary(blocks: list[SharedVec]) -> SharedVec:
+    """sum_i 2^i blocks[i] by doubling (additions only, which commitments do fast)."""
+    acc = blocks[-1]
+    for block in reversed(blocks[:-1]):
+        acc = acc + acc + block
+    return acc
+
+
+def _columns(base: Mapping[TupleKey, TupleSet], key: TupleKey) -> tuple[SharedVec, ...]:
+    if key in base:
+        return base[key].columns
+    return tuple(SharedVec.zeros(0) for _ in range(key.kind.width))
+
+
+# A party's run -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Record:
+    """What the auditor needs besides the spec and the result: see the module docstring.
+
+    On chain (offchain.peer.member), the commitments go as they are (64 bytes
+    each, AuditTrail data of kind TUPLES, and every participant's JobManager
+    input commitment is :func:`commitment_hash` of them); the rest as the
+    transcript (kind TRANSCRIPT), version 2: 0x02 || n (4 bytes big-endian)
+    || the n opened values packed || their n randomness values packed || m
+    (4 bytes) || m times: length (4 bytes) || a broadcast message.
+    """
+
+    commitments: curve.PointVec
+    opened: FieldVec
+    rands: FieldVec
+    messages: tuple[bytes, ...]
+
+    def transcript(self) -> bytes:
+        out = [bytes((TRANSCRIPT_VERSION,)), len(self.opened).to_bytes(4, "big"),
+               self.opened.packed(), self.rands.packed(), len(self.messages).to_bytes(4, "big")]
+        out += [len(m).to_bytes(4, "big") + m for m in self.messages]
+        return b"".join(out)
+
+    @classmethod
+    def parse(cls, commitments: bytes, transcript: bytes) -> Record:
+        """The record of published data; DecodeError (a ValueError) naming what is malformed."""
+        points = curve.PointVec.from_bytes(commitments)
+        view = memoryview(transcript)
+        if len(view) < 5 or view[0] != TRANSCRIPT_VERSION:
+            raise DecodeError("auditable transcript: missing or unknown version byte")
+        n = int.from_bytes(view[1:5], "big")
+        at = 5 + 2 * ELEMENT_BYTES * n
+        if len(view) < at + 4:
+            raise DecodeError(f"auditable transcript: too short for {n} opened values")
+        opened = FieldVec.from_packed(view[5:], n)
+        rands = FieldVec.from_packed(view[5 + ELEMENT_BYTES * n:], n)
+        messages, count = [], int.from_bytes(view[at:at + 4], "big")
+        at += 4
+        for _ in range(count):
+            size = int.from_bytes(view[at:at + 4], "big")
+            if at + 4 + size > len(view):
+                raise DecodeError("auditable transcript: a broadcast message runs past the end")
+            messages.append(bytes(view[at + 4:at + 4 + size]))
+            at += 4 + size
+        if at != len(view):
+            raise DecodeError("auditable transcript: trailing bytes")
+        return cls(points, opened, rands, tuple(messages))
+
+
+def commitment_hash(commitments: curve.PointVec) -> bytes:
+    """What each participant commits to on JobManager: SHA-256 of a tag and the summed list."""
+    return hashlib.sha256(b"mpcc/auditable-program/v1" + commitments.to_bytes()).digest()
+
+
+async def run_party(ctx: Context, spec: JobSpec, table: Table, commit: CommitHook | None = None,
+                    randbytes: RandBytes = secrets.token_bytes) -> tuple[dict[str, str], Record]:
+    """This party's auditable run: its result (equal on every party) and the public record."""
+    lay = Layout.of(plain_needs(spec))
+    base = {key: ctx.take(key, n) for key, n in lay.needs()}
+    rands = FieldVec.random(lay.size(), randbytes)
+    points = await _sum_points(ctx, curve.commit(flatten(base, lay), rands))
+    if commit is not None:
+        await commit(points)
+    t = challenge(spec, points)
+    tape = Tape()
+    result = await program(dataclasses.replace(ctx, tape=tape), spec, table, base, t)
+    shadow = await _shadow(spec, ctx.n_parties, lay, rands, tape, t)
+    (rho,) = await _sum_fields(ctx, [shadow])
+    return result, Record(points, tape.flat(), rho, tuple(tape.messages))
+
+
+async def _shadow(spec: JobSpec, n: int, lay: Layout, rands: FieldVec, tape: Tape, t: int) -> FieldVec:
+    """This party's randomness share of every opened value (the program replayed on rands)."""
+    replay = Tape.replay(tape.flat(), tape.messages)
+    ctx = Context(Observer(n), MacKeyShare(n, 0), MemoryTupleSource(), tape=replay)
+    await program(ctx, spec, empty_table(spec), split(lay, rands), t)
+    replay.finished()
+    return FieldVec.concat(replay.shadows)
+
+
+async def _sum_points(ctx: Context, mine: curve.PointVec) -> curve.PointVec:
+    total = mine
+    for j, message in enumerate(await exchange(ctx, mine.to_bytes())):
+        if j != ctx.party:
+            try:
+                theirs = curve.PointVec.from_bytes(message)
+            except ValueError as exc:
+                raise MalformedMessage(j, f"tuple commitments: {exc}") from exc
+            if len(theirs) != len(mine):
+                raise MalformedMessage(j, f"{len(theirs)} tuple commitments, expected {len(mine)}")
+            total = total + theirs
+    return total
+
+
+async def _sum_fields(ctx: Context, mine: list[FieldVec]) -> list[FieldVec]:
+    from offchain.engine.opening import open_shares
+
+    return await open_shares(dataclasses.replace(ctx, tape=None), mine)
+
+
+def empty_table(spec: JobSpec) -> Table:
+    """A table of no rows: a replay computes no local statistics (its inputs are on the tape)."""
+    return Table(0, {c: np.zeros(0) for c in numeric_columns(spec)},
+                 {c: np.zeros(0, dtype=np.int64) for c in categorical_columns(spec)})
+
+
+# The auditor -------------------------------------------------------------------------------
+def audit(spec: JobSpec, n_parties: int, record: Record, result: Mapping[str, str] | None = None
+          ) -> tuple[dict[str, str] | None, list[Step]]:
+    """Replays the job on the commitments and checks every opening, and the result if given.
+
+    Returns the replayed result (None if a check before it failed) and the steps.
+    """
+    lay = Layout.of(plain_needs(spec))
+    steps: list[Step] = []
+    if len(record.commitments) != lay.size():
+        steps.append(Step(STEPS[0], False, f"{len(record.commitments)} commitments for "
+                                          f"{lay.size()} tuple values"))
+        return None, steps
+    steps.append(Step(STEPS[0], True, f"{lay.size()} commitments to {sum(n for _, n in lay.needs())} "
+                                     "tuples"))
+    tape = Tape.replay(record.opened, record.messages)
+    ctx = Context(Observer(n_parties), MacKeyShare(0, 0), MemoryTupleSource(), tape=tape)
+    base = split(lay, CommitVec(record.commitments))
+    try:
+        derived = asyncio.run(program(ctx, spec, empty_table(spec), base,
+                                      challenge(spec, record.commitments)))
+        tape.finished()
+    except SacrificeFailed as exc:
+        return None, steps + [Step(STEPS[1], False, str(exc))]
+    except (ReplayMismatch, ConfigError) as exc:
+        return None, steps + [Step(STEPS[2], False, f"the record does not fit the program: {exc}")]
+    steps.append(Step(STEPS[1], True, f"{lay.triples} triples, {lay.checked_squares} square pairs "
+                                      f"and {lay.all_bits} bits checked with challenge"))
+    steps.append(_check_openings(tape, record))
+    if not steps[-1].passed:
+        return None, steps
+    if result is not None:
+        same = dict(result) == derived
+        steps.append(Step(STEPS[3], same, "the posted result is the replayed one" if same else
+                          f"posted {dict(result)}, replayed {derived}"))
+    return derived, steps
+
+
+def _check_openings(tape: Tape, record: Record) -> Step:
+    derived = CommitVec.concat(tape.shadows).points
+    if len(record.rands) != len(record.opened):
+        return Step(STEPS[2], False, f"{len(record.rands)} randomness values for "
+                                     f"{len(record.opened)} opened values")
+    claimed = curve.commit(record.opened, record.rands)
+    size = curve.POINT_BYTES
+    mine = np.frombuffer(derived.to_bytes(), dtype=np.uint8).reshape(-1, size)
+    theirs = np.frombuffer(claimed.to_bytes(), dtype=np.uint8).reshape(-1, size)
+    bad = np.flatnonzero((mine != theirs).any(axis=1))
+    if bad.size:
+        j = int(bad[0])
+        vector = _vector_of(tape, j)
+        return Step(STEPS[2], False, f"opened value {j} ({tape.phases[vector]}, opening "
+                                     f"{vector}) does not open its commitment; {bad.size} of "
+                                     f"{len(record.opened)} fail")
+    return Step(STEPS[2], True, f"{len(record.opened)} opened values open their commitments")
+
+
+def _vector_of(tape: Tape, j: int) -> int:
+    at = 0
+    for i, shadow in enumerate(tape.shadows):
+        at += len(shadow)
+        if j < at:
+            return i
+    return len(tape.shadows) - 1
