@@ -8,6 +8,10 @@ the column. In a CSV file blank lines are skipped and rows are numbered as in
 the file (the header is row 1); a query's rows are numbered from 1, its
 columns are named by the query (``SELECT age, bmi AS weight FROM ...``) and
 NULL is a missing value. Databases are opened read-only.
+
+A column is checked whole (numpy masks over its parsed cells, ``float`` being
+the parser); the error names the first bad cell of the first bad column,
+numeric columns before categorical ones.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ import math
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -28,24 +35,11 @@ from offchain.errors import ConfigError
 
 def read_column(path: Path, column: str, k: int = 64, f: int = 20) -> list[float]:
     """The numeric values of ``column`` in CSV ``path`` (header row first), validated."""
-    limit = 2 ** (k - 1 - f)
-    values = [_value(path, line, column, cell, limit) for line, cell in _read_cells(path, [column])[column]]
-    if not values:
+    values = _numbers(str(path), column, _read_cells(path, [column])[column], 2 ** (k - 1 - f))
+    if not values.size:
         raise ConfigError(f"{path}: column {column!r} has no values")
-    return values
-
-
-def _value(path: Path | str, line: int, column: str, cell: str, limit: int) -> float:
-    where = f"{path}, row {line}, column {column!r}"
-    if not cell.strip():
-        raise ConfigError(f"{where}: missing value; fill it in or remove the row")
-    try:
-        value = float(cell)
-    except ValueError:
-        raise ConfigError(f"{where}: {cell!r} is not a number") from None
-    if not math.isfinite(value) or abs(value) >= limit:
-        raise ConfigError(f"{where}: {cell!r} is outside the fixed-point range (-{limit}, {limit})")
-    return value
+    floats: list[float] = values.tolist()
+    return floats
 
 
 @dataclass(frozen=True)
@@ -61,6 +55,18 @@ class SqlSource:
 
 #: What a spec column is bound to: a CSV file, or a query.
 Binding = Path | SqlSource
+
+
+@dataclass(frozen=True)
+class RawColumn:
+    """One column's cells as read, unvalidated, and the row number of each (as errors name rows).
+
+    A cell is a CSV cell's text, or a value a query returned; either is validated
+    as its text (``_text``: NULL is the empty text, a missing value).
+    """
+
+    lines: Sequence[int]
+    cells: Sequence[object]
 
 
 # Tables: every column a spec reads, validated against the spec ---------------------------------
@@ -86,7 +92,7 @@ def read_table(spec: JobSpec, bindings: Mapping[str, Binding]) -> Table:
     if missing:
         raise ConfigError(f"no data file is bound to column {missing[0]!r}; add it to the "
                           "organisation's data bindings")
-    cells: dict[str, list[tuple[int, str]]] = {}
+    cells: dict[str, RawColumn] = {}
     sources: dict[str, str] = {}
     for source in dict.fromkeys(bindings[c] for c in wanted):
         columns = [c for c in wanted if bindings[c] == source]
@@ -101,16 +107,19 @@ def read_table(spec: JobSpec, bindings: Mapping[str, Binding]) -> Table:
 def table_from_columns(spec: JobSpec, columns: Mapping[str, Sequence[object]],
                        source: str = "<memory>") -> Table:
     """A table from in-memory columns (tests, benchmarks), validated as ``read_table`` does."""
-    cells = {c: [(i + 2, str(v)) for i, v in enumerate(vs)] for c, vs in columns.items()}
+    cells = {c: RawColumn(range(2, len(vs) + 2), list(map(str, vs))) for c, vs in columns.items()}
     return table_from_cells(spec, cells, {c: source for c in columns})
 
 
-def table_from_cells(spec: JobSpec, cells: Mapping[str, list[tuple[int, str]]],
+def table_from_cells(spec: JobSpec, cells: Mapping[str, RawColumn],
                      sources: Mapping[str, str]) -> Table:
-    """Validates (line, cell) lists per column against the spec's types, domains and range."""
+    """Validates raw columns against the spec's types, domains and range.
+
+    Numeric columns are checked first, then categorical ones, each in spec order;
+    within a column the first bad cell (in row order) is the one reported.
+    """
     k, f = spec.fixed_point.k, spec.fixed_point.f
-    limit = 2 ** (k - 1 - f)
-    lengths = {c: len(v) for c, v in cells.items()}
+    lengths = {c: len(v.cells) for c, v in cells.items()}
     rows = max(lengths.values(), default=0)
     if len(set(lengths.values())) > 1:
         raise ConfigError(f"columns have different numbers of rows: {lengths}")
@@ -119,21 +128,104 @@ def table_from_cells(spec: JobSpec, cells: Mapping[str, list[tuple[int, str]]],
     if spec.max_rows is not None and rows > spec.max_rows:
         raise ConfigError(f"{sorted(set(sources.values()))}: {rows} rows, the spec allows at "
                           f"most max_rows={spec.max_rows} per party")
-    numeric = {}
-    for c in numeric_columns(spec):
-        numeric[c] = np.array([_value(Path(sources[c]), line, c, cell, limit)
-                               for line, cell in cells[c]], dtype=np.float64)
-    codes = {}
-    for c in categorical_columns(spec):
-        index = {v: i for i, v in enumerate(spec.domain(c))}
-        codes[c] = np.array([_category(sources[c], line, c, cell, index)
-                             for line, cell in cells[c]], dtype=np.int64)
+    # Messages about numeric cells have always named the source through Path(), which
+    # also normalises a query's text ("//" becomes "/"); kept so that they are unchanged.
+    numeric = {c: _numbers(str(Path(sources[c])), c, cells[c], 2 ** (k - 1 - f))
+               for c in numeric_columns(spec)}
+    codes = {c: _categories(sources[c], c, cells[c], spec.domain(c))
+             for c in categorical_columns(spec)}
     if spec.analysis == "histogram":
-        _in_bins(spec, numeric[spec.columns[0]], cells[spec.columns[0]], sources)
+        column = spec.columns[0]
+        _in_bins(spec, numeric[column], cells[column], sources[column])
     return Table(rows, numeric, codes)
 
 
-def _read_cells(path: Path, columns: list[str]) -> dict[str, list[tuple[int, str]]]:
+# Validation: vectorised over a column; the first bad cell's message is built apart -------------
+def _numbers(source: str, column: str, raw: RawColumn, limit: int) -> np.ndarray:
+    """The cells as floats; ``ConfigError`` at the first missing, non-numeric or too large one."""
+    values = _floats(raw.cells)
+    # NaN (also what _floats puts for a cell float() refuses), infinities and values at
+    # or beyond the limit all fail "< limit"; the limit is a power of 2, exact in a double.
+    bad = np.flatnonzero(~(np.abs(values) < float(limit)))
+    if bad.size:
+        i = int(bad[0])
+        raise _value_error(f"{source}, row {raw.lines[i]}, column {column!r}",
+                           _text(raw.cells[i]), limit)
+    return values
+
+
+def _floats(cells: Sequence[object]) -> np.ndarray:
+    """``float(_text(cell))`` of every cell (Python's parser and syntax), NaN where it fails."""
+    if set(map(type, cells)) <= {str, float, int}:
+        # float() of an int or a float is float() of its text (both round correctly),
+        # unless it raises OverflowError where the text would give an infinity.
+        try:
+            return np.fromiter(map(float, cells), np.float64, len(cells))  # type: ignore[arg-type]
+        except (ValueError, OverflowError):
+            pass
+    return np.fromiter(map(_float_or_nan, cells), np.float64, len(cells))
+
+
+def _float_or_nan(cell: object) -> float:
+    try:
+        return float(_text(cell))
+    except ValueError:
+        return math.nan
+
+
+def _text(cell: object) -> str:
+    """The text a cell is validated as: a query's NULL is empty (missing)."""
+    return "" if cell is None else str(cell)
+
+
+def _texts(cells: Sequence[object]) -> Sequence[str]:
+    """Every cell's text (the cells themselves if all are strings, as a CSV file's are)."""
+    if set(map(type, cells)) <= {str}:
+        return cast(Sequence[str], cells)
+    return [_text(c) for c in cells]
+
+
+def _value_error(where: str, cell: str, limit: int) -> ConfigError:
+    """What is wrong with a numeric cell known to be bad."""
+    if not cell.strip():
+        return ConfigError(f"{where}: missing value; fill it in or remove the row")
+    try:
+        float(cell)
+    except ValueError:
+        return ConfigError(f"{where}: {cell!r} is not a number")
+    return ConfigError(f"{where}: {cell!r} is outside the fixed-point range (-{limit}, {limit})")
+
+
+def _categories(source: str, column: str, raw: RawColumn, domain: Sequence[str]) -> np.ndarray:
+    """The cells as indices into ``domain`` (stripped); ``ConfigError`` at the first bad one."""
+    index = {v: i for i, v in enumerate(domain)}
+    texts = _texts(raw.cells)
+    # Each distinct text is stripped and looked up once; -1 marks a missing or unknown value.
+    code = {text: index.get(text.strip(), -1) if text.strip() else -1
+            for text in dict.fromkeys(texts)}
+    codes = np.fromiter(map(code.__getitem__, texts), np.int64, len(texts))
+    bad = np.flatnonzero(codes < 0)
+    if bad.size:
+        i = int(bad[0])
+        where = f"{source}, row {raw.lines[i]}, column {column!r}"
+        value = texts[i].strip()
+        if not value:
+            raise ConfigError(f"{where}: missing value; fill it in or remove the row")
+        raise ConfigError(f"{where}: {value!r} is not in the declared domain {list(index)}")
+    return codes
+
+
+def _in_bins(spec: JobSpec, values: np.ndarray, raw: RawColumn, source: str) -> None:
+    low, high = spec.params.bins[0], spec.params.bins[-1]
+    bad = np.flatnonzero(~((low <= values) & (values <= high)))
+    if bad.size:
+        i = int(bad[0])
+        raise ConfigError(f"{source}, row {raw.lines[i]}, column {spec.columns[0]!r}: "
+                          f"{_text(raw.cells[i])!r} is outside the histogram's bins [{low}, {high}]")
+
+
+# Sources: CSV files and SQLite queries, read whole before any cell is checked ------------------
+def _read_cells(path: Path, columns: list[str]) -> dict[str, RawColumn]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
@@ -144,20 +236,32 @@ def _read_cells(path: Path, columns: list[str]) -> dict[str, list[tuple[int, str
     if not rows:
         raise ConfigError(f"{path}: empty file, expected a header row with columns {columns}")
     header = [h.strip() for h in rows[0]]
-    out: dict[str, list[tuple[int, str]]] = {c: [] for c in columns}
     for column in columns:
         if column not in header:
             raise ConfigError(f"{path}: no column {column!r}; the header has {header}")
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        for column in columns:
-            index = header.index(column)
-            out[column].append((line, row[index] if index < len(row) else ""))
-    return out
+    lines, body = _filled_rows(rows)
+    shortest = min(map(len, body), default=0)
+    return {c: RawColumn(lines, _cells_at(body, header.index(c), shortest)) for c in columns}
 
 
-def _read_query(source: SqlSource, columns: list[str]) -> dict[str, list[tuple[int, str]]]:
+def _filled_rows(rows: list[list[str]]) -> tuple[Sequence[int], list[list[str]]]:
+    """The rows after the header with a non-blank cell, and their numbers (the header is row 1)."""
+    body, lines = rows[1:], range(2, len(rows) + 1)
+    # "".join(row).strip() is empty exactly when every cell of the row is blank.
+    filled = list(map(bool, map(str.strip, map("".join, body))))
+    if all(filled):
+        return lines, body
+    return list(compress(lines, filled)), list(compress(body, filled))
+
+
+def _cells_at(rows: list[list[str]], index: int, shortest: int) -> list[str]:
+    """Cell ``index`` of every row; "" (a missing value) where a row is shorter."""
+    if index < shortest:
+        return list(map(itemgetter(index), rows))
+    return [row[index] if index < len(row) else "" for row in rows]
+
+
+def _read_query(source: SqlSource, columns: list[str]) -> dict[str, RawColumn]:
     if not source.database.is_file():
         raise ConfigError(f"database {source.database} does not exist; check the organisation's data binding")
     try:
@@ -173,26 +277,5 @@ def _read_query(source: SqlSource, columns: list[str]) -> dict[str, list[tuple[i
         if column not in header:
             raise ConfigError(f"{source}: no column {column!r}; the query returns {header} "
                               f"(name it with AS {column})")
-    index = {c: header.index(c) for c in columns}
-    return {c: [(line, "" if row[index[c]] is None else str(row[index[c]]))
-                for line, row in enumerate(rows, start=1)] for c in columns}
-
-
-def _category(source: str, line: int, column: str, cell: str, index: dict[str, int]) -> int:
-    where = f"{source}, row {line}, column {column!r}"
-    value = cell.strip()
-    if not value:
-        raise ConfigError(f"{where}: missing value; fill it in or remove the row")
-    if value not in index:
-        raise ConfigError(f"{where}: {value!r} is not in the declared domain {list(index)}")
-    return index[value]
-
-
-def _in_bins(spec: JobSpec, values: np.ndarray, cells: list[tuple[int, str]],
-             sources: Mapping[str, str]) -> None:
-    low, high = spec.params.bins[0], spec.params.bins[-1]
-    column = spec.columns[0]
-    for value, (line, cell) in zip(values, cells):
-        if not low <= value <= high:
-            raise ConfigError(f"{sources[column]}, row {line}, column {column!r}: {cell!r} is "
-                              f"outside the histogram's bins [{low}, {high}]")
+    lines = range(1, len(rows) + 1)
+    return {c: RawColumn(lines, list(map(itemgetter(header.index(c)), rows))) for c in columns}
