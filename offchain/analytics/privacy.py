@@ -17,10 +17,14 @@ in the integers the totals are made of. Sensitivities:
                                                   moves it by at most ceil(X^2 / 2^f))
     cross sums C_ab (a <= b):  P ceil(M^2 / 2^f)  in ulp, P = C (C + 1) / 2 pairs (each product
                                                   |X_a X_b| <= M^2, rounded once like Q)
+    min/max bins h_gci:        C                  (a row falls in one bin per column;
+                                                  offchain.analytics.privacy_bounds)
 
 for C numeric columns and a row of one group g (Gaussian naive Bayes: the class
-is the group; covariance and correlation: one group, the cross sums of all
-pairs including the squares a = b). Clipping makes M a bound:
+is the group; covariance, correlation and linear regression: one group, the
+cross sums of all pairs including the squares a = b, the response of a
+regression being one more column; k-means: in each iteration, the cluster the
+row is assigned to, so n_j and S_ja of each iteration). Clipping makes M a bound:
 each party clips its values to [clip_lower, clip_upper] (``params``, required
 for sums) before it computes its local statistics, so an honest party's row
 moves the totals by no more, whatever its value. The noise of a fixed-point
@@ -36,18 +40,28 @@ Privacy accounting (basic sequential composition, epsilon in total):
     mean:                  epsilon / 2 on the count, epsilon / 2 on the sum
     summary:               epsilon / k on each of the k totals its reveal needs: n if it
                            reveals count, mean, variance or std; S if sum, mean, variance
-                           or std; Q if variance or std
+                           or std; Q if variance or std; the bins h if min or max (one
+                           histogram, one share, for both)
     gaussian_naive_bayes:  epsilon / 3 on each of n_g, S_gc, Q_gc (the summary's count, mean
                            and variance per class)
-    covariance, correlation: epsilon / 3 on each of n, S_a, C_ab
+    covariance, correlation, linear_regression: epsilon / 3 on each of n, S_a, C_ab
+    kmeans:                epsilon / (2 T) on each of n_j and S_ja in each of the T iterations
+    decision_tree:         epsilon / (D + 1) on each of the D + 1 levels' counts, sensitivity F
+                           (features) per splitting level and 1 at the last
+                           (offchain.analytics.tree_privacy)
 
 Everything revealed is computed from the noised totals only (post-processing):
 mean = S / max(n, 1), variance = max(n Q - S^2, 0) / (n (n - ddof)) with n
 clamped to at least 1 + ddof, std = sqrt(variance); covariance and
 correlation clamp n to at least 1 + ddof (covariance) or 2 (correlation) and
 n C_aa - S_a^2 at 0, and correlations to [-1, 1] (offchain.analytics.linear);
-min and max are refused with
-epsilon (their sensitivity is the whole clip range). For data sets that
+a regression solves from those correlations (n clamped to 2) and, if a pivot
+of the noised system is too small, aborts revealing nothing else (linear);
+k-means centroids are S_j / n_j clamped to the clip box, or the previous
+centroid where n_j < 1 (offchain.analytics.kmeans);
+min and max are the first and last bins whose noised count passes a public
+threshold (offchain.analytics.privacy_bounds: an edge of the bin, within one
+bin width of the clipped extreme when enough rows lie there). For data sets that
 differ by one row replaced, double the sensitivities: use epsilon / 2.
 Noised counts are revealed as drawn (they may be negative or above the true
 total); clamping them is post-processing left to the reader. A spec is
@@ -78,8 +92,8 @@ import numpy as np
 
 from offchain.analytics import common, counts
 from offchain.analytics.data import Table
-from offchain.analytics.shape import group_of
-from offchain.analytics.spec import JobSpec
+from offchain.analytics.shape import group_of, numeric_columns
+from offchain.analytics.spec import JobSpec, Params
 from offchain.engine import estimate
 from offchain.engine.arith import mul
 from offchain.engine.bitwise import binary_sum, weighted_sum
@@ -92,17 +106,19 @@ from offchain.shares import SharedVec
 COUNT_TABLES = ("histogram", "frequency", "naive_bayes")
 GROUPED = ("summary", "gaussian_naive_bayes")   # Per-group totals n_g, S_gc, Q_gc.
 MATRICES = ("covariance", "correlation")        # Totals n, S_a, C_ab.
-NUMERIC = ("sum", "mean", *GROUPED, *MATRICES)
-SUPPORTED = ("count", *COUNT_TABLES, *NUMERIC)
+MODELS = ("linear_regression", "kmeans")  # The totals of MATRICES; n_j, S_ja per iteration.
+NUMERIC = ("sum", "mean", *GROUPED, *MATRICES, *MODELS)
+SUPPORTED = ("count", *COUNT_TABLES, *NUMERIC, "decision_tree")  # Trees: tree_privacy.
 UNIFORM_BITS = 48   # L: each Bernoulli probability is rounded to a multiple of 2^-L.
 SECURITY = 40       # W digits: Pr[G >= 2^W] = q^(2^W) <= 2^-SECURITY.
 _NEEDS = {"count": {"count", "mean", "variance", "std"},
-          "sum": {"sum", "mean", "variance", "std"}, "squares": {"variance", "std"}}
+          "sum": {"sum", "mean", "variance", "std"}, "squares": {"variance", "std"},
+          "bins": {"min", "max"}}
 
 
 @dataclass(frozen=True)
 class Noise:
-    """Noise for ``cells`` totals of one kind ("count", "sum", "squares" or "cross"), in ulp."""
+    """Noise for ``cells`` totals of one kind ("count", "sum", "squares", "cross", "bins")."""
 
     part: str
     cells: int
@@ -121,9 +137,11 @@ def parts(spec: JobSpec) -> tuple[str, ...]:
         return (spec.analysis,)
     if spec.analysis == "mean":
         return ("count", "sum")
-    if spec.analysis in MATRICES:
+    if spec.analysis in (*MATRICES, "linear_regression"):
         return ("count", "sum", "cross")
-    return tuple(p for p in ("count", "sum", "squares") if _NEEDS[p] & set(spec.reveal))
+    if spec.analysis == "kmeans":
+        return ("count", "sum")
+    return tuple(p for p in ("count", "sum", "squares", "bins") if _NEEDS[p] & set(spec.reveal))
 
 
 def clip_bound(spec: JobSpec) -> int:
@@ -137,14 +155,18 @@ def plan(spec: JobSpec) -> list[Noise]:
     names = parts(spec)
     group = group_of(spec) if spec.analysis in GROUPED else None
     groups = len(spec.domains.get(group, ())) if group else 1
-    columns = len(spec.columns) if spec.analysis in GROUPED + MATRICES else 1
+    rounds = spec.params.iterations if spec.analysis == "kmeans" else 1
+    if spec.analysis == "kmeans":  # Every iteration's clusters, iteration-major.
+        groups = len(spec.params.centroids) * rounds
+    columns = len(numeric_columns(spec)) if spec.analysis in GROUPED + MATRICES + MODELS else 1
     pairs = columns * (columns + 1) // 2
     m, f = clip_bound(spec), spec.fixed_point.f
     square = -(-(m * m) >> f)  # ceil(M^2 / 2^f)
-    sens = {"count": 1, "sum": columns * m, "squares": columns * square, "cross": pairs * square}
+    sens = {"count": 1, "sum": columns * m, "squares": columns * square, "cross": pairs * square,
+            "bins": columns}
     cells = {"count": groups, "sum": groups * columns, "squares": groups * columns,
-             "cross": pairs}
-    eps = (spec.params.epsilon or 1.0) / max(1, len(names))
+             "cross": pairs, "bins": groups * columns * spec.params.minmax_bins}
+    eps = (spec.params.epsilon or 1.0) / max(1, len(names) * rounds)
     return [Noise(p, cells[p], eps, sens[p]) for p in names]
 
 
@@ -152,6 +174,7 @@ def check(spec: JobSpec) -> None:
     """Rules for ``params.epsilon`` and the clip bounds (ValueError naming the problem)."""
     p = spec.params
     bounded = p.clip_lower is not None or p.clip_upper is not None
+    _check_bins(spec)
     if p.epsilon is None:
         if bounded:
             raise ValueError("params.clip_lower and params.clip_upper bound the values for "
@@ -162,10 +185,8 @@ def check(spec: JobSpec) -> None:
                          f"{list(SUPPORTED)} only, not {spec.analysis!r}")
     if not 0.01 <= p.epsilon <= 10:
         raise ValueError(f"params.epsilon must be from 0.01 to 10, got {p.epsilon}")
-    if {"min", "max"} & set(spec.reveal):
-        raise ValueError("params.epsilon does not cover min and max (one row can move them "
-                         "across the whole clip range); reveal them without epsilon")
-    summed = spec.analysis in NUMERIC and bool({"sum", "squares", "cross"} & set(parts(spec)))
+    summed = spec.analysis in NUMERIC and bool({"sum", "squares", "cross", "bins"}
+                                               & set(parts(spec)))
     if not summed:
         if bounded:
             raise ValueError(f"params.clip_lower and params.clip_upper bound summed values; "
@@ -175,6 +196,15 @@ def check(spec: JobSpec) -> None:
         raise ValueError("epsilon needs clip bounds: set params.clip_lower and params.clip_upper "
                          "(each party clips its values to them; the noise is scaled to them)")
     _check_ranges(spec)
+
+
+def _check_bins(spec: JobSpec) -> None:
+    """params.minmax_bins only where it is read (offchain.analytics.privacy_bounds)."""
+    used = (spec.params.epsilon is not None and spec.analysis == "summary"
+            and bool({"min", "max"} & set(spec.reveal)))
+    if spec.params.minmax_bins != Params.model_fields["minmax_bins"].default and not used:
+        raise ValueError("params.minmax_bins sets the histogram of a differentially private min "
+                         "and max: it needs a summary revealing min or max with params.epsilon")
 
 
 def _check_ranges(spec: JobSpec) -> None:

@@ -102,3 +102,5 @@ def _check_params(spec: JobSpec) -> None:
         kmeans.check(spec)
     elif p.centroids or p.iterations:
         raise ValueError("params.centroids and params.iterations are for k-means only")
+    if p.ridge and spec.analysis != "linear_regression":
+        raise ValueError("params.ridge is for linear regression only")

@@ -91,9 +91,11 @@ class Params(BaseModel):
     criterion: Literal["gini", "entropy"] = "gini"  # tree split rule; entropy: information gain
     centroids: tuple[tuple[float, ...], ...] = ()  # k-means initial centroids (public)
     iterations: int = Field(0, ge=0, le=50)       # k-means Lloyd iterations
+    ridge: float = Field(0.0, ge=0, le=100)       # regression: lambda, solve (R + lambda I) g = r_y
     epsilon: float | None = None                  # differential privacy (offchain.analytics.privacy)
     clip_lower: float | None = Field(None, allow_inf_nan=False)  # with epsilon: each party clips
     clip_upper: float | None = Field(None, allow_inf_nan=False)  # its values to [lower, upper]
+    minmax_bins: int = Field(32, ge=2, le=256)    # with epsilon: a summary's min/max histogram
 
     @model_validator(mode="after")
     def _clip_order(self) -> Params:

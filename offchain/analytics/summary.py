@@ -23,13 +23,19 @@ rounding of Q adds at most parties/2 ulp to Q):
 An empty group reveals count 0, sum/mean/variance/std 0 and min/max "none".
 Gaussian naive Bayes reuses this with the class label as the group.
 
-With ``params.epsilon`` (not with min/max; offchain.analytics.privacy has the
-sensitivities and the budget split), each party clips its values to the clip
-bounds, and the totals n, S, Q that the reveal needs get discrete Laplace noise
-inside MPC right after the input; everything else is computed from the noised
-totals, with n clamped to at least 1 for the mean (1 + ddof when a variance
-is computed, so that n (n - ddof) > 0) and n Q - S^2 clamped at 0 (noise can make it negative), each by one LTZ and one
-product. The bounds above then hold around the noised totals.
+With ``params.epsilon`` (offchain.analytics.privacy has the sensitivities and
+the budget split), each party clips its values to the clip bounds, and the
+totals n, S, Q that the reveal needs get discrete Laplace noise inside MPC
+right after the input; everything else is computed from the noised totals,
+with n clamped to at least 1 for the mean (1 + ddof when a variance is
+computed, so that n (n - ddof) > 0) and n Q - S^2 clamped at 0 (noise can make
+it negative), each by one LTZ and one product. The bounds above then hold
+around the noised totals. Min and max are then not the parties' extremes:
+each party inputs its counts in ``params.minmax_bins`` bins of the clip range
+instead, and the revealed min and max are edges of the first and last bins
+whose noised count passes a public threshold (offchain.analytics.privacy_bounds
+has the mechanism and its accuracy: within one bin width of the clipped
+extremes when enough rows lie there; "none" when no bin passes).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from offchain.analytics import common, privacy
+from offchain.analytics import common, privacy, privacy_bounds
 from offchain.analytics.data import Table
 from offchain.analytics.shape import group_of
 from offchain.analytics.spec import JobSpec
@@ -61,6 +67,7 @@ class Layout:
     columns: tuple[str, ...]
     second: bool
     extremes: bool
+    bins: int  # Per cell, bins of the noised min/max histogram (epsilon), else 0.
 
     @property
     def cells(self) -> int:
@@ -69,22 +76,25 @@ class Layout:
     @property
     def width(self) -> int:
         g, gc = len(self.groups), self.cells
-        return g + gc + gc * self.second + 2 * gc * self.extremes
+        extremes = gc * self.bins if self.bins else 2 * gc * self.extremes
+        return g + gc + gc * self.second + extremes
 
 
 def layout(spec: JobSpec) -> Layout:
     group = group_of(spec)
     wanted = set(spec.reveal)
+    extremes = bool(wanted & {"min", "max"})
+    bins = spec.params.minmax_bins if extremes and spec.params.epsilon is not None else 0
     return Layout(spec.domain(group) if group else ("",), spec.columns,
-                  bool(wanted & {"variance", "std"}), bool(wanted & {"min", "max"}))
+                  bool(wanted & {"variance", "std"}), extremes, bins)
 
 
 def local(spec: JobSpec, table: Table) -> list[int]:
-    """This party's counts, sums, sums of squares and extremes (see the module docstring)."""
+    """This party's counts, sums, sums of squares and extremes or bin counts (module docstring)."""
     lay, f = layout(spec), spec.fixed_point.f
     group = group_of(spec)
     member = table.codes[group] if group else np.zeros(table.rows, dtype=np.int64)
-    counts, sums, squares, lows, highs = [], [], [], [], []
+    counts, sums, squares, lows, highs, binned = [], [], [], [], [], []
     big = common.sentinel(spec)
     for g in range(len(lay.groups)):
         rows = member == g
@@ -95,6 +105,7 @@ def local(spec: JobSpec, table: Table) -> list[int]:
             squares.append(common.product_sum(enc, enc, f))
             lows.append(min(enc, default=big))
             highs.append(max(enc, default=-big))
+            binned += privacy_bounds.local_counts(spec, enc) if lay.bins else []
     names = [f"{c!r}" for _ in lay.groups for c in lay.columns]
     common.check_local(spec, sums, [f"sum of {c}" for c in names])
     out = counts + sums
@@ -104,7 +115,10 @@ def local(spec: JobSpec, table: Table) -> list[int]:
     if spec.params.epsilon is not None:
         privacy.check_room(spec, out[len(lay.groups):], [f"sum of {c}" for c in names]
                            + [f"sum of squares of {c}" for c in names])
-    if lay.extremes:
+    if lay.bins:
+        privacy_bounds.check_room(spec, counts)
+        out += binned
+    elif lay.extremes:
         out += lows + highs
     return out
 
@@ -120,7 +134,9 @@ def needs(spec: JobSpec) -> Needs:
         total = total + estimate.divide(gc, wide)
         if "std" in spec.reveal:
             total = total + estimate.sqrt(gc, wide)
-    if lay.extremes:
+    if lay.bins:
+        total = total + privacy_bounds.needs(spec, gc)
+    elif lay.extremes:
         total = total + common.party_extremes_needs(spec, gc)
     if spec.params.epsilon is not None:
         total = total + _noise_needs(spec, lay)
@@ -128,7 +144,7 @@ def needs(spec: JobSpec) -> Needs:
 
 
 def _noise_needs(spec: JobSpec, lay: Layout) -> Needs:
-    """The noise, and the clamps of n (mean, variance) and of n Q - S^2 (variance)."""
+    """The noise (min/max bins included), and the clamps of n (mean, variance) and n Q - S^2."""
     total = privacy.plan_needs(privacy.plan(spec))
     g, gc = len(lay.groups), lay.cells
     if "mean" in spec.reveal or lay.second:
@@ -149,11 +165,12 @@ async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[
     """The statistics the spec reveals from every party's input vector."""
     lay, params, wide = layout(spec), common.params_of(spec), common.wide_of(spec)
     f, g, gc = params.f, len(lay.groups), lay.cells
+    base = g + gc + gc * lay.second  # Where the extremes or the min/max bins start.
     tot = common.total(inputs)
     noisy = spec.params.epsilon is not None
     if noisy:
         tot = tot + await privacy.noise_at(ctx, spec, len(tot),
-                                           {"count": 0, "sum": g, "squares": g + gc})
+                                           {"count": 0, "sum": g, "squares": g + gc, "bins": base})
     n, s = tot[0:g], tot[g:g + gc]
     out: dict[str, SharedVec] = {"count": n, "sum": s}
     if noisy and ("mean" in spec.reveal or lay.second):
@@ -175,13 +192,17 @@ async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[
         out["variance"] = await divide(ctx, t, d_cells, wide)
         if "std" in spec.reveal:
             out["std"] = await sqrt(ctx, out["variance"], wide)
-    if lay.extremes:
-        base = g + gc + gc * lay.second
+    if lay.bins:
+        out.update(await privacy_bounds.extremes(ctx, spec, tot[base:base + gc * lay.bins]))
+    elif lay.extremes:
         out["min"], out["max"] = await common.party_extremes(
             ctx, spec, [x[base:base + gc] for x in inputs], [x[base + gc:base + 2 * gc] for x in inputs])
     names = [name for name in STATS if name in spec.reveal]
-    opened = await common.reveal(ctx, [out[name] for name in names])
-    return format_result(spec, dict(zip(names, opened)))
+    opened = dict(zip(names, await common.reveal(ctx, [out[name] for name in names])))
+    if lay.bins:
+        opened.update({name: privacy_bounds.decode(spec, name, opened[name])
+                       for name in privacy_bounds.wanted(spec)})
+    return format_result(spec, opened)
 
 
 def format_result(spec: JobSpec, opened: dict[str, list[int]]) -> dict[str, str]:

@@ -62,14 +62,6 @@ CLIP: dict[str, Any] = {"clip_lower": 0, "clip_upper": 10}
 
 
 @pytest.mark.parametrize("fields, message", [
-    (dict(analysis="linear_regression", columns=("x",), label="y", reveal=("coefficients",),
-          params={"epsilon": 1.0}), "only, not 'linear_regression'"),
-    (dict(analysis="kmeans", columns=("x",), max_rows=10, reveal=("centroids",),
-          params={"centroids": ((1.0,), (2.0,)), "iterations": 1, "epsilon": 1.0, **CLIP}),
-     "only, not 'kmeans'"),
-    (dict(analysis="decision_tree", columns=("x",), label="y", max_rows=10,
-          domains={"x": ("a", "b"), "y": ("a", "b")}, reveal=("tree",),
-          params={"max_depth": 1, "epsilon": 1.0}), "only, not 'decision_tree'"),
     (dict(analysis="gaussian_naive_bayes", columns=("x",), label="y", domains={"y": ("a", "b")},
           reveal=("count", "mean", "variance"), params={"epsilon": 1.0}),
      "epsilon needs clip bounds"),
@@ -103,8 +95,6 @@ CLIP: dict[str, Any] = {"clip_lower": 0, "clip_upper": 10}
      "'count' reveals counts only"),
     (dict(analysis="histogram", columns=("x",), reveal=("counts",),
           params={"bins": (0, 5, 10), "epsilon": 1.0, **CLIP}), "reveals counts only"),
-    (dict(analysis="summary", columns=("x",), reveal=("mean", "max"),
-          params={"epsilon": 1.0, **CLIP}), "does not cover min and max"),
     (dict(analysis="sum", column="x", reveal=("sum",),
           params={"epsilon": 1.0, "clip_lower": 0, "clip_upper": 2.0**44}),
      "clip_upper=.* outside the fixed-point range"),
