@@ -22,13 +22,34 @@ unless a row lies within a few ulp of equidistance between two centroids
 clusters are apart. Range: every value and initial centroid must satisfy
 |x| <= ``bound(spec)``, so that squared distances (m (2B)^2) and the sums
 (R B) fit the k-bit format; ``run`` refuses a larger local value before sending.
+
+With ``params.epsilon`` (DP Lloyd, the SuLQ k-means of Blum, Dwork, McSherry
+and Nissim 2005), each party clips its values to [clip_lower, clip_upper]
+before input, and every iteration adds discrete Laplace noise inside MPC to
+n_j (sensitivity 1: a row is in one cluster) and to S_ja (sensitivity m M ulp,
+M the largest |encoding| of a clip bound), epsilon / (2 T) each for T
+iterations (offchain.analytics.privacy; all T K (1 + m) draws are made at
+once after the input). The update is post-processing of the noised totals:
+
+    c_ja = clamp(S~_ja / n~_j, clip_lower, clip_upper),  or the previous c_ja if n~_j < 1
+
+(a cluster whose noisy size is below 1 keeps its centroid, the rule without
+epsilon too, rather than taking pure noise over max(n~_j, 1); the clamp keeps
+centroids in the data's box, hence distances in range). The next assignment
+uses these centroids: given the noised totals before it, iteration t is a
+query of sensitivities 1 and m M, so the T iterations compose to epsilon
+(adaptive sequential composition) and everything after the noise is
+post-processing. Only the final centroids are revealed, and with "sizes" the noisy n~_j of the
+last iteration, as drawn (they may be negative). The clip bounds must lie
+within ``bound(spec)``, whose sum term is halved under epsilon to leave
+room for the noise; the error bound above holds around the noised totals.
 """
 
 from __future__ import annotations
 
 import math
 
-from offchain.analytics import common
+from offchain.analytics import common, privacy
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
@@ -47,7 +68,8 @@ def bound(spec: JobSpec) -> float:
     """The largest |value| (data and initial centroids) the fixed-point range allows."""
     top = 2.0 ** (spec.fixed_point.k - 1 - spec.fixed_point.f)
     rows = (spec.max_rows or 1) * len(spec.participants)
-    return min(math.sqrt(top / len(spec.columns)) / 2, top / rows) * 0.99
+    room = 2 if spec.params.epsilon is not None else 1  # Noise of the sums: below 2^(k-2) ulp.
+    return min(math.sqrt(top / len(spec.columns)) / 2, top / rows / room) * 0.99
 
 
 def check(spec: JobSpec) -> None:
@@ -62,10 +84,29 @@ def check(spec: JobSpec) -> None:
     if any(abs(v) > limit for c in p.centroids for v in c):
         raise ValueError(f"an initial centroid is outside the range +-{limit:.6g} that "
                          f"fixed_point k={spec.fixed_point.k} allows here")
+    if p.epsilon is not None:
+        _check_noise(spec)
     rows = (spec.max_rows or 0) * len(spec.participants)
     if rows * len(p.centroids) * m * p.iterations > 1 << 17:
         raise ValueError(f"k-means over {rows} padded rows, {len(p.centroids)} clusters, {m} "
                          f"columns and {p.iterations} iterations is too large; lower max_rows")
+
+
+def _check_noise(spec: JobSpec) -> None:
+    """Under epsilon: the clip box within ``bound``, and the noisy sizes (times 2^f) in range."""
+    p, limit, fp = spec.params, bound(spec), spec.fixed_point
+    if any(v is not None and abs(v) > limit for v in (p.clip_lower, p.clip_upper)):
+        raise ValueError(f"the clip bounds [{p.clip_lower}, {p.clip_upper}] reach beyond the "
+                         f"range +-{limit:.6g} that k-means with epsilon allows with fixed_point "
+                         f"k={fp.k}; narrow them, lower max_rows or raise k")
+    if p.epsilon is None or not 0.01 <= p.epsilon <= 10:
+        return  # privacy.check names the problem.
+    width = len(privacy.thresholds(p.epsilon / (2 * p.iterations), 1))
+    rows = _sizes(spec)[0]
+    if (rows + (1 << width)) << fp.f >= 1 << (fp.k - 1):
+        raise ValueError(f"the noise of the cluster sizes (up to 2^{width}) leaves them beyond "
+                         f"fixed_point k={fp.k}, f={fp.f} in the division; raise epsilon, lower "
+                         f"the iterations or raise k")
 
 
 def _sizes(spec: JobSpec) -> tuple[int, int, int]:
@@ -77,25 +118,32 @@ def _sizes(spec: JobSpec) -> tuple[int, int, int]:
 def needs(spec: JobSpec) -> Needs:
     rows, k, m = _sizes(spec)
     params = common.params_of(spec)
-    bits = rows.bit_length() + 1
+    noisy = spec.params.epsilon is not None
+    bits = params.k if noisy else rows.bit_length() + 1
     step = (estimate.square(rows * k * m) + estimate.fx_trunc(rows * k, params)
             + estimate.less_than(rows * (k - 1), params.k)
             + estimate.mul(rows * sum(1 + j for j in range(1, k)))
             + estimate.mul(rows * k) + estimate.mul(rows * k * m)
             + estimate.divide(k * m, params) + estimate.ltz(k, bits) + estimate.mul(k * m))
-    return common.input_needs(spec, (spec.max_rows or 0) * (m + 1)) + step * spec.params.iterations
+    if noisy:  # The clamp of the means to the clip box.
+        step = step + estimate.ltz(2 * k * m, params.k + 1) + estimate.mul(2 * k * m)
+    total = common.input_needs(spec, (spec.max_rows or 0) * (m + 1)) + step * spec.params.iterations
+    if noisy:
+        total = total + privacy.plan_needs(privacy.plan(spec))
+    return total
 
 
 def local(spec: JobSpec, table: Table) -> list[int]:
     """This party's rows (encodings) each followed by 1, then zero rows up to max_rows."""
     f, limit = spec.fixed_point.f, bound(spec)
+    columns = {c: privacy.clip(spec, table.numeric[c]) for c in spec.columns}
     for c in spec.columns:
-        values = table.numeric[c]
+        values = columns[c]
         if len(values) and float(abs(values).max()) > limit:
             raise ConfigError(f"column {c!r} holds {float(abs(values).max()):.6g}, outside the "
                               f"range +-{limit:.6g} k-means allows with fixed_point "
                               f"k={spec.fixed_point.k}; rescale the column or choose a larger k")
-    enc = [common.encodings(table.numeric[c], f) for c in spec.columns]
+    enc = [common.encodings(columns[c], f) for c in spec.columns]
     out: list[int] = []
     for i in range(table.rows):
         out += [e[i] for e in enc] + [1]
@@ -126,8 +174,10 @@ async def _assign(ctx: Context, spec: JobSpec, x: SharedVec, c: SharedVec) -> Sh
 
 
 async def _update(ctx: Context, spec: JobSpec, x: SharedVec, valid: SharedVec,
-                  assigned: SharedVec, c: SharedVec) -> tuple[SharedVec, SharedVec]:
-    """(new centroids, cluster sizes) from a row-major one-hot assignment."""
+                  assigned: SharedVec, c: SharedVec, noise: tuple[SharedVec, SharedVec] | None
+                  ) -> tuple[SharedVec, SharedVec]:
+    """(new centroids, cluster sizes) from a row-major one-hot assignment; with ``noise``
+    (of n_j, of S_ja) the noisy sizes and centroids clamped to the clip box."""
     rows, k, m = _sizes(spec)
     params, f = common.params_of(spec), spec.fixed_point.f
     w = await mul(ctx, assigned, common.gather(valid, [i for i in range(rows) for _ in range(k)]))
@@ -137,10 +187,26 @@ async def _update(ctx: Context, spec: JobSpec, x: SharedVec, valid: SharedVec,
                          common.gather(x, [i * m + a for i in range(rows) for _ in range(k)
                                            for a in range(m)]))
     sums = block_sum(weighted, k * m)
+    if noise is not None:
+        sizes, sums = sizes + noise[0], sums + noise[1]
     means = await divide(ctx, sums, common.repeat_each(sizes, m).scale(1 << f), params)
-    empty = await ltz(ctx, sizes.sub_public(1, ctx.key), rows.bit_length() + 1)
+    if noise is not None:
+        means = await _clamp(ctx, spec, means)
+    bits = params.k if noise is not None else rows.bit_length() + 1
+    empty = await ltz(ctx, sizes.sub_public(1, ctx.key), bits)
     keep = await mul(ctx, common.repeat_each(empty, m), c - means)
     return means + keep, sizes
+
+
+async def _clamp(ctx: Context, spec: JobSpec, c: SharedVec) -> SharedVec:
+    """c clamped to [clip_lower, clip_upper]: c - max(c - hi, 0) + max(lo - c, 0)."""
+    f, size = spec.fixed_point.f, len(c)
+    lo = round((spec.params.clip_lower or 0.0) * (1 << f))
+    hi = round((spec.params.clip_upper or 0.0) * (1 << f))
+    both = await privacy.at_least(ctx, SharedVec.concat([c.sub_public(hi, ctx.key),
+                                                         (-c).add_public(lo, ctx.key)]),
+                                  spec.fixed_point.k + 1)
+    return c - both[:size] + both[size:]
 
 
 async def run(ctx: Context, spec: JobSpec, table: Table,
@@ -153,8 +219,11 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
     params = common.params_of(spec)
     c = fx_constant(ctx, [v for centroid in spec.params.centroids for v in centroid], params)
     sizes = SharedVec.zeros(k)
-    for _ in range(spec.params.iterations):
-        c, sizes = await _update(ctx, spec, x, valid, await _assign(ctx, spec, x, c), c)
+    noisy = spec.params.epsilon is not None
+    z = await privacy.noise_many(ctx, privacy.plan(spec)) if noisy else []
+    for t in range(spec.params.iterations):
+        noise = (z[0][t * k:(t + 1) * k], z[1][t * k * m:(t + 1) * k * m]) if noisy else None
+        c, sizes = await _update(ctx, spec, x, valid, await _assign(ctx, spec, x, c), c, noise)
     items = [c] + ([sizes] if "sizes" in spec.reveal else [])
     opened = await common.reveal(ctx, items)
     f = spec.fixed_point.f

@@ -20,16 +20,42 @@ whatever the units of the columns. Error bounds (ulp = 2^-f):
     regression:  relative error of beta about 40 ulp * d * cond(R); the tests assert
                  |e| <= 1e-3 (|beta| + 1) for well-conditioned features (f = 20)
 
-With ``params.epsilon`` (covariance and correlation, not regression;
-offchain.analytics.privacy has the sensitivities and the budget split: epsilon / 3
-on each of n, S_a, C_ab), each party clips its values to the clip bounds, and
-n, S and C get discrete Laplace noise inside MPC right after the input.
-Everything else is post-processing of the noised totals: n is clamped to at
-least 1 + ddof (covariance) or 2 (correlation), the diagonal T_aa at 0 (a
+Ridge: with ``params.ridge`` = lambda > 0 (public, regression only) the solve is
+(R + lambda I) g = r_y instead, the ridge regression of the centred columns
+scaled to unit norm (penalty lambda |g|^2). Elimination runs on the same system
+divided by 1 + lambda (the correlations times the public 1 / (1 + lambda): one
+truncation each), which keeps a unit diagonal; every pivot is then at least
+lambda / (1 + lambda) when R is positive semidefinite. lambda = 0 (the
+default) is least squares.
+
+With ``params.epsilon`` (offchain.analytics.privacy has the sensitivities and
+the budget split: epsilon / 3 on each of n, S_a, C_ab, the response counted
+as one more column for a regression: sufficient-statistics perturbation),
+each party clips its values to the clip bounds, and n, S and C get discrete
+Laplace noise inside MPC right after the input. Everything else is
+post-processing of the noised totals: n is clamped to at least 1 + ddof
+(covariance) or 2 (correlation, regression), the diagonal T_aa at 0 (a
 variance; the root of the correlation needs it), and each correlation to
 [-1, 1] (noise can break |T_ab| <= sqrt(T_aa T_bb)); a clamped T_aa = 0 gives
-correlation 0 (divide(x, 0) = 0). The bounds above then hold around the noised
-totals, before the clamp of the correlation.
+correlation 0 (divide(x, 0) = 0), and for a regression coefficient 0. The
+bounds above then hold around the noised totals, before the clamp of the
+correlation.
+
+A noised correlation matrix of the features may be singular (two features,
+|r| = 1) or indefinite (three or more), where elimination without pivoting
+divides by a pivot near 0 and returns garbage. So a regression under epsilon
+checks every pivot p_i (i >= 1) against MIN_PIVOT = 2^-10 (at lambda = 0, p_i
+is 1 - R^2 of feature i on the features before it: MIN_PIVOT refuses a
+variance inflation above 1024; with a ridge, p_i (1 + lambda) is the pivot of
+R + lambda I) and opens only the bits [p_i < MIN_PIVOT]. If any is set, every
+party raises ProtocolAbort naming the step and nothing else is revealed; the
+check and its bits are post-processing of the noised totals, so the abort
+costs no privacy beyond the job's epsilon (but the epsilon is spent). Raise
+epsilon, add rows or set ``params.ridge`` and run again. With all pivots at
+least MIN_PIVOT the system is positive definite and the solve stays in range
+(its error grows with cond(R + lambda I) as above). Without epsilon the pivots
+are not checked: exact data whose features are collinear gives meaningless
+coefficients, as before.
 """
 
 from __future__ import annotations
@@ -42,9 +68,13 @@ from offchain.engine import estimate
 from offchain.engine.arith import mul
 from offchain.engine.context import Context
 from offchain.engine.divide import divide, reciprocal, sqrt
-from offchain.engine.fixedpoint import FixedParams, fx_mul, fx_trunc
+from offchain.engine.compare import ltz
+from offchain.engine.fixedpoint import FixedParams, encode_int, fx_mul, fx_mul_public, fx_trunc
+from offchain.errors import ProtocolAbort
 from offchain.preprocessing.tuples import Needs
 from offchain.shares import SharedVec
+
+MIN_PIVOT = 2.0**-10  # Under epsilon, a regression's smaller elimination pivot aborts the job.
 
 
 def _pairs(m: int) -> list[tuple[int, int]]:
@@ -90,16 +120,20 @@ def needs(spec: JobSpec) -> Needs:
     if spec.analysis == "correlation":
         return total
     d = m - 1
+    if spec.params.epsilon is not None:
+        total = total + estimate.ltz(d - 1, params.k)  # The pivot check.
+    if spec.params.ridge:
+        total = total + estimate.fx_trunc(off, params)
     return (total + _gauss_jordan_needs(d, params) + estimate.fx_mul(d, wide)
             + estimate.divide(d, wide) + estimate.fx_mul(d, wide) + estimate.divide(1, wide))
 
 
 def _noise_needs(spec: JobSpec, m: int, off: int) -> Needs:
-    """The noise, the clamps of n and of the T_aa, and (correlation) of the correlations."""
+    """The noise, the clamps of n and of the T_aa, and (not covariance) of the correlations."""
     wide_k = common.wide_of(spec).k
     total = (privacy.plan_needs(privacy.plan(spec)) + estimate.ltz(1, spec.fixed_point.k)
              + estimate.mul(1) + estimate.ltz(m, wide_k) + estimate.mul(m))
-    if spec.analysis == "correlation":
+    if spec.analysis != "covariance":
         total = total + estimate.ltz(2 * off, wide_k) + estimate.mul(2 * off)
     return total
 
@@ -162,10 +196,10 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
         return {f"covariance[{names[a]},{names[b]}]": common.fixed_text(v, f)
                 for (a, b), v in zip(pairs, opened)}
     r, roots = await _correlations(ctx, spec, t, pairs, m)
+    if noisy:
+        r = await _unit_interval(ctx, spec, r)
     if spec.analysis == "correlation":
         off = [(a, b) for a, b in pairs if a != b]
-        if noisy:
-            r = await _unit_interval(ctx, spec, r)
         (opened,) = await common.reveal(ctx, [r])
         return {f"correlation[{names[a]},{names[b]}]": common.fixed_text(v, f)
                 for (a, b), v in zip(off, opened)}
@@ -192,6 +226,8 @@ async def _regression(ctx: Context, spec: JobSpec, r: SharedVec, roots: SharedVe
     m, d = len(names), len(names) - 1
     params, wide, f = common.params_of(spec), common.wide_of(spec), spec.fixed_point.f
     index = {ab: i for i, ab in enumerate((a, b) for a in range(m) for b in range(a + 1, m))}
+    if spec.params.ridge:  # (R + lambda I) / (1 + lambda): a unit diagonal again.
+        r = await fx_mul_public(ctx, r, 1 / (1 + spec.params.ridge), params)
     one = SharedVec.zeros(1).add_public(1 << f, ctx.key)
 
     def entry(a: int, b: int) -> SharedVec:
@@ -201,7 +237,9 @@ async def _regression(ctx: Context, spec: JobSpec, r: SharedVec, roots: SharedVe
         return r[i:i + 1]
 
     rows = [[entry(a, b) for b in range(d)] + [entry(a, d)] for a in range(d)]
-    gamma = await gauss_jordan(ctx, rows, params)
+    gamma, pivots = await gauss_jordan(ctx, rows, params)
+    if spec.params.epsilon is not None and d > 1:
+        await check_pivots(ctx, spec, pivots)
     y_root = common.repeat_each(roots[d:d + 1], d)
     beta = await divide(ctx, await fx_mul(ctx, gamma, y_root, wide), roots[0:d], wide)
     fitted = await fx_mul(ctx, beta, s[0:d], wide)
@@ -217,17 +255,35 @@ async def _regression(ctx: Context, spec: JobSpec, r: SharedVec, roots: SharedVe
     return result
 
 
+async def check_pivots(ctx: Context, spec: JobSpec, pivots: SharedVec) -> None:
+    """ProtocolAbort unless every pivot is at least MIN_PIVOT (opens only the bits)."""
+    params = common.params_of(spec)
+    low = await ltz(ctx, pivots.sub_public(encode_int(MIN_PIVOT, params.f, params.k), ctx.key),
+                    params.k)
+    (bits,) = await common.reveal(ctx, [low])
+    # Only the first low pivot is sure to be computed in range; any nonzero value aborts.
+    if any(bits):
+        step = 1 + next(i for i, b in enumerate(bits) if b)
+        raise ProtocolAbort(f"the noised correlation matrix of the features is not safely "
+                            f"positive definite: elimination pivot {step} is below "
+                            f"{MIN_PIVOT:g}; nothing was revealed. Raise params.epsilon, add "
+                            f"rows or set params.ridge, and run again")
+
+
 async def gauss_jordan(ctx: Context, rows: list[list[SharedVec]], params: FixedParams
-                       ) -> SharedVec:
-    """The solution of a d x d system (rows augmented by the right-hand side), no pivoting.
+                       ) -> tuple[SharedVec, SharedVec]:
+    """(the solution, the pivots 1..d-1) of a d x d system (rows augmented by the right-hand
+    side), no pivoting.
 
     For symmetric positive definite matrices with a unit first pivot (correlation
     matrices): every pivot is positive, so elimination in order is stable.
     """
     d = len(rows)
     rows = [list(row) for row in rows]
+    pivots = []
     for i in range(d):
         if i:
+            pivots.append(rows[i][i])
             inv = await reciprocal(ctx, rows[i][i], params)
             tail = SharedVec.concat(rows[i][i + 1:])
             scaled = await fx_mul(ctx, tail, common.repeat_each(inv, len(tail)), params)
@@ -242,4 +298,5 @@ async def gauss_jordan(ctx: Context, rows: list[list[SharedVec]], params: FixedP
         for k, o in enumerate(others):
             rows[o] = rows[o][:i + 1] + [rows[o][i + 1 + j] - updates[k * width + j:k * width + j + 1]
                                          for j in range(width)]
-    return SharedVec.concat([row[d] for row in rows])
+    solution = SharedVec.concat([row[d] for row in rows])
+    return solution, SharedVec.concat(pivots) if pivots else SharedVec.zeros(0)

@@ -95,3 +95,9 @@ def test_bad_kmeans_specs_are_refused(fields: dict[str, Any], message: str) -> N
     with pytest.raises(ConfigError, match="for k-means only"):
         JobSpec.build(participants=PARTIES, analysis="summary", columns=("x",), reveal=("mean",),
                       params={"iterations": 2})
+
+
+def test_ridge_is_for_regression_only() -> None:
+    with pytest.raises(ConfigError, match="params.ridge is for linear regression only"):
+        JobSpec.build(participants=PARTIES, analysis="correlation", columns=("x", "y"),
+                      reveal=("correlation",), params={"ridge": 0.5})
