@@ -1,0 +1,296 @@
+"""One level of a decision tree under MPC: its public shape and bounds, and the split rule.
+
+``split_level`` turns the summed counts of a level's node slots into one code
+per slot (the best split feature, or F + the leaf class) and ``leaf_level``
+does the same for the last level's class counts; the rule, its exactness and
+its bounds are described in offchain.analytics.tree. ``level_needs`` mirrors
+both, from the shape alone. Every count the rule sees is a nonnegative
+integer; under differential privacy they are noisy counts clamped at 0
+(offchain.analytics.tree_privacy), and ``Shape.bound`` widens every bound to
+them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from offchain.analytics import common
+from offchain.engine import estimate
+from offchain.engine.arith import mul, square
+from offchain.engine.bitwise import KAPPA
+from offchain.engine.compare import ltz
+from offchain.engine.context import Context
+from offchain.engine.logarithm import scale_bits, xlog2x
+from offchain.field import FieldVec
+from offchain.preprocessing.tuples import Needs
+from offchain.shares import SharedVec
+
+MAX_GINI_BITS = 252 - KAPPA - 2  # ltz(bits + 1) needs bits + 1 + kappa <= 252 (both criteria).
+Path = tuple[tuple[int, int], ...]  # (feature index, value index) from the root.
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The public shape of a tree job: features, domain sizes, classes, depth, row bound, noise.
+
+    ``epsilon`` is the job's privacy budget (None: exact counts) and
+    ``noise_bits`` W bounds every noise value, |Z| < 2^W (0 without noise).
+    """
+
+    features: tuple[str, ...]
+    sizes: tuple[int, ...]
+    classes: int
+    depth: int
+    rows: int
+    criterion: str = "gini"
+    epsilon: float | None = None
+    noise_bits: int = 0
+
+    def slots(self, t: int) -> int:
+        return math.prod(sorted(self.sizes, reverse=True)[:t])
+
+    @property
+    def width(self) -> int:
+        """Inputs per slot of a splitting level: one count per (feature, value, class)."""
+        return self.classes * sum(self.sizes)
+
+    def level_width(self, t: int) -> int:
+        return self.width if t < self.depth else self.classes
+
+    def offset(self, f: int) -> int:
+        return self.classes * sum(self.sizes[:f])
+
+    @property
+    def bound(self) -> int:
+        """The most any sum of one feature's counts at a node may reach (rows without noise).
+
+        Clamped noisy cells add at most 2^W - 1 each to the rows: a feature has at most
+        classes * max(sizes) cells per node.
+        """
+        return self.rows + ((1 << self.noise_bits) - 1) * self.classes * max(self.sizes)
+
+    @property
+    def noisy_bits(self) -> int:
+        """Signed bits of a noisy count before clamping: -2^W < n + Z < rows + 2^W."""
+        return (self.rows + (1 << self.noise_bits)).bit_length() + 1
+
+    @property
+    def count_bits(self) -> int:
+        return self.bound.bit_length() + 1
+
+    @property
+    def gini_bits(self) -> int:
+        d_max: int = max(-(-(self.bound + d) ** d // d ** d) for d in self.sizes)
+        return (self.bound * d_max * d_max).bit_length() + 1
+
+    @property
+    def log_bits(self) -> int:
+        """b: every count 0 .. bound is below 2^b (the width XLOG works on)."""
+        return max(2, self.bound.bit_length())
+
+    @property
+    def entropy_bits(self) -> int:
+        """Signed bits of E_f: |E_f| < bound (b + 1) 2^G."""
+        return (self.bound * (self.log_bits + 1)).bit_length() + scale_bits(self.log_bits) + 1
+
+    @property
+    def score_bits(self) -> int:
+        """Signed bits of the criterion's compared values."""
+        return self.gini_bits if self.criterion == "gini" else self.entropy_bits
+
+    @property
+    def inputs(self) -> int:
+        return sum(self.slots(t) * self.level_width(t) for t in range(self.depth + 1))
+
+
+# Tuple needs (mirror split_level and leaf_level) -----------------------------------------------
+def level_needs(sh: Shape, t: int) -> Needs:
+    """The rule's tuples at level t (the inputs and any noise not included)."""
+    s = sh.slots(t)
+    total = estimate.argmax(sh.classes, sh.count_bits) * s
+    if t == sh.depth:
+        return total + estimate.ltz(s, sh.count_bits) + estimate.mul(s)
+    values, matches = sum(sh.sizes), len(sh.sizes) - t - 1
+    if sh.criterion == "gini":
+        return (total + estimate.square(s * sh.width)
+                + estimate.ltz(s * values + 2 * s, sh.count_bits)
+                + estimate.mul(3 * s * (values - len(sh.sizes)))
+                + (estimate.mul(5) + estimate.less_than(1, sh.gini_bits)) * (s * matches)
+                + estimate.mul(2 * s))
+    return (total + estimate.xlog2x(s * (sh.width + values), sh.log_bits)
+            + estimate.ltz(2 * s, sh.count_bits)
+            + (estimate.mul(2) + estimate.less_than(1, sh.entropy_bits)) * (s * matches)
+            + estimate.mul(2 * s))
+
+
+# Tournaments and exact fractions --------------------------------------------------------------
+Item = tuple[SharedVec, ...]
+Better = Callable[[Item, Item], Awaitable[SharedVec]]
+
+
+async def tournament(ctx: Context, items: Sequence[Item], right_wins: Better) -> Item:
+    """The winner of each column of ``items`` (every component a vector over groups).
+
+    Neighbours meet level by level, as offchain.engine.compare's tournaments;
+    ``right_wins`` returns <1> where the right item beats the left one, so the
+    left (lower index) keeps ties. One product per component and match.
+    """
+    items = list(items)
+    while len(items) > 1:
+        h, parts = len(items) // 2, len(items[0])
+        left = tuple(SharedVec.concat([items[2 * i][c] for i in range(h)]) for c in range(parts))
+        right = tuple(SharedVec.concat([items[2 * i + 1][c] for i in range(h)])
+                      for c in range(parts))
+        take = await right_wins(left, right)
+        delta = await mul(ctx, SharedVec.concat([take] * parts),
+                          SharedVec.concat([r - lf for lf, r in zip(left, right)]))
+        n = len(take)
+        won = [left[c] + delta[c * n:(c + 1) * n] for c in range(parts)]
+        g = n // h
+        items = [tuple(w[i * g:(i + 1) * g] for w in won) for i in range(h)] + items[2 * h:]
+    return items[0]
+
+
+async def fraction_sums(ctx: Context, groups: list[list[Item]]) -> list[Item]:
+    """sum of the fractions (N, D) of each group, exactly: (N1 D2 + N2 D1, D1 D2) by a tree."""
+    while any(len(g) > 1 for g in groups):
+        pairs = [(g[2 * i], g[2 * i + 1]) for g in groups for i in range(len(g) // 2)]
+        xs = [a[0] for a, _ in pairs] + [b[0] for _, b in pairs] + [a[1] for a, _ in pairs]
+        ys = [b[1] for _, b in pairs] + [a[1] for a, _ in pairs] + [b[1] for _, b in pairs]
+        prod = await mul(ctx, SharedVec.concat(xs), SharedVec.concat(ys))
+        n, k = len(pairs[0][0][0]), len(pairs)
+        merged = [(prod[i * n:(i + 1) * n] + prod[(k + i) * n:(k + i + 1) * n],
+                   prod[(2 * k + i) * n:(2 * k + i + 1) * n]) for i in range(k)]
+        out, at = [], 0
+        for g in groups:
+            h = len(g) // 2
+            out.append(merged[at:at + h] + g[2 * h:])
+            at += h
+        groups = out
+    return [g[0] for g in groups]
+
+
+def _column(x: SharedVec, width: int, slots: int, offset: int) -> SharedVec:
+    return common.gather(x, [s * width + offset for s in range(slots)])
+
+
+def _sum(parts: Sequence[SharedVec]) -> SharedVec:
+    acc = parts[0]
+    for part in parts[1:]:
+        acc = acc + part
+    return acc
+
+
+# The rule ---------------------------------------------------------------------------------------
+async def _majority(ctx: Context, sh: Shape, class_counts: list[SharedVec]) -> Item:
+    """(<max count>, <index of the first class holding it>) per slot."""
+    slots = len(class_counts[0])
+
+    async def right_wins(left: Item, right: Item) -> SharedVec:
+        return await ltz(ctx, left[0] - right[0], sh.count_bits + 1)
+
+    items = [(n, SharedVec.zeros(slots).add_public(c, ctx.key)) for c, n in enumerate(class_counts)]
+    return await tournament(ctx, items, right_wins)
+
+
+async def split_level(ctx: Context, sh: Shape, t: int, tot: SharedVec, paths: Sequence[Path],
+                      parent: SharedVec) -> tuple[SharedVec, SharedVec]:
+    """(<code> per slot: the split feature, or F + the leaf class; <majority class> per slot)."""
+    slots, width, C, F = len(parent), sh.width, sh.classes, len(sh.features)
+    cell = [[[_column(tot, width, slots, sh.offset(f) + v * C + c) for c in range(C)]
+             for v in range(sh.sizes[f])] for f in range(F)]
+    gini = sh.criterion == "gini"
+    class_counts = [_sum([cell[0][v][c] for v in range(sh.sizes[0])]) for c in range(C)]
+    size = _sum(class_counts)
+    top, own = await _majority(ctx, sh, class_counts)
+    value_sizes = [_sum(cell[f][v]) for f in range(F) for v in range(sh.sizes[f])]
+    probes = [n.sub_public(1, ctx.key) for n in value_sizes] if gini else []
+    tests = await ltz(ctx, SharedVec.concat(probes + [size.sub_public(1, ctx.key), top - size]),
+                      sh.count_bits)
+    at = len(probes) * slots
+    empty, pure = tests[at:at + slots], tests[at + slots:].rsub_public(1, ctx.key)
+    if gini:
+        scores = await _gini_scores(ctx, sh, tot, value_sizes, tests[:at])
+    else:
+        scores = await _entropy_scores(ctx, sh, tot, value_sizes)
+    best = await _best_split(ctx, sh, t, scores, paths, slots)
+    leaf = own + await mul(ctx, empty, parent - own)
+    code = best + await mul(ctx, pure, leaf.add_public(F, ctx.key) - best)
+    return code, own
+
+
+async def _gini_scores(ctx: Context, sh: Shape, tot: SharedVec, value_sizes: list[SharedVec],
+                       empty: SharedVec) -> list[Item]:
+    """(N_f, D_f) per feature with G_f = N_f / D_f = sum_v A_v / n'_v (exact fractions)."""
+    slots, C = len(value_sizes[0]), sh.classes
+    squares = await square(ctx, tot)
+    groups: list[list[Item]] = []
+    i = 0
+    for f in range(len(sh.features)):
+        group: list[Item] = []
+        for v in range(sh.sizes[f]):
+            a = _sum([_column(squares, sh.width, slots, sh.offset(f) + v * C + c)
+                      for c in range(C)])
+            group.append((a, value_sizes[i] + empty[i * slots:(i + 1) * slots]))
+            i += 1
+        groups.append(group)
+    return await fraction_sums(ctx, groups)
+
+
+async def _entropy_scores(ctx: Context, sh: Shape, tot: SharedVec, value_sizes: list[SharedVec]
+                          ) -> list[Item]:
+    """(E_f,) per feature: sum_v XLOG(n_v) - sum_(v,c) XLOG(n_vc), n H(Y|f) at scale 2^G."""
+    slots, C = len(value_sizes[0]), sh.classes
+    logs = await xlog2x(ctx, SharedVec.concat([tot, *value_sizes]), sh.log_bits)
+    cells, sizes = logs[:len(tot)], logs[len(tot):]
+    scores: list[Item] = []
+    i = 0
+    for f in range(len(sh.features)):
+        e = SharedVec.zeros(slots)
+        for v in range(sh.sizes[f]):
+            e = e + sizes[i * slots:(i + 1) * slots] - _sum(
+                [_column(cells, sh.width, slots, sh.offset(f) + v * C + c) for c in range(C)])
+            i += 1
+        scores.append((e,))
+    return scores
+
+
+async def _best_split(ctx: Context, sh: Shape, t: int, scores: list[Item],
+                      paths: Sequence[Path], slots: int) -> SharedVec:
+    """<the candidate with the largest G_f or least E_f> per slot (ties: the lowest index)."""
+    F = len(sh.features)
+    candidates = [[f for f in range(F) if f not in {g for g, _ in path}] for path in paths]
+    candidates += [list(range(F - t))] * (slots - len(paths))
+    items = []
+    for j in range(F - t):
+        chosen = [row[j] for row in candidates]
+        index = SharedVec.zeros(slots).add_public(FieldVec.from_ints(chosen), ctx.key)
+        items.append((*[_pick(scores, chosen, p) for p in range(len(scores[0]))], index))
+
+    async def right_wins(left: Item, right: Item) -> SharedVec:
+        if sh.criterion == "entropy":
+            return await ltz(ctx, right[0] - left[0], sh.entropy_bits + 1)
+        cross = await mul(ctx, SharedVec.concat([left[0], right[0]]),
+                          SharedVec.concat([right[1], left[1]]))
+        n = len(left[0])
+        return await ltz(ctx, cross[:n] - cross[n:], sh.gini_bits + 1)
+
+    return (await tournament(ctx, items, right_wins))[-1]
+
+
+def _pick(scores: list[Item], chosen: list[int], part: int) -> SharedVec:
+    """Per slot s, component ``part`` of feature chosen[s]'s score."""
+    stacked = SharedVec.concat([fr[part] for fr in scores])
+    slots = len(chosen)
+    return common.gather(stacked, [f * slots + s for s, f in enumerate(chosen)])
+
+
+async def leaf_level(ctx: Context, sh: Shape, tot: SharedVec, parent: SharedVec) -> SharedVec:
+    """<leaf class> per slot of the last level."""
+    slots, C = len(parent), sh.classes
+    class_counts = [_column(tot, C, slots, c) for c in range(C)]
+    _, own = await _majority(ctx, sh, class_counts)
+    empty = await ltz(ctx, _sum(class_counts).sub_public(1, ctx.key), sh.count_bits)
+    return own + await mul(ctx, empty, parent - own)
