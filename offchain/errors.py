@@ -5,6 +5,7 @@ arguments stable because callers match on them.
 
     MpccError
     +-- ConfigError (ValueError)        bad parameters, caught before any message
+    |   +-- DealerStateError            the preprocessing service's key file is unusable
     +-- DecodeError (ValueError)        bytes that do not parse (wire or storage)
     +-- TuplesExhausted                 a tuple source ran dry
     +-- TupleReused                     a tuple was asked for a second time (never handed out)
@@ -28,6 +29,10 @@ class MpccError(Exception):
 
 class ConfigError(MpccError, ValueError):
     """A parameter or an argument is invalid; raised before any protocol message."""
+
+
+class DealerStateError(ConfigError):
+    """The preprocessing service's dealer state file cannot be used; the message names it and the fix."""
 
 
 class DecodeError(MpccError, ValueError):

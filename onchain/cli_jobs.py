@@ -73,6 +73,9 @@ def preprocess_serve(
     stock_for: list[Path] = typer.Option([], "--stock-for", help="Also keep enough for one job of this spec "
                                          "file, or of each spec in this folder (repeatable; see `mpcc job plan`)."),
     poll_s: float = typer.Option(1.0, "--poll-s", min=0.05, help="Seconds between stock checks."),
+    state: Path = typer.Option(Path(".mpcc/dealer-state.json"), "--state",
+                               help="The MAC key dealt to the members, kept (mode 0600) so a restart deals "
+                                    "under the same key; made on first start."),
     log_file: Optional[Path] = LOG_FILE, progress: Optional[bool] = PROGRESS,
 ) -> None:
     """Run the preprocessing service: deal, seal with HPKE, commit on chain, serve over TLS."""
@@ -88,7 +91,7 @@ def preprocess_serve(
         if log_file is None:
             log_through(report)
         commands.preprocess_serve(rpc, manifest, signer, test_account_index, listen, stock, stock_for, poll_s,
-                                  report)
+                                  state, report)
 
 
 @preprocess_app.command("fetch")

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Iterator
 from eth_account.signers.local import LocalAccount
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from onchain.artifacts import load
 from onchain.chain import Chain, Sent
@@ -77,7 +77,9 @@ class ContractClient:
         call = self.contract.functions[function](*args)
         try:
             sent = self.chain.transact(sender, call, label)
-        except (ContractCustomError, ContractLogicError) as err:
+        except (ContractCustomError, ContractLogicError, Web3RPCError) as err:
+            # Web3RPCError: a node refused to send a transaction that reverts by now (e.g.
+            # another peer expired the job first); it carries the revert data too.
             raise self._decoded(err) from err
         return Receipt(sent, tuple(self.decode_logs(sent.receipt["logs"])))
 

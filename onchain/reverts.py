@@ -74,8 +74,17 @@ def errors_of(contract_name: str) -> ErrorSet:
 
 
 def revert_data(err: BaseException) -> str | None:
-    """The hex revert data carried by a web3 exception, if any."""
+    """The hex revert data carried by a web3 exception, if any.
+
+    Contract errors carry it as ``data``; a node that refuses to send a
+    reverting transaction (hardhat in automine) answers with a JSON-RPC error,
+    which web3 raises as Web3RPCError with the data in ``rpc_response``.
+    """
     data = getattr(err, "data", None)
+    if data is None:
+        response = getattr(err, "rpc_response", None)
+        error = response.get("error") if isinstance(response, dict) else None
+        data = error.get("data") if isinstance(error, dict) else None
     if isinstance(data, dict):
         data = data.get("data")
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:

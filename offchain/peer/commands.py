@@ -115,7 +115,7 @@ def peer_status(config_path: Path) -> dict[str, Any]:
 # Preprocessing service ----------------------------------------------------------------------
 
 def preprocess_serve(rpc: str, manifest: Path, signer: LocalAccount | None, test_index: int | None,
-                     listen: str, stock: str, stock_for: Sequence[Path], poll_s: float,
+                     listen: str, stock: str, stock_for: Sequence[Path], poll_s: float, state: Path,
                      progress: Reporter | None = None) -> None:
     from offchain.peer.serve import ServiceProcess, parse_stock
 
@@ -129,7 +129,7 @@ def preprocess_serve(rpc: str, manifest: Path, signer: LocalAccount | None, test
     for key, n in sum((registry.needs(complete_spec(f, lambda: group, source)) for f, source in fields),
                       Needs()):
         levels[key] = max(levels.get(key, 0), n)
-    process = ServiceProcess.start(dep, account, levels, progress or NoProgress())
+    process = ServiceProcess.start(dep, account, levels, state, progress or NoProgress())
     logging.getLogger("mpcc.service").info("service account %s; group of %d members; stock %s",
                                            account.address, process.group_size, stock_text(Needs(levels)))
     run_until_signalled(lambda stop: _serve_until(process, host, port, poll_s, stop))

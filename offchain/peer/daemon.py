@@ -8,7 +8,10 @@ Every ``poll_s`` it reads the new events of the ledger and of JobManager:
   members over mutual TLS (the roster's "job id" is the batch id), attest on
   chain, store. A delivery that fails its checks is rejected on chain with
   the hash of the reason; a sacrifice that cannot start (a member offline) is
-  retried until every member has attested or the batch is rejected.
+  retried until every member has attested or the batch is rejected. After a
+  failed sacrifice the peer asks the service for its MAC key share again: if
+  the service now deals under another key (it lost its dealer state), the log
+  says so and how to take the new key (``key_change_advice``).
 * ``JobProposed`` naming this member: accept by the configured policy (or
   wait for ``mpcc job accept``), validate the data first, wait until every
   participant accepted, connect to the participants (roster: job id as 32
@@ -36,13 +39,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from offchain.errors import ConfigError, DeliveryRejected, MpccError, ProtocolAbort, SacrificeFailed
+from offchain.errors import ConfigError, MpccError, ProtocolAbort
 from offchain.net.tls import ChannelSettings, JobRoster, Listener, RosterEntry, TlsCredentials, connect_job
 from offchain.net.transport import Transport
 from offchain.peer.config import PeerConfig, split_host_port
-from offchain.peer.fetch import SealedKeyShare, ServiceClient, ServiceError
+from offchain.peer.fetch import ServiceClient
+from offchain.peer.intake import BatchIntake
 from offchain.peer.member import MemberPeer
-from offchain.peer.service import group_id, open_key_share
 from offchain.preprocessing.cache import TupleCache
 from offchain.shares import MacKeyShare
 from onchain import orgs
@@ -50,12 +53,10 @@ from onchain.chain import Chain
 from onchain.deploy import Deployment
 from onchain.errors import ChainError
 from onchain.jobs import JobState
-from onchain.ledger import BatchStatus
 from onchain.manifest import Manifest
-from onchain.registry import Member, Role
+from onchain.registry import Member
 
 log = logging.getLogger("mpcc.peer")
-RETRY_S = 1.0
 EXPIRE_CHECK_S = 2.0
 OPEN_STATES = (JobState.PROPOSED, JobState.ACCEPTED, JobState.INPUTS_COMMITTED)
 
@@ -75,7 +76,7 @@ def roster_of(tag: bytes, members: list[Member], everyone: list[Member]) -> JobR
 
 
 @dataclass
-class Daemon:
+class Daemon(BatchIntake):
     """A running peer: its organisation, chain clients, cache, MAC key share and listener."""
 
     config: PeerConfig
@@ -115,10 +116,6 @@ class Daemon:
         return cls(config, org, dep, peer, ServiceClient(config.service), TlsCredentials.from_identity(
             org.identity, passphrase), group, accounts.index(org.account.address.lower()),
             settings=settings, next_block=manifest.deploy_block)
-
-    @property
-    def me(self) -> str:
-        return self.org.account.address
 
     # The loop -----------------------------------------------------------------------------
 
@@ -228,106 +225,6 @@ class Daemon:
                                 job.state.name.lower())
                 except ChainError as err:
                     log.info("job %d: expire not sent (%s)", job_id, err)
-
-    # Preprocessing ------------------------------------------------------------------------
-
-    async def _key_share(self, stop: asyncio.Event) -> MacKeyShare | None:
-        """This party's MAC key share: kept sealed beside the cache, else fetched from the service."""
-        path = self.config.cache_path.with_suffix(".keyshare")
-        group = group_id(self.group)
-        while not stop.is_set():
-            try:
-                if path.exists():
-                    sealed = SealedKeyShare.from_bytes(path.read_bytes())
-                else:
-                    sealed = await self.client.key_share(self.party)
-                if sealed.group != group or sealed.party != self.party:
-                    raise ConfigError(f"the MAC key share in {path if path.exists() else 'the answer'} is for "
-                                      "another group; the registry's members changed since it was dealt")
-                key = open_key_share(self.org.identity, sealed.sealed, self.party, group)
-                if not path.exists():
-                    path.touch(mode=0o600)
-                    path.write_bytes(sealed.to_bytes())  # Sealed to this organisation's HPKE key.
-                log.info("MAC key share of party %d for group %s loaded", self.party, group.hex()[:16])
-                return key
-            except ServiceError as err:
-                log.warning("waiting for the preprocessing service: %s", err)
-                await asyncio.sleep(RETRY_S)
-        return None
-
-    async def _intake(self, batch_id: bytes) -> None:
-        """Fetch, check, sacrifice jointly, attest, store; retried while a member is missing."""
-        name = batch_id.hex()
-        attempts = 0
-        while True:
-            state = self._intake_state(batch_id)
-            if state is not None:
-                self.batches[name] = state
-                return
-            try:
-                await self._intake_once(batch_id)
-                self.batches[name] = "stored"
-                log.info("batch %s: sacrifice passed, attested on chain, %d tuples stored", name,
-                         self.dep.ledger.batch(batch_id).count)
-                return
-            except DeliveryRejected as err:
-                self.batches[name] = "refused"
-                log.warning("batch %s: delivery refused: %s", name, err.reason)
-                self._reject(batch_id, f"delivery refused: {err.reason}")
-                return
-            except SacrificeFailed as err:
-                self.batches[name] = "rejected"
-                log.warning("batch %s: sacrifice failed, rejected on chain: %s", name, err)
-                return
-            except (ProtocolAbort, ServiceError, MpccError, OSError) as err:
-                self.batches[name] = "retrying"
-                attempts += 1
-                log.log(logging.INFO if attempts in (1, 10, 100) else logging.DEBUG,
-                        "batch %s: intake incomplete after %d attempts (%s); retrying", name, attempts, err)
-                await asyncio.sleep(RETRY_S)
-
-    def _intake_state(self, batch_id: bytes) -> str | None:
-        """None while the batch still needs intake; else what became of it."""
-        batch = self.dep.ledger.batch(batch_id)
-        if batch.status is BatchStatus.REJECTED:
-            return "rejected"
-        if not self.dep.registry.has_role(Role.PREPROCESSOR, batch.service):
-            return "ignored (not from the preprocessing service)"
-        stored = any(b.batch_id == batch_id for b in self.peer.cache.batches())
-        if stored:
-            if not self.dep.ledger.is_attested(batch_id, self.me):
-                record = next(b for b in self.peer.cache.batches() if b.batch_id == batch_id)
-                self.dep.ledger.attest_sacrifice(self.org.account, batch_id, record.transcript_hash or bytes(32))
-                log.info("batch %s: attestation sent after a restart", batch_id.hex())
-            self.peer.cache.mark_attested(batch_id)
-            return "stored"
-        others = [m for i, m in enumerate(self.group) if i != self.party]
-        if all(self.dep.ledger.is_attested(batch_id, m.account) for m in others):
-            log.warning("batch %s: the other members checked it without this peer; it is not used", batch_id.hex())
-            return "missed"
-        return None
-
-    async def _intake_once(self, batch_id: bytes) -> None:
-        assert self.key is not None
-        delivery = await self.client.delivery(batch_id, self.party)
-        if delivery.header.n_parties != len(self.group):
-            raise DeliveryRejected(batch_id, self.party, f"dealt for {delivery.header.n_parties} parties, "
-                                   f"the group has {len(self.group)}")
-        self.peer.chain_record(batch_id)  # Checked before connecting: the role and the commitment exist.
-        transport = await self._connect(batch_id, self.group, f"batch {batch_id.hex()[:16]}")
-        try:
-            await self.peer.accept_delivery(transport, self.key, delivery)
-        finally:
-            await self._disconnect(transport, f"batch {batch_id.hex()[:16]}")
-
-    def _reject(self, batch_id: bytes, reason: str) -> None:
-        import hashlib
-
-        try:
-            self.dep.ledger.reject_batch(self.org.account, batch_id, hashlib.sha256(reason.encode()).digest())
-            log.warning("batch %s: rejected on chain", batch_id.hex())
-        except ChainError as err:
-            log.warning("batch %s: could not reject on chain: %s", batch_id.hex(), err)
 
     # Jobs ---------------------------------------------------------------------------------
 

@@ -43,11 +43,13 @@ class LocalConsortium:
 
     @classmethod
     def create(cls, members: Sequence[orgs.Org], data: Sequence[dict[str, Path]], quorum: int = 2,
-               chain: Chain | None = None, cache_dir: Path | None = None) -> LocalConsortium:
+               chain: Chain | None = None, cache_dir: Path | None = None,
+               state: Path | None = None) -> LocalConsortium:
         """Deploy, bootstrap the first member, admit the others by vote, start the service.
 
         Each peer's tuple cache is ``tuples.sqlite`` in its home, or ``peer-<i>.sqlite``
-        in ``cache_dir``.
+        in ``cache_dir``. The service keeps its MAC key in the dealer state file
+        ``state`` if given, else in memory only.
         """
         chain = chain or Chain.in_memory()
         operator, service_account = chain.test_account(0), chain.test_account(1)
@@ -61,7 +63,7 @@ class LocalConsortium:
                   for i, org in enumerate(members)]
         peers = [MemberPeer(org, dep, TupleCache(path), dict(binding))
                  for org, binding, path in zip(members, data, caches)]
-        service = PreprocessingService(dep, service_account, dep.registry.active_members())
+        service = PreprocessingService(dep, service_account, dep.registry.active_members(), state)
         keys = [open_key_share(p.org.identity, service.sealed_keys[i], i, service.group)
                 for i, p in enumerate(peers)]
         return cls(dep, peers, service, keys)

@@ -9,6 +9,15 @@ every member, or younger than ``INTAKE_GRACE_S`` and still being checked,
 minus what jobs reserved) fall below the configured level, it commits a new
 batch of that size.
 
+The MAC key and the shares dealt to the members are kept in a state file
+(offchain.peer.dealer_state: ``--state``, default ``.mpcc/dealer-state.json``,
+mode 0600, sealed under a key derived from the service account's key), so a
+restart for the same group of the same deployment deals under the same key
+and serves the same key shares: the members notice nothing. Another group or
+deployment gets a new key, logged as a warning with what the members must do;
+a state file that cannot be used stops the service with the file named.
+Batches committed before a restart are no longer listed or served.
+
 It serves, over TLS with its own throwaway self-signed certificate
 (integrity comes from the on-chain commitment, confidentiality from HPKE; a
 reader who is not the addressee learns nothing), a small request protocol.
@@ -54,6 +63,7 @@ from cryptography.x509.oid import NameOID
 from eth_account.signers.local import LocalAccount
 
 from offchain.errors import ConfigError
+from offchain.peer.dealer_state import REFETCH, LoadedKeys
 from offchain.peer.progress import NoProgress, Reporter
 from offchain.peer.service import Offer, PreprocessingService
 from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind
@@ -113,15 +123,19 @@ class ServiceProcess:
     delivered: dict[bytes, set[int] | None] = field(default_factory=dict)  # None: intake over
 
     @classmethod
-    def start(cls, dep: Deployment, account: LocalAccount, levels: dict[TupleKey, int],
+    def start(cls, dep: Deployment, account: LocalAccount, levels: dict[TupleKey, int], state: Path,
               progress: Reporter | None = None) -> ServiceProcess:
+        """The service for the registry's active members, dealing under the key kept in ``state``."""
         members = dep.registry.active_members()
         if len(members) < 2:
             raise ConfigError(f"the registry has {len(members)} active members; a group needs 2 or more")
         owners = [k.owner for k in levels if k.owner is not None]
         if owners and max(owners) >= len(members):
             raise ConfigError(f"input masks for owner {max(owners)} but the group has {len(members)} members")
-        return cls(dep, PreprocessingService(dep, account, members), levels, progress or NoProgress())
+        service = PreprocessingService(dep, account, members, state)
+        assert service.loaded is not None
+        _announce(dep, service.loaded)
+        return cls(dep, service, levels, progress or NoProgress())
 
     @property
     def group_size(self) -> int:
@@ -194,6 +208,17 @@ class ServiceProcess:
                 parties.add(party)
             return OK, offer.sealed.delivery(party).to_bytes()
         return BAD_REQUEST, f"unknown op {op}".encode()
+
+
+def _announce(dep: Deployment, loaded: LoadedKeys) -> None:
+    """Logs which MAC key the service deals under; a warning when members may hold another one."""
+    if loaded.outcome == "created":
+        earlier = len(dep.ledger.events(dep.manifest.deploy_block, names=("BatchCommitted",)))
+        if earlier:
+            log.warning("%s; but the ledger of this deployment already holds committed batches (%d), dealt "
+                        "under a MAC key this state does not hold: %s", loaded.message, earlier, REFETCH)
+            return
+    log.log(logging.WARNING if loaded.outcome == "replaced" else logging.INFO, "%s", loaded.message)
 
 
 async def serve(process: ServiceProcess, host: str, port: int, poll_s: float = 1.0,

@@ -6,6 +6,10 @@ of every batch with HPKE to the recipient's registered key, and commits every
 batch on chain with ``PreprocessingLedger.commitBatch``. The peers trust none
 of its arithmetic: every batch is sacrifice-checked jointly before use.
 
+Given a state file (offchain.peer.dealer_state) the MAC key and its shares
+are kept there, so a restarted service deals under the key the members hold;
+without one (the in-process consortium) the key is fresh and lives in memory.
+
 MAC key share wire format (HPKE plaintext): version (1) | party (2) | alpha (32),
 sealed with info "mpcc/mac-key/v1" | group id (32) | party (2).
 """
@@ -14,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from eth_account.signers.local import LocalAccount
 
 from offchain.errors import DecodeError
 from offchain.identity import Identity, hpke_open, hpke_seal
+from offchain.peer.dealer_state import DealerBinding, DealerKeys, LoadedKeys, load_or_deal
 from offchain.preprocessing.dealer import Dealer
 from offchain.preprocessing.delivery import SealedBatch, chain_kind, seal_batch
 from offchain.preprocessing.tuples import Needs, TupleKey
@@ -66,15 +72,30 @@ def open_key_share(identity: Identity, sealed: bytes, party: int, group: bytes) 
 class PreprocessingService:
     """Deals, seals and commits batches for one ordered group of members."""
 
-    def __init__(self, deployment: Deployment, account: LocalAccount, recipients: Sequence[Member]) -> None:
+    def __init__(self, deployment: Deployment, account: LocalAccount, recipients: Sequence[Member],
+                 state: Path | None = None) -> None:
+        """Deals under the key kept in ``state`` for this group (a new one if none is); fresh without."""
         self._dep = deployment
         self._account = account
         self.recipients = tuple(recipients)
         self.group = group_id(self.recipients)
-        self._dealer, keys = Dealer.create(len(self.recipients))
+        self.loaded: LoadedKeys | None = None
+        if state is None:
+            keys = DealerKeys.fresh(len(self.recipients))
+        else:
+            self.loaded = load_or_deal(state, self.binding(), bytes(account.key))
+            keys = self.loaded.keys
+        self._dealer = Dealer(len(self.recipients), keys.alpha)
         self.sealed_keys = tuple(seal_key_share(m.hpke_public_key, k, self.group)
-                                 for m, k in zip(self.recipients, keys))
+                                 for m, k in zip(self.recipients, keys.shares))
         self.offers: list[Offer] = []
+
+    def binding(self) -> DealerBinding:
+        """What this service's MAC key is dealt for: deployment, group and service account."""
+        manifest = self._dep.manifest
+        return DealerBinding(manifest.chain_id, manifest.address("OrgRegistry"),
+                             manifest.address("PreprocessingLedger"), self.group,
+                             tuple(m.account for m in self.recipients), self._account.address)
 
     def produce(self, needs: Needs) -> list[Offer]:
         """One committed batch per key of ``needs``."""

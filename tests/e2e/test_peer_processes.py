@@ -3,7 +3,8 @@
 The tests of this module share one consortium (fixture ``cluster``) and run
 in order: a job end to end, a non-member refused, a tampered delivery
 refused, then a peer that stops mid-job (the job expires at its deadline,
-nobody's data or tuples are harmed) and comes back after a crash.
+nobody's data or tuples are harmed) and comes back after a crash, and last
+the service, killed and started again with its dealer state.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import stat
 import subprocess
 from pathlib import Path
 
@@ -136,3 +138,24 @@ def test_a_peer_stopping_mid_job_lets_it_expire_and_harms_no_one(cluster: Cluste
     handed = {(b, t) for b, start, n in reserved for t in range(start, start + n)}
     assert len(handed) == sum(n for _, _, n in reserved)  # No tuple reserved for two jobs.
     assert [file_digest(p) for p in CSVS] == digests
+
+
+def test_a_restarted_service_keeps_its_mac_key_and_the_peers_notice_nothing(cluster: Cluster) -> None:
+    state = cluster.workdir / ".mpcc" / "dealer-state.json"  # `preprocess serve`'s default --state.
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    kept, peers = state.read_bytes(), ("peer-a", "peer-b", "peer-c")
+    dep = cluster.dep()
+    cluster.kill("service")
+    since, logged = dep.chain.w3.eth.block_number + 1, {n: len(cluster.log_text(n)) for n in peers}
+    cluster.start_service()
+
+    def dealt_and_attested() -> bool:
+        batches = [bytes(e.batchId) for e in dep.ledger.events(since, names=("BatchCommitted",))]  # type: ignore[attr-defined]
+        return len(batches) >= 3 and all(dep.ledger.batch(b).attestations == 3 for b in batches)
+
+    wait_until("the restarted service's batches to pass every member's sacrifice", dealt_and_attested, 60)
+    assert "dealer state .mpcc/dealer-state.json: dealing under the MAC key dealt" in cluster.log_text("service")
+    assert state.read_bytes() == kept
+    assert dep.ledger.events(since, names=("BatchRejected",)) == []
+    for name in peers:
+        assert "sacrifice failed" not in cluster.log_text(name)[logged[name]:]

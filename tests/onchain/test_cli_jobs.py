@@ -288,6 +288,13 @@ def test_a_bad_spec_sends_nothing(hardhat_node: str, org_homes: list[Path], tmp_
                      "--service", f"127.0.0.1:{free_port()}", env=env)
     assert no_service.returncode == 1 and "preprocess serve" in no_service.stderr
     assert dep.jobs.job_count() == 0 and dep.chain.w3.eth.get_transaction_count(proposer) == nonce
+    state = tmp_path / "dealer-state.json"  # A damaged dealer state stops the service: never a new key.
+    state.write_text('{"format": "mpcc-dealer-state", "version": 1')
+    state.chmod(0o600)
+    served = run("preprocess", "serve", "--test-account-index", "1", "--listen", f"127.0.0.1:{free_port()}",
+                 "--state", str(state), env=env)
+    assert served.returncode == 2 and f"the dealer state {state} is unusable: it is not JSON" in served.stderr
+    assert state.read_text().endswith('"version": 1') and dep.ledger.events(names=("BatchCommitted",)) == []
     plan = json.loads(run("job", "plan", "--spec", str(SPECS / "mean.json"), "--json", env=env).stdout)
     assert plan["participants"] == [m.account for m in dep.registry.active_members()]
     assert run("job", "list", "--json", env=env).stdout.strip() == "[]"

@@ -134,3 +134,29 @@ def test_an_unfunded_sender_is_refused_before_sending(consortium: Deployment, lo
         consortium.registry.request_join(pauper, loaded_orgs[3].public.keys())
     assert len(consortium.chain.log) == sent
     assert consortium.chain.w3.eth.get_transaction_count(pauper.address) == 0
+
+
+def test_a_node_refusing_to_send_a_reverting_transaction_gives_the_same_named_error(
+        consortium: Deployment, loaded_orgs: list[orgs.Org], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hardhat in automine refuses such a send with a JSON-RPC error (web3's Web3RPCError)
+    instead of mining a revert; the in-process chain cannot, so the refusal is made from the
+    real revert data here. Two peers expiring the same job raced into exactly this."""
+    from web3.exceptions import ContractCustomError, Web3RPCError
+
+    b, c = loaded_orgs[1], loaded_orgs[2]
+    request_join(consortium, b)
+    with pytest.raises(ContractRevert) as real:
+        consortium.registry.approve_join(c.account, b.account.address)
+    cause = real.value.__cause__
+    assert isinstance(cause, ContractCustomError)
+    refusal = Web3RPCError("execution reverted", rpc_response={
+        "jsonrpc": "2.0", "id": 1, "error": {"code": 3, "message": "execution reverted",
+                                             "data": cause.data}})
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise refusal
+
+    monkeypatch.setattr(consortium.chain, "transact", refuse)
+    with pytest.raises(ContractRevert) as caught:
+        consortium.registry.approve_join(c.account, b.account.address)
+    assert caught.value.error_name == "NotActiveMember"
