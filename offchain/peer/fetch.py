@@ -16,7 +16,7 @@ from typing import Callable
 from offchain.errors import DecodeError, MpccError
 from offchain.peer.config import split_host_port
 from offchain.peer.serve import (
-    MAX_BODY, OK, OP_BATCH, OP_KEY_SHARE, OP_LIST, REQUEST, RESPONSE_HEAD, WIRE_VERSION,
+    MAX_BODY, NOT_FOUND, OK, OP_BATCH, OP_KEY_SHARE, OP_LIST, REQUEST, RESPONSE_HEAD, WIRE_VERSION,
 )
 from offchain.preprocessing.delivery import HEADER_BYTES, BatchHeader, PartyDelivery
 from offchain.preprocessing.tuples import TupleKey
@@ -28,6 +28,11 @@ Received = Callable[[int, int], None]
 
 class ServiceError(MpccError, ConnectionError):
     """The preprocessing service could not be reached or answered with an error."""
+
+
+class NotServed(ServiceError):
+    """The service answered that it does not hold what was asked (e.g. a batch it dealt
+    before a restart: it serves only the batches it dealt since it started)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ class ServiceClient:
         try:
             return await asyncio.wait_for(
                 self._exchange(REQUEST.pack(WIRE_VERSION, op, party, batch_id), received), self.timeout)
+        except ServiceError:
+            raise  # An answer (a ConnectionError, hence an OSError, by its base class).
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError) as err:
             raise ServiceError(f"the preprocessing service at {self.endpoint} did not answer: "
                                f"{err or type(err).__name__}; is `mpcc preprocess serve` running?") from err
@@ -108,7 +115,8 @@ class ServiceClient:
         finally:
             writer.close()
         if status != OK:
-            raise ServiceError(f"the preprocessing service refused: {body.decode('utf-8', 'replace')}")
+            kind = NotServed if status == NOT_FOUND else ServiceError
+            raise kind(f"the preprocessing service refused: {body.decode('utf-8', 'replace')}")
         return body
 
 

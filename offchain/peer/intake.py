@@ -22,7 +22,7 @@ from offchain.errors import ConfigError, DeliveryRejected, MpccError, ProtocolAb
 from offchain.identity import Identity
 from offchain.net.transport import Transport
 from offchain.peer.config import PeerConfig
-from offchain.peer.fetch import SealedKeyShare, ServiceClient, ServiceError
+from offchain.peer.fetch import NotServed, SealedKeyShare, ServiceClient, ServiceError
 from offchain.peer.member import MemberPeer
 from offchain.peer.service import group_id, open_key_share
 from offchain.shares import MacKeyShare
@@ -34,6 +34,9 @@ from onchain.registry import Member, Role
 
 log = logging.getLogger("mpcc.peer")
 RETRY_S = 1.0
+#: Consecutive "not found" answers (one per RETRY_S) after which a batch is given up: the
+#: service may answer so for a moment right after committing a batch, but not for this long.
+GIVE_UP_UNSERVED = 30
 
 
 async def key_change_advice(client: ServiceClient, identity: Identity, held: MacKeyShare, group: bytes,
@@ -118,7 +121,7 @@ class BatchIntake:
     async def _intake(self, batch_id: bytes) -> None:
         """Fetch, check, sacrifice jointly, attest, store; retried while a member is missing."""
         name = batch_id.hex()
-        attempts = 0
+        attempts = unserved = 0
         while True:
             state = self._intake_state(batch_id)
             if state is not None:
@@ -145,6 +148,13 @@ class BatchIntake:
             except (ProtocolAbort, ServiceError, MpccError, OSError) as err:
                 self.batches[name] = "retrying"
                 attempts += 1
+                unserved = unserved + 1 if isinstance(err, NotServed) else 0
+                if unserved >= GIVE_UP_UNSERVED:
+                    # A batch the service dealt before it restarted: nobody will serve it again.
+                    self.batches[name] = "unavailable"
+                    log.warning("batch %s: the preprocessing service no longer serves it (%s); it is "
+                                "not used", name, err)
+                    return
                 log.log(logging.INFO if attempts in (1, 10, 100) else logging.DEBUG,
                         "batch %s: intake incomplete after %d attempts (%s); retrying", name, attempts, err)
                 await asyncio.sleep(RETRY_S)

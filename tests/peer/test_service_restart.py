@@ -120,3 +120,42 @@ async def _advice(process: ServiceProcess, c: LocalConsortium, shares: list[MacK
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_a_batch_dealt_before_the_restart_is_given_up_not_retried_forever(
+        kept: tuple[LocalConsortium, Path], caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service serves only what it dealt since it started; a peer that had not fetched an
+    older batch yet stops asking once the service keeps answering "not found"."""
+    from offchain.peer import intake
+
+    c, state = kept
+    (old,) = c.service.produce(estimate.mul(4))
+    process = restart(c, state, caplog)
+    monkeypatch.setattr(intake, "GIVE_UP_UNSERVED", 3)
+    monkeypatch.setattr(intake, "RETRY_S", 0.01)
+
+    class Peer0(intake.BatchIntake):
+        def _intake_state(self, batch_id: bytes) -> str | None:
+            return None  # Still to take in, as the chain says of a batch nobody attested yet.
+
+    async def run() -> Peer0:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        ready = asyncio.Event()
+        task = asyncio.ensure_future(serve(process, "127.0.0.1", port, poll_s=0.2, ready=ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 10)
+            peer = Peer0()
+            peer.client, peer.party, peer.key, peer.batches = ServiceClient(f"127.0.0.1:{port}"), 0, c.keys[0], {}
+            await asyncio.wait_for(peer._intake(old.batch_id), 20)
+            return peer
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    with caplog.at_level(logging.WARNING, logger="mpcc.peer"):
+        peer = asyncio.run(run())
+    assert peer.batches[old.batch_id.hex()] == "unavailable"
+    assert any("no longer serves it" in r.getMessage() for r in caplog.records)
