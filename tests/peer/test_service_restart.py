@@ -8,10 +8,11 @@ from the first service throughout, as the daemons keep theirs on disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from pathlib import Path
-from typing import Iterator
+from typing import AsyncIterator, Iterator
 
 import pytest
 
@@ -105,8 +106,9 @@ def test_a_service_that_lost_its_state_is_rejected_once_and_the_peers_are_told_w
     c.feed(estimate.mul(4))
 
 
-async def _advice(process: ServiceProcess, c: LocalConsortium, shares: list[MacKeyShare], kept_in: Path) -> list[str]:
-    """What party 0's daemon would log after a failed sacrifice, holding each of ``shares``."""
+@contextlib.asynccontextmanager
+async def served(process: ServiceProcess) -> AsyncIterator[ServiceClient]:
+    """The service's request protocol on a free loopback port, and a client of it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -114,12 +116,17 @@ async def _advice(process: ServiceProcess, c: LocalConsortium, shares: list[MacK
     task = asyncio.ensure_future(serve(process, "127.0.0.1", port, poll_s=0.2, ready=ready))
     try:
         await asyncio.wait_for(ready.wait(), 10)
-        client = ServiceClient(f"127.0.0.1:{port}")
-        return [await key_change_advice(client, c.peers[0].org.identity, share, process.service.group, kept_in)
-                for share in shares]
+        yield ServiceClient(f"127.0.0.1:{port}")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def _advice(process: ServiceProcess, c: LocalConsortium, shares: list[MacKeyShare], kept_in: Path) -> list[str]:
+    """What party 0's daemon would log after a failed sacrifice, holding each of ``shares``."""
+    async with served(process) as client:
+        return [await key_change_advice(client, c.peers[0].org.identity, share, process.service.group, kept_in)
+                for share in shares]
 
 
 def test_a_batch_dealt_before_the_restart_is_given_up_not_retried_forever(
@@ -140,20 +147,11 @@ def test_a_batch_dealt_before_the_restart_is_given_up_not_retried_forever(
             return None  # Still to take in, as the chain says of a batch nobody attested yet.
 
     async def run() -> Peer0:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        ready = asyncio.Event()
-        task = asyncio.ensure_future(serve(process, "127.0.0.1", port, poll_s=0.2, ready=ready))
-        try:
-            await asyncio.wait_for(ready.wait(), 10)
+        async with served(process) as client:
             peer = Peer0()
-            peer.client, peer.party, peer.key, peer.batches = ServiceClient(f"127.0.0.1:{port}"), 0, c.keys[0], {}
+            peer.client, peer.party, peer.key, peer.batches = client, 0, c.keys[0], {}
             await asyncio.wait_for(peer._intake(old.batch_id), 20)
             return peer
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     with caplog.at_level(logging.WARNING, logger="mpcc.peer"):
         peer = asyncio.run(run())
