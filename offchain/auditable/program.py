@@ -41,6 +41,7 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -141,7 +142,8 @@ def split(lay: Layout, flat: FieldVec | CommitVec) -> dict[TupleKey, TupleSet]:
     for key, n in lay.needs():
         columns = []
         for _ in range(key.kind.width):
-            columns.append(SharedVec(flat[at:at + n], FieldVec.zeros(n)))
+            # Commitments stand in for a share's field vector in a replay (offchain.engine.tape).
+            columns.append(SharedVec(cast(FieldVec, flat[at:at + n]), FieldVec.zeros(n)))
             at += n
         out[key] = TupleSet(key, tuple(columns))
     return out
