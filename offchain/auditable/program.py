@@ -19,7 +19,10 @@ with the randomness of its commitment:
    t c - h - sigma f - rho g - sigma rho, which must be 0; square pairs (a, b)
    with (f, h): open rho = t a - f, then t^2 b - h - rho (t a + f) = 0; bits
    b with a checked pair (f, h): open rho = b - f, then h + 2 rho f + rho^2 - b
-   = b^2 - b = 0. A wrong tuple passes with probability at most 2/p.
+   = b^2 - b = 0. The values that must be 0 are not opened one by one: each
+   kind's are combined as sum_j u^(j+1) z_j, u hashed from t and the first
+   round's openings, and the three sums opened. A wrong tuple passes with
+   probability at most (n + 2)/p for n tuples of its kind.
 3. The analysis runs on the checked tuples (truncation pairs from the bits),
    every opened value and broadcast recorded on a tape. Each party then
    replays the run on its randomness shares (it plays no party: constants add
@@ -179,8 +182,9 @@ async def checked_source(ctx: Context, lay: Layout, base: Mapping[TupleKey, Tupl
          sb.scale(t * t % P) - sh - (sa.scale(t) + sf).scale(srho),
          bh + bf.scale(brho * 2) - bits]
     z = [z[0].add_public(-(sigma * rho), ctx.key), z[1], z[2].add_public(brho * brho, ctx.key)]
-    for name, zero in zip(("triple", "square", "bit"), await open_values(ctx, z)):
-        check_zero(name, zero)
+    u = _combiner(t, [rho, sigma, srho, brho])
+    (zero,) = await open_values(ctx, [SharedVec.concat([_combine(zk, u) for zk in z])])
+    check_zero(zero)
     source = MemoryTupleSource()
     for key, _ in lay.masks:
         source.add(base[key])
@@ -197,12 +201,34 @@ async def checked_source(ctx: Context, lay: Layout, base: Mapping[TupleKey, Tupl
     return source
 
 
-def check_zero(name: str, zero: FieldVec) -> None:
-    """SacrificeFailed naming the first tuple whose check value is not 0."""
-    bad = np.flatnonzero(zero.limbs.any(axis=1))
-    if bad.size:
-        raise SacrificeFailed(b"", name, f"the public check of the job's {name}s failed at "
-                              f"{name} {int(bad[0])} (of {len(zero)})")
+def check_zero(zero: FieldVec) -> None:
+    """SacrificeFailed naming the first kind of tuple whose combined check value is not 0."""
+    for name, value in zip(("triple", "square", "bit"), zero.to_ints()):
+        if value:
+            raise SacrificeFailed(b"", name, f"the public check of the job's {name}s failed: "
+                                  "some tuple does not satisfy its relation")
+
+
+def _combiner(t: int, opened: list[FieldVec]) -> int:
+    """u: fixed by the challenge and every value the checks' first round opened (Fiat-Shamir)."""
+    digest = hashlib.sha512(b"mpcc/auditable-checks/v1" + t.to_bytes(32, "big")
+                            + b"".join(v.packed() for v in opened))
+    return int.from_bytes(digest.digest(), "big") % P
+
+
+def _combine(z: SharedVec, u: int) -> SharedVec:
+    """<sum_j u^(j+1) z_j>: zero for all z_j = 0; else zero with probability at most len(z)/p."""
+    n = len(z)
+    powers, acc = [], 1
+    for _ in range(n):
+        acc = acc * u % P
+        powers.append(acc)
+    w = FieldVec.from_ints(powers)
+    mac = FieldVec.from_ints([z.mac.dot(w) if n else 0])
+    if isinstance(z.share, FieldVec):
+        return SharedVec(FieldVec.from_ints([z.share.dot(w) if n else 0]), mac)
+    points = curve.msm(z.share.points, w) if n else curve.PointVec.infinity(1)
+    return SharedVec(cast(FieldVec, CommitVec(points)), mac)  # A replay on commitments.
 
 
 def _binary(blocks: list[SharedVec]) -> SharedVec:

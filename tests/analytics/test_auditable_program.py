@@ -190,16 +190,17 @@ def test_colluding_parties_cannot_pass_a_bad_triple(monkeypatch: pytest.MonkeyPa
     seed = b"collusion"
     alpha = sum(key.alpha for key in Dealer.seeded(3, seed)[1])
     with monkeypatch.context() as m:
-        m.setattr(program, "check_zero", lambda name, zero: None)
+        m.setattr(program, "check_zero", lambda zero: None)
         results = run_parties(s, {"a": VALUES}, _tamper(TupleKind.TRIPLE, 2, 1, alpha), seed)
     result, record = results[0]
     _, steps = program.audit(s, 3, record, result)
     assert failed(steps) == ["tuple checks"]
-    assert "triple 0" in steps[1].detail
+    assert "the public check of the job's triples failed" in steps[1].detail
     # They post a zero for the failed check instead: the opening no longer opens its commitment.
     lay = program.Layout.of(registry.plain_needs(s))
-    at = 2 * lay.triples + 2 * lay.checked_squares  # The first round: rho, sigma, rho of squares, bits.
+    at = 2 * lay.triples + lay.checked_squares + lay.all_bits  # After rho, sigma, squares' rho, bits' rho.
     opened = record.opened.to_ints()
+    assert opened[at] != 0 and opened[at + 1:at + 3] == [0, 0]  # The triples' combined check.
     opened[at] = 0
     _, steps = program.audit(s, 3, dataclasses.replace(record, opened=FieldVec.from_ints(opened)),
                              result)
