@@ -302,7 +302,26 @@ def job_plan(spec: JobSpec) -> dict[str, Any]:
             "spec_hash": "0x" + spec_hash(spec.canonical()).hex(),
             "reads": {"numeric": list(numeric_columns(spec)), "categorical": list(categorical_columns(spec))},
             "reveal": list(spec.reveal), "participants": list(spec.participants),
-            "needs": {str(k): n for k, n in needs}, "stock": stock_text(needs)}
+            "needs": {str(k): n for k, n in needs}, "stock": stock_text(needs),
+            "auditable": auditable_plan(spec)}
+
+
+def auditable_plan(spec: JobSpec) -> dict[str, Any] | None:
+    """How an auditable job is verified and what it publishes (None for a plain job)."""
+    if not spec.auditable:
+        return None
+    from offchain.auditable import program
+    from offchain.auditable.linear import route
+
+    way = route(spec)
+    out: dict[str, Any] = {"route": way, "how": {
+        "linear": "verified on chain by AuditTrail against the input commitments",
+        "summary": "replayed by the auditor through committed Beaver triples",
+        "program": "replayed by the auditor on committed tuples (every opening checked)"}[way]}
+    if way == "program":
+        commitments = program.Layout.of(registry.plain_needs(spec)).size()
+        out.update(tuple_commitments=commitments, tuple_bytes=commitments * 64)
+    return out
 
 
 def stock_text(needs: Needs) -> str:

@@ -106,6 +106,12 @@ def plan_view(plan: dict[str, Any]) -> list[RenderableType]:
         ("categorical columns", ", ".join(reads["categorical"]) or "-"),
         ("reveals", ", ".join(plan["reveal"])), ("participants", len(plan["participants"])),
         ("spec hash", plan["spec_hash"])]
+    audit = plan.get("auditable")
+    if audit:
+        extra = (f"; publishes {audit['tuple_commitments']:,} tuple commitments "
+                 f"({audit['tuple_bytes'] / 1e6:.1f} MB) and the transcript of its openings"
+                 if "tuple_commitments" in audit else "")
+        rows.append(("auditable", audit["how"] + extra))
     needs = _table("tuple kind", "count")
     for key, n in plan["needs"].items():
         needs.add_row(Text(key), str(n))

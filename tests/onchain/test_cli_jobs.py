@@ -167,6 +167,23 @@ def test_job_plan_needs_no_chain_when_the_participants_are_named(cli: Any) -> No
     code, out, _ = cli("job", "plan", "--spec", str(SPECS / "decision_tree.json"), "--participants",
                        ",".join(PARTIES))
     assert code == 0 and "input_mask[owner=2]" in out and "--stock bit=" in out
+    assert plan["auditable"] is None and "auditable" not in out
+
+
+def test_job_plan_says_how_an_auditable_job_is_verified_and_what_it_publishes() -> None:
+    fields = commands.read_spec_file(SPECS / "decision_tree.json")
+    plain = commands.job_plan(commands.parse_spec({**fields, "participants": PARTIES}, "tree"))
+    plan = commands.job_plan(commands.parse_spec({**fields, "participants": PARTIES, "auditable": True},
+                                                 "tree"))
+    audit = plan["auditable"]
+    assert audit["route"] == "program" and audit["tuple_bytes"] == 64 * audit["tuple_commitments"]
+    assert sum(plan["needs"].values()) > sum(plain["needs"].values())  # Checks and bits cost tuples.
+    assert "trunc" not in plan["stock"]  # Truncation pairs come from committed bits.
+    mean = commands.read_spec_file(SPECS / "mean.json")
+    linear = commands.job_plan(commands.parse_spec({**mean, "participants": PARTIES, "auditable": True},
+                                                   "mean"))["auditable"]
+    assert linear == {"route": "linear", "how": "verified on chain by AuditTrail against the input "
+                                                "commitments"}
 
 
 # Bad specs --------------------------------------------------------------------------------
