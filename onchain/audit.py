@@ -17,6 +17,7 @@ from typing import Any
 from eth_utils import keccak
 
 from offchain.analytics.spec import JobSpec
+from offchain.auditable.replay import Step
 from offchain.errors import ConfigError
 from onchain.deploy import Deployment
 from onchain.events import EventBase
@@ -34,11 +35,8 @@ BATCHES = "tuples: committed by the service, attested by all, consumed once"
 PUBLIC = "public"
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    passed: bool
-    detail: str
+#: One check's outcome and evidence: the same record as a step of the public verification.
+Check = Step
 
 
 @dataclass
@@ -124,8 +122,8 @@ def audit_job(dep: Deployment, job_id: int) -> AuditReport:
     verification (onchain.public_audit) follow, each as a check "public: <step>".
     """
     history = load_history(dep, job_id)
-    report = audit_history(history)
     record = JobRecord.of(history)
+    report = _run_checks(record, CHECKS)
     spec = _auditable_spec(record)
     if spec is not None:
         for step in audit_public(dep, job_id, spec, record.job):
@@ -144,9 +142,12 @@ def _auditable_spec(record: JobRecord) -> JobSpec | None:
 
 def audit_history(history: JobHistory, checks: Sequence[CheckFn] | None = None) -> AuditReport:
     """Run ``checks`` (every check by default, in ``CHECKS`` order) on a job's history data."""
-    record = JobRecord.of(history)
-    report = AuditReport(history.job_id)
-    for check in CHECKS if checks is None else checks:
+    return _run_checks(JobRecord.of(history), CHECKS if checks is None else checks)
+
+
+def _run_checks(record: JobRecord, checks: Sequence[CheckFn]) -> AuditReport:
+    report = AuditReport(record.job_id)
+    for check in checks:
         check(record, report)
     return report
 
