@@ -7,7 +7,7 @@ transport, from the same data. Reported per analysis: the tuples each needs
 time of both runs and their ratio (the plain run is the reference measured in
 the same run), the bytes the first participant publishes on AuditTrail
 (summed tuple commitments, transcript), their calldata gas (16 per nonzero and
-4 per zero byte, 21,000 per transaction of at most 128 KiB: the chunks a peer
+4 per zero byte, 21,000 per transaction of at most 96 KiB: the chunks a peer
 sends), and the auditor's replay time.
 
     .venv/bin/python benchmarks/auditable_program.py [--only NAME ...] [--json]

@@ -50,8 +50,9 @@ from onchain.registry import Role
 
 log = logging.getLogger(__name__)
 POLL_S = 0.02
-#: Bytes of AuditTrail data per transaction (about 2.1M gas of calldata).
-DATA_CHUNK = 128 * 1024
+#: Bytes of AuditTrail data per transaction (about 1.6M gas of calldata). A signed transaction
+#: must stay below 128 KiB, the most geth's transaction pool accepts (txMaxSize).
+DATA_CHUNK = 96 * 1024
 _SACRIFICE_DOMAIN = b"mpcc/sacrifice-attestation/v1"
 
 
