@@ -344,7 +344,10 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
             text = config.read_text().replace("timeout_s = 15", "timeout_s = 90")
             config.write_text(text.replace("connect_timeout_s = 6", "connect_timeout_s = 30") + "".join(
                 f'{c} = "{p}"\n' for c, p in bindings(tag).items() if c != "income"))
-        specs = [str(SPECS / f"{name}.json") for name in ("histogram", "decision_tree")]
+        # The tree runs in auditable mode: replayed on committed tuples from the node's calldata.
+        tree_spec = json.loads((SPECS / "decision_tree.json").read_text())
+        (tmp_path / "tree.json").write_text(json.dumps({**tree_spec, "auditable": True}))
+        specs = [str(SPECS / "histogram.json"), str(tmp_path / "tree.json")]
         cluster.start("service", "preprocess", "serve", "--test-account-index", "1", "--listen",
                       f"127.0.0.1:{cluster.service_port}", "--stock", "input_mask=1", "--poll-s", "0.5",
                       "--progress", *[a for s in specs for a in ("--stock-for", s)])
@@ -371,6 +374,10 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
         assert "count[age=[65,80]]" in shown
         for job in (tree_job, histogram_job):
             assert cluster.mpcc("audit", str(job), check=False).returncode == 0
+        checks = {c["check"]: c["passed"] for c in cluster.mpcc_json("audit", str(tree_job))["checks"]}
+        assert {name: checks.get(f"public: {name}") for name in ("tuple commitments", "tuple checks",
+                                                                   "openings", "result")} == dict.fromkeys(
+            ("tuple commitments", "tuple checks", "openings", "result"), True)
         listed = cluster.mpcc_json("job", "list")
         assert [(j["analysis"], j["state"]) for j in listed] == [("decision_tree", "finalised"),
                                                                  ("histogram", "finalised")]
