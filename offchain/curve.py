@@ -13,7 +13,10 @@ which is also its wire format (no version byte: it is the precompiles')::
     p_0 || p_1 || ... || p_{n-1}     p_i = x (32 bytes big-endian) || y (32 bytes big-endian)
 
 with the point at infinity as 64 zero bytes (an affine encoding is unique, so
-equal points have equal bytes). Batches run in the C kernel
+equal points have equal bytes). :func:`compress` halves it for storage and
+calldata: 32 bytes a point, x big-endian with bit 255 set when y is odd, and
+bit 254 alone for infinity (x < Q < 2^254 leaves both free); :func:`decompress`
+recovers y as the square root of x^3 + 3 of that parity. Batches run in the C kernel
 (:mod:`offchain._g1kernel`) when it is built, else in the pure-Python
 reference (:mod:`offchain._g1ref`), its specification. Set the environment
 variable ``MPCC_CURVE=reference`` to force the reference.
@@ -27,13 +30,21 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
+import numpy as np
+
 from offchain import _g1kernel, _g1ref
 from offchain.errors import ConfigError, DecodeError
 from offchain.field import P, FieldVec
 
+try:
+    from gmpy2 import mpz as _mpz, powmod as _powmod
+except ImportError:  # pragma: no cover - gmpy2 is a dependency
+    _mpz, _powmod = int, pow
+
 Q = _g1ref.Q
 ORDER = _g1ref.ORDER
 POINT_BYTES = 64
+COMPRESSED_BYTES = 32
 SCALAR_BYTES = 32
 H_TAG = b"mpcc/pedersen/H/v1"
 Affine = tuple[int, int]
@@ -247,3 +258,36 @@ def msm(points: PointVec, scalars: FieldVec) -> PointVec:
     if len(points) != len(scalars):
         raise ConfigError(f"{len(scalars)} scalars for {len(points)} points")
     return PointVec._wrap(_ops.msm(points.to_bytes(), scalars.packed()))
+
+
+def compress(points: PointVec) -> bytes:
+    """The 32-byte form of every point (see the module docstring)."""
+    raw = np.frombuffer(points.to_bytes(), dtype=np.uint8).reshape(-1, POINT_BYTES)
+    out = raw[:, :COMPRESSED_BYTES].copy()
+    out[:, 0] |= (raw[:, -1] & 1) << 7
+    out[~raw.any(axis=1), 0] = 0x40
+    return out.tobytes()
+
+
+def decompress(data: bytes | bytearray | memoryview) -> PointVec:
+    """Points from their 32-byte form; DecodeError naming the first that is not on the curve."""
+    if len(data) % COMPRESSED_BYTES:
+        raise DecodeError(f"compressed points: {len(data)} bytes is not a multiple of 32")
+    view, out = bytes(data), bytearray()
+    root = (Q + 1) // 4  # Q = 3 mod 4: a square's root is its (Q+1)/4-th power.
+    for i in range(0, len(view), COMPRESSED_BYTES):
+        word = int.from_bytes(view[i:i + COMPRESSED_BYTES], "big")
+        odd, infinity, x = word >> 255, (word >> 254) & 1, word & ((1 << 254) - 1)
+        if infinity:
+            if odd or x:
+                raise DecodeError(f"compressed point {i // 32}: bad infinity encoding")
+            out += bytes(POINT_BYTES)
+            continue
+        rhs = (_mpz(x) ** 3 + 3) % Q
+        y = int(_powmod(rhs, root, Q))
+        if x >= Q or (y * y - rhs) % Q:
+            raise DecodeError(f"compressed point {i // 32} is not on BN254 G1")
+        if y & 1 != odd:
+            y = Q - y
+        out += x.to_bytes(32, "big") + y.to_bytes(32, "big")
+    return PointVec._wrap(bytes(out))

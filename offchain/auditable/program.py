@@ -250,9 +250,10 @@ def _columns(base: Mapping[TupleKey, TupleSet], key: TupleKey) -> tuple[SharedVe
 class Record:
     """What the auditor needs besides the spec and the result: see the module docstring.
 
-    On chain (offchain.peer.member), the commitments go as they are (64 bytes
-    each, AuditTrail data of kind TUPLES, and every participant's JobManager
-    input commitment is :func:`commitment_hash` of them); the rest as the
+    On chain (offchain.peer.member), the commitments go compressed (32 bytes
+    each, offchain.curve.compress; AuditTrail data of kind TUPLES), and every
+    participant's JobManager input commitment is :func:`commitment_hash` of
+    them; the rest as the
     transcript (kind TRANSCRIPT), version 2: 0x02 || n (4 bytes big-endian)
     || the n opened values packed || their n randomness values packed || m
     (4 bytes) || m times: length (4 bytes) || a broadcast message.
@@ -271,8 +272,9 @@ class Record:
 
     @classmethod
     def parse(cls, commitments: bytes, transcript: bytes) -> Record:
-        """The record of published data; DecodeError (a ValueError) naming what is malformed."""
-        points = curve.PointVec.from_bytes(commitments)
+        """The record of published data (compressed commitments, transcript); DecodeError (a
+        ValueError) naming what is malformed."""
+        points = curve.decompress(commitments)
         view = memoryview(transcript)
         if len(view) < 5 or view[0] != TRANSCRIPT_VERSION:
             raise DecodeError("auditable transcript: missing or unknown version byte")

@@ -320,7 +320,7 @@ def auditable_plan(spec: JobSpec) -> dict[str, Any] | None:
         "program": "replayed by the auditor on committed tuples (every opening checked)"}[way]}
     if way == "program":
         commitments = program.Layout.of(registry.plain_needs(spec)).size()
-        out.update(tuple_commitments=commitments, tuple_bytes=commitments * 64)
+        out.update(tuple_commitments=commitments, tuple_bytes=commitments * 32)  # Compressed.
     return out
 
 

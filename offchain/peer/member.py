@@ -188,7 +188,7 @@ class MemberPeer:
 
         async def post_tuples(points: curve.PointVec) -> None:
             if key.party == 0:  # One copy of the summed list is enough (every party checks it).
-                self.publish_chunks(job_id, DataKind.TUPLES, points.to_bytes())
+                self.publish_chunks(job_id, DataKind.TUPLES, curve.compress(points))
             await post_hash(auditable_program.commitment_hash(points))
 
         route = auditable_route(spec) if spec.auditable else "plain"

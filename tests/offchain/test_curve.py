@@ -278,3 +278,26 @@ def test_evm_precompiles_agree() -> None:
     for p, k in ((pts[0], secrets.randbelow(ORDER)), (pts[1], ORDER - 1), (pts[2], 0),
                  (pts[3], 12345), (pts[2], 2**256 - 1)):
         assert call(7, p.to_bytes() + k.to_bytes(32, "big")) == p.scale(k).to_bytes()
+
+
+def test_compression_round_trips_and_halves_the_bytes() -> None:
+    points = curve.PointVec.concat([curve.commit(FieldVec.random(200), FieldVec.random(200)),
+                                    curve.PointVec.infinity(1), curve.G, -curve.G, curve.H])
+    packed = curve.compress(points)
+    assert len(packed) == curve.COMPRESSED_BYTES * len(points)
+    assert curve.decompress(packed) == points
+    assert curve.compress(curve.G) == (1 | 0).to_bytes(32, "big")  # G = (1, 2): y even.
+    assert curve.compress(-curve.G)[0] & 0x80  # -G = (1, Q - 2): y odd.
+    assert curve.compress(curve.PointVec.infinity(1)) == bytes([0x40]) + bytes(31)
+
+
+@pytest.mark.parametrize("word, message", [
+    (0, "not on BN254 G1"),                         # x = 0: 3 is not a square mod Q.
+    (curve.Q, "not on BN254 G1"),                   # x >= Q.
+    ((1 << 254) | 1, "bad infinity encoding"),      # The infinity flag with an x.
+])
+def test_decompression_refuses_what_is_not_a_point(word: int, message: str) -> None:
+    with pytest.raises(DecodeError, match=message):
+        curve.decompress(word.to_bytes(32, "big"))
+    with pytest.raises(DecodeError, match="multiple of 32"):
+        curve.decompress(bytes(31))

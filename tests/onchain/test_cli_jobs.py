@@ -176,7 +176,7 @@ def test_job_plan_says_how_an_auditable_job_is_verified_and_what_it_publishes() 
     plan = commands.job_plan(commands.parse_spec({**fields, "participants": PARTIES, "auditable": True},
                                                  "tree"))
     audit = plan["auditable"]
-    assert audit["route"] == "program" and audit["tuple_bytes"] == 64 * audit["tuple_commitments"]
+    assert audit["route"] == "program" and audit["tuple_bytes"] == 32 * audit["tuple_commitments"]
     assert sum(plan["needs"].values()) > sum(plain["needs"].values())  # Checks and bits cost tuples.
     assert "trunc" not in plan["stock"]  # Truncation pairs come from committed bits.
     mean = commands.read_spec_file(SPECS / "mean.json")

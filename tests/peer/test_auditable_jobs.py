@@ -174,8 +174,8 @@ def test_any_analysis_is_replayed_from_chain_data(shared: LocalConsortium,
     failing = [s for s in verify(spec, forged) if not s.passed]
     assert failing[0].name == "openings" and "opened value 0 (tuple checks" in failing[0].detail
     # Other tuple commitments than the participants committed to on JobManager.
-    points = bytearray(trail.tuples[first])
-    points[:128] = points[64:128] + points[:64]
+    points = bytearray(trail.tuples[first])  # Compressed: 32 bytes a point.
+    points[:64] = points[32:64] + points[:32]
     forged = dataclasses.replace(trail, tuples={**trail.tuples, first: bytes(points)})
     assert failed_steps(spec, forged) == ["tuple commitments", "result"]
 
