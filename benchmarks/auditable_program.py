@@ -27,7 +27,7 @@ import numpy as np
 from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
-from offchain.auditable import program
+from offchain.auditable import program, program_audit
 from offchain.engine.context import Context
 from offchain.engine.local import run_local
 from offchain.peer.member import DATA_CHUNK
@@ -95,7 +95,7 @@ def measure(spec: JobSpec) -> dict[str, Any]:
     result, record = results[0]
     tuples, transcript = curve.compress(record.commitments), record.transcript()
     started = time.perf_counter()  # The auditor's work from the published bytes.
-    _, steps = program.audit(spec, 3, program.Record.parse(tuples, transcript), result)
+    _, steps = program_audit.audit(spec, 3, program.Record.parse(tuples, transcript), result)
     audit_s = time.perf_counter() - started
     assert all(s.passed for s in steps), steps
     return {

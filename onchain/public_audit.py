@@ -47,7 +47,7 @@ from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable.commitments import check_opening, column_sums
-from offchain.auditable import program
+from offchain.auditable import program, program_audit
 from offchain.auditable.linear import result_from_totals, revealed_columns, width
 from offchain.auditable.linear import route as auditable_route
 from offchain.auditable.replay import PartyRecord, Step, replay
@@ -171,7 +171,7 @@ def _verify_program(spec: JobSpec, trail: TrailRecord) -> list[Step]:
         return [Step("tuple commitments", False, f"the input commitment of {', '.join(wrong)} on "
                      f"JobManager is not the hash of the published tuple commitments"),
                 _check_result_of(trail, None)]
-    derived, steps = program.audit(spec, len(spec.participants), record)
+    derived, steps = program_audit.audit(spec, len(spec.participants), record)
     steps[0] = dataclasses.replace(steps[0], detail=steps[0].detail + ", their hash committed on "
                                    "JobManager by every participant")
     expected_result = registry.result_bytes(derived) if derived is not None else None

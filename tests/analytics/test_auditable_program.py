@@ -17,7 +17,7 @@ import pytest
 
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
-from offchain.auditable import program
+from offchain.auditable import program, program_audit
 from offchain.auditable.linear import route
 from offchain.engine.context import Context
 from offchain.engine.local import run_local
@@ -77,9 +77,9 @@ def test_routes() -> None:
 def test_honest_run_is_the_plain_result_and_passes_every_step(honest: Any) -> None:
     s, result, record = honest
     assert result == {"count": "9", "min.a": "-3.250000", "max.a": "15.500000"}
-    derived, steps = program.audit(s, 3, record, result)
+    derived, steps = program_audit.audit(s, 3, record, result)
     assert derived == result
-    assert [st.name for st in steps] == list(program.STEPS)
+    assert [st.name for st in steps] == list(program_audit.STEPS)
     assert not failed(steps), steps
     lay = program.Layout.of(registry.plain_needs(s))
     assert len(record.commitments) == lay.size()
@@ -98,7 +98,7 @@ def test_needs_are_exact_and_cover_the_checks() -> None:
 
 def test_altered_result_fails_result(honest: Any) -> None:
     s, result, record = honest
-    _, steps = program.audit(s, 3, record, {**result, "max.a": "16.000000"})
+    _, steps = program_audit.audit(s, 3, record, {**result, "max.a": "16.000000"})
     assert failed(steps) == ["result"]
 
 
@@ -107,7 +107,7 @@ def test_altered_opening_fails_openings_naming_it(honest: Any) -> None:
     last = len(record.opened) - 1
     opened = record.opened.to_ints()
     opened[last] += 1
-    _, steps = program.audit(s, 3, dataclasses.replace(record, opened=FieldVec.from_ints(opened)),
+    _, steps = program_audit.audit(s, 3, dataclasses.replace(record, opened=FieldVec.from_ints(opened)),
                              result)
     assert "openings" in failed(steps)
     detail = next(st.detail for st in steps if st.name == "openings")
@@ -118,7 +118,7 @@ def test_altered_randomness_fails_openings(honest: Any) -> None:
     s, result, record = honest
     rands = record.rands.to_ints()
     rands[5] += 1
-    _, steps = program.audit(s, 3, dataclasses.replace(record, rands=FieldVec.from_ints(rands)), result)
+    _, steps = program_audit.audit(s, 3, dataclasses.replace(record, rands=FieldVec.from_ints(rands)), result)
     assert failed(steps) == ["openings"]
     assert "opened value 5 (tuple checks" in next(st.detail for st in steps if not st.passed)
 
@@ -127,14 +127,14 @@ def test_altered_commitment_fails(honest: Any) -> None:
     s, result, record = honest
     points = record.commitments
     altered = type(points).concat([points[1:2], points[0:1], points[2:]])  # Two swapped.
-    _, steps = program.audit(s, 3, dataclasses.replace(record, commitments=altered), result)
+    _, steps = program_audit.audit(s, 3, dataclasses.replace(record, commitments=altered), result)
     assert "openings" in failed(steps)
 
 
 def test_truncated_record_does_not_fit_the_program(honest: Any) -> None:
     s, result, record = honest
     short = dataclasses.replace(record, opened=record.opened[:-1], rands=record.rands[:-1])
-    _, steps = program.audit(s, 3, short, result)
+    _, steps = program_audit.audit(s, 3, short, result)
     assert failed(steps) == ["openings"]
     assert "does not fit the program" in steps[-1].detail
 
@@ -193,7 +193,7 @@ def test_colluding_parties_cannot_pass_a_bad_triple(monkeypatch: pytest.MonkeyPa
         m.setattr(program, "check_zero", lambda zero: None)
         results = run_parties(s, {"a": VALUES}, _tamper(TupleKind.TRIPLE, 2, 1, alpha), seed)
     result, record = results[0]
-    _, steps = program.audit(s, 3, record, result)
+    _, steps = program_audit.audit(s, 3, record, result)
     assert failed(steps) == ["tuple checks"]
     assert "the public check of the job's triples failed" in steps[1].detail
     # They post a zero for the failed check instead: the opening no longer opens its commitment.
@@ -202,7 +202,7 @@ def test_colluding_parties_cannot_pass_a_bad_triple(monkeypatch: pytest.MonkeyPa
     opened = record.opened.to_ints()
     assert opened[at] != 0 and opened[at + 1:at + 3] == [0, 0]  # The triples' combined check.
     opened[at] = 0
-    _, steps = program.audit(s, 3, dataclasses.replace(record, opened=FieldVec.from_ints(opened)),
+    _, steps = program_audit.audit(s, 3, dataclasses.replace(record, opened=FieldVec.from_ints(opened)),
                              result)
     assert "openings" in failed(steps)
     assert f"opened value {at} (tuple checks" in next(st.detail for st in steps if not st.passed)
@@ -217,7 +217,7 @@ def test_differentially_private_count_is_audited() -> None:
         if isinstance(r, BaseException):
             raise r
     result, record = results[0]
-    derived, steps = program.audit(s, 3, record, result)
+    derived, steps = program_audit.audit(s, 3, record, result)
     assert not failed(steps) and derived == result
 
 
