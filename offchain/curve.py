@@ -166,6 +166,10 @@ class PointVec:
         i = index % n
         return PointVec._wrap(self._data[64 * i:64 * i + 64])
 
+    def rows(self) -> np.ndarray:
+        """The encodings as a read-only (n, 64) array of bytes (comparisons, selections)."""
+        return np.frombuffer(self._data, dtype=np.uint8).reshape(-1, POINT_BYTES)
+
     def __iter__(self) -> Iterator[PointVec]:
         """The points one by one, each as a 1-point PointVec."""
         return (self[i] for i in range(len(self)))
@@ -262,7 +266,7 @@ def msm(points: PointVec, scalars: FieldVec) -> PointVec:
 
 def compress(points: PointVec) -> bytes:
     """The 32-byte form of every point (see the module docstring)."""
-    raw = np.frombuffer(points.to_bytes(), dtype=np.uint8).reshape(-1, POINT_BYTES)
+    raw = points.rows()
     out = raw[:, :COMPRESSED_BYTES].copy()
     out[:, 0] |= (raw[:, -1] & 1) << 7
     out[~raw.any(axis=1), 0] = 0x40

@@ -20,6 +20,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from offchain import curve
 from offchain.errors import ConfigError
 from offchain.field import P, FieldVec, RandBytes
@@ -61,8 +63,16 @@ def commit_shares(inputs: Sequence[SharedVec], randbytes: RandBytes = secrets.to
 
 def check_opening(sums: curve.PointVec, shares: Sequence[int], rands: Sequence[int]) -> list[int]:
     """Indices j where shares[j]*G + rands[j]*H differs from sums[j] (empty: all open)."""
-    opened = curve.commit(FieldVec.from_ints(list(shares)), FieldVec.from_ints(list(rands)))
-    return [j for j in range(len(sums)) if opened[j] != sums[j]]
+    return mismatches(sums, FieldVec.from_ints(list(shares)), FieldVec.from_ints(list(rands))).tolist()
+
+
+def mismatches(expected: curve.PointVec, values: FieldVec, rands: FieldVec) -> np.ndarray:
+    """Indices j where values[j]*G + rands[j]*H is not expected[j], in increasing order."""
+    if not len(expected) == len(values) == len(rands):
+        raise ConfigError(f"{len(values)} values and {len(rands)} randomness values for "
+                          f"{len(expected)} commitments")
+    opened = curve.commit(values, rands)
+    return np.flatnonzero((opened.rows() != expected.rows()).any(axis=1))
 
 
 def column_sums(points: curve.PointVec, width: int) -> curve.PointVec:

@@ -56,8 +56,7 @@ class CommitVec:
 
     def gather(self, index: np.ndarray) -> CommitVec:
         """The commitments at ``index``, in that order (indices may repeat)."""
-        raw = np.frombuffer(self.points.to_bytes(), dtype=np.uint8).reshape(-1, curve.POINT_BYTES)
-        return CommitVec(curve.PointVec._wrap(raw[index].tobytes()))
+        return CommitVec(curve.PointVec._wrap(self.points.rows()[index].tobytes()))
 
     def __add__(self, other: CommitVec | FieldVec | int) -> CommitVec:
         return CommitVec(self.points + _as_commit(other, len(self)).points)
@@ -87,9 +86,8 @@ class CommitVec:
         limbs = c.limbs
         one, minus = (limbs == _ONE).all(axis=1), (limbs == _MINUS_ONE).all(axis=1)
         if (one | minus).all():  # The sign flips of bitwise XOR: no scalar multiplication.
-            raw = np.frombuffer(self.points.to_bytes(), dtype=np.uint8).reshape(-1, curve.POINT_BYTES)
-            neg = np.frombuffer((-self.points).to_bytes(), dtype=np.uint8).reshape(raw.shape)
-            return CommitVec(curve.PointVec._wrap(np.where(minus[:, None], neg, raw).tobytes()))
+            flipped = np.where(minus[:, None], (-self.points).rows(), self.points.rows())
+            return CommitVec(curve.PointVec._wrap(flipped.tobytes()))
         return CommitVec(self.points.scale(c))
 
     __rmul__ = __mul__

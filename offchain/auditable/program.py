@@ -54,7 +54,7 @@ from offchain.analytics.spec import JobSpec
 from offchain.auditable.commitvec import CommitVec
 from offchain.engine.comm import exchange
 from offchain.engine.context import Context
-from offchain.engine.opening import open_values
+from offchain.engine.opening import open_shares, open_values
 from offchain.engine.tape import Observer, Tape
 from offchain.errors import ConfigError, DecodeError, MalformedMessage, SacrificeFailed
 from offchain.field import ELEMENT_BYTES, P, FieldVec, RandBytes
@@ -312,14 +312,15 @@ async def run_party(ctx: Context, spec: JobSpec, table: Table, commit: CommitHoo
     t = challenge(spec, points)
     tape = Tape()
     result = await program(dataclasses.replace(ctx, tape=tape), spec, table, base, t)
-    shadow = await _shadow(spec, ctx.n_parties, lay, rands, tape, t)
-    (rho,) = await _sum_fields(ctx, [shadow])
-    return result, Record(points, tape.flat(), rho, tuple(tape.messages))
+    opened = tape.flat()
+    shadow = await _shadow(spec, ctx.n_parties, lay, rands, Tape.replay(opened, tape.messages), t)
+    # Summing the parties' shadows opens rho; it is not the program's, so it is not taped.
+    (rho,) = await open_shares(dataclasses.replace(ctx, tape=None), [shadow])
+    return result, Record(points, opened, rho, tuple(tape.messages))
 
 
-async def _shadow(spec: JobSpec, n: int, lay: Layout, rands: FieldVec, tape: Tape, t: int) -> FieldVec:
+async def _shadow(spec: JobSpec, n: int, lay: Layout, rands: FieldVec, replay: Tape, t: int) -> FieldVec:
     """This party's randomness share of every opened value (the program replayed on rands)."""
-    replay = Tape.replay(tape.flat(), tape.messages)
     ctx = Context(Observer(n), MacKeyShare(n, 0), MemoryTupleSource(), tape=replay)
     await program(ctx, spec, empty_table(spec), split(lay, rands), t)
     replay.finished()
@@ -338,12 +339,6 @@ async def _sum_points(ctx: Context, mine: curve.PointVec) -> curve.PointVec:
                 raise MalformedMessage(j, f"{len(theirs)} tuple commitments, expected {len(mine)}")
             total = total + theirs
     return total
-
-
-async def _sum_fields(ctx: Context, mine: list[FieldVec]) -> list[FieldVec]:
-    from offchain.engine.opening import open_shares
-
-    return await open_shares(dataclasses.replace(ctx, tape=None), mine)
 
 
 def empty_table(spec: JobSpec) -> Table:

@@ -18,10 +18,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-import numpy as np
-
-from offchain import curve
 from offchain.analytics.spec import JobSpec
+from offchain.auditable.commitments import mismatches
 from offchain.auditable.commitvec import CommitVec
 from offchain.auditable.program import Layout, Record, challenge, empty_table, plain_needs, program, split
 from offchain.auditable.replay import Step
@@ -76,11 +74,7 @@ def _check_openings(tape: Tape, record: Record) -> Step:
     if len(record.rands) != len(record.opened):
         return Step(STEPS[2], False, f"{len(record.rands)} randomness values for "
                                      f"{len(record.opened)} opened values")
-    claimed = curve.commit(record.opened, record.rands)
-    size = curve.POINT_BYTES
-    mine = np.frombuffer(derived.to_bytes(), dtype=np.uint8).reshape(-1, size)
-    theirs = np.frombuffer(claimed.to_bytes(), dtype=np.uint8).reshape(-1, size)
-    bad = np.flatnonzero((mine != theirs).any(axis=1))
+    bad = mismatches(derived, record.opened, record.rands)
     if bad.size:
         j = int(bad[0])
         vector = _vector_of(tape, j)
