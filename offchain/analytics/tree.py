@@ -77,7 +77,6 @@ import numpy as np
 from offchain.analytics import common, privacy, tree_privacy
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
-from offchain.analytics.tree_privacy import NoiseHook
 from offchain.analytics.tree_split import (
     MAX_GINI_BITS, Path, Shape, leaf_level, level_needs, split_level)
 from offchain.engine.context import Context
@@ -155,9 +154,8 @@ def local(spec: JobSpec, table: Table, sh: Shape, paths: Sequence[Path], t: int)
 
 
 async def run(ctx: Context, spec: JobSpec, table: Table,
-              on_inputs: common.InputHook | None = None,
-              on_noise: NoiseHook | None = None) -> dict[str, str]:
-    """The tree, level by level (``on_noise``: see tree_privacy.NoiseHook)."""
+              on_inputs: common.InputHook | None = None) -> dict[str, str]:
+    """The tree, level by level."""
     sh = shape_of(spec)
     F, classes = len(sh.features), spec.domain(spec.label or "")
     paths: list[Path] = [()]
@@ -168,7 +166,7 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
         inputs = await common.input_all(ctx, spec, local(spec, table, sh, paths, t),
                                         on_inputs if t == 0 else None)
         if t == 0:  # After the hook: the commitment comes before any other work.
-            noise = await tree_privacy.draw(ctx, sh, on_noise)
+            noise = await tree_privacy.draw(ctx, sh)
         tot = await tree_privacy.noisy(ctx, sh, common.total(inputs), noise[t])
         if t < sh.depth:
             code, own = await split_level(ctx, sh, t, tot, paths, parent)

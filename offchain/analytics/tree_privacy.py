@@ -55,8 +55,6 @@ features need many rows per node or a large epsilon.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-
 from offchain.analytics import privacy
 from offchain.analytics.privacy import Noise
 from offchain.analytics.tree_split import Shape
@@ -64,10 +62,6 @@ from offchain.engine import estimate
 from offchain.engine.context import Context
 from offchain.preprocessing.tuples import Needs
 from offchain.shares import SharedVec
-
-#: Awaited with the shares of every level's noise once drawn (tests open them; jobs never do).
-NoiseHook = Callable[[Sequence[SharedVec]], Awaitable[None]]
-
 
 def plan(sh: Shape) -> list[Noise]:
     """One entry per level t: its P_t * width_t counts, epsilon / (D + 1), on sensitivity
@@ -95,16 +89,12 @@ def needs(sh: Shape) -> Needs:
     return total
 
 
-async def draw(ctx: Context, sh: Shape, on_noise: NoiseHook | None = None
-               ) -> list[SharedVec | None]:
+async def draw(ctx: Context, sh: Shape) -> list[SharedVec | None]:
     """<Z> per level, all levels in one batch (None per level without epsilon)."""
     noises = plan(sh)
     if not noises:
         return [None] * (sh.depth + 1)
-    z = await privacy.noise_many(ctx, noises)
-    if on_noise is not None:
-        await on_noise(z)
-    return list(z)
+    return list(await privacy.noise_many(ctx, noises))
 
 
 async def noisy(ctx: Context, sh: Shape, tot: SharedVec, z: SharedVec | None) -> SharedVec:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from offchain.analytics import registry
+from offchain.analytics import common, privacy, registry
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
 from offchain.engine.context import Context
 from offchain.engine.local import run_local
+from offchain.shares import SharedVec
 
 PARTIES = tuple("0x" + f"{i + 1:040x}" for i in range(3))
 
@@ -58,3 +60,33 @@ def close(got: str, want: float, rel: float, ulps: float = 4, f: int = 20) -> bo
 
 def rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+class Drawn(list):  # type: ignore[type-arg]
+    """Party 0's noise draws, one (plan, opened noise per entry) per ``noise_many`` call;
+    ``by_party`` holds every party's (the same values, opened)."""
+
+    by_party: dict[int, list[tuple[list[privacy.Noise], list[list[int]]]]]
+
+
+@contextlib.contextmanager
+def opened_noise() -> Iterator[Drawn]:
+    """Every ``privacy.noise_many`` draw, also opened for the test while the block runs: a peek
+    no real run makes (opening consumes no tuples, so the needs stay exact)."""
+    drawn = Drawn()
+    drawn.by_party = {}
+    sampler = privacy.noise_many
+
+    async def peek(ctx: Context, noises: Sequence[privacy.Noise]) -> list[SharedVec]:
+        out = await sampler(ctx, noises)
+        opened = await common.reveal(ctx, out)
+        drawn.by_party.setdefault(ctx.party, []).append((list(noises), opened))
+        if ctx.party == 0:
+            drawn.append((list(noises), opened))
+        return out
+
+    privacy.noise_many = peek  # type: ignore[assignment]
+    try:
+        yield drawn
+    finally:
+        privacy.noise_many = sampler  # type: ignore[assignment]

@@ -19,8 +19,7 @@ from offchain.engine.inputs import input_values
 from offchain.engine.local import run_local
 from offchain.errors import ConfigError
 from offchain.field import FieldVec
-from offchain.shares import SharedVec
-from analytics_testkit import PARTIES, rng, run_analysis, spec, split_tables
+from analytics_testkit import PARTIES, opened_noise, rng, run_analysis, spec, split_tables
 
 CLIP: dict[str, Any] = {"clip_lower": 0, "clip_upper": 10}
 
@@ -150,30 +149,21 @@ def test_the_mpc_threshold_and_prefix_or_match_the_plaintext_twin(reveal: tuple[
     assert privacy_bounds.extremes_plain(s, noisy[:48])["max"][:3] == [0, 0, 8]
 
 
-def test_a_summary_reveals_the_twin_of_its_own_noise(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_summary_reveals_the_twin_of_its_own_noise() -> None:
     # The noise is opened on the side (no tuples: the needs stay exact) so that the plaintext
     # twin can recompute the answer from the true histogram plus the very same noise. epsilon 1
     # on 2 x 2 x 16 bins (C = 2): tau = 48, near the counts of the bins of x and of the upper
     # bins of y, so the noise decides some of the answers. Seeded, the
     # 64 draws have the calibrated variance: mean(Z^2) / Var in [0.5, 1.8] (a factor 2 error in
     # epsilon / C moves it by about 4).
-    seen: list[list[int]] = []
-    sampler = privacy.noise_many
-
-    async def noise_many(ctx: Context, noises: Sequence[privacy.Noise]) -> list[SharedVec]:
-        out = await sampler(ctx, noises)
-        opened = await common.reveal(ctx, out)
-        if ctx.party == 0:
-            seen.extend(z for n, z in zip(noises, opened) if n.part == "bins")
-        return out
-
-    monkeypatch.setattr(privacy, "noise_many", noise_many)
     r = rng(65)
     x, y = r.normal(5, 1.5, 600).round(2), (r.uniform(0, 1, 600) ** 3 * 10).round(2)
     g = r.choice(["a", "b"], 600)
     s = spec(analysis="summary", columns=("x", "y"), group_by="g", domains={"g": ("a", "b")},
              reveal=("min", "max"), params={"epsilon": 1.0, "minmax_bins": 16, **CLIP})
-    got = run_analysis(s, split_tables(s, {"x": x, "y": y, "g": g}), seed=b"dp-minmax-twin")
+    with opened_noise() as drawn:
+        got = run_analysis(s, split_tables(s, {"x": x, "y": y, "g": g}), seed=b"dp-minmax-twin")
+    seen = [z for noises, opened in drawn for n, z in zip(noises, opened) if n.part == "bins"]
     f = s.fixed_point.f
     hist = [h for name in ("a", "b") for v in (x[g == name], y[g == name])
             for h in privacy_bounds.local_counts(s, common.encodings(v, f))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,13 +19,12 @@ from offchain.engine.context import Context
 from offchain.engine.fixedpoint import fx_constant
 from offchain.engine.local import run_local
 from offchain.errors import ConfigError, ProtocolAbort
-from offchain.shares import SharedVec
-from analytics_testkit import PARTIES, close, rng, run_analysis, spec, split_tables
+from analytics_testkit import (PARTIES, Drawn, close, opened_noise, rng, run_analysis, spec,
+                              split_tables)
 
 F = 20
 ULP = 2.0**-F
 UNIT: dict[str, Any] = {"clip_lower": 0, "clip_upper": 1}
-Drawn = list[tuple[list[privacy.Noise], list[list[int]]]]
 
 
 def tail(epsilon: float, sens: float, p: float) -> float:
@@ -35,21 +34,10 @@ def tail(epsilon: float, sens: float, p: float) -> float:
 
 
 @pytest.fixture
-def drawn(monkeypatch: pytest.MonkeyPatch) -> Drawn:
-    """Each ``noise_many`` call's plan and its draws, opened for the test (a peek that no real
-    run makes; opening consumes no tuples, so the needs stay exact)."""
-    calls: Drawn = []
-    original = privacy.noise_many
-
-    async def peek(ctx: Context, noises: Sequence[privacy.Noise]) -> list[SharedVec]:
-        out = await original(ctx, noises)
-        opened = await common.reveal(ctx, out)
-        if ctx.party == 0:
-            calls.append((list(noises), opened))
-        return out
-
-    monkeypatch.setattr(privacy, "noise_many", peek)
-    return calls
+def drawn() -> Iterator[Drawn]:
+    """Each ``noise_many`` call's plan and its draws, opened for the test (analytics_testkit)."""
+    with opened_noise() as calls:
+        yield calls
 
 
 # The plans: sensitivities and the budget split, by hand ----------------------------------------

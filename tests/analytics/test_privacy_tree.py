@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from offchain.analytics import common, registry, tree, tree_privacy
+from offchain.analytics import registry, tree, tree_privacy
 from offchain.analytics.data import Table
 from offchain.analytics.privacy import Noise
 from offchain.analytics.spec import JobSpec
@@ -26,7 +26,7 @@ from offchain.engine.context import Context
 from offchain.engine.local import run_local
 from offchain.engine.logarithm import xlog2x_plain
 from offchain.errors import ConfigError
-from analytics_testkit import PARTIES, run_analysis, spec, split_tables
+from analytics_testkit import PARTIES, opened_noise, run_analysis, spec, split_tables
 from test_analytics_tree import DOMAINS, data, plain_id3, tree_spec
 
 SEED = b"dp-tree"
@@ -105,27 +105,25 @@ def score(table: list[list[int]], criterion: str, bits: int) -> Fraction | int:
 
 def run_with_noise(s: JobSpec, tables: Sequence[Table], seed: bytes
                    ) -> tuple[dict[str, str], list[list[int]]]:
-    """The MPC tree and every level's noise, opened by the hook; exact needs, as run_analysis."""
+    """The MPC tree and every level's noise, opened on the side; exact needs, as run_analysis."""
     needs = registry.needs(s)
 
-    async def program(ctx: Context) -> tuple[dict[str, str], list[list[int]], dict[str, int]]:
-        seen: list[list[int]] = []
-
-        async def tap(z: Sequence[Any]) -> None:
-            seen.extend(await common.reveal(ctx, list(z)))
-
-        result = await tree.run(ctx, s, tables[ctx.party], on_noise=tap)
+    async def program(ctx: Context) -> tuple[dict[str, str], dict[str, int]]:
+        result = await tree.run(ctx, s, tables[ctx.party])
         left = {str(k): ctx.source.available(k) for k, _ in needs}
-        return result, seen, {k: v for k, v in left.items() if v}
+        return result, {k: v for k, v in left.items() if v}
 
-    results = asyncio.run(run_local(len(tables), program, needs=needs, sacrifice=False,
-                                    seed=seed, timeout=120))
+    with opened_noise() as drawn:
+        results = asyncio.run(run_local(len(tables), program, needs=needs, sacrifice=False,
+                                        seed=seed, timeout=120))
     for r in results:
         if isinstance(r, BaseException):
             raise r
-    assert all(r[:2] == results[0][:2] for r in results)  # type: ignore[index]
-    assert not results[0][2], f"tuples left over: {results[0][2]}"  # type: ignore[index]
-    return results[0][0], results[0][1]  # type: ignore[index]
+    seen = [[z for _, opened in drawn.by_party[p] for z in opened] for p in range(len(tables))]
+    assert all(r[0] == results[0][0] for r in results)  # type: ignore[index]
+    assert all(z == seen[0] for z in seen)
+    assert not results[0][1], f"tuples left over: {results[0][1]}"  # type: ignore[index]
+    return results[0][0], seen[0]  # type: ignore[index]
 
 
 FEATURES = ("a", "b", "c")
@@ -151,7 +149,7 @@ def test_mpc_equals_the_plaintext_dp_twin_given_the_same_noise(criterion: str) -
     # The noise matters here: it is not all 0, clamps counts below 0 and changes the tree.
     assert sum(clamped) >= 3 and sum(z != 0 for z in noise[0]) >= 8
     assert got != plain_id3(pooled, FEATURES, "k", DOMAINS, 2, criterion, bits)
-    if criterion == "gini":  # The hook only opens: the same dealer gives the same tree without it.
+    if criterion == "gini":  # The peek only opens: the same dealer gives the same tree without it.
         assert run_analysis(s, split_tables(s, columns), seed=SEED) == got
 
 
@@ -229,20 +227,20 @@ def test_a_large_epsilon_keeps_a_clear_tree(criterion: str) -> None:
 def test_the_input_hook_still_comes_first_and_the_noise_after_it() -> None:
     s = dp_spec(("a", "b"), 1, 3, 2.0)
     tables = split_tables(s, data(65, 9))
-    seen: list[tuple[str, int, int]] = []
+    seen: list[tuple[str, int, int, int]] = []
 
-    async def program(ctx: Context) -> dict[str, str]:
-        async def hook(shares: Any) -> None:
-            seen.append(("inputs", ctx.party, len(ctx.pending)))
+    with opened_noise() as drawn:
+        async def program(ctx: Context) -> dict[str, str]:
+            async def hook(shares: Any) -> None:  # Nothing opened and no noise drawn yet.
+                seen.append(("inputs", ctx.party, len(ctx.pending),
+                             len(drawn.by_party.get(ctx.party, []))))
+            return await tree.run(ctx, s, tables[ctx.party], hook)
 
-        async def tap(z: Any) -> None:
-            seen.append(("noise", ctx.party, len(z)))
-        return await tree.run(ctx, s, tables[ctx.party], hook, tap)
-
-    results = asyncio.run(run_local(3, program, needs=registry.needs(s), sacrifice=False))
+        results = asyncio.run(run_local(3, program, needs=registry.needs(s), sacrifice=False))
     assert all(r == results[0] and isinstance(r, dict) for r in results)
     for p in range(3):
-        assert [e for e in seen if e[1] == p] == [("inputs", p, 0), ("noise", p, 2)]
+        assert [e for e in seen if e[1] == p] == [("inputs", p, 0, 0)]
+        assert [len(noises) for noises, _ in drawn.by_party[p]] == [2]  # Then both levels' noise.
 
 
 WIDE = {**{n: tuple(f"v{i}" for i in range(10)) for n in "abc"}, "k": ("n", "y")}
