@@ -12,17 +12,18 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 
+from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable import program, program_audit
+from offchain.auditable.commitments import mismatches
 from offchain.auditable.linear import route
 from offchain.engine.context import Context
 from offchain.engine.local import run_local
 from offchain.engine.tape import Observer, ReplayMismatch, Tape
-from offchain.errors import SacrificeFailed
+from offchain.errors import ConfigError, DecodeError, MalformedMessage, SacrificeFailed
 from offchain.field import FieldVec
 from offchain.preprocessing.dealer import Dealer
 from offchain.preprocessing.source import TupleSource
@@ -38,8 +39,8 @@ def summary_spec() -> JobSpec:
 
 
 def run_parties(s: JobSpec, columns: dict[str, list[Any]],
-                tamper: Callable[[Context], None] | None = None, seed: bytes | None = None
-                ) -> list[Any]:
+                tamper: Callable[[Context], None] | None = None, seed: bytes | None = None,
+                network: Any = None) -> list[Any]:
     tables = split_tables(s, columns)
 
     async def party(ctx: Context) -> tuple[dict[str, str], program.Record]:
@@ -48,7 +49,7 @@ def run_parties(s: JobSpec, columns: dict[str, list[Any]],
         return await program.run_party(ctx, s, tables[ctx.party])
 
     return asyncio.run(run_local(3, party, needs=registry.needs(s), sacrifice=False, timeout=120,
-                                 seed=seed))
+                                 seed=seed, tamper=network))
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +232,38 @@ def test_a_replay_sends_nothing_and_must_use_the_whole_record() -> None:
         tape.finished()
     with pytest.raises(ReplayMismatch):
         tape.play_opened([FieldVec.zeros(2)])
+
+
+@pytest.mark.parametrize("cut, message", [
+    (64, "tuple commitments, expected"),        # A point short.
+    (1, "tuple commitments: point vector"),    # Not a whole number of points.
+])
+def test_a_party_sending_a_malformed_commitment_list_is_named(cut: int, message: str) -> None:
+    def network(frm: int, to: int, index: int, payload: bytes) -> bytes:
+        return payload[:-cut] if (frm, index) == (1, 0) else payload  # Party 1's list.
+
+    results = run_parties(summary_spec(), {"a": VALUES}, network=network)
+    for party in (0, 2):
+        assert isinstance(results[party], MalformedMessage) and results[party].party == 1
+        assert message in str(results[party])
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: b"\x09" + t[1:], "unknown version byte"),
+    (lambda t: t[:-1], "runs past the end|too short"),
+    (lambda t: t + b"\x00", "trailing bytes"),
+    (lambda t: t[:5], "too short"),
+])
+def test_a_malformed_published_transcript_is_refused(honest: Any, change: Any, message: str) -> None:
+    _, _, record = honest
+    packed = curve.compress(record.commitments)
+    assert program.Record.parse(packed, record.transcript()) == record
+    with pytest.raises(DecodeError, match=message):
+        program.Record.parse(packed, change(record.transcript()))
+
+
+def test_an_opening_check_needs_one_value_and_randomness_per_commitment() -> None:
+    points = curve.commit(FieldVec.from_ints([1, 2]), FieldVec.from_ints([3, 4]))
+    assert mismatches(points, FieldVec.from_ints([1, 5]), FieldVec.from_ints([3, 4])).tolist() == [1]
+    with pytest.raises(ConfigError, match="1 values and 2 randomness values for 2 commitments"):
+        mismatches(points, FieldVec.from_ints([1]), FieldVec.from_ints([3, 4]))
