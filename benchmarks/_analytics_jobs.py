@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from offchain.analytics.shape import categorical_columns, numeric_columns
+from offchain.analytics import registry
+from offchain.analytics.spec import categorical_columns, numeric_columns
 from offchain.analytics.spec import JobSpec
 
 PARTIES = tuple("0x" + f"{i + 1:040x}" for i in range(3))
@@ -47,7 +48,7 @@ def party_rows(columns: Columns, party: int) -> Columns:
 def spec(name: str, rows: int) -> JobSpec:
     """The job of analysis ``name`` over ``rows`` pooled rows (max_rows: a third, rounded up)."""
     def s(**fields: Any) -> JobSpec:
-        return JobSpec.build(participants=PARTIES, **fields)
+        return registry.build_spec(participants=PARTIES, **fields)
 
     nb_domains = {k: DOMAINS[k] for k in ("f1", "f2", "cls")}
     specs: dict[str, Callable[[], JobSpec]] = {

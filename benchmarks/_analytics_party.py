@@ -13,7 +13,7 @@ TLS, store in the party's SQLite TupleCache).
 
 Then, per job: ``read_table`` (the party's CSV file, validated; timed apart as
 ``load_s``), and ``repeats`` times: the job's exact tuples out of the cache
-(``reserve(registry.needs(spec))``, before the clock), a barrier, and
+(``reserve(routes.needs(spec))``, before the clock), a barrier, and
 ``registry.run`` timed with the rounds and bytes this party sent during it.
 The last line of stdout is this party's figures, with every run's result,
 as JSON. Log lines go to stderr.
@@ -28,12 +28,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # The test harness (n parties in one process).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _tls_party import party_main, sync  # noqa: E402
 
+from offchain.auditable import routes
 from offchain.analytics import registry  # noqa: E402
-from offchain.analytics.shape import categorical_columns, numeric_columns  # noqa: E402
+from offchain.analytics.spec import categorical_columns, numeric_columns  # noqa: E402
 from offchain.analytics.spec import JobSpec  # noqa: E402
 from offchain.engine.context import Context  # noqa: E402
 from offchain.net.transport import Transport  # noqa: E402
@@ -46,7 +48,7 @@ async def run_jobs(transport: Transport, key: MacKeyShare, cache: TupleCache,
     """Every job of the config, ``repeats`` times each; their timings and results."""
     out = []
     for job in cfg["jobs"]:
-        spec = JobSpec.parse(job["spec"])
+        spec = registry.parse_spec(job["spec"])
         t0 = time.perf_counter()
         path = mine / job["csv"]
         table = registry.read_table(spec, {c: path for c in (*numeric_columns(spec),
@@ -55,7 +57,7 @@ async def run_jobs(transport: Transport, key: MacKeyShare, cache: TupleCache,
                                    "load_s": time.perf_counter() - t0, "runs": []}
         for _ in range(cfg["repeats"]):
             t1 = time.perf_counter()
-            source = cache.reserve(registry.needs(spec))  # The job's tuples, off the clock.
+            source = cache.reserve(routes.needs(spec))  # The job's tuples, off the clock.
             take_s = time.perf_counter() - t1
             await sync(transport)
             stats = transport.stats

@@ -34,6 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # The test harness (n parties in one process).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _workloads import workloads  # noqa: E402
@@ -46,7 +47,7 @@ from offchain.net.tls import (  # noqa: E402
 )
 from offchain.preprocessing.cache import TupleCache  # noqa: E402
 from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch  # noqa: E402
-from offchain.preprocessing.sacrifice import accept_batch  # noqa: E402
+from offchain.engine.sacrifice import accept_batch  # noqa: E402
 from offchain.preprocessing.source import MemoryTupleSource  # noqa: E402
 from offchain.preprocessing.tuples import TupleKind  # noqa: E402
 from offchain.shares import MacKeyShare  # noqa: E402

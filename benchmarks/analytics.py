@@ -62,6 +62,7 @@ from _analytics_jobs import (  # noqa: E402
 from _mpyc_analytics import FIXED_POINT, MPYC_ANALYSES, VARIANTS, bench_mpyc  # noqa: E402
 from engine import ChildFailure, run_tls_parties  # noqa: E402
 
+from offchain.auditable import routes
 from offchain.analytics import registry  # noqa: E402
 from offchain.preprocessing.tuples import Needs  # noqa: E402
 
@@ -109,7 +110,7 @@ def prepare(workdir: Path, names: list[str], sizes: list[int], args: argparse.Na
             job = spec(name, rows)
             jobs.append({"name": name, "rows": rows, "spec": job.canonical(),
                          "csv": f"rows_{rows}.csv"})
-            needs = needs + registry.needs(job) * args.repeats
+            needs = needs + routes.needs(job) * args.repeats
     dealer, keys = Dealer.create(3)
     for i, key in enumerate(keys):
         path = workdir / f"p{i}" / "mac_key.json"

@@ -18,6 +18,9 @@ sample, as the reference measured in the same run.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import argparse
 import json
 import time
@@ -26,9 +29,11 @@ from offchain import curve
 from offchain.field import P, FieldVec
 from onchain.audit_trail import list_hash
 from onchain.chain import Chain
-from onchain.consortium import placeholder_consortium
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # The test harness.
+
+from harness.chain import placeholder_consortium
 from onchain.jobs import Deadlines
-from onchain.public_audit import load_trail, verify_openings
+from mpcc.audit.public import load_trail, verify_openings
 
 PARTIES = 3
 SAMPLE = 200

@@ -15,6 +15,9 @@ sends), and the auditor's replay time.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import argparse
 import asyncio
 import json
@@ -24,13 +27,16 @@ from typing import Any
 
 import numpy as np
 
+from offchain.auditable import routes
 from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable import program, program_audit
 from offchain.engine.context import Context
-from offchain.engine.local import run_local
-from offchain.peer.member import DATA_CHUNK
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # The test harness.
+
+from harness.local import run_local
+from mpcc.peer.member import DATA_CHUNK
 
 PARTIES = tuple("0x" + f"{i + 1:040x}" for i in range(3))
 ROWS = 60
@@ -38,7 +44,7 @@ ROWS = 60
 
 def specs() -> dict[str, JobSpec]:
     def build(**fields: Any) -> JobSpec:
-        return JobSpec.build(participants=PARTIES, auditable=True, **fields)
+        return registry.build_spec(participants=PARTIES, auditable=True, **fields)
 
     return {
         "summary (count, min, max)": build(analysis="summary", columns=("a",),
@@ -85,13 +91,13 @@ def measure(spec: JobSpec) -> dict[str, Any]:
     tables = data(spec)
 
     async def plain(ctx: Context) -> dict[str, str]:
-        return await registry.plain_run(ctx, spec, tables[ctx.party])
+        return await registry.run(ctx, spec, tables[ctx.party])
 
     async def audited(ctx: Context) -> tuple[dict[str, str], program.Record]:
         return await program.run_party(ctx, spec, tables[ctx.party])
 
-    _, plain_s = timed(registry.plain_needs(spec), plain)
-    results, audited_s = timed(registry.needs(spec), audited)
+    _, plain_s = timed(registry.needs(spec), plain)
+    results, audited_s = timed(routes.needs(spec), audited)
     result, record = results[0]
     tuples, transcript = curve.compress(record.commitments), record.transcript()
     started = time.perf_counter()  # The auditor's work from the published bytes.
@@ -99,8 +105,8 @@ def measure(spec: JobSpec) -> dict[str, Any]:
     audit_s = time.perf_counter() - started
     assert all(s.passed for s in steps), steps
     return {
-        "plain_tuples": sum(n for _, n in registry.plain_needs(spec)),
-        "auditable_tuples": sum(n for _, n in registry.needs(spec)),
+        "plain_tuples": sum(n for _, n in registry.needs(spec)),
+        "auditable_tuples": sum(n for _, n in routes.needs(spec)),
         "commitments": len(record.commitments), "opened": len(record.opened),
         "plain_s": round(plain_s, 2), "auditable_s": round(audited_s, 2),
         "ratio": round(audited_s / plain_s, 1),

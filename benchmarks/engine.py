@@ -58,13 +58,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # The test harness (n parties in one process).
 sys.path.insert(0, str(HERE))  # benchmarks/_workloads.py, shared with _tls_party.py
 
 
 def bench_mul(size: int, reps: int) -> dict[str, float]:
     """``reps`` chained products of vectors of ``size`` elements, then the MAC check."""
     from _workloads import mul_workload
-    from offchain.engine.local import run_local
+    from harness.local import run_local
 
     program, needs = mul_workload(size, reps)
     results = asyncio.run(run_local(3, program, needs=needs, sacrifice=False))
@@ -77,7 +78,7 @@ def bench_mul(size: int, reps: int) -> dict[str, float]:
 def bench_cmp(size: int) -> dict[str, float]:
     """x < y elementwise on ``size`` signed 64-bit values, then the MAC check."""
     from _workloads import cmp_workload
-    from offchain.engine.local import run_local
+    from harness.local import run_local
 
     program, needs = cmp_workload(size)
     results = asyncio.run(run_local(3, program, needs=needs, sacrifice=False))
@@ -90,7 +91,7 @@ def bench_cmp(size: int) -> dict[str, float]:
 def bench_fxmul(size: int, reps: int) -> dict[str, float]:
     """``reps`` chained fixed-point products (k=64, f=20) of ``size`` elements, MAC check."""
     from _workloads import fxmul_workload
-    from offchain.engine.local import run_local
+    from harness.local import run_local
 
     program, needs = fxmul_workload(size, reps)
     results = asyncio.run(run_local(3, program, needs=needs, sacrifice=False))
@@ -105,7 +106,7 @@ def bench_triples(count: int) -> dict[str, float]:
     from offchain.engine.context import Context
     from offchain.net.memory import MemoryNetwork, run_parties
     from offchain.preprocessing.dealer import Dealer
-    from offchain.preprocessing.sacrifice import accept_batch
+    from offchain.engine.sacrifice import accept_batch
     from offchain.preprocessing.source import MemoryTupleSource
     from offchain.preprocessing.tuples import PartyBatch
 
@@ -139,7 +140,7 @@ def bench_memory(total: int, chunk: int) -> dict[str, float]:
     tracemalloc.start()
     source = MemoryTupleSource()
     for _ in range(total // chunk):
-        source.add(dealer.triples(chunk)[0].unchecked())
+        source.add(unchecked(dealer.triples(chunk)[0]))
         gc.collect()
     held, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -22,9 +22,10 @@ import sys
 from collections import defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # The test harness.
 
 from onchain.chain import Chain  # noqa: E402
-from onchain.consortium import placeholder_consortium  # noqa: E402
+from harness.chain import placeholder_consortium  # noqa: E402
 from onchain.jobs import Deadlines  # noqa: E402
 from onchain.ledger import TupleKind  # noqa: E402
 

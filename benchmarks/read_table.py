@@ -49,12 +49,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from offchain.analytics import registry
 from offchain.analytics import data  # noqa: E402
 from offchain.analytics.spec import JobSpec  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)
 REGIONS = ("north", "south", "east")
-SPEC = JobSpec.build(participants=tuple("0x" + f"{i + 1:040x}" for i in range(3)), analysis="summary",
+SPEC = registry.build_spec(participants=tuple("0x" + f"{i + 1:040x}" for i in range(3)), analysis="summary",
                      columns=("x", "y"), group_by="g", domains={"g": REGIONS},
                      reveal=("count", "mean"))
 

@@ -4,7 +4,7 @@ Every state change of OrgRegistry emits an event carrying what changed, so
 replaying the logs up to a point gives each member's status and keys and each
 role's holders there, without trusting any view function. ``load_history``
 reads, for one job, the events an audit needs (each with the address that
-emitted it) and the times of the job's blocks; ``onchain.audit`` checks that
+emitted it) and the times of the job's blocks; ``mpcc.audit.record`` checks that
 data and reads nothing else.
 """
 

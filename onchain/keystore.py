@@ -9,6 +9,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
 from onchain.errors import ConfigError
 
@@ -53,6 +54,4 @@ def load(path: Path, secret: bytes) -> LocalAccount:
 
 def address_of(path: Path) -> str:
     """The account address recorded in a keystore, without decrypting it."""
-    from web3 import Web3
-
     return Web3.to_checksum_address("0x" + json.loads(path.read_text())["address"])

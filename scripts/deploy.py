@@ -11,7 +11,7 @@ import sys
 from _venv import ensure_venv
 
 ensure_venv()
-from onchain.cli import main  # noqa: E402
+from mpcc.cli.main import main  # noqa: E402
 
 sys.argv = ["mpcc", "deploy", *sys.argv[1:]]
 main()

@@ -14,8 +14,8 @@ from pathlib import Path
 from _venv import ensure_venv
 
 ensure_venv()
-from onchain.cli import main  # noqa: E402
-from onchain.orgs import ORG_FILE  # noqa: E402
+from mpcc.cli.main import main  # noqa: E402
+from mpcc.orgs import ORG_FILE  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--home", type=Path, required=True)

@@ -28,7 +28,7 @@ from typing import cast
 
 import numpy as np
 
-from offchain.analytics.shape import categorical_columns, numeric_columns
+from offchain.analytics.spec import categorical_columns, numeric_columns
 from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError
 

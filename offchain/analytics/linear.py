@@ -62,7 +62,7 @@ from __future__ import annotations
 
 from offchain.analytics import common, privacy
 from offchain.analytics.data import Table
-from offchain.analytics.shape import numeric_columns
+from offchain.analytics.spec import numeric_columns
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.arith import mul

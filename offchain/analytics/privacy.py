@@ -84,7 +84,6 @@ LTZ), and the result opens total + Z as one value.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -92,7 +91,7 @@ import numpy as np
 
 from offchain.analytics import common, counts
 from offchain.analytics.data import Table
-from offchain.analytics.shape import group_of, numeric_columns
+from offchain.analytics.spec import group_of, numeric_columns
 from offchain.analytics.spec import JobSpec, Params
 from offchain.engine import estimate
 from offchain.engine.arith import mul
@@ -251,16 +250,6 @@ def thresholds(epsilon: float, sens: int) -> list[int]:
         out.append(round(qi / (1 + qi) * 2 ** UNIFORM_BITS))
         i += 1
     return out
-
-
-def sample_plain(epsilon: float, sens: int, count: int, rand: random.Random) -> list[int]:
-    """The same sampler in plaintext (tests): count draws of G1 - G2, bit by bit."""
-    digits = thresholds(epsilon, sens)
-
-    def geometric() -> int:
-        return sum(1 << i for i, c in enumerate(digits) if rand.getrandbits(UNIFORM_BITS) < c)
-
-    return [geometric() - geometric() for _ in range(count)]
 
 
 def noise_needs(count: int, epsilon: float, sens: int) -> Needs:

@@ -144,16 +144,6 @@ async def extremes(ctx: Context, spec: JobSpec, noisy: SharedVec) -> dict[str, S
     return out
 
 
-def extremes_plain(spec: JobSpec, noisy: Sequence[int]) -> dict[str, list[int]]:
-    """The same indices from a plaintext noised histogram (tests: the twin of ``extremes``)."""
-    b, tau = spec.params.minmax_bins, threshold(bins_noise(spec))
-    rows = [noisy[i:i + b] for i in range(0, len(noisy), b)]
-    above = [[h > tau for h in row] for row in rows]
-    out = {"min": [next((i for i, a in enumerate(row) if a), b) for row in above],
-           "max": [next((b - i for i, a in enumerate(reversed(row)) if a), 0) for row in above]}
-    return {name: out[name] for name in wanted(spec)}
-
-
 def decode(spec: JobSpec, name: str, indices: Sequence[int]) -> list[int]:
     """The encodings revealed for opened indices: an edge, or +-sentinel ("none") if none passed."""
     edge, b, big = edges(spec), spec.params.minmax_bins, common.sentinel(spec)

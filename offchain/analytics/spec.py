@@ -13,6 +13,13 @@ histogram bin edges, and ``max_rows``, the most rows any one party may hold
 Fields added after version 1 (``columns`` onward) are left out of the
 canonical text while they hold their defaults, so a count/sum/mean spec keeps
 the text and hash it always had.
+
+A ``JobSpec`` checks every rule that reads the spec alone: fields, what may
+be revealed, which columns each analysis reads and of which type, and which
+parameters it takes. The rules that depend on an analysis's protocol (its
+bounds, its noise) live with that analysis, and
+offchain.analytics.registry applies them: ``registry.parse_spec`` is the
+parse that checks everything.
 """
 
 from __future__ import annotations
@@ -177,8 +184,6 @@ class JobSpec(BaseModel):
                                  f"the spec says {list(self.reveal)}")
             if not self.column:
                 raise ValueError(f"analysis {self.analysis!r} needs a column")
-            from offchain.analytics.privacy import check  # Refuses params.epsilon here.
-            check(self)
             return self
         allowed_set = ALLOWED[self.analysis]
         extra = sorted(set(self.reveal) - allowed_set)
@@ -189,8 +194,7 @@ class JobSpec(BaseModel):
         if not self.reveal or missing or len(set(self.reveal)) != len(self.reveal):
             raise ValueError(f"analysis {self.analysis!r} must reveal distinct items of "
                              f"{sorted(allowed_set)}, including {missing or 'at least one'}")
-        from offchain.analytics.shape import check_spec  # The per-analysis rules.
-        check_spec(self)
+        _check_shape(self)
         return self
 
     def canonical(self) -> str:
@@ -235,3 +239,88 @@ def _invalid(err: ValidationError) -> ConfigError:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "spec"
     return ConfigError(f"invalid job spec: {where}: {first['msg'].replace('Value error, ', '')}")
+
+
+# Which columns an analysis reads ----------------------------------------------------------------
+# Numeric columns hold fixed-point values; categorical columns hold one of the
+# values their spec domain declares (compared as stripped strings).
+#: Analyses whose work is sized by max_rows (they need it in the spec).
+PER_ROW = ("decision_tree", "kmeans")
+
+
+def numeric_columns(spec: JobSpec) -> tuple[str, ...]:
+    """The numeric columns ``spec`` reads, in spec order."""
+    if spec.analysis in ("count", "sum", "mean"):
+        return (spec.column,)
+    if spec.analysis in ("summary", "histogram", "covariance", "correlation",
+                         "gaussian_naive_bayes", "kmeans"):
+        return spec.columns
+    if spec.analysis == "linear_regression":
+        return (*spec.columns, spec.label or "")
+    return ()
+
+
+def categorical_columns(spec: JobSpec) -> tuple[str, ...]:
+    """The categorical columns ``spec`` reads (features first, then the label or group)."""
+    if spec.analysis in ("frequency",):
+        return spec.columns
+    if spec.analysis in ("naive_bayes", "decision_tree"):
+        return (*spec.columns, spec.label or "")
+    if spec.analysis == "gaussian_naive_bayes":
+        return (spec.label or "",)
+    if spec.analysis in ("summary", "histogram") and spec.group_by:
+        return (spec.group_by,)
+    return ()
+
+
+def group_of(spec: JobSpec) -> str | None:
+    """The categorical column statistics are grouped by (the class for Gaussian naive Bayes)."""
+    return spec.label if spec.analysis == "gaussian_naive_bayes" else spec.group_by
+
+
+def _check_shape(spec: JobSpec) -> None:
+    """The columns and parameters of a spec (after the reveal rules); ValueError names the problem."""
+    name = spec.analysis
+    if spec.column:
+        raise ValueError(f"analysis {name!r} reads 'columns', not 'column'")
+    if name in PER_ROW and spec.max_rows is None:
+        raise ValueError(f"analysis {name!r} needs max_rows, the most rows a party may hold: "
+                         "its work is sized by it")
+    _expect(spec, group=name in ("summary", "histogram"),
+            label=name in ("linear_regression", "naive_bayes", "gaussian_naive_bayes",
+                           "decision_tree"))
+    low = {"covariance": 2, "correlation": 2, "frequency": 1, "histogram": 1}.get(name, 1)
+    high = {"histogram": 1, "frequency": 2}.get(name, 32)
+    if name == "summary" and set(spec.reveal) == {"count"}:
+        low = 0
+    if not low <= len(spec.columns) <= high:
+        raise ValueError(f"analysis {name!r} reads {low} to {high} columns, got {len(spec.columns)}")
+    used = set(numeric_columns(spec)) | set(categorical_columns(spec))
+    if len(used) != len(numeric_columns(spec)) + len(categorical_columns(spec)):
+        raise ValueError("a column is used twice (a feature is also the label or group)")
+    for column in categorical_columns(spec):
+        if column not in spec.domains:
+            raise ValueError(f"categorical column {column!r} needs a domain in 'domains'")
+    _check_params(spec)
+
+
+def _expect(spec: JobSpec, *, group: bool, label: bool) -> None:
+    if spec.group_by and not group:
+        raise ValueError(f"analysis {spec.analysis!r} takes no group_by")
+    if label != bool(spec.label):
+        raise ValueError(f"analysis {spec.analysis!r} {'needs' if label else 'takes no'} a label")
+
+
+def _check_params(spec: JobSpec) -> None:
+    p = spec.params
+    if spec.analysis == "histogram":
+        if len(p.bins) < 2 or any(b <= a for a, b in zip(p.bins, p.bins[1:])):
+            raise ValueError("a histogram needs at least two increasing bin edges in params.bins")
+    elif p.bins:
+        raise ValueError("params.bins is for histograms only")
+    if spec.analysis != "decision_tree" and (p.max_depth is not None or p.criterion != "gini"):
+        raise ValueError("params.max_depth and params.criterion are for decision trees only")
+    if spec.analysis != "kmeans" and (p.centroids or p.iterations):
+        raise ValueError("params.centroids and params.iterations are for k-means only")
+    if p.ridge and spec.analysis != "linear_regression":
+        raise ValueError("params.ridge is for linear regression only")

@@ -55,12 +55,6 @@ class InputPhase:
 
     shares: tuple[SharedVec, ...]
 
-    def commitment(self, job_tag: bytes, party: int, salt: bytes) -> bytes:
-        """This party's commitment to its input shares (see ``common.input_commitment``)."""
-        from offchain.analytics.common import input_commitment
-
-        return input_commitment(self.shares, job_tag, party, salt)
-
 
 async def input_phase(ctx: Context, spec: JobSpec, my_values: Sequence[float]) -> InputPhase:
     """Every party inputs its summary (of clipped values under epsilon); the shares of all."""

@@ -46,7 +46,7 @@ import numpy as np
 
 from offchain.analytics import common, privacy, privacy_bounds
 from offchain.analytics.data import Table
-from offchain.analytics.shape import group_of
+from offchain.analytics.spec import group_of
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.arith import mul

@@ -25,23 +25,6 @@ LINEAR_ANALYSES = ("count", "sum", "mean", "histogram", "frequency", "naive_baye
 _STATS_COLUMNS = {"count": (0,), "sum": (1,), "mean": (0, 1)}
 
 
-def route(spec: JobSpec) -> str:
-    """How an auditable job is verified.
-
-    "linear": on chain, against the input commitments (LINEAR_ANALYSES without epsilon);
-    "summary": offchain.auditable.summary (count, sum, mean, variance, std, revealing the
-    count, without min, max or epsilon); "program": everything else, replayed by the auditor
-    on committed tuples (offchain.auditable.program).
-    """
-    if spec.params.epsilon is None:
-        if spec.analysis in LINEAR_ANALYSES:
-            return "linear"
-        if spec.analysis == "summary" and "count" in spec.reveal \
-                and not {"min", "max"} & set(spec.reveal):
-            return "summary"
-    return "program"
-
-
 def revealed_columns(spec: JobSpec) -> tuple[int, ...]:
     """The input columns whose totals the job reveals, in increasing order."""
     if spec.analysis in _STATS_COLUMNS:

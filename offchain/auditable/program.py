@@ -49,6 +49,7 @@ from typing import cast
 import numpy as np
 
 from offchain import curve
+from offchain.analytics import registry
 from offchain.analytics.data import Table, categorical_columns, numeric_columns
 from offchain.analytics.spec import JobSpec
 from offchain.auditable.commitvec import CommitVec
@@ -112,14 +113,9 @@ class Layout:
         return sum(n * key.kind.width for key, n in self.needs())
 
 
-def plain_needs(spec: JobSpec) -> Needs:
-    from offchain.analytics import registry  # The registry routes auditable specs here.
-
-    return registry.plain_needs(spec)
-
-
 def needs(spec: JobSpec) -> Needs:
-    return Layout.of(plain_needs(spec)).needs()
+    """The base tuples an auditable run of ``spec`` takes (see the module docstring)."""
+    return Layout.of(registry.needs(spec)).needs()
 
 
 def challenge(spec: JobSpec, commitments: curve.PointVec) -> int:
@@ -154,15 +150,13 @@ def split(lay: Layout, flat: FieldVec | CommitVec) -> dict[TupleKey, TupleSet]:
 async def program(ctx: Context, spec: JobSpec, table: Table, base: Mapping[TupleKey, TupleSet],
                   t: int) -> dict[str, str]:
     """Checks the base tuples in public, then runs the analysis on them (every party, every replay)."""
-    from offchain.analytics import registry
-
-    lay = Layout.of(plain_needs(spec))
+    lay = Layout.of(registry.needs(spec))
     if ctx.tape is not None:
         ctx.tape.phase = "tuple checks"
     source = await checked_source(ctx, lay, base, t)
     if ctx.tape is not None:
         ctx.tape.phase = "analysis"
-    return await registry.plain_run(dataclasses.replace(ctx, source=source), spec, table)
+    return await registry.run(dataclasses.replace(ctx, source=source), spec, table)
 
 
 async def checked_source(ctx: Context, lay: Layout, base: Mapping[TupleKey, TupleSet],
@@ -248,7 +242,7 @@ def _columns(base: Mapping[TupleKey, TupleSet], key: TupleKey) -> tuple[SharedVe
 class Record:
     """What the auditor needs besides the spec and the result: see the module docstring.
 
-    On chain (offchain.peer.member), the commitments go compressed (32 bytes
+    On chain (mpcc.peer.member), the commitments go compressed (32 bytes
     each, offchain.curve.compress; AuditTrail data of kind TUPLES), and every
     participant's JobManager input commitment is :func:`commitment_hash` of
     them; the rest as the
@@ -303,7 +297,7 @@ def commitment_hash(commitments: curve.PointVec) -> bytes:
 async def run_party(ctx: Context, spec: JobSpec, table: Table, commit: CommitHook | None = None,
                     randbytes: RandBytes = secrets.token_bytes) -> tuple[dict[str, str], Record]:
     """This party's auditable run: its result (equal on every party) and the public record."""
-    lay = Layout.of(plain_needs(spec))
+    lay = Layout.of(registry.needs(spec))
     base = {key: ctx.take(key, n) for key, n in lay.needs()}
     rands = FieldVec.random(lay.size(), randbytes)
     points = await _sum_points(ctx, curve.commit(flatten(base, lay), rands))

@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from offchain.analytics.spec import JobSpec
 from offchain.auditable.commitments import mismatches
 from offchain.auditable.commitvec import CommitVec
-from offchain.auditable.program import Layout, Record, challenge, empty_table, plain_needs, program, split
+from offchain.analytics import registry
+from offchain.auditable.program import Layout, Record, challenge, empty_table, program, split
 from offchain.auditable.replay import Step
 from offchain.engine.context import Context
 from offchain.engine.tape import Observer, ReplayMismatch, Tape
@@ -38,7 +39,7 @@ def audit(spec: JobSpec, n_parties: int, record: Record, result: Mapping[str, st
 
     Returns the replayed result (None if a check before it failed) and the steps.
     """
-    lay = Layout.of(plain_needs(spec))
+    lay = Layout.of(registry.needs(spec))
     steps: list[Step] = []
     if len(record.commitments) != lay.size():
         steps.append(Step(STEPS[0], False, f"{len(record.commitments)} commitments for "

@@ -48,7 +48,7 @@ class PartyRecord:
 
 @dataclass(frozen=True)
 class Step:
-    """One step of a public verification and its evidence (onchain.public_audit's steps too)."""
+    """One step of a public verification and its evidence (mpcc.audit.public's steps too)."""
 
     name: str
     passed: bool

@@ -12,7 +12,7 @@ truncation pair (<R>, <R mod 2^m>) as <R> - <R mod 2^m>, so that
 r < 2^(bound + kappa) and a + r hides any a in [0, 2^bound) up to statistical
 distance 2^-kappa. (The sacrifice checks the bits, not the ranges of
 truncation pairs: that the dealer drew R below 2^(bound + kappa) is trusted,
-see offchain.preprocessing.sacrifice.)
+see offchain.engine.sacrifice.)
 """
 
 from __future__ import annotations

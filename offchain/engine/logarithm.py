@@ -11,7 +11,7 @@ on [0, 1] with p(0) = 0), so that P(u) / 2^G = p(u / 2^h) and XLOG_b(a) / 2^G ~ 
 XLOG(0) = XLOG(1) = 0 and XLOG(2^e) = e 2^e 2^G exactly.
 
 Under MPC every step is exact integer arithmetic in the field (no probabilistic
-truncation), so the shared result equals ``xlog2x_plain(a, b)`` to the last bit:
+truncation), so the shared result equals its plaintext twin (tests/harness/twins.py) to the last bit:
 
 1. the b bits of a (BitDec [CdH10]), their prefix-OR from the top, and the one-hot
    z_j of the leading position e (as ``offchain.engine.divide.normalise``);
@@ -78,19 +78,6 @@ def _weights(h: int) -> list[int]:
 def _check(bits: int) -> None:
     if not 2 <= bits <= MAX_BITS:
         raise ConfigError(f"xlog2x takes values of 2 to {MAX_BITS} bits, got {bits}")
-
-
-def xlog2x_plain(a: int, bits: int) -> int:
-    """XLOG_b(a) in plaintext: the very integer ``xlog2x`` computes under MPC."""
-    _check(bits)
-    if not 0 <= a < 1 << bits:
-        raise ConfigError(f"xlog2x takes 0 <= a < 2^{bits}, got {a}")
-    if a == 0:
-        return 0
-    h, e = window(bits), a.bit_length() - 1
-    u = (a << (h - e) if e <= h else a >> (e - h)) - (1 << h)
-    poly = sum(c * u**i for i, c in enumerate(_weights(h), start=1))
-    return a * ((e << scale_bits(bits)) + poly)
 
 
 async def xlog2x(ctx: Context, a: SharedVec, bits: int, kappa: int = KAPPA) -> SharedVec:

@@ -174,12 +174,6 @@ class TlsTransport(Transport):
             log.info("party %d resumed the channel to party %d at frame %d (%d resent)",
                      self.party, peer, peer_expects, len(link.unacked))
 
-    def kill_connection(self, peer: int) -> None:
-        """Aborts the current connection to ``peer`` as a network failure would (fault drills)."""
-        conn = self._links[peer].conn
-        if conn is not None:
-            conn.abort()
-
     async def _send(self, to: int, payload: bytes) -> None:
         if HEADER_BYTES + len(payload) > self.settings.max_frame:
             raise ConfigError(f"a message of {len(payload)} bytes exceeds the frame limit of "

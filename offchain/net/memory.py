@@ -1,9 +1,9 @@
 """An in-memory network: n parties as asyncio tasks of one process.
 
 Every message is still a bytes object (copied on send), so measurements
-include serialisation. A ``tamper`` hook lets tests play a malicious sender:
-it sees every message (sender, receiver, index of the message on that
-channel, payload) and returns the payload to deliver instead.
+include serialisation. Every message passes through
+:meth:`MemoryNetwork.deliver`, one place where a test harness may play a
+malicious sender.
 """
 
 from __future__ import annotations
@@ -16,20 +16,16 @@ from offchain.errors import PeerDisconnected, PeerTimeout
 from offchain.net.transport import Transport
 
 T = TypeVar("T")
-Tamper = Callable[[int, int, int, bytes], bytes]
 _CLOSED = None
 
 
 class MemoryNetwork:
     """Channels between ``n_parties`` parties; hand each party its :meth:`transport`."""
 
-    def __init__(self, n_parties: int, *, timeout: float = 60.0,
-                 tamper: Tamper | None = None) -> None:
+    def __init__(self, n_parties: int, *, timeout: float = 60.0) -> None:
         self.n_parties = n_parties
         self.timeout = timeout
-        self.tamper = tamper
         self._queues: dict[tuple[int, int], asyncio.Queue[bytes | None]] = {}
-        self._sent: dict[tuple[int, int], int] = {}
         self._transports = [MemoryTransport(self, i) for i in range(n_parties)]
 
     def transport(self, party: int) -> MemoryTransport:
@@ -40,10 +36,7 @@ class MemoryNetwork:
         return self._queues.setdefault((frm, to), asyncio.Queue())
 
     def deliver(self, frm: int, to: int, payload: bytes) -> None:
-        index = self._sent.get((frm, to), 0)
-        self._sent[(frm, to)] = index + 1
-        if self.tamper is not None:
-            payload = self.tamper(frm, to, index, payload)
+        """Queues ``payload`` from party ``frm`` for party ``to``."""
         self.queue(frm, to).put_nowait(payload)
 
 

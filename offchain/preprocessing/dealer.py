@@ -2,7 +2,7 @@
 
 The dealer knows the global MAC key alpha and every tuple, so it must not
 collude with any party; the parties never trust its arithmetic and run the
-sacrifice (offchain.preprocessing.sacrifice) on every batch before use.
+sacrifice (offchain.engine.sacrifice) on every batch before use.
 
 Each batch carries the auxiliary tuples its sacrifice consumes::
 
@@ -14,13 +14,11 @@ Each batch carries the auxiliary tuples its sacrifice consumes::
 
 Randomness comes from :class:`StreamBytes` (a ChaCha20 keystream under a key
 from ``secrets``: os.urandom cannot supply the ~100 MB a batch of a million
-triples needs at speed); :meth:`Dealer.seeded` exists only for known-answer
-tests and must never serve a real job.
+triples needs at speed).
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 import numpy as np
@@ -30,21 +28,6 @@ from offchain.errors import ConfigError
 from offchain.field import FieldVec, RandBytes
 from offchain.preprocessing.tuples import BATCH_ID_BYTES, PartyBatch, TupleKey, TupleKind
 from offchain.shares import MacKeyShare, SharedVec, deal, split_key
-
-
-class SeededBytes:
-    """A deterministic byte stream (SHAKE-256 of seed and counter): known-answer tests only."""
-
-    __slots__ = ("_seed", "_counter")
-
-    def __init__(self, seed: bytes) -> None:
-        self._seed = seed
-        self._counter = 0
-
-    def __call__(self, n: int) -> bytes:
-        self._counter += 1
-        block = self._seed + self._counter.to_bytes(8, "big")
-        return hashlib.shake_256(block).digest(n)
 
 
 class StreamBytes:
@@ -93,11 +76,6 @@ class Dealer:
         randbytes = randbytes or StreamBytes()
         alpha = FieldVec.random(1, randbytes)[0]
         return cls(n_parties, alpha, randbytes), split_key(alpha, n_parties, randbytes)
-
-    @classmethod
-    def seeded(cls, n_parties: int, seed: bytes) -> tuple[Dealer, list[MacKeyShare]]:
-        """A reproducible dealer for known-answer tests only (its tuples are predictable)."""
-        return cls.create(n_parties, SeededBytes(seed))
 
     def batch(self, key: TupleKey, count: int) -> list[PartyBatch]:
         """``count`` tuples of ``key`` (plus their checks), one batch per party."""

@@ -50,7 +50,7 @@ class MemoryTupleSource(TupleSource):
         self._sets: dict[TupleKey, deque[TupleSet]] = {}
 
     def add(self, tuples: TupleSet) -> None:
-        """Adds tuples that passed the sacrifice (see offchain.preprocessing.sacrifice)."""
+        """Adds tuples that passed the sacrifice (see offchain.engine.sacrifice)."""
         if len(tuples):
             self._sets.setdefault(tuples.key, deque()).append(tuples)
 

@@ -11,7 +11,7 @@ Kinds and the relation each tuple satisfies (all shares MAC'd under alpha):
 
 A :class:`PartyBatch` is what the dealer sends one party before the sacrifice:
 ``count`` tuples in ``columns`` plus the auxiliary ``checks`` the sacrifice
-consumes (see offchain.preprocessing.sacrifice for their layout per kind).
+consumes (see offchain.engine.sacrifice for their layout per kind).
 """
 
 from __future__ import annotations
@@ -187,11 +187,6 @@ class PartyBatch:
     def count(self) -> int:
         """How many tuples this batch yields once checked."""
         return len(self.columns[0])
-
-    def unchecked(self) -> TupleSet:
-        """The tuples WITHOUT the sacrifice: only for tests and benchmarks of other steps."""
-        clear = self.clear[:self.count] if self.clear is not None else None
-        return TupleSet(self.key, self.columns, clear)
 
     def to_bytes(self) -> bytes:
         """Serialises the batch, version 1 (all integers big-endian)::

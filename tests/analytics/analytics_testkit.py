@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from offchain.auditable import routes
 from offchain.analytics import common, privacy, registry
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
 from offchain.engine.context import Context
-from offchain.engine.local import run_local
+from harness.local import run_local
 from offchain.shares import SharedVec
 
 PARTIES = tuple("0x" + f"{i + 1:040x}" for i in range(3))
@@ -32,10 +33,10 @@ def split_tables(spec: JobSpec, columns: Mapping[str, Sequence[Any]], parties: i
 
 def run_analysis(spec: JobSpec, tables: Sequence[Table], seed: bytes | None = None
                  ) -> dict[str, str]:
-    """Runs the analysis as every party with exactly ``registry.needs(spec)``; checks that all
+    """Runs the analysis as every party with exactly ``routes.needs(spec)``; checks that all
     parties agree and that no tuple is left over (the needs are exact). ``seed`` makes the
     dealer, hence any noise drawn from its random bits, reproducible."""
-    needs = registry.needs(spec)
+    needs = routes.needs(spec)
 
     async def program(ctx: Context) -> tuple[dict[str, str], dict[str, int]]:
         result = await registry.run(ctx, spec, tables[ctx.party])

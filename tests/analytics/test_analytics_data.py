@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from offchain.auditable import routes
 from offchain.analytics import registry
 from offchain.analytics.data import SqlSource, read_column, read_table
 from offchain.engine.context import Context
-from offchain.engine.local import run_local
+from harness.local import run_local
 from offchain.errors import ConfigError
 from analytics_testkit import spec
 
@@ -75,7 +76,7 @@ def test_an_overflowing_local_statistic_is_refused_before_any_message() -> None:
     async def program(ctx: Context) -> dict[str, str]:
         return await registry.run(ctx, s, tables[ctx.party])
 
-    results = asyncio.run(run_local(3, program, needs=registry.needs(s), sacrifice=False,
+    results = asyncio.run(run_local(3, program, needs=routes.needs(s), sacrifice=False,
                                     timeout=2, tamper=tally))
     assert isinstance(results[0], ConfigError) and "sum of 'x'" in str(results[0])
     assert 0 not in sent

@@ -91,13 +91,13 @@ def test_bad_kmeans_specs_are_refused(fields: dict[str, Any], message: str) -> N
                                 params={"centroids": [[0.0, 0.0], [1.0, 1.0]], "iterations": 2},
                                 reveal=("centroids",))
     with pytest.raises(ConfigError, match=message):
-        JobSpec.build(participants=PARTIES, **{**base, **fields})
+        registry.build_spec(participants=PARTIES, **{**base, **fields})
     with pytest.raises(ConfigError, match="for k-means only"):
-        JobSpec.build(participants=PARTIES, analysis="summary", columns=("x",), reveal=("mean",),
+        registry.build_spec(participants=PARTIES, analysis="summary", columns=("x",), reveal=("mean",),
                       params={"iterations": 2})
 
 
 def test_ridge_is_for_regression_only() -> None:
     with pytest.raises(ConfigError, match="params.ridge is for linear regression only"):
-        JobSpec.build(participants=PARTIES, analysis="correlation", columns=("x", "y"),
+        registry.build_spec(participants=PARTIES, analysis="correlation", columns=("x", "y"),
                       reveal=("correlation",), params={"ridge": 0.5})

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.twins import sample_plain
+from offchain.auditable import routes
 from offchain.analytics import privacy, registry
 from offchain.analytics.bayes import predict_gaussian
 from offchain.analytics.spec import JobSpec
@@ -21,7 +23,7 @@ from analytics_testkit import PARTIES, rng, run_analysis, spec, split_tables
 @pytest.mark.parametrize("epsilon, sens", [(1.0, 1), (0.5, 3)])
 def test_the_sampler_follows_the_discrete_laplace_law(epsilon: float, sens: int) -> None:
     q = math.exp(-epsilon / sens)
-    draws = privacy.sample_plain(epsilon, sens, 20000, random.Random(51))
+    draws = sample_plain(epsilon, sens, 20000, random.Random(51))
     seen = Counter(draws)
     # Pr[Z = z] = (1 - q) / (1 + q) q^|z|; variance 2q / (1 - q)^2.
     for z in range(-3, 4):
@@ -105,7 +107,7 @@ CLIP: dict[str, Any] = {"clip_lower": 0, "clip_upper": 10}
 def test_epsilon_and_clip_bounds_are_refused_where_they_do_not_apply(fields: dict[str, Any],
                                                                      message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        JobSpec.build(participants=PARTIES, **fields)
+        registry.build_spec(participants=PARTIES, **fields)
 
 
 def test_specs_without_the_new_params_keep_their_canonical_text() -> None:
@@ -113,7 +115,7 @@ def test_specs_without_the_new_params_keep_their_canonical_text() -> None:
     assert '"params"' not in plain.canonical()
     noised = spec(analysis="sum", column="x", reveal=("sum",), params={"epsilon": 1.0, **CLIP})
     assert '"params":{"clip_lower":0.0,"clip_upper":10.0,"epsilon":1.0}' in noised.canonical()
-    assert JobSpec.parse(noised.canonical()) == noised
+    assert registry.parse_spec(noised.canonical()) == noised
     # Counts only: one noised kind, all epsilon; the mean: two kinds, half each.
     assert privacy.plan(spec(analysis="count", column="x", reveal=("count",),
                              params={"epsilon": 1.0})) == [privacy.Noise("count", 1, 1.0, 1)]
@@ -226,8 +228,8 @@ def test_naive_bayes_noise_is_scaled_by_its_sensitivity() -> None:
              domains={"a": ("p", "q"), "b": ("r", "s"), "y": ("n", "o")},
              params={"epsilon": 1.0}, reveal=("counts",))
     assert privacy.sensitivity(s) == 3
-    assert '"epsilon":1.0' in s.canonical() and JobSpec.parse(s.canonical()) == s
-    assert registry.needs(s)[TupleKind.BIT] > 0
+    assert '"epsilon":1.0' in s.canonical() and registry.parse_spec(s.canonical()) == s
+    assert routes.needs(s)[TupleKind.BIT] > 0
 
 
 # Covariance, correlation and Gaussian naive Bayes -------------------------------------------------
@@ -250,7 +252,7 @@ def test_covariance_and_correlation_plans_follow_the_documented_sensitivities() 
     assert privacy.plan(cov) == [privacy.Noise("count", 1, 1.0, 1),
                                  privacy.Noise("sum", 3, 1.0, 3 * m),
                                  privacy.Noise("cross", 6, 1.0, 6 * square)]
-    assert JobSpec.parse(cov.canonical()) == cov
+    assert registry.parse_spec(cov.canonical()) == cov
     gnb = spec(analysis="gaussian_naive_bayes", columns=("x1", "x2"), label="y",
                domains={"y": ("a", "b", "c")}, reveal=("count", "mean", "variance"),
                params={"epsilon": 3.0, **CLIP})

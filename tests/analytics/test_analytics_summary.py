@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from offchain.auditable import routes
 from offchain.analytics import registry
 from analytics_testkit import close, rng, run_analysis, spec, split_tables
 
@@ -87,7 +88,7 @@ def test_the_input_hook_runs_once_inputs_exist_and_before_any_opening() -> None:
 
     from offchain.analytics import registry
     from offchain.analytics.spec import JobSpec
-    from offchain.engine.local import run_local
+    from harness.local import run_local
 
     examples = Path(__file__).resolve().parents[2] / "examples"
     spec = JobSpec(analysis="mean", column="income", reveal=("count", "mean"),
@@ -100,6 +101,6 @@ def test_the_input_hook_runs_once_inputs_exist_and_before_any_opening() -> None:
             seen.append((ctx.party, [len(s) for s in shares], len(ctx.pending)))
         return await registry.run(ctx, spec, tables[ctx.party], hook)
 
-    results = asyncio.run(run_local(3, program, needs=registry.needs(spec)))
+    results = asyncio.run(run_local(3, program, needs=routes.needs(spec)))
     assert all(r == {"count": "12", "mean": "52916.666667"} for r in results)
     assert sorted(seen) == [(p, [2, 2, 2], 0) for p in range(3)]

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from offchain.auditable import routes
 from offchain.analytics import registry, tree
 from offchain.analytics.spec import JobSpec
 from offchain.engine.context import Context
-from offchain.engine.logarithm import xlog2x_plain
-from offchain.engine.local import run_local
+from harness.twins import xlog2x_plain
+from harness.local import run_local
 from offchain.errors import ConfigError
 from analytics_testkit import PARTIES, rng, run_analysis, spec, split_tables
 
@@ -147,7 +148,7 @@ def test_the_input_hook_sees_the_first_levels_inputs_before_any_opening() -> Non
             seen.append((ctx.party, [len(x) for x in shares], len(ctx.pending)))
         return await registry.run(ctx, s, tables[ctx.party], hook)
 
-    results = asyncio.run(run_local(3, program, needs=registry.needs(s), sacrifice=False))
+    results = asyncio.run(run_local(3, program, needs=routes.needs(s), sacrifice=False))
     assert all(r == results[0] and isinstance(r, dict) for r in results)
     assert sorted(seen) == [(p, [10, 10, 10], 0) for p in range(3)]
 
@@ -170,15 +171,15 @@ def test_bad_tree_specs_are_refused(fields: dict[str, Any], message: str) -> Non
                                 max_rows=10, domains=DOMAINS, params={"max_depth": 2},
                                 reveal=("tree",))
     with pytest.raises(ConfigError, match=message):
-        JobSpec.build(participants=PARTIES, **{**base, **fields})
+        registry.build_spec(participants=PARTIES, **{**base, **fields})
 
 
 def test_tree_params_are_refused_elsewhere_and_the_spec_round_trips() -> None:
     with pytest.raises(ConfigError, match="for decision trees only"):
-        JobSpec.build(participants=PARTIES, analysis="summary", columns=("x",), reveal=("mean",),
+        registry.build_spec(participants=PARTIES, analysis="summary", columns=("x",), reveal=("mean",),
                       params={"max_depth": 2})
     s = tree_spec(2, max_rows=10)
-    assert JobSpec.parse(s.canonical()) == s
+    assert registry.parse_spec(s.canonical()) == s
     assert '"params":{"max_depth":2}' in s.canonical()
 
 
@@ -207,10 +208,10 @@ def test_entropy_comparison_bits_do_not_grow_with_the_domains() -> None:
     base: dict[str, Any] = dict(analysis="decision_tree", columns=("a", "b", "c"), label="k",
                                 max_rows=10**6, domains=wide, reveal=("tree",))
     with pytest.raises(ConfigError, match="gini comparisons"):
-        JobSpec.build(participants=PARTIES, params={"max_depth": 2}, **base)
-    s = JobSpec.build(participants=PARTIES, params={"max_depth": 2, "criterion": "entropy"},
+        registry.build_spec(participants=PARTIES, params={"max_depth": 2}, **base)
+    s = registry.build_spec(participants=PARTIES, params={"max_depth": 2, "criterion": "entropy"},
                       **base)
     sh = tree.shape_of(s)
     assert sh.entropy_bits <= tree.MAX_GINI_BITS and sh.log_bits == 22
-    assert '"criterion":"entropy"' in s.canonical() and JobSpec.parse(s.canonical()) == s
+    assert '"criterion":"entropy"' in s.canonical() and registry.parse_spec(s.canonical()) == s
     assert "criterion" not in tree_spec(2, max_rows=10).canonical()

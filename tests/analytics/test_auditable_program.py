@@ -14,14 +14,16 @@ from typing import Any
 
 import pytest
 
+from harness.dealing import seeded_dealer
+from offchain.auditable import routes
 from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable import program, program_audit
 from offchain.auditable.commitments import mismatches
-from offchain.auditable.linear import route
+from offchain.auditable.routes import route
 from offchain.engine.context import Context
-from offchain.engine.local import run_local
+from harness.local import run_local
 from offchain.engine.tape import Observer, ReplayMismatch, Tape
 from offchain.errors import ConfigError, DecodeError, MalformedMessage, SacrificeFailed
 from offchain.field import FieldVec
@@ -48,7 +50,7 @@ def run_parties(s: JobSpec, columns: dict[str, list[Any]],
             tamper(ctx)
         return await program.run_party(ctx, s, tables[ctx.party])
 
-    return asyncio.run(run_local(3, party, needs=registry.needs(s), sacrifice=False, timeout=120,
+    return asyncio.run(run_local(3, party, needs=routes.needs(s), sacrifice=False, timeout=120,
                                  seed=seed, tamper=network))
 
 
@@ -69,10 +71,10 @@ def failed(steps: list[Any]) -> list[str]:
 
 
 def test_routes() -> None:
-    assert route(summary_spec()) == "program"
-    assert route(spec(analysis="mean", column="a", reveal=("count", "mean"), auditable=True)) == "linear"
+    assert route(summary_spec()).value == "program"
+    assert route(spec(analysis="mean", column="a", reveal=("count", "mean"), auditable=True)).value == "linear"
     assert route(spec(analysis="summary", columns=("a",), reveal=("count", "mean"),
-                      auditable=True)) == "summary"
+                      auditable=True)).value == "summary"
 
 
 def test_honest_run_is_the_plain_result_and_passes_every_step(honest: Any) -> None:
@@ -82,15 +84,15 @@ def test_honest_run_is_the_plain_result_and_passes_every_step(honest: Any) -> No
     assert derived == result
     assert [st.name for st in steps] == list(program_audit.STEPS)
     assert not failed(steps), steps
-    lay = program.Layout.of(registry.plain_needs(s))
+    lay = program.Layout.of(registry.needs(s))
     assert len(record.commitments) == lay.size()
     assert lay.truncs and lay.all_bits > lay.bits, "truncation pairs come from committed bits"
 
 
 def test_needs_are_exact_and_cover_the_checks() -> None:
     s = summary_spec()
-    plain, lay = registry.plain_needs(s), program.Layout.of(registry.plain_needs(s))
-    got = registry.needs(s)
+    plain, lay = registry.needs(s), program.Layout.of(registry.needs(s))
+    got = routes.needs(s)
     assert got[TupleKind.TRIPLE] == 2 * plain[TupleKind.TRIPLE]
     assert got[TupleKind.BIT] == plain[TupleKind.BIT] + sum(n * (k.bits or 0) for k, n in lay.truncs)
     assert got[TupleKind.SQUARE] == 2 * (plain[TupleKind.SQUARE] + got[TupleKind.BIT])
@@ -189,7 +191,7 @@ def test_colluding_parties_cannot_pass_a_bad_triple(monkeypatch: pytest.MonkeyPa
     """All parties skip their own check: the auditor still fails the record, whatever they post."""
     s = summary_spec()
     seed = b"collusion"
-    alpha = sum(key.alpha for key in Dealer.seeded(3, seed)[1])
+    alpha = sum(key.alpha for key in seeded_dealer(3, seed)[1])
     with monkeypatch.context() as m:
         m.setattr(program, "check_zero", lambda zero: None)
         results = run_parties(s, {"a": VALUES}, _tamper(TupleKind.TRIPLE, 2, 1, alpha), seed)
@@ -198,7 +200,7 @@ def test_colluding_parties_cannot_pass_a_bad_triple(monkeypatch: pytest.MonkeyPa
     assert failed(steps) == ["tuple checks"]
     assert "the public check of the job's triples failed" in steps[1].detail
     # They post a zero for the failed check instead: the opening no longer opens its commitment.
-    lay = program.Layout.of(registry.plain_needs(s))
+    lay = program.Layout.of(registry.needs(s))
     at = 2 * lay.triples + lay.checked_squares + lay.all_bits  # After rho, sigma, squares' rho, bits' rho.
     opened = record.opened.to_ints()
     assert opened[at] != 0 and opened[at + 1:at + 3] == [0, 0]  # The triples' combined check.

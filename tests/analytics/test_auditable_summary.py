@@ -15,16 +15,17 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from offchain.auditable import routes
 from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable import summary as auditable_summary
 from offchain.auditable.commitments import ShareCommitments
-from offchain.auditable.linear import route
+from offchain.auditable.routes import route
 from offchain.auditable.replay import STEPS, PartyRecord, replay
 from offchain.auditable.tracked import Transcript
 from offchain.engine.context import Context
-from offchain.engine.local import run_local
+from harness.local import run_local
 from offchain.errors import ConfigError
 from offchain.field import P, FieldVec
 
@@ -41,7 +42,7 @@ def summary_spec(**fields: object) -> object:
 def run_audited(spec, tables, tamper: Callable[[int, list], None] | None = None):  # type: ignore[no-untyped-def]
     """Runs every party; returns (results, per-party PartyRecord, t)."""
     t = int.from_bytes(secrets.token_bytes(32), "big") % P
-    needs = registry.needs(spec)
+    needs = routes.needs(spec)
 
     async def program(ctx: Context):  # type: ignore[no-untyped-def]
         transcript, lists = Transcript(), []
@@ -158,6 +159,6 @@ def test_a_summary_without_a_variance_is_linear_and_replayed() -> None:
 
 @pytest.mark.parametrize("reveal", [("mean",), ("count", "min")])
 def test_other_summaries_go_to_the_general_replay(reveal) -> None:  # type: ignore[no-untyped-def]
-    spec = JobSpec.build(participants=PARTIES, analysis="summary", columns=("x",), reveal=reveal,
+    spec = registry.build_spec(participants=PARTIES, analysis="summary", columns=("x",), reveal=reveal,
                          auditable=True)
-    assert route(spec) == "program"
+    assert route(spec).value == "program"

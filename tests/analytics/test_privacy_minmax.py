@@ -11,12 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.twins import extremes_plain, sample_plain
+from offchain.analytics import registry
 from offchain.analytics import common, privacy, privacy_bounds
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.context import Context
 from offchain.engine.inputs import input_values
-from offchain.engine.local import run_local
+from harness.local import run_local
 from offchain.errors import ConfigError
 from offchain.field import FieldVec
 from analytics_testkit import PARTIES, opened_noise, rng, run_analysis, spec, split_tables
@@ -93,7 +95,7 @@ def test_the_threshold_and_the_budget_split_follow_the_documented_numbers() -> N
                     params={"epsilon": 1.0, "minmax_bins": 8, **CLIP})
     assert privacy.plan(only_max) == [privacy.Noise("bins", 8, 1.0, 1)]
     assert '"minmax_bins":8' in only_max.canonical()
-    assert JobSpec.parse(only_max.canonical()) == only_max
+    assert registry.parse_spec(only_max.canonical()) == only_max
     # tau is the least with N q^(tau+1) / (1 + q) <= 1e-9, Pr[Z > tau] = q^(tau+1) / (1 + q).
     for noise, want in ((privacy.Noise("bins", 32, 1.0, 1), 23),
                         (privacy.Noise("bins", 192, 1.0, 2), 51),
@@ -111,7 +113,7 @@ def test_the_sampler_has_the_tail_the_threshold_assumes() -> None:
     # with the wrong sensitivity or without the 1 + q would be off by far more.
     epsilon, sens = 1.0, 2
     q = math.exp(-epsilon / sens)
-    draws = np.array(privacy.sample_plain(epsilon, sens, 40000, random.Random(63)))
+    draws = np.array(sample_plain(epsilon, sens, 40000, random.Random(63)))
     for t in range(1, 8):
         want = q**t / (1 + q)
         assert abs((draws >= t).mean() - want) <= 4 * math.sqrt(want / len(draws)), t
@@ -145,8 +147,8 @@ def test_the_mpc_threshold_and_prefix_or_match_the_plaintext_twin(reveal: tuple[
     rows += [[r.randint(-5, tau + 5) for _ in range(8)] for _ in range(5)]
     noisy = [h for row in rows for h in row][:6 * 8 * 2]
     for half in (noisy[:48], noisy[48:]):  # Two jobs of 3 x 2 cells of 8 bins.
-        assert run_extremes(s, half) == privacy_bounds.extremes_plain(s, half)
-    assert privacy_bounds.extremes_plain(s, noisy[:48])["max"][:3] == [0, 0, 8]
+        assert run_extremes(s, half) == extremes_plain(s, half)
+    assert extremes_plain(s, noisy[:48])["max"][:3] == [0, 0, 8]
 
 
 def test_a_summary_reveals_the_twin_of_its_own_noise() -> None:
@@ -168,7 +170,7 @@ def test_a_summary_reveals_the_twin_of_its_own_noise() -> None:
     hist = [h for name in ("a", "b") for v in (x[g == name], y[g == name])
             for h in privacy_bounds.local_counts(s, common.encodings(v, f))]
     (z,) = seen
-    want = privacy_bounds.extremes_plain(s, [h + e for h, e in zip(hist, z)])
+    want = extremes_plain(s, [h + e for h, e in zip(hist, z)])
     for stat, indices in want.items():
         texts = ["none" if abs(v) == common.sentinel(s) else common.fixed_text(v, f)
                  for v in privacy_bounds.decode(s, stat, indices)]
@@ -198,7 +200,7 @@ def test_a_summary_reveals_the_twin_of_its_own_noise() -> None:
 def test_dp_min_and_max_are_refused_without_what_they_need(fields: dict[str, Any],
                                                            message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        JobSpec.build(participants=PARTIES, **{"analysis": "summary", "columns": ("x",), **fields})
+        registry.build_spec(participants=PARTIES, **{"analysis": "summary", "columns": ("x",), **fields})
 
 
 def test_too_many_rows_for_the_bins_comparisons_are_refused_before_anything_is_sent() -> None:

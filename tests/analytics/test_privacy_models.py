@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from offchain.analytics import registry
 from offchain.analytics import common, kmeans, linear, privacy
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.context import Context
 from offchain.engine.fixedpoint import fx_constant
-from offchain.engine.local import run_local
+from harness.local import run_local
 from offchain.errors import ConfigError, ProtocolAbort
 from analytics_testkit import (PARTIES, Drawn, close, opened_noise, rng, run_analysis, spec,
                               split_tables)
@@ -65,7 +66,7 @@ def test_plans_follow_the_documented_sensitivities_and_budget_split() -> None:
     km = kmeans_spec([[0, 0], [1, 1], [0, 1]], 4, 10, epsilon=8.0, **UNIT)
     assert privacy.plan(km) == [privacy.Noise("count", 4 * 3, 1.0, 1),
                                 privacy.Noise("sum", 4 * 3 * 2, 1.0, 2 * 2**F)]
-    assert JobSpec.parse(km.canonical()) == km and JobSpec.parse(reg.canonical()) == reg
+    assert registry.parse_spec(km.canonical()) == km and registry.parse_spec(reg.canonical()) == reg
     ridge = regression_spec(("a",), ridge=0.5)
     assert '"ridge":0.5' in ridge.canonical()
     assert '"ridge"' not in regression_spec(("a",)).canonical()
@@ -334,4 +335,4 @@ START: dict[str, Any] = {"centroids": ((0.0, 0.0), (1.0, 1.0)), "iterations": 2}
 ])
 def test_dp_models_are_refused_with_a_clear_error(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        JobSpec.build(participants=PARTIES, **fields)
+        registry.build_spec(participants=PARTIES, **fields)

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from offchain.auditable import routes
 from offchain.analytics import registry, tree, tree_privacy
 from offchain.analytics.data import Table
 from offchain.analytics.privacy import Noise
 from offchain.analytics.spec import JobSpec
 from offchain.engine.context import Context
-from offchain.engine.local import run_local
-from offchain.engine.logarithm import xlog2x_plain
+from harness.local import run_local
+from harness.twins import xlog2x_plain
 from offchain.errors import ConfigError
 from analytics_testkit import PARTIES, opened_noise, run_analysis, spec, split_tables
 from test_analytics_tree import DOMAINS, data, plain_id3, tree_spec
@@ -106,7 +107,7 @@ def score(table: list[list[int]], criterion: str, bits: int) -> Fraction | int:
 def run_with_noise(s: JobSpec, tables: Sequence[Table], seed: bytes
                    ) -> tuple[dict[str, str], list[list[int]]]:
     """The MPC tree and every level's noise, opened on the side; exact needs, as run_analysis."""
-    needs = registry.needs(s)
+    needs = routes.needs(s)
 
     async def program(ctx: Context) -> tuple[dict[str, str], dict[str, int]]:
         result = await tree.run(ctx, s, tables[ctx.party])
@@ -236,7 +237,7 @@ def test_the_input_hook_still_comes_first_and_the_noise_after_it() -> None:
                              len(drawn.by_party.get(ctx.party, []))))
             return await tree.run(ctx, s, tables[ctx.party], hook)
 
-        results = asyncio.run(run_local(3, program, needs=registry.needs(s), sacrifice=False))
+        results = asyncio.run(run_local(3, program, needs=routes.needs(s), sacrifice=False))
     assert all(r == results[0] and isinstance(r, dict) for r in results)
     for p in range(3):
         assert [e for e in seen if e[1] == p] == [("inputs", p, 0, 0)]
@@ -259,19 +260,19 @@ BASE: dict[str, Any] = dict(analysis="decision_tree", columns=("a", "b", "c"), l
 ])
 def test_bad_private_tree_specs_are_refused(params: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        JobSpec.build(participants=PARTIES, params=params, **BASE)
+        registry.build_spec(participants=PARTIES, params=params, **BASE)
 
 
 def test_the_noise_bound_widens_the_bits_and_entropy_still_fits() -> None:
-    plain = tree.shape_of(JobSpec.build(participants=PARTIES, params={"max_depth": 2}, **BASE))
-    loose = tree.shape_of(JobSpec.build(participants=PARTIES,
+    plain = tree.shape_of(registry.build_spec(participants=PARTIES, params={"max_depth": 2}, **BASE))
+    loose = tree.shape_of(registry.build_spec(participants=PARTIES,
                                         params={"max_depth": 2, "epsilon": 1.0}, **BASE))
     assert (plain.noise_bits, plain.bound) == (0, 30) and tree_privacy.plan(plain) == []
     # epsilon 1 over 3 levels on sensitivity 3: 2^W >= 9 * 40 ln 2 = 249.5, W = 8.
     assert loose.noise_bits == 8 and loose.bound == 30 + 255 * 2 * 10
     assert plain.gini_bits < loose.gini_bits <= tree.MAX_GINI_BITS
-    tight = JobSpec.build(participants=PARTIES, **BASE,
+    tight = registry.build_spec(participants=PARTIES, **BASE,
                           params={"max_depth": 2, "epsilon": 0.01, "criterion": "entropy"})
     sh = tree.shape_of(tight)
     assert sh.noise_bits == 15 and sh.entropy_bits <= tree.MAX_GINI_BITS < sh.gini_bits
-    assert '"epsilon":0.01' in tight.canonical() and JobSpec.parse(tight.canonical()) == tight
+    assert '"epsilon":0.01' in tight.canonical() and registry.parse_spec(tight.canonical()) == tight

@@ -8,8 +8,8 @@ import pytest
 
 from offchain.analytics.data import SqlSource
 from offchain.errors import ConfigError
-from offchain.peer.config import PeerConfig
-from offchain.peer.serve import parse_stock
+from mpcc.peer.config import PeerConfig
+from mpcc.service.server import parse_stock
 from offchain.preprocessing.tuples import TupleKey, TupleKind
 
 GOOD = 'home = "org"\nservice = "127.0.0.1:9700"\naccept = "auto"\n[data]\nincome = "data/a.csv"\n'

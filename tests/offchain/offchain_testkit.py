@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from offchain.engine.context import Context
-from offchain.engine.local import run_local
+from harness.local import run_local
 from offchain.field import P, FieldVec
-from offchain.net.memory import Tamper
+from harness.faults import Tamper
 from offchain.preprocessing.tuples import Needs
 from offchain.shares import MacKeyShare
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.dealing import unchecked
 from offchain.errors import ConfigError, TupleReused, TuplesExhausted
 from offchain.field import FieldVec
 from offchain.preprocessing.cache import CHUNK_TUPLES, TupleCache
@@ -25,7 +26,7 @@ CHILD = Path(__file__).with_name("cache_crash_child.py")
 
 def triples(dealer: Dealer, n: int, party: int = 0) -> tuple[bytes, TupleSet]:
     batch = dealer.triples(n)[party]
-    return batch.batch_id, batch.unchecked()
+    return batch.batch_id, unchecked(batch)
 
 
 def ids(tuples: TupleSet) -> list[int]:
@@ -79,8 +80,8 @@ def test_tuples_are_stored_as_packed_chunks_and_read_across_them(tmp_path: Path,
 def test_input_masks_keep_the_owners_clear_values(tmp_path: Path, dealer: Dealer) -> None:
     owner, other = dealer.input_masks(0, 6)[:2]
     with TupleCache(tmp_path / "o.db") as mine, TupleCache(tmp_path / "x.db") as theirs:
-        mine.store(owner.batch_id, owner.unchecked())
-        theirs.store(other.batch_id, other.unchecked())
+        mine.store(owner.batch_id, unchecked(owner))
+        theirs.store(other.batch_id, unchecked(other))
         got = mine.take(MASK0, 4)
         assert got.clear == owner.clear[:4] and theirs.take(MASK0, 4).clear is None
         assert mine.take(MASK0, 0).clear == FieldVec.zeros(0)

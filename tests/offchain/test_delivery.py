@@ -22,7 +22,7 @@ from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.dealer import Dealer
 from offchain.preprocessing.delivery import (PartyDelivery, SealedBatch, chain_kind, open_batch,
                                              seal_batch)
-from offchain.preprocessing.sacrifice import accept_batch
+from offchain.engine.sacrifice import accept_batch
 from offchain.preprocessing.source import MemoryTupleSource
 from offchain.preprocessing.tuples import PartyBatch, TupleKind
 from offchain_testkit import values_of

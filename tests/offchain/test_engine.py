@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -15,7 +16,7 @@ from offchain.engine import estimate
 from offchain.engine.arith import mul, square
 from offchain.engine.context import Context
 from offchain.engine.inputs import input_values
-from offchain.engine.local import run_local
+from harness.local import run_local
 from offchain.engine.opening import open_value, output, output_many
 from offchain.errors import ConfigError, TuplesExhausted
 from offchain.field import P, FieldVec
@@ -165,7 +166,7 @@ def test_the_engine_runs_on_the_pure_python_reference() -> None:
         "from offchain.engine import estimate\n"
         "from offchain.engine.arith import mul\n"
         "from offchain.engine.inputs import input_values\n"
-        "from offchain.engine.local import run_local\n"
+        "from harness.local import run_local\n"
         "from offchain.engine.opening import output\n"
         "assert field.BACKEND == 'reference'\n"
         "async def program(ctx):\n"
@@ -174,7 +175,8 @@ def test_the_engine_runs_on_the_pure_python_reference() -> None:
         "    return (await output(ctx, await mul(ctx, x, x))).to_ints()\n"
         "needs = estimate.input_values(0, 2) + estimate.mul(2)\n"
         "print(asyncio.run(run_local(3, program, needs=needs)))\n")
-    env = dict(os.environ, MPCC_FIELD="reference")
+    tests = str(Path(__file__).resolve().parents[1])  # The harness package lives there.
+    env = dict(os.environ, MPCC_FIELD="reference", PYTHONPATH=tests)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[[36, 4], [36, 4], [36, 4]]"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from offchain import _fieldkernel, _fieldref
 from offchain.errors import ConfigError, DecodeError
 from offchain.field import BACKEND, P, WIRE_VERSION, FieldVec, beaver_combine
-from offchain.preprocessing.dealer import SeededBytes
+from harness.dealing import SeededBytes
 
 EDGES = [0, 1, 2, P - 1, P - 2, P // 2, P // 2 + 1, 2**64 - 1, 2**64, 2**128 + 7, 2**253,
          2**253 - 1]

@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from harness.twins import xlog2x_plain
 from offchain.engine import estimate, logarithm
 from offchain.engine.context import Context
 from offchain.engine.opening import output_many
@@ -33,22 +34,22 @@ def test_the_plaintext_twin_is_within_the_documented_bound(bits: int) -> None:
     values = set(range(min(top, 5000) + 1)) | {top, top - 1, 2**(bits - 1), 2**(bits - 1) + 1}
     values |= {int(v) for v in np.random.default_rng(bits).integers(0, top + 1, 3000)}
     for a in sorted(values):
-        x = logarithm.xlog2x_plain(a, bits)
+        x = xlog2x_plain(a, bits)
         assert 0 <= x < 2**logarithm.result_bits(bits)
         exact = a * math.log2(a) if a else 0.0
         assert abs(float(Fraction(x, 2**g)) - exact) <= logarithm.error_bound(a, bits) + 1e-9, a
-    assert logarithm.xlog2x_plain(1, bits) == 0
+    assert xlog2x_plain(1, bits) == 0
     for e in range(bits):
-        assert logarithm.xlog2x_plain(2**e, bits) == e * 2**e * 2**g
+        assert xlog2x_plain(2**e, bits) == e * 2**e * 2**g
 
 
 def test_the_truncation_term_is_needed_only_above_the_window() -> None:
     bits, h = 30, logarithm.WINDOW
-    worst = max(abs(logarithm.xlog2x_plain(a, bits) / 2**logarithm.scale_bits(bits)
+    worst = max(abs(xlog2x_plain(a, bits) / 2**logarithm.scale_bits(bits)
                     - a * math.log2(a)) / a for a in range(2**(h + 1) - 300, 2**(h + 1)))
     assert worst <= logarithm.LOG2_ERR
     above = [2**(h + 1) + 7919 * a for a in range(40)] + [2**29 + 12345, 2**30 - 1]
-    assert all(abs(logarithm.xlog2x_plain(a, bits) / 2**logarithm.scale_bits(bits)
+    assert all(abs(xlog2x_plain(a, bits) / 2**logarithm.scale_bits(bits)
                    - a * math.log2(a)) <= logarithm.error_bound(a, bits) for a in above)
 
 
@@ -70,7 +71,7 @@ def test_mpc_equals_the_plaintext_twin_to_the_bit_with_exact_needs(bits: int,
     base = estimate.input_values(0, len(values))
     needs = estimate.xlog2x(len(values), bits)
     got = values_of(run(3, program, base + needs)).to_ints()
-    assert got == [logarithm.xlog2x_plain(a, bits) for a in values]
+    assert got == [xlog2x_plain(a, bits) for a in values]
     if bits == 5:
         assert_needs_exact(program, needs, base)
 
@@ -79,7 +80,7 @@ def test_a_corrupted_message_never_yields_a_wrong_logarithm() -> None:
     values, bits = [0, 7, 100], 8
     program = program_for(values, bits)
     needs = estimate.input_values(0, 3) + estimate.xlog2x(3, bits)
-    want = [logarithm.xlog2x_plain(a, bits) for a in values]
+    want = [xlog2x_plain(a, bits) for a in values]
     k = message_count(program, needs) // 2
     assert_fault_never_yields_wrong_output(program, needs, k, lambda r: r.to_ints() == want,
                                            to_everyone=False)
@@ -88,6 +89,6 @@ def test_a_corrupted_message_never_yields_a_wrong_logarithm() -> None:
 @pytest.mark.parametrize("bits", [1, logarithm.MAX_BITS + 1])
 def test_widths_outside_the_supported_range_are_refused(bits: int) -> None:
     with pytest.raises(ConfigError, match="xlog2x takes values of 2 to"):
-        logarithm.xlog2x_plain(0, bits)
+        xlog2x_plain(0, bits)
     with pytest.raises(ConfigError, match="0 <= a < 2"):
-        logarithm.xlog2x_plain(32, 5)
+        xlog2x_plain(32, 5)

@@ -12,7 +12,7 @@ from offchain.errors import ProtocolAbort, SacrificeFailed
 from offchain.field import FieldVec
 from offchain.net.memory import MemoryNetwork, MemoryTransport, run_parties
 from offchain.preprocessing.dealer import Dealer
-from offchain.preprocessing.sacrifice import accept_batch
+from offchain.engine.sacrifice import accept_batch
 from offchain.preprocessing.source import MemoryTupleSource
 from offchain.preprocessing.tuples import PartyBatch, TupleSet
 from offchain.shares import MacKeyShare, SharedVec

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.dealing import unchecked
 from offchain.engine import estimate
 from offchain.errors import TuplesExhausted
 from offchain.preprocessing.dealer import Dealer
@@ -17,7 +18,7 @@ def filled(*sizes: int) -> MemoryTupleSource:
     dealer, _ = Dealer.create(2)
     source = MemoryTupleSource()
     for n in sizes:
-        source.add(dealer.triples(n)[0].unchecked())
+        source.add(unchecked(dealer.triples(n)[0]))
     return source
 
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from harness.faults import kill_connection
 from offchain.engine import estimate
 from offchain.engine.arith import mul
 from offchain.engine.context import Context
 from offchain.engine.inputs import input_values
-from offchain.engine.local import run_local
+from harness.local import run_local
 from offchain.engine.opening import output
 from offchain.errors import (
     ConfigError, MalformedMessage, PeerDisconnected, PeerTimeout, ProtocolAbort,
@@ -245,7 +246,7 @@ def killing(victim: int, peer: int, *, when: asyncio.Event) -> Any:
             nonlocal done
             if when.is_set() and not done and to == peer:
                 done = True
-                transport.kill_connection(peer)  # This frame is lost and must be resent.
+                kill_connection(transport, peer)  # This frame is lost and must be resent.
             await original(to, payload)
         transport.send = send  # type: ignore[method-assign]
         return transport
@@ -290,7 +291,7 @@ def test_a_connection_that_cannot_be_restored_ends_in_disconnection(
                 for i, (c, l) in enumerate([(orgs["a"], l0), (orgs["b"], l1)])))
             await l0.close()  # Party 1 can no longer redial party 0.
             start = time.monotonic()
-            t1.kill_connection(0)
+            kill_connection(t1, 0)
             for transport, peer in ((t0, 1), (t1, 0)):
                 with pytest.raises(PeerDisconnected):
                     await transport.recv(peer)
@@ -338,7 +339,7 @@ def test_a_peer_that_lost_its_state_cannot_resume(orgs: dict[str, TlsCredentials
                 assert await t1.recv(0) == word
             await asyncio.sleep(0.05)  # Let the acknowledgements arrive: party 0 trims its buffer.
             t1._links[0].next_expected = 0  # Party 1 forgets what it received, then redials.
-            t1.kill_connection(0)
+            kill_connection(t1, 0)
             with pytest.raises(MalformedMessage, match="resume from frame 0"):
                 await t0.recv(1)
             with pytest.raises(PeerDisconnected):

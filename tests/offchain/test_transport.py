@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from harness.faults import TamperingNetwork
 from offchain.errors import ConfigError, PeerDisconnected, PeerTimeout
 from offchain.net.memory import MemoryNetwork, MemoryTransport, run_parties
 
@@ -63,7 +64,7 @@ def test_tamper_hook_sees_and_replaces_messages() -> None:
         await t.send(1 - t.party, b"b")
         return [await t.recv(1 - t.party), await t.recv(1 - t.party)]
 
-    results = asyncio.run(run_parties(MemoryNetwork(2, tamper=tamper), [talk, talk]))
+    results = asyncio.run(run_parties(TamperingNetwork(2, tamper), [talk, talk]))
     assert results == [[b"a", b"B"], [b"a", b"B"]]
     assert sorted(seen) == [(0, 1, 0), (0, 1, 1), (1, 0, 0), (1, 0, 1)]
 

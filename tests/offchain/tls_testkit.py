@@ -9,15 +9,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.dealing import seeded_dealer
 from offchain import identity
 from offchain.engine.context import Context
-from offchain.engine.local import deal_needs
+from harness.local import deal_needs
 from offchain.net.tls import (
     ChannelSettings, JobRoster, Listener, RosterEntry, TlsCredentials, TlsTransport, connect_job,
     fingerprint,
 )
 from offchain.preprocessing.dealer import Dealer
-from offchain.preprocessing.sacrifice import accept_batch
+from offchain.engine.sacrifice import accept_batch
 from offchain.preprocessing.source import MemoryTupleSource
 from offchain.preprocessing.tuples import Needs
 
@@ -73,7 +74,7 @@ async def job_channels(creds: Sequence[TlsCredentials], settings: ChannelSetting
 async def run_engine(transports: Sequence[Any], program: Callable[[Context], Awaitable[T]],
                      needs: Needs, *, seed: bytes = b"tls tests") -> list[T | BaseException]:
     """Deals ``needs`` (seeded), checks the batches by sacrifice, runs ``program`` everywhere."""
-    dealer, keys = Dealer.seeded(len(transports), seed)
+    dealer, keys = seeded_dealer(len(transports), seed)
     batches = deal_needs(dealer, needs)
 
     async def party(i: int) -> T:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from onchain import orgs
+from mpcc import orgs
 from onchain.chain import Chain
-from onchain.consortium import bootstrap_members, fund_from_test_account
+from mpcc.consortium import bootstrap_members, fund_from_test_account
 from onchain.deploy import Deployment, deploy
 from onchain_testkit import ORG_SPECS, PASSPHRASE
 

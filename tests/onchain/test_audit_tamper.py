@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import event_abi_to_log_topic
 
 from onchain.artifacts import load
-from onchain.audit import (BATCHES, DEADLINES, MEMBERSHIP, ORDER, RESULTS, SOURCES, SPEC, AuditReport,
+from mpcc.audit.record import (BATCHES, DEADLINES, MEMBERSHIP, ORDER, RESULTS, SOURCES, SPEC, AuditReport,
                            audit_history, audit_job)
 from onchain.chain import Chain
 from onchain.deploy import Deployment, deploy

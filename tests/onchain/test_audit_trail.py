@@ -12,7 +12,7 @@ from offchain.auditable.commitments import column_sums
 from offchain.field import P, FieldVec
 from onchain.audit_trail import DataKind, list_hash
 from onchain.chain import Chain
-from onchain.consortium import placeholder_consortium
+from harness.chain import placeholder_consortium
 from onchain.deploy import Deployment
 from onchain.errors import ContractRevert
 from onchain.jobs import Deadlines, JobState

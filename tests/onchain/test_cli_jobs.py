@@ -20,12 +20,13 @@ from typing import Any, Iterator
 import pytest
 import typer
 
+from offchain.auditable import routes
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
-from offchain.peer import commands
-from offchain.peer.progress import LineProgress
-from offchain.peer.watch import JobWaitTimeout, job_phase, status_phase, wait_for_job
-from onchain.cli import app, main
+from mpcc.cli import commands
+from mpcc.progress import LineProgress
+from mpcc.cli.watch import JobWaitTimeout, job_phase, status_phase, wait_for_job
+from mpcc.cli.main import app, main
 from onchain_testkit import PASSPHRASE, ROOT, free_port
 
 MPCC = str(ROOT / ".venv" / "bin" / "mpcc")
@@ -115,7 +116,7 @@ def test_there_is_an_example_spec_for_every_analysis() -> None:
 @pytest.mark.parametrize("name", sorted(p.stem for p in SPECS.glob("*.json")))
 def test_example_spec_parses_reads_the_example_data_and_has_computable_needs(name: str) -> None:
     spec = example(name)
-    needs = registry.needs(spec)
+    needs = routes.needs(spec)
     assert sum(n for _, n in needs) > 0
     assert all(n > 0 for _, n in needs)
     for tag in "abc":
@@ -127,7 +128,7 @@ def test_example_spec_parses_reads_the_example_data_and_has_computable_needs(nam
 
 def test_small_examples_give_the_plaintext_results() -> None:
     """The histogram and the tree of the walkthrough, under MPC in one process, against plain Python."""
-    from offchain.engine.local import run_local
+    from harness.local import run_local
 
     rows = [row for tag in "abc" for row in _csv(EXAMPLES / f"patients_party_{tag}.csv")]
     histogram = _run_local(run_local, example("histogram"))
@@ -152,7 +153,7 @@ def _run_local(run_local: Any, spec: JobSpec) -> dict[str, str]:
     async def program(ctx: Any) -> dict[str, str]:
         return await registry.run(ctx, spec, tables[ctx.party])
 
-    results = asyncio.run(run_local(3, program, needs=registry.needs(spec), sacrifice=False, timeout=120))
+    results = asyncio.run(run_local(3, program, needs=routes.needs(spec), sacrifice=False, timeout=120))
     assert all(r == results[0] for r in results)
     return results[0]  # type: ignore[no-any-return]
 
@@ -281,7 +282,7 @@ def test_progress_stays_off_stdout_and_off_by_default_when_piped(tmp_path: Path)
 
 @pytest.mark.hardhat
 def test_a_bad_spec_sends_nothing(hardhat_node: str, org_homes: list[Path], tmp_path: Path) -> None:
-    from onchain import orgs
+    from mpcc import orgs
     from onchain.chain import Chain
     from onchain.deploy import Deployment
     from onchain.manifest import Manifest
@@ -393,6 +394,6 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
 
 
 def _local() -> Any:
-    from offchain.engine.local import run_local
+    from harness.local import run_local
 
     return run_local

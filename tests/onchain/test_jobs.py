@@ -8,7 +8,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from onchain.chain import Chain
-from onchain.consortium import placeholder_consortium
+from harness.chain import placeholder_consortium
 from onchain.deploy import Deployment
 from onchain.errors import ContractRevert
 from onchain.jobs import Deadlines, JobState

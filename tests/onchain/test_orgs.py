@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from onchain import orgs
-from onchain.consortium import admit, request_join
+from mpcc import orgs
+from mpcc.consortium import admit, request_join
 from onchain.deploy import Deployment
 from onchain.errors import ConfigError, ContractRevert
 from onchain.history import registry_at

@@ -7,8 +7,8 @@ from typing import Iterator
 
 import pytest
 
-from offchain.peer.local import LocalConsortium
-from onchain import orgs
+from mpcc.demo.local import LocalConsortium
+from mpcc import orgs
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = b"peer test passphrase, not a secret"

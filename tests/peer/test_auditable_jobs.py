@@ -14,15 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from offchain.auditable import routes
 from offchain.analytics import registry
 from offchain.analytics.data import read_column
 from offchain.analytics.spec import JobSpec
 from offchain.field import P
-from offchain.peer.local import LocalConsortium
-from offchain.peer.member import JobOutcome, MemberPeer
+from mpcc.demo.local import LocalConsortium
+from mpcc.peer.member import JobOutcome, MemberPeer
 from onchain.errors import ContractRevert
 from onchain.jobs import JobState
-from onchain.public_audit import STEPS, TrailRecord, audit_public, load_trail, verify
+from mpcc.audit.public import STEPS, TrailRecord, audit_public, load_trail, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def auditable(c: LocalConsortium, **fields: object) -> JobSpec:
     base: dict[str, object] = {"analysis": "mean", "column": "income", "reveal": ("count", "mean")}
     base.update(fields)
-    return JobSpec.build(participants=tuple(p.address for p in c.peers), auditable=True, **base)
+    return registry.build_spec(participants=tuple(p.address for p in c.peers), auditable=True, **base)
 
 
 def job_events(c: LocalConsortium, job_id: int) -> list:  # type: ignore[type-arg]
@@ -38,7 +39,7 @@ def job_events(c: LocalConsortium, job_id: int) -> list:  # type: ignore[type-ar
 
 
 def run(c: LocalConsortium, spec: JobSpec) -> tuple[int, list[JobOutcome | BaseException]]:
-    c.feed(registry.needs(spec))
+    c.feed(routes.needs(spec))
     job_id = c.propose(spec)
     return job_id, c.run_job(job_id)
 
@@ -145,7 +146,7 @@ def test_an_altered_commitment_list_fails_the_lists_step(honest: tuple) -> None:
 def test_an_opening_before_the_inputs_are_committed_is_refused(shared: LocalConsortium) -> None:
     consortium = shared
     spec = auditable(consortium)
-    consortium.feed(registry.needs(spec))
+    consortium.feed(routes.needs(spec))
     job_id = consortium.propose(spec)
     with pytest.raises(ContractRevert) as info:
         consortium.dep.audit.publish_opening(consortium.peers[0].org.account, job_id, [0, 1], [1, 2], [3, 4])

@@ -12,7 +12,7 @@ import pytest
 
 from offchain.errors import ConfigError, DealerStateError
 from offchain.field import P
-from offchain.peer.dealer_state import DealerBinding, DealerKeys, load_or_deal, save
+from mpcc.service.dealer_state import DealerBinding, DealerKeys, load_or_deal, save
 
 ACCOUNTS = tuple(f"0x{i:040x}" for i in (0xA1, 0xB2, 0xC3))
 BINDING = DealerBinding(31337, "0x" + "11" * 20, "0x" + "22" * 20, bytes(range(32)), ACCOUNTS, "0x" + "cc" * 20)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from offchain.auditable import routes
 from offchain.analytics import registry, stats
 from offchain.analytics.data import read_column
 from offchain.analytics.spec import JobSpec
@@ -15,9 +16,10 @@ from offchain.engine import estimate
 from offchain.errors import ConfigError, ProtocolAbort, SacrificeFailed, TuplesExhausted
 from offchain.field import FieldVec
 from offchain.shares import SharedVec
-from offchain.peer.local import LocalConsortium
-from offchain.peer.member import JobOutcome, MemberPeer
-from onchain.audit import audit_job
+from harness.faults import TamperingNetwork
+from mpcc.demo.local import LocalConsortium
+from mpcc.peer.member import JobOutcome, MemberPeer
+from mpcc.audit.record import audit_job
 from onchain.jobs import AbortReason, JobState
 from onchain.ledger import BatchStatus
 
@@ -67,7 +69,7 @@ def test_a_cheating_peer_never_makes_an_honest_peer_output(consortium: LocalCons
     def cheat(frm: int, to: int, index: int, payload: bytes) -> bytes:
         return payload[:-1] + bytes([payload[-1] ^ 1]) if frm == 2 and to == 0 and len(payload) > 40 else payload
 
-    outcomes = consortium.run_job(job_id, tamper=cheat)
+    outcomes = consortium.run_job(job_id, TamperingNetwork(3, cheat))
     honest = outcomes[0]
     assert isinstance(honest, JobOutcome) and honest.result is None and honest.error
     assert all(not isinstance(o, JobOutcome) or o.result is None for o in outcomes)
@@ -130,7 +132,7 @@ def test_a_summary_job_reveals_variance_min_and_max_through_the_chain(
         consortium: LocalConsortium, incomes: list[dict[str, Path]]) -> None:
     spec = JobSpec(analysis="summary", columns=("income",), reveal=("count", "mean", "std", "min", "max"),
                    participants=tuple(p.address for p in consortium.peers))
-    consortium.feed(registry.needs(spec))
+    consortium.feed(routes.needs(spec))
     job_id = consortium.propose(spec)
     outcomes = consortium.run_job(job_id)
     plain = [v for binding in incomes for v in read_column(binding["income"], "income")]

@@ -20,15 +20,16 @@ from offchain.analytics import stats
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.errors import SacrificeFailed
-from offchain.peer.intake import key_change_advice
-from offchain.peer.fetch import ServiceClient
-from offchain.peer.local import LocalConsortium
-from offchain.peer.member import JobOutcome
-from offchain.peer.serve import ServiceProcess, serve
-from offchain.peer.service import PreprocessingService, open_key_share
+from mpcc.peer.intake import key_change_advice
+from offchain.preprocessing.protocol import ServiceClient
+from mpcc.demo.local import LocalConsortium
+from mpcc.peer.member import JobOutcome
+from mpcc.service.server import ServiceProcess, serve
+from mpcc.service.dealing import PreprocessingService
+from offchain.preprocessing.keyshare import open_key_share
 from offchain.shares import MacKeyShare
-from onchain import orgs
-from onchain.audit import audit_job
+from mpcc import orgs
+from mpcc.audit.record import audit_job
 from onchain.jobs import JobState
 from onchain.ledger import BatchStatus
 
@@ -46,7 +47,7 @@ def kept(members: list[orgs.Org], incomes: list[dict[str, Path]],
 
 def restart(c: LocalConsortium, state: Path, caplog: pytest.LogCaptureFixture) -> ServiceProcess:
     """The service started again as `mpcc preprocess serve` starts it; it replaces the old one."""
-    with caplog.at_level(logging.INFO, logger="offchain.peer.serve"):
+    with caplog.at_level(logging.INFO, logger="mpcc.service.server"):
         process = ServiceProcess.start(c.dep, c.dep.chain.test_account(1), {}, state)
     c.service = process.service
     return process
@@ -134,7 +135,7 @@ def test_a_batch_dealt_before_the_restart_is_given_up_not_retried_forever(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The service serves only what it dealt since it started; a peer that had not fetched an
     older batch yet stops asking once the service keeps answering "not found"."""
-    from offchain.peer import intake
+    from mpcc.peer import intake
 
     c, state = kept
     (old,) = c.service.produce(estimate.mul(4))

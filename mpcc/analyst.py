@@ -1,0 +1,71 @@
+"""An analyst (a member) proposes a job and reserves the tuples it will consume.
+
+The reservation plan is made, and checked against the tuples still free in
+attested batches, before any transaction: a job that could not be fed is
+refused with the kind and number of tuples missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from eth_account.signers.local import LocalAccount
+
+from offchain.analytics.spec import JobSpec
+from offchain.errors import ConfigError, TuplesExhausted
+from offchain.preprocessing.tuples import Needs, TupleKey
+from onchain.deploy import Deployment
+from onchain.jobs import Deadlines
+from onchain.ledger import BatchStatus
+
+MAX_RESERVATIONS_PER_TX = 16  # JobManager's bound on reservations in one call
+
+
+class Offer(Protocol):
+    """A batch the service committed, as its catalogue lists it."""
+
+    @property
+    def batch_id(self) -> bytes: ...
+
+    @property
+    def key(self) -> TupleKey: ...
+
+
+def plan_reservations(dep: Deployment, needs: Needs, offers: Sequence[Offer],
+                      participants: Sequence[str]) -> list[tuple[bytes, int]]:
+    """(batch id, count) pairs covering ``needs`` from batches every participant attested."""
+    plan: list[tuple[bytes, int]] = []
+    for key, count in needs:
+        left = count
+        for offer in (o for o in offers if o.key == key):
+            if not left:
+                break
+            batch = dep.ledger.batch(offer.batch_id)
+            usable = batch.status is BatchStatus.COMMITTED and all(
+                dep.ledger.is_attested(offer.batch_id, p) for p in participants)
+            if usable and batch.available:
+                take = min(left, batch.available)
+                plan.append((offer.batch_id, take))
+                left -= take
+        if left:
+            raise TuplesExhausted(str(key), left, f"{count} needed; ask the preprocessing service for more")
+    return plan
+
+
+def propose_job(dep: Deployment, analyst: LocalAccount, spec: JobSpec, needs: Needs,
+                offers: Sequence[Offer], deadlines: Deadlines) -> int:
+    """Propose ``spec`` and reserve its tuples in the same transaction; returns the job id.
+
+    The proposer must be a participant: only participants reserve tuples, and
+    a participant that proposes has accepted by proposing.
+    """
+    if analyst.address.lower() not in (p.lower() for p in spec.participants):
+        raise ConfigError(f"{analyst.address} proposes a job it does not take part in; only "
+                          "participants can reserve the job's tuples, so propose as one of them")
+    plan = plan_reservations(dep, needs, offers, spec.participants)
+    first, rest = plan[:MAX_RESERVATIONS_PER_TX], plan[MAX_RESERVATIONS_PER_TX:]
+    job_id, _ = dep.jobs.propose(analyst, spec.canonical(), list(spec.participants), deadlines, first)
+    for start in range(0, len(rest), MAX_RESERVATIONS_PER_TX):
+        dep.jobs.reserve_batches(analyst, job_id, rest[start:start + MAX_RESERVATIONS_PER_TX])
+    return job_id

@@ -1,0 +1,290 @@
+"""Verify a job's record from chain data alone: events, their emitters, blocks and order.
+
+Reading and checking are apart: ``onchain.history.load_history`` reads the
+chain into a ``JobHistory``, and ``audit_history`` checks that data and
+nothing else, so every check can also be shown a record a real chain could
+not produce. Only events emitted at the manifest's addresses count; any other
+is reported by the first check. Each check reports passed or failed with its
+evidence (which address, which event, which block).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils import keccak
+
+from offchain.analytics import registry
+from offchain.analytics.spec import JobSpec
+from offchain.auditable.replay import Step
+from offchain.errors import ConfigError
+from onchain.deploy import Deployment
+from onchain.events import EventBase
+from onchain.history import JobHistory, Position, load_history, position, replay
+from mpcc.audit.public import audit_public
+from onchain.registry import Role
+
+SOURCES = "events came from the deployment's contracts"
+SPEC = "spec text matches its hash"
+MEMBERSHIP = "participants were active members with unchanged keys"
+ORDER = "every input commitment came before any result"
+DEADLINES = "deadlines held"
+RESULTS = "all results equal and the job finalised"
+BATCHES = "tuples: committed by the service, attested by all, consumed once"
+PUBLIC = "public"
+
+
+#: One check's outcome and evidence: the same record as a step of the public verification.
+Check = Step
+
+
+@dataclass
+class AuditReport:
+    job_id: int
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    def add(self, name: str, passed: bool, detail: str) -> None:
+        self.checks.append(Check(name, passed, detail))
+
+    def check(self, name: str) -> Check:
+        """The check called ``name``; ``LookupError`` if it was not run."""
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise LookupError(f"the audit of job {self.job_id} ran no check {name!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "passed": self.passed,
+                "checks": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """The events of a history that came from their contracts' addresses, in chain order.
+
+    ``foreign`` holds the others with the contract they claimed to come from;
+    no check but the first ever reads them.
+    """
+
+    history: JobHistory
+    proposed: EventBase
+    job: list[EventBase]
+    ledger: list[EventBase]
+    registry: list[EventBase]
+    foreign: list[tuple[str, EventBase]]
+
+    @classmethod
+    def of(cls, history: JobHistory) -> JobRecord:
+        """Split ``history`` into trusted and foreign events; ``LookupError`` without a real proposal."""
+        kept: dict[str, list[EventBase]] = {}
+        foreign: list[tuple[str, EventBase]] = []
+        for name, events in (("JobManager", history.job), ("PreprocessingLedger", history.ledger),
+                             ("OrgRegistry", history.registry)):
+            source = history.sources[name].lower()
+            kept[name] = sorted((e for e in events if e.address.lower() == source), key=position)
+            foreign += [(name, e) for e in events if e.address.lower() != source]
+        job = [e for e in kept["JobManager"] if getattr(e, "jobId", None) == history.job_id]
+        proposed = [e for e in job if e.event_name == "JobProposed"]
+        if not proposed:
+            raise LookupError(f"job {history.job_id} has no JobProposed event from JobManager at "
+                              f"{history.sources['JobManager']}")
+        return cls(history, proposed[0], job, kept["PreprocessingLedger"], kept["OrgRegistry"], foreign)
+
+    @property
+    def job_id(self) -> int:
+        return self.history.job_id
+
+    @property
+    def participants(self) -> list[str]:
+        return list(self.proposed.participants)  # type: ignore[attr-defined]
+
+    @property
+    def end(self) -> Position:
+        """The position of the job's last event: where its record, and its need for members, ends."""
+        return position(self.job[-1])
+
+    def named(self, name: str) -> list[EventBase]:
+        return [e for e in self.job if e.event_name == name]
+
+
+CheckFn = Callable[[JobRecord, AuditReport], None]
+
+
+def audit_job(dep: Deployment, job_id: int) -> AuditReport:
+    """Read the job's history from the chain and run every check on it.
+
+    For an auditable job (its spec sets ``auditable``) the steps of the public
+    verification (mpcc.audit.public) follow, each as a check "public: <step>".
+    """
+    history = load_history(dep, job_id)
+    record = JobRecord.of(history)
+    report = _run_checks(record, CHECKS)
+    spec = _auditable_spec(record)
+    if spec is not None:
+        for step in audit_public(dep, job_id, spec, record.job):
+            report.add(f"{PUBLIC}: {step.name}", step.passed, step.detail)
+    return report
+
+
+def _auditable_spec(record: JobRecord) -> JobSpec | None:
+    """The job's spec if it is a valid auditable one (the SPEC check judges the text itself)."""
+    try:
+        spec = registry.parse_spec(record.proposed.spec)  # type: ignore[attr-defined]
+    except ConfigError:
+        return None
+    return spec if spec.auditable else None
+
+
+def audit_history(history: JobHistory, checks: Sequence[CheckFn] | None = None) -> AuditReport:
+    """Run ``checks`` (every check by default, in ``CHECKS`` order) on a job's history data."""
+    return _run_checks(JobRecord.of(history), CHECKS if checks is None else checks)
+
+
+def _run_checks(record: JobRecord, checks: Sequence[CheckFn]) -> AuditReport:
+    report = AuditReport(record.job_id)
+    for check in checks:
+        check(record, report)
+    return report
+
+
+def _at(event: EventBase) -> str:
+    """Where ``event`` happened, as evidence."""
+    return f"{event.event_name} at block {event.block_number} (tx {event.tx_hash})"
+
+
+def _party(event: EventBase) -> str:
+    """The participant a JobManager event names."""
+    return str(event.args()["participant"])
+
+
+def _sources(rec: JobRecord, report: AuditReport) -> None:
+    bad = [f"{_at(e)} was emitted by {e.address}, not by {name} at {rec.history.sources[name]}"
+           for name, e in rec.foreign]
+    total = len(rec.job) + len(rec.ledger) + len(rec.registry)
+    report.add(SOURCES, not bad, "; ".join(bad) or f"{total} events, all from the manifest's addresses")
+
+
+def _spec(rec: JobRecord, report: AuditReport) -> None:
+    args = rec.proposed.args()
+    stated, actual = "0x" + bytes(args["specHash"]).hex(), "0x" + keccak(text=args["spec"]).hex()
+    report.add(SPEC, stated == actual,
+               stated if stated == actual else f"{_at(rec.proposed)}: the spec text hashes to {actual}, not {stated}")
+
+
+def _membership(rec: JobRecord, report: AuditReport) -> None:
+    """Active at the proposal, and neither status nor keys changed until the job's last event."""
+    start, end = position(rec.proposed), rec.end
+    snapshot = replay(rec.registry, start)
+    before = {a: snapshot.members.get(a) for a in rec.participants}
+    bad = [f"{a} was not an active member when the job was proposed: {_at(rec.proposed)}"
+           for a, m in before.items() if m is None or not m.active]
+    changed = {a for a, m in before.items() if m is None or not m.active}
+    for event in rec.registry:
+        if not start < position(event) <= end:
+            continue
+        snapshot.apply(event)
+        for a in rec.participants:
+            if a not in changed and snapshot.members.get(a) != before[a]:
+                changed.add(a)
+                bad.append(f"{a}: {_at(event)} while the job ran (blocks {start[0]}..{end[0]})")
+    report.add(MEMBERSHIP, not bad, "; ".join(bad) or f"{len(before)} participants active with the same "
+                                                      f"registered keys over blocks {start[0]}..{end[0]}")
+
+
+def _order(rec: JobRecord, report: AuditReport) -> None:
+    commits, results = rec.named("InputsCommitted"), rec.named("ResultSubmitted")
+    bad = []
+    if results:
+        first = results[0]
+        bad = [f"InputsCommitted of {_party(c)} at block {c.block_number} (tx {c.tx_hash}) came after "
+               f"ResultSubmitted of {_party(first)} at block {first.block_number}"
+               for c in commits if position(c) > position(first)]
+        committed = {_party(c).lower() for c in commits}
+        bad += [f"{a} posted no InputsCommitted, yet {_at(first)} was posted"
+                for a in rec.participants if a.lower() not in committed]
+    report.add(ORDER, not bad, "; ".join(bad) or f"{len(commits)} commitments, {len(results)} results")
+
+
+def _deadlines(rec: JobRecord, report: AuditReport) -> None:
+    p = rec.proposed
+    limits = {"JobAccepted": p.acceptBy, "InputsCommitted": p.commitBy,  # type: ignore[attr-defined]
+              "ResultSubmitted": p.resultBy}  # type: ignore[attr-defined]
+    late = []
+    for e in rec.job:
+        if e.event_name not in limits:
+            continue
+        when = rec.history.block_times.get(e.block_number)
+        if when is None:
+            late.append(f"{_at(e)}: the history holds no time for its block")
+        elif when > limits[e.event_name]:
+            late.append(f"{_at(e)} of {_party(e)}: time {when} > deadline {limits[e.event_name]}")
+    report.add(DEADLINES, not late, "; ".join(late) or "all steps within their deadlines")
+
+
+def _results(rec: JobRecord, report: AuditReport) -> None:
+    results = rec.named("ResultSubmitted")
+    finals = rec.named("JobFinalised")
+    hashes = {bytes(e.resultHash) for e in results}  # type: ignore[attr-defined]
+    honest = all(keccak(bytes(e.result)) == bytes(e.resultHash) for e in results)  # type: ignore[attr-defined]
+    submitters = {e.participant.lower() for e in results}  # type: ignore[attr-defined]
+    everyone = submitters == {a.lower() for a in rec.participants}
+    final_ok = len(finals) == 1 and hashes == {bytes(finals[0].resultHash)}  # type: ignore[attr-defined]
+    report.add(RESULTS, honest and everyone and len(hashes) == 1 and final_ok,
+               f"{len(results)} results, {len(hashes)} distinct, finalised: {bool(finals)}")
+
+
+def _batches(rec: JobRecord, report: AuditReport) -> None:
+    reservations = [e for e in rec.ledger
+                    if e.event_name == "TuplesReserved" and e.jobId == rec.job_id]  # type: ignore[attr-defined]
+    problems = [p for res in reservations for p in _reservation_problems(rec, res)]
+    report.add(BATCHES, not problems, "; ".join(problems) or f"{len(reservations)} reservations checked")
+
+
+def _reservation_problems(rec: JobRecord, res: EventBase) -> list[str]:
+    """What is wrong with one reservation's batch: its service, its attestations, its tuples' use."""
+    batch_id = bytes(res.batchId)  # type: ignore[attr-defined]
+    tag = f"batch 0x{batch_id.hex()[:12]}"
+    of_batch = [e for e in rec.ledger if bytes(getattr(e, "batchId", b"")) == batch_id]
+    committed = [e for e in of_batch if e.event_name == "BatchCommitted"]
+    if len(committed) != 1:
+        return [f"{tag} has {len(committed)} BatchCommitted events"]
+    found = []
+    service = committed[0].service  # type: ignore[attr-defined]
+    if not replay(rec.registry, position(committed[0])).has_role(Role.PREPROCESSOR, service):
+        found.append(f"{tag}: {_at(committed[0])} by {service}, not a registered preprocessing service")
+    attested = {e.member.lower() for e in of_batch  # type: ignore[attr-defined]
+                if e.event_name == "SacrificeAttested" and position(e) < position(res)}
+    missing = sorted(a for a in rec.participants if a.lower() not in attested)
+    if missing:
+        found.append(f"{tag} not attested by {missing} before {_at(res)}")
+    found += [f"{tag} was rejected by {e.member}: {_at(e)}"  # type: ignore[attr-defined]
+              for e in of_batch if e.event_name == "BatchRejected"]
+    return found + _overlaps(tag, res, of_batch, committed[0])
+
+
+def _overlaps(tag: str, res: EventBase, of_batch: list[EventBase], committed: EventBase) -> list[str]:
+    """Tuples of ``res`` outside the batch or reserved by any other reservation (consumed once)."""
+    start, stop, rec_job = res.start, res.start + res.count, res.jobId  # type: ignore[attr-defined]
+    found = []
+    if stop > committed.count:  # type: ignore[attr-defined]
+        found.append(f"{tag}: range [{start},{stop}) reserved at block {res.block_number} is beyond "
+                     f"the batch's {committed.count} tuples")  # type: ignore[attr-defined]
+    for other in of_batch:
+        if other.event_name != "TuplesReserved" or position(other) == position(res):
+            continue
+        theirs = other.args()
+        low, high = max(start, theirs["start"]), min(stop, theirs["start"] + theirs["count"])
+        if low < high:
+            found.append(f"{tag}: tuples [{low},{high}) reserved by job {rec_job} at block {res.block_number} "
+                         f"are also reserved by job {theirs['jobId']} at block {other.block_number}")
+    return found
+
+
+CHECKS: tuple[CheckFn, ...] = (_sources, _spec, _membership, _order, _deadlines, _results, _batches)
+"""Every check, in report order; a check appends one or more ``Check`` lines."""

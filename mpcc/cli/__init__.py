@@ -1,0 +1,1 @@
+"""The ``mpcc`` command line: typer commands, their work, and readable views of their results."""

@@ -1,0 +1,388 @@
+"""What the ``mpcc peer``, ``mpcc preprocess`` and ``mpcc job`` commands do, apart from typer.
+
+Each function takes parsed arguments, does its work and returns a JSON-friendly
+dict (the CLI prints it as lines or as JSON); errors are project errors, which
+the CLI maps to its exit codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from offchain.analytics import registry
+from offchain.auditable import program, routes
+from offchain.auditable.routes import Route, route
+from offchain.analytics.spec import categorical_columns, numeric_columns
+from offchain.analytics.spec import REVEALS, JobSpec
+from offchain.errors import ConfigError, DeliveryRejected, TuplesExhausted
+from mpcc.analyst import propose_job
+from mpcc.peer.config import PeerConfig
+from offchain.net.address import split_host_port
+from offchain.preprocessing.protocol import ServiceClient
+from mpcc.progress import NoProgress, Reporter
+from mpcc.cli.watch import wait_for_job, watch_daemon
+from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch
+from offchain.preprocessing.tuples import Needs, TupleKind
+from mpcc import orgs
+from onchain import keystore
+from onchain.chain import LOCAL_CHAIN_IDS, Chain
+from onchain.deploy import Deployment
+from onchain.jobs import Deadlines, JobState, spec_hash
+from onchain.ledger import BatchStatus
+from onchain.manifest import Manifest
+from onchain.registry import Role
+from mpcc.peer.daemon import Daemon
+from mpcc.peer.status import peer_status as gather
+from mpcc.service.server import ServiceProcess, parse_stock, serve
+
+# The public test mnemonic of `npx hardhat node`: its accounts hold test ether on
+# local development chains only and must never be used anywhere else.
+HARDHAT_TEST_MNEMONIC = "test test test test test test test test test test test junk"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def attach(rpc: str, manifest_path: Path) -> Deployment:
+    manifest = Manifest.load(manifest_path)
+    return Deployment.attach(Chain.connect(rpc, manifest.chain_id), manifest)
+
+
+def local_test_account(chain: Chain, index: int) -> LocalAccount:
+    """Account ``index`` of a local test chain (refused on any other chain)."""
+    if chain.chain_id not in LOCAL_CHAIN_IDS:
+        raise ConfigError(f"test accounts exist on local test chains only, not chain {chain.chain_id}")
+    if chain.tester is not None or index == 0:
+        return chain.test_account(index)
+    Account.enable_unaudited_hdwallet_features()
+    account: LocalAccount = Account.from_mnemonic(HARDHAT_TEST_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return account
+
+
+def setup_logging(log_file: Path | None, verbose: bool) -> None:
+    handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("web3", "urllib3", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_until_signalled(main: Any) -> None:
+    """Runs ``main(stop)`` in one event loop until SIGTERM or SIGINT sets ``stop``."""
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+# Peer -------------------------------------------------------------------------------------
+
+def peer_run(config_path: Path, progress: Reporter | None = None) -> None:
+    """Runs the daemon until SIGTERM or SIGINT, reporting its batches and jobs to ``progress``."""
+    config = PeerConfig.load(config_path)
+    daemon = Daemon.open(config, keystore.passphrase(f"passphrase for the keys in {config.home}: "))
+    if progress is None or not progress.enabled:
+        run_until_signalled(daemon.run)
+    else:
+        run_until_signalled(lambda stop: _watched(daemon.run(stop), watch_daemon(daemon, progress)))
+
+
+async def _watched(main: Any, watcher: Any) -> None:
+    """Awaits ``main`` with ``watcher`` running beside it (cancelled when ``main`` ends)."""
+    task = asyncio.ensure_future(watcher)
+    try:
+        await main
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def peer_status(config_path: Path) -> dict[str, Any]:
+    config = PeerConfig.load(config_path)
+    return gather(config, attach(config.rpc, config.manifest))
+
+
+# Preprocessing service ----------------------------------------------------------------------
+
+def preprocess_serve(rpc: str, manifest: Path, signer: LocalAccount | None, test_index: int | None,
+                     listen: str, stock: str, stock_for: Sequence[Path], poll_s: float, state: Path,
+                     progress: Reporter | None = None) -> None:
+    host, port = split_host_port(listen)
+    files = [f for p in stock_for for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
+    fields = [(spec_fields(f, None, None, None, None), str(f)) for f in files]  # Checked before connecting.
+    dep = attach(rpc, manifest)
+    account = signer or local_test_account(dep.chain, test_index if test_index is not None else 1)
+    group = [m.account for m in dep.registry.active_members()]
+    levels = parse_stock(stock, len(group))
+    for key, n in sum((routes.needs(complete_spec(f, lambda: group, source)) for f, source in fields),
+                      Needs()):
+        levels[key] = max(levels.get(key, 0), n)
+    process = ServiceProcess.start(dep, account, levels, state, progress or NoProgress())
+    logging.getLogger("mpcc.service").info("service account %s; group of %d members; stock %s",
+                                           account.address, process.group_size, stock_text(Needs(levels)))
+    run_until_signalled(lambda stop: _serve_until(process, host, port, poll_s, stop))
+
+
+async def _serve_until(process: Any, host: str, port: int, poll_s: float, stop: asyncio.Event) -> None:
+    task = asyncio.ensure_future(serve(process, host, port, poll_s))
+    await stop.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _party_of(dep: Deployment, account: str) -> int:
+    accounts = [m.account.lower() for m in dep.registry.active_members()]
+    if account.lower() not in accounts:
+        raise ConfigError(f"{account} is not an active member")
+    return accounts.index(account.lower())
+
+
+def preprocess_fetch(config_path: Path, batch_id: str, out: Path,
+                     progress: Reporter | None = None) -> dict[str, Any]:
+    """Saves this member's delivery of a batch as served (for inspection or `preprocess check`)."""
+    config = PeerConfig.load(config_path)
+    dep = attach(config.rpc, config.manifest)
+    public = orgs.PublicEntry.load(config.home / orgs.PUBLIC_FILE)
+    party = _party_of(dep, public.account)
+    task, report = f"batch {batch_id.removeprefix('0x')[:12]}", progress or NoProgress()
+
+    def received(done: int, total: int) -> None:
+        report.update(task, f"downloading party {party}'s delivery ({done >> 10} of {total >> 10} KiB)", done, total)
+
+    raw = asyncio.run(ServiceClient(config.service).delivery_bytes(_batch_id(batch_id), party, received))
+    report.finish(task, f"downloaded {len(raw)} bytes")
+    out.write_bytes(raw)
+    return {"batch": batch_id, "party": party, "bytes": len(raw), "file": str(out)}
+
+
+def preprocess_check(config_path: Path, delivery_file: Path) -> dict[str, Any]:
+    """Runs a saved delivery through the peer's opening checks; DeliveryRejected if any fails."""
+    config = PeerConfig.load(config_path)
+    dep = attach(config.rpc, config.manifest)
+    org = orgs.load(config.home, keystore.passphrase())
+    delivery = PartyDelivery.from_bytes(delivery_file.read_bytes())
+    party = _party_of(dep, org.account.address)
+    batch = open_batch(org.identity, party, delivery, _chain_record(dep, delivery.header.batch_id))
+    return {"batch": delivery.header.batch_id.hex(), "party": party, "tuples": batch.count,
+            "key": str(batch.key), "checks": "passed"}
+
+
+def _chain_record(dep: Deployment, batch_id: bytes) -> ChainBatch:
+    """The chain's record of a batch, as ``MemberPeer.chain_record`` checks it."""
+    batch = dep.ledger.batch(batch_id)
+    if batch.status is BatchStatus.NONE:
+        raise DeliveryRejected(batch_id, -1, "no such batch is committed on chain")
+    if not dep.registry.has_role(Role.PREPROCESSOR, batch.service):
+        raise DeliveryRejected(batch_id, -1, f"committed by {batch.service}, which lacks the preprocessing role")
+    return ChainBatch(batch_id, list(TupleKind)[int(batch.kind)], batch.count, batch.commitment)
+
+
+def _batch_id(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError(f"batch id {text!r} is not 32 bytes of hex")
+    return raw
+
+
+# Jobs -------------------------------------------------------------------------------------
+
+def job_propose(dep: Deployment, org: orgs.Org, service: str, spec: JobSpec,
+                accept_s: int, commit_s: int, result_s: int) -> dict[str, Any]:
+    """Plans the reservations from the service's catalogue, then proposes and reserves (analyst.propose_job).
+
+    The tuples reserved are exactly ``routes.needs(spec)``, whatever the analysis;
+    a shortfall is refused before any transaction, naming the tuple kind.
+    """
+    catalogue = asyncio.run(ServiceClient(service).catalogue())
+    deadlines = Deadlines.from_now(dep.chain.now(), accept_s, commit_s, result_s)
+    needs = routes.needs(spec)
+    try:
+        job_id = propose_job(dep, org.account, spec, needs, catalogue, deadlines)  # type: ignore[arg-type]
+    except TuplesExhausted as err:
+        raise TuplesExhausted(err.kind, err.missing, "the peers may still be checking the service's batches "
+                              "(see `mpcc peer status`), or its stock is too low for this job: start "
+                              "`mpcc preprocess serve` with `--stock-for SPEC` (see `mpcc job plan`)") from err
+    return {"job": job_id, "spec": spec.canonical(), "spec_hash": "0x" + spec_hash(spec.canonical()).hex(),
+            "analysis": spec.analysis, "title": spec.title, "reveal": list(spec.reveal),
+            "participants": list(spec.participants), "needs": {str(k): n for k, n in needs},
+            "deadlines": {"accept_by": deadlines.accept_by, "commit_by": deadlines.commit_by,
+                          "result_by": deadlines.result_by}}
+
+
+# Two placeholder participants: a spec missing its participants (to be filled from the
+# chain) is checked with them before connecting. Two is the fewest a job may have, and
+# the per-analysis size bounds only tighten with more parties, so no spec that the
+# real participants would pass is refused here.
+_PLACEHOLDERS = ("0x" + "00" * 19 + "01", "0x" + "00" * 19 + "02")
+
+
+def spec_fields(spec_file: Path | None, analysis: str | None, column: str | None,
+                participants: str | None, title: str | None) -> dict[str, Any]:
+    """A job spec's fields from a JSON file or from options, validated as far as possible offline.
+
+    Participants may be missing (the file and ``--participants`` name none): then
+    ``complete_spec`` fills them in from the registry. ``ConfigError`` names the
+    source and the field of the first problem.
+    """
+    if spec_file is not None and (analysis or column):
+        raise ConfigError("give either --spec FILE or --analysis with --column, not both")
+    if spec_file is not None:
+        fields, source = read_spec_file(spec_file), str(spec_file)
+    elif analysis in REVEALS and column:
+        fields, source = {"analysis": analysis, "column": column, "reveal": list(REVEALS[analysis])}, "options"
+    else:
+        raise ConfigError(f"give --spec FILE (any analysis; see examples/specs/), or --analysis "
+                          f"({'|'.join(REVEALS)}) and --column")
+    if title:
+        fields["title"] = title
+    if participants:
+        named = [orgs.check_address(a.strip()) for a in participants.split(",") if a.strip()]
+        given = fields.get("participants")
+        if given is not None and [str(a).lower() for a in given] != [a.lower() for a in named]:
+            raise ConfigError(f"{source} names participants and --participants names others; give them once")
+        fields["participants"] = named
+    parse_spec({"participants": list(_PLACEHOLDERS), **fields}, source)
+    return fields
+
+
+def complete_spec(fields: dict[str, Any], members: Callable[[], Sequence[str]], source: str) -> JobSpec:
+    """The spec, with every active member (in registry order) as participants if none are named."""
+    if "participants" not in fields:
+        fields = {**fields, "participants": list(members())}
+        source += " (participants: every active member)"
+    return parse_spec(fields, source)
+
+
+def parse_spec(fields: dict[str, Any], source: str) -> JobSpec:
+    try:
+        return registry.parse_spec(json.dumps(fields))
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from err
+
+
+def read_spec_file(path: Path) -> dict[str, Any]:
+    """A spec file's JSON object; ``ConfigError`` naming the file and what is wrong with it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read the spec {path}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason})") from err
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a job spec is a JSON object (with analysis, columns, reveal, ...), "
+                          f"not a JSON {type(data).__name__}")
+    return data
+
+
+def job_plan(spec: JobSpec) -> dict[str, Any]:
+    """What a job of ``spec`` reads, reveals and consumes, and the service stock that feeds one."""
+    needs = routes.needs(spec)
+    return {"analysis": spec.analysis, "title": spec.title, "spec": spec.canonical(),
+            "spec_hash": "0x" + spec_hash(spec.canonical()).hex(),
+            "reads": {"numeric": list(numeric_columns(spec)), "categorical": list(categorical_columns(spec))},
+            "reveal": list(spec.reveal), "participants": list(spec.participants),
+            "needs": {str(k): n for k, n in needs}, "stock": stock_text(needs),
+            "auditable": auditable_plan(spec)}
+
+
+def auditable_plan(spec: JobSpec) -> dict[str, Any] | None:
+    """How an auditable job is verified and what it publishes (None for a plain job)."""
+    way = route(spec)
+    if way is Route.PLAIN:
+        return None
+    out: dict[str, Any] = {"route": way.value, "how": {
+        Route.LINEAR: "verified on chain by AuditTrail against the input commitments",
+        Route.SUMMARY: "replayed by the auditor through committed Beaver triples",
+        Route.PROGRAM: "replayed by the auditor on committed tuples (every opening checked)"}[way]}
+    if way is Route.PROGRAM:
+        commitments = program.Layout.of(registry.needs(spec)).size()
+        out.update(tuple_commitments=commitments, tuple_bytes=commitments * 32)  # Compressed.
+    return out
+
+
+def stock_text(needs: Needs) -> str:
+    """``needs`` as a ``preprocess serve --stock`` value (input masks: the most any owner needs)."""
+    levels: dict[str, int] = {}
+    for key, n in needs:
+        name = {TupleKind.INPUT_MASK: "input_mask", TupleKind.TRUNC: f"trunc:{key.f}:{key.bits}"}.get(
+            key.kind, key.kind.value)
+        levels[name] = max(levels.get(name, 0), n)
+    return ",".join(f"{name}={n}" for name, n in levels.items())
+
+
+def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, Any]:
+    """A job's state and counts; with ``detail`` also its spec and each participant's steps."""
+    if not 0 < job_id <= dep.jobs.job_count():
+        raise ConfigError(f"there is no job {job_id} (jobs 1..{dep.jobs.job_count()} exist)")
+    job = dep.jobs.job(job_id)
+    participants = dep.jobs.participants(job_id)
+    status: dict[str, Any] = {
+        "job": job_id, "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
+        "proposer": job.proposer, "participants": participants,
+        "accepted": job.accepted, "committed": job.committed, "submitted": job.submitted,
+        "deadlines": {"accept_by": job.deadlines.accept_by, "commit_by": job.deadlines.commit_by,
+                      "result_by": job.deadlines.result_by}, "chain_time": dep.chain.now()}
+    if detail:
+        spec = _proposed_specs(dep).get(job_id, {})
+        status.update({"analysis": spec.get("analysis"), "title": spec.get("title", ""),
+                       "reveal": spec.get("reveal", []), "spec_hash": "0x" + job.spec_hash.hex(),
+                       "members": [{"account": a, "name": dep.registry.member(a).name,
+                                    "accepted": dep.jobs.has_accepted(job_id, a),
+                                    "committed": dep.jobs.has_committed(job_id, a)} for a in participants]})
+    return status
+
+
+def job_wait(dep: Deployment, job_id: int, timeout: float, progress: Reporter) -> dict[str, Any]:
+    """Waits (reporting progress) until the job is finalised or aborted; its detailed status."""
+    wait_for_job(lambda: job_status(dep, job_id, detail=False), timeout, progress)
+    return job_status(dep, job_id)
+
+
+def job_list(dep: Deployment) -> list[dict[str, Any]]:
+    """Every job on chain: id, analysis, title, proposer and state."""
+    jobs = []
+    for job_id, spec in _proposed_specs(dep).items():
+        job = dep.jobs.job(job_id)
+        jobs.append({"job": job_id, "analysis": spec.get("analysis"), "title": spec.get("title", ""),
+                     "proposer": job.proposer, "participants": len(spec.get("participants", [])),
+                     "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower()})
+    return jobs
+
+
+def job_result(dep: Deployment, job_id: int) -> dict[str, Any]:
+    """The finalised result (from the JobFinalised event); ConfigError if not finalised."""
+    status = job_status(dep, job_id)
+    if status["state"] != JobState.FINALISED.name.lower():
+        why = f" ({status['abort_reason']})" if status["state"] == "aborted" else ""
+        raise ConfigError(f"job {job_id} is {status['state']}{why}, not finalised: it has no result")
+    final = [e for e in dep.jobs.events(dep.manifest.deploy_block, names=("JobFinalised",))
+             if e.jobId == job_id]  # type: ignore[attr-defined]
+    result = json.loads(bytes(final[0].result))  # type: ignore[attr-defined]
+    return {"job": job_id, "analysis": status["analysis"], "title": status["title"], "result": result,
+            "result_hash": "0x" + bytes(final[0].resultHash).hex()}  # type: ignore[attr-defined]
+
+
+def _proposed_specs(dep: Deployment) -> dict[int, dict[str, Any]]:
+    """Each job's spec (parsed JSON) from its JobProposed event."""
+    return {int(e.jobId): json.loads(e.spec)  # type: ignore[attr-defined]
+            for e in dep.jobs.events(dep.manifest.deploy_block, names=("JobProposed",))}

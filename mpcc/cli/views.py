@@ -1,0 +1,143 @@
+"""Readable tables for the ``mpcc`` commands' results (the dicts mpcc.cli.commands returns).
+
+Each function turns one JSON-friendly dict into ``rich`` renderables (plain
+strings are printed without markup and without wrapping); ``--json`` prints the
+dict itself instead. Cells are ``Text``, never markup: specs, names and tuple
+keys such as ``input_mask[owner=0]`` come from elsewhere and hold brackets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+
+def _titled(title: str, table: Table) -> Group:
+    """A table under its title (a line of its own: a table's title would wrap to the table's width)."""
+    return Group(Text(title, style="bold"), table)
+
+
+def _table(*columns: str) -> Table:
+    table = Table()
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _pairs(title: str, rows: list[tuple[str, Any]]) -> Group:
+    table = Table(show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value if isinstance(value, Text) else Text(str(value)))
+    return _titled(title, table)
+
+
+def _mark(flag: bool) -> str:
+    return "yes" if flag else "-"
+
+
+def when(deadline: int, now: int) -> str:
+    """A deadline relative to the chain's clock: ``in 59 min``, ``passed 2 s ago``."""
+    delta = deadline - now
+    amount = abs(delta)
+    text = f"{amount} s" if amount < 120 else f"{amount // 60} min" if amount < 7200 else f"{amount // 3600} h"
+    return f"in {text}" if delta >= 0 else f"passed {text} ago"
+
+
+def job_status_view(status: dict[str, Any]) -> list[RenderableType]:
+    n = len(status["participants"])
+    state = status["state"] + (f" ({status['abort_reason']})" if status["state"] == "aborted" else "")
+    d, now = status["deadlines"], status["chain_time"]
+    rows: list[tuple[str, Any]] = [("state", state), ("analysis", status.get("analysis") or "?")]
+    if status.get("title"):
+        rows.append(("title", status["title"]))
+    rows += [("reveals", ", ".join(status.get("reveal", [])) or "?"), ("proposer", status["proposer"]),
+             ("progress", f"{status['accepted']} of {n} accepted, {status['committed']} committed inputs, "
+                          f"{status['submitted']} posted results"),
+             ("accept by", when(d["accept_by"], now)), ("commit by", when(d["commit_by"], now)),
+             ("results by", when(d["result_by"], now))]
+    views: list[RenderableType] = [_pairs(f"Job {status['job']}", rows)]
+    if status.get("members"):
+        table = _table("party", "name", "account", "accepted", "committed")
+        for i, m in enumerate(status["members"]):
+            table.add_row(str(i), Text(m["name"]), m["account"], _mark(m["accepted"]), _mark(m["committed"]))
+        views.append(_titled("Participants (party order)", table))
+    return views
+
+
+def job_result_view(done: dict[str, Any]) -> Group:
+    title = f"Result of job {done['job']}" + (f": {done['title']}" if done.get("title") else "")
+    table = _table("item", "value")
+    rows = _tree_rows(done["result"]) if done.get("analysis") == "decision_tree" else done["result"].items()
+    for name, value in rows:
+        table.add_row(Text(name), Text(str(value)))
+    return _titled(title + (f" ({done['analysis']})" if done.get("analysis") else ""), table)
+
+
+def _tree_rows(result: dict[str, str]) -> list[tuple[str, str]]:
+    """A revealed tree (``node[a=x,b=y]: split:c | leaf:k``) in pre-order, each node indented by depth."""
+    def path(key: str) -> tuple[str, ...]:
+        inner = key.removeprefix("node[").removesuffix("]")
+        return tuple(inner.split(",")) if inner else ()
+
+    nodes = sorted((path(k), v) for k, v in result.items() if k.startswith("node["))
+    rows = [("  " * (len(p) - 1) + p[-1] if p else "(root)", v) for p, v in nodes]
+    return rows + [(k, v) for k, v in result.items() if not k.startswith("node[")]
+
+
+def job_list_view(jobs: list[dict[str, Any]]) -> Group:
+    table = _table("job", "analysis", "title", "parties", "state", "proposer")
+    for j in jobs:
+        state = j["state"] + (f" ({j['abort_reason']})" if j["state"] == "aborted" else "")
+        table.add_row(str(j["job"]), j["analysis"] or "?", Text(j["title"]), str(j["participants"]), state,
+                      j["proposer"])
+    return _titled("Jobs", table)
+
+
+def plan_view(plan: dict[str, Any]) -> list[RenderableType]:
+    reads = plan["reads"]
+    rows: list[tuple[str, Any]] = [
+        ("analysis", plan["analysis"]), ("title", plan["title"] or "-"),
+        ("numeric columns", ", ".join(reads["numeric"]) or "-"),
+        ("categorical columns", ", ".join(reads["categorical"]) or "-"),
+        ("reveals", ", ".join(plan["reveal"])), ("participants", len(plan["participants"])),
+        ("spec hash", plan["spec_hash"])]
+    audit = plan.get("auditable")
+    if audit:
+        extra = (f"; publishes {audit['tuple_commitments']:,} tuple commitments "
+                 f"({audit['tuple_bytes'] / 1e6:.1f} MB) and the transcript of its openings"
+                 if "tuple_commitments" in audit else "")
+        rows.append(("auditable", audit["how"] + extra))
+    needs = _table("tuple kind", "count")
+    for key, n in plan["needs"].items():
+        needs.add_row(Text(key), str(n))
+    return [_pairs("Job plan", rows), _titled("Tuples one job consumes", needs), "service stock for one such job:",
+            f"  --stock {plan['stock']}"]
+
+
+def peer_status_view(status: dict[str, Any]) -> list[RenderableType]:
+    daemon = status["daemon"]
+    running = (f"running, pid {daemon['pid']}, party {daemon['party']}, listening on {daemon['listen']}"
+               if daemon["running"] else "not running")
+    batches = status["batches"]
+    head = _pairs(f"Peer {status['name']}", [
+        ("account", status["account"]), ("daemon", running), ("cache", status["cache"]),
+        ("batches", f"{batches['stored']} stored, {batches['attested']} attested")])
+    stock = _table("tuple kind", "tuples")
+    for key, n in status["stock"].items():
+        stock.add_row(Text(key), str(n))
+    links = _table("for", "with")
+    for label, link in status["connections"].items():
+        links.add_row(Text(label), Text(", ".join(link["parties"])))
+    jobs = _table("job", "analysis", "columns", "state", "here")
+    for j in status["jobs"]:
+        state = j["state"] + (f" ({j['abort_reason']})" if j["state"] == "aborted" else "")
+        jobs.add_row(str(j["job"]), j["analysis"] or "?", ", ".join(j.get("columns") or [j.get("column") or ""]),
+                     state, Text(j["local"] or "-"))
+    return [head, _titled("Tuple stock (attested, not reserved)", stock) if status["stock"] else "tuple stock: none",
+            _titled("Connections", links) if status["connections"] else "connections: none",
+            _titled("Jobs this member takes part in", jobs) if status["jobs"] else "jobs: none"]

@@ -1,0 +1,1 @@
+"""The demo (``mpcc demo``): a whole consortium in one process, on the in-process chain."""

@@ -1,0 +1,103 @@
+"""A whole consortium in one process: the chain in process, peers as asyncio tasks.
+
+Used by the demo and the end-to-end tests. The peers talk over the in-memory
+transport (which still serialises every message) and share the one chain;
+everything else is what separate processes do: each peer has its own keys,
+its own SQLite tuple cache and its own data files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Sequence
+
+from offchain.auditable import routes
+from offchain.analytics.spec import JobSpec
+from offchain.net.memory import MemoryNetwork, run_parties
+from mpcc.analyst import propose_job
+from mpcc.peer.member import JobOutcome, MemberPeer
+from mpcc.service.dealing import Offer, PreprocessingService
+from offchain.preprocessing.keyshare import open_key_share
+from offchain.preprocessing.cache import TupleCache
+from offchain.preprocessing.tuples import Needs
+from offchain.shares import MacKeyShare
+from mpcc import orgs
+from onchain.chain import Chain
+from mpcc.consortium import admit, bootstrap_members, fund_from_test_account
+from onchain.deploy import Deployment, deploy
+from onchain.jobs import Deadlines
+
+Step = Callable[[MemberPeer, Any, MacKeyShare], Awaitable[Any]]
+
+
+@dataclass
+class LocalConsortium:
+    """Deployment, member peers (in party order) and the preprocessing service."""
+
+    dep: Deployment
+    peers: list[MemberPeer]
+    service: PreprocessingService
+    keys: list[MacKeyShare]
+    offers: list[Offer] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, members: Sequence[orgs.Org], data: Sequence[dict[str, Path]], quorum: int = 2,
+               chain: Chain | None = None, cache_dir: Path | None = None,
+               state: Path | None = None) -> LocalConsortium:
+        """Deploy, bootstrap the first member, admit the others by vote, start the service.
+
+        Each peer's tuple cache is ``tuples.sqlite`` in its home, or ``peer-<i>.sqlite``
+        in ``cache_dir``. The service keeps its MAC key in the dealer state file
+        ``state`` if given, else in memory only.
+        """
+        chain = chain or Chain.in_memory()
+        operator, service_account = chain.test_account(0), chain.test_account(1)
+        for org in members:
+            fund_from_test_account(chain, org.account.address)
+        dep = deploy(chain, operator, quorum)
+        bootstrap_members(dep, operator, [members[0].public], service_account.address, seal=True)
+        for i in range(1, len(members)):
+            admit(dep, members[i], members[:i])
+        caches = [cache_dir / f"peer-{i}.sqlite" if cache_dir else org.home / "tuples.sqlite"
+                  for i, org in enumerate(members)]
+        peers = [MemberPeer(org, dep, TupleCache(path), dict(binding))
+                 for org, binding, path in zip(members, data, caches)]
+        service = PreprocessingService(dep, service_account, dep.registry.active_members(), state)
+        keys = [open_key_share(p.org.identity, service.sealed_keys[i], i, service.group)
+                for i, p in enumerate(peers)]
+        return cls(dep, peers, service, keys)
+
+    def run_all(self, step: Step, network: MemoryNetwork | None = None, timeout: float = 60.0) -> list[Any]:
+        """Run ``step`` as every peer at once, over ``network`` (a fresh one by default); results
+        (or exceptions) in party order."""
+        network = network or MemoryNetwork(len(self.peers), timeout=timeout)
+        programs = [lambda t, p=p, k=k: step(p, t, k) for p, k in zip(self.peers, self.keys)]
+        return asyncio.run(run_parties(network, programs))
+
+    def feed(self, needs: Needs) -> list[Offer]:
+        """Deal, seal and commit batches for ``needs``; every peer checks and stores them."""
+        made = self.service.produce(needs)
+        for offer in made:
+            _raise_first(self.run_all(lambda peer, t, k, o=offer: peer.accept_delivery(t, k, o.sealed.delivery(k.party))))
+        self.offers.extend(made)
+        return made
+
+    def propose(self, spec: JobSpec, proposer: int = 0) -> int:
+        """Propose ``spec`` as peer ``proposer`` and reserve its tuples."""
+        return propose_job(self.dep, self.peers[proposer].org.account, spec, routes.needs(spec), self.offers,
+                           Deadlines.from_now(self.dep.chain.now()))
+
+    def run_job(self, job_id: int, network: MemoryNetwork | None = None) -> list[JobOutcome | BaseException]:
+        return self.run_all(lambda peer, t, k: peer.run_job(t, k, job_id), network)
+
+    def close(self) -> None:
+        for peer in self.peers:
+            peer.cache.close()
+
+
+def _raise_first(results: list[Any]) -> None:
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

@@ -1,0 +1,1 @@
+"""A member's peer daemon (``mpcc peer run``): batches through the sacrifice, jobs through the chain."""

@@ -1,0 +1,172 @@
+"""A peer's configuration file (``ORG.toml``): where its keys, chain, cache and data are.
+
+Example::
+
+    home = "orgs/a"                      # the organisation's folder (`mpcc org init`)
+    rpc = "http://127.0.0.1:8545"
+    manifest = ".mpcc/deployment.json"
+    listen = "127.0.0.1:9701"            # MPC channels; default: the registered endpoint
+    cache = "orgs/a/tuples.sqlite"       # default: tuples.sqlite in home
+    service = "127.0.0.1:9700"           # the preprocessing service
+    accept = "auto"                      # "auto", "manual", or ["mean", "0xProposer..."]
+    timeout_s = 60                       # a silent peer or a stalled step aborts after this
+    connect_timeout_s = 30
+
+    [data]
+    income = "data/incomes.csv"          # a CSV file with a column "income"
+    age = { sqlite = "data/clinic.db", query = "SELECT age, bmi FROM patients" }
+    bmi = { sqlite = "data/clinic.db", query = "SELECT age, bmi FROM patients" }
+
+Relative paths are relative to the file. The file holds no secret: the
+passphrase of the keys comes from ``MPCC_PASSPHRASE`` or a prompt, and a
+``passphrase`` key is refused. Every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from offchain.analytics.data import Binding, SqlSource
+from offchain.errors import ConfigError
+from offchain.net.address import check_host_port
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_SECRET_KEYS = ("passphrase", "password", "secret", "private_key")
+
+AcceptPolicy = Union[Literal["auto", "manual"], list[str]]
+
+
+def _secret_key(table: dict[str, object], prefix: str = "") -> str | None:
+    """The dotted name of the first key that looks like a secret, in any table."""
+    for key, value in table.items():
+        if key.lower() in _SECRET_KEYS:
+            return prefix + key
+        if isinstance(value, dict):
+            found = _secret_key(value, f"{prefix}{key}.")
+            if found:
+                return found
+    return None
+
+
+class SqlBinding(BaseModel):
+    """A column read from a query against a local SQLite database (opened read-only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sqlite: Path
+    query: str = Field(min_length=1)
+
+
+class PeerConfig(BaseModel):
+    """The validated contents of ``ORG.toml``; paths are absolute once loaded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    home: Path
+    rpc: str = "http://127.0.0.1:8545"
+    manifest: Path = Path(".mpcc/deployment.json")
+    listen: str | None = None
+    cache: Path | None = None
+    service: str
+    accept: AcceptPolicy = "manual"
+    timeout_s: float = Field(60.0, gt=0)
+    connect_timeout_s: float = Field(30.0, gt=0)
+    poll_s: float = Field(0.5, gt=0)
+    data: dict[str, Path | SqlBinding] = Field(default_factory=dict)
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data(cls, value: object) -> object:
+        """A file path, or a table { sqlite = FILE, query = SELECT } per column."""
+        if not isinstance(value, dict):
+            return value
+        out: dict[str, object] = {}
+        for column, binding in value.items():
+            if isinstance(binding, dict):
+                try:
+                    binding = SqlBinding.model_validate(binding)
+                except ValidationError as err:
+                    raise ValueError(f"column {column!r}: a database binding is "
+                                     '{ sqlite = "FILE", query = "SELECT ..." } '
+                                     f"({err.errors()[0]['msg']})") from None
+            elif not isinstance(binding, (str, Path)):
+                raise ValueError(f"column {column!r}: bind it to a CSV file path or to "
+                                 '{ sqlite = "FILE", query = "SELECT ..." }')
+            out[column] = binding
+        return out
+
+    @field_validator("listen", "service")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else check_host_port(value)
+
+    @field_validator("accept")
+    @classmethod
+    def _accept(cls, value: AcceptPolicy) -> AcceptPolicy:
+        if isinstance(value, list) and not value:
+            raise ValueError('an empty list accepts nothing: say "manual" instead')
+        return value
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache or self.home / "tuples.sqlite"
+
+    @property
+    def status_path(self) -> Path:
+        """Where the running daemon writes its live status (connections, local job states)."""
+        return self.cache_path.with_suffix(".status.json")
+
+    def accepts(self, analysis: str, proposer: str) -> bool | None:
+        """True or False by policy; None for "manual" (wait for `mpcc job accept`)."""
+        if self.accept == "auto":
+            return True
+        if self.accept == "manual":
+            return None
+        analyses = [a for a in self.accept if not _ADDRESS.match(a)]
+        proposers = [a.lower() for a in self.accept if _ADDRESS.match(a)]
+        return ((not analyses or analysis in analyses)
+                and (not proposers or proposer.lower() in proposers))
+
+    @classmethod
+    def load(cls, path: Path) -> PeerConfig:
+        """Reads and validates ``path``; ``ConfigError`` naming the file and the key."""
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"peer configuration {path} does not exist") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from err
+        secret = _secret_key(raw)
+        if secret is not None:
+            raise ConfigError(f"{path}: key {secret!r}: secrets never go in the configuration file; "
+                              "set MPCC_PASSPHRASE or answer the prompt")
+        try:
+            config = cls.model_validate(raw)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(file)"
+            raise ConfigError(f"{path}: key {where!r}: "
+                              f"{first['msg'].replace('Value error, ', '')}") from err
+        return config._resolved(path.resolve().parent)
+
+    def _resolved(self, base: Path) -> PeerConfig:
+        def absolute(p: Path) -> Path:
+            return p if p.is_absolute() else base / p
+
+        return self.model_copy(update={
+            "home": absolute(self.home), "manifest": absolute(self.manifest),
+            "cache": absolute(self.cache) if self.cache else None,
+            "data": {column: absolute(p) if isinstance(p, Path)
+                     else SqlBinding(sqlite=absolute(p.sqlite), query=p.query)
+                     for column, p in self.data.items()},
+        })
+
+    def bindings(self) -> dict[str, Binding]:
+        """The data bindings as ``read_table`` takes them."""
+        return {column: b if isinstance(b, Path) else SqlSource(b.sqlite, b.query)
+                for column, b in self.data.items()}

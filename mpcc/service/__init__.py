@@ -1,0 +1,1 @@
+"""The preprocessing service (``mpcc preprocess serve``): deals, seals, commits and serves tuples."""
