@@ -5,11 +5,24 @@ a local node such as ``npx hardhat node``, or any JSON-RPC URL (a public
 testnet). Every transaction is built with EIP-1559 fees, signed here with the
 sender's key (no node-side accounts), pre-flighted with ``eth_estimateGas`` so
 that a revert is refused before anything is sent, and waited for.
+
+A ``Chain`` is synchronous and may be used from any thread: each account's
+nonces are handed out under a lock (``NonceBook``), so that transactions a
+process sends at once from one account never collide, and the in-process
+chain serialises its requests. It refuses to be called on a thread that runs
+an asyncio event loop (``BlockingChainCall``): a long-running process goes
+through ``onchain.aio.AsyncChain``, which runs every call on a worker thread,
+so a receipt awaited for a block time never stalls the loop.
 """
 
 from __future__ import annotations
 
 import ast
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +32,7 @@ from eth_tester import EthereumTester, PyEVMBackend
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import TxReceipt
 
@@ -27,7 +40,10 @@ from onchain.errors import ChainError, ChainIdMismatch, ConfigError, RpcUnreacha
 
 MEMORY = "memory"
 GAS_HEADROOM = 1.2
-RECEIPT_TIMEOUT_S = 120
+GAS_RETRIES = 2
+RECEIPT_TIMEOUT_S = 300
+#: Seconds between receipt look-ups: a local node mines at once, a public chain every ~12 s.
+RECEIPT_POLL_S = (0.02, 1.0)
 
 # Well-known test key of `npx hardhat node` (account #0 of its public test
 # mnemonic). It holds test ether on local development chains only and must
@@ -38,6 +54,62 @@ LOCAL_CHAIN_IDS = (31337, 131277322940537)
 
 class InsufficientFunds(ConfigError):
     """The sender's balance cannot cover the transaction's gas and value."""
+
+
+class BlockingChainCall(ChainError, RuntimeError):
+    """A chain request was made on a thread that runs an event loop; it would stall the loop."""
+
+
+def _refuse_on_event_loop(method: str) -> None:
+    """Raise ``BlockingChainCall`` if this thread runs an asyncio event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise BlockingChainCall(f"the chain request {method} would block this thread's event loop; "
+                            "await it through onchain.aio.AsyncChain instead")
+
+
+class NonceBook:
+    """The next nonce of each account, handed out under a per-account lock.
+
+    A nonce is taken while its holder builds, signs and sends a transaction
+    (``hold``) and stays in flight until the transaction's receipt is in
+    (``settled``). The next nonce is the node's count of the account's
+    transactions (pending ones included), or one past the highest in flight
+    if the node has not seen those yet; so two transactions of one process
+    from one account never get the same nonce, a refused one leaves no gap,
+    and a chain that forgot transactions (a restarted node, a reverted
+    snapshot) is believed once nothing is in flight.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, threading.Lock] = {}
+        self._in_flight: dict[str, set[int]] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def hold(self, address: str, pending: int) -> Iterator[_NonceLease]:
+        """The account's next nonce (at least ``pending``, the node's count); in flight if ``lease.sent``."""
+        with self._guard:
+            lock = self._locks.setdefault(address, threading.Lock())
+        with lock:
+            flying = self._in_flight.setdefault(address, set())
+            lease = _NonceLease(max(pending, max(flying) + 1) if flying else pending)
+            yield lease
+            if lease.sent:
+                flying.add(lease.nonce)
+
+    def settled(self, address: str, nonce: int) -> None:
+        """The transaction with ``nonce`` was mined (or given up): it is no longer in flight."""
+        with self._guard:
+            self._in_flight.get(address, set()).discard(nonce)
+
+
+@dataclass
+class _NonceLease:
+    nonce: int
+    sent: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,15 +129,17 @@ class Chain:
         self.w3 = w3
         self.url = url
         self.tester = tester
+        self.nonces = NonceBook()
         self.chain_id = int(w3.eth.chain_id)
         self.log: list[Sent] = []
+        self._log_lock = threading.Lock()
 
     @classmethod
     def connect(cls, url: str, expected_chain_id: int | None = None) -> Chain:
         """Connect to ``url`` (or the in-process chain for ``memory``) and check the chain id."""
         if url == MEMORY:
             return cls.in_memory()
-        provider = HTTPProvider(
+        provider = GuardedHTTPProvider(
             url,
             request_kwargs={"timeout": 30},
             exception_retry_configuration=ExceptionRetryConfiguration(
@@ -113,39 +187,65 @@ class Chain:
     def transact(self, sender: LocalAccount, call: Any, label: str) -> Sent:
         """Pre-flight, sign and send a contract function call; wait for its receipt."""
         self._check_funds(sender.address, {"gas": 1, "maxFeePerGas": 1}, label)
-        tx = call.build_transaction({"from": sender.address, "nonce": self._nonce(sender)})
-        return self._sign_and_send(sender, _with_headroom(tx), label)
+        return self._sign_and_send(sender, lambda nonce: _with_headroom(
+            call.build_transaction({"from": sender.address, "nonce": nonce})), label)
 
     def deploy(self, sender: LocalAccount, contract: Any, args: tuple[Any, ...], label: str) -> Sent:
         """Deploy ``contract`` (a web3 contract factory) with constructor ``args``."""
         self._check_funds(sender.address, {"gas": 1, "maxFeePerGas": 1}, label)
-        tx = contract.constructor(*args).build_transaction(
-            {"from": sender.address, "nonce": self._nonce(sender)}
-        )
-        return self._sign_and_send(sender, _with_headroom(tx), label)
+        return self._sign_and_send(sender, lambda nonce: _with_headroom(
+            contract.constructor(*args).build_transaction({"from": sender.address, "nonce": nonce})), label)
 
-    def _nonce(self, sender: LocalAccount) -> int:
-        return int(self.w3.eth.get_transaction_count(sender.address, "pending"))
+    def _sign_and_send(self, sender: LocalAccount, build: Any, label: str) -> Sent:
+        """Build (with the account's next nonce), sign and send; then wait for the receipt.
 
-    def _sign_and_send(self, sender: LocalAccount, tx: dict[str, Any], label: str) -> Sent:
-        tx = dict(tx)
-        tx.setdefault("from", sender.address)
-        tx.setdefault("nonce", self._nonce(sender))
-        tx["chainId"] = self.chain_id
-        tx.update(self._fees())
-        tx.pop("gasPrice", None)
-        self._check_funds(sender.address, tx, label)
-        signed = sender.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        The gas limit is the estimate plus headroom, made on the state before the
+        transaction is mined. Another transaction mined first can make it cost more
+        (the last participant's result finalises the job, the last opening runs the
+        verification); one that runs out of gas so is estimated again on the new
+        state and sent again, up to ``GAS_RETRIES`` times.
+        """
+        for attempt in range(GAS_RETRIES + 1):
+            tx, receipt = self._send_once(sender, build, label)
+            if receipt["status"] == 1:
+                sent = Sent("0x" + bytes(receipt["transactionHash"]).hex(), receipt, int(receipt["gasUsed"]), label)
+                with self._log_lock:
+                    self.log.append(sent)
+                return sent
+            if not callable(build) or attempt == GAS_RETRIES or not _out_of_gas(tx, receipt):
+                break
+        raise TransactionFailed(f"{label}: transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
+
+    def _send_once(self, sender: LocalAccount, build: Any, label: str) -> tuple[dict[str, Any], TxReceipt]:
+        pending = int(self.w3.eth.get_transaction_count(sender.address, "pending"))
+        with self.nonces.hold(sender.address, pending) as lease:
+            tx = dict(build(lease.nonce)) if callable(build) else dict(build)
+            tx.setdefault("from", sender.address)
+            tx["nonce"] = lease.nonce
+            tx["chainId"] = self.chain_id
+            tx.update(self._fees())
+            tx.pop("gasPrice", None)
+            self._check_funds(sender.address, tx, label)
+            signed = sender.sign_transaction(tx)
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            lease.sent = True
         try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
-        except TimeExhausted as err:
-            raise ChainError(f"{label}: no receipt for {tx_hash.hex()} after {RECEIPT_TIMEOUT_S}s") from err
-        if receipt["status"] != 1:
-            raise TransactionFailed(f"{label}: transaction 0x{tx_hash.hex()} reverted")
-        sent = Sent("0x" + tx_hash.hex().removeprefix("0x"), receipt, int(receipt["gasUsed"]), label)
-        self.log.append(sent)
-        return sent
+            return tx, self.wait_for_receipt(tx_hash, label)
+        finally:
+            self.nonces.settled(sender.address, lease.nonce)
+
+    def wait_for_receipt(self, tx_hash: Any, label: str, timeout: float = RECEIPT_TIMEOUT_S) -> TxReceipt:
+        """The receipt of a sent transaction, looked up with a growing interval until ``timeout``."""
+        deadline, interval = time.monotonic() + timeout, RECEIPT_POLL_S[0]
+        while True:
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                pass
+            if time.monotonic() > deadline:
+                raise ChainError(f"{label}: no receipt for 0x{bytes(tx_hash).hex()} after {timeout:g} s")
+            time.sleep(interval)
+            interval = min(interval * 2, RECEIPT_POLL_S[1])
 
     def _check_funds(self, address: str, tx: dict[str, Any], label: str) -> None:
         """Refuse, before sending, a transaction the sender cannot pay for.
@@ -186,24 +286,37 @@ class Chain:
         self.w3.provider.make_request("evm_mine", [])
 
 
+class GuardedHTTPProvider(HTTPProvider):
+    """A JSON-RPC node's provider that refuses requests from a thread running an event loop."""
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        _refuse_on_event_loop(str(method))
+        return super().make_request(method, params)
+
+
 class TesterProvider(EthereumTesterProvider):
-    """The in-process chain, reporting reverts as a JSON-RPC node does.
+    """The in-process chain, reporting reverts as a JSON-RPC node does, one request at a time.
 
     eth-tester raises its own exception with the revert data in its text; a
     node answers with an error whose ``data`` is the hex revert data, which web3
     turns into ``ContractCustomError``. Answering like a node lets one decoding
-    path serve every kind of chain.
+    path serve every kind of chain. py-evm is not thread-safe: requests from
+    worker threads are serialised by a lock.
     """
 
+    _lock = threading.RLock()
+
     def make_request(self, method: Any, params: Any) -> Any:
-        try:
-            return super().make_request(method, params)
-        except TesterTransactionFailed as exc:
-            data = tester_revert_data(exc)
-            if data is None:
-                raise
-            return {"id": getattr(self, "_current_request_id", 0), "jsonrpc": "2.0",
-                    "error": {"code": 3, "message": "execution reverted", "data": "0x" + data.hex()}}
+        _refuse_on_event_loop(str(method))
+        with self._lock:
+            try:
+                return super().make_request(method, params)
+            except TesterTransactionFailed as exc:
+                data = tester_revert_data(exc)
+                if data is None:
+                    raise
+                return {"id": getattr(self, "_current_request_id", 0), "jsonrpc": "2.0",
+                        "error": {"code": 3, "message": "execution reverted", "data": "0x" + data.hex()}}
 
 
 def tester_revert_data(exc: BaseException | None) -> bytes | None:
@@ -228,6 +341,12 @@ def tester_revert_data(exc: BaseException | None) -> bytes | None:
     return None
 
 
+def _out_of_gas(tx: dict[str, Any], receipt: TxReceipt) -> bool:
+    """A reverted transaction that used (nearly) all its gas: by the 63/64 rule an inner call
+    that runs out leaves its caller at most 1/64 of the limit to revert with."""
+    return int(receipt["gasUsed"]) >= int(tx["gas"]) * 63 // 64
+
+
 def _with_headroom(tx: dict[str, Any]) -> dict[str, Any]:
     """Pad web3's gas estimate: the 63/64 rule can make the exact estimate fall short."""
     return {**tx, "gas": int(tx["gas"] * GAS_HEADROOM)}
@@ -239,12 +358,15 @@ def _short(err: BaseException) -> str:
 
 
 __all__ = [
+    "BlockingChainCall",
     "Chain",
     "ContractCustomError",
     "ContractLogicError",
     "HARDHAT_TEST_KEY_0",
     "LOCAL_CHAIN_IDS",
     "MEMORY",
+    "GuardedHTTPProvider",
+    "NonceBook",
     "Sent",
     "TesterProvider",
 ]

@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable
 
 from offchain.errors import MpccError
+from mpcc.peer.daemon import Daemon
 from mpcc.progress import Reporter
 
 log = logging.getLogger(__name__)
@@ -57,19 +58,21 @@ def job_phase(local: str, chain_state: Callable[[], str]) -> tuple[int, str] | N
     return None
 
 
-async def watch_daemon(daemon: Any, progress: Reporter, every: float = 0.5) -> None:
+async def watch_daemon(daemon: Daemon, progress: Reporter, every: float = 0.5) -> None:
     """Reports the daemon's batch intakes and jobs until cancelled (a failed look is retried)."""
     shown: set[str] = set()
     while True:
         try:
-            shown = _report_daemon(daemon, progress, shown)
+            running = [j for j, local in list(daemon.jobs.items()) if local == "running"]
+            states = {j: (await daemon.peer.chain.run(daemon.dep.jobs.job, j)).state.name.lower() for j in running}
+            shown = _report_daemon(daemon, progress, shown, states)
         except Exception as err:  # noqa: BLE001 - progress must never stop the daemon
             log.debug("progress: %s", err)
         await asyncio.sleep(every)
 
 
-def _report_daemon(daemon: Any, progress: Reporter, shown: set[str]) -> set[str]:
-    """One look at the daemon; returns the tasks still shown."""
+def _report_daemon(daemon: Daemon, progress: Reporter, shown: set[str], states: dict[int, str]) -> set[str]:
+    """One look at the daemon (``states``: the chain's state of its running jobs); the tasks still shown."""
     now: set[str] = set()
     for name, state in list(daemon.batches.items()):
         phase = batch_phase(state, f"batch {name[:16]}" in daemon.sessions)
@@ -81,7 +84,7 @@ def _report_daemon(daemon: Any, progress: Reporter, shown: set[str]) -> set[str]
             progress.finish(task, state)
     for job_id, local in list(daemon.jobs.items()):
         task = f"job {job_id}"
-        phase = job_phase(local, lambda j=job_id: daemon.dep.jobs.job(j).state.name.lower())
+        phase = job_phase(local, lambda j=job_id: states.get(j, ""))
         if phase is not None:
             progress.update(task, phase[1], phase[0], JOB_STEPS)
             now.add(task)

@@ -94,7 +94,7 @@ class LocalConsortium:
 
     def close(self) -> None:
         for peer in self.peers:
-            peer.cache.close()
+            peer.close()
 
 
 def _raise_first(results: list[Any]) -> None:

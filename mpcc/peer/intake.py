@@ -1,4 +1,4 @@
-"""Batch intake for the peer daemon: the MAC key share, and each batch from delivery to storage.
+"""Batch intake: the MAC key share, and each batch from delivery to storage.
 
 For every batch the preprocessing service commits for this group, the peer
 fetches its delivery, checks it against the commitment, runs the joint
@@ -15,20 +15,18 @@ import asyncio
 import hashlib
 import hmac
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 
+from mpcc.peer.channels import Channels
+from mpcc.peer.member import MemberPeer
 from offchain.errors import ConfigError, DeliveryRejected, MpccError, ProtocolAbort, SacrificeFailed
 from offchain.identity import Identity
-from offchain.net.transport import Transport
-from mpcc.peer.config import PeerConfig
-from offchain.preprocessing.protocol import NotServed, SealedKeyShare, ServiceClient, ServiceError
-from mpcc.peer.member import MemberPeer
 from offchain.preprocessing.keyshare import group_id, open_key_share
+from offchain.preprocessing.protocol import NotServed, SealedKeyShare, ServiceClient, ServiceError
 from offchain.shares import MacKeyShare
-from mpcc import orgs
-from onchain.deploy import Deployment
 from onchain.errors import ChainError
 from onchain.ledger import BatchStatus
 from onchain.registry import Member, Role
@@ -63,86 +61,71 @@ async def key_change_advice(client: ServiceClient, identity: Identity, held: Mac
             "start the peer again (every member must do the same)")
 
 
-class BatchIntake:
-    """The daemon's preprocessing side (a part of mpcc.peer.daemon.Daemon)."""
+@dataclass
+class Intake:
+    """The daemon's preprocessing side: its MAC key share and every batch's way into the cache."""
 
-    config: PeerConfig
-    org: orgs.Org
-    dep: Deployment
     peer: MemberPeer
     client: ServiceClient
+    channels: Channels
     group: list[Member]
     party: int
-    key: MacKeyShare | None
-    batches: dict[str, str]
+    key_share_path: Path
+    key: MacKeyShare | None = None
+    batches: dict[str, str] = field(default_factory=dict)
 
     @property
-    def me(self) -> str:
-        return str(self.org.account.address)
+    def group_id(self) -> bytes:
+        return group_id([m.account for m in self.group])
 
-    async def _connect(self, tag: bytes, members: list[Member], label: str) -> Transport:
-        raise NotImplementedError  # The daemon's channels.
-
-    async def _disconnect(self, transport: Transport, label: str) -> None:
-        raise NotImplementedError
-
-    @property
-    def key_share_path(self) -> Path:
-        """Where this party's MAC key share is kept, sealed to its HPKE key."""
-        return self.config.cache_path.with_suffix(".keyshare")
-
-    async def _key_share(self, stop: asyncio.Event) -> MacKeyShare | None:
+    async def load_key(self, stop: asyncio.Event) -> MacKeyShare | None:
         """This party's MAC key share: kept sealed beside the cache, else fetched from the service."""
-        path = self.key_share_path
-        group = group_id([m.account for m in self.group])
+        path, group = self.key_share_path, self.group_id
         while not stop.is_set():
             try:
                 kept = path.exists()
-                if kept:
-                    sealed = SealedKeyShare.from_bytes(path.read_bytes())
-                else:
-                    sealed = await self.client.key_share(self.party)
+                sealed = SealedKeyShare.from_bytes(path.read_bytes()) if kept else await self.client.key_share(self.party)
                 if sealed.group != group or sealed.party != self.party:
                     raise ConfigError(
                         f"the MAC key share in {path} is for another group: the registry's members changed since "
                         f"it was dealt; delete {path} and start the peer again to fetch the current group's share"
                         if kept else "the preprocessing service deals for another group than the registry's "
                         "active members; restart `mpcc preprocess serve` so that it deals for them")
-                key = open_key_share(self.org.identity, sealed.sealed, self.party, group)
+                self.key = open_key_share(self.peer.org.identity, sealed.sealed, self.party, group)
                 if not kept:
                     path.touch(mode=0o600)
                     path.write_bytes(sealed.to_bytes())  # Sealed to this organisation's HPKE key.
                 log.info("MAC key share of party %d for group %s loaded", self.party, group.hex()[:16])
-                return key
+                return self.key
             except ServiceError as err:
                 log.warning("waiting for the preprocessing service: %s", err)
                 await asyncio.sleep(RETRY_S)
         return None
 
-    async def _intake(self, batch_id: bytes) -> None:
+    async def take(self, batch_id: bytes) -> None:
         """Fetch, check, sacrifice jointly, attest, store; retried while a member is missing."""
         name = batch_id.hex()
         attempts = unserved = 0
         while True:
-            state = self._intake_state(batch_id)
+            state = await self._state(batch_id)
             if state is not None:
                 self.batches[name] = state
                 return
             try:
-                await self._intake_once(batch_id)
+                await self._once(batch_id)
                 self.batches[name] = "stored"
-                log.info("batch %s: sacrifice passed, attested on chain, %d tuples stored", name,
-                         self.dep.ledger.batch(batch_id).count)
+                count = (await self.peer.chain.run(self.peer.dep.ledger.batch, batch_id)).count
+                log.info("batch %s: sacrifice passed, attested on chain, %d tuples stored", name, count)
                 return
             except DeliveryRejected as err:
                 self.batches[name] = "refused"
                 log.warning("batch %s: delivery refused: %s", name, err.reason)
-                self._reject(batch_id, f"delivery refused: {err.reason}")
+                await self._reject(batch_id, f"delivery refused: {err.reason}")
                 return
             except SacrificeFailed as err:
                 self.batches[name] = "rejected"
                 assert self.key is not None
-                advice = await key_change_advice(self.client, self.org.identity, self.key, group_id([m.account for m in self.group]),
+                advice = await key_change_advice(self.client, self.peer.org.identity, self.key, self.group_id,
                                                  self.key_share_path)
                 log.warning("batch %s: sacrifice failed, rejected on chain: %s; %s", name, err, advice)
                 return
@@ -160,44 +143,49 @@ class BatchIntake:
                         "batch %s: intake incomplete after %d attempts (%s); retrying", name, attempts, err)
                 await asyncio.sleep(RETRY_S)
 
-    def _intake_state(self, batch_id: bytes) -> str | None:
+    async def _state(self, batch_id: bytes) -> str | None:
         """None while the batch still needs intake; else what became of it."""
-        batch = self.dep.ledger.batch(batch_id)
+        peer, ledger, me = self.peer, self.peer.dep.ledger, self.peer.address
+        batch = await peer.chain.run(ledger.batch, batch_id)
         if batch.status is BatchStatus.REJECTED:
             return "rejected"
-        if not self.dep.registry.has_role(Role.PREPROCESSOR, batch.service):
+        if not await peer.chain.run(peer.dep.registry.has_role, Role.PREPROCESSOR, batch.service):
             return "ignored (not from the preprocessing service)"
-        stored = any(b.batch_id == batch_id for b in self.peer.cache.batches())
+        stored = [b for b in await peer.disk(peer.cache.batches) if b.batch_id == batch_id]
         if stored:
-            if not self.dep.ledger.is_attested(batch_id, self.me):
-                record = next(b for b in self.peer.cache.batches() if b.batch_id == batch_id)
-                self.dep.ledger.attest_sacrifice(self.org.account, batch_id, record.transcript_hash or bytes(32))
+            if not await peer.chain.run(ledger.is_attested, batch_id, me):
+                await peer.chain.run(ledger.attest_sacrifice, peer.org.account, batch_id,
+                                     stored[0].transcript_hash or bytes(32))
                 log.info("batch %s: attestation sent after a restart", batch_id.hex())
-            self.peer.cache.mark_attested(batch_id)
+            await peer.disk(peer.cache.mark_attested, batch_id)
             return "stored"
         others = [m for i, m in enumerate(self.group) if i != self.party]
-        if all(self.dep.ledger.is_attested(batch_id, m.account) for m in others):
+        attested = [await peer.chain.run(ledger.is_attested, batch_id, m.account) for m in others]
+        if all(attested):
             log.warning("batch %s: the other members checked it without this peer; it is not used", batch_id.hex())
             return "missed"
         return None
 
-    async def _intake_once(self, batch_id: bytes) -> None:
+    async def _once(self, batch_id: bytes) -> None:
         assert self.key is not None
         delivery = await self.client.delivery(batch_id, self.party)
         if delivery.header.n_parties != len(self.group):
             raise DeliveryRejected(batch_id, self.party, f"dealt for {delivery.header.n_parties} parties, "
                                    f"the group has {len(self.group)}")
-        self.peer.chain_record(batch_id)  # Checked before connecting: the role and the commitment exist.
-        transport = await self._connect(batch_id, self.group, f"batch {batch_id.hex()[:16]}")
+        await self.peer.chain_record(batch_id)  # Checked before connecting: the role and the commitment exist.
+        everyone = await self.peer.chain.run(self.peer.dep.registry.members)
+        label = f"batch {batch_id.hex()[:16]}"
+        transport = await self.channels.connect(batch_id, self.group, everyone, label)
         try:
             await self.peer.accept_delivery(transport, self.key, delivery)
         finally:
-            await self._disconnect(transport, f"batch {batch_id.hex()[:16]}")
+            await self.channels.disconnect(transport, label)
 
-    def _reject(self, batch_id: bytes, reason: str) -> None:
+    async def _reject(self, batch_id: bytes, reason: str) -> None:
+        peer = self.peer
         try:
-            self.dep.ledger.reject_batch(self.org.account, batch_id, hashlib.sha256(reason.encode()).digest())
+            await peer.chain.run(peer.dep.ledger.reject_batch, peer.org.account, batch_id,
+                                 hashlib.sha256(reason.encode()).digest())
             log.warning("batch %s: rejected on chain", batch_id.hex())
         except ChainError as err:
             log.warning("batch %s: could not reject on chain: %s", batch_id.hex(), err)
-

@@ -5,23 +5,30 @@ the committing account holds the preprocessing role, the joint sacrifice
 passed, and this member's attestation is on chain. A job is run only after
 its spec matches the hash on chain and this member's data for it validated;
 its tuples are exactly the ranges the chain reserved for it, in chain order.
+
+Everything here runs in the peer's event loop and waits for nothing there:
+chain calls go through ``onchain.aio.AsyncChain`` and the tuple cache and the
+data files are read and written on one worker thread (``Disk``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import ParamSpec, TypeVar
 
+from mpcc.orgs import Org
+from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.common import input_commitment
 from offchain.analytics.data import Binding, Table
 from offchain.analytics.spec import JobSpec
-from offchain import curve
 from offchain.auditable import program as auditable_program
 from offchain.auditable import summary as auditable_summary
 from offchain.auditable.commitments import ShareCommitments, commit_shares
@@ -29,26 +36,28 @@ from offchain.auditable.linear import revealed_columns
 from offchain.auditable.routes import Route, route
 from offchain.auditable.tracked import Transcript
 from offchain.engine.context import Context
+from offchain.engine.sacrifice import accept_batch
 from offchain.errors import (
     ConfigError, DeliveryRejected, PeerDisconnected, PeerTimeout, ProtocolAbort, SacrificeFailed,
 )
 from offchain.net.transport import Transport
 from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch
-from offchain.engine.sacrifice import accept_batch
 from offchain.preprocessing.source import MemoryTupleSource
 from offchain.preprocessing.tuples import TupleKind
 from offchain.shares import MacKeyShare, SharedVec
+from onchain.aio import AsyncChain
 from onchain.audit_trail import DataKind
 from onchain.audit_trail import input_commitment as trail_commitment
 from onchain.deploy import Deployment
-from onchain.errors import ChainError, ContractRevert
+from onchain.errors import ChainError
 from onchain.jobs import JobState, spec_hash
 from onchain.ledger import BatchStatus
-from mpcc.orgs import Org
 from onchain.registry import Role
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 POLL_S = 0.02
 #: Bytes of AuditTrail data per transaction (about 1.6M gas of calldata). A signed transaction
 #: must stay below 128 KiB, the most geth's transaction pool accepts (txMaxSize).
@@ -58,6 +67,20 @@ _SACRIFICE_DOMAIN = b"mpcc/sacrifice-attestation/v1"
 
 class ChainWaitTimeout(ProtocolAbort):
     """A job did not reach the state this peer waits for within its timeout (a liveness failure)."""
+
+
+class Disk:
+    """One worker thread for a peer's disk: the tuple cache and the data files, one call at a time."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="disk")
+
+    async def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
 
 
 @dataclass(frozen=True)
@@ -84,47 +107,64 @@ class MemberPeer:
     # and the job is left to expire at its deadline (the daemon's policy).
     report_liveness: bool = True
     poll_s: float = POLL_S  # How often wait_for reads the job's state (a JSON-RPC node: slower).
+    chain: AsyncChain = field(init=False)
+    disk: Disk = field(default_factory=Disk)
+
+    def __post_init__(self) -> None:
+        self.chain = AsyncChain(self.dep.chain)
 
     @property
     def address(self) -> str:
         return self.org.account.address
 
+    def close(self) -> None:
+        """Stops the worker threads and closes the cache."""
+        self.chain.close()
+        self.disk.close()
+        self.cache.close()
+
     # Preprocessing ----------------------------------------------------------------------
 
-    def chain_record(self, batch_id: bytes) -> ChainBatch:
+    async def chain_record(self, batch_id: bytes) -> ChainBatch:
         """The ledger's record of a batch, checked to come from the preprocessing service."""
-        batch = self.dep.ledger.batch(batch_id)
-        if not self.dep.registry.has_role(Role.PREPROCESSOR, batch.service):
+        batch = await self.chain.run(self.dep.ledger.batch, batch_id)
+        if not await self.chain.run(self.dep.registry.has_role, Role.PREPROCESSOR, batch.service):
             raise DeliveryRejected(batch_id, -1, f"committed by {batch.service}, which lacks the preprocessing role")
         return ChainBatch(batch_id, list(TupleKind)[int(batch.kind)], batch.count, batch.commitment)
 
     async def accept_delivery(self, transport: Transport, key: MacKeyShare, delivery: PartyDelivery) -> None:
         """Open, sacrifice jointly, attest on chain, then store; reject on chain if the check fails."""
-        record = self.chain_record(delivery.header.batch_id)
-        part = open_batch(self.org.identity, key.party, delivery, record)
+        record = await self.chain_record(delivery.header.batch_id)
+        part = await asyncio.to_thread(open_batch, self.org.identity, key.party, delivery, record)
         ctx = Context(transport, key, MemoryTupleSource())
         try:
             tuples = await accept_batch(ctx, part)
         except SacrificeFailed as failure:
-            evidence = hashlib.sha256(str(failure).encode()).digest()
-            if self.dep.ledger.batch(record.batch_id).status is BatchStatus.COMMITTED:
-                try:
-                    self.dep.ledger.reject_batch(self.org.account, record.batch_id, evidence)
-                except ContractRevert as err:  # Another member rejected it in the meantime.
-                    if err.error_name != "BatchUnexpectedStatus":
-                        raise
+            await self._reject(record.batch_id, hashlib.sha256(str(failure).encode()).digest())
             raise
         transcript = hashlib.sha256(_SACRIFICE_DOMAIN + record.batch_id + record.commitment).digest()
-        self.cache.store(record.batch_id, tuples, transcript_hash=transcript, attested=False)
-        self.dep.ledger.attest_sacrifice(self.org.account, record.batch_id, transcript)
-        self.cache.mark_attested(record.batch_id)
+        await self.disk(self.cache.store, record.batch_id, tuples, transcript_hash=transcript, attested=False)
+        await self.chain.run(self.dep.ledger.attest_sacrifice, self.org.account, record.batch_id, transcript)
+        await self.disk(self.cache.mark_attested, record.batch_id)
+
+    async def _reject(self, batch_id: bytes, evidence: bytes) -> None:
+        """Rejects a batch on chain unless another member did so first (or does so meanwhile)."""
+        if (await self.chain.run(self.dep.ledger.batch, batch_id)).status is not BatchStatus.COMMITTED:
+            return
+        try:
+            await self.chain.run(self.dep.ledger.reject_batch, self.org.account, batch_id, evidence)
+        except ChainError:
+            # Refused before sending, or reverted once mined: another member's rejection came first.
+            if (await self.chain.run(self.dep.ledger.batch, batch_id)).status is BatchStatus.COMMITTED:
+                raise
 
     # Jobs -------------------------------------------------------------------------------
 
-    def job_spec(self, job_id: int) -> JobSpec:
+    async def job_spec(self, job_id: int) -> JobSpec:
         """The job's spec from its JobProposed event, checked against the hash stored on chain."""
-        job = self.dep.jobs.job(job_id)
-        events = [e for e in self.dep.jobs.events(self.dep.manifest.deploy_block, names=("JobProposed",))
+        job = await self.chain.run(self.dep.jobs.job, job_id)
+        events = [e for e in await self.chain.run(self.dep.jobs.events, self.dep.manifest.deploy_block,
+                                                  names=("JobProposed",))
                   if e.jobId == job_id]  # type: ignore[attr-defined]
         if not events:
             raise ChainError(f"job {job_id} has no JobProposed event")
@@ -132,17 +172,19 @@ class MemberPeer:
         if spec_hash(text) != job.spec_hash:
             raise ChainError(f"job {job_id}: the spec text does not match the hash on chain")
         spec = registry.parse_spec(text)
-        if [a.lower() for a in spec.participants] != [a.lower() for a in self.dep.jobs.participants(job_id)]:
+        participants = await self.chain.run(self.dep.jobs.participants, job_id)
+        if [a.lower() for a in spec.participants] != [a.lower() for a in participants]:
             raise ChainError(f"job {job_id}: the spec's participants differ from the chain's")
         return spec
 
-    def load_data(self, spec: JobSpec) -> Table:
+    async def load_data(self, spec: JobSpec) -> Table:
         """This member's data for the spec's columns, validated before anything is sent."""
-        return registry.read_table(spec, self.data)
+        return await self.disk(registry.read_table, spec, self.data)
 
-    def reserved_ranges(self, job_id: int) -> list[tuple[bytes, int, int]]:
+    async def reserved_ranges(self, job_id: int) -> list[tuple[bytes, int, int]]:
         """The tuple ranges the chain reserved for the job, in chain order."""
-        events = self.dep.ledger.events(self.dep.manifest.deploy_block, names=("TuplesReserved",))
+        events = await self.chain.run(self.dep.ledger.events, self.dep.manifest.deploy_block,
+                                      names=("TuplesReserved",))
         return [(bytes(e.batchId), int(e.start), int(e.count))  # type: ignore[attr-defined]
                 for e in events if e.jobId == job_id]  # type: ignore[attr-defined]
 
@@ -151,103 +193,60 @@ class MemberPeer:
 
         A protocol failure is reported on chain with an evidence hash.
         """
-        spec = self.job_spec(job_id)
-        table = self.load_data(spec)
+        spec = await self.job_spec(job_id)
+        table = await self.load_data(spec)
         if spec.party_of(self.address) != key.party:
             raise ConfigError(f"job {job_id} makes {self.address} party {spec.party_of(self.address)}, "
                               f"but its key share is for party {key.party}")
-        if not self.dep.jobs.has_accepted(job_id, self.address):
-            self.dep.jobs.accept(self.org.account, job_id)
+        if not await self.chain.run(self.dep.jobs.has_accepted, job_id, self.address):
+            await self.chain.run(self.dep.jobs.accept, self.org.account, job_id)
         await self.wait_for(job_id, JobState.ACCEPTED)
-        self.cache.reserve_for_job(job_id, self.reserved_ranges(job_id))
-        ctx = Context(transport, key, self.cache.job_source(job_id))
-        salt, committed, pedersen = secrets.token_bytes(32), [], []
-        transcript = Transcript()
+        ranges = await self.reserved_ranges(job_id)
+        await self.disk(self.cache.reserve_for_job, job_id, ranges)
+        source = await self.disk(self.cache.job_source(job_id).take_all)
+        run = _JobRun(self, spec, job_id, key)
+        return await run.run(Context(transport, key, source), table)
 
-        async def commit(shares: Sequence[SharedVec]) -> None:
-            if spec.auditable:
-                pedersen.append(commit_shares(shares))
-                await post(pedersen[0], curve.PointVec.infinity(0))
-            else:
-                await post_hash(input_commitment(shares, job_id.to_bytes(32, "big"), key.party, salt))
-
-        async def post(mine: ShareCommitments, tuples: curve.PointVec) -> None:
-            points, data = mine.points.to_bytes(), tuples.to_bytes()
-            self.dep.audit.commit_shares(self.org.account, job_id, mine.width, points)
-            if data:
-                self.dep.audit.publish_data(self.org.account, job_id, DataKind.TUPLES, data)
-            await post_hash(trail_commitment(points, data))
-
-        async def post_hash(commitment: bytes) -> None:
-            self.dep.jobs.commit_inputs(self.org.account, job_id, commitment)
-            committed.append(commitment)
-            await self.wait_for(job_id, JobState.INPUTS_COMMITTED)
-
-        async def challenge() -> int:
-            return auditable_summary.challenge(job_id, self.input_commitments(job_id, spec))
-
-        async def post_tuples(points: curve.PointVec) -> None:
-            if key.party == 0:  # One copy of the summed list is enough (every party checks it).
-                self.publish_chunks(job_id, DataKind.TUPLES, curve.compress(points))
-            await post_hash(auditable_program.commitment_hash(points))
-
-        way = route(spec)
-        record = None
-        try:
-            if way is Route.SUMMARY:
-                result = await auditable_summary.run(ctx, spec, table, post, challenge, transcript)
-            elif way is Route.PROGRAM:
-                result, record = await auditable_program.run_party(ctx, spec, table, post_tuples)
-            else:
-                result = await registry.run(ctx, spec, table, commit)
-        except ProtocolAbort as abort:
-            self._report(job_id, abort)
-            return JobOutcome(job_id, None, committed[0] if committed else None, str(abort))
-        self.post_result(job_id, result)
-        if pedersen:
-            self.publish_opening(job_id, spec, pedersen[0])
-        if transcript.shares:
-            self.dep.audit.publish_data(self.org.account, job_id, DataKind.TRANSCRIPT, transcript.to_bytes())
-        if record is not None and key.party == 0:
-            self.publish_chunks(job_id, DataKind.TRANSCRIPT, record.transcript())
-        return JobOutcome(job_id, result, committed[0])
-
-    def publish_chunks(self, job_id: int, kind: DataKind, data: bytes) -> None:
+    async def publish_chunks(self, job_id: int, kind: DataKind, data: bytes) -> None:
         """AuditTrail data in transactions of at most DATA_CHUNK bytes (the auditor joins them)."""
         for at in range(0, len(data), DATA_CHUNK):
-            self.dep.audit.publish_data(self.org.account, job_id, kind, data[at:at + DATA_CHUNK])
+            await self.chain.run(self.dep.audit.publish_data, self.org.account, job_id, kind,
+                                 data[at:at + DATA_CHUNK])
 
-    def input_commitments(self, job_id: int, spec: JobSpec) -> list[bytes]:
+    async def input_commitments(self, job_id: int, spec: JobSpec) -> list[bytes]:
         """Every participant's JobManager input commitment, in party order."""
+        events = await self.chain.run(self.dep.jobs.events, self.dep.manifest.deploy_block,
+                                      names=("InputsCommitted",))
         found = {str(e.participant).lower(): bytes(e.commitment)  # type: ignore[attr-defined]
-                 for e in self.dep.jobs.events(self.dep.manifest.deploy_block, names=("InputsCommitted",))
-                 if e.jobId == job_id}  # type: ignore[attr-defined]
+                 for e in events if e.jobId == job_id}  # type: ignore[attr-defined]
         return [found[a.lower()] for a in spec.participants]
 
-    def publish_opening(self, job_id: int, spec: JobSpec, commitments: ShareCommitments) -> None:
+    async def publish_opening(self, job_id: int, spec: JobSpec, commitments: ShareCommitments) -> None:
         """Open this party's shares of the revealed totals against its commitments, on chain."""
         columns = revealed_columns(spec)
         shares, rands = commitments.opening(columns)
-        self.dep.audit.publish_opening(self.org.account, job_id, columns, shares, rands)
+        await self.chain.run(self.dep.audit.publish_opening, self.org.account, job_id, columns, shares, rands)
 
-    def post_result(self, job_id: int, result: dict[str, str]) -> None:
+    async def post_result(self, job_id: int, result: dict[str, str]) -> None:
         """Submit the result's canonical bytes on chain."""
-        self.dep.jobs.submit_result(self.org.account, job_id, registry.result_bytes(result))
+        await self.chain.run(self.dep.jobs.submit_result, self.org.account, job_id, registry.result_bytes(result))
 
-    def _report(self, job_id: int, abort: ProtocolAbort) -> None:
+    async def report(self, job_id: int, abort: ProtocolAbort) -> None:
+        """Reports a protocol failure on chain with its evidence hash (not a liveness failure, by policy)."""
         if not self.report_liveness and isinstance(abort, (PeerTimeout, PeerDisconnected, ChainWaitTimeout)):
             log.warning("job %s: stopped (%s); left to expire at its deadline", job_id, abort)
             return
         evidence = hashlib.sha256(f"{type(abort).__name__}: {abort}".encode()).digest()
         log.warning("job %s: protocol failure reported on chain: %s", job_id, abort)
-        if self.dep.jobs.job(job_id).state not in (JobState.ABORTED, JobState.FINALISED):
-            self.dep.jobs.report_failure(self.org.account, job_id, evidence)
+        job = await self.chain.run(self.dep.jobs.job, job_id)
+        if job.state not in (JobState.ABORTED, JobState.FINALISED):
+            await self.chain.run(self.dep.jobs.report_failure, self.org.account, job_id, evidence)
 
     async def wait_for(self, job_id: int, state: JobState) -> None:
         """Wait until the job reaches ``state`` (or beyond); raise if it aborted or timed out."""
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         while True:
-            current = self.dep.jobs.job(job_id).state
+            current = (await self.chain.run(self.dep.jobs.job, job_id)).state
             if current is JobState.ABORTED:
                 raise ProtocolAbort(f"job {job_id} was aborted on chain")
             if current >= state:
@@ -255,3 +254,74 @@ class MemberPeer:
             if asyncio.get_running_loop().time() > deadline:
                 raise ChainWaitTimeout(f"job {job_id} did not reach {state.name} within {self.timeout_s}s")
             await asyncio.sleep(self.poll_s)
+
+
+@dataclass
+class _JobRun:
+    """One job as this member computes it: the commitments it posts on chain, and its result."""
+
+    peer: MemberPeer
+    spec: JobSpec
+    job_id: int
+    key: MacKeyShare
+    salt: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    committed: list[bytes] = field(default_factory=list)
+    pedersen: list[ShareCommitments] = field(default_factory=list)
+    transcript: Transcript = field(default_factory=Transcript)
+
+    async def run(self, ctx: Context, table: Table) -> JobOutcome:
+        peer, spec, job_id = self.peer, self.spec, self.job_id
+        way = route(spec)
+        record = None
+        try:
+            if way is Route.SUMMARY:
+                result = await auditable_summary.run(ctx, spec, table, self.post, self.challenge,
+                                                     self.transcript)
+            elif way is Route.PROGRAM:
+                result, record = await auditable_program.run_party(ctx, spec, table, self.post_tuples)
+            else:
+                result = await registry.run(ctx, spec, table, self.commit)
+        except ProtocolAbort as abort:
+            await peer.report(job_id, abort)
+            return JobOutcome(job_id, None, self.committed[0] if self.committed else None, str(abort))
+        await peer.post_result(job_id, result)
+        if self.pedersen:
+            await peer.publish_opening(job_id, spec, self.pedersen[0])
+        if self.transcript.shares:
+            await peer.chain.run(peer.dep.audit.publish_data, peer.org.account, job_id, DataKind.TRANSCRIPT,
+                                 self.transcript.to_bytes())
+        if record is not None and self.key.party == 0:
+            await peer.publish_chunks(job_id, DataKind.TRANSCRIPT, record.transcript())
+        return JobOutcome(job_id, result, self.committed[0])
+
+    async def commit(self, shares: Sequence[SharedVec]) -> None:
+        """Plain and linear jobs: commit to the input shares (a hash, or Pedersen commitments)."""
+        if self.spec.auditable:
+            self.pedersen.append(commit_shares(shares))
+            await self.post(self.pedersen[0], curve.PointVec.infinity(0))
+        else:
+            await self.post_hash(input_commitment(shares, self.job_id.to_bytes(32, "big"), self.key.party,
+                                                  self.salt))
+
+    async def post(self, mine: ShareCommitments, tuples: curve.PointVec) -> None:
+        """Pedersen commitments (and tuple commitments) to AuditTrail, their hash to JobManager."""
+        peer = self.peer
+        points, data = mine.points.to_bytes(), tuples.to_bytes()
+        await peer.chain.run(peer.dep.audit.commit_shares, peer.org.account, self.job_id, mine.width, points)
+        if data:
+            await peer.chain.run(peer.dep.audit.publish_data, peer.org.account, self.job_id, DataKind.TUPLES, data)
+        await self.post_hash(trail_commitment(points, data))
+
+    async def post_hash(self, commitment: bytes) -> None:
+        peer = self.peer
+        await peer.chain.run(peer.dep.jobs.commit_inputs, peer.org.account, self.job_id, commitment)
+        self.committed.append(commitment)
+        await peer.wait_for(self.job_id, JobState.INPUTS_COMMITTED)
+
+    async def challenge(self) -> int:
+        return auditable_summary.challenge(self.job_id, await self.peer.input_commitments(self.job_id, self.spec))
+
+    async def post_tuples(self, points: curve.PointVec) -> None:
+        if self.key.party == 0:  # One copy of the summed list is enough (every party checks it).
+            await self.peer.publish_chunks(self.job_id, DataKind.TUPLES, curve.compress(points))
+        await self.post_hash(auditable_program.commitment_hash(points))

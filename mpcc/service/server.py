@@ -49,6 +49,7 @@ from offchain.preprocessing.protocol import (
     BAD_REQUEST, NOT_FOUND, OK, OP_BATCH, OP_KEY_SHARE, OP_LIST, REQUEST, RESPONSE_HEAD, WIRE_VERSION,
 )
 from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind
+from onchain.aio import AsyncChain
 from onchain.deploy import Deployment
 from onchain.ledger import BatchStatus
 
@@ -204,18 +205,22 @@ async def serve(process: ServiceProcess, host: str, port: int, poll_s: float = 1
         context = _throwaway_tls(Path(tmp))
         server = await asyncio.start_server(lambda r, w: _handle(process, r, w), host, port, ssl=context)
         log.info("preprocessing service for %d members listening on %s:%d", process.group_size, host, port)
+        # Dealing, sealing and committing run on a worker thread, the chain's receipts included:
+        # requests for deliveries are answered meanwhile.
+        chain = AsyncChain(process.dep.chain)
         try:
             while True:
                 try:
-                    process.refill()
+                    await chain.run(process.refill)
                     if process.progress.enabled:
-                        process.report_intake()
+                        await chain.run(process.report_intake)
                 except Exception:  # noqa: BLE001 - a failed refill is retried at the next poll
                     log.exception("refill failed; retrying")
                 if ready is not None:
                     ready.set()
                 await asyncio.sleep(poll_s)
         finally:
+            chain.close()
             server.close()
             await server.wait_closed()
 

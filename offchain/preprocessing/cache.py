@@ -50,7 +50,7 @@ from typing import Any
 
 from offchain.errors import ConfigError, TupleReused, TuplesExhausted
 from offchain.field import ELEMENT_BYTES, FieldVec
-from offchain.preprocessing.source import TupleSource
+from offchain.preprocessing.source import MemoryTupleSource, TupleSource
 from offchain.preprocessing.tuples import BATCH_ID_BYTES, TupleKey, TupleKind, TupleSet
 from offchain.shares import SharedVec
 
@@ -112,14 +112,18 @@ class _Batch:
 
 
 class TupleCache(TupleSource):
-    """The SQLite tuple cache of one peer (see the module docstring); one per process thread."""
+    """The SQLite tuple cache of one peer (see the module docstring).
+
+    Any thread may use it, one at a time: a peer's event loop runs every cache
+    call on one worker thread, so that no disk access stalls the loop.
+    """
 
     def __init__(self, path: str | Path) -> None:
         path = Path(path)
         if not path.exists():
             path.touch(mode=0o600)  # Shares and MAC shares are secrets of this organisation.
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
         mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal":
             raise ConfigError(f"{path}: SQLite refused WAL mode ({mode}); use a local disk")
@@ -203,6 +207,24 @@ class TupleCache(TupleSource):
                     parts.append(self._read(batch, start, n))
                     left -= n
             return _joined(key, parts)
+
+    def take_all(self) -> MemoryTupleSource:
+        """Every tuple still reserved for the job, handed out now (one transaction per key), in memory.
+
+        A job's tuples are known before it starts; taking them at once keeps
+        the disk out of the protocol's rounds. Each key's tuples keep their
+        reservation order, so every peer's ``take`` still gets the same tuples.
+        """
+        out = MemoryTupleSource()
+        for key in self._keys():
+            out.add(self.take(key, self.available(key)))
+        return out
+
+    def _keys(self) -> list[TupleKey]:
+        rows = self._cache._db.execute(
+            "SELECT DISTINCT b.kind, b.owner, b.f, b.bits FROM ranges r JOIN batches b ON b.id = r.batch"
+            " WHERE r.job_id = ?", (self.job_id,)).fetchall()
+        return [TupleKey(_KINDS[r[0]], r[1], r[2], r[3]) for r in rows]
 
     def take_range(self, batch_id: bytes, start: int, count: int) -> TupleSet:
         """Exactly tuples [start, start + count) of a batch; TupleReused if any was allocated.
@@ -396,6 +418,29 @@ class JobTupleSource(TupleSource):
                 parts.append(cache._read(batch, first, n))
                 left -= n
             return _joined(key, parts)
+
+    def take_all(self) -> MemoryTupleSource:
+        """Every tuple still reserved for the job, handed out in one transaction, in memory.
+
+        A job's tuples are known before it starts; taking them at once keeps
+        the disk out of the protocol's rounds. Each key's tuples keep their
+        reservation order, so every peer's ``take`` still gets the same tuples.
+        """
+        cache, out = self._cache, MemoryTupleSource()
+        keys = [row[0] for row in cache._db.execute(
+            "SELECT DISTINCT b.key, MIN(r.id) FROM ranges r JOIN batches b ON b.id = r.batch"
+            " WHERE r.job_id = ? AND r.taken < r.stop - r.start GROUP BY b.key ORDER BY 2",
+            (self.job_id,)).fetchall()]
+        for key in keys:
+            parsed = next(k for k in self._keys() if str(k) == key)
+            out.add(self.take(parsed, self.available(parsed)))
+        return out
+
+    def _keys(self) -> list[TupleKey]:
+        rows = self._cache._db.execute(
+            "SELECT DISTINCT b.kind, b.owner, b.f, b.bits FROM ranges r JOIN batches b ON b.id = r.batch"
+            " WHERE r.job_id = ?", (self.job_id,)).fetchall()
+        return [TupleKey(_KINDS[r[0]], r[1], r[2], r[3]) for r in rows]
 
 
 def _joined(key: TupleKey, parts: list[TupleSet]) -> TupleSet:

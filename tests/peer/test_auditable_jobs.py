@@ -96,8 +96,8 @@ def test_an_auditable_histogram_is_verified(shared: LocalConsortium) -> None:
 
 def test_results_that_all_participants_alter_fail_exactly_the_result_step(shared: LocalConsortium) -> None:
     class Colluder(MemberPeer):
-        def post_result(self, job_id: int, result: dict[str, str]) -> None:
-            super().post_result(job_id, {**result, "mean": "99999.000000"})
+        async def post_result(self, job_id: int, result: dict[str, str]) -> None:
+            await super().post_result(job_id, {**result, "mean": "99999.000000"})
 
     consortium, honest_peers = shared, shared.peers
     consortium.peers = [Colluder(p.org, p.dep, p.cache, p.data) for p in honest_peers]

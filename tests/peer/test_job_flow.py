@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import statistics
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_tuples_are_never_reused_across_jobs(consortium: LocalConsortium) -> Non
     spec = mean_spec(consortium)
     consortium.feed(stats.needs(spec) * 2)
     first, second = consortium.propose(spec), consortium.propose(spec)
-    ranges = [consortium.peers[0].reserved_ranges(j) for j in (first, second)]
+    ranges = [asyncio.run(consortium.peers[0].reserved_ranges(j)) for j in (first, second)]
     used = {(b, i) for job in ranges for b, start, n in job for i in range(start, start + n)}
     assert len(used) == sum(n for job in ranges for _, _, n in job)
     for job_id in (first, second):
@@ -81,8 +82,8 @@ def test_a_cheating_peer_never_makes_an_honest_peer_output(consortium: LocalCons
 
 
 class LyingPeer(MemberPeer):
-    def post_result(self, job_id: int, result: dict[str, str]) -> None:
-        super().post_result(job_id, {**result, "mean": "99999.000000"})
+    async def post_result(self, job_id: int, result: dict[str, str]) -> None:
+        await super().post_result(job_id, {**result, "mean": "99999.000000"})
 
 
 def test_a_lying_result_aborts_the_job_and_fails_the_audit(consortium: LocalConsortium) -> None:

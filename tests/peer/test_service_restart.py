@@ -24,6 +24,7 @@ from mpcc.peer.intake import key_change_advice
 from offchain.preprocessing.protocol import ServiceClient
 from mpcc.demo.local import LocalConsortium
 from mpcc.peer.member import JobOutcome
+from mpcc.peer import intake
 from mpcc.service.server import ServiceProcess, serve
 from mpcc.service.dealing import PreprocessingService
 from offchain.preprocessing.keyshare import open_key_share
@@ -135,23 +136,21 @@ def test_a_batch_dealt_before_the_restart_is_given_up_not_retried_forever(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The service serves only what it dealt since it started; a peer that had not fetched an
     older batch yet stops asking once the service keeps answering "not found"."""
-    from mpcc.peer import intake
-
     c, state = kept
     (old,) = c.service.produce(estimate.mul(4))
     process = restart(c, state, caplog)
     monkeypatch.setattr(intake, "GIVE_UP_UNSERVED", 3)
     monkeypatch.setattr(intake, "RETRY_S", 0.01)
 
-    class Peer0(intake.BatchIntake):
-        def _intake_state(self, batch_id: bytes) -> str | None:
+    class Peer0(intake.Intake):
+        async def _state(self, batch_id: bytes) -> str | None:
             return None  # Still to take in, as the chain says of a batch nobody attested yet.
 
     async def run() -> Peer0:
         async with served(process) as client:
-            peer = Peer0()
-            peer.client, peer.party, peer.key, peer.batches = client, 0, c.keys[0], {}
-            await asyncio.wait_for(peer._intake(old.batch_id), 20)
+            peer = Peer0(c.peers[0], client, None, [], 0, state.with_suffix(".keyshare"),  # type: ignore[arg-type]
+                         key=c.keys[0])
+            await asyncio.wait_for(peer.take(old.batch_id), 20)
             return peer
 
     with caplog.at_level(logging.WARNING, logger="mpcc.peer"):
