@@ -14,7 +14,6 @@ ever downloaded.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -35,7 +34,8 @@ OUTPUT_SELECTION = {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytec
 
 def compiler_config() -> dict[str, Any]:
     """The pinned compiler version and settings from ``contracts/compiler.json``."""
-    return json.loads((CONTRACTS_DIR / "compiler.json").read_text())
+    config: dict[str, Any] = json.loads((CONTRACTS_DIR / "compiler.json").read_text())
+    return config
 
 
 def find_solc(version: str) -> Path:

@@ -99,9 +99,6 @@ class JobManager(ContractClient):
                 return bytes(event.commitment)  # type: ignore[attr-defined]
         return None
 
-    def has_accepted(self, job_id: int, account: str) -> bool:
-        return bool(self._call("hasAccepted", job_id, Web3.to_checksum_address(account)))
-
     def job_count(self) -> int:
         return int(self._call("jobCount"))
 
