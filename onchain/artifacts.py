@@ -36,6 +36,8 @@ class Artifact(BaseModel):
     source_sha256: str
     userdoc: dict[str, Any] = {}
     devdoc: dict[str, Any] = {}
+    # Members of each enum the ABI refers to, by canonical name, from the compiler's AST.
+    enums: dict[str, list[str]] = {}
 
     @property
     def sha256(self) -> str:

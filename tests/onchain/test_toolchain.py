@@ -53,6 +53,7 @@ def test_recompiling_reproduces_the_committed_bytecode() -> None:
     for name in CONTRACTS:
         assert fresh[name].bytecode == artifacts.load(name).bytecode, name
         assert fresh[name].abi == artifacts.load(name).abi, name
+        assert fresh[name].enums == artifacts.load(name).enums, name
 
 
 def test_every_external_function_has_natspec() -> None:
