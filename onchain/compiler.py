@@ -1,7 +1,8 @@
 """Compile the Solidity sources into committed artifacts, one JSON per contract.
 
 Run ``python -m onchain.compiler`` (or ``mpcc dev compile``) after changing
-anything under ``contracts/``. The compiler version and settings come from
+anything under ``contracts/``; it also generates the typed modules of
+``onchain/abi/`` from the new artifacts (``onchain.codegen``). The compiler version and settings come from
 ``contracts/compiler.json``, the one place they are pinned, which
 ``hardhat.config.js`` reads as well so that both paths emit the same bytecode.
 
@@ -23,6 +24,7 @@ from typing import Any
 import solcx
 from solcx.exceptions import SolcError
 
+from onchain import codegen
 from onchain.artifacts import ARTIFACT_DIR, Artifact, source_digest
 from onchain.errors import ArtifactError
 
@@ -172,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in write_artifacts(artifacts):
         size = (len(artifacts[path.stem].deployed_bytecode) - 2) // 2
         print(f"wrote {path.relative_to(PROJECT_ROOT)} ({size} bytes deployed)")
+    for path in codegen.write():
+        print(f"wrote {path.relative_to(PROJECT_ROOT)}")
     return 0
 
 
