@@ -10,13 +10,10 @@ This module holds their common base and the decoding of a raw log.
 from __future__ import annotations
 
 import dataclasses
-import keyword
 from collections.abc import Mapping
-from functools import cache
 from typing import Any, ClassVar, NamedTuple, Self
 
 from onchain.abicodec import Param, Values, address, decode, from_topic
-from onchain.artifacts import load
 
 LOCATION_FIELDS = ("block_number", "tx_hash", "log_index", "address")
 
@@ -84,45 +81,3 @@ class EventBase:
 
 def _hex(value: Any) -> str:
     return "0x" + bytes(value).hex() if value is not None else "?"
-
-
-# The untyped decoding the clients use until they switch to the generated classes.
-
-
-@cache
-def event_types(contract_name: str) -> dict[str, type[EventBase]]:
-    """A dataclass per event of ``contract_name``'s ABI, with untyped fields."""
-    types: dict[str, type[EventBase]] = {}
-    for item in load(contract_name).abi:
-        if item.get("type") != "event":
-            continue
-        fields = [(_field_name(i["name"]), Any) for i in item["inputs"]]
-        types[item["name"]] = dataclasses.make_dataclass(
-            item["name"], fields, bases=(EventBase,), frozen=True, namespace={"__module__": __name__}
-        )
-    return types
-
-
-def to_event(contract_name: str, log: Any) -> EventBase:
-    """A decoded web3 log (``AttributeDict`` with ``event`` and ``args``) as a value."""
-    cls = event_types(contract_name)[log["event"]]
-    args = {_field_name(k): _plain(v) for k, v in dict(log["args"]).items()}
-    return cls(
-        block_number=int(log["blockNumber"]),
-        tx_hash="0x" + bytes(log["transactionHash"]).hex(),
-        log_index=int(log["logIndex"]),
-        address=str(log["address"]),
-        **args,
-    )
-
-
-def _field_name(name: str) -> str:
-    return f"{name}_" if keyword.iskeyword(name) else name
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return tuple(_plain(v) for v in value)
-    if isinstance(value, bytearray):
-        return bytes(value)
-    return value

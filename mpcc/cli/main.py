@@ -19,6 +19,7 @@ from rich.text import Text
 
 from mpcc import orgs
 from onchain import keystore
+from onchain.abi.org_registry import MemberAdmitted
 from onchain.chain import MEMORY, Chain
 from mpcc.cli.base import (
     HOME, JOB, JSON_OUT, MANIFEST, RPC, account_of, connect, console, emit, err_console, signer,
@@ -176,7 +177,7 @@ def org_approve(applicant: str = typer.Argument(..., help="The applicant's addre
     dep = connect(rpc, manifest)
     org = orgs.load(home, keystore.passphrase())
     receipt = dep.registry.approve_join(org.account, applicant)
-    admitted = bool(receipt.named("MemberAdmitted"))
+    admitted = bool(receipt.named(MemberAdmitted))
     emit(as_json, {"applicant": applicant, "admitted": admitted, "tx": receipt.tx_hash},
           [f"approved {applicant}" + (" - admitted" if admitted else
                                       f" - {dep.registry.approvals_of(applicant)} approvals so far")])

@@ -52,6 +52,8 @@ from offchain.shares import MacKeyShare
 from mpcc import orgs
 from onchain.chain import Chain
 from onchain.deploy import Deployment
+from onchain.abi.job_manager import JobProposed
+from onchain.abi.preprocessing_ledger import BatchCommitted, TuplesReserved
 from onchain.errors import ChainError
 from onchain.jobs import JobState
 from onchain.manifest import Manifest
@@ -160,15 +162,15 @@ class Daemon(BatchIntake):
         """Dispatches the events of the blocks not seen yet; enforces deadlines."""
         last = self.dep.chain.w3.eth.block_number
         if last >= self.next_block:
-            for event in self.dep.ledger.events(self.next_block, last, names=("BatchCommitted",)):
-                batch_id = bytes(event.batchId)  # type: ignore[attr-defined]
+            for committed in self.dep.ledger.logs(BatchCommitted, from_block=self.next_block, to_block=last):
+                batch_id = committed.batchId
                 if batch_id.hex() not in self.batches:
                     self.batches[batch_id.hex()] = "new"
                     self._spawn(self._intake(batch_id))
-            self._record_reservations(self.dep.ledger.events(self.next_block, last, names=("TuplesReserved",)))
-            for event in self.dep.jobs.events(self.next_block, last, names=("JobProposed",)):
-                job_id = int(event.jobId)  # type: ignore[attr-defined]
-                mine = self.me.lower() in (p.lower() for p in event.participants)  # type: ignore[attr-defined]
+            self._record_reservations(self.dep.ledger.logs(TuplesReserved, from_block=self.next_block, to_block=last))
+            for event in self.dep.jobs.logs(JobProposed, from_block=self.next_block, to_block=last):
+                job_id = event.jobId
+                mine = self.me.lower() in (p.lower() for p in event.participants)
                 if mine and job_id not in self.jobs:
                     self.jobs[job_id] = "proposed"
                     self._spawn(self._job(job_id))
@@ -177,7 +179,7 @@ class Daemon(BatchIntake):
             self._expiry_checked = time.monotonic()
             self._expire_overdue()
 
-    def _record_reservations(self, events: list[Any]) -> None:
+    def _record_reservations(self, events: list[TuplesReserved]) -> None:
         """Marks in the cache the tuples the chain reserved for any job (in chain order).
 
         So the cache's stock is what jobs can still reserve, and the ranges of a job
@@ -196,9 +198,9 @@ class Daemon(BatchIntake):
 
     def _startup_jobs(self) -> None:
         """Jobs already past proposal when this peer starts cannot be joined: left to expire."""
-        for event in self.dep.jobs.events(self.next_block, names=("JobProposed",)):
-            job_id = int(event.jobId)  # type: ignore[attr-defined]
-            if self.me.lower() not in (p.lower() for p in event.participants):  # type: ignore[attr-defined]
+        for event in self.dep.jobs.logs(JobProposed, from_block=self.next_block):
+            job_id = event.jobId
+            if self.me.lower() not in (p.lower() for p in event.participants):
                 continue
             state = self.dep.jobs.job(job_id).state
             if state in (JobState.ACCEPTED, JobState.INPUTS_COMMITTED):

@@ -39,12 +39,14 @@ from offchain.engine.sacrifice import accept_batch
 from offchain.preprocessing.source import MemoryTupleSource
 from offchain.preprocessing.tuples import TupleKind
 from offchain.shares import MacKeyShare, SharedVec
+from onchain.abi.job_manager import InputsCommitted, JobProposed
+from onchain.abi.preprocessing_ledger import TuplesReserved
 from onchain.audit_trail import DataKind
 from onchain.audit_trail import input_commitment as trail_commitment
 from onchain.deploy import Deployment
-from onchain.errors import ChainError, ContractRevert
+from onchain.errors import ChainError
 from onchain.jobs import JobState, spec_hash
-from onchain.ledger import BatchStatus
+from onchain.ledger import BatchStatus, PreprocessingLedger
 from mpcc.orgs import Org
 from onchain.registry import Role
 
@@ -110,9 +112,8 @@ class MemberPeer:
             if self.dep.ledger.batch(record.batch_id).status is BatchStatus.COMMITTED:
                 try:
                     self.dep.ledger.reject_batch(self.org.account, record.batch_id, evidence)
-                except ContractRevert as err:  # Another member rejected it in the meantime.
-                    if err.error_name != "BatchUnexpectedStatus":
-                        raise
+                except PreprocessingLedger.BatchUnexpectedStatus:  # Another member rejected it in the meantime.
+                    pass
             raise
         transcript = hashlib.sha256(_SACRIFICE_DOMAIN + record.batch_id + record.commitment).digest()
         self.cache.store(record.batch_id, tuples, transcript_hash=transcript, attested=False)
@@ -124,11 +125,10 @@ class MemberPeer:
     def job_spec(self, job_id: int) -> JobSpec:
         """The job's spec from its JobProposed event, checked against the hash stored on chain."""
         job = self.dep.jobs.job(job_id)
-        events = [e for e in self.dep.jobs.events(self.dep.manifest.deploy_block, names=("JobProposed",))
-                  if e.jobId == job_id]  # type: ignore[attr-defined]
+        events = self.dep.jobs.logs(JobProposed, from_block=self.dep.manifest.deploy_block, jobId=job_id)
         if not events:
             raise ChainError(f"job {job_id} has no JobProposed event")
-        text = events[0].spec  # type: ignore[attr-defined]
+        text = events[0].spec
         if spec_hash(text) != job.spec_hash:
             raise ChainError(f"job {job_id}: the spec text does not match the hash on chain")
         spec = registry.parse_spec(text)
@@ -142,9 +142,8 @@ class MemberPeer:
 
     def reserved_ranges(self, job_id: int) -> list[tuple[bytes, int, int]]:
         """The tuple ranges the chain reserved for the job, in chain order."""
-        events = self.dep.ledger.events(self.dep.manifest.deploy_block, names=("TuplesReserved",))
-        return [(bytes(e.batchId), int(e.start), int(e.count))  # type: ignore[attr-defined]
-                for e in events if e.jobId == job_id]  # type: ignore[attr-defined]
+        events = self.dep.ledger.logs(TuplesReserved, from_block=self.dep.manifest.deploy_block, jobId=job_id)
+        return [(e.batchId, e.start, e.count) for e in events]
 
     async def run_job(self, transport: Transport, key: MacKeyShare, job_id: int) -> JobOutcome:
         """Accept, input, commit to the input shares, compute and post the result.
@@ -219,9 +218,8 @@ class MemberPeer:
 
     def input_commitments(self, job_id: int, spec: JobSpec) -> list[bytes]:
         """Every participant's JobManager input commitment, in party order."""
-        found = {str(e.participant).lower(): bytes(e.commitment)  # type: ignore[attr-defined]
-                 for e in self.dep.jobs.events(self.dep.manifest.deploy_block, names=("InputsCommitted",))
-                 if e.jobId == job_id}  # type: ignore[attr-defined]
+        found = {e.participant.lower(): e.commitment
+                 for e in self.dep.jobs.logs(InputsCommitted, from_block=self.dep.manifest.deploy_block, jobId=job_id)}
         return [found[a.lower()] for a in spec.participants]
 
     def publish_opening(self, job_id: int, spec: JobSpec, commitments: ShareCommitments) -> None:
