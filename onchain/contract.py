@@ -5,7 +5,7 @@ A client wraps one deployed contract and the classes generated from its ABI
 return the typed events they emitted, and a custom-error revert, refused
 before anything is sent, is raised as its generated exception class. Its log
 queries ask the node for one event's topic and indexed arguments only, through
-a few ``eth_getLogs`` over the block range.
+the process's log cache (``onchain.logcache``).
 """
 
 from __future__ import annotations
@@ -24,15 +24,11 @@ from onchain.artifacts import load
 from onchain.chain import Chain, Sent
 from onchain.errors import TransactionFailed
 from onchain.events import EventBase
+from onchain.logcache import LogFilter, Topics, cache_of
 from onchain.reverts import ErrorTable, decode_revert, revert_data
 
 E = TypeVar("E", bound=EventBase)
 S = TypeVar("S", bound=Struct)
-
-LOG_CHUNK = 5_000
-"""Most blocks one ``eth_getLogs`` asks for (public nodes cap the range)."""
-Topics = tuple[tuple[str, ...] | None, ...]
-"""Filter topics by position: None matches anything, a tuple any of its 0x-hex values."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +69,7 @@ class ContractClient:
         self.address = Web3.to_checksum_address(address)
         self.contract = chain.w3.eth.contract(address=self.address, abi=load(self.NAME).abi)
         self._by_topic = {event.TOPIC0: event for event in self.EVENTS}
+        self._logs = cache_of(chain)
 
     # Reads ---------------------------------------------------------------
 
@@ -126,18 +123,14 @@ class ContractClient:
 
         The node filters them: by topic0 and by the indexed arguments named in
         ``where`` (ABI names, e.g. ``jobId=3``; a list matches any of its values).
+        Blocks already read are answered from the process's log cache.
         """
         if not events:
             raise TypeError("logs() needs at least one event class")
-        topics = [None if t is None else list(t) if len(t) > 1 else t[0] for t in _topics(events, where)]
-        last = self.chain.w3.eth.block_number if to_block is None else to_block
-        found: list[Any] = []
-        for start in range(from_block, last + 1, LOG_CHUNK):
-            found += self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": start,
-                                                 "toBlock": min(start + LOG_CHUNK - 1, last), "topics": topics})
+        flt = LogFilter(self.address, _topics(events, where))
         by_topic: dict[bytes, type[E]] = {event.TOPIC0: event for event in events}
-        decoded = [by_topic[bytes(log["topics"][0])].decode(log) for log in found]
-        return sorted(decoded, key=lambda e: (e.block_number, e.log_index))
+        return [by_topic[bytes(log["topics"][0])].decode(log)
+                for log in self._logs.logs(flt, from_block, to_block)]
 
 
 def _topics(events: Sequence[type[EventBase]], where: Mapping[str, Any]) -> Topics:

@@ -39,6 +39,7 @@ from onchain.abi.preprocessing_ledger import (
 )
 from onchain.deploy import Deployment
 from onchain.events import EventBase
+from onchain.logcache import cache_of
 from onchain.manifest import CONTRACT_NAMES
 from onchain.registry import Member, MemberStatus, OrgRegistry, Role
 
@@ -123,7 +124,7 @@ def load_history(dep: Deployment, job_id: int) -> JobHistory:
     if batches:
         ledger = tuple(dep.ledger.logs(BatchCommitted, SacrificeAttested, BatchRejected, TuplesReserved,
                                        from_block=start, batchId=batches))
-    times = {b: int(dep.chain.w3.eth.get_block(b)["timestamp"]) for b in sorted({e.block_number for e in job})}
+    times = cache_of(dep.chain).block_times(e.block_number for e in job)
     return JobHistory(
         job_id=job_id,
         sources={name: dep.manifest.address(name) for name in CONTRACT_NAMES},

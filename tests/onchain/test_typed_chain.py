@@ -1,4 +1,4 @@
-"""Chain data typed from the ABI: log queries filtered by the node, structs by name, reverts as classes."""
+"""Chain data typed from the ABI: filtered log queries and their cache, structs by name, reverts as classes."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from onchain.chain import Chain
 from onchain.deploy import Deployment
 from onchain.jobs import Deadlines, Job, JobManager, JobState
 from onchain.ledger import PreprocessingLedger, TupleKind
+from onchain.logcache import LogCache, LogFilter
 
 SPEC = '{"analysis":"mean","column":"income"}'
 Setup = tuple[Deployment, list[LocalAccount], list[int], bytes]
@@ -69,6 +70,51 @@ def test_the_node_filters_by_topic0_and_the_indexed_arguments(two_jobs: Setup) -
     [params] = rpc.get_logs
     assert params["topics"] == ["0x" + JobProposed.TOPIC0.hex(), "0x" + first.to_bytes(32, "big").hex()]
     assert params["address"] in (dep.jobs.address, [dep.jobs.address])  # The in-process provider makes it a list.
+
+
+def test_a_second_query_asks_the_node_only_for_new_blocks(two_jobs: Setup) -> None:
+    dep, members, (first, _), _ = two_jobs
+    w3 = dep.chain.w3
+    with counting(w3) as rpc:
+        before = dep.jobs.logs(*job_manager.EVENTS, jobId=first)
+        assert rpc.methods["eth_getLogs"] == 1
+        rpc.clear()
+        assert dep.jobs.logs(*job_manager.EVENTS, jobId=first) == before
+        assert rpc.methods["eth_getLogs"] == 0 and sum(rpc.methods.values()) == 1  # The tip, to check the cache.
+        tip = w3.eth.block_number
+        dep.jobs.accept(members[1], first)
+        rpc.clear()
+        after = dep.jobs.logs(*job_manager.EVENTS, jobId=first)
+    assert [(_block(p["fromBlock"]), _block(p["toBlock"])) for p in rpc.get_logs] == [(tip + 1, w3.eth.block_number)]
+    assert after[:len(before)] == before
+    assert [(type(e), e.participant) for e in after[len(before):]] == [(JobAccepted, members[1].address)]
+
+
+def test_a_chain_reverted_to_a_snapshot_empties_the_cache(two_jobs: Setup) -> None:
+    dep, members, _, _ = two_jobs
+    tester = dep.chain.tester
+    snapshot = tester.take_snapshot()
+    third = _propose(dep, members, [])
+    assert [e.spec for e in dep.jobs.logs(JobProposed, jobId=third)] == [SPEC]
+    tester.revert_to_snapshot(snapshot)
+    assert dep.jobs.logs(JobProposed, jobId=third) == []
+    other = '{"analysis":"sum","column":"income"}'
+    again, _ = dep.jobs.propose(members[1], other, [m.address for m in members], Deadlines.from_now(dep.chain.now()))
+    assert again == third
+    assert [e.spec for e in dep.jobs.logs(JobProposed, jobId=third)] == [other]
+
+
+def test_the_young_blocks_of_a_public_chain_are_asked_for_every_time(two_jobs: Setup) -> None:
+    dep, _, _, _ = two_jobs
+    w3 = dep.chain.w3
+    cache = LogCache(w3, confirmations=2)
+    flt = LogFilter(dep.jobs.address, (("0x" + JobProposed.TOPIC0.hex(),),))
+    with counting(w3) as rpc:
+        first = cache.logs(flt)
+        rpc.clear()
+        assert cache.logs(flt) == first
+    tip = w3.eth.block_number
+    assert [(_block(p["fromBlock"]), _block(p["toBlock"])) for p in rpc.get_logs] == [(tip - 1, tip)]
 
 
 def test_filters_name_indexed_arguments_only(two_jobs: Setup) -> None:
