@@ -27,6 +27,7 @@ import time
 
 from offchain import curve
 from offchain.field import P, FieldVec
+from onchain.abi import job_manager
 from onchain.audit_trail import list_hash
 from onchain.chain import Chain
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # The test harness.
@@ -60,7 +61,7 @@ def measure(n: int) -> dict[str, float]:
         share, rand = sum(values.to_ints()) % P, sum(rands.to_ints()) % P
         opening_gas += dep.audit.publish_opening(m, job_id, [0], [share], [rand]).gas_used
     started = time.perf_counter()
-    job_events = [e for e in dep.jobs.events(dep.manifest.deploy_block) if getattr(e, "jobId", None) == job_id]
+    job_events = dep.jobs.logs(*job_manager.EVENTS, from_block=dep.manifest.deploy_block, jobId=job_id)
     trail = load_trail(dep, job_id, [m.address for m in members], job_events)
     read_s = time.perf_counter() - started
     totals, steps = verify_openings(trail, 1, (0,), n)

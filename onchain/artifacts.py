@@ -9,7 +9,7 @@ since.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class Artifact(BaseModel):
     source_sha256: str
     userdoc: dict[str, Any] = {}
     devdoc: dict[str, Any] = {}
+    # Members of each enum the ABI refers to, by canonical name, from the compiler's AST.
+    enums: dict[str, list[str]] = {}
 
     @property
     def sha256(self) -> str:
@@ -46,14 +48,14 @@ class Artifact(BaseModel):
 def source_digest(contracts_dir: Path = _CONTRACTS_DIR) -> str:
     """SHA-256 over every Solidity file's name and content, plus the compiler pin."""
     digest = hashlib.sha256()
-    files = sorted(contracts_dir.rglob("*.sol")) + [contracts_dir / "compiler.json"]
+    files = [*sorted(contracts_dir.rglob("*.sol")), contracts_dir / "compiler.json"]
     for path in files:
         digest.update(path.relative_to(contracts_dir).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> Artifact:
     """The committed artifact of contract ``name``."""
     path = ARTIFACT_DIR / f"{name}.json"

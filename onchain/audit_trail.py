@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
 from web3 import Web3
 
+from onchain.abi import audit_trail
+from onchain.abi.audit_trail import ColumnSum, Generators, ShareLog
 from onchain.contract import ContractClient, Receipt
 from onchain.errors import ChainError
+
+__all__ = ["CHUNK", "POINT_BYTES", "ZERO_HASH", "AuditTrail", "DataKind", "ShareLog", "coordinates",
+           "from_coordinates", "input_commitment", "list_hash"]
 
 CHUNK = 1024
 POINT_BYTES = 64
@@ -44,16 +49,6 @@ def input_commitment(points: bytes, tuples: bytes = b"") -> bytes:
     return keccak(digest + keccak(tuples)) if tuples else digest
 
 
-@dataclass(frozen=True)
-class ShareLog:
-    """What the trail keeps of one participant's commitments."""
-
-    list_hash: bytes
-    count: int
-    width: int
-    opened: bool
-
-
 def list_hash(points: bytes, chunk: int = CHUNK) -> bytes:
     """The hash chain the contract computes over ``points`` sent in chunks of ``chunk`` points."""
     digest = ZERO_HASH
@@ -75,8 +70,11 @@ def from_coordinates(values: Sequence[int]) -> bytes:
     return b"".join(int(v).to_bytes(32, "big") for v in values)
 
 
-class AuditTrail(ContractClient):
-    NAME = "AuditTrail"
+class AuditTrail(ContractClient, audit_trail.Errors):
+    NAME = audit_trail.CONTRACT
+    EVENTS = audit_trail.EVENTS
+    ERRORS = audit_trail.ERRORS
+    errors = audit_trail.Errors
 
     def commit_shares(self, sender: LocalAccount, job_id: int, width: int, points: bytes,
                       chunk: int = CHUNK) -> list[Receipt]:
@@ -94,19 +92,20 @@ class AuditTrail(ContractClient):
         return self._send(sender, "publishData", job_id, int(kind), data)
 
     def share_log(self, job_id: int, participant: str) -> ShareLog:
-        raw = self._call("shareLog", job_id, Web3.to_checksum_address(participant))
-        return ShareLog(bytes(raw[0]), int(raw[1]), int(raw[2]), bool(raw[3]))
+        """What the trail keeps of one participant's commitments."""
+        return self._read(ShareLog, "shareLog", job_id, Web3.to_checksum_address(participant))
 
     def column_sum(self, job_id: int, participant: str, column: int) -> bytes:
-        x, y = self._call("columnSum", job_id, Web3.to_checksum_address(participant), column)
-        return from_coordinates([x, y])
+        point = self._read(ColumnSum, "columnSum", job_id, Web3.to_checksum_address(participant), column)
+        return from_coordinates([point.x, point.y])
 
     def verified_totals(self, job_id: int) -> bytes:
         return bytes(self._call("verifiedTotals", job_id))
 
     def generators(self) -> bytes:
         """G || H in the 64-byte encoding."""
-        return from_coordinates(self._call("generators"))
+        g = self._read(Generators, "generators")
+        return from_coordinates([g.gx, g.gy, g.hx, g.hy])
 
     def job_manager(self) -> str:
         return str(self._call("jobManager"))
@@ -125,7 +124,7 @@ class AuditTrail(ContractClient):
         return int(args["jobId"]), DataKind(int(args["kind"])), bytes(args["data"])
 
     def _calldata(self, tx_hash: str, name: str) -> dict[str, Any]:
-        tx = self.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        tx = self.chain.w3.eth.get_transaction(HexBytes(tx_hash))
         if tx["to"] is None or Web3.to_checksum_address(tx["to"]) != self.address:
             raise ChainError(f"transaction {tx_hash} does not call AuditTrail directly; "
                              "its data cannot be read from calldata")

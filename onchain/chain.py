@@ -28,13 +28,13 @@ from typing import Any
 
 import requests
 from eth_account import Account
-from eth_tester import EthereumTester, PyEVMBackend
 from eth_account.signers.local import LocalAccount
+from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint, TxReceipt
 
 from onchain.errors import ChainError, ChainIdMismatch, ConfigError, RpcUnreachable, TransactionFailed
 
@@ -148,7 +148,7 @@ class Chain:
         )
         try:
             chain = cls(Web3(provider), url)
-        except Exception as err:  # noqa: BLE001 - any failure of the first call means unreachable
+        except Exception as err:  # any failure of the first call means unreachable
             raise RpcUnreachable(url, _short(err)) from err
         if expected_chain_id is not None and chain.chain_id != expected_chain_id:
             raise ChainIdMismatch(expected_chain_id, chain.chain_id, url)
@@ -166,9 +166,11 @@ class Chain:
         """A pre-funded account of a local test chain (never of a public one)."""
         if self.tester is not None:
             keys = self.tester.backend.account_keys
-            return Account.from_key(keys[index].to_bytes())
+            account: LocalAccount = Account.from_key(keys[index].to_bytes())
+            return account
         if self.chain_id == 31337 and index == 0:
-            return Account.from_key(HARDHAT_TEST_KEY_0)
+            hardhat: LocalAccount = Account.from_key(HARDHAT_TEST_KEY_0)
+            return hardhat
         raise ChainError(
             f"chain {self.chain_id} at {self.url} has no well-known test accounts; "
             "use --keystore with a funded account"
@@ -267,7 +269,7 @@ class Chain:
         base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
         try:
             tip = int(self.w3.eth.max_priority_fee)
-        except Exception:  # noqa: BLE001 - nodes without eth_maxPriorityFeePerGas
+        except Exception:  # nodes without eth_maxPriorityFeePerGas
             tip = 10**9
         return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
 
@@ -282,8 +284,8 @@ class Chain:
         if self.tester is not None:
             self.tester.time_travel(self.now() + seconds)
             return
-        self.w3.provider.make_request("evm_increaseTime", [seconds])
-        self.w3.provider.make_request("evm_mine", [])
+        self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
+        self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
 class GuardedHTTPProvider(HTTPProvider):
@@ -358,13 +360,13 @@ def _short(err: BaseException) -> str:
 
 
 __all__ = [
+    "HARDHAT_TEST_KEY_0",
+    "LOCAL_CHAIN_IDS",
+    "MEMORY",
     "BlockingChainCall",
     "Chain",
     "ContractCustomError",
     "ContractLogicError",
-    "HARDHAT_TEST_KEY_0",
-    "LOCAL_CHAIN_IDS",
-    "MEMORY",
     "GuardedHTTPProvider",
     "NonceBook",
     "Sent",

@@ -1,7 +1,8 @@
 """Compile the Solidity sources into committed artifacts, one JSON per contract.
 
 Run ``python -m onchain.compiler`` (or ``mpcc dev compile``) after changing
-anything under ``contracts/``. The compiler version and settings come from
+anything under ``contracts/``; it also generates the typed modules of
+``onchain/abi/`` from the new artifacts (``onchain.codegen``). The compiler version and settings come from
 ``contracts/compiler.json``, the one place they are pinned, which
 ``hardhat.config.js`` reads as well so that both paths emit the same bytecode.
 
@@ -14,7 +15,6 @@ ever downloaded.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -24,18 +24,23 @@ from typing import Any
 import solcx
 from solcx.exceptions import SolcError
 
+from onchain import codegen
 from onchain.artifacts import ARTIFACT_DIR, Artifact, source_digest
 from onchain.errors import ArtifactError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = PROJECT_ROOT / "contracts"
 ADAPTER = PROJECT_ROOT / "scripts" / "solcjs-adapter"
-OUTPUT_SELECTION = {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "devdoc", "userdoc"]}}
+# Per contract: ABI, bytecode and NatSpec; per source file: the AST, read only for the enums' members
+# (the ABI gives an enum as uint8 and its name, never its members). Outputs do not change the bytecode.
+OUTPUT_SELECTION = {"*": {"": ["ast"],
+                          "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "devdoc", "userdoc"]}}
 
 
 def compiler_config() -> dict[str, Any]:
     """The pinned compiler version and settings from ``contracts/compiler.json``."""
-    return json.loads((CONTRACTS_DIR / "compiler.json").read_text())
+    config: dict[str, Any] = json.loads((CONTRACTS_DIR / "compiler.json").read_text())
+    return config
 
 
 def find_solc(version: str) -> Path:
@@ -81,6 +86,7 @@ def compile_all() -> dict[str, Artifact]:
     except SolcError as err:
         raise ArtifactError(f"compilation failed:\n{err}") from err
     long_version = _long_version(solc)
+    enums = enum_definitions(output.get("sources", {}))
     artifacts: dict[str, Artifact] = {}
     for unit, contracts in output["contracts"].items():
         for name, out in contracts.items():
@@ -98,8 +104,45 @@ def compile_all() -> dict[str, Artifact]:
                 source_sha256=source_digest(),
                 userdoc=out.get("userdoc", {}),
                 devdoc=out.get("devdoc", {}),
+                enums={enum: enums[enum] for enum in sorted(enums_used(out["abi"]))},
             )
     return artifacts
+
+
+def enum_definitions(sources: dict[str, Any]) -> dict[str, list[str]]:
+    """Every enum of the sources' ASTs: canonical name (``IJobManager.JobState``) -> member names in order."""
+    found: dict[str, list[str]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("nodeType") == "EnumDefinition":
+                found[node["canonicalName"]] = [m["name"] for m in node["members"]]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for unit in sorted(sources):
+        walk(sources[unit].get("ast"))
+    return found
+
+
+def enums_used(abi: list[dict[str, Any]]) -> set[str]:
+    """Canonical names of the enums an ABI refers to (``internalType`` "enum IJobManager.JobState")."""
+    used: set[str] = set()
+
+    def walk(param: dict[str, Any]) -> None:
+        internal = param.get("internalType", "")
+        if internal.startswith("enum "):
+            used.add(internal.removeprefix("enum ").split("[")[0])
+        for component in param.get("components", []):
+            walk(component)
+
+    for item in abi:
+        for param in item.get("inputs", []) + item.get("outputs", []):
+            walk(param)
+    return used
 
 
 def _long_version(solc: Path) -> str:
@@ -131,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in write_artifacts(artifacts):
         size = (len(artifacts[path.stem].deployed_bytecode) - 2) // 2
         print(f"wrote {path.relative_to(PROJECT_ROOT)} ({size} bytes deployed)")
+    for path in codegen.write():
+        print(f"wrote {path.relative_to(PROJECT_ROOT)}")
     return 0
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
 from onchain.artifacts import check_fresh, load
-from onchain.chain import Chain, Sent
 from onchain.audit_trail import AuditTrail
+from onchain.chain import Chain, Sent
 from onchain.errors import ChainIdMismatch, ConfigError, ManifestError
 from onchain.jobs import JobManager
 from onchain.ledger import PreprocessingLedger
@@ -39,7 +40,7 @@ class Deployment:
         if chain.chain_id != manifest.chain_id:
             raise ChainIdMismatch(manifest.chain_id, chain.chain_id, chain.url)
         for name in CONTRACT_NAMES:
-            if not chain.w3.eth.get_code(manifest.address(name)):
+            if not chain.w3.eth.get_code(Web3.to_checksum_address(manifest.address(name))):
                 raise ManifestError(
                     f"no contract code at {manifest.address(name)} ({name}) on chain "
                     f"{chain.chain_id}; was the chain restarted? Deploy again with --force"

@@ -1,15 +1,17 @@
 """Errors of the on-chain side, rooted in the project's error tree.
 
 Contract reverts are decoded into subclasses of :class:`ContractRevert`, one
-class per custom error of the ABI, generated at load time (see
-``onchain.reverts``) so that callers can ``except OrgRegistry.NotMember``.
+class per custom error of the ABI, generated from it at compile time into
+``onchain.abi`` (see ``onchain.codegen``), so that callers can
+``except OrgRegistry.NotActiveMember as err: err.account``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from offchain.errors import ConfigError, MpccError
+from onchain.abicodec import Param, Values
 
 __all__ = [
     "ArtifactError",
@@ -65,14 +67,23 @@ class TransactionFailed(ChainError):
 
 
 class ContractRevert(ChainError):
-    """A contract call reverted with a custom error; ``args`` holds its arguments.
+    """A contract call reverted with a custom error.
 
-    Subclasses are generated per custom error and carry ``error_name`` and the
-    decoded arguments by name in ``fields``.
+    Subclasses are generated per custom error (``onchain.abi``): each has its
+    arguments as typed attributes under their ABI names, and also by name in
+    ``fields``; ``SELECTOR`` is the first four bytes of the keccak of ``SIGNATURE``.
     """
 
     error_name: str = ""
     contract_name: str = ""
+    SIGNATURE: ClassVar[str] = ""
+    SELECTOR: ClassVar[bytes] = b""
+    INPUTS: ClassVar[tuple[Param, ...]] = ()
+
+    @classmethod
+    def from_abi(cls, args: Values) -> Self:
+        """The error from its decoded arguments, by name."""
+        return cls(dict(args))
 
     def __init__(self, fields: dict[str, Any] | None = None) -> None:
         self.fields = dict(fields or {})

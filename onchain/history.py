@@ -5,7 +5,9 @@ replaying the logs up to a point gives each member's status and keys and each
 role's holders there, without trusting any view function. ``load_history``
 reads, for one job, the events an audit needs (each with the address that
 emitted it) and the times of the job's blocks; ``mpcc.audit.record`` checks that
-data and reads nothing else.
+data and reads nothing else. It asks the node for that job's events only: the
+JobManager events indexed by its ``jobId``, the ledger events indexed by the
+``batchId`` of the batches it reserved, and the registry's events.
 """
 
 from __future__ import annotations
@@ -13,8 +15,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from onchain.abi import job_manager, org_registry
+from onchain.abi.job_manager import JobManagerEvent, JobProposed
+from onchain.abi.org_registry import (
+    BootstrapSealedForGood,
+    JoinRequested,
+    JoinWithdrawn,
+    MemberAdmitted,
+    MemberBootstrapped,
+    MemberKeysRotated,
+    MemberReinstated,
+    MemberSuspended,
+    OrgRegistryEvent,
+    RoleGranted,
+    RoleRevoked,
+)
+from onchain.abi.preprocessing_ledger import (
+    BatchCommitted,
+    BatchRejected,
+    PreprocessingLedgerEvent,
+    SacrificeAttested,
+    TuplesReserved,
+)
 from onchain.deploy import Deployment
 from onchain.events import EventBase
+from onchain.logcache import cache_of
 from onchain.manifest import CONTRACT_NAMES
 from onchain.registry import Member, MemberStatus, OrgRegistry, Role
 
@@ -42,12 +67,12 @@ class RegistrySnapshot:
     def has_role(self, role: Role, account: str) -> bool:
         return account in self.roles[role]
 
-    def apply(self, event: EventBase) -> None:
+    def apply(self, event: OrgRegistryEvent) -> None:
         """Apply one OrgRegistry event (events that change nothing are ignored)."""
         _apply(self, event)
 
 
-def replay(events: Iterable[EventBase], before: Position) -> RegistrySnapshot:
+def replay(events: Iterable[OrgRegistryEvent], before: Position) -> RegistrySnapshot:
     """The registry after the OrgRegistry ``events`` that precede ``before``, applied in chain order."""
     snapshot = RegistrySnapshot(before[0])
     for event in sorted(events, key=position):
@@ -59,7 +84,7 @@ def replay(events: Iterable[EventBase], before: Position) -> RegistrySnapshot:
 
 def registry_at(registry: OrgRegistry, block: int, from_block: int = 0) -> RegistrySnapshot:
     """Replay ``registry``'s events from ``from_block`` through ``block``."""
-    snapshot = replay(registry.events(from_block, block), (block + 1, 0))
+    snapshot = replay(registry.logs(*org_registry.EVENTS, from_block=from_block, to_block=block), (block + 1, 0))
     snapshot.block = block
     return snapshot
 
@@ -79,9 +104,9 @@ class JobHistory:
 
     job_id: int
     sources: Mapping[str, str]
-    job: tuple[EventBase, ...]
-    ledger: tuple[EventBase, ...]
-    registry: tuple[EventBase, ...]
+    job: tuple[JobManagerEvent, ...]
+    ledger: tuple[PreprocessingLedgerEvent, ...]
+    registry: tuple[OrgRegistryEvent, ...]
     block_times: Mapping[int, int]
 
 
@@ -91,51 +116,44 @@ def load_history(dep: Deployment, job_id: int) -> JobHistory:
     Raises ``LookupError`` when the job has no JobProposed event.
     """
     start = dep.manifest.deploy_block
-    job = tuple(e for e in dep.jobs.events(start) if getattr(e, "jobId", None) == job_id)
-    if not any(e.event_name == "JobProposed" for e in job):
+    job = tuple(dep.jobs.logs(*job_manager.EVENTS, from_block=start, jobId=job_id))
+    if not any(isinstance(e, JobProposed) for e in job):
         raise LookupError(f"job {job_id} has no JobProposed event on chain {dep.chain.chain_id}")
-    ledger = dep.ledger.events(start)
-    batches = {bytes(e.batchId) for e in ledger  # type: ignore[attr-defined]
-               if e.event_name == "TuplesReserved" and e.jobId == job_id}  # type: ignore[attr-defined]
-    times = {b: int(dep.chain.w3.eth.get_block(b)["timestamp"]) for b in {e.block_number for e in job}}
+    batches = sorted({e.batchId for e in dep.ledger.logs(TuplesReserved, from_block=start, jobId=job_id)})
+    ledger: tuple[PreprocessingLedgerEvent, ...] = ()
+    if batches:
+        ledger = tuple(dep.ledger.logs(BatchCommitted, SacrificeAttested, BatchRejected, TuplesReserved,
+                                       from_block=start, batchId=batches))
+    times = cache_of(dep.chain).block_times(e.block_number for e in job)
     return JobHistory(
         job_id=job_id,
         sources={name: dep.manifest.address(name) for name in CONTRACT_NAMES},
         job=job,
-        ledger=tuple(e for e in ledger if bytes(getattr(e, "batchId", b"")) in batches),
-        registry=tuple(dep.registry.events(start)),
+        ledger=ledger,
+        registry=tuple(dep.registry.logs(*org_registry.EVENTS, from_block=start)),
         block_times=times,
     )
 
 
-def _apply(snap: RegistrySnapshot, e: EventBase) -> None:
-    name, args = e.event_name, e.args()
-    if name in ("MemberBootstrapped", "JoinRequested"):
-        status = MemberStatus.ACTIVE if name == "MemberBootstrapped" else MemberStatus.PENDING
-        snap.members[args["account"]] = Member(args["name"], args["account"], args["endpoint"],
-                                               bytes(args["tlsFingerprint"]), bytes(args["hpkePublicKey"]),
-                                               status, 0)
-    elif name in _STATUS_AFTER:
-        account = args["account"]
-        if _STATUS_AFTER[name] is MemberStatus.NONE:
-            snap.members.pop(account, None)
-        else:
-            snap.members[account] = replace(snap.members[account], status=_STATUS_AFTER[name])
-    elif name == "MemberKeysRotated":
-        snap.members[args["account"]] = replace(
-            snap.members[args["account"]], endpoint=args["endpoint"],
-            tls_fingerprint=bytes(args["tlsFingerprint"]), hpke_public_key=bytes(args["hpkePublicKey"]))
-    elif name == "RoleGranted":
-        snap.roles[Role(args["role"])].add(args["account"])
-    elif name == "RoleRevoked":
-        snap.roles[Role(args["role"])].discard(args["account"])
-    elif name == "BootstrapSealedForGood":
-        snap.sealed = True
-
-
-_STATUS_AFTER = {
-    "MemberAdmitted": MemberStatus.ACTIVE,
-    "MemberSuspended": MemberStatus.SUSPENDED,
-    "MemberReinstated": MemberStatus.ACTIVE,
-    "JoinWithdrawn": MemberStatus.NONE,
-}
+def _apply(snap: RegistrySnapshot, e: OrgRegistryEvent) -> None:
+    match e:
+        case MemberBootstrapped() | JoinRequested():
+            status = MemberStatus.ACTIVE if isinstance(e, MemberBootstrapped) else MemberStatus.PENDING
+            snap.members[e.account] = Member(name=e.name, account=e.account, endpoint=e.endpoint,
+                                             tls_fingerprint=e.tlsFingerprint, hpke_public_key=e.hpkePublicKey,
+                                             status=status, since=0)
+        case MemberAdmitted() | MemberReinstated():
+            snap.members[e.account] = replace(snap.members[e.account], status=MemberStatus.ACTIVE)
+        case MemberSuspended():
+            snap.members[e.account] = replace(snap.members[e.account], status=MemberStatus.SUSPENDED)
+        case JoinWithdrawn():
+            snap.members.pop(e.account, None)
+        case MemberKeysRotated():
+            snap.members[e.account] = replace(snap.members[e.account], endpoint=e.endpoint,
+                                              tls_fingerprint=e.tlsFingerprint, hpke_public_key=e.hpkePublicKey)
+        case RoleGranted():
+            snap.roles[e.role].add(e.account)
+        case RoleRevoked():
+            snap.roles[e.role].discard(e.account)
+        case BootstrapSealedForGood():
+            snap.sealed = True

@@ -1,33 +1,23 @@
-"""Typed client of JobManager: the life of a job from proposal to result."""
+"""Typed client of JobManager: the life of a job from proposal to result.
+
+Its enums, the ``Job`` struct, events and errors are generated from the ABI
+(``onchain.abi.job_manager``); ``Job`` adds the deadlines as one value.
+"""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3 import Web3
 
+from onchain.abi import job_manager
+from onchain.abi.job_manager import AbortReason, InputsCommitted, JobProposed, JobState
 from onchain.contract import ContractClient, Receipt
 
-
-class JobState(enum.IntEnum):
-    NONE = 0
-    PROPOSED = 1
-    ACCEPTED = 2
-    INPUTS_COMMITTED = 3
-    FINALISED = 4
-    ABORTED = 5
-
-
-class AbortReason(enum.IntEnum):
-    NONE = 0
-    DECLINED = 1
-    RESULT_MISMATCH = 2
-    PROTOCOL_FAILURE = 3
-    DEADLINE_PASSED = 4
+__all__ = ["AbortReason", "Deadlines", "Job", "JobManager", "JobState", "spec_hash"]
 
 
 @dataclass(frozen=True)
@@ -43,22 +33,12 @@ class Deadlines:
         return cls(now + accept_s, now + accept_s + commit_s, now + accept_s + commit_s + result_s)
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(job_manager.Job):
     """A job as JobManager holds it (the spec text lives in the JobProposed event)."""
 
-    job_id: int
-    spec_hash: bytes
-    proposer: str
-    state: JobState
-    abort_reason: AbortReason
-    deadlines: Deadlines
-    proposed_at: int
-    accepted: int
-    committed: int
-    submitted: int
-    result_hash: bytes
-    evidence_hash: bytes
+    @property
+    def deadlines(self) -> Deadlines:
+        return Deadlines(self.accept_by, self.commit_by, self.result_by)
 
 
 def spec_hash(spec_text: str) -> bytes:
@@ -70,14 +50,15 @@ def _reservations(reservations: Sequence[tuple[bytes, int]]) -> list[tuple[bytes
     return [(bytes(batch_id), int(count)) for batch_id, count in reservations]
 
 
-class JobManager(ContractClient):
-    NAME = "JobManager"
+class JobManager(ContractClient, job_manager.Errors):
+    NAME = job_manager.CONTRACT
+    EVENTS = job_manager.EVENTS
+    ERRORS = job_manager.ERRORS
+    errors = job_manager.Errors
 
     def job(self, job_id: int) -> Job:
-        raw = self._call("getJob", job_id)
-        return Job(job_id, bytes(raw[0]), raw[1], JobState(raw[2]), AbortReason(raw[3]),
-                   Deadlines(int(raw[4]), int(raw[5]), int(raw[6])), int(raw[7]), int(raw[8]),
-                   int(raw[9]), int(raw[10]), bytes(raw[11]), bytes(raw[12]))
+        """The job record (all zero if unknown)."""
+        return self._read(Job, "getJob", job_id)
 
     def participants(self, job_id: int) -> list[str]:
         return [str(a) for a in self._call("participantsOf", job_id)]
@@ -93,14 +74,8 @@ class JobManager(ContractClient):
 
         The contract keeps only a bit per participant; the commitment itself is chain data in the event.
         """
-        wanted = Web3.to_checksum_address(account)
-        for event in self.events(from_block, names=("InputsCommitted",)):
-            if event.jobId == job_id and event.participant == wanted:  # type: ignore[attr-defined]
-                return bytes(event.commitment)  # type: ignore[attr-defined]
-        return None
-
-    def has_accepted(self, job_id: int, account: str) -> bool:
-        return bool(self._call("hasAccepted", job_id, Web3.to_checksum_address(account)))
+        found = self.logs(InputsCommitted, from_block=from_block, jobId=job_id, participant=account)
+        return found[0].commitment if found else None
 
     def job_count(self) -> int:
         return int(self._call("jobCount"))
@@ -113,7 +88,7 @@ class JobManager(ContractClient):
                              [Web3.to_checksum_address(p) for p in participants],
                              deadlines.accept_by, deadlines.commit_by, deadlines.result_by,
                              _reservations(reservations))
-        return int(receipt.first("JobProposed").jobId), receipt  # type: ignore[attr-defined]
+        return receipt.first(JobProposed).jobId, receipt
 
     def reserve_tuples(self, sender: LocalAccount, job_id: int, batch_id: bytes, count: int) -> Receipt:
         """Reserve ``count`` tuples of one batch (see ``reserve_batches`` for several in one transaction)."""

@@ -13,7 +13,7 @@ from web3 import Web3
 
 from onchain.errors import ConfigError
 
-PASSPHRASE_ENV = "MPCC_PASSPHRASE"
+PASSPHRASE_ENV = "MPCC_PASSPHRASE"  # noqa: S105 - the name of the variable, not a passphrase
 KEYSTORE_FILE = "eth-keystore.json"
 
 
@@ -47,7 +47,8 @@ def load(path: Path, secret: bytes) -> LocalAccount:
     except json.JSONDecodeError as err:
         raise ConfigError(f"keystore {path} is not valid JSON: {err}") from err
     try:
-        return Account.from_key(Account.decrypt(data, secret.decode()))
+        account: LocalAccount = Account.from_key(Account.decrypt(data, secret.decode()))
+        return account
     except ValueError as err:
         raise ConfigError(f"cannot decrypt keystore {path}: wrong passphrase ({err})") from err
 

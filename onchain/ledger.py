@@ -1,62 +1,39 @@
-"""Typed client of PreprocessingLedger: batch commitments, attestations, reservations."""
+"""Typed client of PreprocessingLedger: batch commitments, attestations, reservations.
+
+Its enums (``TupleKind``, whose names match ``offchain`` tuple kinds, and
+``BatchStatus``), the ``Batch`` struct, events and errors are generated from
+the ABI (``onchain.abi.preprocessing_ledger``).
+"""
 
 from __future__ import annotations
-
-import enum
-from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from onchain.abi import preprocessing_ledger
+from onchain.abi.preprocessing_ledger import BatchStatus, TupleKind
 from onchain.contract import ContractClient, Receipt
 
-
-class TupleKind(enum.IntEnum):
-    """Mirrors the contract's enum; names match ``offchain`` tuple kinds."""
-
-    TRIPLE = 0
-    SQUARE = 1
-    BIT = 2
-    INPUT_MASK = 3
-    TRUNC = 4
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
+__all__ = ["Batch", "BatchStatus", "PreprocessingLedger", "TupleKind"]
 
 
-class BatchStatus(enum.IntEnum):
-    NONE = 0
-    COMMITTED = 1
-    REJECTED = 2
-
-
-@dataclass(frozen=True)
-class Batch:
+class Batch(preprocessing_ledger.Batch):
     """A batch of tuples as the ledger records it (no tuple data, ever)."""
-
-    batch_id: bytes
-    kind: TupleKind
-    status: BatchStatus
-    count: int
-    reserved: int
-    commitment: bytes
-    service: str
-    committed_at: int
-    attestations: int
 
     @property
     def available(self) -> int:
         return self.count - self.reserved
 
 
-class PreprocessingLedger(ContractClient):
-    NAME = "PreprocessingLedger"
+class PreprocessingLedger(ContractClient, preprocessing_ledger.Errors):
+    NAME = preprocessing_ledger.CONTRACT
+    EVENTS = preprocessing_ledger.EVENTS
+    ERRORS = preprocessing_ledger.ERRORS
+    errors = preprocessing_ledger.Errors
 
     def batch(self, batch_id: bytes) -> Batch:
-        raw = self._call("getBatch", batch_id)
-        return Batch(batch_id, TupleKind(raw[0]), BatchStatus(raw[1]), int(raw[2]), int(raw[3]),
-                     bytes(raw[4]), raw[5], int(raw[6]), int(raw[7]))
+        """The batch record (all zero if unknown)."""
+        return self._read(Batch, "getBatch", batch_id)
 
     def is_attested(self, batch_id: bytes, member: str) -> bool:
         return bool(self._call("isAttested", batch_id, Web3.to_checksum_address(member)))

@@ -1,41 +1,27 @@
-"""Typed client of OrgRegistry: members, join requests, votes and roles."""
+"""Typed client of OrgRegistry: members, join requests, votes and roles.
+
+Its enums, the ``Member`` struct, events and errors are generated from the
+ABI (``onchain.abi.org_registry``).
+"""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from onchain.abi import org_registry
+from onchain.abi.org_registry import BallotKind, MemberStatus, Role
 from onchain.contract import ContractClient, Receipt
+
+__all__ = ["HPKE_PUBLIC_KEY_LEN", "BallotKind", "Member", "MemberKeys", "MemberStatus", "OrgRegistry", "Role"]
 
 HPKE_PUBLIC_KEY_LEN = 1216  # ML-KEM-768 (1184 bytes) followed by X25519 (32 bytes)
 
 
-class MemberStatus(enum.IntEnum):
-    NONE = 0
-    PENDING = 1
-    ACTIVE = 2
-    SUSPENDED = 3
-
-
-class Role(enum.IntEnum):
-    AUDITOR = 0
-    PREPROCESSOR = 1
-
-
-@dataclass(frozen=True)
-class Member:
+class Member(org_registry.Member):
     """A registered organisation as the registry holds it."""
-
-    name: str
-    account: str
-    endpoint: str
-    tls_fingerprint: bytes
-    hpke_public_key: bytes
-    status: MemberStatus
-    since: int
 
     @property
     def active(self) -> bool:
@@ -52,14 +38,17 @@ class MemberKeys:
     hpke_public_key: bytes
 
 
-class OrgRegistry(ContractClient):
-    NAME = "OrgRegistry"
+class OrgRegistry(ContractClient, org_registry.Errors):
+    NAME = org_registry.CONTRACT
+    EVENTS = org_registry.EVENTS
+    ERRORS = org_registry.ERRORS
+    errors = org_registry.Errors
 
     # Reads --------------------------------------------------------------
 
     def member(self, account: str) -> Member:
-        raw = self._call("getMember", Web3.to_checksum_address(account))
-        return Member(raw[0], raw[1], raw[2], bytes(raw[3]), bytes(raw[4]), MemberStatus(raw[5]), int(raw[6]))
+        """The registry record of ``account`` (all zero if never registered)."""
+        return self._read(Member, "getMember", Web3.to_checksum_address(account))
 
     def status(self, account: str) -> MemberStatus:
         return MemberStatus(self._call("memberStatus", Web3.to_checksum_address(account)))

@@ -1,76 +1,37 @@
-"""Contract reverts decoded into named Python exceptions.
+"""Contract reverts decoded into the exception classes generated from the ABI.
 
-For each contract, every custom error of its ABI becomes a subclass of
-:class:`~onchain.errors.ContractRevert` (as ape does), created once and cached,
-so callers write ``except registry.errors.NotActiveMember as e: e.fields``.
+Every custom error of a contract is a subclass of
+:class:`~onchain.errors.ContractRevert` generated into ``onchain.abi`` (as ape
+turns ABI errors into exceptions), and each generated module has a table from
+the error's 4-byte selector to its class. A revert is looked up in the called
+contract's table first, then in the others' (a JobManager call can revert
+with an error of the PreprocessingLedger it calls).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from collections.abc import Mapping
 
-from eth_abi import decode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.exceptions import DecodingError
 
-from onchain.artifacts import load
+from onchain.abicodec import decode
 from onchain.errors import ContractRevert
 
-
-def _signature(item: dict[str, Any]) -> str:
-    return f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
-
-
-def _abi_type(param: dict[str, Any]) -> str:
-    """The canonical type of an ABI parameter, tuples spelled out."""
-    kind = param["type"]
-    if kind.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param["components"])
-        return f"({inner}){kind[len('tuple'):]}"
-    return kind
+ErrorTable = Mapping[bytes, type[ContractRevert]]
+"""The custom errors of one contract by selector."""
 
 
-class ErrorSet:
-    """The exception classes of one contract's custom errors, by name and selector."""
-
-    def __init__(self, contract_name: str, abi: list[dict[str, Any]]) -> None:
-        self.contract_name = contract_name
-        self._by_name: dict[str, type[ContractRevert]] = {}
-        self._by_selector: dict[bytes, tuple[type[ContractRevert], dict[str, Any]]] = {}
-        for item in abi:
-            if item.get("type") != "error":
-                continue
-            cls = type(item["name"], (ContractRevert,), {
-                "error_name": item["name"], "contract_name": contract_name, "__module__": __name__,
-            })
-            self._by_name[item["name"]] = cls
-            self._by_selector[keccak(text=_signature(item))[:4]] = (cls, item)
-
-    def __getattr__(self, name: str) -> type[ContractRevert]:
-        try:
-            return self.__dict__["_by_name"][name]
-        except KeyError:
-            raise AttributeError(f"{self.__dict__.get('contract_name')} has no custom error {name}") from None
-
-    def names(self) -> list[str]:
-        return sorted(self._by_name)
-
-    def decode(self, data: bytes | str) -> ContractRevert | None:
-        """The exception for revert ``data`` (selector + ABI-encoded arguments), if known."""
-        raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else bytes(data)
-        found = self._by_selector.get(raw[:4])
-        if found is None:
-            return None
-        cls, item = found
-        types = [_abi_type(i) for i in item["inputs"]]
-        values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, decode(types, raw[4:]))]
-        return cls(dict(zip([i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])], values)))
-
-
-@lru_cache(maxsize=None)
-def errors_of(contract_name: str) -> ErrorSet:
-    """The (cached) error classes of a compiled contract."""
-    return ErrorSet(contract_name, load(contract_name).abi)
+def decode_revert(data: bytes | str, *tables: ErrorTable) -> ContractRevert | None:
+    """The exception for revert ``data`` (selector + ABI-encoded arguments) from the first table knowing it."""
+    raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else bytes(data)
+    for table in tables:
+        cls = table.get(raw[:4])
+        if cls is not None:
+            try:
+                return cls.from_abi(decode(cls.INPUTS, raw[4:]))
+            except DecodingError:
+                return None
+    return None
 
 
 def revert_data(err: BaseException) -> str | None:

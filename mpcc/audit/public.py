@@ -55,10 +55,12 @@ from offchain.auditable.summary import challenge as summary_challenge
 from offchain.auditable.summary import plan as summary_plan
 from offchain.auditable.tracked import Transcript
 from offchain.field import P
+from onchain.abi import audit_trail
+from onchain.abi.audit_trail import DataPublished, LinearResultVerified, OpeningPublished, SharesCommitted
+from onchain.abi.job_manager import InputsCommitted, JobFinalised, JobManagerEvent
 from onchain.audit_trail import POINT_BYTES, DataKind
 from onchain.deploy import Deployment
 from onchain.errors import ChainError
-from onchain.events import EventBase
 
 STEPS = ("commitment lists", "openings", "on-chain check", "result")
 
@@ -69,42 +71,41 @@ class TrailRecord:
 
     job_id: int
     participants: tuple[str, ...]
-    lists: dict[str, list[tuple[EventBase, bytes]]]   # participant -> (SharesCommitted, its chunk)
-    input_commitments: dict[str, bytes]               # participant -> JobManager InputsCommitted
-    openings: dict[str, EventBase]                    # participant -> OpeningPublished
-    verified: EventBase | None                        # LinearResultVerified
+    lists: dict[str, list[tuple[SharesCommitted, bytes]]]  # participant -> (SharesCommitted, its chunk)
+    input_commitments: dict[str, bytes]                    # participant -> JobManager InputsCommitted
+    openings: dict[str, OpeningPublished]                  # participant -> OpeningPublished
+    verified: LinearResultVerified | None
     result: bytes | None                              # JobFinalised's result
     tuples: dict[str, bytes] = field(default_factory=dict)       # participant -> tuple commitments
     transcripts: dict[str, bytes] = field(default_factory=dict)  # participant -> opening transcript
 
 
 def load_trail(dep: Deployment, job_id: int, participants: Sequence[str],
-               job_events: Sequence[EventBase]) -> TrailRecord:
+               job_events: Sequence[JobManagerEvent]) -> TrailRecord:
     """The job's AuditTrail events and commitment chunks (from calldata), and its JobManager facts."""
-    events = [e for e in dep.audit.events(dep.manifest.deploy_block) if e.jobId == job_id]  # type: ignore[attr-defined]
-    lists: dict[str, list[tuple[EventBase, bytes]]] = {p.lower(): [] for p in participants}
-    openings: dict[str, EventBase] = {}
+    events = dep.audit.logs(*audit_trail.EVENTS, from_block=dep.manifest.deploy_block, jobId=job_id)
+    lists: dict[str, list[tuple[SharesCommitted, bytes]]] = {p.lower(): [] for p in participants}
+    openings: dict[str, OpeningPublished] = {}
     published: dict[DataKind, dict[str, bytes]] = {kind: {} for kind in DataKind}
     verified = None
     for event in events:
-        who = str(getattr(event, "participant", "")).lower()
-        if event.event_name == "SharesCommitted" and who in lists:
+        if isinstance(event, SharesCommitted) and event.participant.lower() in lists:
             _, _, points = dep.audit.committed_points(event.tx_hash)
-            lists[who].append((event, points))
-        elif event.event_name == "OpeningPublished":
-            openings.setdefault(who, event)
-        elif event.event_name == "LinearResultVerified" and verified is None:
+            lists[event.participant.lower()].append((event, points))
+        elif isinstance(event, OpeningPublished):
+            openings.setdefault(event.participant.lower(), event)
+        elif isinstance(event, LinearResultVerified) and verified is None:
             verified = event
-        elif event.event_name == "DataPublished" and who in lists:
+        elif isinstance(event, DataPublished) and event.participant.lower() in lists:
+            who = event.participant.lower()
             _, kind, data = dep.audit.published_data(event.tx_hash)
-            if keccak(data) == bytes(event.dataHash):  # type: ignore[attr-defined]
+            if keccak(data) == event.dataHash:
                 # Data may come in chunks, one per transaction, joined in chain order.
                 published[kind][who] = published[kind].get(who, b"") + data
     job_events = [e for e in job_events if getattr(e, "jobId", None) == job_id]
-    commitments = {str(e.participant).lower(): bytes(e.commitment)  # type: ignore[attr-defined]
-                   for e in job_events if e.event_name == "InputsCommitted"}
-    finalised = [e for e in job_events if e.event_name == "JobFinalised"]
-    result = bytes(finalised[0].result) if finalised else None  # type: ignore[attr-defined]
+    commitments = {e.participant.lower(): e.commitment for e in job_events if isinstance(e, InputsCommitted)}
+    finalised = [e for e in job_events if isinstance(e, JobFinalised)]
+    result = finalised[0].result if finalised else None
     return TrailRecord(job_id, tuple(p.lower() for p in participants), lists, commitments, openings, verified, result,
                        published[DataKind.TUPLES], published[DataKind.TRANSCRIPT])
 
@@ -189,7 +190,7 @@ def _check_lists(trail: TrailRecord, expected: int) -> tuple[dict[str, curve.Poi
         digest = bytes(32)
         for event, chunk in chunks:
             digest = keccak(digest + chunk)  # The contract's hash chain over its chunks.
-            if digest != bytes(event.listHash):  # type: ignore[attr-defined]
+            if digest != event.listHash:
                 problems.append(f"{who}'s chunk in tx {event.tx_hash} does not hash to the listHash on chain")
         if len(data) != expected * POINT_BYTES:
             problems.append(f"{who} committed {len(data) // POINT_BYTES} points, the spec needs {expected}")
@@ -215,14 +216,14 @@ def _check_openings(trail: TrailRecord, points: dict[str, curve.PointVec], width
         if event is None:
             problems.append(f"{who} published no opening")
             continue
-        if tuple(event.columns) != columns:  # type: ignore[attr-defined]
-            problems.append(f"{who} opened columns {list(event.columns)}, the spec reveals {list(columns)}")  # type: ignore[attr-defined]
+        if event.columns != columns:
+            problems.append(f"{who} opened columns {list(event.columns)}, the spec reveals {list(columns)}")
             continue
         if who not in points:
             continue
         sums = column_sums(points[who], width)
         wanted = curve.PointVec.concat([sums[c] for c in columns])
-        for j in check_opening(wanted, event.shares, event.rands):  # type: ignore[attr-defined]
+        for j in check_opening(wanted, event.shares, event.rands):
             problems.append(f"{who}'s share and randomness of column {columns[j]} do not open its commitments")
     detail = "; ".join(problems) or f"every participant's opening of columns {list(columns)} matches its commitments"
     return Step("openings", not problems, detail)
@@ -232,12 +233,11 @@ def _check_on_chain(trail: TrailRecord, wanted: tuple[int, ...]) -> tuple[list[i
     event = trail.verified
     if event is None:
         return None, Step("on-chain check", False, "AuditTrail recorded no LinearResultVerified for the job")
-    columns, totals = tuple(event.columns), [int(t) for t in event.totals]  # type: ignore[attr-defined]
+    columns, totals = event.columns, list(event.totals)
     if columns != wanted:
         return None, Step("on-chain check", False, f"verified columns {list(columns)}, "
                           f"the spec reveals {list(wanted)}")
-    sums = [sum(int(o.shares[j]) for o in trail.openings.values()) % P  # type: ignore[attr-defined]
-            for j in range(len(columns))]
+    sums = [sum(o.shares[j] for o in trail.openings.values()) % P for j in range(len(columns))]
     if sums != totals or len(trail.openings) != len(trail.participants):
         return None, Step("on-chain check", False, "the verified totals are not the sums of the published shares")
     return totals, Step("on-chain check", True, f"AuditTrail verified the totals of columns {list(columns)} "
@@ -260,7 +260,8 @@ def _check_result_of(trail: TrailRecord, expected: bytes | None) -> Step:
     return Step("result", True, f"the finalised result follows from the verified totals: {expected.decode()}")
 
 
-def audit_public(dep: Deployment, job_id: int, spec: JobSpec, job_events: Sequence[EventBase]) -> list[Step]:
+def audit_public(dep: Deployment, job_id: int, spec: JobSpec,
+                 job_events: Sequence[JobManagerEvent]) -> list[Step]:
     """``verify`` over the chain's record of ``job_id`` (ChainError if the record cannot be read)."""
     if not spec.auditable:
         raise ChainError(f"job {job_id} is not auditable; its spec does not set 'auditable'")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_utils import keccak
 
@@ -20,11 +20,21 @@ from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable.replay import Step
 from offchain.errors import ConfigError
+from onchain.abi.job_manager import (
+    InputsCommitted, JobAccepted, JobFinalised, JobManagerEvent, JobProposed, ResultSubmitted,
+)
+from onchain.abi.org_registry import OrgRegistryEvent
+from onchain.abi.preprocessing_ledger import (
+    BatchCommitted, BatchRejected, PreprocessingLedgerEvent, SacrificeAttested, TuplesReserved,
+)
 from onchain.deploy import Deployment
 from onchain.events import EventBase
 from onchain.history import JobHistory, Position, load_history, position, replay
 from mpcc.audit.public import audit_public
 from onchain.registry import Role
+
+E = TypeVar("E", bound=EventBase)
+BATCH_EVENTS = (BatchCommitted, SacrificeAttested, BatchRejected, TuplesReserved)
 
 SOURCES = "events came from the deployment's contracts"
 SPEC = "spec text matches its hash"
@@ -73,28 +83,25 @@ class JobRecord:
     """
 
     history: JobHistory
-    proposed: EventBase
-    job: list[EventBase]
-    ledger: list[EventBase]
-    registry: list[EventBase]
+    proposed: JobProposed
+    job: list[JobManagerEvent]
+    ledger: list[PreprocessingLedgerEvent]
+    registry: list[OrgRegistryEvent]
     foreign: list[tuple[str, EventBase]]
 
     @classmethod
     def of(cls, history: JobHistory) -> JobRecord:
         """Split ``history`` into trusted and foreign events; ``LookupError`` without a real proposal."""
-        kept: dict[str, list[EventBase]] = {}
         foreign: list[tuple[str, EventBase]] = []
-        for name, events in (("JobManager", history.job), ("PreprocessingLedger", history.ledger),
-                             ("OrgRegistry", history.registry)):
-            source = history.sources[name].lower()
-            kept[name] = sorted((e for e in events if e.address.lower() == source), key=position)
-            foreign += [(name, e) for e in events if e.address.lower() != source]
-        job = [e for e in kept["JobManager"] if getattr(e, "jobId", None) == history.job_id]
-        proposed = [e for e in job if e.event_name == "JobProposed"]
+        job = _trusted(history, "JobManager", history.job, foreign)
+        ledger = _trusted(history, "PreprocessingLedger", history.ledger, foreign)
+        members = _trusted(history, "OrgRegistry", history.registry, foreign)
+        job = [e for e in job if getattr(e, "jobId", None) == history.job_id]
+        proposed = [e for e in job if isinstance(e, JobProposed)]
         if not proposed:
             raise LookupError(f"job {history.job_id} has no JobProposed event from JobManager at "
                               f"{history.sources['JobManager']}")
-        return cls(history, proposed[0], job, kept["PreprocessingLedger"], kept["OrgRegistry"], foreign)
+        return cls(history, proposed[0], job, ledger, members, foreign)
 
     @property
     def job_id(self) -> int:
@@ -102,15 +109,23 @@ class JobRecord:
 
     @property
     def participants(self) -> list[str]:
-        return list(self.proposed.participants)  # type: ignore[attr-defined]
+        return list(self.proposed.participants)
 
     @property
     def end(self) -> Position:
         """The position of the job's last event: where its record, and its need for members, ends."""
         return position(self.job[-1])
 
-    def named(self, name: str) -> list[EventBase]:
-        return [e for e in self.job if e.event_name == name]
+    def named(self, event: type[E]) -> list[E]:
+        return [e for e in self.job if isinstance(e, event)]
+
+
+def _trusted(history: JobHistory, name: str, events: Sequence[E], foreign: list[tuple[str, EventBase]]) -> list[E]:
+    """The ``events`` emitted at the manifest's address of contract ``name``, in chain order; the rest go
+    to ``foreign``."""
+    source = history.sources[name].lower()
+    foreign += [(name, e) for e in events if e.address.lower() != source]
+    return sorted((e for e in events if e.address.lower() == source), key=position)
 
 
 CheckFn = Callable[[JobRecord, AuditReport], None]
@@ -135,7 +150,7 @@ def audit_job(dep: Deployment, job_id: int) -> AuditReport:
 def _auditable_spec(record: JobRecord) -> JobSpec | None:
     """The job's spec if it is a valid auditable one (the SPEC check judges the text itself)."""
     try:
-        spec = registry.parse_spec(record.proposed.spec)  # type: ignore[attr-defined]
+        spec = registry.parse_spec(record.proposed.spec)
     except ConfigError:
         return None
     return spec if spec.auditable else None
@@ -158,9 +173,9 @@ def _at(event: EventBase) -> str:
     return f"{event.event_name} at block {event.block_number} (tx {event.tx_hash})"
 
 
-def _party(event: EventBase) -> str:
+def _party(event: JobAccepted | InputsCommitted | ResultSubmitted) -> str:
     """The participant a JobManager event names."""
-    return str(event.args()["participant"])
+    return event.participant
 
 
 def _sources(rec: JobRecord, report: AuditReport) -> None:
@@ -171,8 +186,7 @@ def _sources(rec: JobRecord, report: AuditReport) -> None:
 
 
 def _spec(rec: JobRecord, report: AuditReport) -> None:
-    args = rec.proposed.args()
-    stated, actual = "0x" + bytes(args["specHash"]).hex(), "0x" + keccak(text=args["spec"]).hex()
+    stated, actual = "0x" + rec.proposed.specHash.hex(), "0x" + keccak(text=rec.proposed.spec).hex()
     report.add(SPEC, stated == actual,
                stated if stated == actual else f"{_at(rec.proposed)}: the spec text hashes to {actual}, not {stated}")
 
@@ -198,7 +212,7 @@ def _membership(rec: JobRecord, report: AuditReport) -> None:
 
 
 def _order(rec: JobRecord, report: AuditReport) -> None:
-    commits, results = rec.named("InputsCommitted"), rec.named("ResultSubmitted")
+    commits, results = rec.named(InputsCommitted), rec.named(ResultSubmitted)
     bad = []
     if results:
         first = results[0]
@@ -213,76 +227,78 @@ def _order(rec: JobRecord, report: AuditReport) -> None:
 
 def _deadlines(rec: JobRecord, report: AuditReport) -> None:
     p = rec.proposed
-    limits = {"JobAccepted": p.acceptBy, "InputsCommitted": p.commitBy,  # type: ignore[attr-defined]
-              "ResultSubmitted": p.resultBy}  # type: ignore[attr-defined]
     late = []
     for e in rec.job:
-        if e.event_name not in limits:
+        if isinstance(e, JobAccepted):
+            limit = p.acceptBy
+        elif isinstance(e, InputsCommitted):
+            limit = p.commitBy
+        elif isinstance(e, ResultSubmitted):
+            limit = p.resultBy
+        else:
             continue
         when = rec.history.block_times.get(e.block_number)
         if when is None:
             late.append(f"{_at(e)}: the history holds no time for its block")
-        elif when > limits[e.event_name]:
-            late.append(f"{_at(e)} of {_party(e)}: time {when} > deadline {limits[e.event_name]}")
+        elif when > limit:
+            late.append(f"{_at(e)} of {_party(e)}: time {when} > deadline {limit}")
     report.add(DEADLINES, not late, "; ".join(late) or "all steps within their deadlines")
 
 
 def _results(rec: JobRecord, report: AuditReport) -> None:
-    results = rec.named("ResultSubmitted")
-    finals = rec.named("JobFinalised")
-    hashes = {bytes(e.resultHash) for e in results}  # type: ignore[attr-defined]
-    honest = all(keccak(bytes(e.result)) == bytes(e.resultHash) for e in results)  # type: ignore[attr-defined]
-    submitters = {e.participant.lower() for e in results}  # type: ignore[attr-defined]
+    results = rec.named(ResultSubmitted)
+    finals = rec.named(JobFinalised)
+    hashes = {e.resultHash for e in results}
+    honest = all(keccak(e.result) == e.resultHash for e in results)
+    submitters = {e.participant.lower() for e in results}
     everyone = submitters == {a.lower() for a in rec.participants}
-    final_ok = len(finals) == 1 and hashes == {bytes(finals[0].resultHash)}  # type: ignore[attr-defined]
+    final_ok = len(finals) == 1 and hashes == {finals[0].resultHash}
     report.add(RESULTS, honest and everyone and len(hashes) == 1 and final_ok,
                f"{len(results)} results, {len(hashes)} distinct, finalised: {bool(finals)}")
 
 
 def _batches(rec: JobRecord, report: AuditReport) -> None:
-    reservations = [e for e in rec.ledger
-                    if e.event_name == "TuplesReserved" and e.jobId == rec.job_id]  # type: ignore[attr-defined]
+    reservations = [e for e in rec.ledger if isinstance(e, TuplesReserved) and e.jobId == rec.job_id]
     problems = [p for res in reservations for p in _reservation_problems(rec, res)]
     report.add(BATCHES, not problems, "; ".join(problems) or f"{len(reservations)} reservations checked")
 
 
-def _reservation_problems(rec: JobRecord, res: EventBase) -> list[str]:
+def _reservation_problems(rec: JobRecord, res: TuplesReserved) -> list[str]:
     """What is wrong with one reservation's batch: its service, its attestations, its tuples' use."""
-    batch_id = bytes(res.batchId)  # type: ignore[attr-defined]
-    tag = f"batch 0x{batch_id.hex()[:12]}"
-    of_batch = [e for e in rec.ledger if bytes(getattr(e, "batchId", b"")) == batch_id]
-    committed = [e for e in of_batch if e.event_name == "BatchCommitted"]
+    tag = f"batch 0x{res.batchId.hex()[:12]}"
+    of_batch = [e for e in rec.ledger if isinstance(e, BATCH_EVENTS) and e.batchId == res.batchId]
+    committed = [e for e in of_batch if isinstance(e, BatchCommitted)]
     if len(committed) != 1:
         return [f"{tag} has {len(committed)} BatchCommitted events"]
     found = []
-    service = committed[0].service  # type: ignore[attr-defined]
+    service = committed[0].service
     if not replay(rec.registry, position(committed[0])).has_role(Role.PREPROCESSOR, service):
         found.append(f"{tag}: {_at(committed[0])} by {service}, not a registered preprocessing service")
-    attested = {e.member.lower() for e in of_batch  # type: ignore[attr-defined]
-                if e.event_name == "SacrificeAttested" and position(e) < position(res)}
+    attested = {e.member.lower() for e in of_batch
+                if isinstance(e, SacrificeAttested) and position(e) < position(res)}
     missing = sorted(a for a in rec.participants if a.lower() not in attested)
     if missing:
         found.append(f"{tag} not attested by {missing} before {_at(res)}")
-    found += [f"{tag} was rejected by {e.member}: {_at(e)}"  # type: ignore[attr-defined]
-              for e in of_batch if e.event_name == "BatchRejected"]
-    return found + _overlaps(tag, res, of_batch, committed[0])
+    found += [f"{tag} was rejected by {e.member}: {_at(e)}" for e in of_batch if isinstance(e, BatchRejected)]
+    others = [e for e in of_batch if isinstance(e, TuplesReserved)]
+    return found + _overlaps(tag, res, others, committed[0])
 
 
-def _overlaps(tag: str, res: EventBase, of_batch: list[EventBase], committed: EventBase) -> list[str]:
+def _overlaps(tag: str, res: TuplesReserved, reservations: list[TuplesReserved],
+              committed: BatchCommitted) -> list[str]:
     """Tuples of ``res`` outside the batch or reserved by any other reservation (consumed once)."""
-    start, stop, rec_job = res.start, res.start + res.count, res.jobId  # type: ignore[attr-defined]
+    start, stop, rec_job = res.start, res.start + res.count, res.jobId
     found = []
-    if stop > committed.count:  # type: ignore[attr-defined]
+    if stop > committed.count:
         found.append(f"{tag}: range [{start},{stop}) reserved at block {res.block_number} is beyond "
-                     f"the batch's {committed.count} tuples")  # type: ignore[attr-defined]
-    for other in of_batch:
-        if other.event_name != "TuplesReserved" or position(other) == position(res):
+                     f"the batch's {committed.count} tuples")
+    for other in reservations:
+        if position(other) == position(res):
             continue
-        theirs = other.args()
-        low, high = max(start, theirs["start"]), min(stop, theirs["start"] + theirs["count"])
+        low, high = max(start, other.start), min(stop, other.start + other.count)
         if low < high:
             found.append(f"{tag}: tuples [{low},{high}) reserved by job {rec_job} at block {res.block_number} "
-                         f"are also reserved by job {theirs['jobId']} at block {other.block_number}")
+                         f"are also reserved by job {other.jobId} at block {other.block_number}")
     return found
 
 

@@ -34,6 +34,7 @@ from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batc
 from offchain.preprocessing.tuples import Needs, TupleKind
 from mpcc import orgs
 from onchain import keystore
+from onchain.abi.job_manager import JobFinalised, JobProposed
 from onchain.chain import LOCAL_CHAIN_IDS, Chain
 from onchain.deploy import Deployment
 from onchain.jobs import Deadlines, JobState, spec_hash
@@ -375,14 +376,12 @@ def job_result(dep: Deployment, job_id: int) -> dict[str, Any]:
     if status["state"] != JobState.FINALISED.name.lower():
         why = f" ({status['abort_reason']})" if status["state"] == "aborted" else ""
         raise ConfigError(f"job {job_id} is {status['state']}{why}, not finalised: it has no result")
-    final = [e for e in dep.jobs.events(dep.manifest.deploy_block, names=("JobFinalised",))
-             if e.jobId == job_id]  # type: ignore[attr-defined]
-    result = json.loads(bytes(final[0].result))  # type: ignore[attr-defined]
+    final = dep.jobs.logs(JobFinalised, from_block=dep.manifest.deploy_block, jobId=job_id)
+    result = json.loads(final[0].result)
     return {"job": job_id, "analysis": status["analysis"], "title": status["title"], "result": result,
-            "result_hash": "0x" + bytes(final[0].resultHash).hex()}  # type: ignore[attr-defined]
+            "result_hash": "0x" + final[0].resultHash.hex()}
 
 
 def _proposed_specs(dep: Deployment) -> dict[int, dict[str, Any]]:
     """Each job's spec (parsed JSON) from its JobProposed event."""
-    return {int(e.jobId): json.loads(e.spec)  # type: ignore[attr-defined]
-            for e in dep.jobs.events(dep.manifest.deploy_block, names=("JobProposed",))}
+    return {e.jobId: json.loads(e.spec) for e in dep.jobs.logs(JobProposed, from_block=dep.manifest.deploy_block)}

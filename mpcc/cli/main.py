@@ -19,6 +19,7 @@ from rich.text import Text
 
 from mpcc import orgs
 from onchain import keystore
+from onchain.abi.org_registry import MemberAdmitted
 from onchain.chain import MEMORY, Chain
 from mpcc.cli.base import (
     HOME, JOB, JSON_OUT, MANIFEST, RPC, account_of, connect, console, emit, err_console, signer,
@@ -74,7 +75,8 @@ app.add_typer(dev_app, name="dev")
 def main() -> None:
     """Entry point: run the app, mapping project errors to clear messages and exit codes."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a typer.Exit instead of raising it.
+        code = app(standalone_mode=False)
     except MpccError as err:
         err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         sys.exit(_exit_code(err))
@@ -89,6 +91,9 @@ def main() -> None:
         else:
             err_console.print(f"error: {err}", highlight=False)
         sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _exit_code(err: MpccError) -> int:
@@ -176,7 +181,7 @@ def org_approve(applicant: str = typer.Argument(..., help="The applicant's addre
     dep = connect(rpc, manifest)
     org = orgs.load(home, keystore.passphrase())
     receipt = dep.registry.approve_join(org.account, applicant)
-    admitted = bool(receipt.named("MemberAdmitted"))
+    admitted = bool(receipt.named(MemberAdmitted))
     emit(as_json, {"applicant": applicant, "admitted": admitted, "tx": receipt.tx_hash},
           [f"approved {applicant}" + (" - admitted" if admitted else
                                       f" - {dep.registry.approvals_of(applicant)} approvals so far")])

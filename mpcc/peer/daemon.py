@@ -42,7 +42,8 @@ from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.protocol import ServiceClient
 from onchain.chain import Chain
 from onchain.deploy import Deployment
-from onchain.events import EventBase
+from onchain.abi.job_manager import JobProposed
+from onchain.abi.preprocessing_ledger import BatchCommitted, TuplesReserved
 from onchain.manifest import Manifest
 
 log = logging.getLogger("mpcc.peer")
@@ -54,9 +55,9 @@ class NewEvents:
     """What the blocks not seen yet brought: committed batches, reservations, proposals."""
 
     last: int
-    committed: list[EventBase]
-    reserved: list[EventBase]
-    proposed: list[EventBase]
+    committed: list[BatchCommitted]
+    reserved: list[TuplesReserved]
+    proposed: list[JobProposed]
 
 
 def read_new_events(dep: Deployment, first: int) -> NewEvents | None:
@@ -64,9 +65,9 @@ def read_new_events(dep: Deployment, first: int) -> NewEvents | None:
     last = int(dep.chain.w3.eth.block_number)
     if last < first:
         return None
-    return NewEvents(last, dep.ledger.events(first, last, names=("BatchCommitted",)),
-                     dep.ledger.events(first, last, names=("TuplesReserved",)),
-                     dep.jobs.events(first, last, names=("JobProposed",)))
+    return NewEvents(last, dep.ledger.logs(BatchCommitted, from_block=first, to_block=last),
+                     dep.ledger.logs(TuplesReserved, from_block=first, to_block=last),
+                     dep.jobs.logs(JobProposed, from_block=first, to_block=last))
 
 
 @dataclass
@@ -154,9 +155,8 @@ class Daemon:
         task.add_done_callback(self.tasks.discard)
 
     async def _left_over_jobs(self) -> None:
-        events = await self.peer.chain.run(self.dep.jobs.events, self.next_block, names=("JobProposed",))
-        await self.work.left_over([int(e.jobId) for e in events  # type: ignore[attr-defined]
-                                   if self.me.lower() in (p.lower() for p in e.participants)])  # type: ignore[attr-defined]
+        events = await self.peer.chain.run(lambda: self.dep.jobs.logs(JobProposed, from_block=self.next_block))
+        await self.work.left_over([e.jobId for e in events if self.me.lower() in (p.lower() for p in e.participants)])
 
     async def _poll(self) -> None:
         """Dispatches the events of the blocks not seen yet; enforces deadlines. A failed look is retried."""
@@ -173,19 +173,19 @@ class Daemon:
 
     async def _dispatch(self, new: NewEvents) -> None:
         for event in new.committed:
-            batch_id = bytes(event.batchId)  # type: ignore[attr-defined]
+            batch_id = event.batchId
             if batch_id.hex() not in self.batches:
                 self.batches[batch_id.hex()] = "new"
                 self._spawn(self.intake.take(batch_id))
         await self.peer.disk(self._record_reservations, new.reserved)
-        for event in new.proposed:
-            job_id = int(event.jobId)  # type: ignore[attr-defined]
-            mine = self.me.lower() in (p.lower() for p in event.participants)  # type: ignore[attr-defined]
+        for proposal in new.proposed:
+            job_id = proposal.jobId
+            mine = self.me.lower() in (p.lower() for p in proposal.participants)
             if mine and job_id not in self.jobs:
                 self.jobs[job_id] = "proposed"
                 self._spawn(self.work.take_part(job_id))
 
-    def _record_reservations(self, events: list[EventBase]) -> None:
+    def _record_reservations(self, events: list[TuplesReserved]) -> None:
         """Marks in the cache the tuples the chain reserved for any job, in chain order (on the disk thread).
 
         So the cache's stock is what jobs can still reserve, and the ranges of a job
@@ -195,9 +195,8 @@ class Daemon:
         stored = {b.batch_id for b in cache.batches()}
         by_job: dict[int, list[tuple[bytes, int, int]]] = {}
         for e in events:
-            if bytes(e.batchId) in stored:  # type: ignore[attr-defined]
-                by_job.setdefault(int(e.jobId), []).append(  # type: ignore[attr-defined]
-                    (bytes(e.batchId), int(e.start), int(e.count)))  # type: ignore[attr-defined]
+            if e.batchId in stored:
+                by_job.setdefault(e.jobId, []).append((e.batchId, e.start, e.count))
         for job_id, ranges in by_job.items():
             try:
                 cache.reserve_for_job(job_id, ranges)

@@ -47,6 +47,8 @@ from offchain.preprocessing.source import MemoryTupleSource
 from offchain.preprocessing.tuples import TupleKind
 from offchain.shares import MacKeyShare, SharedVec
 from onchain.aio import AsyncChain
+from onchain.abi.job_manager import InputsCommitted, JobProposed
+from onchain.abi.preprocessing_ledger import TuplesReserved
 from onchain.audit_trail import DataKind
 from onchain.audit_trail import input_commitment as trail_commitment
 from onchain.deploy import Deployment
@@ -163,12 +165,11 @@ class MemberPeer:
     async def job_spec(self, job_id: int) -> JobSpec:
         """The job's spec from its JobProposed event, checked against the hash stored on chain."""
         job = await self.chain.run(self.dep.jobs.job, job_id)
-        events = [e for e in await self.chain.run(self.dep.jobs.events, self.dep.manifest.deploy_block,
-                                                  names=("JobProposed",))
-                  if e.jobId == job_id]  # type: ignore[attr-defined]
+        events = await self.chain.run(lambda: self.dep.jobs.logs(
+            JobProposed, from_block=self.dep.manifest.deploy_block, jobId=job_id))
         if not events:
             raise ChainError(f"job {job_id} has no JobProposed event")
-        text = events[0].spec  # type: ignore[attr-defined]
+        text = events[0].spec
         if spec_hash(text) != job.spec_hash:
             raise ChainError(f"job {job_id}: the spec text does not match the hash on chain")
         spec = registry.parse_spec(text)
@@ -183,10 +184,9 @@ class MemberPeer:
 
     async def reserved_ranges(self, job_id: int) -> list[tuple[bytes, int, int]]:
         """The tuple ranges the chain reserved for the job, in chain order."""
-        events = await self.chain.run(self.dep.ledger.events, self.dep.manifest.deploy_block,
-                                      names=("TuplesReserved",))
-        return [(bytes(e.batchId), int(e.start), int(e.count))  # type: ignore[attr-defined]
-                for e in events if e.jobId == job_id]  # type: ignore[attr-defined]
+        events = await self.chain.run(lambda: self.dep.ledger.logs(
+            TuplesReserved, from_block=self.dep.manifest.deploy_block, jobId=job_id))
+        return [(e.batchId, e.start, e.count) for e in events]
 
     async def run_job(self, transport: Transport, key: MacKeyShare, job_id: int) -> JobOutcome:
         """Accept, input, commit to the input shares, compute and post the result.
@@ -215,10 +215,9 @@ class MemberPeer:
 
     async def input_commitments(self, job_id: int, spec: JobSpec) -> list[bytes]:
         """Every participant's JobManager input commitment, in party order."""
-        events = await self.chain.run(self.dep.jobs.events, self.dep.manifest.deploy_block,
-                                      names=("InputsCommitted",))
-        found = {str(e.participant).lower(): bytes(e.commitment)  # type: ignore[attr-defined]
-                 for e in events if e.jobId == job_id}  # type: ignore[attr-defined]
+        events = await self.chain.run(lambda: self.dep.jobs.logs(
+            InputsCommitted, from_block=self.dep.manifest.deploy_block, jobId=job_id))
+        found = {e.participant.lower(): e.commitment for e in events}
         return [found[a.lower()] for a in spec.participants]
 
     async def publish_opening(self, job_id: int, spec: JobSpec, commitments: ShareCommitments) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from mpcc.peer.config import PeerConfig
 from offchain.preprocessing.cache import TupleCache
 from mpcc import orgs
+from onchain.abi.job_manager import JobProposed
 from onchain.deploy import Deployment
 
 STALE_S = 10.0
@@ -50,12 +51,12 @@ def _daemon(config: PeerConfig) -> dict[str, Any]:
 
 def _jobs(dep: Deployment, account: str, local: dict[str, str]) -> list[dict[str, Any]]:
     found = []
-    for event in dep.jobs.events(dep.manifest.deploy_block, names=("JobProposed",)):
-        if account.lower() not in (p.lower() for p in event.participants):  # type: ignore[attr-defined]
+    for event in dep.jobs.logs(JobProposed, from_block=dep.manifest.deploy_block):
+        if account.lower() not in (p.lower() for p in event.participants):
             continue
-        job_id = int(event.jobId)  # type: ignore[attr-defined]
+        job_id = event.jobId
         job = dep.jobs.job(job_id)
-        spec = json.loads(event.spec)  # type: ignore[attr-defined]
+        spec = json.loads(event.spec)
         columns = [spec["column"]] if spec.get("column") else list(spec.get("columns", []))
         columns += [spec[k] for k in ("label", "group_by") if spec.get(k)]
         found.append({"job": job_id, "analysis": spec.get("analysis"), "title": spec.get("title", ""),

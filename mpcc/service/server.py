@@ -49,6 +49,7 @@ from offchain.preprocessing.protocol import (
     BAD_REQUEST, NOT_FOUND, OK, OP_BATCH, OP_KEY_SHARE, OP_LIST, REQUEST, RESPONSE_HEAD, WIRE_VERSION,
 )
 from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind
+from onchain.abi.preprocessing_ledger import BatchCommitted
 from onchain.aio import AsyncChain
 from onchain.deploy import Deployment
 from onchain.ledger import BatchStatus
@@ -190,7 +191,7 @@ class ServiceProcess:
 def _announce(dep: Deployment, loaded: LoadedKeys) -> None:
     """Logs which MAC key the service deals under; a warning when members may hold another one."""
     if loaded.outcome == "created":
-        earlier = len(dep.ledger.events(dep.manifest.deploy_block, names=("BatchCommitted",)))
+        earlier = len(dep.ledger.logs(BatchCommitted, from_block=dep.manifest.deploy_block))
         if earlier:
             log.warning("%s; but the ledger of this deployment already holds committed batches (%d), dealt "
                         "under a MAC key this state does not hold: %s", loaded.message, earlier, REFETCH)

@@ -208,24 +208,6 @@ class TupleCache(TupleSource):
                     left -= n
             return _joined(key, parts)
 
-    def take_all(self) -> MemoryTupleSource:
-        """Every tuple still reserved for the job, handed out now (one transaction per key), in memory.
-
-        A job's tuples are known before it starts; taking them at once keeps
-        the disk out of the protocol's rounds. Each key's tuples keep their
-        reservation order, so every peer's ``take`` still gets the same tuples.
-        """
-        out = MemoryTupleSource()
-        for key in self._keys():
-            out.add(self.take(key, self.available(key)))
-        return out
-
-    def _keys(self) -> list[TupleKey]:
-        rows = self._cache._db.execute(
-            "SELECT DISTINCT b.kind, b.owner, b.f, b.bits FROM ranges r JOIN batches b ON b.id = r.batch"
-            " WHERE r.job_id = ?", (self.job_id,)).fetchall()
-        return [TupleKey(_KINDS[r[0]], r[1], r[2], r[3]) for r in rows]
-
     def take_range(self, batch_id: bytes, start: int, count: int) -> TupleSet:
         """Exactly tuples [start, start + count) of a batch; TupleReused if any was allocated.
 

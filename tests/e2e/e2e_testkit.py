@@ -15,6 +15,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[2]
-MPCC = str(ROOT / ".venv" / "bin" / "mpcc")
+#: The installed entry point beside the interpreter running the tests (any virtual environment).
+MPCC = str(Path(sys.executable).parent / "mpcc")
 PASSPHRASE = "e2e test passphrase, not a secret"
 SERVICE_ACCOUNT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # account #1 of the public Hardhat mnemonic
 NAMES = ("Party A", "Party B", "Party C")

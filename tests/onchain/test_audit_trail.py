@@ -10,6 +10,7 @@ from eth_utils import keccak
 from offchain import curve
 from offchain.auditable.commitments import column_sums
 from offchain.field import P, FieldVec
+from onchain.abi.audit_trail import DataPublished, LinearResultVerified
 from onchain.audit_trail import DataKind, list_hash
 from onchain.chain import Chain
 from harness.chain import placeholder_consortium
@@ -78,8 +79,8 @@ def test_openings_are_checked_and_the_totals_verified(job: tuple) -> None:
         assert [dep.audit.column_sum(job_id, p.account.address, c) for c in range(WIDTH)] == \
             [sums[c].to_bytes() for c in range(WIDTH)]
     receipts = [dep.audit.publish_opening(p.account, job_id, [0, 1], *p.opening([0, 1])) for p in parties]
-    assert [r.named("LinearResultVerified") for r in receipts[:2]] == [[], []]
-    verified = receipts[2].first("LinearResultVerified")
+    assert [r.named(LinearResultVerified) for r in receipts[:2]] == [[], []]
+    verified = receipts[2].first(LinearResultVerified)
     expected = [sum(p.opening([0, 1])[0][c] for p in parties) % P for c in range(2)]
     assert list(verified.totals) == expected
     assert dep.audit.verified_totals(job_id) != bytes(32)
@@ -165,7 +166,7 @@ def test_published_data_follows_the_job_state(job: tuple) -> None:
     p = parties[0]
     reverted(lambda: dep.audit.publish_data(p.account, job_id, DataKind.TRANSCRIPT, b"\x01"), "WrongJobState")
     receipt = dep.audit.publish_data(p.account, job_id, DataKind.TUPLES, b"tuples")
-    event = receipt.first("DataPublished")
+    event = receipt.first(DataPublished)
     assert (event.kind, bytes(event.dataHash)) == (DataKind.TUPLES, keccak(b"tuples"))
     assert dep.audit.published_data(receipt.tx_hash) == (job_id, DataKind.TUPLES, b"tuples")
     reverted(lambda: dep.audit.publish_data(p.account, job_id, DataKind.TUPLES, b""), "EmptyData")

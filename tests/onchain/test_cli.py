@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from onchain_testkit import ROOT, free_port
 
-MPCC = str(ROOT / ".venv" / "bin" / "mpcc")
+#: The installed entry point beside the interpreter running the tests (any virtual environment).
+MPCC = str(Path(sys.executable).parent / "mpcc")
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,8 @@ import secrets
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from onchain.abi.job_manager import JobStateChanged
+from onchain.abi.preprocessing_ledger import TuplesReserved
 from onchain.chain import Chain
 from harness.chain import placeholder_consortium
 from onchain.deploy import Deployment
@@ -38,13 +40,13 @@ def test_a_job_through_the_client(chain: Chain, members_and_batches: tuple) -> N
     job_id, receipt = dep.jobs.propose(proposer, SPEC, [m.address for m in members],
                                        Deadlines.from_now(chain.now()), [(triples, 10), (masks, 2)])
     assert [e.event_name for e in receipt.events] == ["JobProposed", "JobStateChanged", "JobAccepted"]
-    assert receipt.first("JobStateChanged").toState == JobState.PROPOSED  # type: ignore[attr-defined]
-    assert [(e.batchId, e.start, e.count) for e in dep.ledger.events(names=("TuplesReserved",))] == [  # type: ignore[attr-defined]
+    assert receipt.first(JobStateChanged).toState == JobState.PROPOSED
+    assert [(e.batchId, e.start, e.count) for e in dep.ledger.logs(TuplesReserved)] == [
         (triples, 0, 10), (masks, 0, 2)]
     assert dep.jobs.has_accepted(job_id, proposer.address)
     assert not dep.jobs.has_accepted(job_id, others[0].address)
     dep.jobs.reserve_tuples(others[0], job_id, triples, 5)
-    assert dep.ledger.batch(triples).reserved == 15  # type: ignore[attr-defined]
+    assert dep.ledger.batch(triples).reserved == 15
     for m in others:
         dep.jobs.accept(m, job_id)
     commitments = {m.address: secrets.token_bytes(32) for m in members}

@@ -9,6 +9,7 @@ import pytest
 
 from mpcc import orgs
 from mpcc.consortium import admit, request_join
+from onchain.abi.org_registry import MemberAdmitted
 from onchain.deploy import Deployment
 from onchain.errors import ConfigError, ContractRevert
 from onchain.history import registry_at
@@ -63,7 +64,7 @@ def test_bootstrap_join_and_approval_by_quorum(consortium: Deployment, loaded_or
     admit(consortium, b, [a])  # one active member: quorum 2 is capped at 1
     assert reg.is_active(b.account.address)
     receipts = admit(consortium, c, [a, b])
-    assert [r.named("MemberAdmitted") != [] for r in receipts[1:]] == [False, True]
+    assert [r.named(MemberAdmitted) != [] for r in receipts[1:]] == [False, True]
     members = reg.active_members()
     assert [(m.name, m.endpoint) for m in members] == [(o.public.name, o.public.endpoint) for o in (a, b, c)]
     assert members[2].tls_fingerprint == c.identity.tls_fingerprint

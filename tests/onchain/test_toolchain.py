@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from onchain import artifacts, compiler
+from onchain import artifacts, codegen, compiler
 from onchain.errors import ArtifactError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,25 @@ def test_recompiling_reproduces_the_committed_bytecode() -> None:
     for name in CONTRACTS:
         assert fresh[name].bytecode == artifacts.load(name).bytecode, name
         assert fresh[name].abi == artifacts.load(name).abi, name
+        assert fresh[name].enums == artifacts.load(name).enums, name
+
+
+def test_the_generated_modules_are_what_the_committed_artifacts_give() -> None:
+    codegen.check_fresh()
+    digest = hashlib.sha256((artifacts.ARTIFACT_DIR / "JobManager.json").read_bytes()).hexdigest()
+    assert f"sha256 {digest}." in (codegen.ABI_DIR / "job_manager.py").read_text().splitlines()[1]
+    assert codegen.expected() == codegen.expected()  # Deterministic: nothing but the artifact goes in.
+
+
+def test_a_changed_artifact_makes_the_generated_modules_stale(tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(artifacts.ARTIFACT_DIR, tmp_path / "artifacts"))
+    target = copy / "JobManager.json"
+    data = json.loads(target.read_text())
+    data["enums"]["IJobManager.JobState"].append("Disputed")
+    target.write_text(json.dumps(data, indent=2) + "\n")
+    assert "    DISPUTED = 6\n" in codegen.expected(copy)[codegen.ABI_DIR / "job_manager.py"]
+    with pytest.raises(ArtifactError, match="job_manager.py in onchain/abi is stale.*python -m onchain.codegen"):
+        codegen.check_fresh(copy)
 
 
 def test_every_external_function_has_natspec() -> None:

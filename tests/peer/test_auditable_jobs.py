@@ -21,6 +21,8 @@ from offchain.analytics.spec import JobSpec
 from offchain.field import P
 from mpcc.demo.local import LocalConsortium
 from mpcc.peer.member import JobOutcome, MemberPeer
+from onchain.abi import job_manager
+from onchain.abi.audit_trail import LinearResultVerified
 from onchain.errors import ContractRevert
 from onchain.jobs import JobState
 from mpcc.audit.public import STEPS, TrailRecord, audit_public, load_trail, verify
@@ -35,7 +37,7 @@ def auditable(c: LocalConsortium, **fields: object) -> JobSpec:
 
 
 def job_events(c: LocalConsortium, job_id: int) -> list:  # type: ignore[type-arg]
-    return [e for e in c.dep.jobs.events(c.dep.manifest.deploy_block) if getattr(e, "jobId", None) == job_id]
+    return c.dep.jobs.logs(*job_manager.EVENTS, from_block=c.dep.manifest.deploy_block, jobId=job_id)
 
 
 def run(c: LocalConsortium, spec: JobSpec) -> tuple[int, list[JobOutcome | BaseException]]:
@@ -80,7 +82,7 @@ def test_an_auditable_mean_is_verified_on_chain_and_by_anyone(honest: tuple,
     steps = audit_public(consortium.dep, job_id, spec, job_events(consortium, job_id))
     assert [s.name for s in steps] == list(STEPS)
     assert all(s.passed for s in steps), steps
-    verified = [e for e in consortium.dep.audit.events(names=("LinearResultVerified",)) if e.jobId == job_id]
+    verified = consortium.dep.audit.logs(LinearResultVerified, jobId=job_id)
     count = len(plain)
     assert [t - P if t > P // 2 else t for t in verified[0].totals][0] == count
 
@@ -124,7 +126,7 @@ def test_an_altered_opening_is_refused_on_chain_and_fails_the_openings_step(hone
     # Off chain: an opening altered in the record is caught by the auditor's own check.
     who = peer.address.lower()
     event = trail.openings[who]
-    altered = dataclasses.replace(event, shares=(event.shares[0], (event.shares[1] + 1) % P))  # type: ignore[attr-defined]
+    altered = dataclasses.replace(event, shares=(event.shares[0], (event.shares[1] + 1) % P))
     forged = dataclasses.replace(trail, openings={**trail.openings, who: altered})
     steps = verify(spec, forged)
     failing = [s for s in steps if not s.passed]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_computes_the_seed_example_mean_and_passes_its_audit() -> None:
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "mpcc"), "demo", "--json"], capture_output=True,
+    done = subprocess.run([str(Path(sys.executable).parent / "mpcc"), "demo", "--json"], capture_output=True,
                           text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])

@@ -21,6 +21,8 @@ from harness.faults import TamperingNetwork
 from mpcc.demo.local import LocalConsortium
 from mpcc.peer.member import JobOutcome, MemberPeer
 from mpcc.audit.record import audit_job
+from onchain.abi.job_manager import InputsCommitted
+from onchain.abi.preprocessing_ledger import BatchRejected
 from onchain.jobs import AbortReason, JobState
 from onchain.ledger import BatchStatus
 
@@ -44,7 +46,7 @@ def test_mean_income_is_computed_finalised_and_audited(consortium: LocalConsorti
         assert outcome.result == {"count": str(len(plain)), "mean": f"{statistics.mean(plain):.6f}"}
     job = consortium.dep.jobs.job(job_id)
     assert job.state is JobState.FINALISED
-    on_chain = {e.participant: bytes(e.commitment) for e in consortium.dep.jobs.events(names=("InputsCommitted",))}
+    on_chain = {e.participant: bytes(e.commitment) for e in consortium.dep.jobs.logs(InputsCommitted)}
     assert sorted(on_chain.values()) == sorted(o.input_commitment for o in outcomes)  # type: ignore[union-attr]
     report = audit_job(consortium.dep, job_id)
     assert report.passed, report.as_dict()
@@ -168,6 +170,6 @@ def test_a_bad_batch_is_rejected_on_chain_once_and_refused_by_every_peer(
     assert all(isinstance(o, SacrificeFailed) for o in outcomes), outcomes
     batch = consortium.dep.ledger.batch(offer.sealed.batch_id)
     assert batch.status is BatchStatus.REJECTED
-    rejections = [e for e in consortium.dep.ledger.events(names=("BatchRejected",))
-                  if bytes(e.batchId) == offer.sealed.batch_id]  # type: ignore[attr-defined]
+    rejections = [e for e in consortium.dep.ledger.logs(BatchRejected)
+                  if bytes(e.batchId) == offer.sealed.batch_id]
     assert len(rejections) == 1

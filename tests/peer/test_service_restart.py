@@ -31,6 +31,7 @@ from offchain.preprocessing.keyshare import open_key_share
 from offchain.shares import MacKeyShare
 from mpcc import orgs
 from mpcc.audit.record import audit_job
+from onchain.abi.preprocessing_ledger import BatchRejected
 from onchain.jobs import JobState
 from onchain.ledger import BatchStatus
 
@@ -95,8 +96,8 @@ def test_a_service_that_lost_its_state_is_rejected_once_and_the_peers_are_told_w
     outcomes = c.run_all(lambda peer, t, k: peer.accept_delivery(t, k, offer.sealed.delivery(k.party)))
     assert all(isinstance(o, SacrificeFailed) for o in outcomes), outcomes
     assert c.dep.ledger.batch(offer.batch_id).status is BatchStatus.REJECTED
-    rejections = [e for e in c.dep.ledger.events(names=("BatchRejected",))
-                  if bytes(e.batchId) == offer.batch_id]  # type: ignore[attr-defined]
+    rejections = [e for e in c.dep.ledger.logs(BatchRejected)
+                  if bytes(e.batchId) == offer.batch_id]
     assert len(rejections) == 1
     kept_in, new_keys = tmp_path / "peer-0.keyshare", shares_served(c, process.service)
     held, fresh = asyncio.run(_advice(process, c, [c.keys[0], new_keys[0]], kept_in))
