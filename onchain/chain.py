@@ -21,7 +21,7 @@ import ast
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +41,8 @@ from onchain.errors import ChainError, ChainIdMismatch, ConfigError, RpcUnreacha
 MEMORY = "memory"
 GAS_HEADROOM = 1.2
 GAS_RETRIES = 2
+#: The most transactions ``Chain.log`` keeps (the latest; half are dropped when it is full).
+LOG_KEEP = 4096
 RECEIPT_TIMEOUT_S = 300
 #: Seconds between receipt look-ups: a local node mines at once, a public chain every ~12 s.
 RECEIPT_POLL_S = (0.02, 1.0)
@@ -89,13 +91,15 @@ class NonceBook:
         self._guard = threading.Lock()
 
     @contextmanager
-    def hold(self, address: str, pending: int) -> Iterator[_NonceLease]:
-        """The account's next nonce (at least ``pending``, the node's count); in flight if ``lease.sent``."""
+    def hold(self, address: str, pending: Callable[[], int]) -> Iterator[_NonceLease]:
+        """The account's next nonce (at least ``pending()``, the node's count, asked under the account's
+        lock); in flight once ``lease.sent``."""
         with self._guard:
             lock = self._locks.setdefault(address, threading.Lock())
         with lock:
+            counted = pending()
             flying = self._in_flight.setdefault(address, set())
-            lease = _NonceLease(max(pending, max(flying) + 1) if flying else pending)
+            lease = _NonceLease(max(counted, max(flying) + 1) if flying else counted)
             yield lease
             if lease.sent:
                 flying.add(lease.nonce)
@@ -120,6 +124,7 @@ class Sent:
     receipt: TxReceipt
     gas_used: int
     label: str
+    waited_s: float = 0.0  # From sending to the receipt: about a block time on a mining chain.
 
 
 class Chain:
@@ -208,18 +213,23 @@ class Chain:
         state and sent again, up to ``GAS_RETRIES`` times.
         """
         for attempt in range(GAS_RETRIES + 1):
-            tx, receipt = self._send_once(sender, build, label)
+            tx, receipt, waited = self._send_once(sender, build, label)
             if receipt["status"] == 1:
-                sent = Sent("0x" + bytes(receipt["transactionHash"]).hex(), receipt, int(receipt["gasUsed"]), label)
+                sent = Sent("0x" + bytes(receipt["transactionHash"]).hex(), receipt, int(receipt["gasUsed"]), label,
+                            waited)
                 with self._log_lock:
                     self.log.append(sent)
+                    if len(self.log) > LOG_KEEP:  # A daemon runs for months: keep the latest only.
+                        del self.log[:LOG_KEEP // 2]
                 return sent
             if not callable(build) or attempt == GAS_RETRIES or not _out_of_gas(tx, receipt):
                 break
         raise TransactionFailed(f"{label}: transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
 
-    def _send_once(self, sender: LocalAccount, build: Any, label: str) -> tuple[dict[str, Any], TxReceipt]:
-        pending = int(self.w3.eth.get_transaction_count(sender.address, "pending"))
+    def _send_once(self, sender: LocalAccount, build: Any, label: str) -> tuple[dict[str, Any], TxReceipt, float]:
+        def pending() -> int:
+            return int(self.w3.eth.get_transaction_count(sender.address, "pending"))
+
         with self.nonces.hold(sender.address, pending) as lease:
             tx = dict(build(lease.nonce)) if callable(build) else dict(build)
             tx.setdefault("from", sender.address)
@@ -231,8 +241,10 @@ class Chain:
             signed = sender.sign_transaction(tx)
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             lease.sent = True
+        sent_at = time.monotonic()
         try:
-            return tx, self.wait_for_receipt(tx_hash, label)
+            receipt = self.wait_for_receipt(tx_hash, label)
+            return tx, receipt, time.monotonic() - sent_at
         finally:
             self.nonces.settled(sender.address, lease.nonce)
 

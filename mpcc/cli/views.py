@@ -124,9 +124,13 @@ def peer_status_view(status: dict[str, Any]) -> list[RenderableType]:
     running = (f"running, pid {daemon['pid']}, party {daemon['party']}, listening on {daemon['listen']}"
                if daemon["running"] else "not running")
     batches = status["batches"]
-    head = _pairs(f"Peer {status['name']}", [
-        ("account", status["account"]), ("daemon", running), ("cache", status["cache"]),
-        ("batches", f"{batches['stored']} stored, {batches['attested']} attested")])
+    rows: list[tuple[str, Any]] = [("account", status["account"]), ("daemon", running), ("cache", status["cache"]),
+                                   ("batches", f"{batches['stored']} stored, {batches['attested']} attested")]
+    loop, chain = daemon.get("loop") or {}, daemon.get("chain") or {}
+    if daemon["running"] and loop and chain:
+        rows.append(("event loop", f"longest stall {loop['longest_stall_s']:.3f} s; {chain['transactions']} "
+                                   f"transactions, longest receipt wait {chain['longest_receipt_wait_s']:.1f} s"))
+    head = _pairs(f"Peer {status['name']}", rows)
     stock = _table("tuple kind", "tuples")
     for key, n in status["stock"].items():
         stock.add_row(Text(key), str(n))

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mpcc import orgs
+from mpcc.loopwatch import LoopWatch
 from mpcc.peer.channels import Channels
 from mpcc.peer.config import PeerConfig
 from mpcc.peer.intake import Intake
@@ -83,6 +84,7 @@ class Daemon:
     work: Jobs
     next_block: int = 0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    watch: LoopWatch = field(default_factory=LoopWatch)
     _expiry_checked: float = 0.0
 
     @classmethod
@@ -130,6 +132,7 @@ class Daemon:
         await self.channels.listen(host, port)
         log.info("%s is party %d of %d; listening on %s:%d for MPC channels", self.org.public.name,
                  self.intake.party, len(self.intake.group), host, port)
+        self._spawn(self.watch.run())
         try:
             if await self.intake.load_key(stop) is None:
                 return
@@ -203,11 +206,18 @@ class Daemon:
             except MpccError as err:
                 log.error("job %d: the chain's reservation conflicts with this cache: %s", job_id, err)
 
+    def _chain_figures(self) -> dict[str, float]:
+        """This process's transactions and the longest wait for a receipt among them."""
+        sent = list(self.dep.chain.log)
+        return {"transactions": len(sent), "longest_receipt_wait_s": round(max((s.waited_s for s in sent),
+                                                                               default=0.0), 3)}
+
     def _write_status(self) -> None:
         status = {"pid": os.getpid(), "updated": time.time(), "name": self.org.public.name,
                   "account": self.me, "party": self.intake.party, "group": [m.name for m in self.intake.group],
                   "listen": self.config.listen or self.org.public.endpoint, "sessions": self.sessions,
-                  "jobs": {str(k): v for k, v in sorted(self.jobs.items())}, "batches": self.batches}
+                  "jobs": {str(k): v for k, v in sorted(self.jobs.items())}, "batches": self.batches,
+                  "loop": self.watch.as_dict(), "chain": self._chain_figures()}
         path = self.config.status_path
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(status, indent=1))

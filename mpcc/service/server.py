@@ -43,6 +43,7 @@ from eth_account.signers.local import LocalAccount
 
 from offchain.errors import ConfigError
 from mpcc.service.dealer_state import REFETCH, LoadedKeys
+from mpcc.loopwatch import LoopWatch
 from mpcc.progress import NoProgress, Reporter
 from mpcc.service.dealing import Offer, PreprocessingService
 from offchain.preprocessing.protocol import (
@@ -208,7 +209,8 @@ async def serve(process: ServiceProcess, host: str, port: int, poll_s: float = 1
         log.info("preprocessing service for %d members listening on %s:%d", process.group_size, host, port)
         # Dealing, sealing and committing run on a worker thread, the chain's receipts included:
         # requests for deliveries are answered meanwhile.
-        chain = AsyncChain(process.dep.chain)
+        chain, watch = AsyncChain(process.dep.chain), LoopWatch()
+        watching = asyncio.ensure_future(watch.run())
         try:
             while True:
                 try:
@@ -221,6 +223,10 @@ async def serve(process: ServiceProcess, host: str, port: int, poll_s: float = 1
                     ready.set()
                 await asyncio.sleep(poll_s)
         finally:
+            watching.cancel()
+            sent = list(process.dep.chain.log)
+            log.info("stopping: event loop's longest stall %.3f s; %d transactions, longest receipt wait %.1f s",
+                     watch.longest_s, len(sent), max((s.waited_s for s in sent), default=0.0))
             chain.close()
             server.close()
             await server.wait_closed()
