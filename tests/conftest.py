@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.nodes import hardhat_node_at
+pytest.register_assert_rewrite("harness")
+
+from harness.nodes import hardhat_node_at  # noqa: E402 - after the rewrite is registered
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,7 @@ from typing import Iterator
 
 import pytest
 
-pytest.register_assert_rewrite("e2e_testkit")
-
-from e2e_testkit import Cluster, wait_until  # noqa: E402
+from harness.cluster import Cluster, wait_until
 
 
 @pytest.fixture(scope="module")

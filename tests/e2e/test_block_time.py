@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.nodes import mine_every
-from e2e_testkit import Cluster, wait_until
+from harness.cluster import Cluster, wait_until
 from onchain.jobs import JobState
 
 BLOCK_S = 2.0

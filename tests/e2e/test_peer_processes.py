@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_testkit import (
+from harness.cluster import (
     ROOT, TAGS, Cluster, check_cache_consistent, cache_ranges, file_digest, free_port, wait_until,
 )
 from offchain import identity

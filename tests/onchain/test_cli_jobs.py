@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import pytest
 import typer
 
+from harness import cluster as cluster_kit
 from offchain.auditable import routes
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
@@ -323,25 +324,12 @@ def test_a_bad_spec_sends_nothing(hardhat_node: str, org_homes: list[Path], tmp_
     assert "party" in members and dep.registry.active_members()[1].account in members
 
 
-def _e2e_testkit() -> Any:
-    """The end-to-end tests' cluster of separate processes (tests/e2e/e2e_testkit.py)."""
-    folder = str(ROOT / "tests" / "e2e")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    import e2e_testkit
-
-    return e2e_testkit
-
-
-@pytest.mark.hardhat
-@pytest.mark.slow
 def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path: Path) -> None:
     """The README's walkthrough: a non-mean job from a spec file, followed with --wait, audited."""
-    kit = _e2e_testkit()
-    cluster = kit.Cluster(tmp_path, hardhat_node)
+    cluster = cluster_kit.Cluster(tmp_path, hardhat_node)
     try:
         cluster.form()
-        for i, tag in enumerate(kit.TAGS):
+        for i, tag in enumerate(cluster_kit.TAGS):
             config = cluster.config(i)  # Patient data; the tree runs beside the refill's intakes: more time.
             text = config.read_text().replace("timeout_s = 15", "timeout_s = 90")
             config.write_text(text.replace("connect_timeout_s = 6", "connect_timeout_s = 30") + "".join(
@@ -353,10 +341,10 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
         cluster.start("service", "preprocess", "serve", "--test-account-index", "1", "--listen",
                       f"127.0.0.1:{cluster.service_port}", "--stock", "input_mask=1", "--poll-s", "0.5",
                       "--progress", *[a for s in specs for a in ("--stock-for", s)])
-        for i, tag in enumerate(kit.TAGS):
+        for i, tag in enumerate(cluster_kit.TAGS):
             cluster.start(f"peer-{tag}", "peer", "run", "--config", str(cluster.config(i)), "--progress")
         needs = cluster.mpcc_json("job", "plan", "--spec", specs[1])["needs"]
-        kit.wait_until("the tree's tuples at every peer",
+        cluster_kit.wait_until("the tree's tuples at every peer",
                        lambda: all(all(cluster.stock(i).get(k, 0) >= n for k, n in needs.items()) for i in range(3)),
                        180)
         service = f"127.0.0.1:{cluster.service_port}"

@@ -1,4 +1,4 @@
-"""Helpers of the end-to-end tests: a consortium of separate processes on `npx hardhat node`.
+"""A consortium of separate processes on `npx hardhat node`, for end-to-end tests and benchmarks.
 
 :class:`Cluster` runs the CLI as a user would (``mpcc org init``, ``deploy``,
 ``org join``/``approve``, ``preprocess serve``, ``peer run``, ``job ...``), keeps
@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from harness.nodes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 #: The installed entry point beside the interpreter running the tests (any virtual environment).
 MPCC = str(Path(sys.executable).parent / "mpcc")
@@ -29,12 +30,6 @@ PASSPHRASE = "e2e test passphrase, not a secret"
 SERVICE_ACCOUNT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # account #1 of the public Hardhat mnemonic
 NAMES = ("Party A", "Party B", "Party C")
 TAGS = ("a", "b", "c")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float, every: float = 0.3) -> Any:
@@ -63,6 +58,9 @@ class Cluster:
     ports: list[int] = field(default_factory=lambda: [free_port() for _ in NAMES])
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     accounts: list[str] = field(default_factory=list)
+    #: The peers' timing settings (short for tests; a real chain wants the defaults of mpcc.peer.config).
+    settings: str = "timeout_s = 15\nconnect_timeout_s = 6\npoll_s = 0.3\n"
+    command_timeout: float = 120  # Seconds a CLI command may take (a deployment waits for ~10 blocks).
 
     @property
     def manifest(self) -> Path:
@@ -85,15 +83,15 @@ class Cluster:
     def log(self, name: str) -> Path:
         return self.workdir / f"{name}.log"
 
-    def mpcc(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def mpcc(self, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([MPCC, *args], capture_output=True, text=True, env=self.env, cwd=self.workdir,
-                              timeout=timeout)
+                              timeout=timeout or self.command_timeout)
         if check and done.returncode != 0:
             raise AssertionError(f"mpcc {' '.join(args)} exited {done.returncode}: {done.stderr}")
         return done
 
-    def mpcc_json(self, *args: str) -> Any:
-        return json.loads(self.mpcc(*args, "--json").stdout.strip().splitlines()[-1])
+    def mpcc_json(self, *args: str, timeout: float | None = None) -> Any:
+        return json.loads(self.mpcc(*args, "--json", timeout=timeout).stdout.strip().splitlines()[-1])
 
     # Setting up -------------------------------------------------------------------------
 
@@ -115,8 +113,13 @@ class Cluster:
             self.config(i).write_text(
                 f'home = "{self.home(i).name}"\nrpc = "{self.rpc}"\nmanifest = "{self.manifest.name}"\n'
                 f'cache = "{self.cache(i).name}"\nservice = "127.0.0.1:{self.service_port}"\n'
-                'accept = "auto"\ntimeout_s = 15\nconnect_timeout_s = 6\npoll_s = 0.3\n'
+                'accept = "auto"\n' + self.settings +
                 f'[data]\nincome = "{ROOT / "examples" / f"incomes_party_{TAGS[i]}.csv"}"\n')
+
+    def bind(self, i: int, columns: dict[str, Path]) -> None:
+        """Binds more columns of peer ``i`` to files (after ``form``; before the peer starts)."""
+        with self.config(i).open("a") as config:
+            config.writelines(f'{column} = "{path}"\n' for column, path in columns.items())
 
     def start(self, name: str, *args: str) -> None:
         log = self.log(name).open("ab")
