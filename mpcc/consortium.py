@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from eth_account.signers.local import LocalAccount
 
+from mpcc.orgs import Org, PublicEntry
 from onchain.chain import LOCAL_CHAIN_IDS, Chain
 from onchain.contract import Receipt
 from onchain.deploy import Deployment
 from onchain.errors import ConfigError
-from mpcc.orgs import Org, PublicEntry
-from onchain.registry import MemberKeys, MemberStatus, Role
+from onchain.registry import MemberStatus, Role
 
 TEST_FUNDING_WEI = 10**18
 
@@ -44,7 +46,7 @@ def request_join(dep: Deployment, org: Org) -> Receipt:
     return dep.registry.request_join(org.account, org.public.keys())
 
 
-def admit(dep: Deployment, applicant: Org, approvers: list[Org]) -> list[Receipt]:
+def admit(dep: Deployment, applicant: Org, approvers: Sequence[Org]) -> list[Receipt]:
     """Request to join and collect approvals until admitted (demo and tests)."""
     receipts = [request_join(dep, applicant)]
     for approver in approvers:

@@ -10,7 +10,6 @@ module validates everything first so that bad input never reaches the chain.
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path

@@ -14,5 +14,5 @@ def ensure_venv() -> None:
     if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
         if not python.exists():
             sys.exit("the project's environment is missing: run scripts/setup first")
-        os.execv(str(python), [str(python), *sys.argv])
+        os.execv(str(python), [str(python), *sys.argv])  # noqa: S606 - re-run this script in the venv
     sys.path.insert(0, str(ROOT))

@@ -41,16 +41,16 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
-from offchain.auditable.commitments import check_opening, column_sums
 from offchain.auditable import program, program_audit
+from offchain.auditable.commitments import check_opening, column_sums
 from offchain.auditable.linear import result_from_totals, revealed_columns, width
-from offchain.auditable.routes import Route, route
 from offchain.auditable.replay import PartyRecord, Step, replay
+from offchain.auditable.routes import Route, route
 from offchain.auditable.summary import challenge as summary_challenge
 from offchain.auditable.summary import plan as summary_plan
 from offchain.auditable.tracked import Transcript
@@ -119,7 +119,7 @@ def verify(spec: JobSpec, trail: TrailRecord) -> list[Step]:
         return _verify_program(spec, trail)
     columns = revealed_columns(spec)
     totals, steps = verify_openings(trail, width(spec), columns, len(spec.participants) * width(spec))
-    return steps + [_check_result(spec, trail, totals)]
+    return [*steps, _check_result(spec, trail, totals)]
 
 
 def verify_openings(trail: TrailRecord, width: int, columns: Sequence[int], expected: int
@@ -148,14 +148,14 @@ def _verify_summary(spec: JobSpec, trail: TrailRecord) -> list[Step]:
             problems.append(f"{who}: {'no published data' if isinstance(err, KeyError) else err}")
     if problems or not lists_step.passed:
         steps.append(Step("replay", False, "; ".join(problems) or "the lists did not check out"))
-        return steps + [_check_result_of(trail, None)]
+        return [*steps, _check_result_of(trail, None)]
     t = summary_challenge(trail.job_id, [trail.input_commitments[w] for w in trail.participants])
     try:
         derived, findings = replay(spec, t, records)
     except ValueError as err:
-        return steps + [Step("replay", False, str(err)), _check_result_of(trail, None)]
+        return [*steps, Step("replay", False, str(err)), _check_result_of(trail, None)]
     steps += findings
-    return steps + [_check_result_of(trail, registry.result_bytes(derived) if derived is not None else None)]
+    return [*steps, _check_result_of(trail, registry.result_bytes(derived) if derived is not None else None)]
 
 
 def _verify_program(spec: JobSpec, trail: TrailRecord) -> list[Step]:
@@ -176,7 +176,7 @@ def _verify_program(spec: JobSpec, trail: TrailRecord) -> list[Step]:
     steps[0] = dataclasses.replace(steps[0], detail=steps[0].detail + ", their hash committed on "
                                    "JobManager by every participant")
     expected_result = registry.result_bytes(derived) if derived is not None else None
-    return steps + [_check_result_of(trail, expected_result)]
+    return [*steps, _check_result_of(trail, expected_result)]
 
 
 def _check_lists(trail: TrailRecord, expected: int) -> tuple[dict[str, curve.PointVec], Step]:

@@ -14,23 +14,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
+from mpcc.audit.public import audit_public
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable.replay import Step
 from offchain.errors import ConfigError
 from onchain.abi.job_manager import (
-    InputsCommitted, JobAccepted, JobFinalised, JobManagerEvent, JobProposed, ResultSubmitted,
+    InputsCommitted,
+    JobAccepted,
+    JobFinalised,
+    JobManagerEvent,
+    JobProposed,
+    ResultSubmitted,
 )
 from onchain.abi.org_registry import OrgRegistryEvent
 from onchain.abi.preprocessing_ledger import (
-    BatchCommitted, BatchRejected, PreprocessingLedgerEvent, SacrificeAttested, TuplesReserved,
+    BatchCommitted,
+    BatchRejected,
+    PreprocessingLedgerEvent,
+    SacrificeAttested,
+    TuplesReserved,
 )
 from onchain.deploy import Deployment
 from onchain.events import EventBase
 from onchain.history import JobHistory, Position, load_history, position, replay
-from mpcc.audit.public import audit_public
 from onchain.registry import Role
 
 E = TypeVar("E", bound=EventBase)

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import typer
 from eth_account.signers.local import LocalAccount
 from rich.console import Console, RenderableType
 
 from mpcc import orgs
+from mpcc.progress import Reporter, reporter
 from onchain import keystore
 from onchain.chain import LOCAL_CHAIN_IDS, Chain
 from onchain.deploy import Deployment
 from onchain.errors import ConfigError
 from onchain.manifest import DEFAULT_PATH, Manifest
-from mpcc.progress import Reporter, reporter
 
 # Piped or redirected output is not cut to 80 columns: tables keep whole addresses and hashes.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -75,7 +76,7 @@ def account_of(text: str) -> str:
     return orgs.check_address(orgs.PublicEntry.load(path).account)
 
 
-def signer(chain: Chain, keystore_path: Optional[Path], test_account: bool) -> LocalAccount:
+def signer(chain: Chain, keystore_path: Path | None, test_account: bool) -> LocalAccount:
     """The account that signs: an encrypted keystore, or a local test chain's test key."""
     if keystore_path is not None:
         return keystore.load(keystore_path, keystore.passphrase(f"passphrase for {keystore_path}: "))
@@ -87,7 +88,7 @@ def signer(chain: Chain, keystore_path: Optional[Path], test_account: bool) -> L
 
 
 @contextmanager
-def progress_to_stderr(requested: Optional[bool], as_json: bool = False) -> Iterator[Reporter]:
+def progress_to_stderr(requested: bool | None, as_json: bool = False) -> Iterator[Reporter]:
     """The progress reporter for ``--progress/--no-progress``, closed on the way out."""
     progress = reporter(requested, as_json)
     try:

@@ -12,27 +12,30 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from mpcc import orgs
+from mpcc.analyst import propose_job
+from mpcc.cli.watch import wait_for_job, watch_daemon
+from mpcc.peer.config import PeerConfig
+from mpcc.peer.daemon import Daemon
+from mpcc.peer.status import peer_status as gather
+from mpcc.progress import NoProgress, Reporter
+from mpcc.service.server import ServiceProcess, parse_stock, serve
 from offchain.analytics import registry
+from offchain.analytics.spec import REVEALS, JobSpec, categorical_columns, numeric_columns
 from offchain.auditable import program, routes
 from offchain.auditable.routes import Route, route
-from offchain.analytics.spec import categorical_columns, numeric_columns
-from offchain.analytics.spec import REVEALS, JobSpec
 from offchain.errors import ConfigError, DeliveryRejected, TuplesExhausted
-from mpcc.analyst import propose_job
-from mpcc.peer.config import PeerConfig
 from offchain.net.address import split_host_port
-from offchain.preprocessing.protocol import ServiceClient
-from mpcc.progress import NoProgress, Reporter
-from mpcc.cli.watch import wait_for_job, watch_daemon
 from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch
+from offchain.preprocessing.protocol import ServiceClient
 from offchain.preprocessing.tuples import Needs, TupleKind
-from mpcc import orgs
 from onchain import keystore
 from onchain.abi.job_manager import JobFinalised, JobProposed
 from onchain.chain import LOCAL_CHAIN_IDS, Chain
@@ -41,9 +44,6 @@ from onchain.jobs import Deadlines, JobState, spec_hash
 from onchain.ledger import BatchStatus
 from onchain.manifest import Manifest
 from onchain.registry import Role
-from mpcc.peer.daemon import Daemon
-from mpcc.peer.status import peer_status as gather
-from mpcc.service.server import ServiceProcess, parse_stock, serve
 
 # The public test mnemonic of `npx hardhat node`: its accounts hold test ether on
 # local development chains only and must never be used anywhere else.
@@ -214,7 +214,7 @@ def job_propose(dep: Deployment, org: orgs.Org, service: str, spec: JobSpec,
     deadlines = Deadlines.from_now(dep.chain.now(), accept_s, commit_s, result_s)
     needs = routes.needs(spec)
     try:
-        job_id = propose_job(dep, org.account, spec, needs, catalogue, deadlines)  # type: ignore[arg-type]
+        job_id = propose_job(dep, org.account, spec, needs, catalogue, deadlines)
     except TuplesExhausted as err:
         raise TuplesExhausted(err.kind, err.missing, "the peers may still be checking the service's batches "
                               "(see `mpcc peer status`), or its stock is too low for this job: start "

@@ -7,21 +7,30 @@ tables (mpcc.cli.views) or, with ``--json``, as one JSON object.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
 
 from mpcc import orgs
-from onchain import keystore
+from mpcc.cli import commands
 from mpcc.cli.base import (
-    HOME, JOB, JSON_OUT, MANIFEST, PROGRESS, RPC, active_accounts, connect, emit, progress_to_stderr, show,
+    HOME,
+    JOB,
+    JSON_OUT,
+    MANIFEST,
+    PROGRESS,
+    RPC,
+    active_accounts,
+    connect,
+    emit,
+    progress_to_stderr,
+    show,
     signer,
 )
-from onchain.errors import ConfigError
-from mpcc.cli import commands
 from mpcc.cli.views import job_list_view, job_result_view, job_status_view, peer_status_view, plan_view
 from mpcc.progress import log_through
+from onchain import keystore
+from onchain.errors import ConfigError
 
 peer_app = typer.Typer(help="A member's peer daemon (run) and what it holds and does (status).",
                        no_args_is_help=True)
@@ -41,9 +50,9 @@ WAIT_S = typer.Option(3600.0, "--timeout", min=0.0, help="With --wait: give up (
 
 
 @peer_app.command("run")
-def peer_run(config: Path = CONFIG, log_file: Optional[Path] = LOG_FILE,
+def peer_run(config: Path = CONFIG, log_file: Path | None = LOG_FILE,
              verbose: bool = typer.Option(False, "--verbose", help="Log debug messages too."),
-             progress: Optional[bool] = PROGRESS) -> None:
+             progress: bool | None = PROGRESS) -> None:
     """Run the peer daemon until stopped: take batches through the sacrifice, accept and run jobs."""
     commands.setup_logging(log_file, verbose)
     with progress_to_stderr(progress) as report:
@@ -62,8 +71,8 @@ def peer_status(config: Path = CONFIG, as_json: bool = JSON_OUT) -> None:
 @preprocess_app.command("serve")
 def preprocess_serve(
     rpc: str = RPC, manifest: Path = MANIFEST,
-    keystore_path: Optional[Path] = typer.Option(None, "--keystore", help="The service's encrypted keystore."),
-    test_account_index: Optional[int] = typer.Option(None, "--test-account-index", min=0,
+    keystore_path: Path | None = typer.Option(None, "--keystore", help="The service's encrypted keystore."),
+    test_account_index: int | None = typer.Option(None, "--test-account-index", min=0,
                                                      help="Use a local test chain's account N (local chains)."),
     listen: str = typer.Option("127.0.0.1:9700", "--listen", help="host:port to serve deliveries on."),
     stock: str = typer.Option("input_mask=16,triple=256", "--stock",
@@ -74,7 +83,7 @@ def preprocess_serve(
     state: Path = typer.Option(Path(".mpcc/dealer-state.json"), "--state",
                                help="The MAC key dealt to the members, kept (mode 0600) so a restart deals "
                                     "under the same key; made on first start."),
-    log_file: Optional[Path] = LOG_FILE, progress: Optional[bool] = PROGRESS,
+    log_file: Path | None = LOG_FILE, progress: bool | None = PROGRESS,
 ) -> None:
     """Run the preprocessing service: deal, seal with HPKE, commit on chain, serve over TLS."""
     if keystore_path is None and test_account_index is None:
@@ -92,7 +101,7 @@ def preprocess_serve(
 @preprocess_app.command("fetch")
 def preprocess_fetch(batch: str = typer.Argument(..., help="Batch id (hex)."), config: Path = CONFIG,
                      out: Path = typer.Option(..., "--out", help="Where to save the delivery."),
-                     as_json: bool = JSON_OUT, progress: Optional[bool] = PROGRESS) -> None:
+                     as_json: bool = JSON_OUT, progress: bool | None = PROGRESS) -> None:
     """Save this member's delivery of a batch, as the service serves it."""
     with progress_to_stderr(progress, as_json) as report:
         done = commands.preprocess_fetch(config, batch, out, report)
@@ -109,8 +118,8 @@ def preprocess_check(delivery: Path = typer.Argument(..., help="A delivery saved
 
 
 @job_app.command("plan")
-def job_plan(spec: Optional[Path] = SPEC, analysis: Optional[str] = ANALYSIS, column: Optional[str] = COLUMN,
-             participants: Optional[str] = PARTICIPANTS, rpc: str = RPC, manifest: Path = MANIFEST,
+def job_plan(spec: Path | None = SPEC, analysis: str | None = ANALYSIS, column: str | None = COLUMN,
+             participants: str | None = PARTICIPANTS, rpc: str = RPC, manifest: Path = MANIFEST,
              as_json: bool = JSON_OUT) -> None:
     """Check a spec and show what a job of it reads, reveals and consumes; sends nothing.
 
@@ -127,9 +136,9 @@ def job_plan(spec: Optional[Path] = SPEC, analysis: Optional[str] = ANALYSIS, co
 def job_propose(
     home: Path = HOME, rpc: str = RPC, manifest: Path = MANIFEST,
     service: str = typer.Option("127.0.0.1:9700", "--service", help="host:port of the preprocessing service."),
-    spec: Optional[Path] = SPEC, analysis: Optional[str] = ANALYSIS, column: Optional[str] = COLUMN,
-    participants: Optional[str] = PARTICIPANTS,
-    title: Optional[str] = typer.Option(None, "--title", help="A title for people (with --spec: replaces "
+    spec: Path | None = SPEC, analysis: str | None = ANALYSIS, column: str | None = COLUMN,
+    participants: str | None = PARTICIPANTS,
+    title: str | None = typer.Option(None, "--title", help="A title for people (with --spec: replaces "
                                                               "the file's)."),
     accept_s: int = typer.Option(3600, "--accept-s", min=1, help="Seconds to accept."),
     commit_s: int = typer.Option(3600, "--commit-s", min=1, help="Then seconds to commit inputs."),
@@ -169,7 +178,7 @@ def job_accept(job: int = JOB, home: Path = HOME, rpc: str = RPC, manifest: Path
 @job_app.command("status")
 def job_status(job: int = JOB, rpc: str = RPC, manifest: Path = MANIFEST,
                wait: bool = typer.Option(False, "--wait", help="Wait until the job is finalised or aborted."),
-               timeout: float = WAIT_S, progress: Optional[bool] = PROGRESS, as_json: bool = JSON_OUT) -> None:
+               timeout: float = WAIT_S, progress: bool | None = PROGRESS, as_json: bool = JSON_OUT) -> None:
     """A job's state, spec, participants' steps and deadlines."""
     dep = connect(rpc, manifest)
     with progress_to_stderr(progress if wait else False, as_json) as report:
@@ -187,7 +196,7 @@ def job_list(rpc: str = RPC, manifest: Path = MANIFEST, as_json: bool = JSON_OUT
 @job_app.command("result")
 def job_result(job: int = JOB, rpc: str = RPC, manifest: Path = MANIFEST,
                wait: bool = typer.Option(False, "--wait", help="Wait for the job to close first."),
-               timeout: float = WAIT_S, progress: Optional[bool] = PROGRESS, as_json: bool = JSON_OUT) -> None:
+               timeout: float = WAIT_S, progress: bool | None = PROGRESS, as_json: bool = JSON_OUT) -> None:
     """The finalised result of a job: exactly what its spec reveals (exit 2 if it has none)."""
     dep = connect(rpc, manifest)
     if wait:
@@ -199,7 +208,7 @@ def job_result(job: int = JOB, rpc: str = RPC, manifest: Path = MANIFEST,
 
 @job_app.command("expire")
 def job_expire(job: int = JOB, rpc: str = RPC, manifest: Path = MANIFEST,
-               home: Optional[Path] = typer.Option(None, "--home", help="Sign as this organisation."),
+               home: Path | None = typer.Option(None, "--home", help="Sign as this organisation."),
                test_account: bool = typer.Option(False, "--test-account", help="Sign with the local test key."),
                as_json: bool = JSON_OUT) -> None:
     """Abort a job whose current deadline has passed (anyone may)."""

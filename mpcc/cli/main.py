@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Group
@@ -18,21 +18,30 @@ from rich.table import Table
 from rich.text import Text
 
 from mpcc import orgs
-from onchain import keystore
-from onchain.abi.org_registry import MemberAdmitted
-from onchain.chain import MEMORY, Chain
+from mpcc.audit.record import audit_job
 from mpcc.cli.base import (
-    HOME, JOB, JSON_OUT, MANIFEST, RPC, account_of, connect, console, emit, err_console, signer,
+    HOME,
+    JOB,
+    JSON_OUT,
+    MANIFEST,
+    RPC,
+    account_of,
+    connect,
+    console,
+    emit,
+    err_console,
+    signer,
 )
 from mpcc.cli.jobs import job_app, peer_app, preprocess_app
+from mpcc.consortium import bootstrap_members, fund_from_test_account, request_join
+from mpcc.demo.run import run_demo
+from onchain import compiler, keystore
+from onchain.abi.org_registry import MemberAdmitted
+from onchain.chain import MEMORY, Chain
 from onchain.deploy import deploy
 from onchain.errors import ChainError, ConfigError, ContractRevert, MpccError, RpcUnreachable
 from onchain.manifest import Manifest
 from onchain.registry import Member, Role
-from mpcc.consortium import bootstrap_members, fund_from_test_account, request_join
-from mpcc.audit.record import audit_job
-from mpcc.demo.run import run_demo
-from onchain import compiler
 
 HELP = """mpcc: secure multi-party computation coordinated by an Ethereum chain.
 
@@ -107,11 +116,11 @@ def _exit_code(err: MpccError) -> int:
 @app.command("deploy")
 def deploy_cmd(
     rpc: str = RPC, manifest: Path = MANIFEST,
-    keystore_path: Optional[Path] = typer.Option(None, "--keystore", help="Deployer's encrypted keystore."),
+    keystore_path: Path | None = typer.Option(None, "--keystore", help="Deployer's encrypted keystore."),
     test_account: bool = typer.Option(False, "--test-account", help="Use the local chain's well-known test key."),
     quorum: int = typer.Option(2, "--quorum", min=1, help="Approvals needed to admit, suspend or grant a role."),
     bootstrap: list[Path] = typer.Option([], "--bootstrap", help="public.json of a founding member (repeatable)."),
-    preprocessor: Optional[str] = typer.Option(None, "--preprocessor", help="Address of the preprocessing service."),
+    preprocessor: str | None = typer.Option(None, "--preprocessor", help="Address of the preprocessing service."),
     seal: bool = typer.Option(True, "--seal/--no-seal", help="Seal the bootstrap after adding founding members."),
     force: bool = typer.Option(False, "--force", help="Replace an existing manifest."),
     as_json: bool = JSON_OUT,
@@ -189,7 +198,7 @@ def org_approve(applicant: str = typer.Argument(..., help="The applicant's addre
 
 @org_app.command("rotate")
 def org_rotate(home: Path = HOME, rpc: str = RPC, manifest: Path = MANIFEST,
-               endpoint: Optional[str] = typer.Option(None, "--endpoint", help="New host:port (default: keep)."),
+               endpoint: str | None = typer.Option(None, "--endpoint", help="New host:port (default: keep)."),
                as_json: bool = JSON_OUT) -> None:
     """Publish this organisation's current TLS fingerprint, HPKE key and endpoint."""
     org = orgs.load(home, keystore.passphrase())
@@ -300,4 +309,4 @@ def demo_cmd(as_json: bool = JSON_OUT) -> None:
     run_demo(console, as_json=as_json)
 
 
-__all__ = ["app", "main", "ContractRevert"]
+__all__ = ["ContractRevert", "app", "main"]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from offchain.errors import MpccError
 from mpcc.peer.daemon import Daemon
 from mpcc.progress import Reporter
+from offchain.errors import MpccError
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,12 @@ def batch_phase(state: str, in_sacrifice: bool) -> tuple[int, str] | None:
     return 1, "fetching, checking against the chain, opening (HPKE)"
 
 
-def job_phase(local: str, chain_state: Callable[[], str]) -> tuple[int, str] | None:
+def job_phase(local: str, chain_state: str) -> tuple[int, str] | None:
     """(step, phase) of a job in the daemon; None once this peer is done with it."""
     if local in _JOB_LOCAL:
         return _JOB_LOCAL[local]
     if local == "running":
-        return _CHAIN_PHASE.get(chain_state(), (4, "computing under MPC"))
+        return _CHAIN_PHASE.get(chain_state, (4, "computing under MPC"))
     if local == "result posted":
         return 5, "result posted; waiting for every participant's result"
     return None
@@ -66,7 +67,7 @@ async def watch_daemon(daemon: Daemon, progress: Reporter, every: float = 0.5) -
             running = [j for j, local in list(daemon.jobs.items()) if local == "running"]
             states = {j: (await daemon.peer.chain.run(daemon.dep.jobs.job, j)).state.name.lower() for j in running}
             shown = _report_daemon(daemon, progress, shown, states)
-        except Exception as err:  # noqa: BLE001 - progress must never stop the daemon
+        except Exception as err:
             log.debug("progress: %s", err)
         await asyncio.sleep(every)
 
@@ -84,7 +85,7 @@ def _report_daemon(daemon: Daemon, progress: Reporter, shown: set[str], states: 
             progress.finish(task, state)
     for job_id, local in list(daemon.jobs.items()):
         task = f"job {job_id}"
-        phase = job_phase(local, lambda j=job_id: states.get(j, ""))
+        phase = job_phase(local, states.get(job_id, ""))
         if phase is not None:
             progress.update(task, phase[1], phase[0], JOB_STEPS)
             now.add(task)

@@ -9,23 +9,25 @@ its own SQLite tuple cache and its own data files.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
-from offchain.auditable import routes
-from offchain.analytics.spec import JobSpec
-from offchain.net.memory import MemoryNetwork, run_parties
+from mpcc import orgs
 from mpcc.analyst import propose_job
+from mpcc.consortium import admit, bootstrap_members, fund_from_test_account
 from mpcc.peer.member import JobOutcome, MemberPeer
 from mpcc.service.dealing import Offer, PreprocessingService
-from offchain.preprocessing.keyshare import open_key_share
+from offchain.analytics.spec import JobSpec
+from offchain.auditable import routes
+from offchain.net.memory import MemoryNetwork, run_parties
+from offchain.net.transport import Transport
 from offchain.preprocessing.cache import TupleCache
+from offchain.preprocessing.keyshare import open_key_share
 from offchain.preprocessing.tuples import Needs
 from offchain.shares import MacKeyShare
-from mpcc import orgs
 from onchain.chain import Chain
-from mpcc.consortium import admit, bootstrap_members, fund_from_test_account
 from onchain.deploy import Deployment, deploy
 from onchain.jobs import Deadlines
 
@@ -63,7 +65,7 @@ class LocalConsortium:
         caches = [cache_dir / f"peer-{i}.sqlite" if cache_dir else org.home / "tuples.sqlite"
                   for i, org in enumerate(members)]
         peers = [MemberPeer(org, dep, TupleCache(path), dict(binding))
-                 for org, binding, path in zip(members, data, caches)]
+                 for org, binding, path in zip(members, data, caches, strict=True)]
         service = PreprocessingService(dep, service_account, dep.registry.active_members(), state)
         keys = [open_key_share(p.org.identity, service.sealed_keys[i], i, service.group)
                 for i, p in enumerate(peers)]
@@ -73,14 +75,17 @@ class LocalConsortium:
         """Run ``step`` as every peer at once, over ``network`` (a fresh one by default); results
         (or exceptions) in party order."""
         network = network or MemoryNetwork(len(self.peers), timeout=timeout)
-        programs = [lambda t, p=p, k=k: step(p, t, k) for p, k in zip(self.peers, self.keys)]
+        programs = [lambda t, p=p, k=k: step(p, t, k) for p, k in zip(self.peers, self.keys, strict=True)]
         return asyncio.run(run_parties(network, programs))
 
     def feed(self, needs: Needs) -> list[Offer]:
         """Deal, seal and commit batches for ``needs``; every peer checks and stores them."""
         made = self.service.produce(needs)
         for offer in made:
-            _raise_first(self.run_all(lambda peer, t, k, o=offer: peer.accept_delivery(t, k, o.sealed.delivery(k.party))))
+            async def accept(peer: MemberPeer, transport: Transport, key: MacKeyShare, o: Offer = offer) -> None:
+                await peer.accept_delivery(transport, key, o.sealed.delivery(key.party))
+
+            _raise_first(self.run_all(accept))
         self.offers.extend(made)
         return made
 

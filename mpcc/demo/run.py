@@ -24,12 +24,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from offchain.auditable import routes
-from offchain.analytics.spec import JobSpec
-from mpcc.demo.local import LocalConsortium
-from mpcc.peer.member import JobOutcome
 from mpcc import orgs
 from mpcc.audit.record import PUBLIC, audit_job
+from mpcc.demo.local import LocalConsortium
+from mpcc.peer.member import JobOutcome
+from offchain.analytics.spec import JobSpec
+from offchain.auditable import routes
 from onchain.deploy import Deployment
 from onchain.jobs import JobState
 
@@ -55,7 +55,10 @@ def run_demo(console: Console, as_json: bool = False, workdir: Path | None = Non
 
 
 def _run(console: Console, workdir: Path, quiet: bool) -> dict[str, Any]:
-    say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[dim]-[/] {msg}", highlight=False))
+    def say(msg: str) -> None:
+        if not quiet:
+            console.print(f"[dim]-[/] {msg}", highlight=False)
+
     secret = secrets.token_urlsafe(16).encode()
     members = [_make_org(workdir / f"org-{tag}", name, endpoint, secret) for name, endpoint, tag in ORGS]
     data = [{"income": EXAMPLES / f"incomes_party_{tag}.csv"} for _, _, tag in ORGS]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -38,7 +38,7 @@ from offchain.net.address import check_host_port
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SECRET_KEYS = ("passphrase", "password", "secret", "private_key")
 
-AcceptPolicy = Union[Literal["auto", "manual"], list[str]]
+AcceptPolicy = Literal["auto", "manual"] | list[str]
 
 
 def _secret_key(table: dict[str, object], prefix: str = "") -> str | None:

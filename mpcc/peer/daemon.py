@@ -21,6 +21,7 @@ beside the cache for ``mpcc peer status``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -41,10 +42,10 @@ from offchain.net.address import split_host_port
 from offchain.net.tls import ChannelSettings, TlsCredentials
 from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.protocol import ServiceClient
-from onchain.chain import Chain
-from onchain.deploy import Deployment
 from onchain.abi.job_manager import JobProposed
 from onchain.abi.preprocessing_ledger import BatchCommitted, TuplesReserved
+from onchain.chain import Chain
+from onchain.deploy import Deployment
 from onchain.manifest import Manifest
 
 log = logging.getLogger("mpcc.peer")
@@ -104,7 +105,7 @@ class Daemon:
         channels = Channels(TlsCredentials.from_identity(org.identity, passphrase), settings, org.account.address)
         intake = Intake(peer, ServiceClient(config.service), channels, group,
                         accounts.index(org.account.address.lower()), config.cache_path.with_suffix(".keyshare"))
-        work = Jobs(config, peer, channels, lambda: intake.key)
+        work = Jobs(config, peer, channels, intake.loaded_key)
         return cls(config, org, dep, peer, channels, intake, work, next_block=manifest.deploy_block)
 
     @property
@@ -140,10 +141,8 @@ class Daemon:
             while not stop.is_set():
                 await self._poll()
                 self._write_status()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.config.poll_s)
-                except TimeoutError:
-                    pass
         finally:
             log.info("stopping: %d tasks cancelled", len(self.tasks))
             for task in list(self.tasks):

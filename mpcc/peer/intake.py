@@ -74,6 +74,12 @@ class Intake:
     key: MacKeyShare | None = None
     batches: dict[str, str] = field(default_factory=dict)
 
+    def loaded_key(self) -> MacKeyShare:
+        """The MAC key share: intake and jobs start only once ``load_key`` returned it."""
+        if self.key is None:
+            raise ConfigError("the MAC key share is not loaded yet")
+        return self.key
+
     @property
     def group_id(self) -> bytes:
         return group_id([m.account for m in self.group])
@@ -84,7 +90,8 @@ class Intake:
         while not stop.is_set():
             try:
                 kept = path.exists()
-                sealed = SealedKeyShare.from_bytes(path.read_bytes()) if kept else await self.client.key_share(self.party)
+                sealed = (SealedKeyShare.from_bytes(path.read_bytes()) if kept
+                          else await self.client.key_share(self.party))
                 if sealed.group != group or sealed.party != self.party:
                     raise ConfigError(
                         f"the MAC key share in {path} is for another group: the registry's members changed since "
@@ -124,8 +131,7 @@ class Intake:
                 return
             except SacrificeFailed as err:
                 self.batches[name] = "rejected"
-                assert self.key is not None
-                advice = await key_change_advice(self.client, self.peer.org.identity, self.key, self.group_id,
+                advice = await key_change_advice(self.client, self.peer.org.identity, self.loaded_key(), self.group_id,
                                                  self.key_share_path)
                 log.warning("batch %s: sacrifice failed, rejected on chain: %s; %s", name, err, advice)
                 return
@@ -167,7 +173,7 @@ class Intake:
         return None
 
     async def _once(self, batch_id: bytes) -> None:
-        assert self.key is not None
+        key = self.loaded_key()
         delivery = await self.client.delivery(batch_id, self.party)
         if delivery.header.n_parties != len(self.group):
             raise DeliveryRejected(batch_id, self.party, f"dealt for {delivery.header.n_parties} parties, "
@@ -177,7 +183,7 @@ class Intake:
         label = f"batch {batch_id.hex()[:16]}"
         transport = await self.channels.connect(batch_id, self.group, everyone, label)
         try:
-            await self.peer.accept_delivery(transport, self.key, delivery)
+            await self.peer.accept_delivery(transport, key, delivery)
         finally:
             await self.channels.disconnect(transport, label)
 

@@ -45,7 +45,7 @@ class Jobs:
     config: PeerConfig
     peer: MemberPeer
     channels: Channels
-    key: Callable[[], MacKeyShare | None]
+    key: Callable[[], MacKeyShare]
     states: dict[int, str] = field(default_factory=dict)
 
     async def left_over(self, job_ids: list[int]) -> None:
@@ -85,14 +85,13 @@ class Jobs:
         except MpccError as err:
             self.states[job_id] = f"failed: {err}"
             log.warning("job %d: stopped: %s", job_id, err)
-        except Exception:  # noqa: BLE001 - one job's bug must not stop the daemon
+        except Exception:
             self.states[job_id] = "failed"
             log.exception("job %d: unexpected error", job_id)
 
     async def _run(self, job_id: int) -> None:
         peer, jobs = self.peer, self.peer.dep.jobs
         key = self.key()
-        assert key is not None
         spec = await peer.job_spec(job_id)
         job = await peer.chain.run(jobs.job, job_id)
         accepted = await peer.chain.run(jobs.has_accepted, job_id, peer.address)
@@ -103,7 +102,8 @@ class Jobs:
             return
         log.info("job %d: waiting for every participant to accept", job_id)
         self.states[job_id] = "accepted"
-        while (state := (await peer.chain.run(jobs.job, job_id)).state) is JobState.PROPOSED:
+        # The chain is polled: no event is set when the others accept.
+        while (state := (await peer.chain.run(jobs.job, job_id)).state) is JobState.PROPOSED:  # noqa: ASYNC110
             await asyncio.sleep(self.config.poll_s)
         if state is not JobState.ACCEPTED:
             self.states[job_id] = state.name.lower()

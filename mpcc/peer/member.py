@@ -38,7 +38,12 @@ from offchain.auditable.tracked import Transcript
 from offchain.engine.context import Context
 from offchain.engine.sacrifice import accept_batch
 from offchain.errors import (
-    ConfigError, DeliveryRejected, PeerDisconnected, PeerTimeout, ProtocolAbort, SacrificeFailed,
+    ConfigError,
+    DeliveryRejected,
+    PeerDisconnected,
+    PeerTimeout,
+    ProtocolAbort,
+    SacrificeFailed,
 )
 from offchain.net.transport import Transport
 from offchain.preprocessing.cache import TupleCache
@@ -46,9 +51,9 @@ from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batc
 from offchain.preprocessing.source import MemoryTupleSource
 from offchain.preprocessing.tuples import TupleKind
 from offchain.shares import MacKeyShare, SharedVec
-from onchain.aio import AsyncChain
 from onchain.abi.job_manager import InputsCommitted, JobProposed
 from onchain.abi.preprocessing_ledger import TuplesReserved
+from onchain.aio import AsyncChain
 from onchain.audit_trail import DataKind
 from onchain.audit_trail import input_commitment as trail_commitment
 from onchain.deploy import Deployment

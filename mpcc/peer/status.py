@@ -12,9 +12,9 @@ import json
 import time
 from typing import Any
 
+from mpcc import orgs
 from mpcc.peer.config import PeerConfig
 from offchain.preprocessing.cache import TupleCache
-from mpcc import orgs
 from onchain.abi.job_manager import JobProposed
 from onchain.deploy import Deployment
 

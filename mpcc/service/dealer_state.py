@@ -48,9 +48,10 @@ import json
 import os
 import secrets
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -59,7 +60,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from offchain.errors import DealerStateError
-from offchain.field import P, FieldVec, RandBytes
+from offchain.field import FieldVec, P, RandBytes
 from offchain.shares import MacKeyShare, split_key
 
 FORMAT = "mpcc-dealer-state"
@@ -162,7 +163,7 @@ def save(path: Path, binding: DealerBinding, keys: DealerKeys, account_key: byte
     """Writes ``keys`` for ``binding`` to ``path`` atomically, mode 0600 (format in the module docstring)."""
     public: dict[str, Any] = {
         "format": FORMAT, "version": VERSION,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "service": binding.service, "chain_id": binding.chain_id, "registry": binding.registry,
         "ledger": binding.ledger, "group": binding.group.hex(), "members": list(binding.members)}
     nonce = secrets.token_bytes(_NONCE_BYTES)

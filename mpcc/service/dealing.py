@@ -30,6 +30,7 @@ from onchain.deploy import Deployment
 from onchain.ledger import TupleKind as ChainKind
 from onchain.registry import Member
 
+
 @dataclass(frozen=True)
 class Offer:
     """A committed batch as the service serves it: sealed parts and the tuple key."""
@@ -61,7 +62,7 @@ class PreprocessingService:
             keys = self.loaded.keys
         self._dealer = Dealer(len(self.recipients), keys.alpha)
         self.sealed_keys = tuple(seal_key_share(m.hpke_public_key, k, self.group)
-                                 for m, k in zip(self.recipients, keys.shares))
+                                 for m, k in zip(self.recipients, keys.shares, strict=True))
         self.offers: list[Offer] = []
 
     def binding(self) -> DealerBinding:

@@ -41,13 +41,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from eth_account.signers.local import LocalAccount
 
-from offchain.errors import ConfigError
-from mpcc.service.dealer_state import REFETCH, LoadedKeys
 from mpcc.loopwatch import LoopWatch
 from mpcc.progress import NoProgress, Reporter
+from mpcc.service.dealer_state import REFETCH, LoadedKeys
 from mpcc.service.dealing import Offer, PreprocessingService
+from offchain.errors import ConfigError
 from offchain.preprocessing.protocol import (
-    BAD_REQUEST, NOT_FOUND, OK, OP_BATCH, OP_KEY_SHARE, OP_LIST, REQUEST, RESPONSE_HEAD, WIRE_VERSION,
+    BAD_REQUEST,
+    NOT_FOUND,
+    OK,
+    OP_BATCH,
+    OP_KEY_SHARE,
+    OP_LIST,
+    REQUEST,
+    RESPONSE_HEAD,
+    WIRE_VERSION,
 )
 from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind
 from onchain.abi.preprocessing_ledger import BatchCommitted
@@ -112,8 +120,8 @@ class ServiceProcess:
         if owners and max(owners) >= len(members):
             raise ConfigError(f"input masks for owner {max(owners)} but the group has {len(members)} members")
         service = PreprocessingService(dep, account, members, state)
-        assert service.loaded is not None
-        _announce(dep, service.loaded)
+        if service.loaded is not None:  # Always, given a state file: it says which key it deals under.
+            _announce(dep, service.loaded)
         return cls(dep, service, levels, progress or NoProgress())
 
     @property
@@ -217,7 +225,7 @@ async def serve(process: ServiceProcess, host: str, port: int, poll_s: float = 1
                     await chain.run(process.refill)
                     if process.progress.enabled:
                         await chain.run(process.report_intake)
-                except Exception:  # noqa: BLE001 - a failed refill is retried at the next poll
+                except Exception:
                     log.exception("refill failed; retrying")
                 if ready is not None:
                     ready.set()
@@ -233,7 +241,8 @@ async def serve(process: ServiceProcess, host: str, port: int, poll_s: float = 1
 
 
 async def _handle(process: ServiceProcess, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    peer = "%s:%s" % writer.get_extra_info("peername")[:2]
+    host, port = writer.get_extra_info("peername")[:2]
+    peer = f"{host}:{port}"
     try:
         request = await asyncio.wait_for(reader.readexactly(REQUEST.size), 10.0)
         status, body = process.respond(request)
@@ -250,7 +259,7 @@ def _throwaway_tls(directory: Path) -> ssl.SSLContext:
     """A TLS 1.3 server context with a fresh self-signed certificate (see the module docstring)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mpcc preprocessing service")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))

@@ -269,9 +269,9 @@ def test_waiting_gives_up_at_the_timeout() -> None:
 
 
 def test_daemon_job_phases_follow_the_chain_while_running() -> None:
-    assert job_phase("connecting", lambda: "accepted") == (2, "connecting to the participants")
-    assert job_phase("running", lambda: "inputs_committed") == (4, "computing under MPC")
-    assert job_phase("finalised", lambda: "finalised") is None
+    assert job_phase("connecting", "accepted") == (2, "connecting to the participants")
+    assert job_phase("running", "inputs_committed") == (4, "computing under MPC")
+    assert job_phase("finalised", "finalised") is None
 
 
 def test_progress_stays_off_stdout_and_off_by_default_when_piped(tmp_path: Path) -> None:
