@@ -1,1 +1,1 @@
-"""Everything that runs beside the chain: arithmetic, preprocessing, engine, network, peer."""
+"""The computation beside the chain: field, curve and shares -> net -> preprocessing -> engine -> analytics -> auditable."""

@@ -1,1 +1,1 @@
-"""The only package that imports web3: artifacts, deployment, typed contract clients, audit."""
+"""The chain: the only package that imports web3. Artifacts, typed contract clients, deployment, history."""

@@ -1,5 +1,1 @@
-"""Tuples made ahead of time: kinds and batches, the dealer, the sacrifice, tuple sources.
-
-Data flow: dealer.Dealer -> tuples.PartyBatch (bytes on the way) ->
-sacrifice.accept_batch (joint check) -> tuples.TupleSet -> source.TupleSource.
-"""
+"""Tuples made ahead of time: kinds and batches, the dealer, their delivery, and the peer's cache."""
