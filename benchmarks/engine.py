@@ -132,6 +132,7 @@ def bench_triples(count: int) -> dict[str, float]:
 
 def bench_memory(total: int, chunk: int) -> dict[str, float]:
     """Memory held by ``total`` checked triples of one party (tracemalloc sees numpy)."""
+    from harness.dealing import unchecked
     from offchain.preprocessing.dealer import Dealer
     from offchain.preprocessing.source import MemoryTupleSource
 

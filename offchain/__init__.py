@@ -1,1 +1,1 @@
-"""The computation beside the chain: field, curve and shares -> net -> preprocessing -> engine -> analytics -> auditable."""
+"""The computation beside the chain: field, shares -> net -> preprocessing -> engine -> analytics -> auditable."""

@@ -22,7 +22,7 @@ NAME = "kernel"
 
 
 def _ptr(a: np.ndarray) -> int:
-    return a.ctypes.data  # type: ignore[no-any-return]
+    return a.ctypes.data
 
 
 def _scalar(s: int) -> np.ndarray:
@@ -54,7 +54,7 @@ class KernelOps:
     def _out(n: int) -> np.ndarray:
         return np.empty((n, 4), dtype=np.uint64)
 
-    def _binary(self, fn: ctypes._CFuncPtr, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _binary(self, fn: Callable[..., None], a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = self._out(len(a))
         fn(_ptr(out), _ptr(a), _ptr(b), len(a))
         return out

@@ -32,7 +32,7 @@ def from_ints(values: Sequence[int]) -> np.ndarray:
 
 
 def _map2(f: Callable[[int, int], int], a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return from_ints([f(x, y) for x, y in zip(to_ints(a), to_ints(b))])
+    return from_ints([f(x, y) for x, y in zip(to_ints(a), to_ints(b), strict=True)])
 
 
 def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -60,11 +60,11 @@ def mul_scalar(a: np.ndarray, s: int) -> np.ndarray:
 
 
 def mul_add(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return from_ints([(z + x * y) % P for z, x, y in zip(to_ints(c), to_ints(a), to_ints(b))])
+    return from_ints([(z + x * y) % P for z, x, y in zip(to_ints(c), to_ints(a), to_ints(b), strict=True)])
 
 
 def dot(a: np.ndarray, b: np.ndarray) -> int:
-    return sum(x * y for x, y in zip(to_ints(a), to_ints(b))) % P
+    return sum(x * y for x, y in zip(to_ints(a), to_ints(b), strict=True)) % P
 
 
 def total(a: np.ndarray) -> int:
@@ -83,11 +83,11 @@ def beaver(cs: np.ndarray, cm: np.ndarray, as_: np.ndarray, am: np.ndarray, bs: 
            ) -> tuple[np.ndarray, np.ndarray]:
     """One party's Beaver recombination: (c + e*a + d*b [+ d*e], MAC + alpha_i*d*e)."""
     dd, ee = to_ints(d), to_ints(e)
-    de = [x * y for x, y in zip(dd, ee)]
+    de = [x * y for x, y in zip(dd, ee, strict=True)]
     share = [(c + y * a + x * b + (z if first else 0)) % P
-             for c, a, b, x, y, z in zip(to_ints(cs), to_ints(as_), to_ints(bs), dd, ee, de)]
+             for c, a, b, x, y, z in zip(to_ints(cs), to_ints(as_), to_ints(bs), dd, ee, de, strict=True)]
     mac = [(c + y * a + x * b + alpha * z) % P
-           for c, a, b, x, y, z in zip(to_ints(cm), to_ints(am), to_ints(bm), dd, ee, de)]
+           for c, a, b, x, y, z in zip(to_ints(cm), to_ints(am), to_ints(bm), dd, ee, de, strict=True)]
     return from_ints(share), from_ints(mac)
 
 

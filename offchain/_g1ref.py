@@ -104,8 +104,10 @@ def _affine(points: Sequence[Jac]) -> list[Aff | None]:
 
 def _finite(points: list[Aff | None]) -> list[Aff]:
     """The points, known not to be infinity (small multiples of a point of prime order)."""
-    assert all(p is not None for p in points)
-    return points  # type: ignore[return-value]
+    finite = [p for p in points if p is not None]
+    if len(finite) != len(points):
+        raise ValueError("a small multiple of a point of prime order is at infinity")
+    return finite
 
 
 def _digits(k: int, w: int) -> list[int]:
@@ -139,7 +141,7 @@ def _window_size(n: int) -> int:
 def _pippenger(points: Sequence[Aff | None], scalars: Sequence[int]) -> Jac:
     """sum_i k_i p_i by Pippenger's bucket method on signed digits."""
     c = _window_size(len(points))
-    pairs = [(p, _digits(k, c)) for p, k in zip(points, scalars) if p is not None and k]
+    pairs = [(p, _digits(k, c)) for p, k in zip(points, scalars, strict=True) if p is not None and k]
     acc = INF
     for w in range(-(-255 // c) - 1, -1, -1):
         for _ in range(c):
@@ -197,7 +199,7 @@ class ReferenceOps:
     # Operations ----------------------------------------------------------------------
     def add(self, a: bytes, b: bytes) -> bytes:
         return self._encode(_affine([q if p is None else _madd(q, p) for q, p in
-                                     zip(self._jac(a), self._decode(b))]))
+                                     zip(self._jac(a), self._decode(b), strict=True)]))
 
     def sub(self, a: bytes, b: bytes) -> bytes:
         return self.add(a, self.neg(b))
@@ -208,7 +210,7 @@ class ReferenceOps:
     def scale(self, points: bytes, scalars: bytes) -> bytes:
         """k_i * p_i elementwise."""
         return self._encode(_affine([INF if p is None else _mul(p, k) for p, k in
-                                     zip(self._decode(points), self._scalars(scalars))]))
+                                     zip(self._decode(points), self._scalars(scalars), strict=True)]))
 
     def scale1(self, points: bytes, scalar: bytes) -> bytes:
         """k * p_i for one scalar k."""
@@ -242,10 +244,10 @@ class ReferenceOps:
     def commit(self, tables: tuple[Any, Any], values: bytes, rands: bytes) -> bytes:
         """v_i * G + r_i * H elementwise, by 64 mixed additions from the two tables."""
         out = []
-        for v, r in zip(self._scalars(values), self._scalars(rands)):
+        for v, r in zip(self._scalars(values), self._scalars(rands), strict=True):
             acc = INF
-            for table, k in zip(tables, (v, r)):
-                for row, d in zip(table, _digits(k, FIXED_WINDOW)):
+            for table, k in zip(tables, (v, r), strict=True):
+                for row, d in zip(table, _digits(k, FIXED_WINDOW), strict=True):
                     if d:
                         e = row[abs(d) - 1]
                         acc = _madd(acc, e if d > 0 else (e[0], -e[1] % Q))

@@ -34,10 +34,11 @@ import numpy as np
 
 from offchain import _g1kernel, _g1ref
 from offchain.errors import ConfigError, DecodeError
-from offchain.field import P, FieldVec
+from offchain.field import FieldVec, P
 
 try:
-    from gmpy2 import mpz as _mpz, powmod as _powmod
+    from gmpy2 import mpz as _mpz
+    from gmpy2 import powmod as _powmod
 except ImportError:  # pragma: no cover - gmpy2 is a dependency
     _mpz, _powmod = int, pow
 
@@ -49,7 +50,8 @@ SCALAR_BYTES = 32
 H_TAG = b"mpcc/pedersen/H/v1"
 Affine = tuple[int, int]
 
-assert ORDER == P, "the MPC field must be the scalar field of BN254 G1"
+if ORDER != P:
+    raise ImportError("the MPC field must be the scalar field of BN254 G1")
 
 
 class G1Ops(Protocol):

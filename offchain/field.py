@@ -178,7 +178,7 @@ class FieldVec:
         if isinstance(other, int):
             return FieldVec(_ops.add_scalar(self._a, other % P))
         if not isinstance(other, FieldVec):
-            return NotImplemented  # e.g. commitments in a replay, which add field vectors.
+            return NotImplemented
         return FieldVec(_ops.add(self._a, self._same(other)))
 
     __radd__ = __add__

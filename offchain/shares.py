@@ -1,5 +1,11 @@
 """Authenticated additive share vectors and MAC key shares, a la SPDZ [DPSZ12].
 
+:class:`Shares` is what every vector that follows the share rules offers: the
+local linear operations a program applies to shares. :class:`SharedVec` (a
+party's authenticated shares) is the one a live party computes on; a replay of
+a run computes on commitments or randomness shares instead
+(offchain.auditable.shadows), which are other types with the same operations.
+
 Party i holds, for a secret vector x, the pair (x_i, m_i) with
 sum_i x_i = x and sum_i m_i = alpha * x, where alpha = sum_i alpha_i is the
 global MAC key and party i knows only alpha_i. Linear operations are local:
@@ -19,12 +25,63 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, Self
+
+import numpy as np
 
 from offchain.errors import ConfigError, DecodeError, MacCheckFailed
-from offchain.field import ELEMENT_BYTES, P, FieldVec, RandBytes
+from offchain.field import ELEMENT_BYTES, FieldVec, P, RandBytes
 
 SHARE_WIRE_VERSION = 1
 Public = FieldVec | int
+
+
+class Shares(Protocol):
+    """The local linear operations of a vector that follows the share rules.
+
+    Invariant: each is a public linear map applied the same way by every
+    party, so it commutes with summing the parties' vectors (and with
+    committing to them). Public constants are not among them: how a constant
+    enters depends on who computes (offchain.engine.evaluator).
+    """
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: slice) -> Self: ...
+
+    def __add__(self, other: Self) -> Self: ...
+
+    def __sub__(self, other: Self) -> Self: ...
+
+    def __neg__(self) -> Self: ...
+
+    def gather(self, index: np.ndarray) -> Self:
+        """The elements at ``index``, in that order (indices may repeat)."""
+        ...
+
+    def scale(self, c: Public) -> Self:
+        """c * x for a public scalar, or elementwise for a public vector."""
+        ...
+
+    def scale_add(self, c: Public, other: Self) -> Self:
+        """x + c * y with y = other."""
+        ...
+
+    def negate_where(self, bits: FieldVec) -> Self:
+        """(1 - 2c) x for public bits c: x where c is 0, -x where c is 1 (no products)."""
+        ...
+
+    def combine(self, weights: FieldVec) -> Self:
+        """sum_j weights_j x_j, as a vector of one element."""
+        ...
+
+    @classmethod
+    def concat(cls, parts: Sequence[Self]) -> Self: ...
+
+    @classmethod
+    def zeros(cls, n: int) -> Self:
+        """The shares of the zero vector (the same for every party)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +112,13 @@ class SharedVec:
     def __getitem__(self, index: slice) -> SharedVec:
         return SharedVec(self.share[index], self.mac[index])
 
+    def gather(self, index: np.ndarray) -> SharedVec:
+        """The elements at ``index``, in that order (indices may repeat)."""
+        return SharedVec(FieldVec(self.share.limbs[index]), FieldVec(self.mac.limbs[index]))
+
     @classmethod
     def concat(cls, parts: Sequence[SharedVec]) -> SharedVec:
-        shares = [p.share for p in parts]
-        # A replay may carry commitments as shares (offchain.engine.tape); they concatenate
-        # with field vectors (public constants) by their own rule.
-        kind = next((type(s) for s in shares if not isinstance(s, FieldVec)), FieldVec)
-        return cls(kind.concat(shares), FieldVec.concat([p.mac for p in parts]))
+        return cls(FieldVec.concat([p.share for p in parts]), FieldVec.concat([p.mac for p in parts]))
 
     @classmethod
     def zeros(cls, n: int) -> SharedVec:
@@ -82,11 +139,25 @@ class SharedVec:
         return SharedVec(self.share * c, self.mac * c)
 
     def scale_add(self, c: Public, other: SharedVec) -> SharedVec:
-        """<x + c * y> with y = other, for a public vector c, in one pass per component."""
-        if isinstance(c, int) or not isinstance(self.share, FieldVec) \
-                or not isinstance(other.share, FieldVec):
+        """<x + c * y> with y = other; for a public vector c in one pass per component."""
+        if isinstance(c, int):
             return self + other.scale(c)
         return SharedVec(self.share.mul_add(other.share, c), self.mac.mul_add(other.mac, c))
+
+    def negate_where(self, bits: FieldVec) -> SharedVec:
+        """<(1 - 2c) x> for public bits c, by selecting limbs (this runs on every bit of a
+        comparison: a selection is much cheaper than a product)."""
+        flip = bits.limbs[:, 0].astype(bool)[:, None]
+        share = FieldVec(np.where(flip, (-self.share).limbs, self.share.limbs))
+        mac = FieldVec(np.where(flip, (-self.mac).limbs, self.mac.limbs))
+        return SharedVec(share, mac)
+
+    def combine(self, weights: FieldVec) -> SharedVec:
+        """<sum_j weights_j x_j> as a shared vector of one element."""
+        if not len(self):
+            return SharedVec.zeros(1)
+        return SharedVec(FieldVec.from_ints([self.share.dot(weights)]),
+                         FieldVec.from_ints([self.mac.dot(weights)]))
 
     def add_public(self, c: Public, key: MacKeyShare) -> SharedVec:
         """<x + c>: party 0 adds c to its share, every party adds alpha_i * c to its MAC."""
@@ -129,7 +200,7 @@ def split(values: FieldVec, n_parties: int, randbytes: RandBytes = secrets.token
     last = values
     for part in parts:
         last = last - part
-    return parts + [last]
+    return [*parts, last]
 
 
 def deal(values: FieldVec, alpha: int, n_parties: int,
@@ -137,7 +208,7 @@ def deal(values: FieldVec, alpha: int, n_parties: int,
     """Authenticated sharings of ``values`` under the global key ``alpha`` (dealer side)."""
     shares = split(values, n_parties, randbytes)
     macs = split(values * alpha, n_parties, randbytes)
-    return [SharedVec(s, m) for s, m in zip(shares, macs)]
+    return [SharedVec(s, m) for s, m in zip(shares, macs, strict=True)]
 
 
 def split_key(alpha: int, n_parties: int, randbytes: RandBytes = secrets.token_bytes

@@ -37,6 +37,7 @@ from offchain.auditable.routes import Route, route
 from offchain.auditable.tracked import Transcript
 from offchain.engine.context import Context
 from offchain.engine.sacrifice import accept_batch
+from offchain.engine.session import Session
 from offchain.errors import (
     ConfigError,
     DeliveryRejected,
@@ -48,7 +49,6 @@ from offchain.errors import (
 from offchain.net.transport import Transport
 from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch
-from offchain.preprocessing.source import MemoryTupleSource
 from offchain.preprocessing.tuples import TupleKind
 from offchain.shares import MacKeyShare, SharedVec
 from onchain.abi.job_manager import InputsCommitted, JobProposed
@@ -143,9 +143,8 @@ class MemberPeer:
         """Open, sacrifice jointly, attest on chain, then store; reject on chain if the check fails."""
         record = await self.chain_record(delivery.header.batch_id)
         part = await asyncio.to_thread(open_batch, self.org.identity, key.party, delivery, record)
-        ctx = Context(transport, key, MemoryTupleSource())
         try:
-            tuples = await accept_batch(ctx, part)
+            tuples = await accept_batch(Session(transport, key), part)
         except SacrificeFailed as failure:
             await self._reject(record.batch_id, hashlib.sha256(str(failure).encode()).digest())
             raise

@@ -27,7 +27,7 @@ from offchain.analytics import summary
 from offchain.analytics.common import InputHook
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.preprocessing.tuples import Needs
 
 VAR_SMOOTHING = 1e-9  # As scikit-learn: added variance, times the largest variance.
@@ -37,8 +37,8 @@ def needs(spec: JobSpec) -> Needs:
     return summary.needs(spec)
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table,
-              on_inputs: InputHook | None = None) -> dict[str, str]:
+async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
+              on_inputs: InputHook[S] | None = None) -> dict[str, str]:
     return await summary.run(ctx, spec, table, on_inputs)
 
 

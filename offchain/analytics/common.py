@@ -11,7 +11,6 @@ must stay below 2^(k-1) / n_parties so that the totals fit the k-bit range;
 from __future__ import annotations
 
 import hashlib
-
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -20,7 +19,7 @@ import numpy as np
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.compare import min_max
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import FixedParams
 from offchain.engine.inputs import input_values
 from offchain.engine.opening import output_many
@@ -48,7 +47,7 @@ def encodings(values: np.ndarray, f: int) -> list[int]:
 
 def product_sum(a: Sequence[int], b: Sequence[int], f: int) -> int:
     """sum_i a_i b_i of two encodings, rounded once from scale 2^2f to 2^f."""
-    total = sum(x * y for x, y in zip(a, b))
+    total = sum(x * y for x, y in zip(a, b, strict=True))
     return (total + (1 << (f - 1))) >> f
 
 
@@ -60,7 +59,7 @@ def check_local(spec: JobSpec, values: Sequence[int], labels: Sequence[str], spa
     one more bit spare for the noise.
     """
     limit = (1 << (spec.fixed_point.k - spare_bits)) // len(spec.participants)
-    for value, label in zip(values, labels):
+    for value, label in zip(values, labels, strict=True):
         if abs(value) >= limit:
             raise ConfigError(f"the local {label} is {value / (1 << spec.fixed_point.f):.6g}, "
                               f"too large {purpose} fixed_point k={spec.fixed_point.k} with "
@@ -68,7 +67,7 @@ def check_local(spec: JobSpec, values: Sequence[int], labels: Sequence[str], spa
 
 
 #: Called with every party's input shares once they exist (see ``input_all``).
-InputHook = Callable[[Sequence[SharedVec]], Awaitable[None]]
+InputHook = Callable[[Sequence[S]], Awaitable[None]]
 
 
 def input_needs(spec: JobSpec, width: int) -> Needs:
@@ -79,8 +78,8 @@ def input_needs(spec: JobSpec, width: int) -> Needs:
     return total
 
 
-async def input_all(ctx: Context, spec: JobSpec, mine: Sequence[int],
-                    on_inputs: InputHook | None = None) -> list[SharedVec]:
+async def input_all(ctx: Evaluator[S], spec: JobSpec, mine: Sequence[int],
+                    on_inputs: InputHook[S] | None = None) -> list[S]:
     """Every party inputs a vector as long as ``mine``; their shares in party order.
 
     ``on_inputs`` runs once all inputs are shared and before any computation,
@@ -107,7 +106,7 @@ def input_commitment(shares: Sequence[SharedVec], job_tag: bytes, party: int, sa
     return digest.digest()
 
 
-def total(parts: Sequence[SharedVec]) -> SharedVec:
+def total(parts: Sequence[S]) -> S:
     """The sum of the parties' input vectors (local)."""
     acc = parts[0]
     for part in parts[1:]:
@@ -115,20 +114,17 @@ def total(parts: Sequence[SharedVec]) -> SharedVec:
     return acc
 
 
-def gather(x: SharedVec, indices: Sequence[int]) -> SharedVec:
+def gather(x: S, indices: Sequence[int]) -> S:
     """The elements of x at ``indices``, in that order (local; indices may repeat)."""
-    index = np.asarray(list(indices), dtype=np.int64)
-    if not isinstance(x.share, FieldVec):  # A replay on commitments (offchain.engine.tape).
-        return SharedVec(x.share.gather(index), FieldVec(x.mac.limbs[index]))
-    return SharedVec(FieldVec(x.share.limbs[index]), FieldVec(x.mac.limbs[index]))
+    return x.gather(np.asarray(list(indices), dtype=np.int64))
 
 
-def repeat_each(x: SharedVec, times: int) -> SharedVec:
+def repeat_each(x: S, times: int) -> S:
     """Each element of x ``times`` times in a row: [x0, x0, .., x1, x1, ..]."""
-    return SharedVec.concat([x[i:i + 1] for i in range(len(x)) for _ in range(times)])
+    return type(x).concat([x[i:i + 1] for i in range(len(x)) for _ in range(times)])
 
 
-async def reveal(ctx: Context, items: Sequence[SharedVec]) -> list[list[int]]:
+async def reveal(ctx: Evaluator[S], items: Sequence[S]) -> list[list[int]]:
     """Opens the vectors (one MAC-checked output) as signed integers."""
     opened = await output_many(ctx, list(items))
     return [v.to_signed_ints() for v in opened]
@@ -143,16 +139,16 @@ def party_extremes_needs(spec: JobSpec, width: int) -> Needs:
     return needs
 
 
-async def party_extremes(ctx: Context, spec: JobSpec, mins: list[SharedVec],
-                         maxs: list[SharedVec]) -> tuple[SharedVec, SharedVec]:
+async def party_extremes(ctx: Evaluator[S], spec: JobSpec, mins: list[S],
+                         maxs: list[S]) -> tuple[S, S]:
     """Elementwise min of the parties' minima and max of their maxima, by a pairwise tree."""
-    both = [SharedVec.concat([lo, hi]) for lo, hi in zip(mins, maxs)]
+    both = [ctx.concat([lo, hi]) for lo, hi in zip(mins, maxs, strict=True)]
     width = len(mins[0])
     while len(both) > 1:
         h = len(both) // 2
-        small, large = await min_max(ctx, SharedVec.concat(both[0:2 * h:2]),
-                                     SharedVec.concat(both[1:2 * h:2]), spec.fixed_point.k)
-        merged = [SharedVec.concat([small[2 * width * i:2 * width * i + width],
+        small, large = await min_max(ctx, ctx.concat(both[0:2 * h:2]),
+                                     ctx.concat(both[1:2 * h:2]), spec.fixed_point.k)
+        merged = [ctx.concat([small[2 * width * i:2 * width * i + width],
                                     large[2 * width * i + width:2 * width * (i + 1)]])
                   for i in range(h)]
         both = merged + both[2 * h:]

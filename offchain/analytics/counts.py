@@ -21,7 +21,7 @@ import numpy as np
 from offchain.analytics import common
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.preprocessing.tuples import Needs
 
 
@@ -32,7 +32,7 @@ def cells(spec: JobSpec) -> list[str]:
         column = spec.columns[0]
         last = len(edges) - 2
         bins = [f"{column}=[{lo},{hi}{']' if i == last else ')'}"
-                for i, (lo, hi) in enumerate(zip(edges, edges[1:]))]
+                for i, (lo, hi) in enumerate(itertools.pairwise(edges))]
         if spec.group_by:
             return [f"count[{spec.group_by}={g},{b}]" for g in spec.domain(spec.group_by) for b in bins]
         return [f"count[{b}]" for b in bins]
@@ -64,18 +64,20 @@ def local(spec: JobSpec, table: Table) -> list[int]:
             size = nb * len(spec.domain(spec.group_by))
         else:
             size = len(edges) - 1
-        return np.bincount(index, minlength=size).tolist()
+        counts: list[int] = np.bincount(index, minlength=size).tolist()
+        return counts
     if spec.analysis == "frequency":
         index = np.zeros(table.rows, dtype=np.int64)
         size = 1
         for c in spec.columns:
             d = len(spec.domain(c))
             index, size = index * d + table.codes[c], size * d
-        return np.bincount(index, minlength=size).tolist()
+        counts = np.bincount(index, minlength=size).tolist()
+        return counts
     label = spec.label or ""
     classes = table.codes[label]
     nc = len(spec.domain(label))
-    out = np.bincount(classes, minlength=nc).tolist()
+    out: list[int] = np.bincount(classes, minlength=nc).tolist()
     for feature in spec.columns:
         size = len(spec.domain(feature)) * nc
         out += np.bincount(table.codes[feature] * nc + classes, minlength=size).tolist()
@@ -86,9 +88,9 @@ def needs(spec: JobSpec) -> Needs:
     return common.input_needs(spec, len(cells(spec)))
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table,
-              on_inputs: common.InputHook | None = None) -> dict[str, str]:
+async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
+              on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     mine = local(spec, table)
     inputs = await common.input_all(ctx, spec, mine, on_inputs)
     (opened,) = await common.reveal(ctx, [common.total(inputs)])
-    return {key: str(v) for key, v in zip(cells(spec), opened)}
+    return {key: str(v) for key, v in zip(cells(spec), opened, strict=True)}

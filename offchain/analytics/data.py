@@ -28,8 +28,7 @@ from typing import cast
 
 import numpy as np
 
-from offchain.analytics.spec import categorical_columns, numeric_columns
-from offchain.analytics.spec import JobSpec
+from offchain.analytics.spec import JobSpec, categorical_columns, numeric_columns
 from offchain.errors import ConfigError
 
 

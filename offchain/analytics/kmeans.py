@@ -56,12 +56,11 @@ from offchain.engine import estimate
 from offchain.engine.arith import mul, square
 from offchain.engine.bitwise import block_sum
 from offchain.engine.compare import less_than, ltz
-from offchain.engine.context import Context
 from offchain.engine.divide import divide
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import fx_constant, fx_trunc
 from offchain.errors import ConfigError
 from offchain.preprocessing.tuples import Needs
-from offchain.shares import SharedVec
 
 
 def bound(spec: JobSpec) -> float:
@@ -150,32 +149,32 @@ def local(spec: JobSpec, table: Table) -> list[int]:
     return out + [0] * ((spec.max_rows or 0) - table.rows) * (len(spec.columns) + 1)
 
 
-async def _assign(ctx: Context, spec: JobSpec, x: SharedVec, c: SharedVec) -> SharedVec:
+async def _assign(ctx: Evaluator[S], spec: JobSpec, x: S, c: S) -> S:
     """<one-hot nearest centroid> per row, row-major (R x K); ties to the lowest index."""
     rows, k, m = _sizes(spec)
     params = common.params_of(spec)
-    diffs = SharedVec.concat([common.gather(x, [i * m + a for i in range(rows)])
+    diffs = ctx.concat([common.gather(x, [i * m + a for i in range(rows)])
                               - common.gather(c, [j * m + a] * rows)
                               for j in range(k) for a in range(m)])
     sq = await square(ctx, diffs)
     per = m * rows  # Each cluster's m blocks of R squared differences.
-    dist = await fx_trunc(ctx, SharedVec.concat([block_sum(sq[j * per:(j + 1) * per], rows)
+    dist = await fx_trunc(ctx, ctx.concat([block_sum(sq[j * per:(j + 1) * per], rows)
                                                  for j in range(k)]), params)
-    best, onehot = dist[:rows], [SharedVec.zeros(rows).add_public(1, ctx.key)]
+    best, onehot = dist[:rows], [ctx.add_public(ctx.zeros(rows), 1)]
     for j in range(1, k):
         d = dist[j * rows:(j + 1) * rows]
         take = await less_than(ctx, d, best, params.k)
-        delta = await mul(ctx, SharedVec.concat([take] * (1 + j)),
-                          SharedVec.concat([d - best] + onehot))
+        delta = await mul(ctx, ctx.concat([take] * (1 + j)),
+                          ctx.concat([d - best, *onehot]))
         best = best + delta[:rows]
         onehot = [oh - delta[(1 + i) * rows:(2 + i) * rows] for i, oh in enumerate(onehot)] + [take]
-    return common.gather(SharedVec.concat(onehot),
+    return common.gather(ctx.concat(onehot),
                          [j * rows + i for i in range(rows) for j in range(k)])
 
 
-async def _update(ctx: Context, spec: JobSpec, x: SharedVec, valid: SharedVec,
-                  assigned: SharedVec, c: SharedVec, noise: tuple[SharedVec, SharedVec] | None
-                  ) -> tuple[SharedVec, SharedVec]:
+async def _update(ctx: Evaluator[S], spec: JobSpec, x: S, valid: S,
+                  assigned: S, c: S, noise: tuple[S, S] | None
+                  ) -> tuple[S, S]:
     """(new centroids, cluster sizes) from a row-major one-hot assignment; with ``noise``
     (of n_j, of S_ja) the noisy sizes and centroids clamped to the clip box."""
     rows, k, m = _sizes(spec)
@@ -193,32 +192,32 @@ async def _update(ctx: Context, spec: JobSpec, x: SharedVec, valid: SharedVec,
     if noise is not None:
         means = await _clamp(ctx, spec, means)
     bits = params.k if noise is not None else rows.bit_length() + 1
-    empty = await ltz(ctx, sizes.sub_public(1, ctx.key), bits)
+    empty = await ltz(ctx, ctx.sub_public(sizes, 1), bits)
     keep = await mul(ctx, common.repeat_each(empty, m), c - means)
     return means + keep, sizes
 
 
-async def _clamp(ctx: Context, spec: JobSpec, c: SharedVec) -> SharedVec:
+async def _clamp(ctx: Evaluator[S], spec: JobSpec, c: S) -> S:
     """c clamped to [clip_lower, clip_upper]: c - max(c - hi, 0) + max(lo - c, 0)."""
     f, size = spec.fixed_point.f, len(c)
     lo = round((spec.params.clip_lower or 0.0) * (1 << f))
     hi = round((spec.params.clip_upper or 0.0) * (1 << f))
-    both = await privacy.at_least(ctx, SharedVec.concat([c.sub_public(hi, ctx.key),
-                                                         (-c).add_public(lo, ctx.key)]),
+    both = await privacy.at_least(ctx, ctx.concat([ctx.sub_public(c, hi),
+                                                         ctx.add_public(-c, lo)]),
                                   spec.fixed_point.k + 1)
     return c - both[:size] + both[size:]
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table,
-              on_inputs: common.InputHook | None = None) -> dict[str, str]:
+async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
+              on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     rows, k, m = _sizes(spec)
     inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs)
-    data = SharedVec.concat(inputs)
+    data = ctx.concat(inputs)
     x = common.gather(data, [i * (m + 1) + a for i in range(rows) for a in range(m)])
     valid = common.gather(data, [i * (m + 1) + m for i in range(rows)])
     params = common.params_of(spec)
     c = fx_constant(ctx, [v for centroid in spec.params.centroids for v in centroid], params)
-    sizes = SharedVec.zeros(k)
+    sizes = ctx.zeros(k)
     noisy = spec.params.epsilon is not None
     z = await privacy.noise_many(ctx, privacy.plan(spec)) if noisy else []
     for t in range(spec.params.iterations):

@@ -62,17 +62,15 @@ from __future__ import annotations
 
 from offchain.analytics import common, privacy
 from offchain.analytics.data import Table
-from offchain.analytics.spec import numeric_columns
-from offchain.analytics.spec import JobSpec
+from offchain.analytics.spec import JobSpec, numeric_columns
 from offchain.engine import estimate
 from offchain.engine.arith import mul
-from offchain.engine.context import Context
-from offchain.engine.divide import divide, reciprocal, sqrt
 from offchain.engine.compare import ltz
+from offchain.engine.divide import divide, reciprocal, sqrt
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import FixedParams, encode_int, fx_mul, fx_mul_public, fx_trunc
 from offchain.errors import ProtocolAbort
 from offchain.preprocessing.tuples import Needs
-from offchain.shares import SharedVec
 
 MIN_PIVOT = 2.0**-10  # Under epsilon, a regression's smaller elimination pivot aborts the job.
 
@@ -138,36 +136,36 @@ def _noise_needs(spec: JobSpec, m: int, off: int) -> Needs:
     return total
 
 
-async def _noised(ctx: Context, spec: JobSpec, tot: SharedVec, m: int) -> SharedVec:
+async def _noised(ctx: Evaluator[S], spec: JobSpec, tot: S, m: int) -> S:
     """The totals n, S, C plus noise, n clamped to at least 1 + ddof (covariance) or 2."""
     tot = tot + await privacy.noise_at(ctx, spec, len(tot), {"count": 0, "sum": 1, "cross": 1 + m})
     floor = 1 + spec.params.ddof if spec.analysis == "covariance" else 2
-    n = await privacy.at_least(ctx, tot[0:1].sub_public(floor, ctx.key), spec.fixed_point.k)
-    return SharedVec.concat([n.add_public(floor, ctx.key), tot[1:]])
+    n = await privacy.at_least(ctx, ctx.sub_public(tot[0:1], floor), spec.fixed_point.k)
+    return ctx.concat([ctx.add_public(n, floor), tot[1:]])
 
 
-async def _clamp_diagonal(ctx: Context, spec: JobSpec, t: SharedVec,
-                          pairs: list[tuple[int, int]]) -> SharedVec:
+async def _clamp_diagonal(ctx: Evaluator[S], spec: JobSpec, t: S,
+                          pairs: list[tuple[int, int]]) -> S:
     """T with each T_aa clamped at 0 (noise can make a variance negative)."""
     diag = [i for i, (a, b) in enumerate(pairs) if a == b]
-    low = await privacy.at_least(ctx, SharedVec.concat([t[i:i + 1] for i in diag]),
+    low = await privacy.at_least(ctx, ctx.concat([t[i:i + 1] for i in diag]),
                                  common.wide_of(spec).k)
     at = {i: k for k, i in enumerate(diag)}
-    return SharedVec.concat([low[at[i]:at[i] + 1] if i in at else t[i:i + 1]
+    return ctx.concat([low[at[i]:at[i] + 1] if i in at else t[i:i + 1]
                              for i in range(len(pairs))])
 
 
-async def _unit_interval(ctx: Context, spec: JobSpec, r: SharedVec) -> SharedVec:
+async def _unit_interval(ctx: Evaluator[S], spec: JobSpec, r: S) -> S:
     """r clamped to [-1, 1]: r - max(r - 1, 0) + max(-1 - r, 0)."""
     one, size = 1 << spec.fixed_point.f, len(r)
-    both = await privacy.at_least(ctx, SharedVec.concat([r.sub_public(one, ctx.key),
-                                                         (-r).sub_public(one, ctx.key)]),
+    both = await privacy.at_least(ctx, ctx.concat([ctx.sub_public(r, one),
+                                                         ctx.sub_public(-r, one)]),
                                   common.wide_of(spec).k)
     return r - both[0:size] + both[size:]
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table,
-              on_inputs: common.InputHook | None = None) -> dict[str, str]:
+async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
+              on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs)
     names = numeric_columns(spec)
     m, f = len(names), spec.fixed_point.f
@@ -178,12 +176,12 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
         tot = await _noised(ctx, spec, tot, m)
     pairs = _pairs(m)
     n, s, c = tot[0:1], tot[1:1 + m], tot[1 + m:]
-    left = SharedVec.concat([common.repeat_each(n, len(pairs))] + [s[a:a + 1] for a, _ in pairs])
-    right = SharedVec.concat([c] + [s[b:b + 1] for _, b in pairs])
+    left = ctx.concat([common.repeat_each(n, len(pairs))] + [s[a:a + 1] for a, _ in pairs])
+    right = ctx.concat([c] + [s[b:b + 1] for _, b in pairs])
     extra = spec.analysis == "covariance"
     if extra:
-        left = SharedVec.concat([left, n])
-        right = SharedVec.concat([right, n.sub_public(spec.params.ddof, ctx.key)])
+        left = ctx.concat([left, n])
+        right = ctx.concat([right, ctx.sub_public(n, spec.params.ddof)])
     prods = await mul(ctx, left, right)
     p = len(pairs)
     t = await fx_trunc(ctx, prods[0:p].scale(1 << f) - prods[p:2 * p], wide)
@@ -194,7 +192,7 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
         cov = await divide(ctx, t, den, wide)
         (opened,) = await common.reveal(ctx, [cov])
         return {f"covariance[{names[a]},{names[b]}]": common.fixed_text(v, f)
-                for (a, b), v in zip(pairs, opened)}
+                for (a, b), v in zip(pairs, opened, strict=True)}
     r, roots = await _correlations(ctx, spec, t, pairs, m)
     if noisy:
         r = await _unit_interval(ctx, spec, r)
@@ -202,35 +200,35 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
         off = [(a, b) for a, b in pairs if a != b]
         (opened,) = await common.reveal(ctx, [r])
         return {f"correlation[{names[a]},{names[b]}]": common.fixed_text(v, f)
-                for (a, b), v in zip(off, opened)}
+                for (a, b), v in zip(off, opened, strict=True)}
     return await _regression(ctx, spec, r, roots, s, n, names)
 
 
-async def _correlations(ctx: Context, spec: JobSpec, t: SharedVec, pairs: list[tuple[int, int]],
-                        m: int) -> tuple[SharedVec, SharedVec]:
+async def _correlations(ctx: Evaluator[S], spec: JobSpec, t: S, pairs: list[tuple[int, int]],
+                        m: int) -> tuple[S, S]:
     """(correlations of the pairs a < b in order, sqrt(T_aa) for each a)."""
     wide = common.wide_of(spec)
-    diag = SharedVec.concat([t[i:i + 1] for i, (a, b) in enumerate(pairs) if a == b])
+    diag = ctx.concat([t[i:i + 1] for i, (a, b) in enumerate(pairs) if a == b])
     roots = await sqrt(ctx, diag, wide)
     off = [(i, a, b) for i, (a, b) in enumerate(pairs) if a != b]
     if not off:
-        return SharedVec.zeros(0), roots
-    den = await fx_mul(ctx, SharedVec.concat([roots[a:a + 1] for _, a, _ in off]),
-                       SharedVec.concat([roots[b:b + 1] for _, _, b in off]), wide)
-    num = SharedVec.concat([t[i:i + 1] for i, _, _ in off])
+        return ctx.zeros(0), roots
+    den = await fx_mul(ctx, ctx.concat([roots[a:a + 1] for _, a, _ in off]),
+                       ctx.concat([roots[b:b + 1] for _, _, b in off]), wide)
+    num = ctx.concat([t[i:i + 1] for i, _, _ in off])
     return await divide(ctx, num, den, wide), roots
 
 
-async def _regression(ctx: Context, spec: JobSpec, r: SharedVec, roots: SharedVec,
-                      s: SharedVec, n: SharedVec, names: tuple[str, ...]) -> dict[str, str]:
+async def _regression(ctx: Evaluator[S], spec: JobSpec, r: S, roots: S,
+                      s: S, n: S, names: tuple[str, ...]) -> dict[str, str]:
     m, d = len(names), len(names) - 1
     params, wide, f = common.params_of(spec), common.wide_of(spec), spec.fixed_point.f
     index = {ab: i for i, ab in enumerate((a, b) for a in range(m) for b in range(a + 1, m))}
     if spec.params.ridge:  # (R + lambda I) / (1 + lambda): a unit diagonal again.
         r = await fx_mul_public(ctx, r, 1 / (1 + spec.params.ridge), params)
-    one = SharedVec.zeros(1).add_public(1 << f, ctx.key)
+    one = ctx.add_public(ctx.zeros(1), 1 << f)
 
-    def entry(a: int, b: int) -> SharedVec:
+    def entry(a: int, b: int) -> S:
         if a == b:
             return one
         i = index[(min(a, b), max(a, b))]
@@ -255,10 +253,10 @@ async def _regression(ctx: Context, spec: JobSpec, r: SharedVec, roots: SharedVe
     return result
 
 
-async def check_pivots(ctx: Context, spec: JobSpec, pivots: SharedVec) -> None:
+async def check_pivots(ctx: Evaluator[S], spec: JobSpec, pivots: S) -> None:
     """ProtocolAbort unless every pivot is at least MIN_PIVOT (opens only the bits)."""
     params = common.params_of(spec)
-    low = await ltz(ctx, pivots.sub_public(encode_int(MIN_PIVOT, params.f, params.k), ctx.key),
+    low = await ltz(ctx, ctx.sub_public(pivots, encode_int(MIN_PIVOT, params.f, params.k)),
                     params.k)
     (bits,) = await common.reveal(ctx, [low])
     # Only the first low pivot is sure to be computed in range; any nonzero value aborts.
@@ -270,8 +268,8 @@ async def check_pivots(ctx: Context, spec: JobSpec, pivots: SharedVec) -> None:
                             f"rows or set params.ridge, and run again")
 
 
-async def gauss_jordan(ctx: Context, rows: list[list[SharedVec]], params: FixedParams
-                       ) -> tuple[SharedVec, SharedVec]:
+async def gauss_jordan(ctx: Evaluator[S], rows: list[list[S]], params: FixedParams
+                       ) -> tuple[S, S]:
     """(the solution, the pivots 1..d-1) of a d x d system (rows augmented by the right-hand
     side), no pivoting.
 
@@ -285,18 +283,18 @@ async def gauss_jordan(ctx: Context, rows: list[list[SharedVec]], params: FixedP
         if i:
             pivots.append(rows[i][i])
             inv = await reciprocal(ctx, rows[i][i], params)
-            tail = SharedVec.concat(rows[i][i + 1:])
+            tail = ctx.concat(rows[i][i + 1:])
             scaled = await fx_mul(ctx, tail, common.repeat_each(inv, len(tail)), params)
             rows[i] = rows[i][:i + 1] + [scaled[j:j + 1] for j in range(len(tail))]
         others = [o for o in range(d) if o != i]
         width = d - i
         if not others:
             continue
-        factors = SharedVec.concat([common.repeat_each(rows[o][i], width) for o in others])
-        pivot_row = SharedVec.concat(rows[i][i + 1:] * len(others))
+        factors = ctx.concat([common.repeat_each(rows[o][i], width) for o in others])
+        pivot_row = ctx.concat(rows[i][i + 1:] * len(others))
         updates = await fx_mul(ctx, factors, pivot_row, params)
         for k, o in enumerate(others):
             rows[o] = rows[o][:i + 1] + [rows[o][i + 1 + j] - updates[k * width + j:k * width + j + 1]
                                          for j in range(width)]
-    solution = SharedVec.concat([row[d] for row in rows])
-    return solution, SharedVec.concat(pivots) if pivots else SharedVec.zeros(0)
+    solution = ctx.concat([row[d] for row in rows])
+    return solution, ctx.concat(pivots) if pivots else ctx.zeros(0)

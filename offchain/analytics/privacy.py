@@ -91,16 +91,14 @@ import numpy as np
 
 from offchain.analytics import common, counts
 from offchain.analytics.data import Table
-from offchain.analytics.spec import group_of, numeric_columns
-from offchain.analytics.spec import JobSpec, Params
+from offchain.analytics.spec import JobSpec, Params, group_of, numeric_columns
 from offchain.engine import estimate
 from offchain.engine.arith import mul
 from offchain.engine.bitwise import binary_sum, weighted_sum
 from offchain.engine.compare import ltz
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import Needs, TupleKind
-from offchain.shares import SharedVec
 
 COUNT_TABLES = ("histogram", "frequency", "naive_bayes")
 GROUPED = ("summary", "gaussian_naive_bayes")   # Per-group totals n_g, S_gc, Q_gc.
@@ -235,7 +233,7 @@ def check_room(spec: JobSpec, values: Sequence[int], labels: Sequence[str]) -> N
     common.check_local(spec, values, labels, spare_bits=2, purpose="to add noise in")
 
 
-async def at_least(ctx: Context, x: SharedVec, bits: int) -> SharedVec:
+async def at_least(ctx: Evaluator[S], x: S, bits: int) -> S:
     """<max(x, 0)> for signed bits-bit x (post-processing of noised totals): one LTZ, one product."""
     return x - await mul(ctx, await ltz(ctx, x, bits), x)
 
@@ -262,23 +260,23 @@ def plan_needs(noises: Sequence[Noise]) -> Needs:
     return estimate.bits(draws * UNIFORM_BITS) + estimate.ltz(draws, UNIFORM_BITS + 1)
 
 
-async def noise(ctx: Context, count: int, epsilon: float, sens: int) -> SharedVec:
+async def noise(ctx: Evaluator[S], count: int, epsilon: float, sens: int) -> S:
     """<G1 - G2> for ``count`` cells, from shared random bits (see the module docstring)."""
     return (await noise_many(ctx, [Noise("", count, epsilon, sens)]))[0]
 
 
-async def noise_many(ctx: Context, noises: Sequence[Noise]) -> list[SharedVec]:
+async def noise_many(ctx: Evaluator[S], noises: Sequence[Noise]) -> list[S]:
     """Fresh <G1 - G2> for each entry's cells, every digit of every draw in one LTZ."""
     digits = [thresholds(n.epsilon, n.sensitivity) for n in noises]
     # Layout: per entry, digit-major, then the two variables, then cells.
-    limits = [c for n, ds in zip(noises, digits) for c in ds for _ in range(2 * n.cells)]
+    limits = [c for n, ds in zip(noises, digits, strict=True) for c in ds for _ in range(2 * n.cells)]
     draws = len(limits)
     (bits,) = ctx.take(TupleKind.BIT, draws * UNIFORM_BITS).columns
     uniform = binary_sum(bits, draws)
-    below = await ltz(ctx, uniform.sub_public(FieldVec.from_ints(limits), ctx.key),
+    below = await ltz(ctx, ctx.sub_public(uniform, FieldVec.from_ints(limits)),
                       UNIFORM_BITS + 1)
     out, at = [], 0
-    for n, ds in zip(noises, digits):
+    for n, ds in zip(noises, digits, strict=True):
         size = 2 * n.cells
         both = weighted_sum([below[at + i * size:at + (i + 1) * size] for i in range(len(ds))],
                             [1 << i for i in range(len(ds))])
@@ -287,14 +285,14 @@ async def noise_many(ctx: Context, noises: Sequence[Noise]) -> list[SharedVec]:
     return out
 
 
-async def noise_at(ctx: Context, spec: JobSpec, width: int, at: Mapping[str, int]) -> SharedVec:
+async def noise_at(ctx: Evaluator[S], spec: JobSpec, width: int, at: Mapping[str, int]) -> S:
     """A vector of ``width``: the spec's noise of part p from position at[p], zeros elsewhere."""
     noises = plan(spec)
     pieces, end = [], 0
-    for n, z in sorted(zip(noises, await noise_many(ctx, noises)), key=lambda nz: at[nz[0].part]):
-        pieces += [SharedVec.zeros(at[n.part] - end), z]
+    for n, z in sorted(zip(noises, await noise_many(ctx, noises), strict=True), key=lambda nz: at[nz[0].part]):
+        pieces += [ctx.zeros(at[n.part] - end), z]
         end = at[n.part] + n.cells
-    return SharedVec.concat(pieces + [SharedVec.zeros(width - end)])
+    return ctx.concat([*pieces, ctx.zeros(width - end)])
 
 
 # Count tables -----------------------------------------------------------------------------------
@@ -303,11 +301,11 @@ def needs(spec: JobSpec) -> Needs:
     return counts.needs(spec) + noise_needs(cells, spec.params.epsilon or 1.0, sensitivity(spec))
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table,
-              on_inputs: common.InputHook | None = None) -> dict[str, str]:
+async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
+              on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     """The spec's count table, each count with fresh discrete Laplace noise."""
     inputs = await common.input_all(ctx, spec, counts.local(spec, table), on_inputs)
     keys = counts.cells(spec)
     z = await noise(ctx, len(keys), spec.params.epsilon or 1.0, sensitivity(spec))
     (opened,) = await common.reveal(ctx, [common.total(inputs) + z])
-    return {key: str(v) for key, v in zip(keys, opened)}
+    return {key: str(v) for key, v in zip(keys, opened, strict=True)}

@@ -58,10 +58,9 @@ from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.bitwise import prefix_or, prefix_or_mults
 from offchain.engine.compare import ltz
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.errors import ConfigError
 from offchain.preprocessing.tuples import Needs
-from offchain.shares import SharedVec
 
 SPURIOUS = 1e-9  # beta: the chance that noise lifts any empty bin of a job above tau.
 
@@ -126,21 +125,21 @@ def needs(spec: JobSpec, cells: int) -> Needs:
             + estimate.mul(prefix_or_mults(b) * cells * len(wanted(spec))))
 
 
-async def extremes(ctx: Context, spec: JobSpec, noisy: SharedVec) -> dict[str, SharedVec]:
+async def extremes(ctx: Evaluator[S], spec: JobSpec, noisy: S) -> dict[str, S]:
     """<min index>, <max index> per cell from the noised histograms (cell-major, then bin)."""
     b, names = spec.params.minmax_bins, wanted(spec)
     cells = len(noisy) // b
     tau = threshold(bins_noise(spec))
-    above = await ltz(ctx, noisy.rsub_public(tau, ctx.key), spec.fixed_point.k + 1)
+    above = await ltz(ctx, ctx.rsub_public(noisy, tau), spec.fixed_point.k + 1)
     by_bin = [common.gather(above, range(i, len(above), b)) for i in range(b)]
     # One prefix OR for both: block i holds bin i (from below) then bin B-1-i (from above).
-    ored = await prefix_or(ctx, [SharedVec.concat([by_bin[i if n == "min" else b - 1 - i]
+    ored = await prefix_or(ctx, [ctx.concat([by_bin[i if n == "min" else b - 1 - i]
                                                    for n in names]) for i in range(b)])
     total = common.total(ored)
-    out: dict[str, SharedVec] = {}
+    out: dict[str, S] = {}
     for k, name in enumerate(names):
         part = total[k * cells:(k + 1) * cells]
-        out[name] = part.rsub_public(b, ctx.key) if name == "min" else part
+        out[name] = ctx.rsub_public(part, b) if name == "min" else part
     return out
 
 

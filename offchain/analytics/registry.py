@@ -22,7 +22,7 @@ from offchain.analytics import bayes, counts, kmeans, linear, privacy, stats, su
 from offchain.analytics.common import InputHook
 from offchain.analytics.data import Table, read_table, table_from_columns
 from offchain.analytics.spec import JobSpec
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.errors import ConfigError
 from offchain.preprocessing.tuples import Needs
 
@@ -75,7 +75,7 @@ def needs(spec: JobSpec) -> Needs:
     return _MODULES[spec.analysis].needs(spec)  # type: ignore[no-any-return]
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table, on_inputs: InputHook | None = None) -> dict[str, str]:
+async def run(ctx: Evaluator[S], spec: JobSpec, table: Table, on_inputs: InputHook[S] | None = None) -> dict[str, str]:
     """Runs the analysis as this party; returns the revealed result (equal on every party).
 
     ``on_inputs`` is awaited with every party's input shares after the input
@@ -87,7 +87,7 @@ async def run(ctx: Context, spec: JobSpec, table: Table, on_inputs: InputHook | 
         if on_inputs is not None:
             await on_inputs(phase.shares)
         return await stats.reveal(ctx, spec, phase)
-    runner: Callable[[Context, JobSpec, Table, InputHook | None], Awaitable[dict[str, str]]]
+    runner: Callable[[Evaluator[S], JobSpec, Table, InputHook[S] | None], Awaitable[dict[str, str]]]
     noised_table = spec.params.epsilon is not None and spec.analysis in privacy.COUNT_TABLES
     runner = privacy.run if noised_table else _MODULES[spec.analysis].run
     return await runner(ctx, spec, table, on_inputs)

@@ -24,15 +24,16 @@ parse that checks everything.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from offchain.errors import ConfigError
 
-SPEC_VERSION = 1
+SPEC_VERSION: Final = 1
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -67,8 +68,8 @@ REQUIRED: dict[str, frozenset[str]] = {
 Analysis = Literal["count", "sum", "mean", "summary", "histogram", "frequency", "covariance",
                    "correlation", "linear_regression", "naive_bayes", "gaussian_naive_bayes", "decision_tree",
                    "kmeans"]
-_NEW_FIELDS = {"column": "", "columns": (), "group_by": None, "label": None, "domains": {}, "max_rows": None,
-               "params": {}, "auditable": False}
+_NEW_FIELDS: dict[str, object] = {"column": "", "columns": (), "group_by": None, "label": None, "domains": {},
+                                  "max_rows": None, "params": {}, "auditable": False}
 
 
 class FixedPoint(BaseModel):
@@ -314,7 +315,7 @@ def _expect(spec: JobSpec, *, group: bool, label: bool) -> None:
 def _check_params(spec: JobSpec) -> None:
     p = spec.params
     if spec.analysis == "histogram":
-        if len(p.bins) < 2 or any(b <= a for a, b in zip(p.bins, p.bins[1:])):
+        if len(p.bins) < 2 or any(b <= a for a, b in itertools.pairwise(p.bins)):
             raise ValueError("a histogram needs at least two increasing bin edges in params.bins")
     elif p.bins:
         raise ValueError("params.bins is for histograms only")

@@ -16,19 +16,19 @@ both with epsilon / 2 each; the mean is then noisy sum / max(noisy count, 1).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Sequence
+from typing import Generic
 
 from offchain.analytics import privacy
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.inputs import input_values
 from offchain.engine.opening import output_many
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import Needs
-from offchain.shares import SharedVec
 
 INPUTS_PER_PARTY = 2  # (row count, row sum)
 
@@ -50,13 +50,13 @@ def local_summary(values: Sequence[float], f: int) -> FieldVec:
 
 
 @dataclass(frozen=True)
-class InputPhase:
+class InputPhase(Generic[S]):
     """Shares of every party's (count, sum), in party order."""
 
-    shares: tuple[SharedVec, ...]
+    shares: tuple[S, ...]
 
 
-async def input_phase(ctx: Context, spec: JobSpec, my_values: Sequence[float]) -> InputPhase:
+async def input_phase(ctx: Evaluator[S], spec: JobSpec, my_values: Sequence[float]) -> InputPhase[S]:
     """Every party inputs its summary (of clipped values under epsilon); the shares of all."""
     mine = local_summary(privacy.clip(spec, my_values).tolist(), spec.fixed_point.f)
     if spec.params.epsilon is not None:
@@ -68,7 +68,7 @@ async def input_phase(ctx: Context, spec: JobSpec, my_values: Sequence[float]) -
     return InputPhase(tuple(shares))
 
 
-async def reveal(ctx: Context, spec: JobSpec, phase: InputPhase) -> dict[str, str]:
+async def reveal(ctx: Evaluator[S], spec: JobSpec, phase: InputPhase[S]) -> dict[str, str]:
     """Open (MAC-checked) what the spec reveals and return it as decimal strings."""
     total = phase.shares[0]
     for shared in phase.shares[1:]:
@@ -78,7 +78,7 @@ async def reveal(ctx: Context, spec: JobSpec, phase: InputPhase) -> dict[str, st
     count_shared, sum_shared = total[0:1], total[1:2]
     wanted = {"count": count_shared, "sum": sum_shared, "mean": sum_shared}
     to_open = sorted({name for name in spec.reveal} | ({"count"} if spec.analysis == "mean" else set()))
-    opened = dict(zip(to_open, await output_many(ctx, [wanted[n] for n in to_open])))
+    opened = dict(zip(to_open, await output_many(ctx, [wanted[n] for n in to_open]), strict=True))
     return _result(spec, {n: v.to_signed_ints()[0] for n, v in opened.items()})
 
 

@@ -46,15 +46,13 @@ import numpy as np
 
 from offchain.analytics import common, privacy, privacy_bounds
 from offchain.analytics.data import Table
-from offchain.analytics.spec import group_of
-from offchain.analytics.spec import JobSpec
+from offchain.analytics.spec import JobSpec, group_of
 from offchain.engine import estimate
 from offchain.engine.arith import mul
-from offchain.engine.context import Context
 from offchain.engine.divide import divide, sqrt
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import fx_trunc
 from offchain.preprocessing.tuples import Needs
-from offchain.shares import SharedVec
 
 STATS = ("count", "sum", "mean", "variance", "std", "min", "max")
 
@@ -113,8 +111,8 @@ def local(spec: JobSpec, table: Table) -> list[int]:
         common.check_local(spec, squares, [f"sum of squares of {c}" for c in names])
         out += squares
     if spec.params.epsilon is not None:
-        privacy.check_room(spec, out[len(lay.groups):], [f"sum of {c}" for c in names]
-                           + [f"sum of squares of {c}" for c in names])
+        squared = [f"sum of squares of {c}" for c in names] if lay.second else []
+        privacy.check_room(spec, out[len(lay.groups):], [f"sum of {c}" for c in names] + squared)
     if lay.bins:
         privacy_bounds.check_room(spec, counts)
         out += binned
@@ -154,14 +152,14 @@ def _noise_needs(spec: JobSpec, lay: Layout) -> Needs:
     return total
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table,
-              on_inputs: common.InputHook | None = None) -> dict[str, str]:
+async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
+              on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     mine = local(spec, table)
     inputs = await common.input_all(ctx, spec, mine, on_inputs)
     return await compute(ctx, spec, inputs)
 
 
-async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[str, str]:
+async def compute(ctx: Evaluator[S], spec: JobSpec, inputs: list[S]) -> dict[str, str]:
     """The statistics the spec reveals from every party's input vector."""
     lay, params, wide = layout(spec), common.params_of(spec), common.wide_of(spec)
     f, g, gc = params.f, len(lay.groups), lay.cells
@@ -172,18 +170,18 @@ async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[
         tot = tot + await privacy.noise_at(ctx, spec, len(tot),
                                            {"count": 0, "sum": g, "squares": g + gc, "bins": base})
     n, s = tot[0:g], tot[g:g + gc]
-    out: dict[str, SharedVec] = {"count": n, "sum": s}
+    out: dict[str, S] = {"count": n, "sum": s}
     if noisy and ("mean" in spec.reveal or lay.second):
         floor = 1 + spec.params.ddof if lay.second else 1
-        n = await privacy.at_least(ctx, n.sub_public(floor, ctx.key), spec.fixed_point.k)
-        n = n.add_public(floor, ctx.key)
+        n = await privacy.at_least(ctx, ctx.sub_public(n, floor), spec.fixed_point.k)
+        n = ctx.add_public(n, floor)
     n_cells = common.repeat_each(n, len(lay.columns))
     if "mean" in spec.reveal:
         out["mean"] = await divide(ctx, s, n_cells.scale(1 << f), params)
     if lay.second:
         q = tot[g + gc:g + 2 * gc]
-        less = n.sub_public(spec.params.ddof, ctx.key)
-        prods = await mul(ctx, SharedVec.concat([n_cells, s, n]), SharedVec.concat([q, s, less]))
+        less = ctx.sub_public(n, spec.params.ddof)
+        prods = await mul(ctx, ctx.concat([n_cells, s, n]), ctx.concat([q, s, less]))
         nq, ss, d = prods[0:gc], prods[gc:2 * gc], prods[2 * gc:]
         t = await fx_trunc(ctx, nq.scale(1 << f) - ss, wide)
         if noisy:
@@ -198,7 +196,7 @@ async def compute(ctx: Context, spec: JobSpec, inputs: list[SharedVec]) -> dict[
         out["min"], out["max"] = await common.party_extremes(
             ctx, spec, [x[base:base + gc] for x in inputs], [x[base + gc:base + 2 * gc] for x in inputs])
     names = [name for name in STATS if name in spec.reveal]
-    opened = dict(zip(names, await common.reveal(ctx, [out[name] for name in names])))
+    opened = dict(zip(names, await common.reveal(ctx, [out[name] for name in names]), strict=True))
     if lay.bins:
         opened.update({name: privacy_bounds.decode(spec, name, opened[name])
                        for name in privacy_bounds.wanted(spec)})

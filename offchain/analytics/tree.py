@@ -77,12 +77,10 @@ import numpy as np
 from offchain.analytics import common, privacy, tree_privacy
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
-from offchain.analytics.tree_split import (
-    MAX_GINI_BITS, Path, Shape, leaf_level, level_needs, split_level)
-from offchain.engine.context import Context
+from offchain.analytics.tree_split import MAX_GINI_BITS, Path, Shape, leaf_level, level_needs, split_level
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.mac_check import check_pending
 from offchain.preprocessing.tuples import Needs
-from offchain.shares import SharedVec
 
 __all__ = ["MAX_GINI_BITS", "MAX_INPUTS", "Shape", "check", "local", "needs", "node_key",
            "predict", "run", "shape_of"]
@@ -153,15 +151,15 @@ def local(spec: JobSpec, table: Table, sh: Shape, paths: Sequence[Path], t: int)
     return out
 
 
-async def run(ctx: Context, spec: JobSpec, table: Table,
-              on_inputs: common.InputHook | None = None) -> dict[str, str]:
+async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
+              on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     """The tree, level by level."""
     sh = shape_of(spec)
     F, classes = len(sh.features), spec.domain(spec.label or "")
     paths: list[Path] = [()]
-    parent = SharedVec.zeros(1)
+    parent = ctx.zeros(1)
     result: dict[str, str] = {}
-    noise: list[SharedVec | None] = []
+    noise: list[S | None] = []
     for t in range(sh.depth + 1):
         inputs = await common.input_all(ctx, spec, local(spec, table, sh, paths, t),
                                         on_inputs if t == 0 else None)
@@ -171,14 +169,14 @@ async def run(ctx: Context, spec: JobSpec, table: Table,
         if t < sh.depth:
             code, own = await split_level(ctx, sh, t, tot, paths, parent)
         else:
-            code, own = (await leaf_level(ctx, sh, tot, parent)).add_public(F, ctx.key), parent
+            code, own = ctx.add_public(await leaf_level(ctx, sh, tot, parent), F), parent
         if not paths:
             await check_pending(ctx)  # Nothing left to reveal; the level's openings are checked.
             continue
         (opened,) = await common.reveal(ctx, [common.gather(code, range(len(paths)))])
         children: list[Path] = []
         parents: list[int] = []
-        for s, (path, value) in enumerate(zip(paths, opened)):
+        for s, (path, value) in enumerate(zip(paths, opened, strict=True)):
             if value >= F:
                 result[node_key(spec, path)] = f"leaf:{classes[value - F]}"
                 continue

@@ -59,9 +59,9 @@ from offchain.analytics import privacy
 from offchain.analytics.privacy import Noise
 from offchain.analytics.tree_split import Shape
 from offchain.engine import estimate
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.preprocessing.tuples import Needs
-from offchain.shares import SharedVec
+
 
 def plan(sh: Shape) -> list[Noise]:
     """One entry per level t: its P_t * width_t counts, epsilon / (D + 1), on sensitivity
@@ -89,7 +89,7 @@ def needs(sh: Shape) -> Needs:
     return total
 
 
-async def draw(ctx: Context, sh: Shape) -> list[SharedVec | None]:
+async def draw(ctx: Evaluator[S], sh: Shape) -> list[S | None]:
     """<Z> per level, all levels in one batch (None per level without epsilon)."""
     noises = plan(sh)
     if not noises:
@@ -97,7 +97,7 @@ async def draw(ctx: Context, sh: Shape) -> list[SharedVec | None]:
     return list(await privacy.noise_many(ctx, noises))
 
 
-async def noisy(ctx: Context, sh: Shape, tot: SharedVec, z: SharedVec | None) -> SharedVec:
+async def noisy(ctx: Evaluator[S], sh: Shape, tot: S, z: S | None) -> S:
     """<max(tot + z, 0)> elementwise; tot itself without noise."""
     if z is None:
         return tot

@@ -21,11 +21,10 @@ from offchain.engine import estimate
 from offchain.engine.arith import mul, square
 from offchain.engine.bitwise import KAPPA
 from offchain.engine.compare import ltz
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.logarithm import scale_bits, xlog2x
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import Needs
-from offchain.shares import SharedVec
 
 MAX_GINI_BITS = 252 - KAPPA - 2  # ltz(bits + 1) needs bits + 1 + kappa <= 252 (both criteria).
 Path = tuple[tuple[int, int], ...]  # (feature index, value index) from the root.
@@ -126,11 +125,11 @@ def level_needs(sh: Shape, t: int) -> Needs:
 
 
 # Tournaments and exact fractions --------------------------------------------------------------
-Item = tuple[SharedVec, ...]
-Better = Callable[[Item, Item], Awaitable[SharedVec]]
+Item = tuple[S, ...]
+Better = Callable[[Item[S], Item[S]], Awaitable[S]]
 
 
-async def tournament(ctx: Context, items: Sequence[Item], right_wins: Better) -> Item:
+async def tournament(ctx: Evaluator[S], items: Sequence[Item[S]], right_wins: Better[S]) -> Item[S]:
     """The winner of each column of ``items`` (every component a vector over groups).
 
     Neighbours meet level by level, as offchain.engine.compare's tournaments;
@@ -140,12 +139,12 @@ async def tournament(ctx: Context, items: Sequence[Item], right_wins: Better) ->
     items = list(items)
     while len(items) > 1:
         h, parts = len(items) // 2, len(items[0])
-        left = tuple(SharedVec.concat([items[2 * i][c] for i in range(h)]) for c in range(parts))
-        right = tuple(SharedVec.concat([items[2 * i + 1][c] for i in range(h)])
+        left = tuple(ctx.concat([items[2 * i][c] for i in range(h)]) for c in range(parts))
+        right = tuple(ctx.concat([items[2 * i + 1][c] for i in range(h)])
                       for c in range(parts))
         take = await right_wins(left, right)
-        delta = await mul(ctx, SharedVec.concat([take] * parts),
-                          SharedVec.concat([r - lf for lf, r in zip(left, right)]))
+        delta = await mul(ctx, ctx.concat([take] * parts),
+                          ctx.concat([r - lf for lf, r in zip(left, right, strict=True)]))
         n = len(take)
         won = [left[c] + delta[c * n:(c + 1) * n] for c in range(parts)]
         g = n // h
@@ -153,13 +152,13 @@ async def tournament(ctx: Context, items: Sequence[Item], right_wins: Better) ->
     return items[0]
 
 
-async def fraction_sums(ctx: Context, groups: list[list[Item]]) -> list[Item]:
+async def fraction_sums(ctx: Evaluator[S], groups: list[list[Item[S]]]) -> list[Item[S]]:
     """sum of the fractions (N, D) of each group, exactly: (N1 D2 + N2 D1, D1 D2) by a tree."""
     while any(len(g) > 1 for g in groups):
         pairs = [(g[2 * i], g[2 * i + 1]) for g in groups for i in range(len(g) // 2)]
         xs = [a[0] for a, _ in pairs] + [b[0] for _, b in pairs] + [a[1] for a, _ in pairs]
         ys = [b[1] for _, b in pairs] + [a[1] for a, _ in pairs] + [b[1] for _, b in pairs]
-        prod = await mul(ctx, SharedVec.concat(xs), SharedVec.concat(ys))
+        prod = await mul(ctx, ctx.concat(xs), ctx.concat(ys))
         n, k = len(pairs[0][0][0]), len(pairs)
         merged = [(prod[i * n:(i + 1) * n] + prod[(k + i) * n:(k + i + 1) * n],
                    prod[(2 * k + i) * n:(2 * k + i + 1) * n]) for i in range(k)]
@@ -172,11 +171,11 @@ async def fraction_sums(ctx: Context, groups: list[list[Item]]) -> list[Item]:
     return [g[0] for g in groups]
 
 
-def _column(x: SharedVec, width: int, slots: int, offset: int) -> SharedVec:
+def _column(x: S, width: int, slots: int, offset: int) -> S:
     return common.gather(x, [s * width + offset for s in range(slots)])
 
 
-def _sum(parts: Sequence[SharedVec]) -> SharedVec:
+def _sum(parts: Sequence[S]) -> S:
     acc = parts[0]
     for part in parts[1:]:
         acc = acc + part
@@ -184,19 +183,19 @@ def _sum(parts: Sequence[SharedVec]) -> SharedVec:
 
 
 # The rule ---------------------------------------------------------------------------------------
-async def _majority(ctx: Context, sh: Shape, class_counts: list[SharedVec]) -> Item:
+async def _majority(ctx: Evaluator[S], sh: Shape, class_counts: list[S]) -> Item[S]:
     """(<max count>, <index of the first class holding it>) per slot."""
     slots = len(class_counts[0])
 
-    async def right_wins(left: Item, right: Item) -> SharedVec:
+    async def right_wins(left: Item[S], right: Item[S]) -> S:
         return await ltz(ctx, left[0] - right[0], sh.count_bits + 1)
 
-    items = [(n, SharedVec.zeros(slots).add_public(c, ctx.key)) for c, n in enumerate(class_counts)]
+    items = [(n, ctx.add_public(ctx.zeros(slots), c)) for c, n in enumerate(class_counts)]
     return await tournament(ctx, items, right_wins)
 
 
-async def split_level(ctx: Context, sh: Shape, t: int, tot: SharedVec, paths: Sequence[Path],
-                      parent: SharedVec) -> tuple[SharedVec, SharedVec]:
+async def split_level(ctx: Evaluator[S], sh: Shape, t: int, tot: S, paths: Sequence[Path],
+                      parent: S) -> tuple[S, S]:
     """(<code> per slot: the split feature, or F + the leaf class; <majority class> per slot)."""
     slots, width, C, F = len(parent), sh.width, sh.classes, len(sh.features)
     cell = [[[_column(tot, width, slots, sh.offset(f) + v * C + c) for c in range(C)]
@@ -206,30 +205,30 @@ async def split_level(ctx: Context, sh: Shape, t: int, tot: SharedVec, paths: Se
     size = _sum(class_counts)
     top, own = await _majority(ctx, sh, class_counts)
     value_sizes = [_sum(cell[f][v]) for f in range(F) for v in range(sh.sizes[f])]
-    probes = [n.sub_public(1, ctx.key) for n in value_sizes] if gini else []
-    tests = await ltz(ctx, SharedVec.concat(probes + [size.sub_public(1, ctx.key), top - size]),
+    probes = [ctx.sub_public(n, 1) for n in value_sizes] if gini else []
+    tests = await ltz(ctx, ctx.concat([*probes, ctx.sub_public(size, 1), top - size]),
                       sh.count_bits)
     at = len(probes) * slots
-    empty, pure = tests[at:at + slots], tests[at + slots:].rsub_public(1, ctx.key)
+    empty, pure = tests[at:at + slots], ctx.rsub_public(tests[at + slots:], 1)
     if gini:
         scores = await _gini_scores(ctx, sh, tot, value_sizes, tests[:at])
     else:
         scores = await _entropy_scores(ctx, sh, tot, value_sizes)
     best = await _best_split(ctx, sh, t, scores, paths, slots)
     leaf = own + await mul(ctx, empty, parent - own)
-    code = best + await mul(ctx, pure, leaf.add_public(F, ctx.key) - best)
+    code = best + await mul(ctx, pure, ctx.add_public(leaf, F) - best)
     return code, own
 
 
-async def _gini_scores(ctx: Context, sh: Shape, tot: SharedVec, value_sizes: list[SharedVec],
-                       empty: SharedVec) -> list[Item]:
+async def _gini_scores(ctx: Evaluator[S], sh: Shape, tot: S, value_sizes: list[S],
+                       empty: S) -> list[Item[S]]:
     """(N_f, D_f) per feature with G_f = N_f / D_f = sum_v A_v / n'_v (exact fractions)."""
     slots, C = len(value_sizes[0]), sh.classes
     squares = await square(ctx, tot)
-    groups: list[list[Item]] = []
+    groups: list[list[Item[S]]] = []
     i = 0
     for f in range(len(sh.features)):
-        group: list[Item] = []
+        group: list[Item[S]] = []
         for v in range(sh.sizes[f]):
             a = _sum([_column(squares, sh.width, slots, sh.offset(f) + v * C + c)
                       for c in range(C)])
@@ -239,16 +238,16 @@ async def _gini_scores(ctx: Context, sh: Shape, tot: SharedVec, value_sizes: lis
     return await fraction_sums(ctx, groups)
 
 
-async def _entropy_scores(ctx: Context, sh: Shape, tot: SharedVec, value_sizes: list[SharedVec]
-                          ) -> list[Item]:
+async def _entropy_scores(ctx: Evaluator[S], sh: Shape, tot: S, value_sizes: list[S]
+                          ) -> list[Item[S]]:
     """(E_f,) per feature: sum_v XLOG(n_v) - sum_(v,c) XLOG(n_vc), n H(Y|f) at scale 2^G."""
     slots, C = len(value_sizes[0]), sh.classes
-    logs = await xlog2x(ctx, SharedVec.concat([tot, *value_sizes]), sh.log_bits)
+    logs = await xlog2x(ctx, ctx.concat([tot, *value_sizes]), sh.log_bits)
     cells, sizes = logs[:len(tot)], logs[len(tot):]
-    scores: list[Item] = []
+    scores: list[Item[S]] = []
     i = 0
     for f in range(len(sh.features)):
-        e = SharedVec.zeros(slots)
+        e = ctx.zeros(slots)
         for v in range(sh.sizes[f]):
             e = e + sizes[i * slots:(i + 1) * slots] - _sum(
                 [_column(cells, sh.width, slots, sh.offset(f) + v * C + c) for c in range(C)])
@@ -257,8 +256,8 @@ async def _entropy_scores(ctx: Context, sh: Shape, tot: SharedVec, value_sizes: 
     return scores
 
 
-async def _best_split(ctx: Context, sh: Shape, t: int, scores: list[Item],
-                      paths: Sequence[Path], slots: int) -> SharedVec:
+async def _best_split(ctx: Evaluator[S], sh: Shape, t: int, scores: list[Item[S]],
+                      paths: Sequence[Path], slots: int) -> S:
     """<the candidate with the largest G_f or least E_f> per slot (ties: the lowest index)."""
     F = len(sh.features)
     candidates = [[f for f in range(F) if f not in {g for g, _ in path}] for path in paths]
@@ -266,31 +265,31 @@ async def _best_split(ctx: Context, sh: Shape, t: int, scores: list[Item],
     items = []
     for j in range(F - t):
         chosen = [row[j] for row in candidates]
-        index = SharedVec.zeros(slots).add_public(FieldVec.from_ints(chosen), ctx.key)
+        index = ctx.add_public(ctx.zeros(slots), FieldVec.from_ints(chosen))
         items.append((*[_pick(scores, chosen, p) for p in range(len(scores[0]))], index))
 
-    async def right_wins(left: Item, right: Item) -> SharedVec:
+    async def right_wins(left: Item[S], right: Item[S]) -> S:
         if sh.criterion == "entropy":
             return await ltz(ctx, right[0] - left[0], sh.entropy_bits + 1)
-        cross = await mul(ctx, SharedVec.concat([left[0], right[0]]),
-                          SharedVec.concat([right[1], left[1]]))
+        cross = await mul(ctx, ctx.concat([left[0], right[0]]),
+                          ctx.concat([right[1], left[1]]))
         n = len(left[0])
         return await ltz(ctx, cross[:n] - cross[n:], sh.gini_bits + 1)
 
     return (await tournament(ctx, items, right_wins))[-1]
 
 
-def _pick(scores: list[Item], chosen: list[int], part: int) -> SharedVec:
+def _pick(scores: list[Item[S]], chosen: list[int], part: int) -> S:
     """Per slot s, component ``part`` of feature chosen[s]'s score."""
-    stacked = SharedVec.concat([fr[part] for fr in scores])
+    stacked = type(scores[0][part]).concat([fr[part] for fr in scores])
     slots = len(chosen)
     return common.gather(stacked, [f * slots + s for s, f in enumerate(chosen)])
 
 
-async def leaf_level(ctx: Context, sh: Shape, tot: SharedVec, parent: SharedVec) -> SharedVec:
+async def leaf_level(ctx: Evaluator[S], sh: Shape, tot: S, parent: S) -> S:
     """<leaf class> per slot of the last level."""
     slots, C = len(parent), sh.classes
     class_counts = [_column(tot, C, slots, c) for c in range(C)]
     _, own = await _majority(ctx, sh, class_counts)
-    empty = await ltz(ctx, _sum(class_counts).sub_public(1, ctx.key), sh.count_bits)
+    empty = await ltz(ctx, ctx.sub_public(_sum(class_counts), 1), sh.count_bits)
     return own + await mul(ctx, empty, parent - own)

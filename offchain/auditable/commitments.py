@@ -24,7 +24,7 @@ import numpy as np
 
 from offchain import curve
 from offchain.errors import ConfigError
-from offchain.field import P, FieldVec, RandBytes
+from offchain.field import FieldVec, P, RandBytes
 from offchain.shares import SharedVec
 
 
@@ -63,7 +63,8 @@ def commit_shares(inputs: Sequence[SharedVec], randbytes: RandBytes = secrets.to
 
 def check_opening(sums: curve.PointVec, shares: Sequence[int], rands: Sequence[int]) -> list[int]:
     """Indices j where shares[j]*G + rands[j]*H differs from sums[j] (empty: all open)."""
-    return mismatches(sums, FieldVec.from_ints(list(shares)), FieldVec.from_ints(list(rands))).tolist()
+    bad: list[int] = mismatches(sums, FieldVec.from_ints(list(shares)), FieldVec.from_ints(list(rands))).tolist()
+    return bad
 
 
 def mismatches(expected: curve.PointVec, values: FieldVec, rands: FieldVec) -> np.ndarray:

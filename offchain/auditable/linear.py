@@ -49,8 +49,8 @@ def result_from_totals(spec: JobSpec, totals: Sequence[int]) -> dict[str, str]:
     signed = [_signed(t) for t in totals]
     if spec.analysis in _STATS_COLUMNS:
         names = {0: "count", 1: "mean" if spec.analysis == "mean" else "sum"}
-        return stats._result(spec, {names[c]: v for c, v in zip(columns, signed)})
-    return {key: str(v) for key, v in zip(counts.cells(spec), signed)}
+        return stats._result(spec, {names[c]: v for c, v in zip(columns, signed, strict=True)})
+    return {key: str(v) for key, v in zip(counts.cells(spec), signed, strict=True)}
 
 
 def _signed(value: int) -> int:

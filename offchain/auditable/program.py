@@ -24,17 +24,22 @@ with the randomness of its commitment:
    round's openings, and the three sums opened. A wrong tuple passes with
    probability at most (n + 2)/p for n tuples of its kind.
 3. The analysis runs on the checked tuples (truncation pairs from the bits),
-   every opened value and broadcast recorded on a tape. Each party then
-   replays the run on its randomness shares (it plays no party: constants add
-   no randomness), and the parties sum those shadows into rho, the randomness
+   every opened value and broadcast recorded on the live context's
+   Recorder, MAC-checked as in any run. Each party then replays the run on
+   its randomness shares (a ReplayContext over RandVec: constants add no
+   randomness), and the parties sum those shadows into rho, the randomness
    of every opened value (one more exchange).
 
 ``Record`` (commitments C, opened values v, their randomness rho, the input
 broadcasts) is what the auditor gets. offchain.auditable.program_audit
-replays the program on C as party 0 (a public c is c*G), checks every
-opening, C_j = v_j G + rho_j H, and re-derives the result: it is the one the
-inputs committed through the masks determine, even if every party colluded,
-since C is binding.
+replays the program on C (a ReplayContext over CommitVec: a public c is
+c*G), checks every opening, C_j = v_j G + rho_j H, and re-derives the
+result: it is the one the inputs committed through the masks determine, even
+if every party colluded, since C is binding.
+
+:func:`program` is written once against offchain.engine.evaluator.Evaluator
+and runs on all three: the live party's shares, its randomness, the
+commitments.
 """
 
 from __future__ import annotations
@@ -44,24 +49,23 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 
 from offchain import curve
 from offchain.analytics import registry
-from offchain.analytics.data import Table, categorical_columns, numeric_columns
-from offchain.analytics.spec import JobSpec
-from offchain.auditable.commitvec import CommitVec
+from offchain.analytics.data import Table
+from offchain.analytics.spec import JobSpec, categorical_columns, numeric_columns
+from offchain.auditable.shadows import RandVec
 from offchain.engine.comm import exchange
 from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.opening import open_shares, open_values
-from offchain.engine.tape import Observer, Tape
+from offchain.engine.replay import R, ReplayContext
+from offchain.engine.tape import Playback, Recorder
 from offchain.errors import ConfigError, DecodeError, MalformedMessage, SacrificeFailed
-from offchain.field import ELEMENT_BYTES, P, FieldVec, RandBytes
-from offchain.preprocessing.source import MemoryTupleSource
+from offchain.field import ELEMENT_BYTES, FieldVec, P, RandBytes
 from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind, TupleSet
-from offchain.shares import MacKeyShare, SharedVec
 
 #: Awaited with the summed commitments to the base tuples, before anything is opened.
 CommitHook = Callable[[curve.PointVec], Awaitable[None]]
@@ -131,71 +135,66 @@ def flatten(base: Mapping[TupleKey, TupleSet], lay: Layout) -> FieldVec:
     return FieldVec.concat([c.share for key, _ in lay.needs() for c in base[key].columns])
 
 
-def split(lay: Layout, flat: FieldVec | CommitVec) -> dict[TupleKey, TupleSet]:
-    """The base tuples whose shares (randomness or commitments) are ``flat``; MACs 0."""
+def split(lay: Layout, flat: R) -> dict[TupleKey, TupleSet[R]]:
+    """The base tuples whose shares in a replay (randomness or commitments) are ``flat``."""
     if len(flat) != lay.size():
         raise ConfigError(f"{len(flat)} values for {lay.size()} base tuple values")
     out, at = {}, 0
     for key, n in lay.needs():
         columns = []
         for _ in range(key.kind.width):
-            # Commitments stand in for a share's field vector in a replay (offchain.engine.tape).
-            columns.append(SharedVec(cast(FieldVec, flat[at:at + n]), FieldVec.zeros(n)))
+            columns.append(flat[at:at + n])
             at += n
         out[key] = TupleSet(key, tuple(columns))
     return out
 
 
 # The program: public checks, then the analysis -------------------------------------------------
-async def program(ctx: Context, spec: JobSpec, table: Table, base: Mapping[TupleKey, TupleSet],
+async def program(ctx: Evaluator[S], spec: JobSpec, table: Table, base: Mapping[TupleKey, TupleSet[S]],
                   t: int) -> dict[str, str]:
     """Checks the base tuples in public, then runs the analysis on them (every party, every replay)."""
     lay = Layout.of(registry.needs(spec))
-    if ctx.tape is not None:
-        ctx.tape.phase = "tuple checks"
-    source = await checked_source(ctx, lay, base, t)
-    if ctx.tape is not None:
-        ctx.tape.phase = "analysis"
-    return await registry.run(dataclasses.replace(ctx, source=source), spec, table)
+    ctx.enter_phase("tuple checks")
+    checked = await checked_tuples(ctx, lay, base, t)
+    ctx.enter_phase("analysis")
+    return await registry.run(ctx.with_tuples(checked), spec, table)
 
 
-async def checked_source(ctx: Context, lay: Layout, base: Mapping[TupleKey, TupleSet],
-                         t: int) -> MemoryTupleSource:
+async def checked_tuples(ctx: Evaluator[S], lay: Layout, base: Mapping[TupleKey, TupleSet[S]],
+                         t: int) -> list[TupleSet[S]]:
     """The program's tuples, once every base tuple passed its public check (two rounds)."""
-    triples, squares = _columns(base, _TRIPLE), _columns(base, _SQUARE)
-    tn, sn, bn = lay.triples, lay.checked_squares, lay.all_bits
+    triples, squares = _columns(ctx, base, _TRIPLE), _columns(ctx, base, _SQUARE)
+    tn, sn = lay.triples, lay.checked_squares
     (a, f), (b, g), (c, h) = ((x[:tn], x[tn:]) for x in triples)
     (sa, sf), (sb, sh) = ((x[:sn], x[sn:]) for x in squares)
-    bits = _columns(base, _BIT)[0]
+    bits = _columns(ctx, base, _BIT)[0]
     bf, bh = sa[lay.squares:], sb[lay.squares:]  # The pair each bit is checked with.
     rho, sigma, srho, brho = await open_values(ctx, [a.scale(t) - f, b - g, sa.scale(t) - sf,
                                                      bits - bf])
     z = [c.scale(t) - h - f.scale(sigma) - g.scale(rho),
          sb.scale(t * t % P) - sh - (sa.scale(t) + sf).scale(srho),
          bh + bf.scale(brho * 2) - bits]
-    z = [z[0].add_public(-(sigma * rho), ctx.key), z[1], z[2].add_public(brho * brho, ctx.key)]
+    z = [ctx.sub_public(z[0], sigma * rho), z[1], ctx.add_public(z[2], brho * brho)]
     u = _combiner(t, [rho, sigma, srho, brho])
-    (zero,) = await open_values(ctx, [SharedVec.concat([_combine(zk, u) for zk in z])])
+    (zero,) = await open_values(ctx, [ctx.concat([zk.combine(_powers(u, len(zk))) for zk in z])])
     check_zero(zero)
-    source = MemoryTupleSource()
-    for key, _ in lay.masks:
-        source.add(base[key])
-    source.add(TupleSet(_TRIPLE, (a, b, c)))
-    source.add(TupleSet(_SQUARE, (sa[:lay.squares], sb[:lay.squares])))
-    source.add(TupleSet(_BIT, (bits[:lay.bits],)))
+    out = [base[key] for key, _ in lay.masks]
+    out.append(TupleSet(_TRIPLE, (a, b, c)))
+    out.append(TupleSet(_SQUARE, (sa[:lay.squares], sb[:lay.squares])))
+    out.append(TupleSet(_BIT, (bits[:lay.bits],)))
     at = lay.bits
     for key, n in lay.truncs:
         width, m = key.bits or 0, key.f or 0
         blocks = [bits[at + i * n:at + (i + 1) * n] for i in range(width)]
         low = _binary(blocks[:m])
-        source.add(TupleSet(key, (_binary(blocks[m:]).scale(1 << m) + low, low)))
+        out.append(TupleSet(key, (_binary(blocks[m:]).scale(1 << m) + low, low)))
         at += n * width
-    return source
+    return out
 
 
 def check_zero(zero: FieldVec) -> None:
     """SacrificeFailed naming the first kind of tuple whose combined check value is not 0."""
-    for name, value in zip(("triple", "square", "bit"), zero.to_ints()):
+    for name, value in zip(("triple", "square", "bit"), zero.to_ints(), strict=True):
         if value:
             raise SacrificeFailed(b"", name, f"the public check of the job's {name}s failed: "
                                   "some tuple does not satisfy its relation")
@@ -208,22 +207,17 @@ def _combiner(t: int, opened: list[FieldVec]) -> int:
     return int.from_bytes(digest.digest(), "big") % P
 
 
-def _combine(z: SharedVec, u: int) -> SharedVec:
-    """<sum_j u^(j+1) z_j>: zero for all z_j = 0; else zero with probability at most len(z)/p."""
-    n = len(z)
+def _powers(u: int, n: int) -> FieldVec:
+    """u, u^2, .., u^n: the weights of sum_j u^(j+1) z_j, which is 0 for all z_j = 0 and
+    otherwise 0 with probability at most n/p."""
     powers, acc = [], 1
     for _ in range(n):
         acc = acc * u % P
         powers.append(acc)
-    w = FieldVec.from_ints(powers)
-    mac = FieldVec.from_ints([z.mac.dot(w) if n else 0])
-    if isinstance(z.share, FieldVec):
-        return SharedVec(FieldVec.from_ints([z.share.dot(w) if n else 0]), mac)
-    points = curve.msm(z.share.points, w) if n else curve.PointVec.infinity(1)
-    return SharedVec(cast(FieldVec, CommitVec(points)), mac)  # A replay on commitments.
+    return FieldVec.from_ints(powers)
 
 
-def _binary(blocks: list[SharedVec]) -> SharedVec:
+def _binary(blocks: list[S]) -> S:
     """sum_i 2^i blocks[i] by doubling (additions only, which commitments do fast)."""
     acc = blocks[-1]
     for block in reversed(blocks[:-1]):
@@ -231,10 +225,10 @@ def _binary(blocks: list[SharedVec]) -> SharedVec:
     return acc
 
 
-def _columns(base: Mapping[TupleKey, TupleSet], key: TupleKey) -> tuple[SharedVec, ...]:
+def _columns(ctx: Evaluator[S], base: Mapping[TupleKey, TupleSet[S]], key: TupleKey) -> tuple[S, ...]:
     if key in base:
         return base[key].columns
-    return tuple(SharedVec.zeros(0) for _ in range(key.kind.width))
+    return tuple(ctx.zeros(0) for _ in range(key.kind.width))
 
 
 # A party's run -------------------------------------------------------------------------------
@@ -304,21 +298,21 @@ async def run_party(ctx: Context, spec: JobSpec, table: Table, commit: CommitHoo
     if commit is not None:
         await commit(points)
     t = challenge(spec, points)
-    tape = Tape()
-    result = await program(dataclasses.replace(ctx, tape=tape), spec, table, base, t)
-    opened = tape.flat()
-    shadow = await _shadow(spec, ctx.n_parties, lay, rands, Tape.replay(opened, tape.messages), t)
+    tape = Recorder()
+    result = await program(dataclasses.replace(ctx, recorder=tape), spec, table, base, t)
+    playback = tape.playback()
+    shadow = await _shadow(spec, ctx.n_parties, lay, rands, playback, t)
     # Summing the parties' shadows opens rho; it is not the program's, so it is not taped.
-    (rho,) = await open_shares(dataclasses.replace(ctx, tape=None), [shadow])
-    return result, Record(points, opened, rho, tuple(tape.messages))
+    (rho,) = await open_shares(ctx, [shadow])
+    return result, Record(points, playback.values, rho, playback.messages)
 
 
-async def _shadow(spec: JobSpec, n: int, lay: Layout, rands: FieldVec, replay: Tape, t: int) -> FieldVec:
+async def _shadow(spec: JobSpec, n: int, lay: Layout, rands: FieldVec, tape: Playback, t: int) -> FieldVec:
     """This party's randomness share of every opened value (the program replayed on rands)."""
-    ctx = Context(Observer(n), MacKeyShare(n, 0), MemoryTupleSource(), tape=replay)
-    await program(ctx, spec, empty_table(spec), split(lay, rands), t)
-    replay.finished()
-    return FieldVec.concat(replay.shadows)
+    replay = ReplayContext(tape, n, RandVec)
+    await program(replay, spec, empty_table(spec), split(lay, RandVec(rands)), t)
+    tape.finished()
+    return replay.opened().rands
 
 
 async def _sum_points(ctx: Context, mine: curve.PointVec) -> curve.PointVec:

@@ -1,8 +1,9 @@
 """The auditor's side of offchain.auditable.program: replay a published record on the commitments.
 
-The auditor runs the job's program as party 0 on the summed tuple
-commitments (a public constant c is the commitment c*G), with the opened
-values and broadcasts taken from the record's tape, and checks every opening
+The auditor runs the job's program on a replay context
+(offchain.engine.replay) over the summed tuple commitments (CommitVec: a
+public constant c is the commitment c*G), with the opened values and
+broadcasts played back from the record, and checks every opening
 C_j = v_j G + rho_j H of the commitments the replay derives; then the result
 is the replayed one. Steps (each failing names what failed):
 
@@ -18,17 +19,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
+from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable.commitments import mismatches
-from offchain.auditable.commitvec import CommitVec
-from offchain.analytics import registry
 from offchain.auditable.program import Layout, Record, challenge, empty_table, program, split
 from offchain.auditable.replay import Step
-from offchain.engine.context import Context
-from offchain.engine.tape import Observer, ReplayMismatch, Tape
+from offchain.auditable.shadows import CommitVec
+from offchain.engine.replay import ReplayContext
+from offchain.engine.tape import Playback, ReplayMismatch
 from offchain.errors import ConfigError, SacrificeFailed
-from offchain.preprocessing.source import MemoryTupleSource
-from offchain.shares import MacKeyShare
 
 STEPS = ("tuple commitments", "tuple checks", "openings", "result")
 
@@ -47,20 +46,20 @@ def audit(spec: JobSpec, n_parties: int, record: Record, result: Mapping[str, st
         return None, steps
     steps.append(Step(STEPS[0], True, f"{lay.size()} commitments to {sum(n for _, n in lay.needs())} "
                                      "tuples"))
-    tape = Tape.replay(record.opened, record.messages)
-    ctx = Context(Observer(n_parties), MacKeyShare(0, 0), MemoryTupleSource(), tape=tape)
+    tape = Playback(record.opened, record.messages)
+    ctx = ReplayContext(tape, n_parties, CommitVec)
     base = split(lay, CommitVec(record.commitments))
     try:
         derived = asyncio.run(program(ctx, spec, empty_table(spec), base,
                                       challenge(spec, record.commitments)))
         tape.finished()
     except SacrificeFailed as exc:
-        return None, steps + [Step(STEPS[1], False, str(exc))]
+        return None, [*steps, Step(STEPS[1], False, str(exc))]
     except (ReplayMismatch, ConfigError) as exc:
-        return None, steps + [Step(STEPS[2], False, f"the record does not fit the program: {exc}")]
+        return None, [*steps, Step(STEPS[2], False, f"the record does not fit the program: {exc}")]
     steps.append(Step(STEPS[1], True, f"{lay.triples} triples, {lay.checked_squares} square pairs "
                                       f"and {lay.all_bits} bits checked with challenge"))
-    steps.append(_check_openings(tape, record))
+    steps.append(_check_openings(tape, ctx.opened(), record))
     if not steps[-1].passed:
         return None, steps
     if result is not None:
@@ -70,25 +69,16 @@ def audit(spec: JobSpec, n_parties: int, record: Record, result: Mapping[str, st
     return derived, steps
 
 
-def _check_openings(tape: Tape, record: Record) -> Step:
-    derived = CommitVec.concat(tape.shadows).points
+def _check_openings(tape: Playback, derived: CommitVec, record: Record) -> Step:
     if len(record.rands) != len(record.opened):
         return Step(STEPS[2], False, f"{len(record.rands)} randomness values for "
                                      f"{len(record.opened)} opened values")
-    bad = mismatches(derived, record.opened, record.rands)
+    bad = mismatches(derived.points, record.opened, record.rands)
     if bad.size:
         j = int(bad[0])
-        vector = _vector_of(tape, j)
+        vector = tape.vector_of(j)
         return Step(STEPS[2], False, f"opened value {j} ({tape.phases[vector]}, opening "
                                      f"{vector}) does not open its commitment; {bad.size} of "
                                      f"{len(record.opened)} fail")
     return Step(STEPS[2], True, f"{len(record.opened)} opened values open their commitments")
 
-
-def _vector_of(tape: Tape, j: int) -> int:
-    at = 0
-    for i, shadow in enumerate(tape.shadows):
-        at += len(shadow)
-        if j < at:
-            return i
-    return len(tape.shadows) - 1

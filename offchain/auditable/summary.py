@@ -39,7 +39,7 @@ from offchain.auditable.commitments import ShareCommitments, commit_shares
 from offchain.auditable.tracked import Tracked, Transcript, beaver, output_tracked, public_sacrifice
 from offchain.engine import estimate
 from offchain.engine.context import Context
-from offchain.field import P, FieldVec, RandBytes
+from offchain.field import FieldVec, P, RandBytes
 from offchain.preprocessing.tuples import Needs, TupleKind
 
 #: Awaited with the input commitments and the tuples' points, before any opening.
@@ -139,12 +139,12 @@ def derive(spec: JobSpec, n: list[int], s: list[int] | None, t: list[int] | None
     cells = [n[i // per] for i in range(len(n) * per)]
     if s is not None:
         opened["sum"] = s
-        opened["mean"] = [_round_div(si, ni) if ni > 0 else 0 for si, ni in zip(s, cells)]
+        opened["mean"] = [_round_div(si, ni) if ni > 0 else 0 for si, ni in zip(s, cells, strict=True)]
     if t is not None:
         d = [ni * (ni - spec.params.ddof) for ni in cells]
-        variance = [_round_div(ti, di << f) if di > 0 else 0 for ti, di in zip(t, d)]
+        variance = [_round_div(ti, di << f) if di > 0 else 0 for ti, di in zip(t, d, strict=True)]
         opened["variance"] = variance
-        opened["std"] = [_round_sqrt(ti, di) if di > 0 else 0 for ti, di in zip(t, d)]
+        opened["std"] = [_round_sqrt(ti, di) if di > 0 else 0 for ti, di in zip(t, d, strict=True)]
     wanted = {name: opened[name] for name in summary.STATS if name in spec.reveal}
     return summary.format_result(spec, wanted)
 

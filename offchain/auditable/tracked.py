@@ -61,7 +61,7 @@ class Tracked:
 
     def add_public(self, c: int | FieldVec, ctx: Context) -> Tracked:
         """<x + c>; the commitment gains c*G (party 0's), the randomness stays."""
-        return Tracked(self.x.add_public(c, ctx.key), self.r)
+        return Tracked(ctx.add_public(self.x, c), self.r)
 
     @classmethod
     def concat(cls, parts: Sequence[Tracked]) -> Tracked:

@@ -1,11 +1,14 @@
-"""The online SPDZ protocols, as async functions of a per-party :class:`Context`.
+"""The online SPDZ protocols, as async functions of an evaluator; no global runtime.
 
-Modules in dependency order: context (state) -> comm (exchanges, broadcast
-transcript) -> coin (commitments, joint coins) -> mac_check -> opening
-(open, output) -> inputs -> arith (Beaver products) -> estimate (tuple needs)
--> local (n parties in one process). Fixed point and comparison build on
-these (random bits and truncation pairs come from ``Context.take``):
-bitwise (random masks, bit circuits, bit decomposition) -> fixedpoint
-(encoding, TruncPr, products) -> compare (LTZ, EQZ, min/max/argmax) ->
-divide (reciprocal, division, square root); estimate has their tuple needs.
+Modules in dependency order: session (a live party's transport, MAC key share,
+transcript) -> comm (exchanges, broadcast transcript) -> coin (commitments,
+joint coins) -> evaluator (the interface programs are written against: a live
+party or a replay) -> mac_check -> opening (open, output) -> tape (Recorder,
+Playback) -> context (a live party's evaluator) and replay (a replay's) ->
+inputs -> arith (Beaver products) -> estimate (tuple needs). Fixed point and
+comparison build on these (random bits and truncation pairs come from
+``Evaluator.take``): bitwise (random masks, bit circuits, bit decomposition)
+-> fixedpoint (encoding, TruncPr, products) -> compare (LTZ, EQZ,
+min/max/argmax) -> divide (reciprocal, division, square root); estimate has
+their tuple needs. The sacrifice checks a dealer's batch on a session.
 """

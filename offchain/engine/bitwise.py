@@ -1,7 +1,7 @@
 """Shared bits: random masks, bitwise circuits on Beaver products, bit decomposition.
 
 Layout: a vector of m shared bits for each of n elements is a list of m
-SharedVecs of length n ("blocks", least significant bit first), so that one
+share vectors of length n ("blocks", least significant bit first), so that one
 Beaver call processes a whole circuit level for every element at once: the
 round count depends on the bit width, never on n.
 
@@ -19,15 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Generic
 
 import numpy as np
 
 from offchain.engine.arith import mul
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.opening import open_value
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import TupleKey, TupleKind
-from offchain.shares import MacKeyShare, SharedVec
 
 KAPPA = 40
 Level = list[tuple[int, int, bool]]
@@ -65,63 +65,58 @@ def bits_vec(bits: np.ndarray) -> FieldVec:
 
 def is_zero(c: FieldVec) -> FieldVec:
     """1 where c is 0, else 0 (public values)."""
-    return bits_vec((~c.limbs.any(axis=1)).astype(np.uint64))
+    return bits_vec(np.asarray(~c.limbs.any(axis=1), dtype=np.uint64))
 
 
 # Linear operations on shared bits -----------------------------------------------------------
-def blocks(x: SharedVec, n: int) -> list[SharedVec]:
+def blocks(x: S, n: int) -> list[S]:
     """Cuts a vector of m * n elements into m blocks of n."""
     return [x[i * n:(i + 1) * n] for i in range(len(x) // n)]
 
 
-def block_sum(x: SharedVec, n: int) -> SharedVec:
+def block_sum(x: S, n: int) -> S:
     """The sum of the blocks of n elements of x, by halving (log2 of the block count steps)."""
     count = len(x) // n
     while count > 1:
         h = count // 2
         head = x[:h * n] + x[h * n:2 * h * n]
-        x = SharedVec.concat([head, x[2 * h * n:]]) if count % 2 else head
+        x = type(x).concat([head, x[2 * h * n:]]) if count % 2 else head
         count -= h
     return x
 
 
-def repeat(x: SharedVec, times: int) -> SharedVec:
+def repeat(x: S, times: int) -> S:
     """times copies of x, one after the other (a block per copy)."""
-    return SharedVec.concat([x] * times)
+    return type(x).concat([x] * times)
 
 
-def xor_public(b: SharedVec, c: FieldVec, key: MacKeyShare) -> SharedVec:
+def xor_public(ctx: Evaluator[S], b: S, c: FieldVec) -> S:
     """<b XOR c> = c + (1 - 2c) b for shared bits b and public bits c (local).
 
-    (1 - 2c) b is computed by negating b where c = 1 (a selection of limbs,
+    (1 - 2c) b negates b where c = 1 (:meth:`Shares.negate_where`, a selection,
     not a product: this runs on every bit of every comparison).
     """
-    if not isinstance(b.share, FieldVec):  # A replay on commitments.
-        return b.scale(FieldVec.from_ints(1 - 2 * bit for bit in c)).add_public(c, key)
-    flip = c.limbs[:, 0].astype(bool)[:, None]
-    share = FieldVec(np.where(flip, (-b.share).limbs, b.share.limbs))
-    mac = FieldVec(np.where(flip, (-b.mac).limbs, b.mac.limbs))
-    return SharedVec(share, mac).add_public(c, key)
+    return ctx.add_public(b.negate_where(c), c)
 
 
-def weighted_sum(parts: Sequence[SharedVec], weights: Sequence[int]) -> SharedVec:
+def weighted_sum(parts: Sequence[S], weights: Sequence[int]) -> S:
     """sum_i weights[i] * parts[i] (local)."""
     acc = parts[0].scale(weights[0])
-    for part, weight in zip(parts[1:], weights[1:]):
+    for part, weight in zip(parts[1:], weights[1:], strict=True):
         acc = acc.scale_add(weight, part) if weight != 1 else acc + part
     return acc
 
 
 @dataclass(frozen=True, slots=True)
-class Mask:
+class Mask(Generic[S]):
     """A random mask r = 2^m r'' + r', r' = ``low`` with its m bits in ``bits`` (m blocks)."""
 
-    r: SharedVec
-    low: SharedVec
-    bits: SharedVec
+    r: S
+    low: S
+    bits: S
 
 
-def take_mask(ctx: Context, n: int, m: int, bound: int, kappa: int = KAPPA) -> Mask:
+def take_mask(ctx: Evaluator[S], n: int, m: int, bound: int, kappa: int = KAPPA) -> Mask[S]:
     """n masks for values in [0, 2^bound): m random bits and one truncation pair each."""
     (bits,) = ctx.take(TupleKind.BIT, m * n).columns
     high, high_low = ctx.take(trunc_key(m, bound, kappa), n).columns
@@ -129,19 +124,19 @@ def take_mask(ctx: Context, n: int, m: int, bound: int, kappa: int = KAPPA) -> M
     return Mask(high - high_low + low, low, bits)
 
 
-def binary_sum(bits: SharedVec, n: int) -> SharedVec:
+def binary_sum(bits: S, n: int) -> S:
     """sum_i 2^i block_i, by halving: block i + h joins block i with weight 2^h."""
     count = len(bits) // n
     while count > 1:
         h = (count + 1) // 2
         head = bits[:(count - h) * n] + bits[h * n:count * n].scale(1 << h)
-        bits = SharedVec.concat([head, bits[(count - h) * n:h * n]]) if count % 2 else head
+        bits = type(bits).concat([head, bits[(count - h) * n:h * n]]) if count % 2 else head
         count = h
     return bits
 
 
 # Circuits -------------------------------------------------------------------------------------
-async def product(ctx: Context, leaves: SharedVec, n: int) -> SharedVec:
+async def product(ctx: Evaluator[S], leaves: S, n: int) -> S:
     """The elementwise product of the blocks of n elements of ``leaves`` by a balanced tree.
 
     count - 1 products in ceil(log2 count) rounds, for count = len(leaves) / n.
@@ -150,16 +145,15 @@ async def product(ctx: Context, leaves: SharedVec, n: int) -> SharedVec:
     while count > 1:
         h = count // 2
         prod = await mul(ctx, leaves[:h * n], leaves[h * n:2 * h * n])
-        leaves = SharedVec.concat([prod, leaves[2 * h * n:]]) if count % 2 else prod
+        leaves = ctx.concat([prod, leaves[2 * h * n:]]) if count % 2 else prod
         count -= h
     return leaves
 
 
-async def mul_many(ctx: Context, xs: Sequence[SharedVec], ys: Sequence[SharedVec]
-                   ) -> list[SharedVec]:
+async def mul_many(ctx: Evaluator[S], xs: Sequence[S], ys: Sequence[S]) -> list[S]:
     """Pairwise products of equally long vectors in one round."""
     sizes = [len(x) for x in xs]
-    flat = await mul(ctx, SharedVec.concat(list(xs)), SharedVec.concat(list(ys)))
+    flat = await mul(ctx, ctx.concat(xs), ctx.concat(ys))
     out, start = [], 0
     for size in sizes:
         out.append(flat[start:start + size])
@@ -186,33 +180,31 @@ def sklansky(length: int) -> list[Level]:
     return levels
 
 
-async def prefix_or(ctx: Context, xs: Sequence[SharedVec]) -> list[SharedVec]:
+async def prefix_or(ctx: Evaluator[S], xs: Sequence[S]) -> list[S]:
     """y_j = x_0 OR ... OR x_j for shared bits (a OR b = a + b - ab), log rounds."""
     y = list(xs)
     for level in sklansky(len(y)):
         prods = await mul_many(ctx, [y[j] for j, _, _ in level], [y[lo] for _, lo, _ in level])
-        for (j, lo, _), prod in zip(level, prods):
+        for (j, lo, _), prod in zip(level, prods, strict=True):
             y[j] = y[j] + y[lo] - prod
     return y
 
 
-async def prefix_carries(ctx: Context, p: Sequence[SharedVec], g: Sequence[SharedVec]
-                         ) -> list[SharedVec]:
+async def prefix_carries(ctx: Evaluator[S], p: Sequence[S], g: Sequence[S]) -> list[S]:
     """Carries out of positions 0..j: (P, G) o (P', G') = (PP', G + PG') over a prefix circuit."""
     p, g = list(p), list(g)
     for level in sklansky(len(g)):
         wide = [step for step in level if step[2]]
         prods = await mul_many(ctx, [p[j] for j, _, _ in level] + [p[j] for j, _, _ in wide],
                                [g[lo] for _, lo, _ in level] + [p[lo] for _, lo, _ in wide])
-        for (j, _, _), prod in zip(level, prods):
+        for (j, _, _), prod in zip(level, prods[:len(level)], strict=True):
             g[j] = g[j] + prod
-        for (j, _, _), prod in zip(wide, prods[len(level):]):
+        for (j, _, _), prod in zip(wide, prods[len(level):], strict=True):
             p[j] = prod
     return g
 
 
-async def bit_decompose(ctx: Context, a: SharedVec, m: int, kappa: int = KAPPA
-                        ) -> list[SharedVec]:
+async def bit_decompose(ctx: Evaluator[S], a: S, m: int, kappa: int = KAPPA) -> list[S]:
     """The m bits of a in [0, 2^m), least significant first: BitDec a la [CdH10].
 
     Opens c = a + r; then a = (c mod 2^m) + NOT(r') + 1 mod 2^m is a binary
@@ -223,16 +215,16 @@ async def bit_decompose(ctx: Context, a: SharedVec, m: int, kappa: int = KAPPA
     mask = take_mask(ctx, n, m, m, kappa)
     c_flat = public_bits(await open_value(ctx, a + mask.r), m)
     c = [c_flat[i * n:(i + 1) * n] for i in range(m)]
-    not_r = blocks(mask.bits.rsub_public(1, ctx.key), n)
-    p = [xor_public(y, x, ctx.key) for x, y in zip(c, not_r)]
-    g = [y.scale(x) for x, y in zip(c, not_r)]
+    not_r = blocks(ctx.rsub_public(mask.bits, 1), n)
+    p = [xor_public(ctx, y, x) for x, y in zip(c, not_r, strict=True)]
+    g = [y.scale(x) for x, y in zip(c, not_r, strict=True)]
     g[0] = g[0] + p[0]  # The carry into bit 0 is 1: generate = x_0 OR y_0.
     carries = await prefix_carries(ctx, p[:m - 1], g[:m - 1])
     if m == 1:
-        return [p[0].rsub_public(1, ctx.key)]
+        return [ctx.rsub_public(p[0], 1)]
     prods = await mul_many(ctx, p[1:], carries)
-    rest = [pi + ci - prod.scale(2) for pi, ci, prod in zip(p[1:], carries, prods)]
-    return [p[0].rsub_public(1, ctx.key)] + rest
+    rest = [pi + ci - prod.scale(2) for pi, ci, prod in zip(p[1:], carries, prods, strict=True)]
+    return [ctx.rsub_public(p[0], 1), *rest]
 
 
 # Tuple counts (offchain.engine.estimate builds on these) -------------------------------------

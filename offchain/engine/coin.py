@@ -14,7 +14,7 @@ import hashlib
 import hmac
 
 from offchain.engine.comm import broadcast_all
-from offchain.engine.context import Context
+from offchain.engine.session import Session
 from offchain.errors import CommitmentMismatch
 from offchain.field import P, RandBytes
 
@@ -39,7 +39,7 @@ def open_commitment(party: int, commitment: bytes, opening: bytes, what: str) ->
     return opening[NONCE_BYTES:]
 
 
-async def toss(ctx: Context) -> bytes:
+async def toss(ctx: Session) -> bytes:
     """A 32-byte joint random seed (two rounds; both recorded as broadcasts)."""
     mine, opening = commit(ctx.randbytes(SEED_BYTES), ctx.randbytes)
     commitments = await broadcast_all(ctx, mine)

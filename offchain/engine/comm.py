@@ -13,14 +13,13 @@ import hmac
 from collections.abc import Callable
 from typing import TypeVar
 
-from offchain.engine.context import Context
-from offchain.errors import (
-    BroadcastMismatch, ConfigError, DecodeError, MalformedMessage, ProtocolAbort)
+from offchain.engine.session import Session
+from offchain.errors import BroadcastMismatch, ConfigError, DecodeError, MalformedMessage, ProtocolAbort
 
 T = TypeVar("T")
 
 
-async def exchange(ctx: Context, payload: bytes) -> list[bytes]:
+async def exchange(ctx: Session, payload: bytes) -> list[bytes]:
     """Sends ``payload`` to every party and receives one message from each (one round).
 
     Returns the messages indexed by party, this party's own payload included.
@@ -33,7 +32,7 @@ async def exchange(ctx: Context, payload: bytes) -> list[bytes]:
     return received
 
 
-async def broadcast_all(ctx: Context, payload: bytes) -> list[bytes]:
+async def broadcast_all(ctx: Session, payload: bytes) -> list[bytes]:
     """Every party broadcasts one message; all are recorded in the transcript, in party order."""
     messages = await exchange(ctx, payload)
     for sender, message in enumerate(messages):
@@ -41,12 +40,8 @@ async def broadcast_all(ctx: Context, payload: bytes) -> list[bytes]:
     return messages
 
 
-async def broadcast_from(ctx: Context, sender: int, payload: bytes | None) -> bytes:
-    """Party ``sender`` broadcasts ``payload`` (None elsewhere); everyone returns it (and tapes it)."""
-    if ctx.tape is not None and ctx.tape.replaying:
-        message = ctx.tape.play_message()
-        ctx.record_broadcast(sender, message)
-        return message
+async def broadcast_from(ctx: Session, sender: int, payload: bytes | None) -> bytes:
+    """Party ``sender`` broadcasts ``payload`` (None elsewhere); everyone returns it."""
     if ctx.party == sender:
         if payload is None:
             raise ConfigError("the sender must provide the payload")
@@ -55,20 +50,16 @@ async def broadcast_from(ctx: Context, sender: int, payload: bytes | None) -> by
     else:
         message = await ctx.transport.recv(sender)
     ctx.record_broadcast(sender, message)
-    if ctx.tape is not None:
-        ctx.tape.record_message(message)
     return message
 
 
-async def check_broadcasts(ctx: Context) -> None:
+async def check_broadcasts(ctx: Session) -> None:
     """Compares transcript digests with every party; BroadcastMismatch if any differs."""
-    if ctx.replaying:
-        return
     digests = await exchange(ctx, ctx.transcript_digest())
     compare_digests(ctx, digests)
 
 
-def compare_digests(ctx: Context, digests: list[bytes]) -> None:
+def compare_digests(ctx: Session, digests: list[bytes]) -> None:
     mine = digests[ctx.party]
     for j, theirs in enumerate(digests):
         if not hmac.compare_digest(mine, theirs):

@@ -34,61 +34,69 @@ Costs per element (L = bits + 1 for comparisons of two values; see estimate):
 
 from __future__ import annotations
 
-from offchain.engine.arith import beaver_step, mul
+from offchain.engine.arith import mul
 from offchain.engine.bitwise import (
-    KAPPA, block_sum, is_zero, low_bits, product, public_bits, repeat, take_mask, xor_public)
-from offchain.engine.context import Context
+    KAPPA,
+    block_sum,
+    is_zero,
+    low_bits,
+    product,
+    public_bits,
+    repeat,
+    take_mask,
+    xor_public,
+)
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.mac_check import check_pending
 from offchain.engine.opening import open_value, open_values
 from offchain.errors import ConfigError
-from offchain.field import P, FieldVec
+from offchain.field import FieldVec, P
 from offchain.preprocessing.tuples import TupleKind
-from offchain.shares import SharedVec
 
 
 def _check_width(bits: int, kappa: int) -> None:
-    if not 2 <= bits or bits + kappa > 252:
+    if not bits >= 2 or bits + kappa > 252:
         raise ConfigError(f"comparisons need 2 <= bits and bits + kappa <= 252, got {bits}")
 
 
-async def ltz(ctx: Context, a: SharedVec, bits: int = 64, kappa: int = KAPPA) -> SharedVec:
+async def ltz(ctx: Evaluator[S], a: S, bits: int = 64, kappa: int = KAPPA) -> S:
     """<[a < 0]> for signed a in [-2^(bits-1), 2^(bits-1)): LTZ of [CdH10]."""
     _check_width(bits, kappa)
     n, m = len(a), bits - 1
     mask = take_mask(ctx, n, m, bits, kappa)
     (sign,) = ctx.take(TupleKind.BIT, n).columns
-    c = await open_value(ctx, (a + mask.r).add_public(1 << m, ctx.key))
+    c = await open_value(ctx, ctx.add_public(a + mask.r, 1 << m))
     below = await bit_lt(ctx, public_bits(c, m), mask.bits, sign)
-    a_mod = (below.scale(1 << m) - mask.low).add_public(low_bits(c, m), ctx.key)
+    a_mod = ctx.add_public(below.scale(1 << m) - mask.low, low_bits(c, m))
     return (a_mod - a).scale(pow(2, -m, P))
 
 
-async def bit_lt(ctx: Context, c: FieldVec, r: SharedVec, sign: SharedVec) -> SharedVec:
+async def bit_lt(ctx: Evaluator[S], c: FieldVec, r: S, sign: S) -> S:
     """<[c < r]> for public bits c and shared bits r (blocks, LSB first), Toft's product test.
 
     ``sign`` is a fresh random bit; s = 2 * sign - 1 hides which e_i vanishes.
     """
-    key, n = ctx.key, len(sign)
+    n = len(sign)
     m = len(r) // n
-    xor = xor_public(r, c, key)
+    xor = xor_public(ctx, r, c)
     # e_i without its sign and public terms: r_i + 3 * sum_{j > i} xor_j, from the top.
-    parts: list[SharedVec] = [SharedVec.zeros(0)] * (m + 1)
-    above3 = SharedVec.zeros(n)
+    parts: list[S] = [ctx.zeros(0)] * (m + 1)
+    above3 = ctx.zeros(n)
     for i in reversed(range(m)):
         parts[i] = r[i * n:(i + 1) * n] + above3
         x = xor[i * n:(i + 1) * n]
         above3 = above3 + x + x + x
     parts[m] = above3
     s = repeat(sign.scale(2), m + 1)  # s + 1; the -1 is folded into the public terms.
-    leaves = SharedVec.concat(parts) + s
+    leaves = ctx.concat(parts) + s
     public = FieldVec.concat([c + 1, FieldVec.full(n, 2)])
-    masked = await _random_product(ctx, leaves.sub_public(public, key), n)
+    masked = await _random_product(ctx, ctx.sub_public(leaves, public), n)
     await check_pending(ctx)
     g = is_zero(await open_value(ctx, masked))
-    return xor_public(sign, g, key)
+    return xor_public(ctx, sign, g)
 
 
-async def _random_product(ctx: Context, leaves: SharedVec, n: int) -> SharedVec:
+async def _random_product(ctx: Evaluator[S], leaves: S, n: int) -> S:
     """<rho * product of the blocks of leaves>, fresh uniform rho; ceil(log2(count + 1)) rounds.
 
     rho is the a of a triple (a, b, c): <a x> = <c> + (x - b) <a> opens only x - b.
@@ -105,87 +113,87 @@ async def _random_product(ctx: Context, leaves: SharedVec, n: int) -> SharedVec:
     a, b, c = ctx.take(TupleKind.TRIPLE, h * n).columns
     ra, rb, rc = ctx.take(TupleKind.TRIPLE, n).columns
     d, e, e_rho = await open_values(ctx, [x - a, y - b, z - rb])
-    layer = SharedVec.concat([beaver_step(ctx, (a, b, c), d, e), rc.scale_add(e_rho, ra)])
+    layer = ctx.concat([ctx.beaver((a, b, c), d, e), rc.scale_add(e_rho, ra)])
     return await product(ctx, layer, n)
 
 
-async def eqz(ctx: Context, a: SharedVec, bits: int = 64, kappa: int = KAPPA) -> SharedVec:
+async def eqz(ctx: Evaluator[S], a: S, bits: int = 64, kappa: int = KAPPA) -> S:
     """<[a = 0]> for signed a in [-2^(bits-1), 2^(bits-1)): EQZ of [CdH10] in two levels."""
     _check_width(bits, kappa)
     n = len(a)
     mask = take_mask(ctx, n, bits, bits, kappa)
-    c = await open_value(ctx, (a + mask.r).add_public(1 << (bits - 1), ctx.key))
+    c = await open_value(ctx, ctx.add_public(a + mask.r, 1 << (bits - 1)))
     # (c - 2^(L-1)) mod 2^L flips bit L-1 of c mod 2^L.
     flip = FieldVec.concat([FieldVec.zeros((bits - 1) * n), FieldVec.full(n, 1)])
     cb = public_bits(c, bits)
     cb = cb + flip - (cb * flip) * 2
-    hamming = block_sum(xor_public(mask.bits, cb, ctx.key), n)
+    hamming = block_sum(xor_public(ctx, mask.bits, cb), n)
     return await _small_is_zero(ctx, hamming, bits.bit_length(), kappa)
 
 
-async def _small_is_zero(ctx: Context, h: SharedVec, m: int, kappa: int) -> SharedVec:
+async def _small_is_zero(ctx: Evaluator[S], h: S, m: int, kappa: int) -> S:
     """<[h = 0]> for h in [0, 2^m): open h + r, then AND of m bits (1 - (c_i XOR r_i))."""
     n = len(h)
     mask = take_mask(ctx, n, m, m, kappa)
     c = public_bits(await open_value(ctx, h + mask.r), m)
-    same = xor_public(mask.bits, c, ctx.key).rsub_public(1, ctx.key)
+    same = ctx.rsub_public(xor_public(ctx, mask.bits, c), 1)
     return await product(ctx, same, n)
 
 
 # Two-operand comparisons (bits is the width of the operands) --------------------------------
-async def less_than(ctx: Context, x: SharedVec, y: SharedVec, bits: int = 64,
-                    kappa: int = KAPPA) -> SharedVec:
+async def less_than(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
+                    kappa: int = KAPPA) -> S:
     """<[x < y]> elementwise for signed bits-bit x and y (fixed point: bits = k)."""
     return await ltz(ctx, x - y, bits + 1, kappa)
 
 
-async def greater_than(ctx: Context, x: SharedVec, y: SharedVec, bits: int = 64,
-                       kappa: int = KAPPA) -> SharedVec:
+async def greater_than(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
+                       kappa: int = KAPPA) -> S:
     """<[x > y]>."""
     return await ltz(ctx, y - x, bits + 1, kappa)
 
 
-async def less_equal(ctx: Context, x: SharedVec, y: SharedVec, bits: int = 64,
-                     kappa: int = KAPPA) -> SharedVec:
+async def less_equal(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
+                     kappa: int = KAPPA) -> S:
     """<[x <= y]> = 1 - [y < x]."""
-    return (await ltz(ctx, y - x, bits + 1, kappa)).rsub_public(1, ctx.key)
+    return ctx.rsub_public(await ltz(ctx, y - x, bits + 1, kappa), 1)
 
 
-async def greater_equal(ctx: Context, x: SharedVec, y: SharedVec, bits: int = 64,
-                        kappa: int = KAPPA) -> SharedVec:
+async def greater_equal(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
+                        kappa: int = KAPPA) -> S:
     """<[x >= y]> = 1 - [x < y]."""
-    return (await ltz(ctx, x - y, bits + 1, kappa)).rsub_public(1, ctx.key)
+    return ctx.rsub_public(await ltz(ctx, x - y, bits + 1, kappa), 1)
 
 
-async def equal(ctx: Context, x: SharedVec, y: SharedVec, bits: int = 64,
-                kappa: int = KAPPA) -> SharedVec:
+async def equal(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
+                kappa: int = KAPPA) -> S:
     """<[x = y]> elementwise."""
     return await eqz(ctx, x - y, bits + 1, kappa)
 
 
-async def min_max(ctx: Context, x: SharedVec, y: SharedVec, bits: int = 64,
-                  kappa: int = KAPPA) -> tuple[SharedVec, SharedVec]:
+async def min_max(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
+                  kappa: int = KAPPA) -> tuple[S, S]:
     """(<min(x, y)>, <max(x, y)>) elementwise: one comparison and one product."""
     b = await less_than(ctx, x, y, bits, kappa)
     d = await mul(ctx, b, x - y)
     return y + d, x - d
 
 
-async def minimum(ctx: Context, x: SharedVec, y: SharedVec, bits: int = 64,
-                  kappa: int = KAPPA) -> SharedVec:
+async def minimum(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
+                  kappa: int = KAPPA) -> S:
     """<min(x, y)> elementwise."""
     return (await min_max(ctx, x, y, bits, kappa))[0]
 
 
-async def maximum(ctx: Context, x: SharedVec, y: SharedVec, bits: int = 64,
-                  kappa: int = KAPPA) -> SharedVec:
+async def maximum(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
+                  kappa: int = KAPPA) -> S:
     """<max(x, y)> elementwise."""
     return (await min_max(ctx, x, y, bits, kappa))[1]
 
 
 # Tournaments over one vector ----------------------------------------------------------------
-async def _tournament(ctx: Context, x: SharedVec, bits: int, kappa: int, largest: bool,
-                      with_index: bool) -> tuple[SharedVec, SharedVec]:
+async def _tournament(ctx: Evaluator[S], x: S, bits: int, kappa: int, largest: bool,
+                      with_index: bool) -> tuple[S, S]:
     """Winner of neighbouring pairs, level by level (ceil(log2 n) comparison rounds).
 
     The left operand (the lower indices) wins ties, so the index is the first
@@ -193,7 +201,7 @@ async def _tournament(ctx: Context, x: SharedVec, bits: int, kappa: int, largest
     """
     if len(x) == 0:
         raise ConfigError("no extreme value of an empty vector")
-    index = SharedVec.zeros(len(x)).add_public(FieldVec.from_ints(range(len(x))), ctx.key)
+    index = ctx.constant(FieldVec.from_ints(range(len(x))))
     while len(x) > 1:
         h = len(x) // 2
         left, right = x[0:2 * h:2], x[1:2 * h:2]
@@ -203,34 +211,34 @@ async def _tournament(ctx: Context, x: SharedVec, bits: int, kappa: int, largest
         else:
             take_right = await ltz(ctx, right - left, bits + 1, kappa)
         if with_index:
-            both = await mul(ctx, SharedVec.concat([take_right, take_right]),
-                             SharedVec.concat([right - left, iright - ileft]))
+            both = await mul(ctx, ctx.concat([take_right, take_right]),
+                             ctx.concat([right - left, iright - ileft]))
             dx, di = both[:h], both[h:]
-            index = SharedVec.concat([ileft + di, index[2 * h:]])
+            index = ctx.concat([ileft + di, index[2 * h:]])
         else:
             dx = await mul(ctx, take_right, right - left)
-        x = SharedVec.concat([left + dx, x[2 * h:]])
+        x = ctx.concat([left + dx, x[2 * h:]])
     return x, index
 
 
-async def max_of(ctx: Context, x: SharedVec, bits: int = 64, kappa: int = KAPPA) -> SharedVec:
+async def max_of(ctx: Evaluator[S], x: S, bits: int = 64, kappa: int = KAPPA) -> S:
     """<max_i x_i> (a vector of length 1)."""
     return (await _tournament(ctx, x, bits, kappa, True, False))[0]
 
 
-async def min_of(ctx: Context, x: SharedVec, bits: int = 64, kappa: int = KAPPA) -> SharedVec:
+async def min_of(ctx: Evaluator[S], x: S, bits: int = 64, kappa: int = KAPPA) -> S:
     """<min_i x_i> (a vector of length 1)."""
     return (await _tournament(ctx, x, bits, kappa, False, False))[0]
 
 
-async def argmax(ctx: Context, x: SharedVec, bits: int = 64, kappa: int = KAPPA
-                 ) -> tuple[SharedVec, SharedVec]:
+async def argmax(ctx: Evaluator[S], x: S, bits: int = 64, kappa: int = KAPPA
+                 ) -> tuple[S, S]:
     """(<max_i x_i>, <first i where it occurs>), both of length 1."""
     return await _tournament(ctx, x, bits, kappa, True, True)
 
 
-async def argmin(ctx: Context, x: SharedVec, bits: int = 64, kappa: int = KAPPA
-                 ) -> tuple[SharedVec, SharedVec]:
+async def argmin(ctx: Evaluator[S], x: S, bits: int = 64, kappa: int = KAPPA
+                 ) -> tuple[S, S]:
     """(<min_i x_i>, <first i where it occurs>), both of length 1."""
     return await _tournament(ctx, x, bits, kappa, False, True)
 

@@ -40,15 +40,22 @@ from __future__ import annotations
 import math
 
 from offchain.engine.arith import mul
-from offchain.engine.bitwise import (
-    bit_decompose, mul_many, prefix_or, trunc_key, weighted_sum)
+from offchain.engine.bitwise import bit_decompose, mul_many, prefix_or, trunc_key, weighted_sum
 from offchain.engine.compare import ltz
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import (
-    DEFAULT, FixedParams, concat, encode_int, fx_mul, fx_square, fx_trunc, split, trunc_pr)
+    DEFAULT,
+    FixedParams,
+    concat,
+    encode_int,
+    fx_mul,
+    fx_square,
+    fx_trunc,
+    split,
+    trunc_pr,
+)
 from offchain.errors import ConfigError
 from offchain.preprocessing.tuples import TupleKey
-from offchain.shares import SharedVec
 
 RCP_A, RCP_B, RCP_EPS = 2.9142, 2, 0.0858
 RSQRT_A, RSQRT_B, RSQRT_EPS = 1.787, 0.809, 0.0225
@@ -74,21 +81,21 @@ def _check(params: FixedParams) -> None:
                           f"kappa={params.kappa}")
 
 
-async def normalise(ctx: Context, a: SharedVec, params: FixedParams = DEFAULT
-                    ) -> list[SharedVec]:
+async def normalise(ctx: Evaluator[S], a: S, params: FixedParams = DEFAULT
+                    ) -> list[S]:
     """One-hot z_j = [2^j <= a < 2^(j+1)], j < k - 1, for 0 <= a < 2^(k-1) (all 0 if a = 0)."""
     bits = await bit_decompose(ctx, a, params.k - 1, params.kappa)
     y = (await prefix_or(ctx, bits[::-1]))[::-1]
     return [y[j] - y[j + 1] for j in range(len(y) - 1)] + [y[-1]]
 
 
-async def _normalised(ctx: Context, b: SharedVec, params: FixedParams, signed: bool
-                      ) -> tuple[SharedVec, SharedVec, list[SharedVec]]:
+async def _normalised(ctx: Evaluator[S], b: S, params: FixedParams, signed: bool
+                      ) -> tuple[S, S, list[S]]:
     """(b^ in [1/2, 1], (1 - 2 [b < 0]) V, z) for the encoding b; steps 1-2 of the module."""
     _check(params)
     m = params.k - 1
     if signed:
-        sign = (await ltz(ctx, b, params.k, params.kappa)).scale(-2).add_public(1, ctx.key)
+        sign = ctx.add_public((await ltz(ctx, b, params.k, params.kappa)).scale(-2), 1)
         b = await mul(ctx, sign, b)
     z = await normalise(ctx, b, params)
     v = weighted_sum(z, [1 << (m - 1 - j) for j in range(m)])
@@ -100,25 +107,25 @@ async def _normalised(ctx: Context, b: SharedVec, params: FixedParams, signed: b
     return await trunc_pr(ctx, n, shift, 2 * params.k, params.kappa), v, z
 
 
-async def _reciprocal_normalised(ctx: Context, b: SharedVec, params: FixedParams
-                                 ) -> SharedVec:
+async def _reciprocal_normalised(ctx: Evaluator[S], b: S, params: FixedParams
+                                 ) -> S:
     """w ~ 1/b for b in [1/2, 1]: Newton from the linear approximation (step 3)."""
-    w = b.scale(-RCP_B).add_public(encode_int(RCP_A, params.f, params.k), ctx.key)
+    w = ctx.add_public(b.scale(-RCP_B), encode_int(RCP_A, params.f, params.k))
     for _ in range(newton_steps(RCP_EPS, params.f)):
         t = await fx_mul(ctx, b, w, params)
-        w = await fx_mul(ctx, w, t.rsub_public(2 << params.f, ctx.key), params)
+        w = await fx_mul(ctx, w, ctx.rsub_public(t, 2 << params.f), params)
     return w
 
 
-async def reciprocal(ctx: Context, b: SharedVec, params: FixedParams = DEFAULT) -> SharedVec:
+async def reciprocal(ctx: Evaluator[S], b: S, params: FixedParams = DEFAULT) -> S:
     """<1/b> for a fixed-point b != 0; |error| <= 8 ulp/|b| + 1 ulp (0 for b = 0)."""
     bh, v, _ = await _normalised(ctx, b, params, True)
     w = await _reciprocal_normalised(ctx, bh, params)
     return await _scale_back(ctx, await mul(ctx, w, v), params)
 
 
-async def divide(ctx: Context, x: SharedVec, y: SharedVec, params: FixedParams = DEFAULT
-                 ) -> SharedVec:
+async def divide(ctx: Evaluator[S], x: S, y: S, params: FixedParams = DEFAULT
+                 ) -> S:
     """<x / y> in fixed point; |error| <= (8|x| + 1) ulp/|y| + 1 ulp (0 where y = 0)."""
     if len(x) != len(y):
         raise ConfigError(f"cannot divide vectors of lengths {len(x)} and {len(y)}")
@@ -128,12 +135,12 @@ async def divide(ctx: Context, x: SharedVec, y: SharedVec, params: FixedParams =
     return await _scale_back(ctx, await mul(ctx, xw, v), params)
 
 
-async def _scale_back(ctx: Context, a: SharedVec, params: FixedParams) -> SharedVec:
+async def _scale_back(ctx: Evaluator[S], a: S, params: FixedParams) -> S:
     """TruncPr by m - f of a product with V (step 4)."""
     return await trunc_pr(ctx, a, params.k - 1 - params.f, 2 * params.k, params.kappa)
 
 
-async def sqrt(ctx: Context, x: SharedVec, params: FixedParams = DEFAULT) -> SharedVec:
+async def sqrt(ctx: Evaluator[S], x: S, params: FixedParams = DEFAULT) -> S:
     """<sqrt(x)> for fixed-point x >= 0; |error| <= 8 ulp sqrt(x) + 2 ulp."""
     f, m = params.f, params.k - 1
     xh, _, z = await _normalised(ctx, x, params, False)
@@ -142,10 +149,10 @@ async def sqrt(ctx: Context, x: SharedVec, params: FixedParams = DEFAULT) -> Sha
     both = await fx_trunc(ctx, concat([xh.scale(encode_int(RSQRT_B, f, params.k)),
                                        xh.scale(1 << (f - 1))]), params)
     slope, half = split(both, [n, n])
-    y = slope.rsub_public(encode_int(RSQRT_A, f, params.k), ctx.key)
+    y = ctx.rsub_public(slope, encode_int(RSQRT_A, f, params.k))
     for _ in range(newton_steps(RSQRT_EPS, f, rsqrt=True)):
         t = await fx_mul(ctx, half, await fx_square(ctx, y, params), params)
-        y = await fx_mul(ctx, y, t.rsub_public(3 << (f - 1), ctx.key), params)
+        y = await fx_mul(ctx, y, ctx.rsub_public(t, 3 << (f - 1)), params)
     root = await fx_mul(ctx, xh, y, params)
     # sqrt(x) = sqrt(xh) * 2^((i + 1 - f) / 2), the factor encoded with m - f extra bits.
     scale = weighted_sum(z, [round(math.ldexp(2.0 ** ((j + 1 - f) / 2), m - f))

@@ -43,17 +43,40 @@ def trunc(count: int, f: int, bits: int) -> Needs:
 
 # Fixed point, comparison, division (offchain.engine.fixedpoint, compare, divide) ------------
 # Imported here, below the core functions, so that the core above stays importable on its own.
-from offchain.engine.bitwise import (  # noqa: E402
-    KAPPA, bit_decompose_mults, prefix_or_mults, trunc_key)
+from offchain.engine.bitwise import KAPPA, bit_decompose_mults, prefix_or_mults, trunc_key  # noqa: E402
 from offchain.engine.compare import tournament_sizes  # noqa: E402
 from offchain.engine.divide import RCP_EPS, RSQRT_EPS, newton_steps, norm_key  # noqa: E402
 from offchain.engine.fixedpoint import DEFAULT, FixedParams  # noqa: E402
 from offchain.engine.logarithm import mults as _xlog2x_mults  # noqa: E402
 
-__all__ += ["argmax", "argmin", "bit_decompose", "divide", "eqz", "equal", "fx_mul",
-            "fx_mul_public", "fx_square", "fx_trunc", "greater_equal", "greater_than",
-            "less_equal", "less_than", "ltz", "mask", "max_of", "maximum", "min_max", "min_of",
-            "minimum", "normalise", "reciprocal", "sqrt", "trunc_pr", "xlog2x"]
+__all__ += [
+    "argmax",
+    "argmin",
+    "bit_decompose",
+    "divide",
+    "equal",
+    "eqz",
+    "fx_mul",
+    "fx_mul_public",
+    "fx_square",
+    "fx_trunc",
+    "greater_equal",
+    "greater_than",
+    "less_equal",
+    "less_than",
+    "ltz",
+    "mask",
+    "max_of",
+    "maximum",
+    "min_max",
+    "min_of",
+    "minimum",
+    "normalise",
+    "reciprocal",
+    "sqrt",
+    "trunc_pr",
+    "xlog2x",
+]
 _bits = bits
 
 

@@ -30,12 +30,11 @@ from dataclasses import dataclass
 
 from offchain.engine.arith import mul, square
 from offchain.engine.bitwise import KAPPA, low_bits, trunc_key
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.opening import open_value
 from offchain.errors import ConfigError
-from offchain.field import P, FieldVec
+from offchain.field import FieldVec, P
 from offchain.preprocessing.tuples import TupleKey
-from offchain.shares import SharedVec
 
 MAX_MASK_BITS = 252  # A dealer's truncation pairs have r < 2^bits <= 2^252 < P.
 
@@ -112,8 +111,7 @@ def decode(values: FieldVec, f: int = DEFAULT.f) -> list[float]:
 
 
 # Truncation and products -------------------------------------------------------------------
-async def trunc_pr(ctx: Context, a: SharedVec, m: int, bound: int, kappa: int = KAPPA
-                   ) -> SharedVec:
+async def trunc_pr(ctx: Evaluator[S], a: S, m: int, bound: int, kappa: int = KAPPA) -> S:
     """<floor(a / 2^m) + u>, u in {0,1} with Pr[u=1] = (a mod 2^m)/2^m: TruncPr [CS10, Prot. 3.1].
 
     Requires |a| < 2^(bound-1) (signed). Consumes one pair of
@@ -123,32 +121,32 @@ async def trunc_pr(ctx: Context, a: SharedVec, m: int, bound: int, kappa: int = 
         raise ConfigError(f"truncation needs 0 < m < bound, got m={m}, bound={bound}")
     r, r_low = ctx.take(trunc_key(m, bound, kappa), len(a)).columns
     # Step 1: c = 2^(K-1) + a + r, nonnegative and below 2^(K + kappa + 1) < P.
-    c = await open_value(ctx, (a + r).add_public(1 << (bound - 1), ctx.key))
+    c = await open_value(ctx, ctx.add_public(a + r, 1 << (bound - 1)))
     # Step 2: a' = (c mod 2^m) - (r mod 2^m) = a mod 2^m - 2^m * [c mod 2^m < r mod 2^m];
     # 2^(K-1) vanishes modulo 2^m since m < K.
-    a_low = r_low.rsub_public(low_bits(c, m), ctx.key)
+    a_low = ctx.rsub_public(r_low, low_bits(c, m))
     # Step 3: d = (a - a') / 2^m, exact in the field.
     return (a - a_low).scale(pow(2, -m, P))
 
 
-async def fx_trunc(ctx: Context, a: SharedVec, params: FixedParams = DEFAULT) -> SharedVec:
+async def fx_trunc(ctx: Evaluator[S], a: S, params: FixedParams = DEFAULT) -> S:
     """A product of two encodings brought back to f fractional bits (error below 1 ulp)."""
     return await trunc_pr(ctx, a, params.f, params.product_bound, params.kappa)
 
 
-async def fx_mul(ctx: Context, x: SharedVec, y: SharedVec, params: FixedParams = DEFAULT
-                 ) -> SharedVec:
+async def fx_mul(ctx: Evaluator[S], x: S, y: S, params: FixedParams = DEFAULT
+                 ) -> S:
     """<x * y> in fixed point: Beaver product, then TruncPr; |error| < 2^-f. Two rounds."""
     return await fx_trunc(ctx, await mul(ctx, x, y), params)
 
 
-async def fx_square(ctx: Context, x: SharedVec, params: FixedParams = DEFAULT) -> SharedVec:
+async def fx_square(ctx: Evaluator[S], x: S, params: FixedParams = DEFAULT) -> S:
     """<x * x> in fixed point with a square pair; |error| < 2^-f. Two rounds."""
     return await fx_trunc(ctx, await square(ctx, x), params)
 
 
-async def fx_mul_public(ctx: Context, x: SharedVec, c: float | Sequence[float],
-                        params: FixedParams = DEFAULT) -> SharedVec:
+async def fx_mul_public(ctx: Evaluator[S], x: S, c: float | Sequence[float],
+                        params: FixedParams = DEFAULT) -> S:
     """<x * c> for a public real c (or one per element); |error| < 2^-f + |x| 2^-(f+1).
 
     The second term is the rounding of c to f fractional bits. One round.
@@ -160,18 +158,17 @@ async def fx_mul_public(ctx: Context, x: SharedVec, c: float | Sequence[float],
     return await fx_trunc(ctx, x.scale(scaled), params)
 
 
-def fx_constant(ctx: Context, values: Sequence[float], params: FixedParams = DEFAULT
-                ) -> SharedVec:
+def fx_constant(ctx: Evaluator[S], values: Sequence[float], params: FixedParams = DEFAULT) -> S:
     """A sharing of public reals (no communication): party 0 holds the encodings."""
-    return SharedVec.zeros(len(values)).add_public(encode(values, params.f, params.k), ctx.key)
+    return ctx.constant(encode(values, params.f, params.k))
 
 
-def concat(parts: Sequence[SharedVec]) -> SharedVec:
-    """Several shared vectors as one, so that one call (one round) processes them all."""
-    return SharedVec.concat(list(parts))
+def concat(parts: Sequence[S]) -> S:
+    """Several shared vectors as one (at least one), so that one call (one round) processes them all."""
+    return type(parts[0]).concat(parts)
 
 
-def split(x: SharedVec, sizes: Sequence[int]) -> list[SharedVec]:
+def split(x: S, sizes: Sequence[int]) -> list[S]:
     """The inverse of :func:`concat` for parts of the given lengths."""
     out, start = [], 0
     for size in sizes:

@@ -9,16 +9,14 @@ before any output. Message: the FieldVec wire format of eps.
 
 from __future__ import annotations
 
-from offchain.engine.comm import broadcast_from, decode
-from offchain.engine.context import Context
+from offchain.engine.comm import decode
+from offchain.engine.evaluator import Evaluator, S
 from offchain.errors import ConfigError, MalformedMessage
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import TupleKey, TupleKind
-from offchain.shares import SharedVec
 
 
-async def input_values(ctx: Context, owner: int, values: FieldVec | None, count: int
-                       ) -> SharedVec:
+async def input_values(ctx: Evaluator[S], owner: int, values: FieldVec | None, count: int) -> S:
     """Shares of ``count`` values held by party ``owner`` (who passes them; others pass None)."""
     if not 0 <= owner < ctx.n_parties:
         raise ConfigError(f"no party {owner}")
@@ -29,10 +27,11 @@ async def input_values(ctx: Context, owner: int, values: FieldVec | None, count:
     masks = ctx.take(TupleKey(TupleKind.INPUT_MASK, owner=owner), count)
     payload = None
     if values is not None:
-        assert masks.clear is not None
+        if masks.clear is None:
+            raise ConfigError(f"the input masks of owner {owner} came without their clear values")
         payload = (values - masks.clear).to_bytes()
-    message = await broadcast_from(ctx, owner, payload)
+    message = await ctx.broadcast_from(owner, payload)
     eps = decode(owner, FieldVec.from_bytes, message)
     if len(eps) != count:
         raise MalformedMessage(owner, f"{len(eps)} masked inputs, expected {count}")
-    return masks.columns[0].add_public(eps, ctx.key)
+    return ctx.add_public(masks.columns[0], eps)

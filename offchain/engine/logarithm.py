@@ -34,11 +34,9 @@ truncation of t to h bits, which happens only for a >= 2^(h+1). Magnitude:
 from __future__ import annotations
 
 from offchain.engine.arith import mul
-from offchain.engine.bitwise import (
-    KAPPA, bit_decompose, block_sum, prefix_or, prefix_or_mults, weighted_sum)
-from offchain.engine.context import Context
+from offchain.engine.bitwise import KAPPA, bit_decompose, block_sum, prefix_or, prefix_or_mults, weighted_sum
+from offchain.engine.evaluator import Evaluator, S
 from offchain.errors import ConfigError
-from offchain.shares import SharedVec
 
 DEGREE = 8
 COEF_BITS = 26
@@ -80,7 +78,7 @@ def _check(bits: int) -> None:
         raise ConfigError(f"xlog2x takes values of 2 to {MAX_BITS} bits, got {bits}")
 
 
-async def xlog2x(ctx: Context, a: SharedVec, bits: int, kappa: int = KAPPA) -> SharedVec:
+async def xlog2x(ctx: Evaluator[S], a: S, bits: int, kappa: int = KAPPA) -> S:
     """<XLOG_b(a)> elementwise for integers 0 <= a < 2^bits (see the module docstring)."""
     _check(bits)
     n, h = len(a), window(bits)
@@ -90,7 +88,7 @@ async def xlog2x(ctx: Context, a: SharedVec, bits: int, kappa: int = KAPPA) -> S
     low = weighted_sum(z[:h + 1], [1 << (h - j) for j in range(h + 1)])
     high = [weighted_sum(digits[j - h:], [1 << i for i in range(bits - j + h)])
             for j in range(h + 1, bits)]
-    terms = await mul(ctx, SharedVec.concat([a, *z[h + 1:]]), SharedVec.concat([low, *high]))
+    terms = await mul(ctx, ctx.concat([a, *z[h + 1:]]), ctx.concat([low, *high]))
     u = block_sum(terms, n) - y[0].scale(1 << h)
     powers = await _powers(ctx, u, DEGREE)
     g = scale_bits(bits)
@@ -98,13 +96,13 @@ async def xlog2x(ctx: Context, a: SharedVec, bits: int, kappa: int = KAPPA) -> S
     return await mul(ctx, a, lam)
 
 
-async def _powers(ctx: Context, u: SharedVec, degree: int) -> list[SharedVec]:
+async def _powers(ctx: Evaluator[S], u: S, degree: int) -> list[S]:
     """[u, u^2, .., u^degree]: each round multiplies the highest power so far by the lower ones."""
     n, powers = len(u), [u]
     while len(powers) < degree:
         take = min(len(powers), degree - len(powers))
-        prods = await mul(ctx, SharedVec.concat([powers[-1]] * take),
-                          SharedVec.concat(powers[:take]))
+        prods = await mul(ctx, ctx.concat([powers[-1]] * take),
+                          ctx.concat(powers[:take]))
         powers += [prods[i * n:(i + 1) * n] for i in range(take)]
     return powers
 

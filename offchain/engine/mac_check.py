@@ -27,15 +27,16 @@ from collections.abc import Sequence
 
 from offchain.engine.coin import commit, expand_scalar, open_commitment, toss
 from offchain.engine.comm import compare_digests, exchange, expect
-from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator, S
+from offchain.engine.session import Session
 from offchain.errors import MacCheckFailed
-from offchain.field import P, FieldVec
+from offchain.field import FieldVec, P
 
 _OK = b"mpcc-ok-v1"
 _S_BYTES = 32
 
 
-async def check_macs(ctx: Context, opened: Sequence[tuple[FieldVec, FieldVec]],
+async def check_macs(ctx: Session, opened: Sequence[tuple[FieldVec, FieldVec]],
                      label: bytes = b"mac-check") -> None:
     """Raises MacCheckFailed unless every (value, MAC share) pair is consistent for all parties.
 
@@ -64,15 +65,16 @@ async def check_macs(ctx: Context, opened: Sequence[tuple[FieldVec, FieldVec]],
     await confirm(ctx)
 
 
-async def confirm(ctx: Context) -> None:
+async def confirm(ctx: Session) -> None:
     """One round in which every party states it passed; aborts if any peer does not."""
     for j, message in enumerate(await exchange(ctx, _OK)):
         expect(j, message, _OK, "confirmation")
 
 
-async def check_pending(ctx: Context) -> None:
-    """Checks every value opened since the last check (``ctx.pending``) and clears them."""
-    opened = list(ctx.pending)
-    ctx.pending.clear()
-    if not ctx.replaying:  # A replay has no MAC key and no peers: its values were checked.
-        await check_macs(ctx, opened)
+async def check_pending(ctx: Evaluator[S]) -> None:
+    """Checks every value ``ctx`` opened since its last check (:meth:`Evaluator.check_pending`).
+
+    A live party runs :func:`check_macs` on them; a replay has nothing to check
+    (its values come from a run that checked them).
+    """
+    await ctx.check_pending()

@@ -6,6 +6,10 @@ that round, concatenated) and sums what it receives. Nothing is recorded in
 the broadcast transcript: a party that sends different shares to different
 parties makes the honest parties' MAC-check shares inconsistent, which the
 MAC check catches without knowledge of the honest alpha_i.
+
+:func:`open_shares` is that exchange for a live party; the functions after it
+are what programs call, on any evaluator (offchain.engine.evaluator): a live
+party opens and MAC-checks, a replay reads the values from its tape.
 """
 
 from __future__ import annotations
@@ -13,20 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from offchain.engine.comm import decode, exchange
-from offchain.engine.context import Context
-from offchain.engine.mac_check import check_pending
+from offchain.engine.evaluator import Evaluator, S
+from offchain.engine.session import Session
 from offchain.errors import MalformedMessage
 from offchain.field import FieldVec
-from offchain.shares import SharedVec
 
 
-async def open_shares(ctx: Context, shares: Sequence[FieldVec]) -> list[FieldVec]:
-    """Sums every party's shares of each vector (one round, no MAC bookkeeping).
-
-    With a tape, the sums are recorded; a replay takes them from its tape instead.
-    """
-    if ctx.tape is not None and ctx.tape.replaying:
-        return ctx.tape.play_opened(shares)
+async def open_shares(ctx: Session, shares: Sequence[FieldVec]) -> list[FieldVec]:
+    """Sums every party's shares of each vector (one round, no MAC bookkeeping)."""
     mine = FieldVec.concat(list(shares))
     messages = await exchange(ctx, mine.to_bytes())
     total = mine
@@ -39,35 +37,28 @@ async def open_shares(ctx: Context, shares: Sequence[FieldVec]) -> list[FieldVec
     for s in shares:
         out.append(total[start:start + len(s)])
         start += len(s)
-    if ctx.tape is not None:
-        ctx.tape.record_opened(out)
     return out
 
 
-async def open_values(ctx: Context, xs: Sequence[SharedVec]) -> list[FieldVec]:
+async def open_values(ctx: Evaluator[S], xs: Sequence[S]) -> list[FieldVec]:
     """Opens several shared vectors in one round; the values still await a MAC check.
 
     Use the values only for further protocol steps (like Beaver's d and e),
     never as an output: outputs go through :func:`output`.
     """
-    values = await open_shares(ctx, [x.share for x in xs])
-    for v, x in zip(values, xs):
-        ctx.record_opened(v, x.mac)
-    return values
+    return await ctx.open(xs)
 
 
-async def open_value(ctx: Context, x: SharedVec) -> FieldVec:
+async def open_value(ctx: Evaluator[S], x: S) -> FieldVec:
     """:func:`open_values` for one vector."""
-    return (await open_values(ctx, [x]))[0]
+    return (await ctx.open([x]))[0]
 
 
-async def output_many(ctx: Context, xs: Sequence[SharedVec]) -> list[FieldVec]:
+async def output_many(ctx: Evaluator[S], xs: Sequence[S]) -> list[FieldVec]:
     """Opens the vectors and MAC-checks them with every pending value before returning."""
-    values = await open_values(ctx, xs)
-    await check_pending(ctx)
-    return values
+    return await ctx.output(xs)
 
 
-async def output(ctx: Context, x: SharedVec) -> FieldVec:
+async def output(ctx: Evaluator[S], x: S) -> FieldVec:
     """The public value of x, returned only after the MAC check passed."""
-    return (await output_many(ctx, [x]))[0]
+    return (await ctx.output([x]))[0]

@@ -25,18 +25,18 @@ SacrificeFailed(batch_id, kind): the whole batch is discarded.
 from __future__ import annotations
 
 from offchain.engine.coin import expand_scalar, toss
-from offchain.engine.context import Context
 from offchain.engine.mac_check import check_macs
 from offchain.engine.opening import open_shares
+from offchain.engine.session import Session
 from offchain.errors import ConfigError, MacCheckFailed, SacrificeFailed
-from offchain.field import P, FieldVec
+from offchain.field import FieldVec, P
 from offchain.preprocessing.tuples import PartyBatch, TupleKind, TupleSet
 from offchain.shares import SharedVec
 
 Opened = list[tuple[FieldVec, FieldVec]]
 
 
-async def accept_batch(ctx: Context, batch: PartyBatch) -> TupleSet:
+async def accept_batch(ctx: Session, batch: PartyBatch) -> TupleSet:
     """The batch's tuples if the joint check passes; SacrificeFailed otherwise."""
     if batch.party != ctx.party or batch.n_parties != ctx.n_parties:
         raise ConfigError(f"batch for party {batch.party} of {batch.n_parties} given to "
@@ -58,7 +58,7 @@ async def accept_batch(ctx: Context, batch: PartyBatch) -> TupleSet:
     return TupleSet(batch.key, batch.columns, clear)
 
 
-async def _triples(ctx: Context, batch: PartyBatch, seed: bytes) -> Opened:
+async def _triples(ctx: Session, batch: PartyBatch, seed: bytes) -> Opened:
     a, b, c = batch.columns
     f, g, h = batch.checks
     t = expand_scalar(seed, b"triple-t")
@@ -71,7 +71,7 @@ async def _triples(ctx: Context, batch: PartyBatch, seed: bytes) -> Opened:
     return [(rho, rho_sh.mac), (sigma, sigma_sh.mac), (FieldVec.zeros(len(zero_mac)), zero_mac)]
 
 
-async def _squares(ctx: Context, batch: PartyBatch, seed: bytes) -> Opened:
+async def _squares(ctx: Session, batch: PartyBatch, seed: bytes) -> Opened:
     if batch.key.kind is TupleKind.BIT:
         (a,) = batch.columns
         b = a
@@ -85,9 +85,9 @@ async def _squares(ctx: Context, batch: PartyBatch, seed: bytes) -> Opened:
     return [(rho, rho_sh.mac), (FieldVec.zeros(len(zero)), zero.mac)]
 
 
-async def _linear(ctx: Context, batch: PartyBatch, seed: bytes) -> Opened:
+async def _linear(ctx: Session, batch: PartyBatch, seed: bytes) -> Opened:
     t = expand_scalar(seed, b"linear-t")
-    combos = [_combine(col, chk, t) for col, chk in zip(batch.columns, batch.checks)]
+    combos = [_combine(col, chk, t) for col, chk in zip(batch.columns, batch.checks, strict=True)]
     values = await open_shares(ctx, [c.share for c in combos])
     if batch.clear is not None:
         clear, check_clear = batch.clear[:batch.count], batch.clear[batch.count:]
@@ -95,7 +95,7 @@ async def _linear(ctx: Context, batch: PartyBatch, seed: bytes) -> Opened:
         if values[0][0] != expected % P:
             raise SacrificeFailed(batch.batch_id, batch.key.kind.value,
                                   "the owner's clear masks do not match the shares")
-    return [(v, c.mac) for v, c in zip(values, combos)]
+    return [(v, c.mac) for v, c in zip(values, combos, strict=True)]
 
 
 def _combine(column: SharedVec, check: SharedVec, t: int) -> SharedVec:

@@ -1,35 +1,34 @@
-"""The public record of a run (every opened vector and every broadcast, in order) and its replay.
+"""The public record of a run (every opened vector and every broadcast, in order) and its playback.
 
 Given the values that were opened, an online protocol is a public linear map
 from its inputs and tuples to everything it computes: Beaver's step, the
 truncations, the comparisons and every local operation are linear in the
-shares once d, e and the other opened values are fixed. A :class:`Tape`
-records those public values while a party runs; replaying the same program
-on a context whose tape replays them computes the same linear map on other
-vectors that follow the same rules as shares, without any message:
+shares once d, e and the other opened values are fixed. A live party
+(offchain.engine.context) may write those public values on a
+:class:`Recorder`; a replay (offchain.engine.replay) reads them back from a
+:class:`Playback` and computes the same linear map on other vectors that
+follow the share rules, without any message:
 
     * a party's Pedersen randomness shares (it then plays no party: a public
       constant adds nothing to randomness), so it learns its randomness share
       of every opened value (offchain.auditable.program);
-    * the commitments themselves (played as party 0: a public c adds c*G),
+    * the commitments themselves (a public c adds c*G, as party 0 adds c),
       which an auditor derives from chain data alone (Baum, Damgaard and
       Orlandi, "Publicly auditable secure multi-party computation", 2014).
 
-A replay ignores MAC checks and broadcast checks (it has no peers) and
-collects what it would have opened in ``shadows``, one entry per value of
-the tape; a program that asks for more, or for other lengths, than was
-recorded raises ReplayMismatch.
+Invariant: the two are different types. A live party only records, so no
+tape can stand in for its messages or its MAC checks; a replay only plays
+back, and one that asks for more, or for other lengths, than was recorded
+raises ReplayMismatch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from offchain.errors import ConfigError, ProtocolAbort
+from offchain.errors import ProtocolAbort
 from offchain.field import FieldVec
-from offchain.net.transport import TrafficStats, Transport
 
 
 class ReplayMismatch(ProtocolAbort):
@@ -37,32 +36,17 @@ class ReplayMismatch(ProtocolAbort):
 
 
 @dataclass
-class Tape:
-    """Opened vectors and received broadcasts of one run, in order; or their replay.
+class Recorder:
+    """Opened vectors and received broadcasts of one live run, in order.
 
-    Recording (the default): the engine appends each opened vector to
-    ``opened`` and each broadcast it receives to ``messages``. Replaying
-    (:meth:`replay`): the engine reads the values back, in order, from one flat
-    vector, and appends each vector it would have opened to ``shadows`` (a
-    party's randomness shares, or commitments). ``phase`` labels what follows
-    (``phases`` maps each opened vector to its label), so that a failed check
-    can say which step it was.
+    ``phase`` labels what follows (``phases`` maps each opened vector to its
+    label), so that a failed check of the record can say which step it was.
     """
 
     opened: list[FieldVec] = field(default_factory=list)
     messages: list[bytes] = field(default_factory=list)
-    replaying: bool = False
-    shadows: list[Any] = field(default_factory=list)
     phase: str = "analysis"
     phases: list[str] = field(default_factory=list)
-    _values: FieldVec = field(default_factory=lambda: FieldVec.zeros(0))
-    _at: int = 0
-    _at_message: int = 0
-
-    @classmethod
-    def replay(cls, values: FieldVec, messages: Sequence[bytes]) -> Tape:
-        """A tape that plays back ``values`` (every opened value, flat) and ``messages``."""
-        return cls(messages=list(messages), replaying=True, _values=values)
 
     def flat(self) -> FieldVec:
         """Every recorded opened value, in order, as one vector."""
@@ -75,17 +59,38 @@ class Tape:
     def record_message(self, message: bytes) -> None:
         self.messages.append(message)
 
-    def play_opened(self, shadows: Sequence[Any]) -> list[FieldVec]:
-        """The recorded values of the next openings, one vector per shadow (same lengths)."""
+    def playback(self) -> Playback:
+        """A tape that plays this record back from its start."""
+        return Playback(self.flat(), tuple(self.messages))
+
+
+@dataclass
+class Playback:
+    """A record played back, in order: every opened value (flat) and every broadcast.
+
+    ``phases`` and ``lengths`` describe each vector played so far, with the
+    ``phase`` it was played in.
+    """
+
+    values: FieldVec
+    messages: tuple[bytes, ...]
+    phase: str = "analysis"
+    phases: list[str] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    _at: int = 0
+    _at_message: int = 0
+
+    def play_opened(self, lengths: Sequence[int]) -> list[FieldVec]:
+        """The recorded values of the next openings, one vector per length."""
         out = []
-        for shadow in shadows:
-            end = self._at + len(shadow)
-            if end > len(self._values):
-                raise ReplayMismatch(f"the replay opens more than the {len(self._values)} "
+        for n in lengths:
+            end = self._at + n
+            if end > len(self.values):
+                raise ReplayMismatch(f"the replay opens more than the {len(self.values)} "
                                      "recorded values")
-            out.append(self._values[self._at:end])
+            out.append(self.values[self._at:end])
             self._at = end
-            self.shadows.append(shadow)
+            self.lengths.append(n)
             self.phases.append(self.phase)
         return out
 
@@ -96,30 +101,18 @@ class Tape:
         self._at_message += 1
         return self.messages[self._at_message - 1]
 
+    def vector_of(self, j: int) -> int:
+        """The index of the played vector that holds value ``j``."""
+        at = 0
+        for i, n in enumerate(self.lengths):
+            at += n
+            if j < at:
+                return i
+        return len(self.lengths) - 1
+
     def finished(self) -> None:
         """Raises ReplayMismatch unless the replay used the whole record."""
-        if (self._at, self._at_message) != (len(self._values), len(self.messages)):
-            raise ReplayMismatch(f"the replay used {self._at} of {len(self._values)} opened "
+        if (self._at, self._at_message) != (len(self.values), len(self.messages)):
+            raise ReplayMismatch(f"the replay used {self._at} of {len(self.values)} opened "
                                  f"values and {self._at_message} of {len(self.messages)} "
                                  "broadcasts")
-
-
-class Observer(Transport):
-    """The transport of a replay: it plays party ``n_parties`` (nobody) and sends nothing."""
-
-    def __init__(self, n_parties: int) -> None:  # pylint: disable=super-init-not-called
-        if n_parties < 2:
-            raise ConfigError("a replay needs the number of parties of the run, at least 2")
-        self.party = n_parties
-        self.n_parties = n_parties
-        self.stats = TrafficStats()
-        self._sending = False
-
-    async def _send(self, to: int, payload: bytes) -> None:
-        raise ReplayMismatch("a replay sends nothing")
-
-    async def _recv(self, frm: int) -> bytes:
-        raise ReplayMismatch("a replay receives nothing")
-
-    async def close(self) -> None:
-        return None

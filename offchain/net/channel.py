@@ -25,11 +25,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from offchain.errors import (
-    ConfigError, MalformedMessage, PeerDisconnected, PeerTimeout, ProtocolAbort,
+    ConfigError,
+    MalformedMessage,
+    PeerDisconnected,
+    PeerTimeout,
+    ProtocolAbort,
 )
 from offchain.net.framing import (
-    DEFAULT_MAX_FRAME, HEADER_BYTES, Frame, FrameType, Hello, check_job_id, encode_frame,
-    encode_hello, read_frame,
+    DEFAULT_MAX_FRAME,
+    HEADER_BYTES,
+    Frame,
+    FrameType,
+    Hello,
+    check_job_id,
+    encode_frame,
+    encode_hello,
+    read_frame,
 )
 from offchain.net.transport import Transport
 
@@ -129,7 +140,7 @@ class TlsTransport(Transport):
     def add_close_callback(self, callback: Callable[[], Awaitable[None]]) -> None:
         self._on_close.append(callback)
 
-    async def wait_connected(self, peer: int, timeout: float) -> None:
+    async def wait_connected(self, peer: int, timeout: float) -> None:  # noqa: ASYNC109 - a deadline per peer
         """Returns once a connection to ``peer`` is attached; PeerTimeout after ``timeout``."""
         try:
             await asyncio.wait_for(self._links[peer].up.wait(), timeout)
@@ -214,7 +225,7 @@ class TlsTransport(Transport):
         finally:
             self._closed = True
             conns = [self._say_bye(link) for link in links]
-            await asyncio.gather(*(self._shut(link, conn) for link, conn in zip(links, conns)))
+            await asyncio.gather(*(self._shut(link, conn) for link, conn in zip(links, conns, strict=True)))
             for callback in self._on_close:
                 await callback()
 

@@ -59,7 +59,12 @@ from offchain.errors import ConfigError, MalformedMessage, PeerTimeout, Protocol
 from offchain.identity import Identity
 from offchain.net.channel import ChannelSettings, TlsTransport
 from offchain.net.framing import (
-    FrameType, Hello, decode_hello, encode_frame, encode_hello, read_frame,
+    FrameType,
+    Hello,
+    decode_hello,
+    encode_frame,
+    encode_hello,
+    read_frame,
 )
 from offchain.net.roster import JobRoster, RosterEntry
 
@@ -170,7 +175,8 @@ class Listener:
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "use Listener.start"
+        if self._server is None:
+            raise ConfigError("the listener is not started: use Listener.start")
         return int(self._server.sockets[0].getsockname()[1])
 
     def register(self, job: _Job) -> None:
@@ -188,7 +194,8 @@ class Listener:
             await self._server.wait_closed()
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = "%s:%s" % writer.get_extra_info("peername")[:2]
+        host, port = writer.get_extra_info("peername")[:2]
+        peer = f"{host}:{port}"
         try:
             await asyncio.wait_for(self._accept(reader, writer, peer), self.handshake_timeout)
         except _Refusal as refusal:

@@ -322,7 +322,7 @@ class TupleCache(TupleSource):
         cursor = 0
         ranges = self._db.execute("SELECT start, stop FROM ranges WHERE batch = ? ORDER BY"
                                   " start", (rowid,)).fetchall()
-        for start, stop in ranges + [(total, total)]:
+        for start, stop in [*ranges, (total, total)]:
             if start > cursor:
                 yield cursor, start
             cursor = max(cursor, stop)

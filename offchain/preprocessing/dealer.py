@@ -139,7 +139,8 @@ class Dealer:
         return self._package(key, [r], [s], FieldVec.concat([r, s]))
 
     def _trunc_pairs(self, key: TupleKey, count: int) -> list[PartyBatch]:
-        assert key.f is not None and key.bits is not None
+        if key.f is None or key.bits is None:
+            raise ConfigError(f"truncation pairs need f and bits: {key}")
         r = _random_bits(count, key.bits, self._rand)
         r_low = _low_bits(r, key.f)
         return self._package(key, [r, r_low], [FieldVec.random(1, self._rand),

@@ -215,7 +215,7 @@ def seal_batch(parts: Sequence[PartyBatch], recipients: Sequence[bytes]) -> Seal
         if part.party != i or BatchHeader.of(part) != header:
             raise ConfigError(f"part {i} is party {part.party}'s part or of another batch")
     return SealedBatch(header, tuple(hpke_seal(pk, part.to_bytes(), header.info(i))
-                                     for i, (part, pk) in enumerate(zip(parts, recipients))))
+                                     for i, (part, pk) in enumerate(zip(parts, recipients, strict=True))))
 
 
 def open_batch(identity: Identity, party: int, delivery: PartyDelivery,

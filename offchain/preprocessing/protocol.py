@@ -35,8 +35,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from offchain.errors import DecodeError, MpccError
 from offchain.net.address import split_host_port

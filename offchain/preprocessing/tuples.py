@@ -17,12 +17,18 @@ consumes (see offchain.engine.sacrifice for their layout per kind).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic
+
+from typing_extensions import TypeVar
 
 from offchain.errors import ConfigError, DecodeError
 from offchain.field import ELEMENT_BYTES, FieldVec
-from offchain.shares import SharedVec
+from offchain.shares import SharedVec, Shares
+
+#: The share type of a tuple set: authenticated shares unless a replay says otherwise.
+S = TypeVar("S", bound=Shares, default=SharedVec)
 
 BATCH_WIRE_VERSION = 1
 BATCH_ID_BYTES = 32
@@ -88,15 +94,17 @@ def as_key(kind: TupleKind | TupleKey) -> TupleKey:
 
 
 @dataclass(frozen=True, slots=True)
-class TupleSet:
+class TupleSet(Generic[S]):
     """Checked tuples of one key held by one party, ready to be consumed.
 
     ``columns`` has ``key.kind.width`` share vectors of equal length; ``clear``
-    holds the mask values for the owner of input masks, else None.
+    holds the mask values for the owner of input masks, else None. A live
+    party's are authenticated shares (SharedVec, the default); a replay's are
+    the same tuples as commitments or randomness shares.
     """
 
     key: TupleKey
-    columns: tuple[SharedVec, ...]
+    columns: tuple[S, ...]
     clear: FieldVec | None = None
 
     def __post_init__(self) -> None:
@@ -108,18 +116,19 @@ class TupleSet:
     def __len__(self) -> int:
         return len(self.columns[0])
 
-    def __getitem__(self, index: slice) -> TupleSet:
+    def __getitem__(self, index: slice) -> TupleSet[S]:
         clear = self.clear[index] if self.clear is not None else None
         return TupleSet(self.key, tuple(c[index] for c in self.columns), clear)
 
-    @classmethod
-    def concat(cls, parts: list[TupleSet]) -> TupleSet:
+    @staticmethod
+    def concat(parts: Sequence[TupleSet[S]]) -> TupleSet[S]:
         first = parts[0]
-        columns = tuple(SharedVec.concat([p.columns[i] for p in parts])
+        shares = type(first.columns[0])
+        columns = tuple(shares.concat([p.columns[i] for p in parts])
                         for i in range(len(first.columns)))
         clear = (FieldVec.concat([p.clear for p in parts if p.clear is not None])
                  if first.clear is not None else None)
-        return cls(first.key, columns, clear)
+        return TupleSet(first.key, columns, clear)
 
 
 @dataclass(frozen=True)

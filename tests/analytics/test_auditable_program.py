@@ -13,25 +13,26 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from harness.dealing import seeded_dealer
-from offchain.auditable import routes
+from harness.local import run_local
+
 from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
-from offchain.auditable import program, program_audit
+from offchain.auditable import program, program_audit, routes
 from offchain.auditable.commitments import mismatches
 from offchain.auditable.routes import route
+from offchain.auditable.shadows import RandVec
 from offchain.engine.context import Context
-from harness.local import run_local
-from offchain.engine.tape import Observer, ReplayMismatch, Tape
-from offchain.errors import ConfigError, DecodeError, MalformedMessage, SacrificeFailed
+from offchain.engine.replay import ReplayContext
+from offchain.engine.tape import Playback, ReplayMismatch
+from offchain.errors import ConfigError, DecodeError, MacCheckFailed, MalformedMessage, ProtocolAbort, SacrificeFailed
 from offchain.field import FieldVec
-from offchain.preprocessing.dealer import Dealer
 from offchain.preprocessing.source import TupleSource
 from offchain.preprocessing.tuples import TupleKey, TupleKind, TupleSet
 from offchain.shares import SharedVec
 from tests.analytics.analytics_testkit import spec, split_tables
+from tests.offchain.offchain_testkit import add_to_vector_message, is_vector_message
 
 VALUES = [12.5, -3.25, 7.0, 0.5, 9.75, -1.0, 4.25, 2.0, 15.5]
 
@@ -211,6 +212,30 @@ def test_colluding_parties_cannot_pass_a_bad_triple(monkeypatch: pytest.MonkeyPa
     assert f"opened value {at} (tuple checks" in next(st.detail for st in steps if not st.passed)
 
 
+def test_a_tampered_opening_in_an_auditable_run_fails_the_mac_check() -> None:
+    """The run records its public values, and its context still MAC-checks every opening.
+
+    Party 1 alters its share of the last value opened before the run's first MAC
+    check (inside a comparison), towards party 0 only.
+    """
+    kinds: list[bool] = []
+
+    def tally(frm: int, to: int, index: int, payload: bytes) -> bytes:
+        if (frm, to) == (1, 0):
+            kinds.append(is_vector_message(payload))
+        return payload
+
+    run_parties(summary_spec(), {"a": VALUES}, network=tally)
+    last = next(k for k in range(1, len(kinds) - 1) if kinds[k] and not kinds[k + 1])
+
+    def tamper(frm: int, to: int, index: int, payload: bytes) -> bytes:
+        return add_to_vector_message(payload) if (frm, to, index) == (1, 0, last) else payload
+
+    results = run_parties(summary_spec(), {"a": VALUES}, network=tamper)
+    assert isinstance(results[0], MacCheckFailed), results
+    assert all(isinstance(r, ProtocolAbort) for r in results), results
+
+
 def test_differentially_private_count_is_audited() -> None:
     """The noise comes from committed bits, so the auditor re-derives the noisy count too."""
     s = spec(analysis="histogram", columns=("a",), reveal=("counts",), params={"bins": (-5, 20),
@@ -225,15 +250,16 @@ def test_differentially_private_count_is_audited() -> None:
 
 
 def test_a_replay_sends_nothing_and_must_use_the_whole_record() -> None:
-    tape = Tape.replay(FieldVec.from_ints([1, 2]), [])
-    ctx = Context(Observer(3), program.MacKeyShare(3, 0), program.MemoryTupleSource(), tape=tape)
-    with pytest.raises(ReplayMismatch):
-        asyncio.run(ctx.transport.send(0, b"x"))
-    assert tape.play_opened([FieldVec.zeros(1)]) == [FieldVec.from_ints([1])]
+    tape = Playback(FieldVec.from_ints([1, 2]), ())
+    ctx = ReplayContext(tape, 3, RandVec)
+    assert not hasattr(ctx, "transport"), "a replay has no channel to send on"
+    with pytest.raises(ReplayMismatch):  # Even party 0's broadcast comes from the tape.
+        asyncio.run(ctx.broadcast_from(0, b"x"))
+    assert tape.play_opened([1]) == [FieldVec.from_ints([1])]
     with pytest.raises(ReplayMismatch):
         tape.finished()
     with pytest.raises(ReplayMismatch):
-        tape.play_opened([FieldVec.zeros(2)])
+        tape.play_opened([2])
 
 
 @pytest.mark.parametrize("cut, message", [
