@@ -46,7 +46,6 @@ Q = _g1ref.Q
 ORDER = _g1ref.ORDER
 POINT_BYTES = 64
 COMPRESSED_BYTES = 32
-SCALAR_BYTES = 32
 H_TAG = b"mpcc/pedersen/H/v1"
 Affine = tuple[int, int]
 

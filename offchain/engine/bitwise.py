@@ -228,10 +228,6 @@ async def bit_decompose(ctx: Evaluator[S], a: S, m: int, kappa: int = KAPPA) -> 
 
 
 # Tuple counts (offchain.engine.estimate builds on these) -------------------------------------
-def product_mults(leaves: int) -> int:
-    return leaves - 1
-
-
 def prefix_or_mults(length: int) -> int:
     return sum(len(level) for level in sklansky(length))
 

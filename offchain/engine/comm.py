@@ -2,8 +2,7 @@
 
 Broadcast here is "echo later": a broadcast message goes to every party
 and into every receiver's transcript; before any output the parties compare
-transcript digests (inside offchain.engine.mac_check, or explicitly with
-:func:`check_broadcasts`) and abort with BroadcastMismatch if a sender told
+transcript digests (inside offchain.engine.mac_check) and abort with BroadcastMismatch if a sender told
 different parties different things.
 """
 
@@ -51,12 +50,6 @@ async def broadcast_from(ctx: Session, sender: int, payload: bytes | None) -> by
         message = await ctx.transport.recv(sender)
     ctx.record_broadcast(sender, message)
     return message
-
-
-async def check_broadcasts(ctx: Session) -> None:
-    """Compares transcript digests with every party; BroadcastMismatch if any differs."""
-    digests = await exchange(ctx, ctx.transcript_digest())
-    compare_digests(ctx, digests)
 
 
 def compare_digests(ctx: Session, digests: list[bytes]) -> None:

@@ -179,18 +179,6 @@ async def min_max(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
     return y + d, x - d
 
 
-async def minimum(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
-                  kappa: int = KAPPA) -> S:
-    """<min(x, y)> elementwise."""
-    return (await min_max(ctx, x, y, bits, kappa))[0]
-
-
-async def maximum(ctx: Evaluator[S], x: S, y: S, bits: int = 64,
-                  kappa: int = KAPPA) -> S:
-    """<max(x, y)> elementwise."""
-    return (await min_max(ctx, x, y, bits, kappa))[1]
-
-
 # Tournaments over one vector ----------------------------------------------------------------
 async def _tournament(ctx: Evaluator[S], x: S, bits: int, kappa: int, largest: bool,
                       with_index: bool) -> tuple[S, S]:

@@ -67,10 +67,8 @@ __all__ += [
     "ltz",
     "mask",
     "max_of",
-    "maximum",
     "min_max",
     "min_of",
-    "minimum",
     "normalise",
     "reciprocal",
     "sqrt",
@@ -133,11 +131,8 @@ def equal(count: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
 
 
 def min_max(count: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
-    """``compare.min_max`` (and minimum, maximum): a comparison and a triple per element."""
+    """``compare.min_max``: a comparison and a triple per element."""
     return less_than(count, bits, kappa) + mul(count)
-
-
-minimum = maximum = min_max
 
 
 def max_of(length: int, bits: int = 64, kappa: int = KAPPA) -> Needs:

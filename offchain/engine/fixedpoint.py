@@ -67,11 +67,6 @@ class FixedParams:
         """The truncation pairs every fixed-point product consumes (one per element)."""
         return trunc_key(self.f, self.product_bound, self.kappa)
 
-    @property
-    def ulp(self) -> float:
-        """One unit in the last place, 2^-f."""
-        return 2.0 ** -self.f
-
 
 DEFAULT = FixedParams()
 
