@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +39,13 @@ from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint, TxReceipt
 
 from onchain.errors import ChainError, ChainIdMismatch, ConfigError, RpcUnreachable, TransactionFailed
+
+# Importing eth_tester imports py-evm and py_ecc, which raise the recursion limit to 100000: so
+# deep a recursion (json.loads of deeply nested text, say) overflows the C stack and kills the
+# process with SIGSEGV instead of raising RecursionError. Python's default is restored here, once,
+# right after the only import of them; the contracts' calls nest a few levels, far below it.
+PYTHON_RECURSION_LIMIT = 1000
+sys.setrecursionlimit(PYTHON_RECURSION_LIMIT)
 
 MEMORY = "memory"
 GAS_HEADROOM = 1.2
@@ -367,8 +376,18 @@ def _with_headroom(tx: dict[str, Any]) -> dict[str, Any]:
 
 
 def _short(err: BaseException) -> str:
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    return text[:200]
+    """The root cause of a failed request, not the wrapping it came in (which hides it at the end)."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    # requests wraps urllib3, which wraps the socket's error: "... [Errno 111] Connection refused'))".
+    cause = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if cause:
+        return f"{cause.group(1).strip()} ({_errno_of(text)})"
+    return text if len(text) <= 300 else text[:150] + " ... " + text[-140:]
+
+
+def _errno_of(text: str) -> str:
+    found = re.search(r"\[Errno (-?\d+)\]", text)
+    return f"errno {found.group(1)}" if found else "socket error"
 
 
 __all__ = [

@@ -28,7 +28,7 @@ from mpcc.peer.status import peer_status as gather
 from mpcc.progress import NoProgress, Reporter
 from mpcc.service.server import ServiceProcess, parse_stock, serve
 from offchain.analytics import registry
-from offchain.analytics.spec import REVEALS, JobSpec, categorical_columns, numeric_columns
+from offchain.analytics.spec import REVEALS, JobSpec, categorical_columns, load_json, numeric_columns
 from offchain.auditable import program, routes
 from offchain.auditable.routes import Route, route
 from offchain.errors import ConfigError, DeliveryRejected, TuplesExhausted
@@ -285,10 +285,7 @@ def read_spec_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read the spec {path}: {err.strerror or err}") from err
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason})") from err
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from err
+    data = load_json(text, str(path))  # Size and depth are checked before parsing.
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a job spec is a JSON object (with analysis, columns, reveal, ...), "
                           f"not a JSON {type(data).__name__}")

@@ -11,7 +11,10 @@ NULL is a missing value. Databases are opened read-only.
 
 A column is checked whole (numpy masks over its parsed cells, ``float`` being
 the parser); the error names the first bad cell of the first bad column,
-numeric columns before categorical ones.
+numeric columns before categorical ones. A numeric cell is plain ASCII: ``float`` also reads
+``1_000`` and digits of other scripts, which are refused; a column named twice (in a
+header or a query) is refused, and a query may only read (an authorizer refuses ATTACH,
+PRAGMA and writes).
 """
 
 from __future__ import annotations
@@ -154,8 +157,8 @@ def _numbers(source: str, column: str, raw: RawColumn, limit: int) -> np.ndarray
 
 
 def _floats(cells: Sequence[object]) -> np.ndarray:
-    """``float(_text(cell))`` of every cell (Python's parser and syntax), NaN where it fails."""
-    if set(map(type, cells)) <= {str, float, int}:
+    """``_plain_float(_text(cell))`` of every cell, NaN where it fails."""
+    if set(map(type, cells)) <= {str, float, int} and _plain(cells):
         # float() of an int or a float is float() of its text (both round correctly),
         # unless it raises OverflowError where the text would give an infinity.
         try:
@@ -165,9 +168,27 @@ def _floats(cells: Sequence[object]) -> np.ndarray:
     return np.fromiter(map(_float_or_nan, cells), np.float64, len(cells))
 
 
+def _plain(cells: Sequence[object]) -> bool:
+    """Whether no text cell holds what ``float`` accepts beyond plain ASCII decimals."""
+    texts = "".join(c for c in cells if isinstance(c, str))
+    return texts.isascii() and "_" not in texts
+
+
+def _plain_float(text: str) -> float:
+    """``float(text)`` refusing what Python accepts but a data file should not hold.
+
+    ``float`` takes ``1_000`` (a separator) and digits of any script (Arabic-Indic,
+    fullwidth), so a typo or a pasted value could be read as another
+    number than its author meant; a cell is plain ASCII, without ``_``.
+    """
+    if "_" in text or not text.isascii():
+        raise ValueError(text)
+    return float(text)
+
+
 def _float_or_nan(cell: object) -> float:
     try:
-        return float(_text(cell))
+        return _plain_float(_text(cell))
     except ValueError:
         return math.nan
 
@@ -189,8 +210,12 @@ def _value_error(where: str, cell: str, limit: int) -> ConfigError:
     if not cell.strip():
         return ConfigError(f"{where}: missing value; fill it in or remove the row")
     try:
-        float(cell)
+        _plain_float(cell)
     except ValueError:
+        if "_" in cell or not cell.isascii():
+            return ConfigError(f"{where}: {cell!r} is not a plain number: write it with the ASCII digits 0-9, "
+                               "an optional sign, decimal point and exponent, without '_' separators or digits "
+                               "of other scripts")
         return ConfigError(f"{where}: {cell!r} is not a number")
     return ConfigError(f"{where}: {cell!r} is outside the fixed-point range (-{limit}, {limit})")
 
@@ -238,6 +263,7 @@ def _read_cells(path: Path, columns: list[str]) -> dict[str, RawColumn]:
     for column in columns:
         if column not in header:
             raise ConfigError(f"{path}: no column {column!r}; the header has {header}")
+        _check_unique(str(path), "row 1 (the header)", header, column)
     lines, body = _filled_rows(rows)
     shortest = min(map(len, body), default=0)
     return {c: RawColumn(lines, _cells_at(body, header.index(c), shortest)) for c in columns}
@@ -260,21 +286,48 @@ def _cells_at(rows: list[list[str]], index: int, shortest: int) -> list[str]:
     return [row[index] if index < len(row) else "" for row in rows]
 
 
+def _check_unique(source: str, row: str, header: Sequence[str], column: str) -> None:
+    """Refuses a column named twice: which of them a job would read is anybody's guess."""
+    at = [i + 1 for i, name in enumerate(header) if name == column]
+    if len(at) > 1:
+        raise ConfigError(f"{source}, {row}, column {column!r}: the name is given to {len(at)} columns "
+                          f"(positions {', '.join(map(str, at))}); rename all but one")
+
+
+#: What a binding's query may do: read tables and call functions, nothing else (no ATTACH,
+#: which would create a file, no PRAGMA, no write even to a temporary table).
+_READ_ONLY_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
+                                sqlite3.SQLITE_RECURSIVE})
+
+
+def _read_only(action: int, *_: object) -> int:
+    return sqlite3.SQLITE_OK if action in _READ_ONLY_ACTIONS else sqlite3.SQLITE_DENY
+
+
 def _read_query(source: SqlSource, columns: list[str]) -> dict[str, RawColumn]:
     if not source.database.is_file():
         raise ConfigError(f"database {source.database} does not exist; check the organisation's data binding")
     try:
-        with sqlite3.connect(source.database.resolve().as_uri() + "?mode=ro", uri=True) as db:
-            cursor = db.execute(source.query)
-            if cursor.description is None:
-                raise ConfigError(f"{source}: the query returns no rows; it must be a SELECT")
-            header = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
+        db = sqlite3.connect(source.database.resolve().as_uri() + "?mode=ro", uri=True)
     except sqlite3.Error as err:
-        raise ConfigError(f"{source}: the query failed: {err}") from err
+        raise ConfigError(f"{source}: cannot open the database: {err}") from err
+    try:
+        db.set_authorizer(_read_only)
+        cursor = db.execute(source.query)
+        if cursor.description is None:
+            raise ConfigError(f"{source}: the query returns no rows; it must be a SELECT")
+        header = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    except sqlite3.DatabaseError as err:
+        hint = ("; a binding's query may only read (SELECT): ATTACH, PRAGMA and writes are refused"
+                if "not authorized" in str(err) else "")
+        raise ConfigError(f"{source}: the query failed: {err}{hint}") from err
+    finally:
+        db.close()
     for column in columns:
         if column not in header:
             raise ConfigError(f"{source}: no column {column!r}; the query returns {header} "
                               f"(name it with AS {column})")
+        _check_unique(str(source), "its result", header, column)
     lines = range(1, len(rows) + 1)
     return {c: RawColumn(lines, list(map(itemgetter(header.index(c)), rows))) for c in columns}

@@ -34,6 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from offchain.errors import ConfigError
 
 SPEC_VERSION: Final = 1
+#: The largest spec text read (UTF-8 bytes), from a file or from the chain: far above any real spec.
+MAX_SPEC_BYTES: Final = 256 * 1024
+#: The deepest nesting of arrays and objects read; a spec nests 4 levels (params, domains).
+MAX_JSON_DEPTH: Final = 32
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -221,6 +225,7 @@ class JobSpec(BaseModel):
     @classmethod
     def parse(cls, text: str) -> JobSpec:
         """A spec from its JSON text; ``ConfigError`` naming the first problem."""
+        check_json_limits(text, "job spec")
         try:
             return cls.model_validate_json(text)
         except ValidationError as err:
@@ -233,6 +238,48 @@ class JobSpec(BaseModel):
             return cls.model_validate(fields)
         except ValidationError as err:
             raise _invalid(err) from err
+
+
+def check_json_limits(text: str, what: str, *, max_bytes: int = MAX_SPEC_BYTES,
+                      max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Refuses JSON text too large or too deeply nested, before any parser recurses into it.
+
+    The depth is counted over brackets outside strings, in one pass, so that no
+    input, however nested, reaches a recursive parser.
+    """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise ConfigError(f"{what}: {size} bytes of JSON, more than the {max_bytes} allowed; "
+                          "a job spec is a small JSON object")
+    depth = _json_depth(text, max_depth)
+    if depth > max_depth:
+        raise ConfigError(f"{what}: JSON nested more than {max_depth} levels deep; "
+                          "a job spec nests a few levels at most")
+
+
+def _json_depth(text: str, stop_above: int) -> int:
+    """The deepest nesting of ``[`` and ``{`` outside strings (counting stops above ``stop_above``)."""
+    depth = deepest = 0
+    # Strings (with their escapes) are cut out first, so the brackets left are structure.
+    for bracket in re.findall(r"[\[\]{}]", re.sub(r'"(?:[^"\\]|\\.)*"', "", text)):
+        if bracket in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_above:
+                    break
+        elif bracket in "]}":
+            depth -= 1
+    return deepest
+
+
+def load_json(text: str, what: str) -> Any:
+    """JSON text within the spec limits (``check_json_limits``), parsed; ``ConfigError`` naming ``what``."""
+    check_json_limits(text, what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{what}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from err
 
 
 def _invalid(err: ValidationError) -> ConfigError:

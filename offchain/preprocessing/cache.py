@@ -124,6 +124,21 @@ class TupleCache(TupleSource):
             path.touch(mode=0o600)  # Shares and MAC shares are secrets of this organisation.
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        try:
+            self._open()
+        except sqlite3.OperationalError as err:  # Locked, unreadable: the file may well be sound.
+            self._db.close()
+            raise ConfigError(f"cannot open the tuple cache {path}: {err}") from err
+        except sqlite3.DatabaseError as err:  # SQLITE_NOTADB, SQLITE_CORRUPT: the file itself is bad.
+            self._db.close()
+            raise ConfigError(
+                f"the tuple cache {path} is damaged or is not an mpcc tuple cache (SQLite: {err}); stop the peer, "
+                "move the file aside (with its -wal and -shm files, if any) and start the peer again: it starts an "
+                "empty cache and takes new batches (the tuples of the damaged file are lost)") from err
+
+    def _open(self) -> None:
+        """WAL mode, durable commits, and the schema (made or checked)."""
+        path = self.path
         mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal":
             raise ConfigError(f"{path}: SQLite refused WAL mode ({mode}); use a local disk")
