@@ -28,8 +28,8 @@ import json
 import logging
 import sys
 import time
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,13 +41,19 @@ from _workloads import workloads  # noqa: E402
 
 from offchain import identity  # noqa: E402
 from offchain.engine.context import Context  # noqa: E402
-from offchain.net.transport import Transport  # noqa: E402
+from offchain.engine.sacrifice import accept_batch  # noqa: E402
+from offchain.net.limits import ConnectionLimits  # noqa: E402
 from offchain.net.tls import (  # noqa: E402
-    ChannelSettings, JobRoster, Listener, RosterEntry, TlsCredentials, connect_job,
+    ChannelSettings,
+    JobRoster,
+    Listener,
+    RosterEntry,
+    TlsCredentials,
+    connect_job,
 )
+from offchain.net.transport import Transport  # noqa: E402
 from offchain.preprocessing.cache import TupleCache  # noqa: E402
 from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch  # noqa: E402
-from offchain.engine.sacrifice import accept_batch  # noqa: E402
 from offchain.preprocessing.source import MemoryTupleSource  # noqa: E402
 from offchain.preprocessing.tuples import TupleKind  # noqa: E402
 from offchain.shares import MacKeyShare  # noqa: E402
@@ -116,7 +122,7 @@ async def run(workdir: Path, me: int, work: Work) -> dict[str, object]:
     key = MacKeyShare(me, int(json.loads((mine / "mac_key.json").read_text())["alpha"]))
     settings = ChannelSettings(timeout=cfg["timeout"], connect_timeout=30.0,
                                reconnect_window=10.0)
-    listener = await Listener.start("127.0.0.1", 0, handshake_timeout=10.0)
+    listener = await Listener.start("127.0.0.1", 0, limits=ConnectionLimits(handshake_timeout=10.0))
     loop = asyncio.get_running_loop()
     try:
         emit({"port": listener.port})

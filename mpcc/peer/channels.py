@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from offchain.errors import ConfigError
-from offchain.net.tls import ChannelSettings, JobRoster, Listener, RosterEntry, TlsCredentials, connect_job
+from offchain.net.tls import (
+    ChannelSettings,
+    ConnectionLimits,
+    JobRoster,
+    Listener,
+    RosterEntry,
+    TlsCredentials,
+    connect_job,
+)
 from offchain.net.transport import Transport
 from onchain.registry import Member
 
@@ -33,16 +41,28 @@ class Channels:
     credentials: TlsCredentials
     settings: ChannelSettings
     me: str
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     listener: Listener | None = None
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     async def listen(self, host: str, port: int) -> None:
         """Starts the listener; ``ConfigError`` naming the address if it cannot bind."""
         try:
-            self.listener = await Listener.start(host, port, handshake_timeout=self.settings.timeout)
+            self.listener = await Listener.start(host, port, limits=self.limits)
         except OSError as err:
             raise ConfigError(f"cannot listen on {host}:{port} for MPC channels: {err}; set `listen` in "
                               "the peer's configuration or free the port") from err
+
+    def follow(self, everyone: list[Member]) -> None:
+        """Applies the registry's statuses: a member not active is refused and its open channels closed."""
+        if self.listener is None:
+            raise ConfigError("the MPC listener is not started")
+        for m in everyone:
+            if m.active:
+                self.listener.allow(m.tls_fingerprint)
+            elif m.tls_fingerprint not in self.listener.refused and m.account.lower() != self.me.lower():
+                self.listener.refuse(m.tls_fingerprint, f"{m.name} ({m.account}) is {m.status.name.lower()} "
+                                     "in the consortium's registry")
 
     async def connect(self, tag: bytes, members: list[Member], everyone: list[Member], label: str) -> Transport:
         """Channels to the other ``members`` (this peer among them) for the job or batch ``tag``."""

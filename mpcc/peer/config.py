@@ -11,6 +11,9 @@ Example::
     accept = "auto"                      # "auto", "manual", or ["mean", "0xProposer..."]
     timeout_s = 60                       # a silent peer or a stalled step aborts after this
     connect_timeout_s = 30
+    handshake_timeout_s = 5              # an incoming connection's handshake, at most
+    max_connections = 512                # open at once on the MPC listener
+    max_connections_per_host = 128       # open at once from one remote address
 
     [data]
     income = "data/incomes.csv"          # a CSV file with a column "income"
@@ -29,11 +32,12 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from offchain.analytics.data import Binding, SqlSource
 from offchain.errors import ConfigError
 from offchain.net.address import check_host_port
+from offchain.net.limits import ConnectionLimits
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SECRET_KEYS = ("passphrase", "password", "secret", "private_key")
@@ -77,6 +81,9 @@ class PeerConfig(BaseModel):
     timeout_s: float = Field(60.0, gt=0)
     connect_timeout_s: float = Field(30.0, gt=0)
     poll_s: float = Field(0.5, gt=0)
+    handshake_timeout_s: float = Field(5.0, gt=0, le=120)
+    max_connections: int = Field(512, ge=1)
+    max_connections_per_host: int = Field(128, ge=1)
     data: dict[str, Path | SqlBinding] = Field(default_factory=dict)
 
     @field_validator("data", mode="before")
@@ -111,6 +118,17 @@ class PeerConfig(BaseModel):
         if isinstance(value, list) and not value:
             raise ValueError('an empty list accepts nothing: say "manual" instead')
         return value
+
+    @model_validator(mode="after")
+    def _caps(self) -> PeerConfig:
+        if self.max_connections_per_host > self.max_connections:
+            raise ValueError(f"max_connections_per_host ({self.max_connections_per_host}) exceeds "
+                             f"max_connections ({self.max_connections})")
+        return self
+
+    def limits(self) -> ConnectionLimits:
+        """The MPC listener's caps and handshake deadline (offchain.net.limits)."""
+        return ConnectionLimits(self.max_connections, self.max_connections_per_host, self.handshake_timeout_s)
 
     @property
     def cache_path(self) -> Path:

@@ -9,6 +9,15 @@ Every ``poll_s`` it reads the new events of the ledger and of JobManager:
   stock is what jobs can still reserve.
 * ``JobProposed`` naming this member: the job runs (mpcc.peer.jobs).
 
+* ``MemberSuspended``, ``MemberReinstated``, ``MemberKeysRotated``: the
+  registry is read again; the certificates of members that are not active are
+  refused by the listener and their open channels closed (mpcc.peer.channels).
+  When this member itself is suspended, the daemon does not stop: it logs an
+  error saying so, stops taking jobs and batches (the running ones are
+  cancelled), keeps its status file for ``mpcc peer status`` (``suspended``),
+  and takes part again if it is reinstated. A suspended member's daemon that
+  is started anew refuses to start (exit code 2), saying so.
+
 and it expires this member's overdue jobs. The loop never waits on the
 chain or the disk itself: chain calls are awaited through
 ``onchain.aio.AsyncChain`` and the cache is used on one worker thread, so the
@@ -16,18 +25,24 @@ MPC channels of every batch and job keep being served while a transaction
 waits for its block. Each step is logged on one line with its job id or
 batch id; the live status (sessions, local states) is written to a JSON file
 beside the cache for ``mpcc peer status``.
+
+One daemon runs per organisation home: it holds an exclusive ``flock`` on
+``HOME/peer.lock`` (which holds its pid) while it runs, and a second daemon
+for the same home refuses to start, naming the pid of the first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mpcc import orgs
@@ -43,13 +58,16 @@ from offchain.net.tls import ChannelSettings, TlsCredentials
 from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.protocol import ServiceClient
 from onchain.abi.job_manager import JobProposed
+from onchain.abi.org_registry import MemberKeysRotated, MemberReinstated, MemberSuspended
 from onchain.abi.preprocessing_ledger import BatchCommitted, TuplesReserved
 from onchain.chain import Chain
 from onchain.deploy import Deployment
 from onchain.manifest import Manifest
+from onchain.registry import Member
 
 log = logging.getLogger("mpcc.peer")
 EXPIRE_CHECK_S = 2.0
+LOCK_FILE = "peer.lock"
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,10 @@ class NewEvents:
     committed: list[BatchCommitted]
     reserved: list[TuplesReserved]
     proposed: list[JobProposed]
+    members: list[Member] | None = None  # Read again when a member's status or keys changed.
+
+
+MEMBERSHIP_EVENTS = (MemberSuspended, MemberReinstated, MemberKeysRotated)
 
 
 def read_new_events(dep: Deployment, first: int) -> NewEvents | None:
@@ -67,9 +89,34 @@ def read_new_events(dep: Deployment, first: int) -> NewEvents | None:
     last = int(dep.chain.w3.eth.block_number)
     if last < first:
         return None
+    changed = any(dep.registry.logs(kind, from_block=first, to_block=last) for kind in MEMBERSHIP_EVENTS)
     return NewEvents(last, dep.ledger.logs(BatchCommitted, from_block=first, to_block=last),
                      dep.ledger.logs(TuplesReserved, from_block=first, to_block=last),
-                     dep.jobs.logs(JobProposed, from_block=first, to_block=last))
+                     dep.jobs.logs(JobProposed, from_block=first, to_block=last),
+                     dep.registry.members() if changed else None)
+
+
+def lock_home(home: Path) -> int:
+    """An exclusive lock on the organisation's home for this process (its file descriptor).
+
+    ``ConfigError`` naming the pid that holds it when another daemon runs for this home.
+    """
+    path = home / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise ConfigError(f"cannot open the lock file {path}: {err.strerror or err}") from err
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ConfigError(f"another peer daemon runs for {home} (pid {holder}, holding {path}); two daemons for "
+                          "one organisation would share its tuple cache and keys: stop it first "
+                          "(`mpcc peer status` shows it)") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 @dataclass
@@ -83,30 +130,46 @@ class Daemon:
     channels: Channels
     intake: Intake
     work: Jobs
+    lock: int = -1
     next_block: int = 0
+    suspended: bool = False
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    work_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     watch: LoopWatch = field(default_factory=LoopWatch)
     _expiry_checked: float = 0.0
 
     @classmethod
     def open(cls, config: PeerConfig, passphrase: bytes) -> Daemon:
-        """Loads the keys, connects to the chain and checks this organisation is an active member."""
+        """Locks the home, loads the keys, connects to the chain and checks this organisation is an active member."""
+        lock = lock_home(config.home)
+        try:
+            return cls._open(config, passphrase, lock)
+        except BaseException:
+            os.close(lock)
+            raise
+
+    @classmethod
+    def _open(cls, config: PeerConfig, passphrase: bytes, lock: int) -> Daemon:
         org = orgs.load(config.home, passphrase)
         manifest = Manifest.load(config.manifest)
         dep = Deployment.attach(Chain.connect(config.rpc, manifest.chain_id), manifest)
         group = dep.registry.active_members()
         accounts = [m.account.lower() for m in group]
         if org.account.address.lower() not in accounts:
+            status = dep.registry.status(org.account.address).name.lower()
             raise ConfigError(f"{org.public.name} ({org.account.address}) is not an active member of the "
-                              f"consortium at {config.manifest}; join and be approved first")
+                              f"consortium at {config.manifest} (its status: {status}); "
+                              + ("the members may reinstate it (`mpcc org vote reinstate`)" if status == "suspended"
+                                 else "join and be approved first"))
         peer = MemberPeer(org, dep, TupleCache(config.cache_path), config.bindings(), timeout_s=config.timeout_s,
                           report_liveness=False, poll_s=min(config.poll_s, 0.25))
         settings = ChannelSettings(timeout=config.timeout_s, connect_timeout=config.connect_timeout_s)
-        channels = Channels(TlsCredentials.from_identity(org.identity, passphrase), settings, org.account.address)
+        channels = Channels(TlsCredentials.from_identity(org.identity, passphrase), settings, org.account.address,
+                            config.limits())
         intake = Intake(peer, ServiceClient(config.service), channels, group,
                         accounts.index(org.account.address.lower()), config.cache_path.with_suffix(".keyshare"))
         work = Jobs(config, peer, channels, intake.loaded_key)
-        return cls(config, org, dep, peer, channels, intake, work, next_block=manifest.deploy_block)
+        return cls(config, org, dep, peer, channels, intake, work, lock, next_block=manifest.deploy_block)
 
     @property
     def me(self) -> str:
@@ -130,11 +193,12 @@ class Daemon:
         """Runs until ``stop`` is set (or the task is cancelled)."""
         stop = stop or asyncio.Event()
         host, port = split_host_port(self.config.listen or self.org.public.endpoint)
-        await self.channels.listen(host, port)
-        log.info("%s is party %d of %d; listening on %s:%d for MPC channels", self.org.public.name,
-                 self.intake.party, len(self.intake.group), host, port)
-        self._spawn(self.watch.run())
         try:
+            await self.channels.listen(host, port)
+            log.info("%s is party %d of %d; listening on %s:%d for MPC channels", self.org.public.name,
+                     self.intake.party, len(self.intake.group), host, port)
+            self._spawn(self.watch.run())
+            self._follow(await self.peer.chain.run(self.dep.registry.members))
             if await self.intake.load_key(stop) is None:
                 return
             await self._left_over_jobs()
@@ -150,11 +214,44 @@ class Daemon:
             await asyncio.gather(*self.tasks, return_exceptions=True)
             await self.channels.close()
             self.peer.close()
+            if self.lock >= 0:
+                os.close(self.lock)
+                self.lock = -1
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], *, work: bool = False) -> None:
+        """Runs ``coro`` beside the loop; ``work`` (a batch or a job) is cancelled on suspension."""
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._done)
+        if work:
+            self.work_tasks.add(task)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.work_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a task of the daemon stopped on an unexpected error", exc_info=task.exception())
+
+    def _follow(self, members: list[Member]) -> None:
+        """Applies the registry's statuses: channels of members not active refused; this member idle if so."""
+        self.channels.follow(members)
+        mine = next((m for m in members if m.account.lower() == self.me.lower()), None)
+        active = mine is not None and mine.active
+        name = self.org.public.name
+        if not active and not self.suspended:
+            self.suspended = True
+            status = mine.status.name.lower() if mine is not None else "not registered"
+            log.error("%s is %s in the consortium's registry: this peer takes no more jobs or batches (%d running "
+                      "are stopped) and the other members refuse its channels; it keeps running so that `mpcc peer "
+                      "status` shows it, and takes part again if the members reinstate it "
+                      "(`mpcc org vote reinstate`); stop it with Ctrl-C or SIGTERM", name, status,
+                      len(self.work_tasks))
+            for task in list(self.work_tasks):
+                task.cancel()
+        elif active and self.suspended:
+            self.suspended = False
+            log.warning("%s is active again in the consortium's registry: this peer takes jobs and batches again",
+                        name)
 
     async def _left_over_jobs(self) -> None:
         events = await self.peer.chain.run(lambda: self.dep.jobs.logs(JobProposed, from_block=self.next_block))
@@ -167,25 +264,29 @@ class Daemon:
             if new is not None:
                 await self._dispatch(new)
                 self.next_block = new.last + 1
-            if time.monotonic() - self._expiry_checked > EXPIRE_CHECK_S:
+            if not self.suspended and time.monotonic() - self._expiry_checked > EXPIRE_CHECK_S:
                 self._expiry_checked = time.monotonic()
                 await self.work.expire_overdue()
         except MpccError as err:
             log.warning("reading the chain failed (%s); retrying", err)
 
     async def _dispatch(self, new: NewEvents) -> None:
+        if new.members is not None:
+            self._follow(new.members)
+        if self.suspended:
+            return  # Nothing is taken while suspended (the chain refuses a suspended member anyway).
         for event in new.committed:
             batch_id = event.batchId
             if batch_id.hex() not in self.batches:
                 self.batches[batch_id.hex()] = "new"
-                self._spawn(self.intake.take(batch_id))
+                self._spawn(self.intake.take(batch_id), work=True)
         await self.peer.disk(self._record_reservations, new.reserved)
         for proposal in new.proposed:
             job_id = proposal.jobId
             mine = self.me.lower() in (p.lower() for p in proposal.participants)
             if mine and job_id not in self.jobs:
                 self.jobs[job_id] = "proposed"
-                self._spawn(self.work.take_part(job_id))
+                self._spawn(self.work.take_part(job_id), work=True)
 
     def _record_reservations(self, events: list[TuplesReserved]) -> None:
         """Marks in the cache the tuples the chain reserved for any job, in chain order (on the disk thread).
@@ -212,7 +313,7 @@ class Daemon:
                                                                                default=0.0), 3)}
 
     def _write_status(self) -> None:
-        status = {"pid": os.getpid(), "updated": time.time(), "name": self.org.public.name,
+        status = {"pid": os.getpid(), "updated": time.time(), "name": self.org.public.name, "suspended": self.suspended,
                   "account": self.me, "party": self.intake.party, "group": [m.name for m in self.intake.group],
                   "listen": self.config.listen or self.org.public.endpoint, "sessions": self.sessions,
                   "jobs": {str(k): v for k, v in sorted(self.jobs.items())}, "batches": self.batches,

@@ -32,6 +32,7 @@ def peer_status(config: PeerConfig, dep: Deployment | None) -> dict[str, Any]:
     return {
         "name": public.name, "account": public.account, "cache": str(config.cache_path),
         "daemon": {"running": daemon.get("running", False), "pid": daemon.get("pid"),
+                   "suspended": daemon.get("suspended", False),
                    "loop": daemon.get("loop", {}), "chain": daemon.get("chain", {}),
                    "listen": daemon.get("listen"), "party": daemon.get("party")},
         "connections": daemon.get("sessions", {}),

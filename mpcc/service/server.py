@@ -46,6 +46,7 @@ from mpcc.progress import NoProgress, Reporter
 from mpcc.service.dealer_state import REFETCH, LoadedKeys
 from mpcc.service.dealing import Offer, PreprocessingService
 from offchain.errors import ConfigError
+from offchain.net.limits import ConnectionLimits, start_server
 from offchain.preprocessing.protocol import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -213,7 +214,8 @@ async def serve(process: ServiceProcess, host: str, port: int, poll_s: float = 1
     """Serves requests on host:port and refills the stock every ``poll_s`` until cancelled."""
     with tempfile.TemporaryDirectory(prefix="mpcc-service-tls-") as tmp:
         context = _throwaway_tls(Path(tmp))
-        server = await asyncio.start_server(lambda r, w: _handle(process, r, w), host, port, ssl=context)
+        server, _ = await start_server(lambda r, w: _handle(process, r, w), host, port, limits=ConnectionLimits(),
+                                       name="the preprocessing service", context=context)
         log.info("preprocessing service for %d members listening on %s:%d", process.group_size, host, port)
         # Dealing, sealing and committing run on a worker thread, the chain's receipts included:
         # requests for deliveries are answered meanwhile.

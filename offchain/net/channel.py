@@ -137,6 +137,20 @@ class TlsTransport(Transport):
         """Whether the channel to ``peer`` may still carry traffic (not ended, not closed)."""
         return not self._closed and self._links[peer].ended is None
 
+    def end_peer(self, peer: int, reason: str) -> None:
+        """Ends the channel to ``peer`` now: its connection is cut and its receives raise ``ProtocolAbort(reason)``.
+
+        For a peer that must no longer be talked to (its member was suspended);
+        no BYE is sent and no reconnection is tried or accepted.
+        """
+        link = self._links[peer]
+        conn = link.conn
+        self._end(link, ProtocolAbort(reason))
+        if conn is not None:
+            conn.abort()
+        if link.recovery is not None and not link.recovery.done():
+            link.recovery.cancel()
+
     def add_close_callback(self, callback: Callable[[], Awaitable[None]]) -> None:
         self._on_close.append(callback)
 

@@ -48,10 +48,13 @@ listener dials that party), 4 malformed preamble. A refusal closes the connectio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import ssl
 import struct
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,9 +69,10 @@ from offchain.net.framing import (
     encode_hello,
     read_frame,
 )
+from offchain.net.limits import ConnectionGate, ConnectionLimits, start_server
 from offchain.net.roster import JobRoster, RosterEntry
 
-__all__ = ["ChannelSettings", "HandshakeRefused", "JobRoster", "Listener", "RosterEntry",
+__all__ = ["ChannelSettings", "ConnectionLimits", "HandshakeRefused", "JobRoster", "Listener", "RosterEntry",
            "TlsCredentials", "TlsTransport", "connect_job"]
 
 log = logging.getLogger(__name__)
@@ -150,27 +154,83 @@ class _Refusal(Exception):
     """Internal: the listener refuses a connection (logged, then answered and closed)."""
 
     def __init__(self, status: int, reason: str, cert_fingerprint: bytes, *,
-                 job_id: bytes | None = None) -> None:
+                 job_id: bytes | None = None, unknown_job: bytes | None = None) -> None:
         super().__init__(reason)
         self.status, self.reason, self.fingerprint = status, reason, cert_fingerprint
-        self.job_id = job_id or bytes(32)
+        self.job_id = job_id or unknown_job or bytes(32)
         self.after_tls = job_id is not None  # Then the refusal goes in an ABORT frame.
 
 
-class Listener:
-    """A TCP listener for the TLS channels of any number of jobs, dispatched on the job id."""
+UNKNOWN_JOB_WAIT_S = 2.0
+#: A job still unknown this long after its first connection is worth a warning (once).
+UNKNOWN_WARN_S = 60.0
+_UNKNOWN_KEPT = 1024
 
-    def __init__(self, handshake_timeout: float) -> None:
+
+class _UnknownJobs:
+    """Connections for jobs this listener does not serve (yet): a short wait, and a quiet log.
+
+    A peer often learns of a job (and dials) before this one has: that is
+    normal, so such refusals are logged at DEBUG; only a job still unknown
+    ``UNKNOWN_WARN_S`` after its first connection is warned about, once.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[bytes, float] = {}
+        self._warned: set[bytes] = set()
+        self._arrival = asyncio.Event()
+
+    def arrived(self, job_id: bytes) -> None:
+        self._first.pop(job_id, None)
+        self._warned.discard(job_id)
+        self._arrival.set()
+        self._arrival = asyncio.Event()
+
+    async def wait(self, job_id: bytes, find: Callable[[], _Job | None], seconds: float) -> _Job | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (job := find()) is None and (left := deadline - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrival.wait(), left)
+        return job
+
+    def level(self, job_id: bytes) -> int:
+        now = time.monotonic()
+        if len(self._first) >= _UNKNOWN_KEPT and job_id not in self._first:
+            self._first.clear()  # Bounded: a flood of made-up job ids costs no memory.
+            self._warned.clear()
+        first = self._first.setdefault(job_id, now)
+        if now - first >= UNKNOWN_WARN_S and job_id not in self._warned:
+            self._warned.add(job_id)
+            return logging.WARNING
+        return logging.DEBUG
+
+
+class Listener:
+    """A TCP listener for the TLS channels of any number of jobs, dispatched on the job id.
+
+    Its connections are bounded by :class:`ConnectionLimits` (offchain.net.limits):
+    the preamble, the TLS handshake and the HELLO must all arrive within
+    ``handshake_timeout``. Certificates it was told to :meth:`refuse` (a
+    suspended member's) are refused whatever the job, and their open channels closed.
+    """
+
+    def __init__(self, limits: ConnectionLimits) -> None:
         self._server: asyncio.Server | None = None
         self._jobs: dict[bytes, _Job] = {}
-        self.handshake_timeout = handshake_timeout
+        self.limits = limits
+        self.handshake_timeout = limits.handshake_timeout
+        self.gate: ConnectionGate | None = None
+        self.refused: dict[bytes, str] = {}
+        self._unknown = _UnknownJobs()
 
     @classmethod
     async def start(cls, host: str = "127.0.0.1", port: int = 0, *,
-                    handshake_timeout: float = 10.0) -> Listener:
+                    limits: ConnectionLimits | None = None) -> Listener:
         """Listens on host:port (port 0 picks a free port: read it from :attr:`port`)."""
-        listener = cls(handshake_timeout)
-        listener._server = await asyncio.start_server(listener._on_connect, host, port)
+        listener = cls(limits or ConnectionLimits())
+        listener._server, listener.gate = await start_server(
+            listener._on_connect, host, port, limits=listener.limits, name=f"the MPC listener on {host}:{port}")
         return listener
 
     @property
@@ -183,6 +243,21 @@ class Listener:
         if job.job_id in self._jobs:
             raise ConfigError(f"job {job.job_id.hex()} is already served by this listener")
         self._jobs[job.job_id] = job
+        self._unknown.arrived(job.job_id)
+
+    def refuse(self, cert_fingerprint: bytes, reason: str) -> None:
+        """From now on refuses this certificate (``reason`` says why), and closes its open channels."""
+        self.refused[cert_fingerprint] = reason
+        for job in list(self._jobs.values()):
+            entry = job.roster.by_fingerprint(cert_fingerprint)
+            if entry is not None and entry.index != job.my_index and job.transport.is_open(entry.index):
+                log.warning("party %d closes its channel of job %s to party %d: %s", job.my_index,
+                            job.job_id.hex(), entry.index, reason)
+                job.transport.end_peer(entry.index, f"the channel to party {entry.index} was closed: {reason}")
+
+    def allow(self, cert_fingerprint: bytes) -> None:
+        """Lifts :meth:`refuse` (a reinstated member)."""
+        self.refused.pop(cert_fingerprint, None)
 
     def unregister(self, job: _Job) -> None:
         if self._jobs.get(job.job_id) is job:
@@ -199,8 +274,9 @@ class Listener:
         try:
             await asyncio.wait_for(self._accept(reader, writer, peer), self.handshake_timeout)
         except _Refusal as refusal:
-            log.warning("refused a connection from %s: %s (certificate fingerprint %s)",
-                        peer, refusal.reason, refusal.fingerprint.hex() or "unknown")
+            level = self._unknown.level(refusal.job_id) if refusal.status == UNKNOWN_JOB else logging.WARNING
+            log.log(level, "refused a connection from %s: %s (certificate fingerprint %s)",
+                    peer, refusal.reason, refusal.fingerprint.hex() or "unknown")
             if refusal.after_tls:
                 writer.write(encode_frame(FrameType.ABORT, refusal.job_id, 0,
                                           refusal.reason.encode()))
@@ -226,9 +302,15 @@ class Listener:
                       peer: str) -> None:
         job_id, cert_der = await read_preamble(reader)
         announced = fingerprint(cert_der)
+        if announced in self.refused:
+            raise _Refusal(CERT_REFUSED, self.refused[announced], announced)
         job = self._jobs.get(job_id)
         if job is None:
-            raise _Refusal(UNKNOWN_JOB, f"no job {job_id.hex()} here", announced)
+            # Often the dialler only learned of the job first: wait for it a moment.
+            job = await self._unknown.wait(job_id, lambda: self._jobs.get(job_id),
+                                           min(UNKNOWN_JOB_WAIT_S, self.handshake_timeout / 2))
+        if job is None:
+            raise _Refusal(UNKNOWN_JOB, f"no job {job_id.hex()} here", announced, unknown_job=job_id)
         entry = job.check_dialler(cert_der)
         writer.write(bytes((PREAMBLE_VERSION, ACCEPTED)))
         await writer.start_tls(job.server_context, ssl_handshake_timeout=self.handshake_timeout)
@@ -287,6 +369,9 @@ class _Job:
         deadline, delay = loop.time() + window, self.settings.backoff
         last: BaseException | None = None
         while (remaining := deadline - loop.time()) > 0:
+            refused = self.listener.refused.get(self.roster.parties[peer].fingerprint)
+            if refused is not None:
+                raise HandshakeRefused(peer, refused)
             try:
                 await asyncio.wait_for(self.dial_once(peer), remaining)
                 return
@@ -393,8 +478,12 @@ async def connect_job(credentials: TlsCredentials, roster: JobRoster, my_index: 
     owns = listener is None
     if listener is None:
         host, port = roster.parties[my_index].address
-        listener = await Listener.start(listen_host or host, port if listen_port is None
-                                        else listen_port, handshake_timeout=settings.timeout)
+        listener = await Listener.start(listen_host or host, port if listen_port is None else listen_port)
+    refused = [(e.index, listener.refused[e.fingerprint]) for e in roster.parties if e.fingerprint in listener.refused]
+    if refused:
+        if owns:
+            await listener.close()
+        raise HandshakeRefused(*refused[0])
     job = _Job(credentials, contexts, roster, transport, listener, owns)
     listener.register(job)
     transport.redial = job.dial

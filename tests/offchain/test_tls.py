@@ -306,7 +306,7 @@ def test_the_listener_answers_bad_preambles(orgs: dict[str, TlsCredentials]) -> 
     async def answer(port: int, preamble: bytes) -> bytes:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(preamble)
-        got = await asyncio.wait_for(reader.read(), 2.0)
+        got = await asyncio.wait_for(reader.read(), 10.0)  # An unknown job is waited for 2 s.
         writer.close()
         return got
 

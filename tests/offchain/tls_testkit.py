@@ -47,7 +47,7 @@ def roster_of(job_id: bytes, creds: Sequence[TlsCredentials], ports: Sequence[in
 
 @asynccontextmanager
 async def listeners(n: int) -> AsyncIterator[list[Listener]]:
-    started = [await Listener.start("127.0.0.1", 0, handshake_timeout=5.0) for _ in range(n)]
+    started = [await Listener.start("127.0.0.1", 0) for _ in range(n)]
     try:
         yield started
     finally:
