@@ -57,6 +57,7 @@ class Channels:
         """Applies the registry's statuses: a member not active is refused and its open channels closed."""
         if self.listener is None:
             raise ConfigError("the MPC listener is not started")
+        self.listener.members = frozenset(m.tls_fingerprint for m in everyone if m.active)
         for m in everyone:
             if m.active:
                 self.listener.allow(m.tls_fingerprint)

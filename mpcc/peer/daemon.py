@@ -9,8 +9,8 @@ Every ``poll_s`` it reads the new events of the ledger and of JobManager:
   stock is what jobs can still reserve.
 * ``JobProposed`` naming this member: the job runs (mpcc.peer.jobs).
 
-* ``MemberSuspended``, ``MemberReinstated``, ``MemberKeysRotated``: the
-  registry is read again; the certificates of members that are not active are
+* ``MemberSuspended``, ``MemberReinstated``, ``MemberKeysRotated``, ``MemberAdmitted``: the
+  registry is read again; only active members' certificates pass the listener, those of members that are not active are
   refused by the listener and their open channels closed (mpcc.peer.channels).
   When this member itself is suspended, the daemon does not stop: it logs an
   error saying so, stops taking jobs and batches (the running ones are
@@ -58,7 +58,13 @@ from offchain.net.tls import ChannelSettings, TlsCredentials
 from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.protocol import ServiceClient
 from onchain.abi.job_manager import JobProposed
-from onchain.abi.org_registry import MemberKeysRotated, MemberReinstated, MemberSuspended
+from onchain.abi.org_registry import (
+    MemberAdmitted,
+    MemberBootstrapped,
+    MemberKeysRotated,
+    MemberReinstated,
+    MemberSuspended,
+)
 from onchain.abi.preprocessing_ledger import BatchCommitted, TuplesReserved
 from onchain.chain import Chain
 from onchain.deploy import Deployment
@@ -81,7 +87,7 @@ class NewEvents:
     members: list[Member] | None = None  # Read again when a member's status or keys changed.
 
 
-MEMBERSHIP_EVENTS = (MemberSuspended, MemberReinstated, MemberKeysRotated)
+MEMBERSHIP_EVENTS = (MemberSuspended, MemberReinstated, MemberKeysRotated, MemberAdmitted, MemberBootstrapped)
 
 
 def read_new_events(dep: Deployment, first: int) -> NewEvents | None:

@@ -222,6 +222,8 @@ class Listener:
         self.handshake_timeout = limits.handshake_timeout
         self.gate: ConnectionGate | None = None
         self.refused: dict[bytes, str] = {}
+        #: When set, the only certificates let past the preamble (the consortium's active members).
+        self.members: frozenset[bytes] | None = None
         self._unknown = _UnknownJobs()
 
     @classmethod
@@ -304,6 +306,8 @@ class Listener:
         announced = fingerprint(cert_der)
         if announced in self.refused:
             raise _Refusal(CERT_REFUSED, self.refused[announced], announced)
+        if self.members is not None and announced not in self.members:
+            raise _Refusal(CERT_REFUSED, "unknown certificate: not an active member of the consortium", announced)
         job = self._jobs.get(job_id)
         if job is None:
             # Often the dialler only learned of the job first: wait for it a moment.
