@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import logging
 import re
 import sys
 import threading
@@ -47,12 +48,16 @@ from onchain.errors import ChainError, ChainIdMismatch, ConfigError, RpcUnreacha
 PYTHON_RECURSION_LIMIT = 1000
 sys.setrecursionlimit(PYTHON_RECURSION_LIMIT)
 
+log = logging.getLogger("onchain.chain")
 MEMORY = "memory"
 GAS_HEADROOM = 1.2
 GAS_RETRIES = 2
 #: The most transactions ``Chain.log`` keeps (the latest; half are dropped when it is full).
 LOG_KEEP = 4096
 RECEIPT_TIMEOUT_S = 300
+#: Seconds a CLI command waits out an unreachable node before it gives up (daemons pass their own).
+RPC_PATIENCE_S = 10.0
+RPC_RETRY_PAUSE_S = (0.5, 5.0)
 #: Seconds between receipt look-ups: a local node mines at once, a public chain every ~12 s.
 RECEIPT_POLL_S = (0.02, 1.0)
 
@@ -149,8 +154,12 @@ class Chain:
         self._log_lock = threading.Lock()
 
     @classmethod
-    def connect(cls, url: str, expected_chain_id: int | None = None) -> Chain:
-        """Connect to ``url`` (or the in-process chain for ``memory``) and check the chain id."""
+    def connect(cls, url: str, expected_chain_id: int | None = None, patience_s: float = RPC_PATIENCE_S) -> Chain:
+        """Connect to ``url`` (or the in-process chain for ``memory``) and check the chain id.
+
+        Requests ride out an outage of the node for up to ``patience_s`` seconds
+        (the first request excepted: a node unreachable at the start is an error).
+        """
         if url == MEMORY:
             return cls.in_memory()
         provider = GuardedHTTPProvider(
@@ -164,6 +173,7 @@ class Chain:
             chain = cls(Web3(provider), url)
         except Exception as err:  # any failure of the first call means unreachable
             raise RpcUnreachable(url, _short(err)) from err
+        provider.patience_s = patience_s
         if expected_chain_id is not None and chain.chain_id != expected_chain_id:
             raise ChainIdMismatch(expected_chain_id, chain.chain_id, url)
         return chain
@@ -310,11 +320,50 @@ class Chain:
 
 
 class GuardedHTTPProvider(HTTPProvider):
-    """A JSON-RPC node's provider that refuses requests from a thread running an event loop."""
+    """A JSON-RPC node's provider that refuses requests from a thread running an event loop.
+
+    It rides out an outage of the node for up to ``patience_s`` seconds: a
+    request that cannot connect, or gets no answer in time, is sent again with
+    growing pauses. A transaction sent again after an outage may have reached
+    the node the first time: the node's answer that it knows it (or that its
+    nonce is used, as it is once that transaction is mined) is taken as its
+    hash, and the receipt wait that follows tells whether it was mined.
+    """
+
+    def __init__(self, *args: Any, patience_s: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.patience_s = patience_s
 
     def make_request(self, method: Any, params: Any) -> Any:
         _refuse_on_event_loop(str(method))
-        return super().make_request(method, params)
+        started, pause, retried = time.monotonic(), RPC_RETRY_PAUSE_S[0], False
+        while True:
+            try:
+                response = super().make_request(method, params)
+            except (requests.ConnectionError, requests.Timeout) as err:
+                if time.monotonic() - started + pause > self.patience_s:
+                    raise
+                if not retried:
+                    log.warning("chain node %s did not answer %s (%s); trying again for up to %g s",
+                                self.endpoint_uri, method, _short(err), self.patience_s)
+                retried = True
+                time.sleep(pause)
+                pause = min(2 * pause, RPC_RETRY_PAUSE_S[1])
+                continue
+            if retried:
+                log.warning("chain node %s answered again after %.1f s", self.endpoint_uri,
+                            time.monotonic() - started)
+                if method == "eth_sendRawTransaction" and _sent_before(response):
+                    return {"jsonrpc": "2.0", "id": response.get("id"),
+                            "result": Web3.to_hex(Web3.keccak(hexstr=params[0]))}
+            return response
+
+
+def _sent_before(response: Any) -> bool:
+    """Whether a node's error to a transaction sent again says it already has it (or mined it)."""
+    error = response.get("error") if isinstance(response, dict) else None
+    message = str(error.get("message", "")).lower() if isinstance(error, dict) else ""
+    return any(words in message for words in ("known transaction", "already known", "nonce too low"))
 
 
 class TesterProvider(EthereumTesterProvider):

@@ -20,7 +20,7 @@ from rich.console import Console, RenderableType
 from mpcc import orgs
 from mpcc.progress import Reporter, reporter
 from onchain import keystore
-from onchain.chain import LOCAL_CHAIN_IDS, Chain
+from onchain.chain import LOCAL_CHAIN_IDS, RPC_PATIENCE_S, Chain
 from onchain.deploy import Deployment
 from onchain.errors import ConfigError
 from onchain.manifest import DEFAULT_PATH, Manifest
@@ -57,10 +57,13 @@ def show(as_json: bool, data: Any, views: list[RenderableType]) -> None:
             console.print(view, highlight=False, markup=False, soft_wrap=isinstance(view, str))
 
 
-def connect(rpc: str, manifest_path: Path) -> Deployment:
-    """The deployment of the manifest, on the chain at ``rpc`` (refused if its chain id differs)."""
+def connect(rpc: str, manifest_path: Path, patience_s: float = RPC_PATIENCE_S) -> Deployment:
+    """The deployment of the manifest, on the chain at ``rpc`` (refused if its chain id differs).
+
+    Once connected, an outage of the node is waited out for ``patience_s`` seconds.
+    """
     manifest = Manifest.load(manifest_path)
-    return Deployment.attach(Chain.connect(rpc, manifest.chain_id), manifest)
+    return Deployment.attach(Chain.connect(rpc, manifest.chain_id, patience_s), manifest)
 
 
 def active_accounts(rpc: str, manifest: Path) -> Callable[[], list[str]]:

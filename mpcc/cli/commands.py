@@ -38,7 +38,7 @@ from offchain.preprocessing.protocol import ServiceClient
 from offchain.preprocessing.tuples import Needs, TupleKind
 from onchain import keystore
 from onchain.abi.job_manager import JobFinalised, JobProposed
-from onchain.chain import LOCAL_CHAIN_IDS, Chain
+from onchain.chain import LOCAL_CHAIN_IDS, RPC_PATIENCE_S, Chain
 from onchain.deploy import Deployment
 from onchain.jobs import Deadlines, JobState, spec_hash
 from onchain.ledger import BatchStatus
@@ -51,9 +51,13 @@ HARDHAT_TEST_MNEMONIC = "test test test test test test test test test test test 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def attach(rpc: str, manifest_path: Path) -> Deployment:
+#: Seconds the preprocessing service waits out an unreachable chain node (as a peer's default).
+SERVICE_RPC_PATIENCE_S = 300.0
+
+
+def attach(rpc: str, manifest_path: Path, patience_s: float = RPC_PATIENCE_S) -> Deployment:
     manifest = Manifest.load(manifest_path)
-    return Deployment.attach(Chain.connect(rpc, manifest.chain_id), manifest)
+    return Deployment.attach(Chain.connect(rpc, manifest.chain_id, patience_s), manifest)
 
 
 def local_test_account(chain: Chain, index: int) -> LocalAccount:
@@ -124,7 +128,7 @@ def preprocess_serve(rpc: str, manifest: Path, signer: LocalAccount | None, test
     host, port = split_host_port(listen)
     files = [f for p in stock_for for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
     fields = [(spec_fields(f, None, None, None, None), str(f)) for f in files]  # Checked before connecting.
-    dep = attach(rpc, manifest)
+    dep = attach(rpc, manifest, SERVICE_RPC_PATIENCE_S)
     account = signer or local_test_account(dep.chain, test_index if test_index is not None else 1)
     group = [m.account for m in dep.registry.active_members()]
     levels = parse_stock(stock, len(group))

@@ -11,6 +11,7 @@ Example::
     accept = "auto"                      # "auto", "manual", or ["mean", "0xProposer..."]
     timeout_s = 60                       # a silent peer or a stalled step aborts after this
     connect_timeout_s = 30
+    rpc_patience_s = 300                 # an unreachable chain node is waited for this long
     handshake_timeout_s = 5              # an incoming connection's handshake, at most
     max_connections = 512                # open at once on the MPC listener
     max_connections_per_host = 128       # open at once from one remote address
@@ -81,6 +82,7 @@ class PeerConfig(BaseModel):
     timeout_s: float = Field(60.0, gt=0)
     connect_timeout_s: float = Field(30.0, gt=0)
     poll_s: float = Field(0.5, gt=0)
+    rpc_patience_s: float = Field(300.0, ge=0)
     handshake_timeout_s: float = Field(5.0, gt=0, le=120)
     max_connections: int = Field(512, ge=1)
     max_connections_per_host: int = Field(128, ge=1)

@@ -72,6 +72,8 @@ from onchain.manifest import Manifest
 from onchain.registry import Member
 
 log = logging.getLogger("mpcc.peer")
+#: Blocks read again below the last agreed one when the chain is reorganised (or a local chain reverted).
+REORG_REWIND = 64
 EXPIRE_CHECK_S = 2.0
 LOCK_FILE = "peer.lock"
 
@@ -81,6 +83,7 @@ class NewEvents:
     """What the blocks not seen yet brought: committed batches, reservations, proposals."""
 
     last: int
+    last_hash: bytes
     committed: list[BatchCommitted]
     reserved: list[TuplesReserved]
     proposed: list[JobProposed]
@@ -90,13 +93,28 @@ class NewEvents:
 MEMBERSHIP_EVENTS = (MemberSuspended, MemberReinstated, MemberKeysRotated, MemberAdmitted, MemberBootstrapped)
 
 
-def read_new_events(dep: Deployment, first: int) -> NewEvents | None:
-    """The events of blocks ``first`` onward (a worker thread's call); None if there is no new block."""
-    last = int(dep.chain.w3.eth.block_number)
+@dataclass(frozen=True)
+class Reorganised:
+    """The block last read is no longer on the chain: reorganised, or a local chain reverted."""
+
+    head: int
+
+
+def read_new_events(dep: Deployment, first: int, anchor: bytes | None) -> NewEvents | Reorganised | None:
+    """The events of blocks ``first`` onward (a worker thread's call); None if there is no new block.
+
+    ``anchor`` is the hash of block ``first - 1`` as last read; if the chain no
+    longer has it there, nothing is read and the answer is ``Reorganised``.
+    """
+    w3 = dep.chain.w3
+    last = int(w3.eth.block_number)
+    if anchor is not None and (last < first - 1 or bytes(w3.eth.get_block(first - 1)["hash"]) != anchor):
+        return Reorganised(last)
     if last < first:
         return None
     changed = any(dep.registry.logs(kind, from_block=first, to_block=last) for kind in MEMBERSHIP_EVENTS)
-    return NewEvents(last, dep.ledger.logs(BatchCommitted, from_block=first, to_block=last),
+    last_hash = bytes(w3.eth.get_block(last)["hash"])
+    return NewEvents(last, last_hash, dep.ledger.logs(BatchCommitted, from_block=first, to_block=last),
                      dep.ledger.logs(TuplesReserved, from_block=first, to_block=last),
                      dep.jobs.logs(JobProposed, from_block=first, to_block=last),
                      dep.registry.members() if changed else None)
@@ -138,6 +156,8 @@ class Daemon:
     work: Jobs
     lock: int = -1
     next_block: int = 0
+    anchor: bytes | None = None  # The hash of block next_block - 1 as read.
+    proposals: dict[int, str] = field(default_factory=dict)  # The transaction that proposed each job seen.
     suspended: bool = False
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     work_tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -158,7 +178,8 @@ class Daemon:
     def _open(cls, config: PeerConfig, passphrase: bytes, lock: int) -> Daemon:
         org = orgs.load(config.home, passphrase)
         manifest = Manifest.load(config.manifest)
-        dep = Deployment.attach(Chain.connect(config.rpc, manifest.chain_id), manifest)
+        chain = Chain.connect(config.rpc, manifest.chain_id, patience_s=config.rpc_patience_s)
+        dep = Deployment.attach(chain, manifest)
         group = dep.registry.active_members()
         accounts = [m.account.lower() for m in group]
         if org.account.address.lower() not in accounts:
@@ -266,15 +287,27 @@ class Daemon:
     async def _poll(self) -> None:
         """Dispatches the events of the blocks not seen yet; enforces deadlines. A failed look is retried."""
         try:
-            new = await self.peer.chain.run(read_new_events, self.dep, self.next_block)
-            if new is not None:
+            new = await self.peer.chain.run(read_new_events, self.dep, self.next_block, self.anchor)
+            if isinstance(new, Reorganised):
+                self._rewind(new.head)
+            elif new is not None:
                 await self._dispatch(new)
-                self.next_block = new.last + 1
+                self.next_block, self.anchor = new.last + 1, new.last_hash
             if not self.suspended and time.monotonic() - self._expiry_checked > EXPIRE_CHECK_S:
                 self._expiry_checked = time.monotonic()
                 await self.work.expire_overdue()
         except MpccError as err:
             log.warning("reading the chain failed (%s); retrying", err)
+
+    def _rewind(self, head: int) -> None:
+        """Reads again from REORG_REWIND blocks below where the chain and this peer still agree, at most.
+
+        Events read again are dispatched again: batches and jobs already known are skipped.
+        """
+        start = max(self.dep.manifest.deploy_block, min(self.next_block, head + 1) - REORG_REWIND)
+        log.warning("the chain was reorganised (block %d is no longer the one read); reading again from block %d",
+                    self.next_block - 1, start)
+        self.next_block, self.anchor = start, None
 
     async def _dispatch(self, new: NewEvents) -> None:
         if new.members is not None:
@@ -290,7 +323,9 @@ class Daemon:
         for proposal in new.proposed:
             job_id = proposal.jobId
             mine = self.me.lower() in (p.lower() for p in proposal.participants)
-            if mine and job_id not in self.jobs:
+            # A number seen before belongs to a new job if a reorganisation dropped the first proposal.
+            if mine and self.proposals.get(job_id) != proposal.tx_hash:
+                self.proposals[job_id] = proposal.tx_hash
                 self.jobs[job_id] = "proposed"
                 self._spawn(self.work.take_part(job_id), work=True)
 

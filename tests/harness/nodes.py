@@ -10,7 +10,8 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +49,20 @@ def mine_every(url: str, seconds: float) -> None:
     rpc_call(url, "evm_setIntervalMining", [int(seconds * 1000)])
 
 
+@dataclass
+class Node:
+    """A running `npx hardhat node`: its URL and the process group to signal (SIGSTOP freezes it)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def signal(self, sig: signal.Signals) -> None:
+        os.killpg(self.process.pid, sig)
+
+
 @contextmanager
-def hardhat_node_at(log_path: Path) -> Iterator[str]:
-    """Run `npx hardhat node` on a free port (log to ``log_path``) until the block ends; yields its URL."""
+def hardhat_node(log_path: Path) -> Iterator[Node]:
+    """Run `npx hardhat node` on a free port (log to ``log_path``) until the block ends."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
@@ -64,9 +76,16 @@ def hardhat_node_at(log_path: Path) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"npx hardhat node did not start on port {port}; see {log_path}")
                 time.sleep(0.3)
-            yield url
+            yield Node(url, process)
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGCONT)
+                os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=20)
 
 
+@contextmanager
+def hardhat_node_at(log_path: Path) -> Iterator[str]:
+    """Run `npx hardhat node` on a free port (log to ``log_path``) until the block ends; yields its URL."""
+    with hardhat_node(log_path) as node:
+        yield node.url

@@ -1,0 +1,103 @@
+"""The chain misbehaving under a running consortium: its RPC endpoint gone for a while, a reorganisation.
+
+The peers and the service reach the Hardhat node through a forwarder that can
+be cut (harness.proxy); the tests read the chain straight from the node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from harness.cluster import Cluster, check_cache_consistent, wait_until
+from harness.nodes import rpc_call
+from harness.proxy import CuttableProxy
+from onchain.jobs import JobState
+
+pytestmark = pytest.mark.hardhat
+MEAN = {"count": "12", "mean": "52916.666667"}
+CLOSED = (JobState.FINALISED, JobState.ABORTED)
+OUTAGE_S = 8  # Longer than web3's own retries of a read (about 2 s), shorter than a peer's patience.
+
+
+@pytest.fixture(scope="module")
+def proxied(e2e_node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, CuttableProxy]]:
+    host, port = e2e_node.removeprefix("http://").split(":")
+    proxy = CuttableProxy(host, int(port))
+    made = Cluster(tmp_path_factory.mktemp("proxied"), proxy.url)
+    try:
+        made.form()
+        made.start_service("input_mask=4")
+        for i in range(3):
+            made.start_peer(i)
+        wait_until("every peer to hold checked input masks", made.stocked, timeout=90)
+        yield made, proxy
+    finally:
+        made.stop_all()
+        proxy.close()
+
+
+def direct(cluster: Cluster, node: str) -> object:
+    """The deployment's clients on the node itself, not through the forwarder."""
+    return Cluster(cluster.workdir, node).dep()
+
+
+def test_a_job_rides_out_an_rpc_outage(proxied: tuple[Cluster, CuttableProxy], e2e_node: str) -> None:
+    cluster, proxy = proxied
+    dep = direct(cluster, e2e_node)
+    job_id = cluster.propose_mean()
+    proxy.cut()  # Before the peers accept: every one of them meets the outage on its next read.
+    try:
+        time.sleep(OUTAGE_S)
+    finally:
+        proxy.restore()
+    state = wait_until(f"job {job_id} to close", lambda: (s := dep.jobs.job(job_id).state) in CLOSED and s, 90)
+    assert state is JobState.FINALISED
+    assert cluster.mpcc_json("job", "result", str(job_id))["result"] == MEAN
+    for tag in "abc":
+        assert "did not answer" in cluster.log_text(f"peer-{tag}")
+        assert "answered again" in cluster.log_text(f"peer-{tag}")
+        assert f"job {job_id}: unexpected error" not in cluster.log_text(f"peer-{tag}")
+
+
+def test_peers_follow_the_chain_through_a_reorganisation(proxied: tuple[Cluster, CuttableProxy],
+                                                         e2e_node: str) -> None:
+    cluster, _ = proxied
+    dep = direct(cluster, e2e_node)
+    wait_until("stock for a job", cluster.stocked, 90)
+    snapshot = rpc_call(e2e_node, "evm_snapshot", [])
+    gone = cluster.propose_mean()
+    wait_until(f"job {gone} to finalise", lambda: dep.jobs.job(gone).state is JobState.FINALISED, 90)
+    seen = [cluster.log_text(f"peer-{t}").count(f"job {gone}: ") for t in "abc"]
+    rpc_call(e2e_node, "evm_revert", [snapshot])  # Job `gone` and every block after the snapshot vanish.
+    rpc_call(e2e_node, "evm_mine", [])
+    assert dep.jobs.job_count() == gone - 1
+    # The chain forgot job `gone`, but the peers spent its tuples: the ledger may reserve those same
+    # ranges again for the next job, which every peer must then refuse. Whatever the next job gets, it is
+    # seen by every peer, ends, and no tuple is handed out twice.
+    after = cluster.propose_mean("--accept-s", "60", "--commit-s", "60", "--result-s", "60")
+    assert after == gone  # The same number, now a different job.
+    for tag, before in zip("abc", seen, strict=True):
+        wait_until(f"peer {tag} to take the new job up", lambda t=tag, b=before: cluster.log_text(
+            f"peer-{t}").count(f"job {after}: ") > b, 60)
+    closed = lambda: (s := dep.jobs.job(after).state) in CLOSED and s  # noqa: E731
+    if not wait_until_or_none(closed, 60):
+        cluster.advance_chain_time(400)
+    state = wait_until(f"job {after} to close", closed, 60)
+    for i, tag in enumerate("abc"):
+        check_cache_consistent(cluster.cache(i))
+        assert "the chain was reorganised" in cluster.log_text(f"peer-{tag}")
+    if state is JobState.FINALISED:
+        assert cluster.mpcc_json("job", "result", str(after))["result"] == MEAN
+    fresh = cluster.propose_mean()  # And the consortium goes on.
+    assert wait_until(f"job {fresh} to close", lambda: (s := dep.jobs.job(fresh).state) in CLOSED and s,
+                      90) is JobState.FINALISED
+
+
+def wait_until_or_none(check: object, timeout: float) -> object:
+    try:
+        return wait_until("", check, timeout)  # type: ignore[arg-type]
+    except AssertionError:
+        return None
