@@ -266,15 +266,14 @@ class Campaign:
             return "preprocessing"
         wanted = {"input": ("proposed", "accepted"), "online": ("inputs_committed",),
                   "posting": ("inputs_committed",)}[phase]
-        if phase == "posting":
-            seen = self.wait(lambda: self.dep.jobs.job(job_id).submitted > 0 or self.state(job_id) not in OPEN, 120)
-        else:
-            seen = self.wait(lambda: self.state(job_id) in wanted or self.state(job_id) not in OPEN, 120,
-                             every=0.02)
-        state = self.state(job_id)
+        seen = self.wait(lambda: self.state(job_id) in wanted or self.state(job_id) not in OPEN, 120, every=0.02)
+        if phase == "posting":  # The posts follow the online phase within a second: strike in that window.
+            time.sleep(self.rng.uniform(0.1, 1.0))
+        job = self.dep.jobs.job(job_id)
+        state = job.state.name.lower()
         if not seen or state not in OPEN:
             return None
-        return {"proposed": "input", "accepted": "input"}.get(state, "posting" if phase == "posting" else "online")
+        return {"proposed": "input", "accepted": "input"}.get(state, "posting" if job.submitted else "online")
 
     def follow(self, job_id: int, slow: float) -> str:
         """The job's end: finalised, aborted (cleanly, perhaps after its deadlines) or stuck."""
