@@ -40,12 +40,12 @@ JOB = typer.Argument(..., min=1, help="The job's number (from `mpcc job propose`
 
 
 def emit(as_json: bool, data: dict[str, Any], lines: list[str]) -> None:
-    """One JSON object on stdout, or the lines (which may hold rich markup)."""
+    """One JSON object on stdout, or the lines, as they are (brackets in names and labels are text, not markup)."""
     if as_json:
         print(json.dumps(data, default=str))
     else:
         for line in lines:
-            console.print(line, highlight=False, soft_wrap=True)
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def show(as_json: bool, data: Any, views: list[RenderableType]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from mpcc import orgs
 from mpcc.cli import commands
@@ -158,7 +157,7 @@ def job_propose(
     org = orgs.load(home, keystore.passphrase())
     done = commands.job_propose(dep, org, service, job_spec, accept_s, commit_s, result_s)
     emit(as_json, done, [f"job {done['job']} proposed: {done['analysis']}"
-                          + (f" ({escape(done['title'])})" if done["title"] else "")
+                          + (f" ({done['title']})" if done["title"] else "")
                           + f" by {len(done['participants'])} participants; reveals {', '.join(done['reveal'])}",
                           f"  {sum(done['needs'].values())} tuples reserved; spec hash {done['spec_hash']}",
                           f"  follow it with: mpcc job status {done['job']} --wait"])

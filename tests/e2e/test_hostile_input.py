@@ -41,3 +41,14 @@ def test_an_unreachable_node_s_error_ends_with_its_cause(tmp_path: Path) -> None
     assert done.returncode == 3
     assert f"cannot reach the JSON-RPC endpoint http://127.0.0.1:{port}: Connection refused" in done.stderr
     assert "Check that the node is running" in done.stderr
+
+
+def test_brackets_in_names_and_labels_are_printed_as_they_are(tmp_path: Path) -> None:
+    """rich took `[north]` (or an audit's `[group]` label) for markup and dropped it."""
+    home = tmp_path / "org"
+    made = mpcc("org", "init", "--home", str(home), "--name", "Lab [north]", "--endpoint", "127.0.0.1:9701",
+                cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    shown = mpcc("org", "show", "--home", str(home), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "Lab [north]" in shown.stdout

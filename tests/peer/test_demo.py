@@ -20,3 +20,4 @@ def test_demo_computes_the_seed_example_mean_and_passes_its_audit() -> None:
     assert report["results_agree"] and report["audit_passed"]
     assert report["members"] == ["Party A", "Party B", "Party C"]
     assert all(tx["gas"] > 0 for tx in report["transactions"])
+    assert 0 < report["audit_seconds"] < report["seconds"]  # The audit alone, not the whole demo.
