@@ -347,6 +347,7 @@ def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, A
     if detail:
         spec = _proposed_specs(dep).get(job_id, {})
         status.update({"analysis": spec.get("analysis"), "title": spec.get("title", ""),
+                       "malformed": spec.get("malformed"),
                        "reveal": spec.get("reveal", []), "spec_hash": "0x" + job.spec_hash.hex(),
                        "members": [{"account": a, "name": dep.registry.member(a).name,
                                     "accepted": dep.jobs.has_accepted(job_id, a),
@@ -367,7 +368,8 @@ def job_list(dep: Deployment) -> list[dict[str, Any]]:
         job = dep.jobs.job(job_id)
         jobs.append({"job": job_id, "analysis": spec.get("analysis"), "title": spec.get("title", ""),
                      "proposer": job.proposer, "participants": len(spec.get("participants", [])),
-                     "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower()})
+                     "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
+                     "malformed": spec["malformed"]})
     return jobs
 
 
@@ -384,5 +386,6 @@ def job_result(dep: Deployment, job_id: int) -> dict[str, Any]:
 
 
 def _proposed_specs(dep: Deployment) -> dict[int, dict[str, Any]]:
-    """Each job's spec (parsed JSON) from its JobProposed event."""
-    return {e.jobId: json.loads(e.spec) for e in dep.jobs.logs(JobProposed, from_block=dep.manifest.deploy_block)}
+    """What each job's spec shows (registry.described: a malformed one says so) from its JobProposed event."""
+    return {e.jobId: registry.described(e.spec)
+            for e in dep.jobs.logs(JobProposed, from_block=dep.manifest.deploy_block)}

@@ -48,11 +48,18 @@ def when(deadline: int, now: int) -> str:
     return f"in {text}" if delta >= 0 else f"passed {text} ago"
 
 
+def _analysis(job: dict[str, Any]) -> str:
+    """The analysis of a job, or that its spec on chain is malformed (a member proposed any string)."""
+    return "malformed spec" if job.get("malformed") else job.get("analysis") or "?"
+
+
 def job_status_view(status: dict[str, Any]) -> list[RenderableType]:
     n = len(status["participants"])
     state = status["state"] + (f" ({status['abort_reason']})" if status["state"] == "aborted" else "")
     d, now = status["deadlines"], status["chain_time"]
-    rows: list[tuple[str, Any]] = [("state", state), ("analysis", status.get("analysis") or "?")]
+    rows: list[tuple[str, Any]] = [("state", state), ("analysis", _analysis(status))]
+    if status.get("malformed"):
+        rows.append(("spec", f"malformed: {status['malformed']}"))
     if status.get("title"):
         rows.append(("title", status["title"]))
     rows += [("reveals", ", ".join(status.get("reveal", [])) or "?"), ("proposer", status["proposer"]),
@@ -93,7 +100,7 @@ def job_list_view(jobs: list[dict[str, Any]]) -> Group:
     table = _table("job", "analysis", "title", "parties", "state", "proposer")
     for j in jobs:
         state = j["state"] + (f" ({j['abort_reason']})" if j["state"] == "aborted" else "")
-        table.add_row(str(j["job"]), j["analysis"] or "?", Text(j["title"]), str(j["participants"]), state,
+        table.add_row(str(j["job"]), _analysis(j), Text(j["title"]), str(j["participants"]), state,
                       j["proposer"])
     return _titled("Jobs", table)
 
@@ -140,7 +147,7 @@ def peer_status_view(status: dict[str, Any]) -> list[RenderableType]:
     jobs = _table("job", "analysis", "columns", "state", "here")
     for j in status["jobs"]:
         state = j["state"] + (f" ({j['abort_reason']})" if j["state"] == "aborted" else "")
-        jobs.add_row(str(j["job"]), j["analysis"] or "?", ", ".join(j.get("columns") or [j.get("column") or ""]),
+        jobs.add_row(str(j["job"]), _analysis(j), ", ".join(j.get("columns") or [j.get("column") or ""]),
                      state, Text(j["local"] or "-"))
     return [head, _titled("Tuple stock (attested, not reserved)", stock) if status["stock"] else "tuple stock: none",
             _titled("Connections", links) if status["connections"] else "connections: none",

@@ -14,6 +14,7 @@ from typing import Any
 
 from mpcc import orgs
 from mpcc.peer.config import PeerConfig
+from offchain.analytics import registry
 from offchain.preprocessing.cache import TupleCache
 from onchain.abi.job_manager import JobProposed
 from onchain.deploy import Deployment
@@ -58,11 +59,9 @@ def _jobs(dep: Deployment, account: str, local: dict[str, str]) -> list[dict[str
             continue
         job_id = event.jobId
         job = dep.jobs.job(job_id)
-        spec = json.loads(event.spec)
-        columns = [spec["column"]] if spec.get("column") else list(spec.get("columns", []))
-        columns += [spec[k] for k in ("label", "group_by") if spec.get(k)]
-        found.append({"job": job_id, "analysis": spec.get("analysis"), "title": spec.get("title", ""),
-                      "column": spec.get("column"), "columns": columns,
+        spec = registry.described(event.spec)
+        found.append({"job": job_id, "analysis": spec["analysis"], "title": spec["title"],
+                      "column": spec["column"], "columns": spec["columns"], "malformed": spec["malformed"],
                       "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
                       "local": local.get(str(job_id), "")})
     return found

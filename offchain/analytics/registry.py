@@ -58,6 +58,25 @@ def parse_spec(text: str) -> JobSpec:
     return spec
 
 
+def described(text: str) -> dict[str, Any]:
+    """What readers show of a spec as proposed on chain; never raises.
+
+    The contract stores any string a member proposes: a spec that is not a
+    JobSpec (not JSON, too deep, a wrong field) is shown as ``malformed`` with
+    the reason, so one member's bad proposal never breaks listing the others.
+    """
+    try:
+        spec = JobSpec.parse(text)
+    except ConfigError as err:
+        return {"analysis": None, "title": "", "reveal": [], "participants": [], "column": None, "columns": [],
+                "malformed": str(err)}
+    columns = [spec.column] if spec.column else list(spec.columns)
+    columns += [c for c in (spec.label, spec.group_by) if c]
+    return {"analysis": spec.analysis, "title": spec.title, "reveal": list(spec.reveal),
+            "participants": list(spec.participants), "column": spec.column or None, "columns": columns,
+            "malformed": None}
+
+
 def build_spec(**fields: Any) -> JobSpec:
     """A spec from keyword fields, checked by every rule; ``ConfigError`` naming the first problem."""
     spec = JobSpec.build(**fields)

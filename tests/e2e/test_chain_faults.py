@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.cluster import Cluster, check_cache_consistent, wait_until
+from harness.cluster import PASSPHRASE, Cluster, check_cache_consistent, wait_until
 from harness.nodes import rpc_call
 from harness.proxy import CuttableProxy
 from onchain.jobs import JobState
@@ -101,3 +101,32 @@ def wait_until_or_none(check: object, timeout: float) -> object:
         return wait_until("", check, timeout)  # type: ignore[arg-type]
     except AssertionError:
         return None
+
+
+def test_a_malformed_spec_on_chain_breaks_nothing_for_the_others(proxied: tuple[Cluster, CuttableProxy],
+                                                                 e2e_node: str) -> None:
+    """The contract stores any string: a member proposes one that is not JSON. Listing jobs, their
+    status and each peer's status went down with a JSONDecodeError for every job."""
+    from mpcc import orgs
+    from onchain.jobs import Deadlines
+
+    cluster, _ = proxied
+    dep = direct(cluster, e2e_node)
+    hostile = orgs.load(cluster.home(1), PASSPHRASE.encode()).account
+    bad, _ = dep.jobs.propose(hostile, "this is {not JSON", cluster.accounts, Deadlines.from_now(dep.chain.now()))
+    wait_until("stock for a job", cluster.stocked, 90)
+    good = cluster.propose_mean()
+    listed = {j["job"]: j for j in cluster.mpcc_json("job", "list")}
+    assert "invalid json" in (listed[bad]["malformed"] or "").lower()
+    assert listed[good]["analysis"] == "mean" and listed[good]["malformed"] is None
+    shown = cluster.mpcc("job", "status", str(bad))
+    assert "malformed spec" in shown.stdout and "invalid json" in shown.stdout.lower()
+    assert cluster.mpcc_json("job", "status", str(bad))["state"] == "proposed"
+    for i in range(3):
+        status = cluster.mpcc_json("peer", "status", "--config", str(cluster.config(i)))
+        assert any(j["job"] == bad and j["malformed"] for j in status["jobs"])
+    state = wait_until(f"job {good} to close", lambda: (s := dep.jobs.job(good).state) in CLOSED and s, 90)
+    assert state is JobState.FINALISED
+    assert cluster.mpcc_json("job", "result", str(good))["result"] == MEAN
+    for tag in "abc":
+        assert cluster.alive(f"peer-{tag}")
