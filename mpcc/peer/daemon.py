@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from web3.exceptions import BlockNotFound
+
 from mpcc import orgs
 from mpcc.loopwatch import LoopWatch
 from mpcc.peer.channels import Channels
@@ -108,12 +110,15 @@ def read_new_events(dep: Deployment, first: int, anchor: bytes | None) -> NewEve
     """
     w3 = dep.chain.w3
     last = int(w3.eth.block_number)
-    if anchor is not None and (last < first - 1 or bytes(w3.eth.get_block(first - 1)["hash"]) != anchor):
-        return Reorganised(last)
-    if last < first:
-        return None
+    try:
+        if anchor is not None and (last < first - 1 or bytes(w3.eth.get_block(first - 1)["hash"]) != anchor):
+            return Reorganised(last)
+        if last < first:
+            return None
+        last_hash = bytes(w3.eth.get_block(last)["hash"])
+    except BlockNotFound:  # The chain was cut back between two of these reads.
+        return Reorganised(int(w3.eth.block_number))
     changed = any(dep.registry.logs(kind, from_block=first, to_block=last) for kind in MEMBERSHIP_EVENTS)
-    last_hash = bytes(w3.eth.get_block(last)["hash"])
     return NewEvents(last, last_hash, dep.ledger.logs(BatchCommitted, from_block=first, to_block=last),
                      dep.ledger.logs(TuplesReserved, from_block=first, to_block=last),
                      dep.jobs.logs(JobProposed, from_block=first, to_block=last),
@@ -298,6 +303,8 @@ class Daemon:
                 await self.work.expire_overdue()
         except MpccError as err:
             log.warning("reading the chain failed (%s); retrying", err)
+        except Exception:  # A poll's surprise must not end the daemon: the next poll tries again.
+            log.exception("reading the chain failed unexpectedly; retrying at the next poll")
 
     def _rewind(self, head: int) -> None:
         """Reads again from REORG_REWIND blocks below where the chain and this peer still agree, at most.
