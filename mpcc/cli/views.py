@@ -52,12 +52,21 @@ def job_status_view(status: dict[str, Any]) -> list[RenderableType]:
     n = len(status["participants"])
     state = status["state"] + (f" ({status['abort_reason']})" if status["state"] == "aborted" else "")
     d, now = status["deadlines"], status["chain_time"]
-    rows: list[tuple[str, Any]] = [("state", state), ("analysis", status.get("analysis") or "?")]
+    declined = status.get("declined") or []
+    if declined:
+        state = "aborted (declined by " + ", ".join(f"{d['name']}: {d['reason'].replace('_', ' ')}"
+                                                   for d in declined) + ")"
+    analysis = status.get("analysis") or "?"
+    if status.get("malformed"):
+        analysis = "malformed spec (not a job spec of this version; peers decline it)"
+    rows: list[tuple[str, Any]] = [("state", state), ("analysis", analysis)]
     if status.get("title"):
         rows.append(("title", status["title"]))
     rows += [("reveals", ", ".join(status.get("reveal", [])) or "?"), ("proposer", status["proposer"]),
              ("progress", f"{status['accepted']} of {n} accepted, {status['committed']} committed inputs, "
                           f"{status['submitted']} posted results"),
+             ("tuples", f"{status.get('reserved', 0)} reserved"
+                        + (f", {status['released']} released" if status.get("released") else "")),
              ("accept by", when(d["accept_by"], now)), ("commit by", when(d["commit_by"], now)),
              ("results by", when(d["result_by"], now))]
     views: list[RenderableType] = [_pairs(f"Job {status['job']}", rows)]

@@ -19,6 +19,28 @@ from onchain.abi.job_manager import JobProposed
 from onchain.deploy import Deployment
 
 STALE_S = 10.0
+MALFORMED = "malformed"
+_TEXT_FIELDS = ("analysis", "title", "column", "label", "group_by")
+
+
+def read_spec(text: str) -> dict[str, Any] | None:
+    """A proposed job's spec as a JSON object for display, or None if it is malformed.
+
+    The contract takes any string as a spec, so one member's bad spec must not stop
+    anyone from reading the other jobs: it is shown as malformed, and peers decline it.
+    """
+    try:
+        spec = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(spec, dict):
+        return None
+    texts = [spec.get(k) for k in _TEXT_FIELDS]
+    lists = [spec.get(k, []) for k in ("columns", "reveal", "participants")]
+    if not all(v is None or isinstance(v, str) for v in texts) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in lists):
+        return None
+    return spec
 
 
 def peer_status(config: PeerConfig, dep: Deployment | None) -> dict[str, Any]:
@@ -57,7 +79,12 @@ def _jobs(dep: Deployment, account: str, local: dict[str, str]) -> list[dict[str
             continue
         job_id = event.jobId
         job = dep.jobs.job(job_id)
-        spec = json.loads(event.spec)
+        spec = read_spec(event.spec)
+        if spec is None:
+            found.append({"job": job_id, "analysis": MALFORMED, "title": "", "column": None, "columns": [],
+                          "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
+                          "local": local.get(str(job_id), "")})
+            continue
         columns = [spec["column"]] if spec.get("column") else list(spec.get("columns", []))
         columns += [spec[k] for k in ("label", "group_by") if spec.get(k)]
         found.append({"job": job_id, "analysis": spec.get("analysis"), "title": spec.get("title", ""),
