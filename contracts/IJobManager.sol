@@ -41,6 +41,17 @@ interface IJobManager {
         DeadlinePassed
     }
 
+    /// @notice Why a participant declined a job (`JobDeclined`); the peer daemon picks the code.
+    enum DeclineReason {
+        Unspecified,
+        Policy,
+        DataMissing,
+        DataInvalid,
+        SpecMalformed,
+        TuplesUnavailable,
+        Withdrawn
+    }
+
     /// @notice A job as returned by `getJob`.
     /// @dev `resultHash` is the hash of the first submitted result; the job's
     /// result is authoritative only when `state` is Finalised.
@@ -53,6 +64,7 @@ interface IJobManager {
         uint64 commitBy;
         uint64 resultBy;
         uint64 proposedAt;
+        uint64 reserved;
         uint32 accepted;
         uint32 committed;
         uint32 submitted;
@@ -78,6 +90,12 @@ interface IJobManager {
     error DuplicateParticipant(address account);
     /// @notice Deadlines must satisfy now < acceptBy < commitBy < resultBy < 2**40.
     error InvalidDeadlines();
+    /// @notice `resultBy` lies beyond `latest`, the proposal time plus the deployment's `maxJobDuration`.
+    error DeadlineTooFar(uint64 resultBy, uint64 latest);
+    /// @notice The job would hold `total` reserved tuples, more than the deployment's `maxTuplesPerJob`.
+    error ReservationTooLarge(uint256 jobId, uint64 total, uint64 limit);
+    /// @notice A parameter of the deployment is zero.
+    error InvalidLimit();
     /// @notice The spec is empty or longer than 16 KiB.
     error InvalidSpec(uint256 length);
     /// @notice The result is empty or longer than 4 KiB.
@@ -129,6 +147,8 @@ interface IJobManager {
     event ResultSubmitted(uint256 indexed jobId, address indexed participant, bytes32 resultHash, bytes result);
     /// @notice Every participant posted the same result.
     event JobFinalised(uint256 indexed jobId, bytes32 resultHash, bytes result);
+    /// @notice A participant declined the job for `reason` (the job is aborted in the same transaction).
+    event JobDeclined(uint256 indexed jobId, address indexed participant, DeclineReason reason);
     /// @notice The job was aborted by `by` for `reason`.
     event JobAborted(uint256 indexed jobId, AbortReason reason, address indexed by, bytes32 evidenceHash);
 
@@ -141,10 +161,12 @@ interface IJobManager {
     /// - the caller is an active member;
     /// - 1 <= spec length <= 16 KiB;
     /// - 2..32 distinct participants, each an active member;
-    /// - block.timestamp < acceptBy < commitBy < resultBy < 2**40;
+    /// - block.timestamp < acceptBy < commitBy < resultBy < 2**40, and
+    ///   resultBy <= block.timestamp + maxJobDuration (otherwise DeadlineTooFar);
     /// - at most 16 reservations (otherwise InvalidReservationCount), and none unless
     ///   the caller is a participant (otherwise NotParticipant, as {reserveTuples});
-    /// - for each reservation, the ledger's checks as in {reserveTuples}.
+    /// - for each reservation, the ledger's checks as in {reserveTuples}, and the job's
+    ///   tuples in all at most maxTuplesPerJob (otherwise ReservationTooLarge).
     /// Emits {JobProposed}, {JobStateChanged} (None -> Proposed), {JobAccepted} for a
     /// participating proposer, and {IPreprocessingLedger-TuplesReserved} per reservation.
     /// @return jobId The new job's id.
@@ -168,7 +190,9 @@ interface IJobManager {
     /// - 1..16 reservations (otherwise InvalidReservationCount);
     /// - for each reservation, the ledger's own checks (batch Committed, attested by
     ///   every participant, 0 < count <= tuples left); their errors are those of
-    ///   {IPreprocessingLedger}.
+    ///   {IPreprocessingLedger};
+    /// - the job's reserved tuples, these included, at most maxTuplesPerJob (otherwise
+    ///   ReservationTooLarge).
     /// Emits {IPreprocessingLedger-TuplesReserved} (from the ledger) once per reservation.
     /// @return starts The index of the first reserved tuple of each reservation.
     function reserveTuples(uint256 jobId, Reservation[] calldata reservations)
@@ -183,12 +207,19 @@ interface IJobManager {
     /// Emits {JobAccepted}, and {JobStateChanged} (Proposed -> Accepted) on the last acceptance.
     function accept(uint256 jobId) external;
 
-    /// @notice Declines the job, which aborts it (also after accepting, e.g. by a proposer withdrawing).
-    /// @dev Requirements:
+    /// @notice Declines the job for `reason`, which aborts it (also after accepting, e.g. by a
+    /// proposer withdrawing), and releases the job's tuples in `batchIds` where nothing was
+    /// reserved after them.
+    /// @dev Tuples of a job that never left Proposed were used by no honest peer (peers start
+    /// only once the job is Accepted), so handing them out again reuses nothing. The ledger
+    /// releases a batch's range only while it is the batch's last (see
+    /// {IPreprocessingLedger-release}); other ids are skipped. Requirements:
     /// - the job is Proposed and block.timestamp <= acceptBy;
-    /// - the caller is a participant.
-    /// Emits {JobStateChanged} (Proposed -> Aborted) and {JobAborted} (Declined).
-    function decline(uint256 jobId) external;
+    /// - the caller is a participant;
+    /// - at most 16 batch ids (otherwise InvalidReservationCount).
+    /// Emits {JobDeclined}, {JobStateChanged} (Proposed -> Aborted), {JobAborted} (Declined),
+    /// and {IPreprocessingLedger-TuplesReleased} per released range.
+    function decline(uint256 jobId, DeclineReason reason, bytes32[] calldata batchIds) external;
 
     /// @notice Commits to the caller's input shares; when all committed, the job is InputsCommitted.
     /// @dev Requirements:
@@ -251,4 +282,10 @@ interface IJobManager {
 
     /// @notice The PreprocessingLedger in which jobs reserve tuples.
     function ledger() external view returns (address);
+
+    /// @notice The longest a job may run, in seconds from its proposal to its `resultBy` (set at deployment).
+    function maxJobDuration() external view returns (uint64);
+
+    /// @notice The most tuples one job may hold reserved, all kinds together (set at deployment).
+    function maxTuplesPerJob() external view returns (uint64);
 }

@@ -25,12 +25,15 @@ interface IPreprocessingLedger {
         Rejected
     }
 
-    /// @notice A committed batch. `reserved` is the cursor: tuples [0, reserved) are handed out.
+    /// @notice A committed batch. `reserved` is the cursor: tuples [0, reserved) are handed out;
+    /// tuples [lastStart, reserved) are those of job `lastJob`, the last to reserve (0: none or released).
     struct Batch {
         TupleKind kind;
         BatchStatus status;
         uint64 count;
         uint64 reserved;
+        uint48 lastJob;
+        uint40 lastStart;
         bytes32 commitment;
         address service;
         uint64 committedAt;
@@ -71,10 +74,15 @@ interface IPreprocessingLedger {
     error NotAttested(bytes32 batchId, address participant);
     /// @notice The batch has fewer tuples left than requested.
     error InsufficientTuples(bytes32 batchId, uint64 requested, uint64 available);
+    /// @notice Tuples of the batch are reserved: a batch a job may have used cannot be rejected.
+    error BatchInUse(bytes32 batchId, uint64 reserved);
     /// @notice More participants than a job may have (32).
     error TooManyParticipants(uint256 count);
 
     // ----------------------------------------------------------------- events
+
+    /// @notice Tuples [start, start + count) of the batch, reserved for the job, were handed back.
+    event TuplesReleased(bytes32 indexed batchId, uint256 indexed jobId, uint64 start, uint64 count);
 
     /// @notice The ledger was bound to its JobManager.
     event JobManagerBound(address indexed jobManager);
@@ -115,7 +123,9 @@ interface IPreprocessingLedger {
     /// @notice Rejects the batch after a failed sacrifice check; it is never reservable again.
     /// @dev Requirements:
     /// - the caller is an active member;
-    /// - the batch is Committed; `evidenceHash` is non-zero.
+    /// - the batch is Committed; `evidenceHash` is non-zero;
+    /// - no tuple of it is reserved (otherwise BatchInUse): a job that reserved it had every
+    ///   participant's attestation, and its audit must not change once it ran.
     /// Emits {BatchRejected}.
     function rejectBatch(bytes32 batchId, bytes32 evidenceHash) external;
 
@@ -130,6 +140,13 @@ interface IPreprocessingLedger {
     function reserve(uint256 jobId, bytes32 batchId, uint64 count, address[] calldata participants)
         external
         returns (uint64 start);
+
+    /// @notice Hands back the tuples the job reserved last in the batch, if nothing was reserved after them.
+    /// @dev Called by JobManager for a job declined before it started. Requirements:
+    /// - the caller is the bound JobManager.
+    /// Emits {TuplesReleased} when the job's range was the batch's last.
+    /// @return count The number of tuples released (0 if none).
+    function release(uint256 jobId, bytes32 batchId) external returns (uint64 count);
 
     /// @notice The batch record (all zero if unknown).
     function getBatch(bytes32 batchId) external view returns (Batch memory);

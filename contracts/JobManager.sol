@@ -50,6 +50,7 @@ contract JobManager is IJobManager {
         bytes32 specHash;
         uint256 status; // see the layout above
         address proposer;
+        uint64 reserved; // tuples reserved for the job, all kinds (in the proposer's slot)
         bytes32 resultHash; // of the first submitted result
         bytes32 evidenceHash;
     }
@@ -64,6 +65,8 @@ contract JobManager is IJobManager {
 
     IOrgRegistry private immutable _registry;
     IPreprocessingLedger private immutable _ledger;
+    uint64 private immutable _maxJobDuration;
+    uint64 private immutable _maxTuplesPerJob;
 
     /// @dev The id of the next job; 1 from deployment on, so no proposal pays for a fresh slot.
     uint256 private _nextJobId;
@@ -72,13 +75,17 @@ contract JobManager is IJobManager {
     /// @dev A result hash differing from the first one (the job aborted on it).
     mapping(uint256 jobId => mapping(address account => bytes32)) private _divergentResults;
 
-    /// @notice Deploys the manager against the registry and the ledger.
-    /// @dev Requirements: both addresses are non-zero. The ledger's deployer must
-    /// then call `bindJobManager` with this contract's address.
-    constructor(address registry_, address ledger_) {
+    /// @notice Deploys the manager against the registry and the ledger, with the caps every job obeys.
+    /// @dev Requirements: both addresses are non-zero; `maxJobDuration_` (seconds from proposal
+    /// to `resultBy`) and `maxTuplesPerJob_` are non-zero (otherwise InvalidLimit). The
+    /// ledger's deployer must then call `bindJobManager` with this contract's address.
+    constructor(address registry_, address ledger_, uint64 maxJobDuration_, uint64 maxTuplesPerJob_) {
         if (registry_ == address(0) || ledger_ == address(0)) revert ZeroAddress();
+        if (maxJobDuration_ == 0 || maxTuplesPerJob_ == 0) revert InvalidLimit();
         _registry = IOrgRegistry(registry_);
         _ledger = IPreprocessingLedger(ledger_);
+        _maxJobDuration = maxJobDuration_;
+        _maxTuplesPerJob = maxTuplesPerJob_;
         _nextJobId = 1;
     }
 
@@ -101,6 +108,8 @@ contract JobManager is IJobManager {
         if (!(block.timestamp < acceptBy && acceptBy < commitBy && commitBy < resultBy && resultBy <= _MAX_TIME)) {
             revert InvalidDeadlines();
         }
+        uint64 latest = uint64(block.timestamp) + _maxJobDuration;
+        if (resultBy > latest) revert DeadlineTooFar(resultBy, latest);
         jobId = _nextJobId;
         unchecked {
             _nextJobId = jobId + 1; // 2**256 proposals cannot happen
@@ -141,10 +150,21 @@ contract JobManager is IJobManager {
     }
 
     /// @inheritdoc IJobManager
-    function decline(uint256 jobId) external {
+    function decline(uint256 jobId, DeclineReason reason, bytes32[] calldata batchIds) external {
         uint256 status = _loadIn(jobId, JobState.Proposed);
         _participantBit(jobId, msg.sender);
+        uint256 batches = batchIds.length;
+        if (batches > _MAX_RESERVATIONS) revert InvalidReservationCount(batches);
+        emit JobDeclined(jobId, msg.sender, reason);
         _abort(jobId, status, AbortReason.Declined, bytes32(0));
+        uint64 released = 0;
+        for (uint256 i = 0; i < batches;) {
+            released += _ledger.release(jobId, batchIds[i]);
+            unchecked {
+                ++i;
+            }
+        }
+        if (released != 0) _jobs[jobId].reserved -= released;
     }
 
     /// @inheritdoc IJobManager
@@ -218,6 +238,7 @@ contract JobManager is IJobManager {
             commitBy: uint40(status >> _COMMIT_BY),
             resultBy: uint40(status >> _RESULT_BY),
             proposedAt: uint40(status >> _PROPOSED_AT),
+            reserved: job.reserved,
             accepted: _doneCount(status, JobState.Proposed),
             committed: _doneCount(status, JobState.Accepted),
             submitted: _doneCount(status, JobState.InputsCommitted),
@@ -270,6 +291,16 @@ contract JobManager is IJobManager {
     /// @inheritdoc IJobManager
     function ledger() external view returns (address) {
         return address(_ledger);
+    }
+
+    /// @inheritdoc IJobManager
+    function maxJobDuration() external view returns (uint64) {
+        return _maxJobDuration;
+    }
+
+    /// @inheritdoc IJobManager
+    function maxTuplesPerJob() external view returns (uint64) {
+        return _maxTuplesPerJob;
     }
 
     // ------------------------------------------------------ internal: checks
@@ -442,20 +473,25 @@ contract JobManager is IJobManager {
     }
 
     /// @dev Reserves each of `reservations` (at most 16) in the ledger, which checks
-    /// every batch against `participants`.
+    /// every batch against `participants`, within the job's cap of tuples.
     function _reserve(uint256 jobId, Reservation[] calldata reservations, address[] memory participants)
         internal
         returns (uint64[] memory starts)
     {
         uint256 batches = reservations.length;
         if (batches > _MAX_RESERVATIONS) revert InvalidReservationCount(batches);
+        JobRecord storage job = _jobs[jobId];
+        uint256 total = job.reserved;
         starts = new uint64[](batches);
         for (uint256 i = 0; i < batches;) {
+            total += reservations[i].count; // 16 counts of 64 bits cannot overflow 256
             starts[i] = _ledger.reserve(jobId, reservations[i].batchId, reservations[i].count, participants);
             unchecked {
                 ++i;
             }
         }
+        if (total > _maxTuplesPerJob) revert ReservationTooLarge(jobId, uint64(total), _maxTuplesPerJob);
+        job.reserved = uint64(total);
     }
 
     /// @dev Sets the caller's `bit` in the progress of the job's current phase

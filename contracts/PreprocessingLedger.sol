@@ -70,6 +70,7 @@ contract PreprocessingLedger is IPreprocessingLedger {
         Batch storage batch = _batches[batchId];
         _requireStatus(batchId, batch, BatchStatus.Committed);
         if (evidenceHash == bytes32(0)) revert InvalidEvidenceHash();
+        if (batch.reserved != 0) revert BatchInUse(batchId, batch.reserved);
         batch.status = BatchStatus.Rejected;
         emit BatchRejected(batchId, msg.sender, evidenceHash);
     }
@@ -91,7 +92,25 @@ contract PreprocessingLedger is IPreprocessingLedger {
         uint64 available = batch.count - start;
         if (count > available) revert InsufficientTuples(batchId, count, available);
         batch.reserved = start + count;
+        if (batch.lastJob != jobId) {
+            // A job's consecutive reservations of one batch form one range.
+            batch.lastJob = uint48(jobId); // job ids count up from 1: 2**48 is never reached
+            batch.lastStart = uint40(start); // start < count <= 2**40
+        }
         emit TuplesReserved(batchId, jobId, start, count);
+    }
+
+    /// @inheritdoc IPreprocessingLedger
+    function release(uint256 jobId, bytes32 batchId) external returns (uint64 count) {
+        if (msg.sender != _jobManager) revert NotJobManager(msg.sender);
+        Batch storage batch = _batches[batchId];
+        if (jobId == 0 || batch.lastJob != jobId) return 0;
+        uint64 start = uint64(batch.lastStart);
+        count = batch.reserved - start;
+        batch.reserved = start;
+        batch.lastJob = 0;
+        batch.lastStart = 0;
+        emit TuplesReleased(batchId, jobId, start, count);
     }
 
     /// @inheritdoc IPreprocessingLedger

@@ -53,6 +53,15 @@ def plan_reservations(dep: Deployment, needs: Needs, offers: Sequence[Offer],
     return plan
 
 
+def require_members(dep: Deployment, spec: JobSpec) -> None:
+    """Refuses a spec naming a participant that is not an active member (before any transaction)."""
+    active = {m.account.lower() for m in dep.registry.active_members()}
+    outsiders = [p for p in spec.participants if p.lower() not in active]
+    if outsiders:
+        raise ConfigError(f"participant {outsiders[0]} is not an active member of the consortium: only "
+                          "members take part in jobs (see `mpcc org members`); leave it out")
+
+
 def propose_job(dep: Deployment, analyst: LocalAccount, spec: JobSpec, needs: Needs,
                 offers: Sequence[Offer], deadlines: Deadlines) -> int:
     """Propose ``spec`` and reserve its tuples in the same transaction; returns the job id.
@@ -63,6 +72,7 @@ def propose_job(dep: Deployment, analyst: LocalAccount, spec: JobSpec, needs: Ne
     if analyst.address.lower() not in (p.lower() for p in spec.participants):
         raise ConfigError(f"{analyst.address} proposes a job it does not take part in; only "
                           "participants can reserve the job's tuples, so propose as one of them")
+    require_members(dep, spec)
     plan = plan_reservations(dep, needs, offers, spec.participants)
     first, rest = plan[:MAX_RESERVATIONS_PER_TX], plan[MAX_RESERVATIONS_PER_TX:]
     job_id, _ = dep.jobs.propose(analyst, spec.canonical(), list(spec.participants), deadlines, first)

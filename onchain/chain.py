@@ -210,11 +210,17 @@ class Chain:
 
     # Transactions -------------------------------------------------------
 
-    def transact(self, sender: LocalAccount, call: Any, label: str) -> Sent:
-        """Pre-flight, sign and send a contract function call; wait for its receipt."""
+    def transact(self, sender: LocalAccount, call: Any, label: str, closing_gas: int = 0) -> Sent:
+        """Pre-flight, sign and send a contract function call; wait for its receipt.
+
+        ``closing_gas`` is what the call costs beyond its estimate when it is the last
+        of the job's participants to be mined (it then also moves the job on, or runs
+        the on-chain check): peers post at the same moment, each estimates on a state
+        where the others have not posted yet, and any of them may be mined last.
+        """
         self._check_funds(sender.address, {"gas": 1, "maxFeePerGas": 1}, label)
         return self._sign_and_send(sender, lambda nonce: _with_headroom(
-            call.build_transaction({"from": sender.address, "nonce": nonce})), label)
+            call.build_transaction({"from": sender.address, "nonce": nonce}), closing_gas), label)
 
     def deploy(self, sender: LocalAccount, contract: Any, args: tuple[Any, ...], label: str) -> Sent:
         """Deploy ``contract`` (a web3 contract factory) with constructor ``args``."""
@@ -419,9 +425,10 @@ def _out_of_gas(tx: dict[str, Any], receipt: TxReceipt) -> bool:
     return int(receipt["gasUsed"]) >= int(tx["gas"]) * 63 // 64
 
 
-def _with_headroom(tx: dict[str, Any]) -> dict[str, Any]:
-    """Pad web3's gas estimate: the 63/64 rule can make the exact estimate fall short."""
-    return {**tx, "gas": int(tx["gas"] * GAS_HEADROOM)}
+def _with_headroom(tx: dict[str, Any], closing_gas: int = 0) -> dict[str, Any]:
+    """Pad web3's gas estimate (the 63/64 rule can make the exact estimate fall short), plus
+    the cost of the path that closes a phase, should this transaction be mined last."""
+    return {**tx, "gas": int((tx["gas"] + closing_gas) * GAS_HEADROOM)}
 
 
 def _short(err: BaseException) -> str:

@@ -86,11 +86,12 @@ class ContractClient:
 
     # Transactions --------------------------------------------------------
 
-    def _send(self, sender: LocalAccount, function: str, *args: Any) -> Receipt:
+    def _send(self, sender: LocalAccount, function: str, *args: Any, closing_gas: int = 0) -> Receipt:
+        """Send ``function(*args)``; ``closing_gas`` as in ``Chain.transact``."""
         label = f"{self.NAME}.{function}"
         call = self.contract.functions[function](*args)
         try:
-            sent = self.chain.transact(sender, call, label)
+            sent = self.chain.transact(sender, call, label, closing_gas)
         except (ContractCustomError, ContractLogicError, Web3RPCError) as err:
             # Web3RPCError: a node refused to send a transaction that reverts by now (e.g.
             # another peer expired the job first); it carries the revert data too.

@@ -22,6 +22,12 @@ from onchain.ledger import PreprocessingLedger
 from onchain.manifest import CONTRACT_NAMES, DeployedContract, Manifest
 from onchain.registry import OrgRegistry
 
+#: JobManager's caps, set at deployment: a job runs at most 30 days from its proposal to its
+#: result deadline, and holds at most 2**24 tuples reserved (all kinds together), so that no
+#: member can lock the stock for years or all of it with one job.
+MAX_JOB_DURATION_S = 30 * 24 * 3600
+MAX_TUPLES_PER_JOB = 2**24
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -51,15 +57,20 @@ class Deployment:
                    AuditTrail(chain, manifest.address("AuditTrail")))
 
 
-def deploy(chain: Chain, deployer: LocalAccount, quorum: int) -> Deployment:
+def deploy(chain: Chain, deployer: LocalAccount, quorum: int, max_job_duration_s: int = MAX_JOB_DURATION_S,
+           max_tuples_per_job: int = MAX_TUPLES_PER_JOB) -> Deployment:
     """Deploy and wire the contracts; returns clients and an unsaved manifest."""
     if quorum < 1:
         raise ConfigError(f"quorum must be at least 1, got {quorum}")
+    if not 0 < max_job_duration_s < 2**40 or not 0 < max_tuples_per_job < 2**64:
+        raise ConfigError(f"the job caps must be positive: got {max_job_duration_s} s and "
+                          f"{max_tuples_per_job} tuples per job")
     check_fresh()
     registry = _deploy_one(chain, deployer, "OrgRegistry", (quorum,))
     ledger = _deploy_one(chain, deployer, "PreprocessingLedger", (registry.receipt["contractAddress"],))
     jobs = _deploy_one(chain, deployer, "JobManager", (registry.receipt["contractAddress"],
-                                                        ledger.receipt["contractAddress"]))
+                                                        ledger.receipt["contractAddress"],
+                                                        max_job_duration_s, max_tuples_per_job))
     trail = _deploy_one(chain, deployer, "AuditTrail", (jobs.receipt["contractAddress"],))
     sent = {"OrgRegistry": registry, "PreprocessingLedger": ledger, "JobManager": jobs, "AuditTrail": trail}
     manifest = Manifest(

@@ -14,10 +14,22 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 
 from onchain.abi import job_manager
-from onchain.abi.job_manager import AbortReason, InputsCommitted, JobProposed, JobState
+from onchain.abi.job_manager import AbortReason, DeclineReason, InputsCommitted, JobDeclined, JobProposed, JobState
 from onchain.contract import ContractClient, Receipt
 
-__all__ = ["AbortReason", "Deadlines", "Job", "JobManager", "JobState", "spec_hash"]
+__all__ = ["AbortReason", "Deadlines", "DeclineReason", "Job", "JobManager", "JobState", "closing_gas",
+           "spec_hash"]
+
+#: Gas the last participant's step costs beyond the others' (the state change and its event).
+CLOSING_STEP_GAS = 4_000
+#: Per byte of result, the last result's extra cost: JobFinalised repeats it (8 gas a byte of
+#: log data) after copying it to memory (3 a word, and memory growth).
+CLOSING_RESULT_GAS_PER_BYTE = 12
+
+
+def closing_gas(result: bytes = b"") -> int:
+    """What a participant's step costs beyond its estimate when it is mined last (finalising the job)."""
+    return CLOSING_STEP_GAS + CLOSING_RESULT_GAS_PER_BYTE * len(result)
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,18 @@ class JobManager(ContractClient, job_manager.Errors):
     def job_count(self) -> int:
         return int(self._call("jobCount"))
 
+    def max_job_duration(self) -> int:
+        """The longest a job may run, seconds from its proposal to its result deadline (a deployment parameter)."""
+        return int(self._call("maxJobDuration"))
+
+    def max_tuples_per_job(self) -> int:
+        """The most tuples one job may hold reserved (a deployment parameter)."""
+        return int(self._call("maxTuplesPerJob"))
+
+    def declines(self, job_id: int, from_block: int = 0) -> list[JobDeclined]:
+        """Who declined the job, and why (at most one: a decline aborts the job)."""
+        return self.logs(JobDeclined, from_block=from_block, jobId=job_id)
+
     def propose(self, sender: LocalAccount, spec_text: str, participants: list[str], deadlines: Deadlines,
                 reservations: Sequence[tuple[bytes, int]] = ()) -> tuple[int, Receipt]:
         """Propose a job; a proposer among the participants accepts by proposing and may reserve
@@ -100,16 +124,19 @@ class JobManager(ContractClient, job_manager.Errors):
         return self._send(sender, "reserveTuples", job_id, _reservations(reservations))
 
     def accept(self, sender: LocalAccount, job_id: int) -> Receipt:
-        return self._send(sender, "accept", job_id)
+        return self._send(sender, "accept", job_id, closing_gas=closing_gas())
 
-    def decline(self, sender: LocalAccount, job_id: int) -> Receipt:
-        return self._send(sender, "decline", job_id)
+    def decline(self, sender: LocalAccount, job_id: int, reason: DeclineReason,
+                batch_ids: Sequence[bytes] = ()) -> Receipt:
+        """Decline (and so abort) the job for ``reason``, releasing its tuples in ``batch_ids`` where
+        nothing was reserved after them (the ids of its TuplesReserved events)."""
+        return self._send(sender, "decline", job_id, int(reason), [bytes(b) for b in batch_ids])
 
     def commit_inputs(self, sender: LocalAccount, job_id: int, commitment: bytes) -> Receipt:
-        return self._send(sender, "commitInputs", job_id, commitment)
+        return self._send(sender, "commitInputs", job_id, commitment, closing_gas=closing_gas())
 
     def submit_result(self, sender: LocalAccount, job_id: int, result: bytes) -> Receipt:
-        return self._send(sender, "submitResult", job_id, result)
+        return self._send(sender, "submitResult", job_id, result, closing_gas=closing_gas(result))
 
     def report_failure(self, sender: LocalAccount, job_id: int, evidence_hash: bytes) -> Receipt:
         return self._send(sender, "reportFailure", job_id, evidence_hash)

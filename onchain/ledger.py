@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from onchain.abi import preprocessing_ledger
-from onchain.abi.preprocessing_ledger import BatchStatus, TupleKind
+from onchain.abi.preprocessing_ledger import BatchStatus, TupleKind, TuplesReleased
 from onchain.contract import ContractClient, Receipt
 
 __all__ = ["Batch", "BatchStatus", "PreprocessingLedger", "TupleKind"]
@@ -50,6 +50,10 @@ class PreprocessingLedger(ContractClient, preprocessing_ledger.Errors):
 
     def attest_sacrifice(self, sender: LocalAccount, batch_id: bytes, transcript_hash: bytes) -> Receipt:
         return self._send(sender, "attestSacrifice", batch_id, transcript_hash)
+
+    def release_events(self, job_id: int, from_block: int = 0) -> list[TuplesReleased]:
+        """The job's tuples handed back to their batches (it was declined before it started)."""
+        return self.logs(TuplesReleased, from_block=from_block, jobId=job_id)
 
     def reject_batch(self, sender: LocalAccount, batch_id: bytes, evidence_hash: bytes) -> Receipt:
         return self._send(sender, "rejectBatch", batch_id, evidence_hash)

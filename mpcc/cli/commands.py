@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from mpcc import orgs
-from mpcc.analyst import propose_job
+from mpcc.analyst import propose_job, require_members
 from mpcc.cli.watch import wait_for_job, watch_daemon
 from mpcc.peer.config import PeerConfig
 from mpcc.peer.daemon import Daemon
@@ -40,7 +41,7 @@ from onchain import keystore
 from onchain.abi.job_manager import JobFinalised, JobProposed
 from onchain.chain import LOCAL_CHAIN_IDS, RPC_PATIENCE_S, Chain
 from onchain.deploy import Deployment
-from onchain.jobs import Deadlines, JobState, spec_hash
+from onchain.jobs import Deadlines, Job, JobState, spec_hash
 from onchain.ledger import BatchStatus
 from onchain.manifest import Manifest
 from onchain.registry import Role
@@ -214,9 +215,19 @@ def job_propose(dep: Deployment, org: orgs.Org, service: str, spec: JobSpec,
     The tuples reserved are exactly ``routes.needs(spec)``, whatever the analysis;
     a shortfall is refused before any transaction, naming the tuple kind.
     """
+    require_members(dep, spec)
+    longest = dep.jobs.max_job_duration()
+    if accept_s + commit_s + result_s > longest:
+        raise ConfigError(f"--accept-s, --commit-s and --result-s add up to {accept_s + commit_s + result_s} s, "
+                          f"more than this deployment lets a job run ({longest} s, {longest / 86400:g} days); "
+                          "give shorter periods")
+    needs = routes.needs(spec)
+    total, cap = sum(n for _, n in needs), dep.jobs.max_tuples_per_job()
+    if total > cap:
+        raise ConfigError(f"a job of this spec needs {total} tuples, more than this deployment lets one job "
+                          f"reserve ({cap}); make the job smaller (fewer rows, iterations or columns)")
     catalogue = asyncio.run(ServiceClient(service).catalogue())
     deadlines = Deadlines.from_now(dep.chain.now(), accept_s, commit_s, result_s)
-    needs = routes.needs(spec)
     try:
         job_id = propose_job(dep, org.account, spec, needs, catalogue, deadlines)
     except TuplesExhausted as err:
@@ -332,20 +343,32 @@ def stock_text(needs: Needs) -> str:
     return ",".join(f"{name}={n}" for name, n in levels.items())
 
 
+def _existing_job(dep: Deployment, job_id: int) -> Job:
+    count = dep.jobs.job_count()
+    if not 0 < job_id <= count:
+        raise ConfigError(f"there is no job {job_id} (jobs 1..{count} exist)" if count else
+                          f"there is no job {job_id} (no job was proposed yet)")
+    return dep.jobs.job(job_id)
+
+
 def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, Any]:
-    """A job's state and counts; with ``detail`` also its spec and each participant's steps."""
-    if not 0 < job_id <= dep.jobs.job_count():
-        raise ConfigError(f"there is no job {job_id} (jobs 1..{dep.jobs.job_count()} exist)")
-    job = dep.jobs.job(job_id)
+    """A job's state and counts; with ``detail`` also its spec, each participant's steps and who declined."""
+    job = _existing_job(dep, job_id)
     participants = dep.jobs.participants(job_id)
     status: dict[str, Any] = {
         "job": job_id, "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
         "proposer": job.proposer, "participants": participants,
         "accepted": job.accepted, "committed": job.committed, "submitted": job.submitted,
+        "reserved": job.reserved,
         "deadlines": {"accept_by": job.deadlines.accept_by, "commit_by": job.deadlines.commit_by,
                       "result_by": job.deadlines.result_by}, "chain_time": dep.chain.now()}
     if detail:
         spec = _proposed_specs(dep).get(job_id, {})
+        declined = dep.jobs.declines(job_id, from_block=dep.manifest.deploy_block)
+        released = dep.ledger.release_events(job_id, from_block=dep.manifest.deploy_block)
+        status.update({"declined": [{"account": d.participant, "name": dep.registry.member(d.participant).name,
+                                     "reason": d.reason.name.lower()} for d in declined],
+                       "released": sum(e.count for e in released)})
         status.update({"analysis": spec.get("analysis"), "title": spec.get("title", ""),
                        "malformed": spec.get("malformed"),
                        "reveal": spec.get("reveal", []), "spec_hash": "0x" + job.spec_hash.hex(),
@@ -380,7 +403,11 @@ def job_result(dep: Deployment, job_id: int) -> dict[str, Any]:
         why = f" ({status['abort_reason']})" if status["state"] == "aborted" else ""
         raise ConfigError(f"job {job_id} is {status['state']}{why}, not finalised: it has no result")
     final = dep.jobs.logs(JobFinalised, from_block=dep.manifest.deploy_block, jobId=job_id)
-    result = json.loads(final[0].result)
+    try:
+        result = json.loads(final[0].result)
+    except ValueError as err:
+        raise ConfigError(f"job {job_id} was finalised with a result that is not JSON ({err}); every "
+                          "participant posted these bytes, so its peers did not run this version of mpcc") from err
     return {"job": job_id, "analysis": status["analysis"], "title": status["title"], "result": result,
             "result_hash": "0x" + final[0].resultHash.hex()}
 
@@ -389,3 +416,75 @@ def _proposed_specs(dep: Deployment) -> dict[int, dict[str, Any]]:
     """What each job's spec shows (registry.described: a malformed one says so) from its JobProposed event."""
     return {e.jobId: registry.described(e.spec)
             for e in dep.jobs.logs(JobProposed, from_block=dep.manifest.deploy_block)}
+
+
+def job_accept(dep: Deployment, org: orgs.Org, job_id: int, config: PeerConfig | None) -> dict[str, Any]:
+    """Accepts a job as ``org``, refused before any transaction when this member cannot serve it."""
+    job, me = _existing_job(dep, job_id), org.account.address
+    participants = dep.jobs.participants(job_id)
+    if me.lower() not in (p.lower() for p in participants):
+        raise ConfigError(f"{org.public.name} ({me}) is not a participant of job {job_id}; nothing to accept")
+    if job.state is not JobState.PROPOSED:
+        raise ConfigError(f"job {job_id} is {_state_text(dep, job_id, job)}: only a proposed job can be accepted")
+    now = dep.chain.now()
+    if now > job.accept_by:
+        raise ConfigError(f"job {job_id}'s acceptance deadline passed at {readable_time(job.accept_by)} "
+                          f"({readable_delay(job.accept_by, now)}); it can only be expired: mpcc job expire {job_id}")
+    if dep.jobs.has_accepted(job_id, me):
+        raise ConfigError(f"{org.public.name} already accepted job {job_id}")
+    spec_text = dep.jobs.logs(JobProposed, from_block=dep.manifest.deploy_block, jobId=job_id)[0].spec
+    try:
+        spec = registry.parse_spec(spec_text)
+    except ConfigError as err:
+        raise ConfigError(f"job {job_id} cannot be served: its spec is malformed ({err}); do not accept it "
+                          "(a running peer declines it)") from err
+    if config is not None:
+        unbound = [c for c in (*numeric_columns(spec), *categorical_columns(spec)) if c not in config.data]
+        if unbound:
+            raise ConfigError(f"job {job_id} reads column {', '.join(map(repr, unbound))}, which this peer's "
+                              "configuration binds no data to: this member cannot serve it; bind the column "
+                              "under [data] first (or let the peer decline it)")
+    receipt = dep.jobs.accept(org.account, job_id)
+    return {"job": job_id, "account": me, "tx": receipt.tx_hash}
+
+
+def job_expire(dep: Deployment, sender: LocalAccount, job_id: int) -> dict[str, Any]:
+    """Expires a job whose current deadline passed; refused, with the deadline, before any transaction."""
+    job = _existing_job(dep, job_id)
+    if job.state not in (JobState.PROPOSED, JobState.ACCEPTED, JobState.INPUTS_COMMITTED):
+        raise ConfigError(f"job {job_id} is {_state_text(dep, job_id, job)} already; there is nothing to expire")
+    deadline, now = _deadline_of(job), dep.chain.now()
+    if now <= deadline:
+        raise ConfigError(f"job {job_id} is {job.state.name.lower().replace('_', ' ')} and its deadline is "
+                          f"{readable_time(deadline)} ({readable_delay(deadline, now)} by the chain's clock); "
+                          "it can be expired only after that")
+    receipt = dep.jobs.expire(sender, job_id)
+    return {"job": job_id, "tx": receipt.tx_hash}
+
+
+def _deadline_of(job: Job) -> int:
+    d = job.deadlines
+    return {JobState.PROPOSED: d.accept_by, JobState.ACCEPTED: d.commit_by}.get(job.state, d.result_by)
+
+
+def _state_text(dep: Deployment, job_id: int, job: Job) -> str:
+    if job.state is not JobState.ABORTED:
+        return job.state.name.lower().replace("_", " ")
+    declined = dep.jobs.declines(job_id, from_block=dep.manifest.deploy_block)
+    if declined:
+        who = dep.registry.member(declined[0].participant).name
+        return f"aborted (declined by {who}: {declined[0].reason.name.lower().replace('_', ' ')})"
+    return f"aborted ({job.abort_reason.name.lower().replace('_', ' ')})"
+
+
+def readable_time(timestamp: int) -> str:
+    """A block timestamp as UTC date and time."""
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def readable_delay(deadline: int, now: int) -> str:
+    """``in 59 min`` or ``3 s ago``."""
+    delta = deadline - now
+    amount = abs(delta)
+    text = f"{amount} s" if amount < 120 else f"{amount // 60} min" if amount < 7200 else f"{amount // 3600} h"
+    return f"in {text}" if delta >= 0 else f"{text} ago"

@@ -27,6 +27,7 @@ from mpcc.cli.base import (
     signer,
 )
 from mpcc.cli.views import job_list_view, job_result_view, job_status_view, peer_status_view, plan_view
+from mpcc.peer.config import PeerConfig
 from mpcc.progress import log_through
 from onchain import keystore
 from onchain.errors import ConfigError
@@ -165,13 +166,20 @@ def job_propose(
 
 @job_app.command("accept")
 def job_accept(job: int = JOB, home: Path = HOME, rpc: str = RPC, manifest: Path = MANIFEST,
+               config: Path | None = typer.Option(None, "--config", help="The peer's ORG.toml: also check "
+                                                  "that it binds data to every column the job reads."),
                as_json: bool = JSON_OUT) -> None:
-    """Accept a job as this organisation (for peers whose accept policy is "manual")."""
+    """Accept a job as this organisation (for peers whose accept policy is "manual").
+
+    Refused before any transaction if this member cannot serve the job: not a
+    participant, the job no longer proposed, its spec malformed, or (with
+    --config) a column the peer binds no data to.
+    """
     dep = connect(rpc, manifest)
+    peer_config = PeerConfig.load(config) if config is not None else None
     org = orgs.load(home, keystore.passphrase())
-    receipt = dep.jobs.accept(org.account, job)
-    emit(as_json, {"job": job, "account": org.account.address, "tx": receipt.tx_hash},
-          [f"{org.public.name} accepted job {job}; tx {receipt.tx_hash}"])
+    done = commands.job_accept(dep, org, job, peer_config)
+    emit(as_json, done, [f"{org.public.name} accepted job {job}; tx {done['tx']}"])
 
 
 @job_app.command("status")
@@ -211,7 +219,9 @@ def job_expire(job: int = JOB, rpc: str = RPC, manifest: Path = MANIFEST,
                test_account: bool = typer.Option(False, "--test-account", help="Sign with the local test key."),
                as_json: bool = JSON_OUT) -> None:
     """Abort a job whose current deadline has passed (anyone may)."""
+    if home is None and not test_account:
+        raise ConfigError("say who signs: --home DIR (an organisation's keys) or --test-account (local chains)")
     dep = connect(rpc, manifest)
     sender = orgs.load(home, keystore.passphrase()).account if home else signer(dep.chain, None, test_account)
-    receipt = dep.jobs.expire(sender, job)
-    emit(as_json, {"job": job, "tx": receipt.tx_hash}, [f"job {job} expired; tx {receipt.tx_hash}"])
+    done = commands.job_expire(dep, sender, job)
+    emit(as_json, done, [f"job {job} expired; tx {done['tx']}"])

@@ -57,14 +57,20 @@ def job_status_view(status: dict[str, Any]) -> list[RenderableType]:
     n = len(status["participants"])
     state = status["state"] + (f" ({status['abort_reason']})" if status["state"] == "aborted" else "")
     d, now = status["deadlines"], status["chain_time"]
+    declined = status.get("declined") or []
+    if declined:
+        state = "aborted (declined by " + ", ".join(f"{d['name']}: {d['reason'].replace('_', ' ')}"
+                                                   for d in declined) + ")"
     rows: list[tuple[str, Any]] = [("state", state), ("analysis", _analysis(status))]
     if status.get("malformed"):
-        rows.append(("spec", f"malformed: {status['malformed']}"))
+        rows.append(("spec", f"malformed: {status['malformed']} (peers decline it)"))
     if status.get("title"):
         rows.append(("title", status["title"]))
     rows += [("reveals", ", ".join(status.get("reveal", [])) or "?"), ("proposer", status["proposer"]),
              ("progress", f"{status['accepted']} of {n} accepted, {status['committed']} committed inputs, "
                           f"{status['submitted']} posted results"),
+             ("tuples", f"{status.get('reserved', 0)} reserved"
+                        + (f", {status['released']} released" if status.get("released") else "")),
              ("accept by", when(d["accept_by"], now)), ("commit by", when(d["commit_by"], now)),
              ("results by", when(d["result_by"], now))]
     views: list[RenderableType] = [_pairs(f"Job {status['job']}", rows)]

@@ -6,7 +6,8 @@ Every ``poll_s`` it reads the new events of the ledger and of JobManager:
   goes through intake (mpcc.peer.intake): fetched, checked against its
   commitment, sacrifice-checked with the other members, attested, stored.
 * ``TuplesReserved``: the reserved ranges are marked in the cache, so its
-  stock is what jobs can still reserve.
+  stock is what jobs can still reserve; ``TuplesReleased`` (a job declined
+  before it ran) hands its range back.
 * ``JobProposed`` naming this member: the job runs (mpcc.peer.jobs).
 
 * ``MemberSuspended``, ``MemberReinstated``, ``MemberKeysRotated``, ``MemberAdmitted``: the
@@ -67,7 +68,7 @@ from onchain.abi.org_registry import (
     MemberReinstated,
     MemberSuspended,
 )
-from onchain.abi.preprocessing_ledger import BatchCommitted, TuplesReserved
+from onchain.abi.preprocessing_ledger import BatchCommitted, TuplesReleased, TuplesReserved
 from onchain.chain import Chain
 from onchain.deploy import Deployment
 from onchain.manifest import Manifest
@@ -87,7 +88,7 @@ class NewEvents:
     last: int
     last_hash: bytes
     committed: list[BatchCommitted]
-    reserved: list[TuplesReserved]
+    reserved: list[TuplesReserved | TuplesReleased]  # In chain order.
     proposed: list[JobProposed]
     members: list[Member] | None = None  # Read again when a member's status or keys changed.
 
@@ -120,7 +121,7 @@ def read_new_events(dep: Deployment, first: int, anchor: bytes | None) -> NewEve
         return Reorganised(int(w3.eth.block_number))
     changed = any(dep.registry.logs(kind, from_block=first, to_block=last) for kind in MEMBERSHIP_EVENTS)
     return NewEvents(last, last_hash, dep.ledger.logs(BatchCommitted, from_block=first, to_block=last),
-                     dep.ledger.logs(TuplesReserved, from_block=first, to_block=last),
+                     dep.ledger.logs(TuplesReserved, TuplesReleased, from_block=first, to_block=last),
                      dep.jobs.logs(JobProposed, from_block=first, to_block=last),
                      dep.registry.members() if changed else None)
 
@@ -336,23 +337,25 @@ class Daemon:
                 self.jobs[job_id] = "proposed"
                 self._spawn(self.work.take_part(job_id), work=True)
 
-    def _record_reservations(self, events: list[TuplesReserved]) -> None:
+    def _record_reservations(self, events: list[TuplesReserved | TuplesReleased]) -> None:
         """Marks in the cache the tuples the chain reserved for any job, in chain order (on the disk thread).
 
         So the cache's stock is what jobs can still reserve, and the ranges of a job
-        that never ran here (declined, expired) stay allocated and are never handed out.
+        that never ran here (expired) stay allocated and are never handed out; those
+        the chain released (the job was declined before it ran) are free again.
         """
         cache = self.peer.cache
         stored = {b.batch_id for b in cache.batches()}
-        by_job: dict[int, list[tuple[bytes, int, int]]] = {}
         for e in events:
-            if e.batchId in stored:
-                by_job.setdefault(e.jobId, []).append((e.batchId, e.start, e.count))
-        for job_id, ranges in by_job.items():
+            if e.batchId not in stored:
+                continue
             try:
-                cache.reserve_for_job(job_id, ranges)
+                if isinstance(e, TuplesReleased):
+                    cache.release_for_job(e.jobId, e.batchId, e.start, e.count)
+                else:
+                    cache.reserve_for_job(e.jobId, [(e.batchId, e.start, e.count)])
             except MpccError as err:
-                log.error("job %d: the chain's reservation conflicts with this cache: %s", job_id, err)
+                log.error("job %d: the chain's reservation conflicts with this cache: %s", e.jobId, err)
 
     def _chain_figures(self) -> dict[str, float]:
         """This process's transactions and the longest wait for a receipt among them."""

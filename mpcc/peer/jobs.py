@@ -1,7 +1,12 @@
 """The daemon's jobs: accept by policy, wait for every participant, connect, run; expire the overdue.
 
 A job naming this member is accepted by the configured policy (or waits for
-``mpcc job accept``) once this member's data for it validated; when every
+``mpcc job accept``) once this member's data for it validated. A job it
+cannot serve (a spec that does not parse, a column it binds no data to, data
+that does not validate, a job outside its accept policy) it declines on chain
+at once with a reason code, which aborts the job for everyone and hands its
+tuples back (``JobManager.decline``); ``mpcc job status`` shows who declined
+and why. When every
 participant accepted, the peer connects to them (roster: the job id as 32
 bytes big-endian) and runs ``MemberPeer.run_job``. A participant that goes
 silent is not evidence of cheating: the job is left to expire at its
@@ -25,7 +30,7 @@ from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError, MpccError, ProtocolAbort
 from offchain.shares import MacKeyShare
 from onchain.errors import ChainError
-from onchain.jobs import Job, JobState
+from onchain.jobs import DeclineReason, Job, JobState
 
 log = logging.getLogger("mpcc.peer")
 OPEN_STATES = (JobState.PROPOSED, JobState.ACCEPTED, JobState.INPUTS_COMMITTED)
@@ -89,10 +94,32 @@ class Jobs:
             self.states[job_id] = "failed"
             log.exception("job %d: unexpected error", job_id)
 
+    async def decline(self, job_id: int, reason: DeclineReason, why: str) -> None:
+        """Declines a job this member cannot serve (if it is still proposed), releasing its tuples."""
+        peer = self.peer
+        job = await peer.chain.run(peer.dep.jobs.job, job_id)
+        if job.state is not JobState.PROPOSED:
+            self.states[job_id] = job.state.name.lower()
+            log.error("job %d: cannot be served here (%s), and is %s already", job_id, why, job.state.name.lower())
+            return
+        batches = list(dict.fromkeys(batch for batch, _, _ in await peer.reserved_ranges(job_id)))
+        try:
+            await peer.chain.run(peer.dep.jobs.decline, peer.org.account, job_id, reason, batches[:16])
+        except ChainError as err:  # Another participant declined first, or the deadline passed.
+            self.states[job_id] = f"not served: {why}"
+            log.error("job %d: cannot be served here (%s); decline not sent: %s", job_id, why, err)
+            return
+        self.states[job_id] = f"declined ({reason.name.lower()})"
+        log.warning("job %d: declined on chain (%s): %s", job_id, reason.name.lower(), why)
+
     async def _run(self, job_id: int) -> None:
         peer, jobs = self.peer, self.peer.dep.jobs
         key = self.key()
-        spec = await peer.job_spec(job_id)
+        try:
+            spec = await peer.job_spec(job_id)
+        except ConfigError as err:
+            await self.decline(job_id, DeclineReason.SPEC_MALFORMED, f"its spec is not valid: {err}")
+            return
         job = await peer.chain.run(jobs.job, job_id)
         accepted = await peer.chain.run(jobs.has_accepted, job_id, peer.address)
         if job.state is not JobState.PROPOSED and not accepted:
@@ -139,14 +166,18 @@ class Jobs:
         peer, jobs = self.peer, self.peer.dep.jobs
         decision = self.config.accepts(spec.analysis, proposer)
         if decision is False:
-            self.states[job_id] = "not accepted (policy)"
-            log.info("job %d: %s by %s is outside the accept policy; not accepted", job_id, spec.analysis, proposer)
+            await self.decline(job_id, DeclineReason.POLICY,
+                               f"{spec.analysis} by {proposer} is outside the accept policy")
+            return False
+        unbound = peer.unbound_columns(spec)
+        if unbound:
+            await self.decline(job_id, DeclineReason.DATA_MISSING,
+                               f"no data is bound to column {', '.join(map(repr, unbound))} here")
             return False
         try:
             await peer.load_data(spec)
         except ConfigError as err:
-            self.states[job_id] = "not accepted (bad data)"
-            log.error("job %d: this organisation's data is not usable, job not accepted: %s", job_id, err)
+            await self.decline(job_id, DeclineReason.DATA_INVALID, f"this organisation's data is not usable: {err}")
             return False
         if decision:
             await peer.chain.run(jobs.accept, peer.org.account, job_id)

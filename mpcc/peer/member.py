@@ -28,7 +28,7 @@ from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.common import input_commitment
 from offchain.analytics.data import Binding, Table
-from offchain.analytics.spec import JobSpec
+from offchain.analytics.spec import JobSpec, categorical_columns, numeric_columns
 from offchain.auditable import program as auditable_program
 from offchain.auditable import summary as auditable_summary
 from offchain.auditable.commitments import ShareCommitments, commit_shares
@@ -181,6 +181,10 @@ class MemberPeer:
         if [a.lower() for a in spec.participants] != [a.lower() for a in participants]:
             raise ChainError(f"job {job_id}: the spec's participants differ from the chain's")
         return spec
+
+    def unbound_columns(self, spec: JobSpec) -> list[str]:
+        """The columns the spec reads that this member binds no data to."""
+        return [c for c in (*numeric_columns(spec), *categorical_columns(spec)) if c not in self.data]
 
     async def load_data(self, spec: JobSpec) -> Table:
         """This member's data for the spec's columns, validated before anything is sent."""

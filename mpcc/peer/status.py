@@ -20,8 +20,6 @@ from onchain.abi.job_manager import JobProposed
 from onchain.deploy import Deployment
 
 STALE_S = 10.0
-
-
 def peer_status(config: PeerConfig, dep: Deployment | None) -> dict[str, Any]:
     """The status as one JSON-friendly dict (chain part empty when ``dep`` is None)."""
     public = orgs.PublicEntry.load(config.home / orgs.PUBLIC_FILE)

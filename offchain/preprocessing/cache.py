@@ -270,6 +270,19 @@ class TupleCache(TupleSource):
                     self._check_free(batch, start, count, f"while reserving for job {job}")
                     self._allocate(batch, start, count, job)
 
+    def release_for_job(self, job_id: int | str, batch_id: bytes, start: int, count: int) -> None:
+        """Frees the job's untouched ranges within [start, start + count) of a batch, which the chain
+        released (the job was declined before it ran); a range already taken from stays."""
+        with self._write():
+            batch = self._find(batch_id)
+            if batch is None:
+                return
+            where = ("FROM ranges WHERE batch = ? AND job_id = ? AND start >= ? AND stop <= ? AND taken = 0",
+                     (batch.rowid, str(job_id), start, start + count))
+            freed = self._db.execute("SELECT COALESCE(SUM(stop - start), 0) " + where[0], where[1]).fetchone()[0]
+            self._db.execute("DELETE " + where[0], where[1])
+            self._db.execute("UPDATE batches SET used = used - ? WHERE id = ?", (freed, batch.rowid))
+
     def job_source(self, job_id: int | str) -> JobTupleSource:
         """A TupleSource handing out the job's reserved tuples in reservation order."""
         return JobTupleSource(self, str(job_id))

@@ -125,7 +125,7 @@ class ServiceClient:
             raise  # An answer (a ConnectionError, hence an OSError, by its base class).
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError) as err:
             raise ServiceError(f"the preprocessing service at {self.endpoint} did not answer: "
-                               f"{err or type(err).__name__}; is `mpcc preprocess serve` running?") from err
+                               f"{str(err) or type(err).__name__}; is `mpcc preprocess serve` running?") from err
 
     async def _exchange(self, request: bytes, received: Received | None = None) -> bytes:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -11,7 +11,7 @@ pytest.register_assert_rewrite("contract_testkit")
 from eth_tester import EthereumTester, PyEVMBackend  # noqa: E402
 from web3 import Web3  # noqa: E402
 
-from contract_testkit import QUORUM, Chain, RevertDataProvider, Role, member_fields  # noqa: E402
+from contract_testkit import MAX_DURATION, MAX_TUPLES, QUORUM, Chain, RevertDataProvider, Role, member_fields  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def _session_chain() -> Chain:
                   accounts=accounts)
     chain.registry = chain.deploy("OrgRegistry", QUORUM)
     chain.ledger = chain.deploy("PreprocessingLedger", chain.registry.address)
-    chain.jobs = chain.deploy("JobManager", chain.registry.address, chain.ledger.address)
+    chain.jobs = chain.deploy("JobManager", chain.registry.address, chain.ledger.address, MAX_DURATION, MAX_TUPLES)
     chain.tx(chain.ledger.functions.bindJobManager(chain.jobs.address), deployer)
     for i, member in enumerate(members, start=1):
         chain.tx(chain.registry.functions.bootstrapMember(member, *member_fields(i)), deployer)

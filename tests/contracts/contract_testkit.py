@@ -32,6 +32,8 @@ from onchain.chain import TesterProvider
 
 CONTRACTS = ("OrgRegistry", "PreprocessingLedger", "JobManager")
 QUORUM = 2
+MAX_DURATION = 30 * 24 * 3600  # JobManager caps of the test deployment
+MAX_TUPLES = 100_000
 HPKE_KEY_LENGTH = 1216
 TX_GAS = 8_000_000
 
@@ -329,7 +331,7 @@ def enlarge(chain: Chain, n: int) -> None:
     """Make ``chain.members`` ``n`` active members (fresh contracts, registry quorum 1)."""
     registry = chain.deploy("OrgRegistry", 1)
     ledger = chain.deploy("PreprocessingLedger", registry.address)
-    jobs = chain.deploy("JobManager", registry.address, ledger.address)
+    jobs = chain.deploy("JobManager", registry.address, ledger.address, MAX_DURATION, MAX_TUPLES)
     chain.tx(ledger.functions.bindJobManager(jobs.address), chain.deployer)
     chain.registry, chain.ledger, chain.jobs = registry, ledger, jobs
     accounts = list(chain.members)

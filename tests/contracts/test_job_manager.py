@@ -9,6 +9,8 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from contract_testkit import (
+    MAX_DURATION,
+    MAX_TUPLES,
     RESULT,
     SPEC,
     ZERO32,
@@ -33,7 +35,7 @@ from contract_testkit import (
 
 def job_view(chain: Chain, job_id: int) -> dict:
     names = ("specHash", "proposer", "state", "abortReason", "acceptBy", "commitBy", "resultBy", "proposedAt",
-             "accepted", "committed", "submitted", "resultHash", "evidenceHash")
+             "reserved", "accepted", "committed", "submitted", "resultHash", "evidenceHash")
     return dict(zip(names, chain.jobs.functions.getJob(job_id).call()))
 
 
@@ -71,6 +73,7 @@ def test_constructor_rejects_zero_addresses(chain: Chain, which: str) -> None:
     art = load("JobManager")
     factory = chain.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
     args = (ZERO_ADDRESS, chain.ledger.address) if which == "registry" else (chain.registry.address, ZERO_ADDRESS)
+    args += (MAX_DURATION, MAX_TUPLES)
     assert_reverts(lambda: factory.constructor(*args).transact({"from": chain.deployer}), "ZeroAddress")
 
 
@@ -91,7 +94,7 @@ def test_propose(chain: Chain) -> None:
     assert job_view(chain, 1) == {
         "specHash": keccak(text=SPEC), "proposer": chain.members[0], "state": JobState.PROPOSED,
         "abortReason": AbortReason.NONE, "acceptBy": job.accept_by, "commitBy": job.commit_by,
-        "resultBy": job.result_by, "proposedAt": proposed_at, "accepted": 1, "committed": 0, "submitted": 0,
+        "resultBy": job.result_by, "proposedAt": proposed_at, "reserved": 0, "accepted": 1, "committed": 0, "submitted": 0,
         "resultHash": ZERO32, "evidenceHash": ZERO32}
     assert chain.jobs.functions.participantsOf(1).call() == chain.members
     for member in chain.members:
@@ -173,7 +176,6 @@ def test_propose_rejects_deadlines_beyond_uint40(chain: Chain) -> None:
     now = chain.now()
     assert_reverts(lambda: chain.jobs.functions.propose(SPEC, chain.members, now + 1, now + 2, 2**40, [])
                    .transact({"from": chain.members[0]}), "InvalidDeadlines")
-    chain.tx(chain.jobs.functions.propose(SPEC, chain.members, now + 1, now + 2, 2**40 - 1, []), chain.members[0])
 
 
 # ---------------------------------------------------------------------- accept
@@ -268,7 +270,7 @@ def test_a_proposer_outside_the_job_does_not_accept(chain: Chain) -> None:
 
 def test_the_proposer_may_withdraw_by_declining(chain: Chain) -> None:
     job = propose(chain)
-    receipt = chain.tx(chain.jobs.functions.decline(job.job_id), chain.members[0])
+    receipt = chain.tx(chain.jobs.functions.decline(job.job_id, 1, []), chain.members[0])
     assert chain.event(receipt, chain.jobs, "JobAborted")["reason"] == AbortReason.DECLINED
 
 
@@ -277,8 +279,9 @@ def test_the_proposer_may_withdraw_by_declining(chain: Chain) -> None:
 def test_decline_aborts(chain: Chain) -> None:
     job = propose(chain)
     m2 = chain.members[1]  # m1 accepted by proposing
-    receipt = chain.tx(chain.jobs.functions.decline(job.job_id), m2)
-    assert chain.event_names(receipt) == ["JobStateChanged", "JobAborted"]
+    receipt = chain.tx(chain.jobs.functions.decline(job.job_id, 1, []), m2)
+    assert chain.event_names(receipt) == ["JobDeclined", "JobStateChanged", "JobAborted"]
+    assert chain.event(receipt, chain.jobs, "JobDeclined") == {"jobId": job.job_id, "participant": m2, "reason": 1}
     assert chain.event(receipt, chain.jobs, "JobStateChanged") == {
         "jobId": job.job_id, "fromState": JobState.PROPOSED, "toState": JobState.ABORTED}
     assert chain.event(receipt, chain.jobs, "JobAborted") == {
@@ -292,14 +295,14 @@ def test_decline_aborts(chain: Chain) -> None:
 def test_decline_checks(chain: Chain) -> None:
     job = propose(chain)
     outsider, m1 = chain.outsiders[0], chain.members[0]
-    assert_reverts(lambda: chain.jobs.functions.decline(job.job_id).transact({"from": outsider}),
+    assert_reverts(lambda: chain.jobs.functions.decline(job.job_id, 1, []).transact({"from": outsider}),
                    "NotParticipant", job.job_id, outsider)
-    assert_reverts(lambda: chain.jobs.functions.decline(5).transact({"from": m1}), "UnknownJob", 5)
+    assert_reverts(lambda: chain.jobs.functions.decline(5, 1, []).transact({"from": m1}), "UnknownJob", 5)
     chain.travel(job.accept_by + 1)
-    assert_reverts(lambda: chain.jobs.functions.decline(job.job_id).transact({"from": m1}),
+    assert_reverts(lambda: chain.jobs.functions.decline(job.job_id, 1, []).transact({"from": m1}),
                    "DeadlinePassed", job.job_id, job.accept_by)
     accepted = to_state(chain, JobState.ACCEPTED)
-    assert_reverts(lambda: chain.jobs.functions.decline(accepted.job_id).transact({"from": m1}),
+    assert_reverts(lambda: chain.jobs.functions.decline(accepted.job_id, 1, []).transact({"from": m1}),
                    "JobUnexpectedState", accepted.job_id, JobState.ACCEPTED, JobState.PROPOSED)
 
 

@@ -60,7 +60,7 @@ def test_commit_batch(chain: Chain) -> None:
         "service": chain.service}
     now = chain.w3.eth.get_block(receipt.blockNumber)["timestamp"]
     assert tuple(ledger.functions.getBatch(batch_id).call()) == (
-        TupleKind.SQUARE, BatchStatus.COMMITTED, 500, 0, commitment, chain.service, now, 0)
+        TupleKind.SQUARE, BatchStatus.COMMITTED, 500, 0, 0, 0, commitment, chain.service, now, 0)
 
 
 def test_commit_batch_checks(chain: Chain) -> None:
@@ -94,7 +94,7 @@ def test_attest_sacrifice(chain: Chain) -> None:
         "batchId": batch_id, "member": member, "transcriptHash": h("transcript")}
     assert ledger.functions.isAttested(batch_id, member).call() is True
     assert ledger.functions.isAttested(batch_id, chain.members[0]).call() is False
-    assert ledger.functions.getBatch(batch_id).call()[7] == 1
+    assert ledger.functions.getBatch(batch_id).call()[9] == 1
     assert_reverts(lambda: ledger.functions.attestSacrifice(batch_id, h("again")).transact({"from": member}),
                    "AlreadyAttested", batch_id, member)
 
@@ -223,4 +223,4 @@ def test_reserve_limits_participants(chain: Chain) -> None:
 
 
 def test_unknown_batch_view_is_empty(chain: Chain) -> None:
-    assert tuple(chain.ledger.functions.getBatch(h("none")).call()) == (0, 0, 0, 0, ZERO32, ZERO_ADDRESS, 0, 0)
+    assert tuple(chain.ledger.functions.getBatch(h("none")).call()) == (0, 0, 0, 0, 0, 0, ZERO32, ZERO_ADDRESS, 0, 0)
