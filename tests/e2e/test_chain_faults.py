@@ -121,7 +121,7 @@ def test_a_malformed_spec_on_chain_breaks_nothing_for_the_others(proxied: tuple[
     assert listed[good]["analysis"] == "mean" and listed[good]["malformed"] is None
     shown = cluster.mpcc("job", "status", str(bad))
     assert "malformed spec" in shown.stdout and "invalid json" in shown.stdout.lower()
-    assert cluster.mpcc_json("job", "status", str(bad))["state"] == "proposed"
+    assert cluster.mpcc_json("job", "status", str(bad))["state"] in ("proposed", "aborted")  # Peers decline it.
     for i in range(3):
         status = cluster.mpcc_json("peer", "status", "--config", str(cluster.config(i)))
         assert any(j["job"] == bad and j["malformed"] for j in status["jobs"])
