@@ -2,13 +2,16 @@
 
 Its own consortium, in order: a stock level larger than one batch may hold is
 dealt as several bounded batches, each only once every member attested the
-one before, in bounded memory; the service stops at once on SIGTERM and on
+one before, in bounded memory; a batch over the limit (as an older service
+would commit it) is refused by every peer with a warning and rejected on
+chain; the service stops at once on SIGTERM and on
 SIGINT, even while a transaction waits for its receipt; and once a member is
 suspended the service deals nothing more to it.
 """
 
 from __future__ import annotations
 
+import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -18,6 +21,8 @@ import pytest
 from harness.cluster import Cluster, peak_memory_bytes, set_automine, wait_until
 from offchain.preprocessing.tuples import MAX_BATCH_BYTES, TupleKind, max_batch_count
 from onchain.abi.preprocessing_ledger import BatchCommitted, SacrificeAttested
+from onchain.ledger import BatchStatus
+from onchain.ledger import TupleKind as ChainKind
 
 pytestmark = pytest.mark.hardhat
 MOST = max_batch_count(TupleKind.TRIPLE)
@@ -59,6 +64,17 @@ def test_a_level_over_one_batch_is_dealt_in_bounded_batches_one_at_a_time(cluste
     assert peak < 400 * 2**20 + 3 * 4 * MAX_BATCH_BYTES, f"peak memory {peak >> 20} MiB"
     for name in ("peer-a", "peer-b", "peer-c"):
         assert "refused" not in cluster.log_text(name)
+
+
+def test_a_batch_over_the_limit_is_refused_by_every_peer_with_a_warning(cluster: Cluster) -> None:
+    dep = cluster.dep()  # A batch as an older or faulty service commits it: more than a peer accepts.
+    batch_id = secrets.token_bytes(32)
+    dep.ledger.commit_batch(dep.chain.test_account(1), batch_id, ChainKind.TRIPLE, MOST + 1, secrets.token_bytes(32))
+    reason = f"delivery refused: the batch holds {MOST + 1} triple tuples, more than the {MOST} one batch may hold"
+    wait_until("every peer to refuse the batch with a warning", lambda: all(
+        f"WARNING mpcc.peer: batch {batch_id.hex()}: {reason}" in cluster.log_text(f"peer-{t}") for t in "abc"), 60)
+    wait_until("the batch to be rejected on chain",
+               lambda: dep.ledger.batch(batch_id).status is BatchStatus.REJECTED, timeout=30)
 
 
 def test_the_service_stops_at_once_on_sigterm_and_sigint_even_waiting_for_a_receipt(cluster: Cluster) -> None:
