@@ -25,7 +25,7 @@ from mpcc.service.dealer_state import DealerBinding, DealerKeys, LoadedKeys, loa
 from offchain.preprocessing.dealer import Dealer
 from offchain.preprocessing.delivery import SealedBatch, chain_kind, seal_batch
 from offchain.preprocessing.keyshare import group_id, seal_key_share
-from offchain.preprocessing.tuples import Needs, TupleKey
+from offchain.preprocessing.tuples import Needs, TupleKey, batch_counts
 from onchain.deploy import Deployment
 from onchain.ledger import TupleKind as ChainKind
 from onchain.registry import Member
@@ -73,15 +73,15 @@ class PreprocessingService:
                              tuple(m.account for m in self.recipients), self._account.address)
 
     def produce(self, needs: Needs) -> list[Offer]:
-        """One committed batch per key of ``needs``."""
-        made = []
-        for key, count in needs:
-            parts = self._dealer.batch(key, count)
-            sealed = seal_batch(parts, [m.hpke_public_key for m in self.recipients])
-            self._dep.ledger.commit_batch(self._account, sealed.batch_id, ChainKind(chain_kind(key.kind)),
-                                          count, sealed.commitment())
-            made.append(Offer(sealed, key, count))
+        """Committed batches for ``needs``: per key, as many as keep each under max_batch_count."""
+        made = [self._deal(key, count) for key, total in needs for count in batch_counts(key.kind, total)]
         self.offers.extend(made)
         return made
 
-
+    def _deal(self, key: TupleKey, count: int) -> Offer:
+        parts = self._dealer.batch(key, count)
+        sealed = seal_batch(parts, [m.hpke_public_key for m in self.recipients])
+        del parts  # Only the sealed parts are kept: the service's memory stays about one batch.
+        self._dep.ledger.commit_batch(self._account, sealed.batch_id, ChainKind(chain_kind(key.kind)),
+                                      count, sealed.commitment())
+        return Offer(sealed, key, count)

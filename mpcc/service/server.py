@@ -4,10 +4,20 @@ The group is the registry's active members when the service starts, in
 registry order (party i = the i-th active member). The service deals batches
 (mpcc.service.dealing.PreprocessingService), seals each member's part with
 HPKE to its registered key, commits every batch on chain, and keeps each
-tuple key stocked: when the tuples still usable of a key (batches attested by
-every member, or younger than ``INTAKE_GRACE_S`` and still being checked,
-minus what jobs reserved) fall below the configured level, it commits a new
-batch of that size.
+tuple key stocked: when the tuples still usable of a key (of batches attested
+by every member, minus what jobs reserved) fall below the configured level,
+it commits one batch of the shortfall, at most ``max_batch_count`` tuples
+(offchain.preprocessing.tuples.MAX_BATCH_BYTES per member: the size every peer
+accepts). Backpressure: no batch of a key is dealt while an earlier one of it
+awaits attestations; a rejected one is dealt again after a doubling delay.
+A batch attested by every member is dropped from memory, so the service holds
+at most one bounded batch per key.
+
+The group is followed: when the registry logs a membership event, the active
+members are read again at the next poll, and if they are no longer the group
+dealt for, nothing more is dealt (a new group needs a new MAC key: a restart).
+Dealing runs on a daemon thread, so SIGINT and SIGTERM end the process at
+once, even mid-deal or while a receipt is awaited.
 
 The MAC key and the shares dealt to the members are kept in a state file
 (mpcc.service.dealer_state: ``--state``, default ``.mpcc/dealer-state.json``,
@@ -26,14 +36,18 @@ on-chain commitment, confidentiality from HPKE).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import secrets
 import ssl
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -58,14 +72,25 @@ from offchain.preprocessing.protocol import (
     RESPONSE_HEAD,
     WIRE_VERSION,
 )
-from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind
+from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind, max_batch_count
+from onchain.abi.org_registry import (
+    MemberAdmitted,
+    MemberBootstrapped,
+    MemberKeysRotated,
+    MemberReinstated,
+    MemberSuspended,
+)
 from onchain.abi.preprocessing_ledger import BatchCommitted
-from onchain.aio import AsyncChain
 from onchain.deploy import Deployment
 from onchain.ledger import BatchStatus
+from onchain.registry import Member
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 INTAKE_GRACE_S = 60.0
+REDEAL_BACKOFF_S = 5.0
+MEMBERSHIP_EVENTS = (MemberSuspended, MemberReinstated, MemberKeysRotated, MemberAdmitted, MemberBootstrapped)
+MAX_BACKOFF_S = 300.0
 
 
 def parse_stock(text: str, n_parties: int) -> dict[TupleKey, int]:
@@ -109,11 +134,18 @@ class ServiceProcess:
     batches: dict[bytes, Offer] = field(default_factory=dict)
     committed_at: dict[bytes, float] = field(default_factory=dict)
     delivered: dict[bytes, set[int] | None] = field(default_factory=dict)  # None: intake over
+    finished: dict[bytes, TupleKey] = field(default_factory=dict)  # Attested by every member; not held.
+    backoff: dict[TupleKey, tuple[float, float]] = field(default_factory=dict)  # (until, delay) after a rejection
+    warned: set[bytes] = field(default_factory=set)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    next_block: int = 0  # The first block whose membership events were not read yet.
+    paused: str | None = None  # Why nothing is dealt: the registry's active members changed.
 
     @classmethod
     def start(cls, dep: Deployment, account: LocalAccount, levels: dict[TupleKey, int], state: Path,
               progress: Reporter | None = None) -> ServiceProcess:
         """The service for the registry's active members, dealing under the key kept in ``state``."""
+        first_block = int(dep.chain.w3.eth.block_number)
         members = dep.registry.active_members()
         if len(members) < 2:
             raise ConfigError(f"the registry has {len(members)} active members; a group needs 2 or more")
@@ -123,30 +155,104 @@ class ServiceProcess:
         service = PreprocessingService(dep, account, members, state)
         if service.loaded is not None:  # Always, given a state file: it says which key it deals under.
             _announce(dep, service.loaded)
-        return cls(dep, service, levels, progress or NoProgress())
+        return cls(dep, service, levels, progress or NoProgress(), next_block=first_block)
 
     @property
     def group_size(self) -> int:
         return len(self.service.recipients)
 
-    def usable(self, batch_id: bytes) -> int:
-        """Tuples of a batch a job may still reserve (or soon may: its intake is under way)."""
-        batch = self.dep.ledger.batch(batch_id)
-        if batch.status is not BatchStatus.COMMITTED:
-            return 0
-        young = time.monotonic() - self.committed_at.get(batch_id, 0.0) < INTAKE_GRACE_S
-        if young or batch.attestations >= self.group_size:
-            return batch.available
-        return 0
+    def follow_membership(self) -> bool:
+        """True while the registry's active members are the group the service deals for; else it says why.
+
+        The active members are read again only when the registry logged a
+        membership event (suspension, reinstatement, admission, key rotation)
+        since the last poll. A changed group pauses dealing: its members would
+        need a new MAC key, dealt by a service started for them.
+        """
+        tip = int(self.dep.chain.w3.eth.block_number)
+        if tip < self.next_block:
+            return self.paused is None
+        changed = self.dep.registry.logs(*MEMBERSHIP_EVENTS, from_block=self.next_block, to_block=tip)
+        self.next_block = tip + 1
+        if not changed:
+            return self.paused is None
+        dealt_for = [(m.account.lower(), m.hpke_public_key) for m in self.service.recipients]
+        active = self.dep.registry.active_members()
+        if [(m.account.lower(), m.hpke_public_key) for m in active] == dealt_for:
+            if self.paused is not None:
+                log.warning("the registry's active members are again the group this service deals for; dealing resumes")
+            self.paused = None
+            return True
+        self.paused = _group_change(self.service.recipients, active)
+        log.warning("the registry's active members changed (%s): this service deals nothing more to the group of %d "
+                    "it started for; restart `mpcc preprocess serve` to deal for the %d active members (it deals "
+                    "them a new MAC key: %s)", self.paused, self.group_size, len(active), REFETCH)
+        return False
+
+    def stock(self, key: TupleKey) -> int:
+        """Tuples of ``key`` a job may still reserve: of batches attested by every member."""
+        return sum(self.dep.ledger.batch(b).available for b, k in self.finished.items() if k == key)
+
+    def settle(self) -> None:
+        """Moves each held batch attested by every member to ``finished`` and drops rejected ones.
+
+        A finished batch's ciphertexts are dropped: every member holds its part,
+        so nobody asks for it again; this bounds the service's memory.
+        """
+        for batch_id, offer in list(self.batches.items()):
+            batch = self.dep.ledger.batch(batch_id)
+            if batch.status is BatchStatus.COMMITTED and batch.attestations < self.group_size:
+                self._warn_if_slow(batch_id, offer, batch.attestations)
+                continue
+            del self.batches[batch_id]
+            if batch.status is BatchStatus.COMMITTED:
+                self.finished[batch_id] = offer.key
+                self.backoff.pop(offer.key, None)
+            else:
+                delay = min(2 * self.backoff.get(offer.key, (0.0, REDEAL_BACKOFF_S / 2))[1], MAX_BACKOFF_S)
+                self.backoff[offer.key] = (time.monotonic() + delay, delay)
+                log.warning("batch %s of %s was %s by a member (see its log for why); dealing %s again in %.0f s",
+                            batch_id.hex(), offer.key, batch.status.name.lower(), offer.key, delay)
+
+    def _warn_if_slow(self, batch_id: bytes, offer: Offer, attestations: int) -> None:
+        if batch_id in self.warned or time.monotonic() - self.committed_at[batch_id] < INTAKE_GRACE_S:
+            return
+        self.warned.add(batch_id)
+        log.warning("batch %s of %d %s was committed %.0f s ago and is attested by %d of %d members; no "
+                    "new batch of %s is dealt until every member attested it or one rejected it (is every "
+                    "member's peer running?)", batch_id.hex(), offer.count, offer.key,
+                    time.monotonic() - self.committed_at[batch_id], attestations, self.group_size, offer.key)
+
+    def wanted(self) -> list[tuple[TupleKey, int]]:
+        """The next batch of each key stocked below its level: none while one of the key awaits attestations.
+
+        One batch of a key is in flight at a time (backpressure), of at most
+        max_batch_count tuples, so the service holds at most one bounded batch
+        per key however large the level.
+        """
+        busy = {o.key for o in self.batches.values()}
+        now, wanted = time.monotonic(), []
+        for key, level in self.levels.items():
+            if key in busy or now < self.backoff.get(key, (0.0, 0.0))[0]:
+                continue
+            short = level - self.stock(key)
+            if short > 0:
+                wanted.append((key, min(short, max_batch_count(key.kind))))
+        return wanted
 
     def refill(self) -> list[Offer]:
-        """Commits a batch for each key stocked below its level."""
-        low = [(key, level) for key, level in self.levels.items()
-               if sum(self.usable(b) for b, o in self.batches.items() if o.key == key) < level]
+        """Commits the next bounded batch of each key stocked below its level (see :meth:`wanted`)."""
+        if self.stopping.is_set() or not self.follow_membership():
+            return []
+        self.settle()
+        low = self.wanted()
         made: list[Offer] = []
-        for step, (key, level) in enumerate(low):
-            self.progress.update("refill", f"dealing, sealing and committing {level} {key}", step, len(low))
-            for offer in self.service.produce(Needs.of(key, level)):
+        for step, (key, count) in enumerate(low):
+            if self.stopping.is_set():
+                break
+            log.info("dealing a batch of %d %s (%d of %d stocked)", count, key, self.stock(key), self.levels[key])
+            self.progress.update("refill", f"dealing, sealing and committing {count} {key}", step, len(low))
+            for offer in self.service.produce(Needs.of(key, count)):
                 self.batches[offer.batch_id] = offer
                 self.committed_at[offer.batch_id] = time.monotonic()
                 self.delivered[offer.batch_id] = set()
@@ -190,12 +296,23 @@ class ServiceProcess:
         if op == OP_BATCH:
             offer = self.batches.get(batch_id)
             if offer is None:
-                return NOT_FOUND, f"no batch {batch_id.hex()} here".encode()
+                why = "every member attested it" if batch_id in self.finished else "not dealt by this service"
+                return NOT_FOUND, f"no batch {batch_id.hex()} here ({why})".encode()
             parties = self.delivered.get(batch_id)
             if parties is not None:
                 parties.add(party)
             return OK, offer.sealed.delivery(party).to_bytes()
         return BAD_REQUEST, f"unknown op {op}".encode()
+
+
+def _group_change(dealt_for: Sequence[Member], active: Sequence[Member]) -> str:
+    """What differs between two groups of members, in words."""
+    was, now = {m.account.lower(): m for m in dealt_for}, {m.account.lower(): m for m in active}
+    rotated = [m.account for a, m in now.items() if a in was and m.hpke_public_key != was[a].hpke_public_key]
+    parts = [f"no longer active: {', '.join(m.account for a, m in was.items() if a not in now)}",
+             f"newly active: {', '.join(m.account for a, m in now.items() if a not in was)}",
+             f"keys rotated: {', '.join(rotated)}"]
+    return "; ".join(p for p in parts if not p.endswith(": ")) or "the same members in another order"
 
 
 def _announce(dep: Deployment, loaded: LoadedKeys) -> None:
@@ -217,29 +334,51 @@ async def serve(process: ServiceProcess, host: str, port: int, poll_s: float = 1
         server, _ = await start_server(lambda r, w: _handle(process, r, w), host, port, limits=ConnectionLimits(),
                                        name="the preprocessing service", context=context)
         log.info("preprocessing service for %d members listening on %s:%d", process.group_size, host, port)
-        # Dealing, sealing and committing run on a worker thread, the chain's receipts included:
-        # requests for deliveries are answered meanwhile.
-        chain, watch = AsyncChain(process.dep.chain), LoopWatch()
+        # Dealing, sealing and committing run on a daemon thread, the chain's receipts included:
+        # requests for deliveries are answered meanwhile, and a signal ends the process at once
+        # (a daemon thread is not waited for at exit; the dealer state is written before serving).
+        watch = LoopWatch()
         watching = asyncio.ensure_future(watch.run())
         try:
             while True:
                 try:
-                    await chain.run(process.refill)
+                    await _on_daemon_thread(process.refill)
                     if process.progress.enabled:
-                        await chain.run(process.report_intake)
+                        await _on_daemon_thread(process.report_intake)
                 except Exception:
                     log.exception("refill failed; retrying")
                 if ready is not None:
                     ready.set()
                 await asyncio.sleep(poll_s)
         finally:
+            process.stopping.set()
             watching.cancel()
             sent = list(process.dep.chain.log)
             log.info("stopping: event loop's longest stall %.3f s; %d transactions, longest receipt wait %.1f s",
                      watch.longest_s, len(sent), max((s.waited_s for s in sent), default=0.0))
-            chain.close()
             server.close()
             await server.wait_closed()
+
+
+async def _on_daemon_thread(fn: Callable[[], T]) -> T:
+    """``fn()`` on a new daemon thread, awaited: cancelling the wait leaves it to end with the process."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            outcome: tuple[T | None, BaseException | None] = (fn(), None)
+        except BaseException as err:  # Handed to the awaiting coroutine, which logs it.
+            outcome = (None, err)
+        with contextlib.suppress(RuntimeError):  # The loop closed: nobody waits any more.
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name="mpcc-dealing", daemon=True).start()
+    return await future
 
 
 async def _handle(process: ServiceProcess, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
