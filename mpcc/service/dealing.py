@@ -21,6 +21,7 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from mpcc.service.batch_store import BatchStore
 from mpcc.service.dealer_state import DealerBinding, DealerKeys, LoadedKeys, load_or_deal
 from offchain.preprocessing.dealer import Dealer
 from offchain.preprocessing.delivery import SealedBatch, chain_kind, seal_batch
@@ -48,8 +49,11 @@ class PreprocessingService:
     """Deals, seals and commits batches for one ordered group of members."""
 
     def __init__(self, deployment: Deployment, account: LocalAccount, recipients: Sequence[Member],
-                 state: Path | None = None) -> None:
-        """Deals under the key kept in ``state`` for this group (a new one if none is); fresh without."""
+                 state: Path | None = None, kept: Path | None = None) -> None:
+        """Deals under the key kept in ``state`` for this group (a new one if none is); fresh without.
+
+        With ``kept`` (a folder) every batch is kept there before it is committed (mpcc.service.batch_store).
+        """
         self._dep = deployment
         self._account = account
         self.recipients = tuple(recipients)
@@ -63,7 +67,7 @@ class PreprocessingService:
         self._dealer = Dealer(len(self.recipients), keys.alpha)
         self.sealed_keys = tuple(seal_key_share(m.hpke_public_key, k, self.group)
                                  for m, k in zip(self.recipients, keys.shares, strict=True))
-        self.offers: list[Offer] = []
+        self.store = BatchStore(kept, self.group) if kept is not None else None
 
     def binding(self) -> DealerBinding:
         """What this service's MAC key is dealt for: deployment, group and service account."""
@@ -74,14 +78,14 @@ class PreprocessingService:
 
     def produce(self, needs: Needs) -> list[Offer]:
         """Committed batches for ``needs``: per key, as many as keep each under max_batch_count."""
-        made = [self._deal(key, count) for key, total in needs for count in batch_counts(key.kind, total)]
-        self.offers.extend(made)
-        return made
+        return [self._deal(key, count) for key, total in needs for count in batch_counts(key.kind, total)]
 
     def _deal(self, key: TupleKey, count: int) -> Offer:
         parts = self._dealer.batch(key, count)
         sealed = seal_batch(parts, [m.hpke_public_key for m in self.recipients])
         del parts  # Only the sealed parts are kept: the service's memory stays about one batch.
+        if self.store is not None:
+            self.store.put(sealed)
         self._dep.ledger.commit_batch(self._account, sealed.batch_id, ChainKind(chain_kind(key.kind)),
                                       count, sealed.commitment())
         return Offer(sealed, key, count)

@@ -26,7 +26,10 @@ restart for the same group of the same deployment deals under the same key
 and serves the same key shares: the members notice nothing. Another group or
 deployment gets a new key, logged as a warning with what the members must do;
 a state file that cannot be used stops the service with the file named.
-Batches committed before a restart are no longer listed or served.
+Every batch is written to a folder beside the state file (``STATE.batches``,
+mpcc.service.batch_store) before it is committed, so a restarted service
+serves the batches still in intake and counts the attested ones in its stock:
+what the earlier instance dealt stays usable.
 
 It serves the request protocol of offchain.preprocessing.protocol over TLS
 with its own throwaway self-signed certificate (integrity comes from the
@@ -61,6 +64,7 @@ from mpcc.service.dealer_state import REFETCH, LoadedKeys
 from mpcc.service.dealing import Offer, PreprocessingService
 from offchain.errors import ConfigError
 from offchain.net.limits import ConnectionLimits, start_server
+from offchain.preprocessing.delivery import BatchHeader, SealedBatch
 from offchain.preprocessing.protocol import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -134,7 +138,7 @@ class ServiceProcess:
     batches: dict[bytes, Offer] = field(default_factory=dict)
     committed_at: dict[bytes, float] = field(default_factory=dict)
     delivered: dict[bytes, set[int] | None] = field(default_factory=dict)  # None: intake over
-    finished: dict[bytes, TupleKey] = field(default_factory=dict)  # Attested by every member; not held.
+    finished: dict[bytes, BatchHeader] = field(default_factory=dict)  # Attested by every member: header only.
     backoff: dict[TupleKey, tuple[float, float]] = field(default_factory=dict)  # (until, delay) after a rejection
     warned: set[bytes] = field(default_factory=set)
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -152,10 +156,36 @@ class ServiceProcess:
         owners = [k.owner for k in levels if k.owner is not None]
         if owners and max(owners) >= len(members):
             raise ConfigError(f"input masks for owner {max(owners)} but the group has {len(members)} members")
-        service = PreprocessingService(dep, account, members, state)
+        service = PreprocessingService(dep, account, members, state, kept=kept_folder(state))
         if service.loaded is not None:  # Always, given a state file: it says which key it deals under.
             _announce(dep, service.loaded)
-        return cls(dep, service, levels, progress or NoProgress(), next_block=first_block)
+        process = cls(dep, service, levels, progress or NoProgress(), next_block=first_block)
+        process.resume()
+        return process
+
+    def resume(self) -> None:
+        """Takes over the batches an earlier service with this state dealt: serves those still in intake.
+
+        A batch kept whole that the chain does not know was never committed (the
+        earlier service stopped in between) and is deleted, like one rejected.
+        """
+        store = self.service.store
+        if store is None:
+            return
+        for header in store.headers():
+            record = self.dep.ledger.batch(header.batch_id)
+            if record.status is not BatchStatus.COMMITTED:
+                store.forget(header.batch_id)
+            elif record.attestations >= self.group_size:
+                self.finished[header.batch_id] = header
+            elif (sealed := store.get(header.batch_id)) is not None:
+                self.batches[header.batch_id] = Offer(sealed, header.key, header.count)
+                self.committed_at[header.batch_id] = time.monotonic()
+                self.delivered[header.batch_id] = set()
+        self.settle()
+        if self.batches or self.finished:
+            log.info("took over %d batches of an earlier service with this state: %d in intake, %d attested by "
+                     "every member", len(self.batches) + len(self.finished), len(self.batches), len(self.finished))
 
     @property
     def group_size(self) -> int:
@@ -190,8 +220,25 @@ class ServiceProcess:
         return False
 
     def stock(self, key: TupleKey) -> int:
-        """Tuples of ``key`` a job may still reserve: of batches attested by every member."""
-        return sum(self.dep.ledger.batch(b).available for b, k in self.finished.items() if k == key)
+        """Tuples of ``key`` a job may still reserve: of batches attested by every member.
+
+        A used-up batch is forgotten (and so is one rejected after all: a member may
+        reject a batch its sacrifice failed even after the others attested it).
+        """
+        total = 0
+        for batch_id, header in list(self.finished.items()):
+            if header.key != key:
+                continue
+            record = self.dep.ledger.batch(batch_id)
+            if record.status is BatchStatus.COMMITTED and record.available > 0:
+                total += record.available
+            else:
+                log.info("batch %s of %s is %s: forgotten", batch_id.hex(), key,
+                         "used up" if record.status is BatchStatus.COMMITTED else record.status.name.lower())
+                del self.finished[batch_id]
+                if self.service.store is not None:
+                    self.service.store.forget(batch_id)
+        return total
 
     def settle(self) -> None:
         """Moves each held batch attested by every member to ``finished`` and drops rejected ones.
@@ -205,10 +252,13 @@ class ServiceProcess:
                 self._warn_if_slow(batch_id, offer, batch.attestations)
                 continue
             del self.batches[batch_id]
+            store = self.service.store
             if batch.status is BatchStatus.COMMITTED:
-                self.finished[batch_id] = offer.key
+                self.finished[batch_id] = offer.sealed.header
                 self.backoff.pop(offer.key, None)
             else:
+                if store is not None:
+                    store.forget(batch_id)
                 delay = min(2 * self.backoff.get(offer.key, (0.0, REDEAL_BACKOFF_S / 2))[1], MAX_BACKOFF_S)
                 self.backoff[offer.key] = (time.monotonic() + delay, delay)
                 log.warning("batch %s of %s was %s by a member (see its log for why); dealing %s again in %.0f s",
@@ -278,6 +328,11 @@ class ServiceProcess:
                                      f"attested by {batch.attestations} of {n} members",
                                      len(parties) + batch.attestations, 2 * n)
 
+    def kept(self, batch_id: bytes) -> SealedBatch | None:
+        """An attested batch, read from the store (it is not held in memory)."""
+        store = self.service.store
+        return store.get(batch_id) if store is not None and batch_id in self.finished else None
+
     def respond(self, request: bytes) -> tuple[int, bytes]:
         """(status, body) for one request (see the module docstring)."""
         if len(request) != REQUEST.size:
@@ -286,7 +341,9 @@ class ServiceProcess:
         if version != WIRE_VERSION:
             return BAD_REQUEST, f"request version {version}, this service speaks {WIRE_VERSION}".encode()
         if op == OP_LIST:
-            headers = [o.sealed.header.to_bytes() for o in self.batches.values()]
+            # Copies: the dealing thread changes both while the event loop answers.
+            headers = [o.sealed.header.to_bytes() for o in list(self.batches.values())]
+            headers += [h.to_bytes() for h in list(self.finished.values())]
             return OK, len(headers).to_bytes(4, "big") + b"".join(headers)
         if party >= self.group_size:
             return NOT_FOUND, f"no party {party} in a group of {self.group_size}".encode()
@@ -295,14 +352,19 @@ class ServiceProcess:
             return OK, self.service.group + self.group_size.to_bytes(2, "big") + party.to_bytes(2, "big") + sealed
         if op == OP_BATCH:
             offer = self.batches.get(batch_id)
-            if offer is None:
-                why = "every member attested it" if batch_id in self.finished else "not dealt by this service"
-                return NOT_FOUND, f"no batch {batch_id.hex()} here ({why})".encode()
+            sealed = offer.sealed if offer is not None else self.kept(batch_id)
+            if sealed is None:
+                return NOT_FOUND, f"no batch {batch_id.hex()} here (not dealt by this service, or used up)".encode()
             parties = self.delivered.get(batch_id)
             if parties is not None:
                 parties.add(party)
-            return OK, offer.sealed.delivery(party).to_bytes()
+            return OK, sealed.delivery(party).to_bytes()
         return BAD_REQUEST, f"unknown op {op}".encode()
+
+
+def kept_folder(state: Path) -> Path:
+    """Where the service with dealer state ``state`` keeps the batches it dealt (mpcc.service.batch_store)."""
+    return state.with_name(state.name + ".batches")
 
 
 def _group_change(dealt_for: Sequence[Member], active: Sequence[Member]) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.cluster import Cluster, peak_memory_bytes, set_automine, wait_until
+from mpcc.cli.commands import local_test_account
 from offchain.preprocessing.tuples import MAX_BATCH_BYTES, TupleKind, max_batch_count
 from onchain.abi.preprocessing_ledger import BatchCommitted, SacrificeAttested
 from onchain.ledger import BatchStatus
@@ -69,7 +70,8 @@ def test_a_level_over_one_batch_is_dealt_in_bounded_batches_one_at_a_time(cluste
 def test_a_batch_over_the_limit_is_refused_by_every_peer_with_a_warning(cluster: Cluster) -> None:
     dep = cluster.dep()  # A batch as an older or faulty service commits it: more than a peer accepts.
     batch_id = secrets.token_bytes(32)
-    dep.ledger.commit_batch(dep.chain.test_account(1), batch_id, ChainKind.TRIPLE, MOST + 1, secrets.token_bytes(32))
+    service = local_test_account(dep.chain, 1)
+    dep.ledger.commit_batch(service, batch_id, ChainKind.TRIPLE, MOST + 1, secrets.token_bytes(32))
     reason = f"delivery refused: the batch holds {MOST + 1} triple tuples, more than the {MOST} one batch may hold"
     wait_until("every peer to refuse the batch with a warning", lambda: all(
         f"WARNING mpcc.peer: batch {batch_id.hex()}: {reason}" in cluster.log_text(f"peer-{t}") for t in "abc"), 60)
