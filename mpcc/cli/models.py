@@ -61,6 +61,10 @@ def job_model(dep: Deployment, job_id: int) -> JobModel:
 def predictions(source: JobModel, data: Binding) -> dict[str, Any]:
     """The model's prediction for every row of ``data``, after every row was read and checked."""
     model = source.model
+    path = data.database if isinstance(data, SqlSource) else Path(data)
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist; --data names the CSV file (or, with --query, the SQLite "
+                          "database) holding the rows to predict")
     needed = [f"{n} (a number)" for n in model.numeric]
     needed += [f"{n} (one of {', '.join(d)})" for n, d in model.categorical.items()]
     hint = f"; the model reads {', '.join(needed)}: add the column to the data, or rename the one that holds it"

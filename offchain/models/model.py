@@ -145,8 +145,16 @@ class CategoricalNaiveBayes(Model):
                 "category_count": [[list(per_class) for per_class in f] for f in self.category_counts]}
 
     def predict(self, rows: Sequence[Row]) -> list[Prediction]:
-        return [bayes.predict_categorical(self.spec, self.result, self._categories(row, i))
-                for i, row in enumerate(rows)]
+        out: list[Prediction] = []
+        for i, row in enumerate(rows):
+            record = self._categories(row, i)
+            try:
+                out.append(bayes.predict_categorical(self.spec, self.result, record))
+            except ValueError:  # math.log of a smoothed count that is 0 or negative
+                raise ConfigError(f"row {i + 1}: a count of the model plus the smoothing "
+                                  f"({self.spec.params.smoothing:g}) is 0 or negative (a noisy count, or smoothing "
+                                  "0), so it gives no probability for this row") from None
+        return out
 
 
 @dataclass(frozen=True)

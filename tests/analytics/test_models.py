@@ -223,6 +223,12 @@ def test_rows_the_model_cannot_read_are_refused_naming_row_and_feature(trained: 
     # A tree has a branch per declared value only: an unseen value is refused, never guessed.
     with pytest.raises(ConfigError, match=r"row 1: smoker='sometimes' is not in the model's domain \['no', 'yes'\]"):
         trained["decision_tree"].predict([{"smoker": "sometimes", "activity": "low"}])
+    noisy = trained["naive_bayes"]
+    counts = {k: ("-3" if k == "count[smoker=no,risk=high]" else v) for k, v in noisy.result.items()}
+    noisy_model = models.model_of(noisy.spec, counts)  # As noise can make a count.
+    assert noisy_model.predict([{"smoker": "yes", "activity": "low"}]) == ["high"]
+    with pytest.raises(ConfigError, match="row 2: a count of the model plus the smoothing .1. is 0 or negative"):
+        noisy_model.predict([{"smoker": "yes", "activity": "low"}, {"smoker": "no", "activity": "low"}])
     secret = example_spec("linear_regression", reveal=["coefficients"])
     slopes = models.model_of(secret, {k: v for k, v in trained["linear_regression"].result.items() if k != "intercept"})
     assert models.export(slopes)["parameters"]["intercept"] is None

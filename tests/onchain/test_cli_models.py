@@ -164,6 +164,8 @@ def test_bad_data_exits_2_before_any_output(exported: Path, tmp_path: Path) -> N
 
 def test_the_command_line_refuses_what_it_cannot_use(exported: Path, tmp_path: Path) -> None:
     data = str(EXAMPLES / "patients_party_a.csv")
+    nowhere = mpcc("model", "predict", "--model", str(exported), "--data", str(tmp_path / "none.csv"))
+    assert nowhere.returncode == 2 and "none.csv does not exist; --data names the CSV file" in nowhere.stderr
     both = mpcc("model", "predict", "1", "--model", str(exported), "--data", data)
     assert both.returncode == 2 and "a JOB number (read from the chain) or --model FILE" in both.stderr
     edited = tmp_path / "edited.json"
