@@ -175,6 +175,8 @@ class Chain:
         )
         try:
             chain = cls(Web3(provider), url)
+        except RpcUnreachable:
+            raise
         except Exception as err:  # any failure of the first call means unreachable
             raise RpcUnreachable(url, _short(err)) from err
         provider.patience_s = patience_s
@@ -362,7 +364,8 @@ class GuardedHTTPProvider(HTTPProvider):
                 response = super().make_request(method, params)
             except (requests.ConnectionError, requests.Timeout) as err:
                 if time.monotonic() - started + pause > self.patience_s:
-                    raise
+                    waited = f" (waited {time.monotonic() - started:.0f} s)" if retried else ""
+                    raise RpcUnreachable(str(self.endpoint_uri), f"{method}: {_short(err)}{waited}") from err
                 if not retried:
                     log.warning("chain node %s did not answer %s (%s); trying again for up to %g s",
                                 self.endpoint_uri, method, _short(err), self.patience_s)
