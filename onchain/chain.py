@@ -365,7 +365,7 @@ class GuardedHTTPProvider(HTTPProvider):
             except (requests.ConnectionError, requests.Timeout) as err:
                 if time.monotonic() - started + pause > self.patience_s:
                     waited = f" (waited {time.monotonic() - started:.0f} s)" if retried else ""
-                    raise RpcUnreachable(str(self.endpoint_uri), f"{method}: {_short(err)}{waited}") from err
+                    raise RpcUnreachable(str(self.endpoint_uri), f"{_short(err)}; request {method}{waited}") from err
                 if not retried:
                     log.warning("chain node %s did not answer %s (%s); trying again for up to %g s",
                                 self.endpoint_uri, method, _short(err), self.patience_s)

@@ -311,8 +311,9 @@ def audit_cmd(job: int = JOB, rpc: str = RPC, manifest: Path = MANIFEST,
 
 @app.command("demo")
 def demo_cmd(as_json: bool = JSON_OUT) -> None:
-    """Run the whole story on the in-process chain and print a short report."""
-    run_demo(console, as_json=as_json)
+    """Run the whole story on the in-process chain and print a short report; exit 1 if its audit failed."""
+    if not run_demo(console, as_json=as_json)["audit_passed"]:
+        raise typer.Exit(1)
 
 
 __all__ = ["ContractRevert", "app", "main"]
