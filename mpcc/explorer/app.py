@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -85,11 +86,14 @@ class Explorer:
 class ChainWatch:
     """Follows the chain's head and tells every open event stream about each new block's events."""
 
+    #: How many past notices a slow stream may still catch up on.
+    KEEP = 64
+
     def __init__(self, explorer: Explorer, poll_s: float) -> None:
         self.explorer, self.poll_s = explorer, poll_s
         self.seq, self.head = 0, 0
-        self.latest: dict[str, Any] = {}
-        self.changed = asyncio.Condition()
+        self.notices: deque[tuple[int, str]] = deque(maxlen=self.KEEP)
+        self.tick = asyncio.Event()
 
     async def run(self) -> None:
         chain = self.explorer.dep.chain
@@ -103,28 +107,27 @@ class ChainWatch:
                 events = await anyio.to_thread.run_sync(self.explorer.events_between, self.head + 1, head)
             except MpccError:  # The node is away: try again at the next poll.
                 continue
-            async with self.changed:
-                self.head, self.seq = head, self.seq + 1
-                self.latest = {"block": head, "events": events}
-                self.changed.notify_all()
+            self.head, self.seq = head, self.seq + 1
+            self.notices.append((self.seq, json.dumps({"block": head, "events": events})))
+            # Wake every stream waiting on the old event; later waits take the new one.
+            tick, self.tick = self.tick, asyncio.Event()
+            tick.set()
 
     async def stream(self) -> AsyncIterator[str]:
         """Server-sent events: ``chain`` with each new head and its events; comments keep the line open."""
         seen = self.seq
-
-        def moved() -> bool:
-            return self.seq != seen
-
         yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'block': self.head})}\n\n"
         while True:
-            async with self.changed:
+            fresh = [(seq, data) for seq, data in self.notices if seq > seen]
+            if not fresh:
                 try:
-                    await asyncio.wait_for(self.changed.wait_for(moved), KEEPALIVE_S)
+                    await asyncio.wait_for(self.tick.wait(), KEEPALIVE_S)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
-                    continue
-                seen, data = self.seq, json.dumps(self.latest)
-            yield f"event: chain\ndata: {data}\n\n"
+                continue
+            for seq, data in fresh:
+                seen = seq
+                yield f"event: chain\ndata: {data}\n\n"
 
 
 def create_app(dep: Deployment, poll_s: float = POLL_S) -> Starlette:

@@ -48,6 +48,10 @@ def without_clock(status: dict[str, Any]) -> dict[str, Any]:
 # The JSON API says what the CLI says -------------------------------------------------------
 
 def test_the_json_api_returns_what_the_cli_prints(story: Story, explorer: str) -> None:
+    jobs = (story.finalised, story.auditable, story.tampered, story.aborted)
+    story.prefetch(("org", "members"), ("job", "list"), *[("job", "status", str(j)) for j in jobs],
+                   *[("job", "result", str(j)) for j in jobs[:3]])
+    story.prefetch(*[("audit", str(j)) for j in jobs], codes=(0, 1))
     assert api(f"{explorer}/api/members") == story.cli_json("org", "members")
     assert api(f"{explorer}/api/jobs") == story.cli_json("job", "list")
     for job in (story.finalised, story.auditable, story.tampered, story.aborted):
@@ -234,6 +238,7 @@ def test_a_new_chain_event_updates_an_open_page(story: Story, explorer: str, bro
     browser.get(explorer + "/")
     WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.body.dataset.live") == "connected")
     browser.execute_script("window.notReloaded = true;")
+    story.forget()
     story.cluster.mpcc("org", "rotate", "--home", str(story.cluster.home(0)), "--endpoint", "127.0.0.1:1999")
     started = time.monotonic()
     WebDriverWait(browser, 30).until(lambda d: rows(d, "members")[0][2] == "127.0.0.1:1999")
