@@ -24,11 +24,23 @@
         }
       });
   }
-  var source = new EventSource("/events");
-  source.addEventListener("hello", function () { document.body.dataset.live = "connected"; });
-  source.addEventListener("chain", function (message) {
-    var data = JSON.parse(message.data);
-    live.textContent = "block " + data.block + " · live";
-    if (concerns(data)) { refresh(); }
+  var source = null;
+  function listen() {
+    source = new EventSource("/events");
+    source.addEventListener("hello", function () { document.body.dataset.live = "connected"; });
+    source.addEventListener("chain", function (message) {
+      var data = JSON.parse(message.data);
+      live.textContent = "block " + data.block + " · live";
+      if (concerns(data)) { refresh(); }
+    });
+  }
+  // A page left for another must close its stream: the browser keeps a few connections per
+  // server, and streams of pages kept in the back-forward cache would hold them.
+  window.addEventListener("pagehide", function () {
+    if (source) { source.close(); source = null; }
   });
+  window.addEventListener("pageshow", function () {
+    if (!source) { listen(); }
+  });
+  listen();
 })();
