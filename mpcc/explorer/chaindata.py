@@ -167,7 +167,7 @@ def job_page(dep: Deployment, job_id: int) -> dict[str, Any]:
 
 
 def preprocessing(dep: Deployment) -> dict[str, Any]:
-    """Batches by kind, who committed and attested them, which job consumed which range, and the stock left."""
+    """Batches by kind (then in chain order), who committed and attested them, which job consumed which range, and the stock left."""
     start, who = dep.manifest.deploy_block, names(dep)
     ledger = dep.ledger.logs(BatchCommitted, SacrificeAttested, BatchRejected, TuplesReserved, TuplesReleased,
                              from_block=start)
@@ -198,7 +198,8 @@ def preprocessing(dep: Deployment) -> dict[str, Any]:
     for b in batches.values():
         if b["status"] == "committed" and b["attested_by"]:
             stock[b["kind"]] = stock.get(b["kind"], 0) + b["available"]
-    return {"batches": list(batches.values()), "stock": stock}
+    by_kind = sorted(batches.values(), key=lambda b: (b["kind"], b["block"]))
+    return {"batches": by_kind, "stock": dict(sorted(stock.items()))}
 
 
 def _closing_times(dep: Deployment) -> dict[int, int]:
