@@ -167,7 +167,8 @@ def job_page(dep: Deployment, job_id: int) -> dict[str, Any]:
 
 
 def preprocessing(dep: Deployment) -> dict[str, Any]:
-    """Batches by kind (then in chain order), who committed and attested them, which job consumed which range, and the stock left."""
+    """Batches by kind (then in chain order), who committed and attested them, which job consumed which
+    range, and the stock left."""
     start, who = dep.manifest.deploy_block, names(dep)
     ledger = dep.ledger.logs(BatchCommitted, SacrificeAttested, BatchRejected, TuplesReserved, TuplesReleased,
                              from_block=start)
