@@ -37,8 +37,10 @@ def api(url: str) -> Any:
 
 
 def rows(driver: webdriver.Chrome, table: str) -> list[list[str]]:
-    return [[cell.text for cell in row.find_elements(By.CSS_SELECTOR, "td")]
-            for row in driver.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")]
+    """The text of a table's cells, read in one script: a live update may swap the page between two reads."""
+    return list(driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).map("
+        "r => Array.from(r.querySelectorAll('td')).map(c => c.innerText.trim()))", f"#{table} tbody tr"))
 
 
 def without_clock(status: dict[str, Any]) -> dict[str, Any]:
