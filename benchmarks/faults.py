@@ -339,11 +339,17 @@ class Campaign:
             return {"jobs": 0, "note": "the stock for the soak was not reached"}
         cluster, started = self.cluster, time.monotonic()
 
+        refusals: dict[str, int] = {}
+
         def propose(n: int) -> int | None:
             done = cluster.mpcc("job", "propose", "--home", str(cluster.home(n % 3)), "--service",
                                 f"127.0.0.1:{cluster.service_port}", "--analysis", "mean", "--column", "income",
                                 "--title", f"soak {n}", "--json", check=False)
-            return int(json.loads(done.stdout.strip().splitlines()[-1])["job"]) if done.returncode == 0 else None
+            if done.returncode == 0:
+                return int(json.loads(done.stdout.strip().splitlines()[-1])["job"])
+            why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:200]
+            refusals[why] = refusals.get(why, 0) + 1
+            return None
 
         with ThreadPoolExecutor(jobs) as pool:
             ids = list(pool.map(propose, range(jobs)))
@@ -352,7 +358,7 @@ class Campaign:
         self.sample_rss()
         states = [self.state(j) for j in proposed]
         return {"jobs": jobs, "proposed": len(proposed), "finalised": states.count(FINALISED),
-                "aborted": states.count(ABORTED), "seconds": round(time.monotonic() - started, 1),
+                "aborted": states.count(ABORTED), "refused": refusals, "seconds": round(time.monotonic() - started, 1),
                 "peak_rss_mb": dict(self.figures.rss_mb)}
 
     def close(self) -> None:

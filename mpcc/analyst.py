@@ -2,11 +2,17 @@
 
 The reservation plan is made, and checked against the tuples still free in
 attested batches, before any transaction: a job that could not be fed is
-refused with the kind and number of tuples missing.
+refused with the kind and number of tuples missing. Proposals made at the
+same moment (by several members, or several commands of one) can plan the
+same free tuples; the one mined second reverts with InsufficientTuples
+before it is sent (its gas estimate fails) or once mined, and is planned
+again on what is free then, up to ``PROPOSE_ATTEMPTS`` times.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -16,10 +22,12 @@ from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError, TuplesExhausted
 from offchain.preprocessing.tuples import Needs, TupleKey
 from onchain.deploy import Deployment
+from onchain.errors import TransactionFailed
 from onchain.jobs import Deadlines
 from onchain.ledger import BatchStatus
 
 MAX_RESERVATIONS_PER_TX = 16  # JobManager's bound on reservations in one call
+PROPOSE_ATTEMPTS = 6
 
 
 class Offer(Protocol):
@@ -73,9 +81,18 @@ def propose_job(dep: Deployment, analyst: LocalAccount, spec: JobSpec, needs: Ne
         raise ConfigError(f"{analyst.address} proposes a job it does not take part in; only "
                           "participants can reserve the job's tuples, so propose as one of them")
     require_members(dep, spec)
-    plan = plan_reservations(dep, needs, offers, spec.participants)
-    first, rest = plan[:MAX_RESERVATIONS_PER_TX], plan[MAX_RESERVATIONS_PER_TX:]
-    job_id, _ = dep.jobs.propose(analyst, spec.canonical(), list(spec.participants), deadlines, first)
+    for attempt in range(1, PROPOSE_ATTEMPTS + 1):
+        plan = plan_reservations(dep, needs, offers, spec.participants)
+        first, rest = plan[:MAX_RESERVATIONS_PER_TX], plan[MAX_RESERVATIONS_PER_TX:]
+        try:
+            job_id, _ = dep.jobs.propose(analyst, spec.canonical(), list(spec.participants), deadlines, first)
+            break
+        except (dep.ledger.errors.InsufficientTuples, TransactionFailed):
+            # Another proposal took some of these tuples first; a failure for any other
+            # reason fails again on the same plan, and is raised.
+            if attempt == PROPOSE_ATTEMPTS or plan_reservations(dep, needs, offers, spec.participants) == plan:
+                raise
+            time.sleep(random.uniform(0.0, 0.2 * attempt))  # noqa: S311 (a jitter against the other proposers)
     for start in range(0, len(rest), MAX_RESERVATIONS_PER_TX):
         dep.jobs.reserve_batches(analyst, job_id, rest[start:start + MAX_RESERVATIONS_PER_TX])
     return job_id

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import itertools
 import logging
+import random
 import re
 import sys
 import threading
@@ -35,7 +37,7 @@ from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint, TxReceipt
 
@@ -52,6 +54,8 @@ log = logging.getLogger("onchain.chain")
 MEMORY = "memory"
 GAS_HEADROOM = 1.2
 GAS_RETRIES = 2
+NONCE_RETRIES = 8  # Sends again with the next nonce when another process of the account took it.
+NONCE_RETRY_PAUSE_S = (0.05, 0.3)
 #: The most transactions ``Chain.log`` keeps (the latest; half are dropped when it is full).
 LOG_KEEP = 4096
 RECEIPT_TIMEOUT_S = 300
@@ -181,6 +185,8 @@ class Chain:
         )
         try:
             chain = cls(Web3(provider), url)
+        except RpcUnreachable:
+            raise
         except Exception as err:  # any failure of the first call means unreachable
             raise RpcUnreachable(url, _short(err)) from err
         provider.patience_s = patience_s
@@ -265,17 +271,27 @@ class Chain:
         def pending() -> int:
             return int(self.w3.eth.get_transaction_count(sender.address, "pending"))
 
-        with self.nonces.hold(sender.address, pending) as lease:
-            tx = dict(build(lease.nonce)) if callable(build) else dict(build)
-            tx.setdefault("from", sender.address)
-            tx["nonce"] = lease.nonce
-            tx["chainId"] = self.chain_id
-            tx.update(self._fees())
-            tx.pop("gasPrice", None)
-            self._check_funds(sender.address, tx, label)
-            signed = sender.sign_transaction(tx)
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            lease.sent = True
+        for attempt in itertools.count():
+            with self.nonces.hold(sender.address, pending) as lease:
+                tx = dict(build(lease.nonce)) if callable(build) else dict(build)
+                tx.setdefault("from", sender.address)
+                tx["nonce"] = lease.nonce
+                tx["chainId"] = self.chain_id
+                tx.update(self._fees())
+                tx.pop("gasPrice", None)
+                self._check_funds(sender.address, tx, label)
+                signed = sender.sign_transaction(tx)
+                try:
+                    tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                except Web3RPCError as err:
+                    if attempt >= NONCE_RETRIES or not _nonce_taken(err):
+                        raise
+                    log.info("%s: nonce %d of %s was taken by another process sending from this account; "
+                             "sending again with the next one", label, lease.nonce, sender.address)
+                else:
+                    lease.sent = True
+                    break
+            time.sleep(random.uniform(*NONCE_RETRY_PAUSE_S))  # noqa: S311 (a jitter) Out of the lock: the other sender moves on.
         sent_at = time.monotonic()
         try:
             receipt = self.wait_for_receipt(tx_hash, label)
@@ -370,7 +386,8 @@ class GuardedHTTPProvider(HTTPProvider):
                 response = super().make_request(method, params)
             except (requests.ConnectionError, requests.Timeout) as err:
                 if time.monotonic() - started + pause > self.patience_s:
-                    raise
+                    waited = f" (waited {time.monotonic() - started:.0f} s)" if retried else ""
+                    raise RpcUnreachable(str(self.endpoint_uri), f"{method}: {_short(err)}{waited}") from err
                 if not retried:
                     log.warning("chain node %s did not answer %s (%s); trying again for up to %g s",
                                 self.endpoint_uri, method, _short(err), self.patience_s)
@@ -385,6 +402,19 @@ class GuardedHTTPProvider(HTTPProvider):
                     return {"jsonrpc": "2.0", "id": response.get("id"),
                             "result": Web3.to_hex(Web3.keccak(hexstr=params[0]))}
             return response
+
+
+def _nonce_taken(err: Web3RPCError) -> bool:
+    """Whether a node refused a transaction because another one of its account has its nonce.
+
+    Another process sending from the same account (two `mpcc` commands of one
+    organisation at once) takes the nonce this one counted: the node says the
+    nonce is too low (the other was mined) or the replacement is underpriced
+    (the other is pending). The transaction is then signed again with the next nonce.
+    """
+    message = str(err).lower()
+    return any(words in message for words in ("nonce too low", "replacement transaction underpriced",
+                                              "nonce has already been used"))
 
 
 def _sent_before(response: Any) -> bool:

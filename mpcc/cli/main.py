@@ -32,6 +32,7 @@ from mpcc.cli.base import (
     signer,
 )
 from mpcc.cli.jobs import job_app, peer_app, preprocess_app
+from mpcc.cli.models import model_app
 from mpcc.consortium import bootstrap_members, fund_from_test_account, request_join
 from mpcc.demo.run import run_demo
 from mpcc.explorer.app import serve as serve_explorer
@@ -63,6 +64,10 @@ The life of a consortium, in order (every command has --help):
  9. mpcc job status --wait  follow it, then: mpcc job result JOB
 10. mpcc audit JOB          anyone verifies it from chain data alone
 
+A model job (naive Bayes, decision tree, k-means, linear regression) then
+predicts with `mpcc model predict JOB --data FILE` and exports as JSON with
+`mpcc model export JOB`.
+
 mpcc demo runs the whole story at once on an in-process chain.
 
 Set MPCC_RPC, MPCC_MANIFEST and MPCC_PASSPHRASE once per terminal instead of
@@ -79,6 +84,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(peer_app, name="peer")
 app.add_typer(preprocess_app, name="preprocess")
 app.add_typer(job_app, name="job")
+app.add_typer(model_app, name="model")
 app.add_typer(dev_app, name="dev")
 
 

@@ -144,9 +144,10 @@ def peer_status_view(status: dict[str, Any]) -> list[RenderableType]:
         rows.append(("event loop", f"longest stall {loop['longest_stall_s']:.3f} s; {chain['transactions']} "
                                    f"transactions, longest receipt wait {chain['longest_receipt_wait_s']:.1f} s"))
     head = _pairs(f"Peer {status['name']}", rows)
-    stock = _table("tuple kind", "tuples")
-    for key, n in status["stock"].items():
-        stock.add_row(Text(key), str(n))
+    stock = _table("tuple kind", "usable", "held here")
+    held: dict[str, int] = status.get("held", status["stock"])
+    for key in sorted(set(held) | set(status["stock"])):
+        stock.add_row(Text(key), str(status["stock"].get(key, 0)), str(held.get(key, 0)))
     links = _table("for", "with")
     for label, link in status["connections"].items():
         links.add_row(Text(label), Text(", ".join(link["parties"])))
@@ -155,6 +156,7 @@ def peer_status_view(status: dict[str, Any]) -> list[RenderableType]:
         state = j["state"] + (f" ({j['abort_reason']})" if j["state"] == "aborted" else "")
         jobs.add_row(str(j["job"]), _analysis(j), ", ".join(j.get("columns") or [j.get("column") or ""]),
                      state, Text(j["local"] or "-"))
-    return [head, _titled("Tuple stock (attested, not reserved)", stock) if status["stock"] else "tuple stock: none",
+    stocked = _titled("Tuple stock (usable: attested by every member, not reserved)", stock) if held else None
+    return [head, stocked or "tuple stock: none",
             _titled("Connections", links) if status["connections"] else "connections: none",
             _titled("Jobs this member takes part in", jobs) if status["jobs"] else "jobs: none"]

@@ -22,8 +22,9 @@ from cryptography.exceptions import InvalidTag
 
 from mpcc.peer.channels import Channels
 from mpcc.peer.member import MemberPeer
-from offchain.errors import ConfigError, DeliveryRejected, MpccError, ProtocolAbort, SacrificeFailed
+from offchain.errors import ConfigError, DecodeError, DeliveryRejected, MpccError, ProtocolAbort, SacrificeFailed
 from offchain.identity import Identity
+from offchain.preprocessing.delivery import refuse_oversized
 from offchain.preprocessing.keyshare import group_id, open_key_share
 from offchain.preprocessing.protocol import NotServed, SealedKeyShare, ServiceClient, ServiceError
 from offchain.shares import MacKeyShare
@@ -145,7 +146,9 @@ class Intake:
                     log.warning("batch %s: the preprocessing service no longer serves it (%s); it is "
                                 "not used", name, err)
                     return
-                log.log(logging.INFO if attempts in (1, 10, 100) else logging.DEBUG,
+                # A malformed or oversized answer is a fault of the service, not of the network: a warning.
+                level = logging.WARNING if isinstance(err, DecodeError) else logging.INFO
+                log.log(level if attempts in (1, 10, 100) else logging.DEBUG,
                         "batch %s: intake incomplete after %d attempts (%s); retrying", name, attempts, err)
                 await asyncio.sleep(RETRY_S)
 
@@ -174,11 +177,12 @@ class Intake:
 
     async def _once(self, batch_id: bytes) -> None:
         key = self.loaded_key()
+        # Checked before downloading and connecting: the role, the commitment and the batch's size.
+        refuse_oversized(await self.peer.chain_record(batch_id), self.party)
         delivery = await self.client.delivery(batch_id, self.party)
         if delivery.header.n_parties != len(self.group):
             raise DeliveryRejected(batch_id, self.party, f"dealt for {delivery.header.n_parties} parties, "
                                    f"the group has {len(self.group)}")
-        await self.peer.chain_record(batch_id)  # Checked before connecting: the role and the commitment exist.
         everyone = await self.peer.chain.run(self.peer.dep.registry.members)
         label = f"batch {batch_id.hex()[:16]}"
         transport = await self.channels.connect(batch_id, self.group, everyone, label)

@@ -57,7 +57,7 @@ from onchain.aio import AsyncChain
 from onchain.audit_trail import DataKind
 from onchain.audit_trail import input_commitment as trail_commitment
 from onchain.deploy import Deployment
-from onchain.errors import ChainError
+from onchain.errors import ChainError, ContractRevert
 from onchain.jobs import JobState, spec_hash
 from onchain.ledger import BatchStatus
 from onchain.registry import Role
@@ -69,6 +69,8 @@ POLL_S = 0.02
 #: Bytes of AuditTrail data per transaction (about 1.6M gas of calldata). A signed transaction
 #: must stay below 128 KiB, the most geth's transaction pool accepts (txMaxSize).
 DATA_CHUNK = 96 * 1024
+POST_RETRY_S = (2.0, 60.0)  # First and longest pause between attempts to post a result.
+POST_ATTEMPTS = 36
 _SACRIFICE_DOMAIN = b"mpcc/sacrifice-attestation/v1"
 
 
@@ -235,8 +237,45 @@ class MemberPeer:
         await self.chain.run(self.dep.audit.publish_opening, self.org.account, job_id, columns, shares, rands)
 
     async def post_result(self, job_id: int, result: dict[str, str]) -> None:
-        """Submit the result's canonical bytes on chain."""
-        await self.chain.run(self.dep.jobs.submit_result, self.org.account, job_id, registry.result_bytes(result))
+        """Submit the result's canonical bytes on chain; again after a failure that may pass.
+
+        The chain client already rides out a node outage of ``rpc_patience_s``
+        and retries running out of gas. A submission that still fails (a
+        longer outage, no receipt in time, out of gas again) is sent again with
+        growing pauses while the job awaits results and its result deadline
+        has not passed (at most ``POST_ATTEMPTS`` times, about half an hour if
+        the node stays away): the result is only in this process's memory, and a
+        job with a participant's result missing can only expire. An
+        AlreadySubmitted revert means an earlier attempt was mined after all.
+        """
+        pause, attempt = POST_RETRY_S[0], 1
+        while True:
+            try:
+                await self.chain.run(self.dep.jobs.submit_result, self.org.account, job_id,
+                                     registry.result_bytes(result))
+                return
+            except self.dep.jobs.errors.AlreadySubmitted:
+                log.info("job %s: result found on chain from an earlier attempt", job_id)
+                return
+            except ContractRevert:
+                raise
+            except ChainError as err:
+                if attempt == POST_ATTEMPTS or not await self._may_still_post(job_id):
+                    raise
+                log.warning("job %s: posting the result failed (attempt %d: %s); trying again in %.0f s, "
+                            "until the job's result deadline", job_id, attempt, err, pause)
+            await asyncio.sleep(pause)
+            pause, attempt = min(2 * pause, POST_RETRY_S[1]), attempt + 1
+
+    async def _may_still_post(self, job_id: int) -> bool:
+        """Whether the job still awaits results before its deadline (True if the chain cannot say yet)."""
+        try:
+            job, now = await self.chain.run(self.dep.jobs.job, job_id), await self.chain.now()
+        except ContractRevert:
+            return False
+        except ChainError:
+            return True  # The node is still away: its answer decides on the next attempt.
+        return job.state is JobState.INPUTS_COMMITTED and now <= job.deadlines.result_by
 
     async def report(self, job_id: int, abort: ProtocolAbort) -> None:
         """Reports a protocol failure on chain with its evidence hash (not a liveness failure, by policy)."""

@@ -1,5 +1,11 @@
 """What ``mpcc peer status`` shows: this member's jobs (from the chain), tuple stock, connections.
 
+The stock counts what a job can take: tuples of batches stored here that
+every active member attested on chain and that no job reserved, up to what
+the ledger says is still available. Tuples held here but not usable (a batch
+another member has not attested, e.g. one dealt before a service restart
+that the service no longer serves) are counted apart, as ``held``.
+
 Needs no passphrase: the account comes from ``public.json``, the stock from
 the SQLite cache (read beside a running daemon: WAL allows it), and the live
 part (sessions, local job states) from the status file the daemon rewrites
@@ -18,6 +24,7 @@ from offchain.analytics import registry
 from offchain.preprocessing.cache import TupleCache
 from onchain.abi.job_manager import JobProposed
 from onchain.deploy import Deployment
+from onchain.ledger import BatchStatus
 
 STALE_S = 10.0
 def peer_status(config: PeerConfig, dep: Deployment | None) -> dict[str, Any]:
@@ -25,8 +32,10 @@ def peer_status(config: PeerConfig, dep: Deployment | None) -> dict[str, Any]:
     public = orgs.PublicEntry.load(config.home / orgs.PUBLIC_FILE)
     daemon = _daemon(config)
     with TupleCache(config.cache_path) as cache:
-        stock = cache.stock()
+        held = cache.stock()
+        unallocated = cache.unallocated()
         batches = cache.batches()
+    stock = usable_stock(dep, unallocated) if dep is not None else held
     jobs = _jobs(dep, public.account, daemon.get("jobs", {})) if dep is not None else []
     return {
         "name": public.name, "account": public.account, "cache": str(config.cache_path),
@@ -36,9 +45,21 @@ def peer_status(config: PeerConfig, dep: Deployment | None) -> dict[str, Any]:
                    "listen": daemon.get("listen"), "party": daemon.get("party")},
         "connections": daemon.get("sessions", {}),
         "stock": stock,
+        "held": held,
         "batches": {"stored": len(batches), "attested": sum(b.attested for b in batches)},
         "jobs": jobs,
     }
+
+
+def usable_stock(dep: Deployment, unallocated: list[tuple[bytes, str, int]]) -> dict[str, int]:
+    """Tuples per key a job can reserve, of the batches stored here (see the module docstring)."""
+    group = len(dep.registry.active_members())
+    stock: dict[str, int] = {}
+    for batch_id, key, left in unallocated:
+        batch = dep.ledger.batch(batch_id)
+        if batch.status is BatchStatus.COMMITTED and batch.attestations >= group and batch.available:
+            stock[key] = stock.get(key, 0) + min(left, batch.available)
+    return dict(sorted(stock.items()))
 
 
 def _daemon(config: PeerConfig) -> dict[str, Any]:

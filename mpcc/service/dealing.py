@@ -21,11 +21,12 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from mpcc.service.batch_store import BatchStore
 from mpcc.service.dealer_state import DealerBinding, DealerKeys, LoadedKeys, load_or_deal
 from offchain.preprocessing.dealer import Dealer
 from offchain.preprocessing.delivery import SealedBatch, chain_kind, seal_batch
 from offchain.preprocessing.keyshare import group_id, seal_key_share
-from offchain.preprocessing.tuples import Needs, TupleKey
+from offchain.preprocessing.tuples import Needs, TupleKey, batch_counts
 from onchain.deploy import Deployment
 from onchain.ledger import TupleKind as ChainKind
 from onchain.registry import Member
@@ -48,8 +49,11 @@ class PreprocessingService:
     """Deals, seals and commits batches for one ordered group of members."""
 
     def __init__(self, deployment: Deployment, account: LocalAccount, recipients: Sequence[Member],
-                 state: Path | None = None) -> None:
-        """Deals under the key kept in ``state`` for this group (a new one if none is); fresh without."""
+                 state: Path | None = None, kept: Path | None = None) -> None:
+        """Deals under the key kept in ``state`` for this group (a new one if none is); fresh without.
+
+        With ``kept`` (a folder) every batch is kept there before it is committed (mpcc.service.batch_store).
+        """
         self._dep = deployment
         self._account = account
         self.recipients = tuple(recipients)
@@ -63,7 +67,7 @@ class PreprocessingService:
         self._dealer = Dealer(len(self.recipients), keys.alpha)
         self.sealed_keys = tuple(seal_key_share(m.hpke_public_key, k, self.group)
                                  for m, k in zip(self.recipients, keys.shares, strict=True))
-        self.offers: list[Offer] = []
+        self.store = BatchStore(kept, self.group) if kept is not None else None
 
     def binding(self) -> DealerBinding:
         """What this service's MAC key is dealt for: deployment, group and service account."""
@@ -73,15 +77,15 @@ class PreprocessingService:
                              tuple(m.account for m in self.recipients), self._account.address)
 
     def produce(self, needs: Needs) -> list[Offer]:
-        """One committed batch per key of ``needs``."""
-        made = []
-        for key, count in needs:
-            parts = self._dealer.batch(key, count)
-            sealed = seal_batch(parts, [m.hpke_public_key for m in self.recipients])
-            self._dep.ledger.commit_batch(self._account, sealed.batch_id, ChainKind(chain_kind(key.kind)),
-                                          count, sealed.commitment())
-            made.append(Offer(sealed, key, count))
-        self.offers.extend(made)
-        return made
+        """Committed batches for ``needs``: per key, as many as keep each under max_batch_count."""
+        return [self._deal(key, count) for key, total in needs for count in batch_counts(key.kind, total)]
 
-
+    def _deal(self, key: TupleKey, count: int) -> Offer:
+        parts = self._dealer.batch(key, count)
+        sealed = seal_batch(parts, [m.hpke_public_key for m in self.recipients])
+        del parts  # Only the sealed parts are kept: the service's memory stays about one batch.
+        if self.store is not None:
+            self.store.put(sealed)
+        self._dep.ledger.commit_batch(self._account, sealed.batch_id, ChainKind(chain_kind(key.kind)),
+                                      count, sealed.commitment())
+        return Offer(sealed, key, count)

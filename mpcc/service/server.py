@@ -4,10 +4,20 @@ The group is the registry's active members when the service starts, in
 registry order (party i = the i-th active member). The service deals batches
 (mpcc.service.dealing.PreprocessingService), seals each member's part with
 HPKE to its registered key, commits every batch on chain, and keeps each
-tuple key stocked: when the tuples still usable of a key (batches attested by
-every member, or younger than ``INTAKE_GRACE_S`` and still being checked,
-minus what jobs reserved) fall below the configured level, it commits a new
-batch of that size.
+tuple key stocked: when the tuples still usable of a key (of batches attested
+by every member, minus what jobs reserved) fall below the configured level,
+it commits one batch of the shortfall, at most ``max_batch_count`` tuples
+(offchain.preprocessing.tuples.MAX_BATCH_BYTES per member: the size every peer
+accepts). Backpressure: no batch of a key is dealt while an earlier one of it
+awaits attestations; a rejected one is dealt again after a doubling delay.
+A batch attested by every member is dropped from memory, so the service holds
+at most one bounded batch per key.
+
+The group is followed: when the registry logs a membership event, the active
+members are read again at the next poll, and if they are no longer the group
+dealt for, nothing more is dealt (a new group needs a new MAC key: a restart).
+Dealing runs on a daemon thread, so SIGINT and SIGTERM end the process at
+once, even mid-deal or while a receipt is awaited.
 
 The MAC key and the shares dealt to the members are kept in a state file
 (mpcc.service.dealer_state: ``--state``, default ``.mpcc/dealer-state.json``,
@@ -16,7 +26,10 @@ restart for the same group of the same deployment deals under the same key
 and serves the same key shares: the members notice nothing. Another group or
 deployment gets a new key, logged as a warning with what the members must do;
 a state file that cannot be used stops the service with the file named.
-Batches committed before a restart are no longer listed or served.
+Every batch is written to a folder beside the state file (``STATE.batches``,
+mpcc.service.batch_store) before it is committed, so a restarted service
+serves the batches still in intake and counts the attested ones in its stock:
+what the earlier instance dealt stays usable.
 
 It serves the request protocol of offchain.preprocessing.protocol over TLS
 with its own throwaway self-signed certificate (integrity comes from the
@@ -26,14 +39,18 @@ on-chain commitment, confidentiality from HPKE).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import secrets
 import ssl
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -47,6 +64,7 @@ from mpcc.service.dealer_state import REFETCH, LoadedKeys
 from mpcc.service.dealing import Offer, PreprocessingService
 from offchain.errors import ConfigError
 from offchain.net.limits import ConnectionLimits, start_server
+from offchain.preprocessing.delivery import BatchHeader, SealedBatch
 from offchain.preprocessing.protocol import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -58,14 +76,25 @@ from offchain.preprocessing.protocol import (
     RESPONSE_HEAD,
     WIRE_VERSION,
 )
-from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind
+from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind, max_batch_count
+from onchain.abi.org_registry import (
+    MemberAdmitted,
+    MemberBootstrapped,
+    MemberKeysRotated,
+    MemberReinstated,
+    MemberSuspended,
+)
 from onchain.abi.preprocessing_ledger import BatchCommitted
-from onchain.aio import AsyncChain
 from onchain.deploy import Deployment
 from onchain.ledger import BatchStatus
+from onchain.registry import Member
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 INTAKE_GRACE_S = 60.0
+REDEAL_BACKOFF_S = 5.0
+MEMBERSHIP_EVENTS = (MemberSuspended, MemberReinstated, MemberKeysRotated, MemberAdmitted, MemberBootstrapped)
+MAX_BACKOFF_S = 300.0
 
 
 def parse_stock(text: str, n_parties: int) -> dict[TupleKey, int]:
@@ -109,44 +138,171 @@ class ServiceProcess:
     batches: dict[bytes, Offer] = field(default_factory=dict)
     committed_at: dict[bytes, float] = field(default_factory=dict)
     delivered: dict[bytes, set[int] | None] = field(default_factory=dict)  # None: intake over
+    finished: dict[bytes, BatchHeader] = field(default_factory=dict)  # Attested by every member: header only.
+    backoff: dict[TupleKey, tuple[float, float]] = field(default_factory=dict)  # (until, delay) after a rejection
+    warned: set[bytes] = field(default_factory=set)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    next_block: int = 0  # The first block whose membership events were not read yet.
+    paused: str | None = None  # Why nothing is dealt: the registry's active members changed.
 
     @classmethod
     def start(cls, dep: Deployment, account: LocalAccount, levels: dict[TupleKey, int], state: Path,
               progress: Reporter | None = None) -> ServiceProcess:
         """The service for the registry's active members, dealing under the key kept in ``state``."""
+        first_block = int(dep.chain.w3.eth.block_number)
         members = dep.registry.active_members()
         if len(members) < 2:
             raise ConfigError(f"the registry has {len(members)} active members; a group needs 2 or more")
         owners = [k.owner for k in levels if k.owner is not None]
         if owners and max(owners) >= len(members):
             raise ConfigError(f"input masks for owner {max(owners)} but the group has {len(members)} members")
-        service = PreprocessingService(dep, account, members, state)
+        service = PreprocessingService(dep, account, members, state, kept=kept_folder(state))
         if service.loaded is not None:  # Always, given a state file: it says which key it deals under.
             _announce(dep, service.loaded)
-        return cls(dep, service, levels, progress or NoProgress())
+        process = cls(dep, service, levels, progress or NoProgress(), next_block=first_block)
+        process.resume()
+        return process
+
+    def resume(self) -> None:
+        """Takes over the batches an earlier service with this state dealt: serves those still in intake.
+
+        A batch kept whole that the chain does not know was never committed (the
+        earlier service stopped in between) and is deleted, like one rejected.
+        """
+        store = self.service.store
+        if store is None:
+            return
+        for header in store.headers():
+            record = self.dep.ledger.batch(header.batch_id)
+            if record.status is not BatchStatus.COMMITTED:
+                store.forget(header.batch_id)
+            elif record.attestations >= self.group_size:
+                self.finished[header.batch_id] = header
+            elif (sealed := store.get(header.batch_id)) is not None:
+                self.batches[header.batch_id] = Offer(sealed, header.key, header.count)
+                self.committed_at[header.batch_id] = time.monotonic()
+                self.delivered[header.batch_id] = set()
+        self.settle()
+        if self.batches or self.finished:
+            log.info("took over %d batches of an earlier service with this state: %d in intake, %d attested by "
+                     "every member", len(self.batches) + len(self.finished), len(self.batches), len(self.finished))
 
     @property
     def group_size(self) -> int:
         return len(self.service.recipients)
 
-    def usable(self, batch_id: bytes) -> int:
-        """Tuples of a batch a job may still reserve (or soon may: its intake is under way)."""
-        batch = self.dep.ledger.batch(batch_id)
-        if batch.status is not BatchStatus.COMMITTED:
-            return 0
-        young = time.monotonic() - self.committed_at.get(batch_id, 0.0) < INTAKE_GRACE_S
-        if young or batch.attestations >= self.group_size:
-            return batch.available
-        return 0
+    def follow_membership(self) -> bool:
+        """True while the registry's active members are the group the service deals for; else it says why.
+
+        The active members are read again only when the registry logged a
+        membership event (suspension, reinstatement, admission, key rotation)
+        since the last poll. A changed group pauses dealing: its members would
+        need a new MAC key, dealt by a service started for them.
+        """
+        tip = int(self.dep.chain.w3.eth.block_number)
+        if tip < self.next_block:
+            return self.paused is None
+        changed = self.dep.registry.logs(*MEMBERSHIP_EVENTS, from_block=self.next_block, to_block=tip)
+        self.next_block = tip + 1
+        if not changed:
+            return self.paused is None
+        dealt_for = [(m.account.lower(), m.hpke_public_key) for m in self.service.recipients]
+        active = self.dep.registry.active_members()
+        if [(m.account.lower(), m.hpke_public_key) for m in active] == dealt_for:
+            if self.paused is not None:
+                log.warning("the registry's active members are again the group this service deals for; dealing resumes")
+            self.paused = None
+            return True
+        self.paused = _group_change(self.service.recipients, active)
+        log.warning("the registry's active members changed (%s): this service deals nothing more to the group of %d "
+                    "it started for; restart `mpcc preprocess serve` to deal for the %d active members (it deals "
+                    "them a new MAC key: %s)", self.paused, self.group_size, len(active), REFETCH)
+        return False
+
+    def stock(self, key: TupleKey) -> int:
+        """Tuples of ``key`` a job may still reserve: of batches attested by every member.
+
+        A used-up batch is forgotten (and so is one rejected after all: a member may
+        reject a batch its sacrifice failed even after the others attested it).
+        """
+        total = 0
+        for batch_id, header in list(self.finished.items()):
+            if header.key != key:
+                continue
+            record = self.dep.ledger.batch(batch_id)
+            if record.status is BatchStatus.COMMITTED and record.available > 0:
+                total += record.available
+            else:
+                log.info("batch %s of %s is %s: forgotten", batch_id.hex(), key,
+                         "used up" if record.status is BatchStatus.COMMITTED else record.status.name.lower())
+                del self.finished[batch_id]
+                if self.service.store is not None:
+                    self.service.store.forget(batch_id)
+        return total
+
+    def settle(self) -> None:
+        """Moves each held batch attested by every member to ``finished`` and drops rejected ones.
+
+        A finished batch's ciphertexts are dropped: every member holds its part,
+        so nobody asks for it again; this bounds the service's memory.
+        """
+        for batch_id, offer in list(self.batches.items()):
+            batch = self.dep.ledger.batch(batch_id)
+            if batch.status is BatchStatus.COMMITTED and batch.attestations < self.group_size:
+                self._warn_if_slow(batch_id, offer, batch.attestations)
+                continue
+            del self.batches[batch_id]
+            store = self.service.store
+            if batch.status is BatchStatus.COMMITTED:
+                self.finished[batch_id] = offer.sealed.header
+                self.backoff.pop(offer.key, None)
+            else:
+                if store is not None:
+                    store.forget(batch_id)
+                delay = min(2 * self.backoff.get(offer.key, (0.0, REDEAL_BACKOFF_S / 2))[1], MAX_BACKOFF_S)
+                self.backoff[offer.key] = (time.monotonic() + delay, delay)
+                log.warning("batch %s of %s was %s by a member (see its log for why); dealing %s again in %.0f s",
+                            batch_id.hex(), offer.key, batch.status.name.lower(), offer.key, delay)
+
+    def _warn_if_slow(self, batch_id: bytes, offer: Offer, attestations: int) -> None:
+        if batch_id in self.warned or time.monotonic() - self.committed_at[batch_id] < INTAKE_GRACE_S:
+            return
+        self.warned.add(batch_id)
+        log.warning("batch %s of %d %s was committed %.0f s ago and is attested by %d of %d members; no "
+                    "new batch of %s is dealt until every member attested it or one rejected it (is every "
+                    "member's peer running?)", batch_id.hex(), offer.count, offer.key,
+                    time.monotonic() - self.committed_at[batch_id], attestations, self.group_size, offer.key)
+
+    def wanted(self) -> list[tuple[TupleKey, int]]:
+        """The next batch of each key stocked below its level: none while one of the key awaits attestations.
+
+        One batch of a key is in flight at a time (backpressure), of at most
+        max_batch_count tuples, so the service holds at most one bounded batch
+        per key however large the level.
+        """
+        busy = {o.key for o in self.batches.values()}
+        now, wanted = time.monotonic(), []
+        for key, level in self.levels.items():
+            if key in busy or now < self.backoff.get(key, (0.0, 0.0))[0]:
+                continue
+            short = level - self.stock(key)
+            if short > 0:
+                wanted.append((key, min(short, max_batch_count(key.kind))))
+        return wanted
 
     def refill(self) -> list[Offer]:
-        """Commits a batch for each key stocked below its level."""
-        low = [(key, level) for key, level in self.levels.items()
-               if sum(self.usable(b) for b, o in self.batches.items() if o.key == key) < level]
+        """Commits the next bounded batch of each key stocked below its level (see :meth:`wanted`)."""
+        if self.stopping.is_set() or not self.follow_membership():
+            return []
+        self.settle()
+        low = self.wanted()
         made: list[Offer] = []
-        for step, (key, level) in enumerate(low):
-            self.progress.update("refill", f"dealing, sealing and committing {level} {key}", step, len(low))
-            for offer in self.service.produce(Needs.of(key, level)):
+        for step, (key, count) in enumerate(low):
+            if self.stopping.is_set():
+                break
+            log.info("dealing a batch of %d %s (%d of %d stocked)", count, key, self.stock(key), self.levels[key])
+            self.progress.update("refill", f"dealing, sealing and committing {count} {key}", step, len(low))
+            for offer in self.service.produce(Needs.of(key, count)):
                 self.batches[offer.batch_id] = offer
                 self.committed_at[offer.batch_id] = time.monotonic()
                 self.delivered[offer.batch_id] = set()
@@ -172,6 +328,11 @@ class ServiceProcess:
                                      f"attested by {batch.attestations} of {n} members",
                                      len(parties) + batch.attestations, 2 * n)
 
+    def kept(self, batch_id: bytes) -> SealedBatch | None:
+        """An attested batch, read from the store (it is not held in memory)."""
+        store = self.service.store
+        return store.get(batch_id) if store is not None and batch_id in self.finished else None
+
     def respond(self, request: bytes) -> tuple[int, bytes]:
         """(status, body) for one request (see the module docstring)."""
         if len(request) != REQUEST.size:
@@ -180,7 +341,9 @@ class ServiceProcess:
         if version != WIRE_VERSION:
             return BAD_REQUEST, f"request version {version}, this service speaks {WIRE_VERSION}".encode()
         if op == OP_LIST:
-            headers = [o.sealed.header.to_bytes() for o in self.batches.values()]
+            # Copies: the dealing thread changes both while the event loop answers.
+            headers = [o.sealed.header.to_bytes() for o in list(self.batches.values())]
+            headers += [h.to_bytes() for h in list(self.finished.values())]
             return OK, len(headers).to_bytes(4, "big") + b"".join(headers)
         if party >= self.group_size:
             return NOT_FOUND, f"no party {party} in a group of {self.group_size}".encode()
@@ -189,13 +352,29 @@ class ServiceProcess:
             return OK, self.service.group + self.group_size.to_bytes(2, "big") + party.to_bytes(2, "big") + sealed
         if op == OP_BATCH:
             offer = self.batches.get(batch_id)
-            if offer is None:
-                return NOT_FOUND, f"no batch {batch_id.hex()} here".encode()
+            sealed = offer.sealed if offer is not None else self.kept(batch_id)
+            if sealed is None:
+                return NOT_FOUND, f"no batch {batch_id.hex()} here (not dealt by this service, or used up)".encode()
             parties = self.delivered.get(batch_id)
             if parties is not None:
                 parties.add(party)
-            return OK, offer.sealed.delivery(party).to_bytes()
+            return OK, sealed.delivery(party).to_bytes()
         return BAD_REQUEST, f"unknown op {op}".encode()
+
+
+def kept_folder(state: Path) -> Path:
+    """Where the service with dealer state ``state`` keeps the batches it dealt (mpcc.service.batch_store)."""
+    return state.with_name(state.name + ".batches")
+
+
+def _group_change(dealt_for: Sequence[Member], active: Sequence[Member]) -> str:
+    """What differs between two groups of members, in words."""
+    was, now = {m.account.lower(): m for m in dealt_for}, {m.account.lower(): m for m in active}
+    rotated = [m.account for a, m in now.items() if a in was and m.hpke_public_key != was[a].hpke_public_key]
+    parts = [f"no longer active: {', '.join(m.account for a, m in was.items() if a not in now)}",
+             f"newly active: {', '.join(m.account for a, m in now.items() if a not in was)}",
+             f"keys rotated: {', '.join(rotated)}"]
+    return "; ".join(p for p in parts if not p.endswith(": ")) or "the same members in another order"
 
 
 def _announce(dep: Deployment, loaded: LoadedKeys) -> None:
@@ -217,29 +396,51 @@ async def serve(process: ServiceProcess, host: str, port: int, poll_s: float = 1
         server, _ = await start_server(lambda r, w: _handle(process, r, w), host, port, limits=ConnectionLimits(),
                                        name="the preprocessing service", context=context)
         log.info("preprocessing service for %d members listening on %s:%d", process.group_size, host, port)
-        # Dealing, sealing and committing run on a worker thread, the chain's receipts included:
-        # requests for deliveries are answered meanwhile.
-        chain, watch = AsyncChain(process.dep.chain), LoopWatch()
+        # Dealing, sealing and committing run on a daemon thread, the chain's receipts included:
+        # requests for deliveries are answered meanwhile, and a signal ends the process at once
+        # (a daemon thread is not waited for at exit; the dealer state is written before serving).
+        watch = LoopWatch()
         watching = asyncio.ensure_future(watch.run())
         try:
             while True:
                 try:
-                    await chain.run(process.refill)
+                    await _on_daemon_thread(process.refill)
                     if process.progress.enabled:
-                        await chain.run(process.report_intake)
+                        await _on_daemon_thread(process.report_intake)
                 except Exception:
                     log.exception("refill failed; retrying")
                 if ready is not None:
                     ready.set()
                 await asyncio.sleep(poll_s)
         finally:
+            process.stopping.set()
             watching.cancel()
             sent = list(process.dep.chain.log)
             log.info("stopping: event loop's longest stall %.3f s; %d transactions, longest receipt wait %.1f s",
                      watch.longest_s, len(sent), max((s.waited_s for s in sent), default=0.0))
-            chain.close()
             server.close()
             await server.wait_closed()
+
+
+async def _on_daemon_thread(fn: Callable[[], T]) -> T:
+    """``fn()`` on a new daemon thread, awaited: cancelling the wait leaves it to end with the process."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            outcome: tuple[T | None, BaseException | None] = (fn(), None)
+        except BaseException as err:  # Handed to the awaiting coroutine, which logs it.
+            outcome = (None, err)
+        with contextlib.suppress(RuntimeError):  # The loop closed: nobody waits any more.
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name="mpcc-dealing", daemon=True).start()
+    return await future
 
 
 async def _handle(process: ServiceProcess, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -21,7 +21,7 @@ all 0 still scores finitely.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from offchain.analytics import summary
 from offchain.analytics.common import InputHook
@@ -68,7 +68,7 @@ def predict_gaussian(spec: JobSpec, result: Mapping[str, str], record: Mapping[s
     counts = [max(int(result[f"count[{label}={c}]"]), 0) for c in classes]
     variances = {(f, c): max(float(result[f"variance.{f}[{label}={c}]"]), 0.0)
                  for f in spec.columns for c in classes}
-    eps = max(VAR_SMOOTHING * max(variances.values()), 2.0**-spec.fixed_point.f)
+    eps = added_variance(variances.values(), spec.fixed_point.f)
     best, best_score = classes[0], -math.inf
     for ci, c in enumerate(classes):
         if counts[ci] == 0:
@@ -80,3 +80,8 @@ def predict_gaussian(spec: JobSpec, result: Mapping[str, str], record: Mapping[s
         if score > best_score:
             best, best_score = c, score
     return best
+
+
+def added_variance(variances: Iterable[float], f: int) -> float:
+    """What prediction adds to every variance: VAR_SMOOTHING times the largest (clamped at 0), at least 2^-f."""
+    return max(VAR_SMOOTHING * max(variances), 2.0**-f)

@@ -142,6 +142,28 @@ def table_from_cells(spec: JobSpec, cells: Mapping[str, RawColumn],
     return Table(rows, numeric, codes)
 
 
+def read_features(source: Binding, numeric: Sequence[str], categorical: Mapping[str, Sequence[str]],
+                  limit: int, hint: str) -> tuple[Table, Sequence[int]]:
+    """The named columns of one file or query, validated as ``read_table`` validates a spec's, and the row numbers.
+
+    Used to predict with a model: no spec (no label, no ``max_rows``), only the
+    columns the model reads; ``categorical`` maps each to its domain. A missing
+    column's error ends with ``hint`` (what to do); numeric values must satisfy
+    |x| < ``limit``.
+    """
+    wanted = [*numeric, *categorical]
+    if isinstance(source, SqlSource):
+        cells = _read_query(source, wanted, hint)
+    else:
+        cells = _read_cells(Path(source), wanted, hint)
+    lines = next(iter(cells.values())).lines if cells else ()
+    if not lines:
+        raise ConfigError(f"no rows in {source}")
+    values = {c: _numbers(str(source), c, cells[c], limit) for c in numeric}
+    codes = {c: _categories(str(source), c, cells[c], domain) for c, domain in categorical.items()}
+    return Table(len(lines), values, codes), lines
+
+
 # Validation: vectorised over a column; the first bad cell's message is built apart -------------
 def _numbers(source: str, column: str, raw: RawColumn, limit: int) -> np.ndarray:
     """The cells as floats; ``ConfigError`` at the first missing, non-numeric or too large one."""
@@ -249,7 +271,7 @@ def _in_bins(spec: JobSpec, values: np.ndarray, raw: RawColumn, source: str) -> 
 
 
 # Sources: CSV files and SQLite queries, read whole before any cell is checked ------------------
-def _read_cells(path: Path, columns: list[str]) -> dict[str, RawColumn]:
+def _read_cells(path: Path, columns: list[str], hint: str = "") -> dict[str, RawColumn]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
@@ -262,7 +284,7 @@ def _read_cells(path: Path, columns: list[str]) -> dict[str, RawColumn]:
     header = [h.strip() for h in rows[0]]
     for column in columns:
         if column not in header:
-            raise ConfigError(f"{path}: no column {column!r}; the header has {header}")
+            raise ConfigError(f"{path}: no column {column!r}; the header has {header}{hint}")
         _check_unique(str(path), "row 1 (the header)", header, column)
     lines, body = _filled_rows(rows)
     shortest = min(map(len, body), default=0)
@@ -304,7 +326,7 @@ def _read_only(action: int, *_: object) -> int:
     return sqlite3.SQLITE_OK if action in _READ_ONLY_ACTIONS else sqlite3.SQLITE_DENY
 
 
-def _read_query(source: SqlSource, columns: list[str]) -> dict[str, RawColumn]:
+def _read_query(source: SqlSource, columns: list[str], hint: str = "") -> dict[str, RawColumn]:
     if not source.database.is_file():
         raise ConfigError(f"database {source.database} does not exist; check the organisation's data binding")
     try:
@@ -327,7 +349,7 @@ def _read_query(source: SqlSource, columns: list[str]) -> dict[str, RawColumn]:
     for column in columns:
         if column not in header:
             raise ConfigError(f"{source}: no column {column!r}; the query returns {header} "
-                              f"(name it with AS {column})")
+                              f"(name it with AS {column}){hint}")
         _check_unique(str(source), "its result", header, column)
     lines = range(1, len(rows) + 1)
     return {c: RawColumn(lines, list(map(itemgetter(header.index(c)), rows))) for c in columns}

@@ -247,6 +247,17 @@ class TupleCache(TupleSource):
                                 " GROUP BY key ORDER BY key").fetchall()
         return {key: int(n) for key, n in rows}
 
+    def unallocated(self) -> list[tuple[bytes, str, int]]:
+        """(batch id, key, tuples neither handed out nor reserved) of each attested batch with some left.
+
+        What a job can still reserve of them depends on the chain as well (every
+        participant attested; reservations this cache has not recorded yet), so
+        ``mpcc peer status`` counts a batch's tuples up to what the ledger says is available.
+        """
+        rows = self._db.execute("SELECT batch_id, key, count - used FROM batches WHERE attested = 1"
+                                " AND used < count ORDER BY id").fetchall()
+        return [(bytes(r[0]), r[1], int(r[2])) for r in rows]
+
     def batches(self) -> list[BatchInfo]:
         rows = self._db.execute("SELECT batch_id, key, count, used, attested, transcript_hash"
                                 " FROM batches ORDER BY id").fetchall()

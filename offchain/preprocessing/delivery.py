@@ -37,7 +37,14 @@ from cryptography.exceptions import InvalidTag
 
 from offchain.errors import ConfigError, DecodeError, DeliveryRejected
 from offchain.identity import Identity, hpke_open, hpke_seal
-from offchain.preprocessing.tuples import BATCH_ID_BYTES, PartyBatch, TupleKey, TupleKind
+from offchain.preprocessing.tuples import (
+    BATCH_ID_BYTES,
+    MAX_BATCH_BYTES,
+    PartyBatch,
+    TupleKey,
+    TupleKind,
+    max_batch_count,
+)
 
 SEALED_WIRE_VERSION = 1
 DELIVERY_WIRE_VERSION = 1
@@ -224,6 +231,7 @@ def open_batch(identity: Identity, party: int, delivery: PartyDelivery,
 
     ``expected`` comes from the chain, never from the service.
     """
+    refuse_oversized(expected, party)
     header = delivery.header
 
     def reject(reason: str) -> DeliveryRejected:
@@ -246,6 +254,16 @@ def open_batch(identity: Identity, party: int, delivery: PartyDelivery,
         raise reject("HPKE decryption failed (not sealed to this identity "
                      "for this batch and party)") from None
     return _parse(plaintext, header, party, reject)
+
+
+def refuse_oversized(expected: ChainBatch, party: int) -> None:
+    """Raises DeliveryRejected if the chain's batch holds more tuples than a batch may (before any download)."""
+    most = max_batch_count(expected.kind)
+    if expected.count > most:
+        raise DeliveryRejected(expected.batch_id, party, (
+            f"the batch holds {expected.count} {expected.kind.value} tuples, more than the {most} one batch may "
+            f"hold ({MAX_BATCH_BYTES >> 20} MiB per member); the preprocessing service must deal smaller "
+            "batches: run the same mpcc version as the members"))
 
 
 def _parse(plaintext: bytes, header: BatchHeader, party: int,

@@ -15,7 +15,7 @@ Response, version 1::
 
          0     1  version = 1
          1     1  status: 0 ok, 1 not found, 2 bad request
-         2     8  n = body length (at most 64 MiB)
+         2     8  n = body length (at most MAX_BODY, 64 MiB)
         10     n  body
 
 Bodies: key-share = group id (32) | n_parties (2) | party (2) | the HPKE-sealed
@@ -41,14 +41,15 @@ from dataclasses import dataclass
 from offchain.errors import DecodeError, MpccError
 from offchain.net.address import split_host_port
 from offchain.preprocessing.delivery import HEADER_BYTES, BatchHeader, PartyDelivery
-from offchain.preprocessing.tuples import TupleKey
+from offchain.preprocessing.tuples import MAX_BATCH_BYTES, TupleKey
 
 WIRE_VERSION = 1
 OP_KEY_SHARE, OP_LIST, OP_BATCH = 1, 2, 3
 OK, NOT_FOUND, BAD_REQUEST = 0, 1, 2
 REQUEST = struct.Struct(">BBH32s")
 RESPONSE_HEAD = struct.Struct(">BBQ")
-MAX_BODY = 64 << 20
+#: Twice the largest part of a batch (with its hash list and HPKE overhead), so every batch dealt fits.
+MAX_BODY = 2 * MAX_BATCH_BYTES
 TIMEOUT_S = 20.0
 CHUNK = 1 << 20
 Received = Callable[[int, int], None]
@@ -137,8 +138,12 @@ class ServiceClient:
             writer.write(request)
             await writer.drain()
             version, status, length = RESPONSE_HEAD.unpack(await reader.readexactly(RESPONSE_HEAD.size))
-            if version != WIRE_VERSION or length > MAX_BODY:
-                raise DecodeError(f"service answer of version {version}, {length} bytes")
+            if version != WIRE_VERSION:
+                raise DecodeError(f"service answer of version {version}; this peer speaks {WIRE_VERSION}")
+            if length > MAX_BODY:
+                raise DecodeError(f"the service answered with {length} bytes, more than the {MAX_BODY} this peer "
+                                  "accepts (a batch holds at most MAX_BATCH_BYTES per member); the service "
+                                  "must deal smaller batches: run the same mpcc version as the members")
             body = await _read_body(reader, length, received)
         finally:
             writer.close()

@@ -59,6 +59,30 @@ _WIDTH = {TupleKind.TRIPLE: (3, 3), TupleKind.SQUARE: (2, 2), TupleKind.BIT: (1,
           TupleKind.INPUT_MASK: (1, 1), TupleKind.TRUNC: (2, 2)}
 _KIND_CODES = list(TupleKind)
 
+#: The most bytes one party's part of a batch may take. The preprocessing service splits a
+#: stock level into batches under it, a peer refuses a batch over it before fetching it, and
+#: the service's answers (offchain.preprocessing.protocol.MAX_BODY) are sized from it: so
+#: every batch dealt is one every peer accepts, and the service's memory is bounded by it.
+MAX_BATCH_BYTES = 32 << 20
+_PART_HEAD_BYTES = 1024  # The part's header (54 bytes) and the per-batch checks, generously.
+
+
+def max_batch_count(kind: TupleKind) -> int:
+    """The most tuples of ``kind`` one batch may hold: every party's part stays under MAX_BATCH_BYTES.
+
+    Counted for the largest part (the owner's of input masks, with the clear
+    values) and as if every kind carried one check per tuple.
+    """
+    per_tuple = 2 * ELEMENT_BYTES * (kind.width + kind.check_width) + ELEMENT_BYTES
+    return (MAX_BATCH_BYTES - _PART_HEAD_BYTES) // per_tuple
+
+
+def batch_counts(kind: TupleKind, count: int) -> list[int]:
+    """``count`` tuples of ``kind`` as the sizes of the batches to deal, none over max_batch_count."""
+    most = max_batch_count(kind)
+    full, rest = divmod(count, most)
+    return [most] * full + ([rest] if rest else [])
+
 
 @dataclass(frozen=True, slots=True)
 class TupleKey:

@@ -6,6 +6,7 @@ be cut (harness.proxy); the tests read the chain straight from the node.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 
@@ -130,3 +131,27 @@ def test_a_malformed_spec_on_chain_breaks_nothing_for_the_others(proxied: tuple[
     assert cluster.mpcc_json("job", "result", str(good))["result"] == MEAN
     for tag in "abc":
         assert cluster.alive(f"peer-{tag}")
+
+
+def test_a_participant_whose_result_post_failed_posts_it_again(proxied: tuple[Cluster, CuttableProxy],
+                                                               e2e_node: str) -> None:
+    """A's patience with the node is 2 s; the node goes away for 8 s exactly when the results are posted.
+    A's post fails; before, the job then waited in InputsCommitted until it expired."""
+    from web3 import Web3
+
+    cluster, proxy = proxied
+    dep = direct(cluster, e2e_node)
+    cluster.signal("peer-a", signal.SIGTERM)
+    cluster.processes["peer-a"].wait(timeout=30)
+    settings = cluster.config(0).read_text()
+    cluster.config(0).write_text("rpc_patience_s = 2\n" + settings)
+    cluster.start_peer(0)
+    wait_until("stock for a job", cluster.stocked, 90)
+    submit = Web3.keccak(text="submitResult(uint256,bytes)")[:4].hex().removeprefix("0x").encode()
+    proxy.cut_at(submit, OUTAGE_S)
+    job_id = cluster.propose_mean()
+    state = wait_until(f"job {job_id} to close", lambda: (s := dep.jobs.job(job_id).state) in CLOSED and s, 120)
+    assert proxy.trapped
+    assert state is JobState.FINALISED
+    assert cluster.mpcc_json("job", "result", str(job_id))["result"] == MEAN
+    assert f"job {job_id}: posting the result failed (attempt 1" in cluster.log_text("peer-a")

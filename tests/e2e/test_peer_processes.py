@@ -19,13 +19,15 @@ from pathlib import Path
 import pytest
 
 from harness.cluster import (
-    ROOT, TAGS, Cluster, check_cache_consistent, cache_ranges, file_digest, free_port, wait_until,
+    PASSPHRASE, ROOT, TAGS, Cluster, check_cache_consistent, cache_ranges, file_digest, free_port, wait_until,
 )
+from mpcc import orgs
 from offchain import identity
 from offchain.errors import PeerTimeout
 from offchain.net.tls import ChannelSettings, HandshakeRefused, JobRoster, RosterEntry, TlsCredentials, connect_job
 from onchain.abi.preprocessing_ledger import BatchCommitted, BatchRejected, TuplesReserved
 from onchain.jobs import AbortReason, JobState
+from onchain.ledger import BatchStatus
 
 pytestmark = pytest.mark.hardhat
 MEAN = {"count": "12", "mean": "52916.666667"}
@@ -85,10 +87,13 @@ def test_a_non_member_is_refused_and_the_refusal_logged(cluster: Cluster, tmp_pa
 
 
 def test_a_tampered_ciphertext_is_refused(cluster: Cluster, tmp_path: Path) -> None:
-    batch = cluster.dep().ledger.logs(BatchCommitted)[0]
-    batch_id = bytes(batch.batchId).hex()
+    dep = cluster.dep()
+    batch_id = next(bytes(e.batchId).hex() for e in dep.ledger.logs(BatchCommitted)
+                    if dep.ledger.batch(bytes(e.batchId)).available > 0)  # Used-up batches are no longer served.
     saved = tmp_path / "delivery.bin"
-    cluster.mpcc("preprocess", "fetch", batch_id, "--config", str(cluster.config(1)), "--out", str(saved))
+    fetched = cluster.mpcc("preprocess", "fetch", batch_id, "--config", str(cluster.config(1)), "--out", str(saved),
+                           check=False)
+    assert fetched.returncode == 0, (fetched.stderr, dep.ledger.batch(bytes.fromhex(batch_id)))
     assert cluster.mpcc_json("preprocess", "check", str(saved), "--config", str(cluster.config(1)))["checks"] == "passed"
     raw = bytearray(saved.read_bytes())
     raw[-1] ^= 0x01
@@ -143,22 +148,50 @@ def test_a_peer_stopping_mid_job_lets_it_expire_and_harms_no_one(cluster: Cluste
     assert [file_digest(p) for p in CSVS] == digests
 
 
-def test_a_restarted_service_keeps_its_mac_key_and_the_peers_notice_nothing(cluster: Cluster) -> None:
+def test_a_restarted_service_keeps_its_mac_key_and_completes_what_it_dealt_before(cluster: Cluster) -> None:
     state = cluster.workdir / ".mpcc" / "dealer-state.json"  # `preprocess serve`'s default --state.
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     kept, peers = state.read_bytes(), ("peer-a", "peer-b", "peer-c")
     dep = cluster.dep()
+    wait_until("stock for a job", cluster.stocked, 60)
+    logged = {n: len(cluster.log_text(n)) for n in peers}
+    cluster.signal("peer-b", signal.SIGSTOP)  # No joint sacrifice without B: a new batch stays in intake.
     cluster.kill("service")
-    since, logged = dep.chain.w3.eth.block_number + 1, {n: len(cluster.log_text(n)) for n in peers}
-    cluster.start_service()
+    since = dep.chain.w3.eth.block_number + 1
+    cluster.start_service("input_mask=2,triple=5")  # A new level: one batch of triples is dealt.
 
-    def dealt_and_attested() -> bool:
-        batches = [bytes(e.batchId) for e in dep.ledger.logs(BatchCommitted, from_block=since)]
-        return len(batches) >= 3 and all(dep.ledger.batch(b).attestations == 3 for b in batches)
+    def triples() -> list[bytes]:
+        return [bytes(e.batchId) for e in dep.ledger.logs(BatchCommitted, from_block=since) if e.kind == 0]
 
-    wait_until("the restarted service's batches to pass every member's sacrifice", dealt_and_attested, 60)
+    wait_until("a batch of triples committed", lambda: len(triples()) == 1, 60)
+    cluster.kill("service")  # kill -9 while its batch is in intake.
+    cluster.start_service("input_mask=2,triple=5")
+    wait_until("the restarted service to take over", lambda: "took over" in cluster.log_text("service"), 60)
+    cluster.signal("peer-b", signal.SIGCONT)
+    wait_until("B to attest the earlier instance's batch", lambda: dep.ledger.batch(triples()[0]).attestations == 3,
+               60)
+    assert len(triples()) == 1  # Not dealt again: the restarted service served the one it had dealt.
     assert "dealer state .mpcc/dealer-state.json: dealing under the MAC key dealt" in cluster.log_text("service")
     assert state.read_bytes() == kept
     assert dep.ledger.logs(BatchRejected, from_block=since) == []
     for name in peers:
         assert "sacrifice failed" not in cluster.log_text(name)[logged[name]:]
+    wait_until("every peer to count the triples", lambda: all(cluster.stock(i).get("triple", 0) == 5
+                                                              for i in range(3)), 30)
+
+def test_peer_status_counts_only_usable_tuples(cluster: Cluster) -> None:
+    dep = cluster.dep()
+    wait_until("every peer to count the triples", lambda: all(cluster.stock(i).get("triple", 0) >= 5
+                                                              for i in range(3)), 60)
+    status = cluster.mpcc_json("peer", "status", "--config", str(cluster.config(0)))
+    assert status["stock"]["triple"] == status["held"]["triple"] >= 5
+    batch = next(bytes(e.batchId) for e in dep.ledger.logs(BatchCommitted) if e.kind == 0
+                 and dep.ledger.batch(bytes(e.batchId)).status is BatchStatus.COMMITTED)
+    count = dep.ledger.batch(batch).count
+    cluster.signal("service", signal.SIGTERM)  # Else it deals a batch in place of the rejected one.
+    assert cluster.processes["service"].wait(timeout=30) == 0
+    member = orgs.load(cluster.home(2), PASSPHRASE.encode()).account  # C rejects it after all attested it.
+    dep.ledger.reject_batch(member, batch, bytes(31) + b"\x01")
+    after = cluster.mpcc_json("peer", "status", "--config", str(cluster.config(0)))
+    assert after["held"]["triple"] == status["held"]["triple"]  # Still in A's cache ...
+    assert after["stock"].get("triple", 0) == status["stock"]["triple"] - count  # ... but no job can take it.

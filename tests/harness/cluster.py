@@ -17,9 +17,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.nodes import free_port
 
@@ -225,3 +226,19 @@ def check_cache_consistent(path: Path) -> None:
     with sqlite3.connect(path, timeout=30) as db:
         for batch_id, used in db.execute("SELECT batch_id, used FROM batches"):
             assert used == sum(stop - start for start, stop in by_batch.get(bytes(batch_id), [])), path
+
+
+def peak_memory_bytes(pid: int) -> int:
+    """A live process's peak resident memory (VmHWM of /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM in /proc/{pid}/status")
+
+
+def set_automine(rpc: str, on: bool) -> None:
+    """Turns the Hardhat node's mining of each transaction on arrival on or off (off: no receipts come)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "evm_setAutomine", "params": [on]}).encode()
+    request = urllib.request.Request(rpc, body, {"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert b"error" not in response.read()

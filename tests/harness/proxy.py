@@ -5,6 +5,9 @@ connection to ``upstream``. :meth:`CuttableProxy.cut` drops every open
 connection and, until :meth:`CuttableProxy.restore`, resets each new one at
 once: to the processes behind it the node is unreachable, as during an
 outage of a real RPC endpoint, while the node itself runs on.
+:meth:`CuttableProxy.cut_at` sets a trap: the first request carrying given
+bytes (e.g. a function selector in a raw transaction) is dropped and starts
+an outage of a given length, so that the outage meets one step of a job.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class CuttableProxy:
         self._down = threading.Event()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
+        self._trap: tuple[bytes, float] | None = None
         self._listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
         self._thread = threading.Thread(target=self._accept, name="proxy-accept", daemon=True)
         self._thread.start()
@@ -43,6 +47,15 @@ class CuttableProxy:
 
     def restore(self) -> None:
         self._down.clear()
+
+    def cut_at(self, marker: bytes, outage_s: float) -> None:
+        """The first request carrying ``marker`` is dropped and cuts every connection for ``outage_s``."""
+        self._trap = (marker, outage_s)
+
+    @property
+    def trapped(self) -> bool:
+        """Whether the trap set by :meth:`cut_at` went off."""
+        return self._trap is None
 
     def close(self) -> None:
         self.cut()
@@ -65,12 +78,18 @@ class CuttableProxy:
                 continue
             with self._lock:
                 self._open.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            for source, sink, request in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pump, args=(source, sink, request), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, request: bool) -> None:
         try:
             while data := source.recv(65536):
+                trap = self._trap
+                if request and trap is not None and trap[0] in data:
+                    self._trap = None
+                    self.cut()
+                    threading.Timer(trap[1], self.restore).start()
+                    return
                 sink.sendall(data)
         except OSError:
             pass

@@ -20,11 +20,13 @@ from offchain.identity import Identity, create, hpke_seal
 from offchain.net.memory import MemoryNetwork, MemoryTransport, run_parties
 from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.dealer import Dealer
-from offchain.preprocessing.delivery import (PartyDelivery, SealedBatch, chain_kind, open_batch,
-                                             seal_batch)
+from offchain.preprocessing.delivery import (ChainBatch, PartyDelivery, SealedBatch, chain_kind, open_batch,
+                                             refuse_oversized, seal_batch)
+from offchain.preprocessing.protocol import MAX_BODY
 from offchain.engine.sacrifice import accept_batch
 from offchain.preprocessing.source import MemoryTupleSource
-from offchain.preprocessing.tuples import PartyBatch, TupleKind
+from offchain.preprocessing.tuples import (MAX_BATCH_BYTES, PartyBatch, TupleKey, TupleKind, batch_counts,
+                                           max_batch_count)
 from offchain_testkit import values_of
 
 N = 3
@@ -193,3 +195,29 @@ def test_seal_batch_refuses_mismatched_parts(orgs: list[Identity]) -> None:
         seal_batch([parts[1], parts[0], parts[2]], keys)
     with pytest.raises(ConfigError, match="part 1"):
         seal_batch([parts[0], dealer.triples(2)[1], parts[2]], keys)
+
+
+@pytest.mark.parametrize("kind", list(TupleKind))
+def test_the_largest_batch_of_each_kind_is_one_every_peer_accepts(orgs: list[Identity], kind: TupleKind) -> None:
+    most = max_batch_count(kind)
+    key = TupleKey(kind, owner=0) if kind is TupleKind.INPUT_MASK else (
+        TupleKey(kind, f=16, bits=40) if kind is TupleKind.TRUNC else TupleKey(kind))
+    parts = Dealer.create(N)[0].batch(key, most)
+    assert max(len(p.to_bytes()) for p in parts) <= MAX_BATCH_BYTES
+    delivery = seal_batch(parts, [o.hpke_public for o in orgs]).delivery(0)
+    assert len(delivery.to_bytes()) <= MAX_BODY
+
+
+def test_a_level_is_split_into_batches_under_the_limit() -> None:
+    most = max_batch_count(TupleKind.TRIPLE)
+    assert batch_counts(TupleKind.TRIPLE, 3 * most + 7) == [most, most, most, 7]
+    assert batch_counts(TupleKind.TRIPLE, most) == [most]
+    assert batch_counts(TupleKind.BIT, 0) == []
+
+
+def test_a_batch_over_the_limit_is_refused_from_its_chain_record_alone() -> None:
+    most = max_batch_count(TupleKind.TRIPLE)
+    refuse_oversized(ChainBatch(bytes(32), TupleKind.TRIPLE, most, bytes(32)), 1)
+    with pytest.raises(DeliveryRejected, match=f"holds {most + 1} triple tuples, more than the {most} one batch "
+                       "may hold \\(32 MiB per member\\); the preprocessing service must deal smaller batches"):
+        refuse_oversized(ChainBatch(bytes(32), TupleKind.TRIPLE, most + 1, bytes(32)), 1)

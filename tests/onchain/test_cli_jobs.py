@@ -362,6 +362,7 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
         assert "finalised" in status.stdout and "Party C" in status.stdout
         shown = cluster.mpcc("job", "result", str(histogram_job)).stdout
         assert "count[age=[65,80]]" in shown
+        _predict_and_export(cluster, tree_job, histogram_job, tmp_path)
         for job in (tree_job, histogram_job):
             assert cluster.mpcc("audit", str(job), check=False).returncode == 0
         checks = {c["check"]: c["passed"] for c in cluster.mpcc_json("audit", str(tree_job))["checks"]}
@@ -380,6 +381,32 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
         for name in ("service", "peer-a", "peer-b", "peer-c"):
             lines = [line for line in cluster.log_text(name).splitlines() if "batch" not in line]
             print(f"----- {name}.log (but batches) -----\n" + "\n".join(lines[-40:]))
+
+
+def _predict_and_export(cluster: cluster_kit.Cluster, tree_job: int, histogram_job: int, tmp_path: Path) -> None:
+    """`mpcc model` on the finalised tree: predictions as the revealed tree gives them, an export that
+    predicts the same without the chain; unknown jobs and jobs without a model exit 2."""
+    data = EXAMPLES / "patients_party_c.csv"
+    predicted = cluster.mpcc_json("model", "predict", str(tree_job), "--data", str(data))
+    result = cluster.mpcc_json("job", "result", str(tree_job))["result"]
+    want = [_tree_predict(result, row) for row in _csv(data)]
+    assert [r["prediction"] for r in predicted["rows"]] == want and predicted["job"] == tree_job
+    exported = tmp_path / "tree-model.json"
+    cluster.mpcc("model", "export", str(tree_job), "--out", str(exported))
+    assert json.loads(exported.read_text())["result"] == result
+    offline = cluster.mpcc("model", "predict", "--model", str(exported), "--data", str(data), "--json")
+    assert [r["prediction"] for r in json.loads(offline.stdout)["rows"]] == want
+    for job, message in ((99, "there is no job 99"), (histogram_job, "is a histogram job: its result is not a model")):
+        refused = cluster.mpcc("model", "predict", str(job), "--data", str(data), check=False)
+        assert refused.returncode == 2 and message in refused.stderr and refused.stdout == ""
+
+
+def _tree_predict(result: dict[str, str], row: dict[str, str]) -> str:
+    path: list[str] = []
+    while result["node[" + ",".join(path) + "]"].startswith("split:"):
+        feature = result["node[" + ",".join(path) + "]"][6:]
+        path.append(f"{feature}={row[feature]}")
+    return result["node[" + ",".join(path) + "]"][5:]
 
 
 def _local() -> Any:

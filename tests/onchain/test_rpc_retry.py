@@ -56,3 +56,17 @@ def test_dropped_requests_are_retried(flaky_url: str) -> None:
 def test_the_chain_id_is_checked_after_a_retry(flaky_url: str) -> None:
     with pytest.raises(ChainIdMismatch, match="chain id 31337"):
         Chain.connect(flaky_url, expected_chain_id=1)
+
+
+def test_a_node_away_longer_than_the_patience_is_a_chain_error_naming_the_request(flaky_url: str) -> None:
+    """It used to escape as a raw requests.ConnectionError, which callers did not expect from the chain."""
+    from onchain.errors import ChainError, RpcUnreachable
+
+    chain = Chain.connect(flaky_url, patience_s=1.0)
+    FlakyNode.seen, FlakyNode.drops = 0, 10**6  # The node now drops everything.
+    try:
+        with pytest.raises(RpcUnreachable, match="eth_blockNumber") as caught:
+            chain.w3.eth.block_number
+    finally:
+        FlakyNode.drops = 2
+    assert isinstance(caught.value, ChainError)
