@@ -145,6 +145,16 @@ class Sent:
     waited_s: float = 0.0  # From sending to the receipt: about a block time on a mining chain.
 
 
+@dataclass(frozen=True)
+class TxFacts:
+    """What anyone can read of a mined transaction: who sent it, the gas it used, its block."""
+
+    tx_hash: str
+    sender: str
+    gas_used: int
+    block_number: int
+
+
 class Chain:
     """One chain connection: reads, and transactions from local signers."""
 
@@ -325,6 +335,18 @@ class Chain:
         except Exception:  # nodes without eth_maxPriorityFeePerGas
             tip = 10**9
         return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+    # Reads of the chain itself ----------------------------------------------
+
+    def head(self) -> int:
+        """The latest block's number."""
+        return int(self.w3.eth.block_number)
+
+    def tx_facts(self, tx_hash: str) -> TxFacts:
+        """The sender, gas used and block of a mined transaction (read from its receipt)."""
+        receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        return TxFacts(tx_hash, Web3.to_checksum_address(receipt["from"]), int(receipt["gasUsed"]),
+                       int(receipt["blockNumber"]))
 
     # Time (local chains) --------------------------------------------------
 

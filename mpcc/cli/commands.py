@@ -27,6 +27,7 @@ from mpcc.peer.config import PeerConfig
 from mpcc.peer.daemon import Daemon
 from mpcc.peer.status import peer_status as gather
 from mpcc.progress import NoProgress, Reporter
+from mpcc.records import existing_job, job_status
 from mpcc.service.server import ServiceProcess, parse_stock, serve
 from offchain.analytics import registry
 from offchain.analytics.spec import REVEALS, JobSpec, categorical_columns, load_json, numeric_columns
@@ -38,7 +39,7 @@ from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batc
 from offchain.preprocessing.protocol import ServiceClient
 from offchain.preprocessing.tuples import Needs, TupleKind
 from onchain import keystore
-from onchain.abi.job_manager import JobFinalised, JobProposed
+from onchain.abi.job_manager import JobProposed
 from onchain.chain import LOCAL_CHAIN_IDS, RPC_PATIENCE_S, Chain
 from onchain.deploy import Deployment
 from onchain.jobs import Deadlines, Job, JobState, spec_hash
@@ -343,84 +344,15 @@ def stock_text(needs: Needs) -> str:
     return ",".join(f"{name}={n}" for name, n in levels.items())
 
 
-def _existing_job(dep: Deployment, job_id: int) -> Job:
-    count = dep.jobs.job_count()
-    if not 0 < job_id <= count:
-        raise ConfigError(f"there is no job {job_id} (jobs 1..{count} exist)" if count else
-                          f"there is no job {job_id} (no job was proposed yet)")
-    return dep.jobs.job(job_id)
-
-
-def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, Any]:
-    """A job's state and counts; with ``detail`` also its spec, each participant's steps and who declined."""
-    job = _existing_job(dep, job_id)
-    participants = dep.jobs.participants(job_id)
-    status: dict[str, Any] = {
-        "job": job_id, "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
-        "proposer": job.proposer, "participants": participants,
-        "accepted": job.accepted, "committed": job.committed, "submitted": job.submitted,
-        "reserved": job.reserved,
-        "deadlines": {"accept_by": job.deadlines.accept_by, "commit_by": job.deadlines.commit_by,
-                      "result_by": job.deadlines.result_by}, "chain_time": dep.chain.now()}
-    if detail:
-        spec = _proposed_specs(dep).get(job_id, {})
-        declined = dep.jobs.declines(job_id, from_block=dep.manifest.deploy_block)
-        released = dep.ledger.release_events(job_id, from_block=dep.manifest.deploy_block)
-        status.update({"declined": [{"account": d.participant, "name": dep.registry.member(d.participant).name,
-                                     "reason": d.reason.name.lower()} for d in declined],
-                       "released": sum(e.count for e in released)})
-        status.update({"analysis": spec.get("analysis"), "title": spec.get("title", ""),
-                       "malformed": spec.get("malformed"),
-                       "reveal": spec.get("reveal", []), "spec_hash": "0x" + job.spec_hash.hex(),
-                       "members": [{"account": a, "name": dep.registry.member(a).name,
-                                    "accepted": dep.jobs.has_accepted(job_id, a),
-                                    "committed": dep.jobs.has_committed(job_id, a)} for a in participants]})
-    return status
-
-
 def job_wait(dep: Deployment, job_id: int, timeout: float, progress: Reporter) -> dict[str, Any]:
     """Waits (reporting progress) until the job is finalised or aborted; its detailed status."""
     wait_for_job(lambda: job_status(dep, job_id, detail=False), timeout, progress)
     return job_status(dep, job_id)
 
 
-def job_list(dep: Deployment) -> list[dict[str, Any]]:
-    """Every job on chain: id, analysis, title, proposer and state."""
-    jobs = []
-    for job_id, spec in _proposed_specs(dep).items():
-        job = dep.jobs.job(job_id)
-        jobs.append({"job": job_id, "analysis": spec.get("analysis"), "title": spec.get("title", ""),
-                     "proposer": job.proposer, "participants": len(spec.get("participants", [])),
-                     "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
-                     "malformed": spec["malformed"]})
-    return jobs
-
-
-def job_result(dep: Deployment, job_id: int) -> dict[str, Any]:
-    """The finalised result (from the JobFinalised event); ConfigError if not finalised."""
-    status = job_status(dep, job_id)
-    if status["state"] != JobState.FINALISED.name.lower():
-        why = f" ({status['abort_reason']})" if status["state"] == "aborted" else ""
-        raise ConfigError(f"job {job_id} is {status['state']}{why}, not finalised: it has no result")
-    final = dep.jobs.logs(JobFinalised, from_block=dep.manifest.deploy_block, jobId=job_id)
-    try:
-        result = json.loads(final[0].result)
-    except ValueError as err:
-        raise ConfigError(f"job {job_id} was finalised with a result that is not JSON ({err}); every "
-                          "participant posted these bytes, so its peers did not run this version of mpcc") from err
-    return {"job": job_id, "analysis": status["analysis"], "title": status["title"], "result": result,
-            "result_hash": "0x" + final[0].resultHash.hex()}
-
-
-def _proposed_specs(dep: Deployment) -> dict[int, dict[str, Any]]:
-    """What each job's spec shows (registry.described: a malformed one says so) from its JobProposed event."""
-    return {e.jobId: registry.described(e.spec)
-            for e in dep.jobs.logs(JobProposed, from_block=dep.manifest.deploy_block)}
-
-
 def job_accept(dep: Deployment, org: orgs.Org, job_id: int, config: PeerConfig | None) -> dict[str, Any]:
     """Accepts a job as ``org``, refused before any transaction when this member cannot serve it."""
-    job, me = _existing_job(dep, job_id), org.account.address
+    job, me = existing_job(dep, job_id), org.account.address
     participants = dep.jobs.participants(job_id)
     if me.lower() not in (p.lower() for p in participants):
         raise ConfigError(f"{org.public.name} ({me}) is not a participant of job {job_id}; nothing to accept")
@@ -450,7 +382,7 @@ def job_accept(dep: Deployment, org: orgs.Org, job_id: int, config: PeerConfig |
 
 def job_expire(dep: Deployment, sender: LocalAccount, job_id: int) -> dict[str, Any]:
     """Expires a job whose current deadline passed; refused, with the deadline, before any transaction."""
-    job = _existing_job(dep, job_id)
+    job = existing_job(dep, job_id)
     if job.state not in (JobState.PROPOSED, JobState.ACCEPTED, JobState.INPUTS_COMMITTED):
         raise ConfigError(f"job {job_id} is {_state_text(dep, job_id, job)} already; there is nothing to expire")
     deadline, now = _deadline_of(job), dep.chain.now()

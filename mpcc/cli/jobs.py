@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from mpcc import orgs
+from mpcc import orgs, records
 from mpcc.cli import commands
 from mpcc.cli.base import (
     HOME,
@@ -189,14 +189,14 @@ def job_status(job: int = JOB, rpc: str = RPC, manifest: Path = MANIFEST,
     """A job's state, spec, participants' steps and deadlines."""
     dep = connect(rpc, manifest)
     with progress_to_stderr(progress if wait else False, as_json) as report:
-        status = commands.job_wait(dep, job, timeout, report) if wait else commands.job_status(dep, job)
+        status = commands.job_wait(dep, job, timeout, report) if wait else records.job_status(dep, job)
     show(as_json, status, job_status_view(status))
 
 
 @job_app.command("list")
 def job_list(rpc: str = RPC, manifest: Path = MANIFEST, as_json: bool = JSON_OUT) -> None:
     """Every job on chain with its analysis, title and state."""
-    jobs = commands.job_list(connect(rpc, manifest))
+    jobs = records.job_list(connect(rpc, manifest))
     show(as_json, jobs, [job_list_view(jobs)])
 
 
@@ -209,7 +209,7 @@ def job_result(job: int = JOB, rpc: str = RPC, manifest: Path = MANIFEST,
     if wait:
         with progress_to_stderr(progress, as_json) as report:
             commands.job_wait(dep, job, timeout, report)
-    done = commands.job_result(dep, job)
+    done = records.job_result(dep, job)
     show(as_json, done, [job_result_view(done)])
 
 

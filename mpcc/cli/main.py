@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Group
@@ -36,6 +35,8 @@ from mpcc.cli.jobs import job_app, peer_app, preprocess_app
 from mpcc.cli.models import model_app
 from mpcc.consortium import bootstrap_members, fund_from_test_account, request_join
 from mpcc.demo.run import run_demo
+from mpcc.explorer.app import serve as serve_explorer
+from mpcc.records import member_json
 from onchain import compiler, keystore
 from onchain.abi.org_registry import MemberAdmitted
 from onchain.chain import MEMORY, Chain
@@ -251,7 +252,7 @@ def org_members(rpc: str = RPC, manifest: Path = MANIFEST, as_json: bool = JSON_
     dep = connect(rpc, manifest)
     members = dep.registry.members()
     if as_json:
-        print(json.dumps([_member_json(m) for m in members]))
+        print(json.dumps([member_json(m) for m in members]))
         return
     console.print(members_table(members))
 
@@ -267,11 +268,6 @@ def members_table(members: list[Member]) -> Group:
                       m.tls_fingerprint.hex()[:16] + "...", m.status.name.lower())
         party += active
     return Group(Text("Consortium members", style="bold"), table)
-
-
-def _member_json(m: Member) -> dict[str, Any]:
-    return {"name": m.name, "account": m.account, "endpoint": m.endpoint,
-            "tls_fingerprint": "0x" + m.tls_fingerprint.hex(), "status": m.status.name.lower()}
 
 
 @dev_app.command("compile")
@@ -307,6 +303,21 @@ def audit_cmd(job: int = JOB, rpc: str = RPC, manifest: Path = MANIFEST,
           + [f"audit of job {job}: {'passed' if report.passed else 'FAILED'}"])
     if not report.passed:
         raise typer.Exit(1)
+
+
+@app.command("explorer")
+def explorer_cmd(rpc: str = RPC, manifest: Path = MANIFEST,
+                 host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+                 port: int = typer.Option(8600, "--port", min=1, max=65535, help="Port to listen on."),
+                 poll_s: float = typer.Option(1.0, "--poll-s", min=0.2, help="Seconds between reads of the chain's "
+                                              "head for live updates (logs are read only on a new block).")) -> None:
+    """Serve a read-only web view of the chain's record: consortium, jobs, audits, preprocessing, plots."""
+    if rpc == MEMORY:
+        raise ConfigError("the in-process chain lives only inside one process: use --rpc with a node's URL")
+    dep = connect(rpc, manifest)
+    err_console.print(f"mpcc explorer: http://{host}:{port}/ (chain {dep.chain.chain_id}; Ctrl-C stops it)",
+                      highlight=False)
+    serve_explorer(dep, host, port, poll_s)
 
 
 @app.command("demo")

@@ -20,8 +20,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from mpcc.cli import commands
 from mpcc.cli.base import JSON_OUT, MANIFEST, RPC, connect, emit, show
+from mpcc.records import job_result, job_status
 from offchain.analytics.data import Binding, SqlSource, read_features
 from offchain.analytics.spec import JobSpec
 from offchain.models import MODEL_ANALYSES, Model, dumps, loads, model_of, records
@@ -45,11 +45,11 @@ class JobModel:
 
 def job_model(dep: Deployment, job_id: int) -> JobModel:
     """The model of a finalised job; ConfigError for an unknown job, a job without a model or without a result."""
-    analysis = commands.job_status(dep, job_id)["analysis"]
+    analysis = job_status(dep, job_id)["analysis"]
     if analysis not in MODEL_ANALYSES:
         raise ConfigError(f"job {job_id} is a {analysis} job: its result is not a model (models come from "
                           f"{', '.join(MODEL_ANALYSES)} jobs); read it with: mpcc job result {job_id}")
-    done = commands.job_result(dep, job_id)
+    done = job_result(dep, job_id)
     spec = JobSpec.parse(dep.jobs.logs(JobProposed, from_block=dep.manifest.deploy_block, jobId=job_id)[0].spec)
     try:
         model = model_of(spec, done["result"])

@@ -95,7 +95,7 @@ def _report_daemon(daemon: Daemon, progress: Reporter, shown: set[str], states: 
 
 
 def status_phase(status: dict[str, Any]) -> tuple[int, int, str]:
-    """(done, total, phase) of a job from ``commands.job_status``: acceptances, commitments, results."""
+    """(done, total, phase) of a job from ``records.job_status``: acceptances, commitments, results."""
     n = len(status["participants"])
     done = status["accepted"] + status["committed"] + status["submitted"]
     state = status["state"]

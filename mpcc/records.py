@@ -1,0 +1,98 @@
+"""The records the CLI prints with ``--json`` and the explorer serves: jobs, results, members, audits.
+
+Each function reads the chain through the typed clients and returns a
+JSON-friendly value; ``mpcc job status --json`` prints ``job_status`` and the
+explorer's ``/api/jobs/N`` returns the same dict, so the two never drift.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from offchain.analytics import registry
+from offchain.errors import ConfigError
+from onchain.abi.job_manager import JobFinalised, JobProposed
+from onchain.deploy import Deployment
+from onchain.jobs import Job, JobState
+from onchain.registry import Member
+
+
+def member_json(m: Member) -> dict[str, Any]:
+    """One member as ``mpcc org members --json`` lists it."""
+    return {"name": m.name, "account": m.account, "endpoint": m.endpoint,
+            "tls_fingerprint": "0x" + m.tls_fingerprint.hex(), "status": m.status.name.lower()}
+
+
+def members(dep: Deployment) -> list[dict[str, Any]]:
+    """Every registered member, in registration order (``mpcc org members --json``)."""
+    return [member_json(m) for m in dep.registry.members()]
+
+
+def existing_job(dep: Deployment, job_id: int) -> Job:
+    count = dep.jobs.job_count()
+    if not 0 < job_id <= count:
+        raise ConfigError(f"there is no job {job_id} (jobs 1..{count} exist)" if count else
+                          f"there is no job {job_id} (no job was proposed yet)")
+    return dep.jobs.job(job_id)
+
+
+def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, Any]:
+    """A job's state and counts; with ``detail`` also its spec, each participant's steps and who declined."""
+    job = existing_job(dep, job_id)
+    participants = dep.jobs.participants(job_id)
+    status: dict[str, Any] = {
+        "job": job_id, "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
+        "proposer": job.proposer, "participants": participants,
+        "accepted": job.accepted, "committed": job.committed, "submitted": job.submitted,
+        "reserved": job.reserved,
+        "deadlines": {"accept_by": job.deadlines.accept_by, "commit_by": job.deadlines.commit_by,
+                      "result_by": job.deadlines.result_by}, "chain_time": dep.chain.now()}
+    if detail:
+        spec = proposed_specs(dep).get(job_id, {})
+        declined = dep.jobs.declines(job_id, from_block=dep.manifest.deploy_block)
+        released = dep.ledger.release_events(job_id, from_block=dep.manifest.deploy_block)
+        status.update({"declined": [{"account": d.participant, "name": dep.registry.member(d.participant).name,
+                                     "reason": d.reason.name.lower()} for d in declined],
+                       "released": sum(e.count for e in released)})
+        status.update({"analysis": spec.get("analysis"), "title": spec.get("title", ""),
+                       "malformed": spec.get("malformed"),
+                       "reveal": spec.get("reveal", []), "spec_hash": "0x" + job.spec_hash.hex(),
+                       "members": [{"account": a, "name": dep.registry.member(a).name,
+                                    "accepted": dep.jobs.has_accepted(job_id, a),
+                                    "committed": dep.jobs.has_committed(job_id, a)} for a in participants]})
+    return status
+
+
+def job_list(dep: Deployment) -> list[dict[str, Any]]:
+    """Every job on chain: id, analysis, title, proposer and state."""
+    jobs = []
+    for job_id, spec in proposed_specs(dep).items():
+        job = dep.jobs.job(job_id)
+        jobs.append({"job": job_id, "analysis": spec.get("analysis"), "title": spec.get("title", ""),
+                     "proposer": job.proposer, "participants": len(spec.get("participants", [])),
+                     "state": job.state.name.lower(), "abort_reason": job.abort_reason.name.lower(),
+                     "malformed": spec["malformed"]})
+    return jobs
+
+
+def job_result(dep: Deployment, job_id: int) -> dict[str, Any]:
+    """The finalised result (from the JobFinalised event); ConfigError if not finalised."""
+    status = job_status(dep, job_id)
+    if status["state"] != JobState.FINALISED.name.lower():
+        why = f" ({status['abort_reason']})" if status["state"] == "aborted" else ""
+        raise ConfigError(f"job {job_id} is {status['state']}{why}, not finalised: it has no result")
+    final = dep.jobs.logs(JobFinalised, from_block=dep.manifest.deploy_block, jobId=job_id)
+    try:
+        result = json.loads(final[0].result)
+    except ValueError as err:
+        raise ConfigError(f"job {job_id} was finalised with a result that is not JSON ({err}); every "
+                          "participant posted these bytes, so its peers did not run this version of mpcc") from err
+    return {"job": job_id, "analysis": status["analysis"], "title": status["title"], "result": result,
+            "result_hash": "0x" + final[0].resultHash.hex()}
+
+
+def proposed_specs(dep: Deployment) -> dict[int, dict[str, Any]]:
+    """What each job's spec shows (registry.described: a malformed one says so) from its JobProposed event."""
+    return {e.jobId: registry.described(e.spec)
+            for e in dep.jobs.logs(JobProposed, from_block=dep.manifest.deploy_block)}
