@@ -273,17 +273,18 @@ class Chain:
 
         for attempt in itertools.count():
             with self.nonces.hold(sender.address, pending) as lease:
-                tx = dict(build(lease.nonce)) if callable(build) else dict(build)
-                tx.setdefault("from", sender.address)
-                tx["nonce"] = lease.nonce
-                tx["chainId"] = self.chain_id
-                tx.update(self._fees())
-                tx.pop("gasPrice", None)
-                self._check_funds(sender.address, tx, label)
-                signed = sender.sign_transaction(tx)
                 try:
+                    # The gas estimate is made with the nonce: a node refuses it too once the nonce is taken.
+                    tx = dict(build(lease.nonce)) if callable(build) else dict(build)
+                    tx.setdefault("from", sender.address)
+                    tx["nonce"] = lease.nonce
+                    tx["chainId"] = self.chain_id
+                    tx.update(self._fees())
+                    tx.pop("gasPrice", None)
+                    self._check_funds(sender.address, tx, label)
+                    signed = sender.sign_transaction(tx)
                     tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-                except Web3RPCError as err:
+                except (Web3RPCError, ContractLogicError, ValueError) as err:
                     if attempt >= NONCE_RETRIES or not _nonce_taken(err):
                         raise
                     log.info("%s: nonce %d of %s was taken by another process sending from this account; "
@@ -404,7 +405,7 @@ class GuardedHTTPProvider(HTTPProvider):
             return response
 
 
-def _nonce_taken(err: Web3RPCError) -> bool:
+def _nonce_taken(err: Exception) -> bool:
     """Whether a node refused a transaction because another one of its account has its nonce.
 
     Another process sending from the same account (two `mpcc` commands of one
