@@ -9,6 +9,7 @@ moves the example t by about 1e-8 relative.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from pathlib import Path
@@ -18,8 +19,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from harness.local import run_local
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
+from offchain.auditable import program, program_audit, routes
 from offchain.errors import ConfigError
 from analytics_testkit import PARTIES, run_analysis, split_tables, spec as make_spec
 
@@ -198,3 +201,26 @@ def test_a_categorical_column_as_the_t_test_value_is_refused_on_reading() -> Non
     spec = example_spec("t_test", columns=["activity"])
     with pytest.raises(ConfigError, match="activity"):
         example_tables(spec)
+
+
+# Auditable ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["t_test", "chi_square"])
+def test_auditable_tests_take_the_program_route_and_pass_the_audit(name: str) -> None:
+    spec = example_spec(name, auditable=True)
+    assert routes.route(spec) is routes.Route.PROGRAM
+    tables = example_tables(spec)
+
+    async def party(ctx: Any) -> tuple[dict[str, str], program.Record]:
+        return await program.run_party(ctx, spec, tables[ctx.party])
+
+    results = asyncio.run(run_local(3, party, needs=routes.needs(spec), sacrifice=False, timeout=120))
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    result, record = results[0]
+    assert result == run_analysis(example_spec(name), tables)
+    derived, steps = program_audit.audit(spec, 3, record, result)
+    assert derived == result and all(step.passed for step in steps), steps
+    _, steps = program_audit.audit(spec, 3, record, {**result, "p_value": "0.5"})
+    assert not all(step.passed for step in steps)
