@@ -50,8 +50,6 @@ import itertools
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 
-import numpy as np
-
 from offchain.analytics import common, counts, privacy
 from offchain.analytics.data import Table
 from offchain.analytics.distributions import PRECISION, chi2_upper, t_two_sided
@@ -143,39 +141,37 @@ def _welch_test(means: list[Fraction], variances: list[Fraction | None],
 def chi_square(spec: JobSpec, table: list[int]) -> dict[str, str]:
     """The chi-square test's result from the opened contingency table (module docstring)."""
     a, b = spec.columns
-    rows, cols = len(spec.domain(a)), len(spec.domain(b))
-    observed = np.maximum(np.asarray(table, dtype=object).reshape(rows, cols), 0)
-    result: dict[str, str] = {}
-    if "counts" in spec.reveal:
-        result.update({key: str(v) for key, v in zip(counts.cells(spec), table, strict=True)})
-    kept_rows = [i for i in range(rows) if sum(observed[i, :]) > 0]
-    kept_cols = [j for j in range(cols) if sum(observed[:, j]) > 0]
-    notes = []
-    if len(kept_rows) < rows or len(kept_cols) < cols:
-        empty = [f"{a}={spec.domain(a)[i]}" for i in range(rows) if i not in kept_rows]
-        empty += [f"{b}={spec.domain(b)[j]}" for j in range(cols) if j not in kept_cols]
-        notes.append(f"no rows with {', '.join(empty)}: left out of the test")
+    shape = (len(spec.domain(a)), len(spec.domain(b)))
+    observed = [[max(table[i * shape[1] + j], 0) for j in range(shape[1])] for i in range(shape[0])]
+    result = {key: str(v) for key, v in zip(counts.cells(spec), table, strict=True)} if "counts" in spec.reveal else {}
+    kept_rows = [i for i, row in enumerate(observed) if sum(row) > 0]
+    kept_cols = [j for j in range(shape[1]) if sum(row[j] for row in observed) > 0]
+    empty = [f"{a}={v}" for i, v in enumerate(spec.domain(a)) if i not in kept_rows]
+    empty += [f"{b}={v}" for j, v in enumerate(spec.domain(b)) if j not in kept_cols]
+    notes = [f"no rows with {', '.join(empty)}: left out of the test"] if empty else []
     if len(kept_rows) < 2 or len(kept_cols) < 2:
         notes.append("fewer than 2 non-empty values in a column: no test")
         return {**result, "statistic": UNDEFINED, "dof": UNDEFINED, "p_value": UNDEFINED,
                 "warning": "; ".join(notes)}
-    o = [[int(observed[i, j]) for j in kept_cols] for i in kept_rows]
-    r, c = [sum(row) for row in o], [sum(col) for col in zip(*o, strict=True)]
-    total = sum(r)
-    expected = [[Fraction(ri * cj, total) for cj in c] for ri in r]
-    stat = sum(((x - e) ** 2 / e for row_o, row_e in zip(o, expected, strict=True)
-                for x, e in zip(row_o, row_e, strict=True)), Fraction(0))
-    dof = (len(r) - 1) * (len(c) - 1)
-    small = [e for e in itertools.chain.from_iterable(expected) if e < EXPECTED_MIN]
+    stat, dof, small = _pearson([[observed[i][j] for j in kept_cols] for i in kept_rows])
     if small:
-        notes.append(f"{len(small)} of {len(r) * len(c)} expected counts below {EXPECTED_MIN} "
+        notes.append(f"{len(small)} of {len(kept_rows) * len(kept_cols)} expected counts below {EXPECTED_MIN} "
                      f"(smallest {_fixed(min(small))}): the chi-square approximation may be poor")
     with localcontext(prec=PRECISION):
         p = chi2_upper(_decimal(stat), Decimal(dof))
     result.update({"statistic": _significant(_decimal(stat)), "dof": str(dof), "p_value": _significant(p)})
-    if notes:
-        result["warning"] = "; ".join(notes)
-    return result
+    return {**result, "warning": "; ".join(notes)} if notes else result
+
+
+def _pearson(observed: list[list[int]]) -> tuple[Fraction, int, list[Fraction]]:
+    """Pearson's statistic of a table without empty rows or columns, its dof, and its expected counts below 5."""
+    rows, cols = [sum(row) for row in observed], [sum(col) for col in zip(*observed, strict=True)]
+    total = sum(rows)
+    expected = [[Fraction(r * c, total) for c in cols] for r in rows]
+    stat = sum(((x - e) ** 2 / e for row_o, row_e in zip(observed, expected, strict=True)
+                for x, e in zip(row_o, row_e, strict=True)), Fraction(0))
+    small = [e for e in itertools.chain.from_iterable(expected) if e < EXPECTED_MIN]
+    return stat, (len(rows) - 1) * (len(cols) - 1), small
 
 
 def _decimal(x: Fraction) -> Decimal:

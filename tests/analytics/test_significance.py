@@ -224,3 +224,18 @@ def test_auditable_tests_take_the_program_route_and_pass_the_audit(name: str) ->
     assert derived == result and all(step.passed for step in steps), steps
     _, steps = program_audit.audit(spec, 3, record, {**result, "p_value": "0.5"})
     assert not all(step.passed for step in steps)
+
+
+def test_job_result_shows_the_outcome_of_a_test_first() -> None:
+    from rich.console import Console
+
+    from mpcc.cli.views import job_result_view
+
+    spec = example_spec("chi_square")
+    result = dict(sorted(run_analysis(spec, example_tables(spec)).items()))  # As read from the chain.
+    console = Console(width=200, record=True)
+    console.print(job_result_view({"job": 1, "title": spec.title, "analysis": "chi_square", "result": result}))
+    text = console.export_text()
+    lines = [line for line in text.splitlines() if "│" in line]
+    assert [line.split("│")[1].strip() for line in lines[:4]] == ["statistic", "dof", "p_value", "warning"]
+    assert "0.8751733190" in lines[2] and "count[smoker=no,activity=low]" in text
