@@ -60,11 +60,13 @@ from offchain.preprocessing.tuples import Needs
 UNDEFINED = "undefined"
 DIGITS = 10  # Significant digits of a printed t, df, statistic and p-value.
 EXPECTED_MIN = 5
+T_TEST_INPUTS = 6  # n_1, n_2, S_1, S_2, Q_1, Q_2.
 
 
 def needs(spec: JobSpec) -> Needs:
+    """The input masks of the totals, and the noise under epsilon (nothing else is computed under MPC)."""
     if spec.analysis == "t_test":
-        total = common.input_needs(spec, 6)
+        total = common.input_needs(spec, T_TEST_INPUTS)
         return total + privacy.plan_needs(privacy.plan(spec)) if spec.params.epsilon is not None else total
     cells = len(counts.cells(spec))
     total = common.input_needs(spec, cells)
@@ -95,7 +97,7 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
     inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs)
     tot = common.total(inputs)
     if spec.params.epsilon is not None and spec.analysis == "t_test":
-        tot = tot + await privacy.noise_at(ctx, spec, 6, {"count": 0, "sum": 2, "squares": 4})
+        tot = tot + await privacy.noise_at(ctx, spec, T_TEST_INPUTS, {"count": 0, "sum": 2, "squares": 4})
     elif spec.params.epsilon is not None:
         tot = tot + await privacy.noise(ctx, len(tot), spec.params.epsilon, privacy.sensitivity(spec))
     (opened,) = await common.reveal(ctx, [tot])
