@@ -85,10 +85,21 @@ def job_status_view(status: dict[str, Any]) -> list[RenderableType]:
 def job_result_view(done: dict[str, Any]) -> Group:
     title = f"Result of job {done['job']}" + (f": {done['title']}" if done.get("title") else "")
     table = _table("item", "value")
-    rows = _tree_rows(done["result"]) if done.get("analysis") == "decision_tree" else done["result"].items()
+    result: dict[str, str] = done["result"]
+    rows = _tree_rows(result) if done.get("analysis") == "decision_tree" else _test_first(result)
     for name, value in rows:
         table.add_row(Text(name), Text(str(value)))
     return _titled(title + (f" ({done['analysis']})" if done.get("analysis") else ""), table)
+
+
+#: A statistical test's outcome, shown before its counts and group statistics.
+_TEST_ITEMS = ("t", "df", "statistic", "dof", "p_value", "warning")
+
+
+def _test_first(result: dict[str, str]) -> list[tuple[str, str]]:
+    """The items of a result, a test's outcome (t_test, chi_square) first, then the rest in order."""
+    head = [(k, result[k]) for k in _TEST_ITEMS if k in result]
+    return head + [(k, v) for k, v in result.items() if k not in _TEST_ITEMS]
 
 
 def _tree_rows(result: dict[str, str]) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ opened. Counts are exact.
     histogram:    cells = bins of ``params.bins`` (numpy's rule: [e_i, e_i+1), the
                   last bin closed), per group of ``group_by`` if given
     frequency:    cells = values of one categorical column, or pairs of two
+                  (chi_square's contingency table too: offchain.analytics.significance)
     naive_bayes:  cells = classes of ``label``, then (feature, value, class) for each
                   feature: the whole categorical model; predictions are made from
                   the revealed counts with Laplace smoothing (see offchain.analytics.bayes)
@@ -36,7 +37,7 @@ def cells(spec: JobSpec) -> list[str]:
         if spec.group_by:
             return [f"count[{spec.group_by}={g},{b}]" for g in spec.domain(spec.group_by) for b in bins]
         return [f"count[{b}]" for b in bins]
-    if spec.analysis == "frequency":
+    if spec.analysis in ("frequency", "chi_square"):  # A contingency table.
         domains = [[f"{c}={v}" for v in spec.domain(c)] for c in spec.columns]
         return [f"count[{','.join(combo)}]" for combo in itertools.product(*domains)]
     label = spec.label or ""
@@ -66,7 +67,7 @@ def local(spec: JobSpec, table: Table) -> list[int]:
             size = len(edges) - 1
         counts: list[int] = np.bincount(index, minlength=size).tolist()
         return counts
-    if spec.analysis == "frequency":
+    if spec.analysis in ("frequency", "chi_square"):  # A contingency table.
         index = np.zeros(table.rows, dtype=np.int64)
         size = 1
         for c in spec.columns:

@@ -9,7 +9,8 @@ epsilon_i-differentially private for neighbouring data sets that differ by
 one row added or removed, the sensitivity being the L1 change one row makes
 in the integers the totals are made of. Sensitivities:
 
-    histogram, frequency:      1      (a row falls in one cell)
+    histogram, frequency,
+    chi_square:                1      (a row falls in one cell)
     naive_bayes:               1 + F  (its class count and one cell per feature, F features)
     count, and counts n_g:     1
     sums S_gc:                 C M                in ulp, M = max(|round(lo 2^f)|, |round(hi 2^f)|)
@@ -44,6 +45,8 @@ Privacy accounting (basic sequential composition, epsilon in total):
                            histogram, one share, for both)
     gaussian_naive_bayes:  epsilon / 3 on each of n_g, S_gc, Q_gc (the summary's count, mean
                            and variance per class)
+    t_test:                epsilon / 3 on each of n_g, S_g, Q_g of its two groups
+    chi_square:            epsilon on the whole contingency table
     covariance, correlation, linear_regression: epsilon / 3 on each of n, S_a, C_ab
     kmeans:                epsilon / (2 T) on each of n_j and S_ja in each of the T iterations
     decision_tree:         epsilon / (D + 1) on each of the D + 1 levels' counts, sensitivity F
@@ -101,11 +104,11 @@ from offchain.field import FieldVec
 from offchain.preprocessing.tuples import Needs, TupleKind
 
 COUNT_TABLES = ("histogram", "frequency", "naive_bayes")
-GROUPED = ("summary", "gaussian_naive_bayes")   # Per-group totals n_g, S_gc, Q_gc.
+GROUPED = ("summary", "gaussian_naive_bayes", "t_test")   # Per-group totals n_g, S_gc, Q_gc.
 MATRICES = ("covariance", "correlation")        # Totals n, S_a, C_ab.
 MODELS = ("linear_regression", "kmeans")  # The totals of MATRICES; n_j, S_ja per iteration.
 NUMERIC = ("sum", "mean", *GROUPED, *MATRICES, *MODELS)
-SUPPORTED = ("count", *COUNT_TABLES, *NUMERIC, "decision_tree")  # Trees: tree_privacy.
+SUPPORTED = ("count", *COUNT_TABLES, *NUMERIC, "decision_tree", "chi_square")  # Trees: tree_privacy.
 UNIFORM_BITS = 48   # L: each Bernoulli probability is rounded to a multiple of 2^-L.
 SECURITY = 40       # W digits: Pr[G >= 2^W] = q^(2^W) <= 2^-SECURITY.
 _NEEDS = {"count": {"count", "mean", "variance", "std"},
@@ -138,6 +141,8 @@ def parts(spec: JobSpec) -> tuple[str, ...]:
         return ("count", "sum", "cross")
     if spec.analysis == "kmeans":
         return ("count", "sum")
+    if spec.analysis == "t_test":
+        return ("count", "sum", "squares")
     return tuple(p for p in ("count", "sum", "squares", "bins") if _NEEDS[p] & set(spec.reveal))
 
 

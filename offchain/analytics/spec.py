@@ -61,6 +61,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "gaussian_naive_bayes": frozenset({"count", "mean", "variance"}),
     "decision_tree": frozenset({"tree"}),
     "kmeans": frozenset({"centroids", "sizes"}),
+    "t_test": frozenset({"t", "df", "p_value", "count", "mean", "variance"}),
+    "chi_square": frozenset({"statistic", "dof", "p_value", "counts"}),
 }
 #: Reveal items an analysis cannot do without (a model is revealed whole).
 REQUIRED: dict[str, frozenset[str]] = {
@@ -68,10 +70,12 @@ REQUIRED: dict[str, frozenset[str]] = {
     "gaussian_naive_bayes": frozenset({"count", "mean", "variance"}),
     "decision_tree": frozenset({"tree"}),
     "kmeans": frozenset({"centroids"}),
+    "t_test": frozenset({"t", "df", "p_value"}),
+    "chi_square": frozenset({"statistic", "dof", "p_value"}),
 }
 Analysis = Literal["count", "sum", "mean", "summary", "histogram", "frequency", "covariance",
                    "correlation", "linear_regression", "naive_bayes", "gaussian_naive_bayes", "decision_tree",
-                   "kmeans"]
+                   "kmeans", "t_test", "chi_square"]
 _NEW_FIELDS: dict[str, object] = {"column": "", "columns": (), "group_by": None, "label": None, "domains": {},
                                   "max_rows": None, "params": {}, "auditable": False}
 
@@ -301,7 +305,7 @@ def numeric_columns(spec: JobSpec) -> tuple[str, ...]:
     if spec.analysis in ("count", "sum", "mean"):
         return (spec.column,)
     if spec.analysis in ("summary", "histogram", "covariance", "correlation",
-                         "gaussian_naive_bayes", "kmeans"):
+                         "gaussian_naive_bayes", "kmeans", "t_test"):
         return spec.columns
     if spec.analysis == "linear_regression":
         return (*spec.columns, spec.label or "")
@@ -310,13 +314,13 @@ def numeric_columns(spec: JobSpec) -> tuple[str, ...]:
 
 def categorical_columns(spec: JobSpec) -> tuple[str, ...]:
     """The categorical columns ``spec`` reads (features first, then the label or group)."""
-    if spec.analysis in ("frequency",):
+    if spec.analysis in ("frequency", "chi_square"):
         return spec.columns
     if spec.analysis in ("naive_bayes", "decision_tree"):
         return (*spec.columns, spec.label or "")
     if spec.analysis == "gaussian_naive_bayes":
         return (spec.label or "",)
-    if spec.analysis in ("summary", "histogram") and spec.group_by:
+    if spec.analysis in ("summary", "histogram", "t_test") and spec.group_by:
         return (spec.group_by,)
     return ()
 
@@ -334,11 +338,11 @@ def _check_shape(spec: JobSpec) -> None:
     if name in PER_ROW and spec.max_rows is None:
         raise ValueError(f"analysis {name!r} needs max_rows, the most rows a party may hold: "
                          "its work is sized by it")
-    _expect(spec, group=name in ("summary", "histogram"),
+    _expect(spec, group=name in ("summary", "histogram", "t_test"),
             label=name in ("linear_regression", "naive_bayes", "gaussian_naive_bayes",
                            "decision_tree"))
-    low = {"covariance": 2, "correlation": 2, "frequency": 1, "histogram": 1}.get(name, 1)
-    high = {"histogram": 1, "frequency": 2}.get(name, 32)
+    low = {"covariance": 2, "correlation": 2, "frequency": 1, "histogram": 1, "chi_square": 2}.get(name, 1)
+    high = {"histogram": 1, "frequency": 2, "t_test": 1, "chi_square": 2}.get(name, 32)
     if name == "summary" and set(spec.reveal) == {"count"}:
         low = 0
     if not low <= len(spec.columns) <= high:
@@ -349,7 +353,25 @@ def _check_shape(spec: JobSpec) -> None:
     for column in categorical_columns(spec):
         if column not in spec.domains:
             raise ValueError(f"categorical column {column!r} needs a domain in 'domains'")
+    _check_test(spec)
     _check_params(spec)
+
+
+def _check_test(spec: JobSpec) -> None:
+    """A t-test compares the two values of its group; a chi-square test needs two values per column."""
+    if spec.analysis == "t_test":
+        if not spec.group_by:
+            raise ValueError("analysis 't_test' needs group_by: the categorical column whose two "
+                             "values split the rows into the groups compared")
+        if len(spec.domain(spec.group_by)) != 2:
+            raise ValueError(f"analysis 't_test' compares two groups: the domain of group_by "
+                             f"{spec.group_by!r} must list exactly 2 values, it lists "
+                             f"{len(spec.domain(spec.group_by))}")
+    if spec.analysis == "chi_square":
+        for column in spec.columns:
+            if len(spec.domain(column)) < 2:
+                raise ValueError(f"analysis 'chi_square' needs at least 2 values in the domain of "
+                                 f"{column!r}, it lists 1")
 
 
 def _expect(spec: JobSpec, *, group: bool, label: bool) -> None:
