@@ -9,9 +9,9 @@ folder per group (offchain.preprocessing.keyshare)::
 
     FOLDER/GROUP/BATCH.sealed   every member's part, as SealedBatch.to_bytes()
 
-with GROUP and BATCH in hex. A file is written whole to ``.NAME.tmp``,
-fsynced, then renamed: a crash leaves the whole file or a temporary one,
-which the next start deletes. A batch rejected, used up, or never committed
+with GROUP and BATCH in hex. A file is written whole to a ``.NAME.*.tmp``
+beside it, fsynced, then renamed (dealer_state.write_private): a crash
+leaves the whole file or a temporary one, which the next start deletes. A batch rejected, used up, or never committed
 (the service stopped in between) is deleted. Only the batches in intake are
 held in memory; an attested batch is read from here when a member asks for it
 again (e.g. ``mpcc preprocess fetch``).
@@ -19,9 +19,9 @@ again (e.g. ``mpcc preprocess fetch``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from mpcc.service.dealer_state import write_private
 from offchain.errors import ConfigError, DecodeError
 from offchain.preprocessing.delivery import HEADER_BYTES, BatchHeader, SealedBatch
 
@@ -43,22 +43,10 @@ class BatchStore:
 
     def put(self, sealed: SealedBatch) -> None:
         """Keeps every member's part of a batch (before the batch is committed)."""
-        name = sealed.batch_id.hex() + SUFFIX
-        tmp, final = self.folder / f".{name}.tmp", self.folder / name
+        final = self._path(sealed.batch_id)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(sealed.to_bytes())
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, final)
-            folder = os.open(self.folder, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+            write_private(final, sealed.to_bytes())
         except OSError as err:
-            tmp.unlink(missing_ok=True)
             raise ConfigError(f"cannot write the dealt batch {final}: {err.strerror or err}; free some space "
                               "or give the service a writable --state folder") from err
 

@@ -266,8 +266,11 @@ def _sealing_key(account_key: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_DOMAIN).derive(bytes(account_key))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """``data`` in ``path``, mode 0600: a private temporary file beside it, fsynced, then renamed over it."""
+def write_private(path: Path, data: bytes) -> None:
+    """``data`` in ``path``, mode 0600: a private temporary file beside it, fsynced, then renamed over it.
+
+    A crash leaves the old file or the new one, and at most a ``.NAME.*.tmp`` beside it. OSError on failure.
+    """
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -282,7 +285,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
             os.fsync(folder)
         finally:
             os.close(folder)
-    except OSError as err:
+    except OSError:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    try:
+        write_private(path, data)
+    except OSError as err:
         raise DealerStateError(f"cannot write the dealer state {path}: {err.strerror or err}; the service "
                                "needs a private, writable folder for it (--state)") from err
