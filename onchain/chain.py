@@ -64,6 +64,11 @@ RPC_PATIENCE_S = 10.0
 RPC_RETRY_PAUSE_S = (0.5, 5.0)
 #: Seconds between receipt look-ups: a local node mines at once, a public chain every ~12 s.
 RECEIPT_POLL_S = (0.02, 1.0)
+#: Seconds a sent transaction may be unknown to the node before it is sent again: a reorganisation
+#: (or a node restarted, or a local chain reverted to a snapshot) drops pending and reverted ones.
+REBROADCAST_AFTER_S = 3.0
+#: Seconds between asking the node whether it still knows a transaction whose receipt is not in.
+KNOWN_CHECK_S = 1.0
 
 # Well-known test key of `npx hardhat node` (account #0 of its public test
 # mnemonic). It holds test ether on local development chains only and must
@@ -74,6 +79,10 @@ LOCAL_CHAIN_IDS = (31337, 131277322940537)
 
 class InsufficientFunds(ConfigError):
     """The sender's balance cannot cover the transaction's gas and value."""
+
+
+class TransactionDropped(ChainError):
+    """The node dropped a sent transaction and another transaction of the account took its nonce."""
 
 
 class BlockingChainCall(ChainError, RuntimeError):
@@ -268,6 +277,29 @@ class Chain:
         raise TransactionFailed(f"{label}: transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
 
     def _send_once(self, sender: LocalAccount, build: Any, label: str) -> tuple[dict[str, Any], TxReceipt, float]:
+        """Sign and send with the account's next nonce; wait for the receipt.
+
+        A transaction the node dropped (see ``wait_for_receipt``) whose nonce another
+        transaction of the account then took was never mined: it is built and signed
+        again with the next nonce, like one whose nonce was taken before it was sent.
+        """
+        for dropped in itertools.count():
+            tx, raw, tx_hash, nonce = self._sign_and_send_once(sender, build, label)
+            sent_at = time.monotonic()
+            try:
+                receipt = self.wait_for_receipt(tx_hash, label, raw=raw)
+                return tx, receipt, time.monotonic() - sent_at
+            except TransactionDropped as err:
+                if dropped >= NONCE_RETRIES:
+                    raise
+                log.warning("%s; sending it again with the next nonce", err)
+            finally:
+                self.nonces.settled(sender.address, nonce)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sign_and_send_once(self, sender: LocalAccount, build: Any, label: str
+                            ) -> tuple[dict[str, Any], bytes, Any, int]:
+        """The transaction, its signed bytes, its hash and its nonce, once the node accepted it."""
         def pending() -> int:
             return int(self.w3.eth.get_transaction_count(sender.address, "pending"))
 
@@ -291,27 +323,70 @@ class Chain:
                              "sending again with the next one", label, lease.nonce, sender.address)
                 else:
                     lease.sent = True
-                    break
+                    return tx, bytes(signed.raw_transaction), tx_hash, lease.nonce
             time.sleep(random.uniform(*NONCE_RETRY_PAUSE_S))  # noqa: S311 (a jitter) Out of the lock: the other sender moves on.
-        sent_at = time.monotonic()
-        try:
-            receipt = self.wait_for_receipt(tx_hash, label)
-            return tx, receipt, time.monotonic() - sent_at
-        finally:
-            self.nonces.settled(sender.address, lease.nonce)
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def wait_for_receipt(self, tx_hash: Any, label: str, timeout: float = RECEIPT_TIMEOUT_S) -> TxReceipt:
-        """The receipt of a sent transaction, looked up with a growing interval until ``timeout``."""
-        deadline, interval = time.monotonic() + timeout, RECEIPT_POLL_S[0]
+    def wait_for_receipt(self, tx_hash: Any, label: str, timeout: float = RECEIPT_TIMEOUT_S,
+                         raw: bytes | None = None) -> TxReceipt:
+        """The receipt of a sent transaction, looked up with a growing interval until ``timeout``.
+
+        With ``raw``, the signed transaction, one the node no longer knows for
+        ``REBROADCAST_AFTER_S`` (a reorganisation, a restarted node or a local chain
+        reverted to a snapshot dropped it) is sent again, as signed: the same nonce
+        and hash, so it cannot be mined twice. If another transaction of the account
+        took its nonce meanwhile, ``TransactionDropped``: this one can no longer be mined.
+        """
+        started = time.monotonic()
+        deadline, interval = started + timeout, RECEIPT_POLL_S[0]
+        checked, missing_since = started, None
         while True:
             try:
                 return self.w3.eth.get_transaction_receipt(tx_hash)
             except TransactionNotFound:
                 pass
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise ChainError(f"{label}: no receipt for 0x{bytes(tx_hash).hex()} after {timeout:g} s")
+            if raw is not None and now - checked >= KNOWN_CHECK_S:
+                checked = now
+                if self._knows(tx_hash):
+                    missing_since = None
+                elif missing_since is None:
+                    missing_since = now
+                elif now - missing_since >= REBROADCAST_AFTER_S:
+                    self._send_again(raw, tx_hash, label)
+                    missing_since = None
             time.sleep(interval)
             interval = min(interval * 2, RECEIPT_POLL_S[1])
+
+    def _knows(self, tx_hash: Any) -> bool:
+        """Whether the node has the transaction, pending or mined."""
+        try:
+            self.w3.eth.get_transaction(tx_hash)
+        except TransactionNotFound:
+            return False
+        return True
+
+    def _send_again(self, raw: bytes, tx_hash: Any, label: str) -> None:
+        """Send a dropped transaction again as signed; ``TransactionDropped`` if its nonce was taken."""
+        name = f"0x{bytes(tx_hash).hex()}"
+        try:
+            self.w3.eth.send_raw_transaction(raw)
+        except (Web3RPCError, ValueError) as err:
+            if _already_known(err):
+                return
+            if not _nonce_taken(err):
+                raise
+            try:
+                self.w3.eth.get_transaction_receipt(tx_hash)  # Mined after all, just now.
+            except TransactionNotFound:
+                raise TransactionDropped(
+                    f"{label}: the chain node dropped transaction {name} (a reorganisation?) and another "
+                    "transaction of the account took its nonce") from err
+            return
+        log.warning("%s: the chain node no longer knew transaction %s (a reorganisation, a restarted node "
+                    "or a reverted snapshot dropped it); sent it again", label, name)
 
     def _check_funds(self, address: str, tx: dict[str, Any], label: str) -> None:
         """Refuse, before sending, a transaction the sender cannot pay for.
@@ -416,6 +491,12 @@ def _nonce_taken(err: Exception) -> bool:
     message = str(err).lower()
     return any(words in message for words in ("nonce too low", "replacement transaction underpriced",
                                               "nonce has already been used"))
+
+
+def _already_known(err: Exception) -> bool:
+    """Whether a node refused a transaction because it has it already (pending)."""
+    message = str(err).lower()
+    return "known transaction" in message or "already known" in message
 
 
 def _sent_before(response: Any) -> bool:
