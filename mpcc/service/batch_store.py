@@ -12,7 +12,7 @@ folder per group (offchain.preprocessing.keyshare)::
 with GROUP and BATCH in hex. A file is written whole to a ``.NAME.*.tmp``
 beside it, fsynced, then renamed (dealer_state.write_private): a crash
 leaves the whole file or a temporary one, which the next start deletes. A batch rejected, used up, or never committed
-(the service stopped in between) is deleted. Only the batches in intake are
+(the service stopped in between, and its commitment is not pending either) is deleted. Only the batches in intake are
 held in memory; an attested batch is read from here when a member asks for it
 again (e.g. ``mpcc preprocess fetch``).
 """

@@ -69,6 +69,11 @@ class PreprocessingService:
                                  for m, k in zip(self.recipients, keys.shares, strict=True))
         self.store = BatchStore(kept, self.group) if kept is not None else None
 
+    @property
+    def address(self) -> str:
+        """The account the service commits its batches from."""
+        return str(self._account.address)
+
     def binding(self) -> DealerBinding:
         """What this service's MAC key is dealt for: deployment, group and service account."""
         manifest = self._dep.manifest

@@ -57,6 +57,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
 from mpcc.loopwatch import LoopWatch
 from mpcc.progress import NoProgress, Reporter
@@ -95,6 +96,9 @@ INTAKE_GRACE_S = 60.0
 REDEAL_BACKOFF_S = 5.0
 MEMBERSHIP_EVENTS = (MemberSuspended, MemberReinstated, MemberKeysRotated, MemberAdmitted, MemberBootstrapped)
 MAX_BACKOFF_S = 300.0
+#: Seconds a restarted service waits for the transactions its earlier instance left pending (a batch's
+#: commitment sent just before it stopped) before deciding which of the kept batches were committed.
+PENDING_WAIT_S = 120.0
 
 
 def parse_stock(text: str, n_parties: int) -> dict[TupleKey, int]:
@@ -167,10 +171,16 @@ class ServiceProcess:
         """Takes over the batches an earlier service with this state dealt: serves those still in intake.
 
         A batch kept whole that the chain does not know was never committed (the
-        earlier service stopped in between) and is deleted, like one rejected.
+        earlier service stopped in between) and is deleted, like one rejected;
+        so the transactions the earlier service left pending (on a chain that
+        mines every few seconds, a commitment sent just before it stopped) are
+        waited for first, up to ``PENDING_WAIT_S``.
         """
         store = self.service.store
         if store is None:
+            return
+        self.await_pending_transactions()
+        if self.stopping.is_set():
             return
         for header in store.headers():
             record = self.dep.ledger.batch(header.batch_id)
@@ -186,6 +196,23 @@ class ServiceProcess:
         if self.batches or self.finished:
             log.info("took over %d batches of an earlier service with this state: %d in intake, %d attested by "
                      "every member", len(self.batches) + len(self.finished), len(self.batches), len(self.finished))
+
+    def await_pending_transactions(self) -> None:
+        """Waits until the node has mined every transaction of the service's account it holds pending."""
+        eth, address = self.dep.chain.w3.eth, Web3.to_checksum_address(self.service.address)
+        deadline, told = time.monotonic() + PENDING_WAIT_S, False
+        while (left := int(eth.get_transaction_count(address, "pending"))
+               - int(eth.get_transaction_count(address, "latest"))) > 0:
+            if time.monotonic() > deadline:
+                log.warning("%d transactions of the earlier service are still pending after %g s; the kept batches "
+                            "they commit are deleted (a member cannot be served them)", left, PENDING_WAIT_S)
+                return
+            if not told:
+                log.info("waiting for %d pending transactions of the earlier service to be mined before taking over "
+                         "its batches", left)
+                told = True
+            if self.stopping.wait(1.0):
+                return
 
     @property
     def group_size(self) -> int:

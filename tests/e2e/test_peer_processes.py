@@ -14,13 +14,16 @@ import json
 import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from harness.cluster import (
-    PASSPHRASE, ROOT, TAGS, Cluster, check_cache_consistent, cache_ranges, file_digest, free_port, wait_until,
+    PASSPHRASE, ROOT, TAGS, Cluster, check_cache_consistent, cache_ranges, file_digest, free_port, set_automine,
+    wait_until,
 )
+from harness.nodes import rpc_call
 from mpcc import orgs
 from offchain import identity
 from offchain.errors import PeerTimeout
@@ -148,6 +151,9 @@ def test_a_peer_stopping_mid_job_lets_it_expire_and_harms_no_one(cluster: Cluste
     assert [file_digest(p) for p in CSVS] == digests
 
 
+LOADED = "dealer state .mpcc/dealer-state.json: dealing under the MAC key dealt"
+
+
 def test_a_restarted_service_keeps_its_mac_key_and_completes_what_it_dealt_before(cluster: Cluster) -> None:
     state = cluster.workdir / ".mpcc" / "dealer-state.json"  # `preprocess serve`'s default --state.
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
@@ -163,15 +169,31 @@ def test_a_restarted_service_keeps_its_mac_key_and_completes_what_it_dealt_befor
     def triples() -> list[bytes]:
         return [bytes(e.batchId) for e in dep.ledger.logs(BatchCommitted, from_block=since) if e.kind == 0]
 
+    ledger = dep.manifest.address("PreprocessingLedger").lower()
+
+    def commitment_pending() -> bool:
+        block = rpc_call(cluster.rpc, "eth_getBlockByNumber", ["pending", True])
+        return any((tx.get("to") or "").lower() == ledger for tx in block["transactions"])  # type: ignore[index]
+
+    set_automine(cluster.rpc, False)  # As on a chain mining every few seconds: the commitment waits for a block.
+    try:
+        wait_until("a batch of triples sent for commitment", commitment_pending, 60)
+        cluster.kill("service")  # kill -9 with its batch kept but its commitment not mined yet.
+        loaded = cluster.log_text("service").count(LOADED)
+        cluster.start_service("input_mask=2,triple=5")
+        wait_until("the restarted service to load its state",
+                   lambda: cluster.log_text("service").count(LOADED) > loaded, 60)
+        time.sleep(2)  # It takes over the kept batches while the commitment is still pending.
+    finally:
+        set_automine(cluster.rpc, True)
+        rpc_call(cluster.rpc, "evm_mine", [])
     wait_until("a batch of triples committed", lambda: len(triples()) == 1, 60)
-    cluster.kill("service")  # kill -9 while its batch is in intake.
-    cluster.start_service("input_mask=2,triple=5")
     wait_until("the restarted service to take over", lambda: "took over" in cluster.log_text("service"), 60)
     cluster.signal("peer-b", signal.SIGCONT)
     wait_until("B to attest the earlier instance's batch", lambda: dep.ledger.batch(triples()[0]).attestations == 3,
                60)
     assert len(triples()) == 1  # Not dealt again: the restarted service served the one it had dealt.
-    assert "dealer state .mpcc/dealer-state.json: dealing under the MAC key dealt" in cluster.log_text("service")
+    assert "waiting for 1 pending transactions of the earlier service" in cluster.log_text("service")
     assert state.read_bytes() == kept
     assert dep.ledger.logs(BatchRejected, from_block=since) == []
     for name in peers:
