@@ -13,7 +13,8 @@ proposed and followed to the end. It reports the seconds of each phase, each
 job's state and result, and for each peer how long its transactions waited
 for receipts against how long its event loop ever stalled. With --json the
 last line is one JSON object with the keys block_time_s, form_s, stock_s,
-jobs ({name: {state, seconds, result}}), peers ([{transactions,
+jobs ({name: {state, seconds, latency_s, result}}: seconds from `job propose`
+started, latency_s from its proposal mined, to the job closed on chain; a name run again is NAME#2, ...), peers ([{transactions,
 longest_receipt_wait_s, longest_stall_s}]) and service (the same figures).
 """
 
@@ -33,16 +34,19 @@ sys.path.insert(0, str(ROOT / "tests"))  # The test harness: a consortium of pro
 
 from harness.cluster import TAGS, Cluster, wait_until  # noqa: E402
 from harness.nodes import hardhat_node_at, mine_every  # noqa: E402
+from onchain.jobs import JobState  # noqa: E402
 
 SPECS = ROOT / "examples" / "specs"
 PATIENT_COLUMNS = ("age", "bmi", "systolic", "smoker", "activity", "risk")
+CLOSED = (JobState.FINALISED, JobState.ABORTED)
 README_SETTINGS = "timeout_s = 60\nconnect_timeout_s = 30\npoll_s = 0.5\n"
 
 
 def run(block_time: float, jobs: list[str], workdir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"block_time_s": block_time, "jobs": {}}
     with hardhat_node_at(workdir / "node.log") as url:
-        mine_every(url, block_time)
+        if block_time > 0:
+            mine_every(url, block_time)
         cluster = Cluster(workdir / "walk", url, settings=README_SETTINGS, command_timeout=60 * block_time + 300)
         cluster.workdir.mkdir()
         try:
@@ -64,8 +68,9 @@ def run(block_time: float, jobs: list[str], workdir: Path) -> dict[str, Any]:
                 wait_until(f"the tuples of {spec.name} at every peer", lambda n=needs: all(
                     all(cluster.stock(i).get(k, 0) >= v for k, v in n.items()) for i in range(3)), 1800, every=2)
             out["stock_s"] = round(time.monotonic() - started, 1)
-            for name, spec in zip(jobs, specs):
-                out["jobs"][name] = _job(cluster, spec, block_time)
+            for n, (name, spec) in enumerate(zip(jobs, specs)):
+                key = name if jobs.count(name) == 1 else f"{name}#{jobs[:n].count(name) + 1}"
+                out["jobs"][key] = _job(cluster, spec, block_time)
             out["peers"] = [_figures(cluster, i) for i in range(3)]
         finally:
             cluster.stop_all()
@@ -80,9 +85,14 @@ def _job(cluster: Cluster, spec: Path, block_time: float) -> dict[str, Any]:
     started = time.monotonic()
     job = cluster.mpcc_json("job", "propose", "--home", str(cluster.home(0)), "--service",
                             f"127.0.0.1:{cluster.service_port}", "--spec", str(spec), timeout=300)["job"]
-    wait = 60 * block_time + 600
+    proposed = time.monotonic()  # `job propose` returns once the proposal is mined.
+    jobs, wait = cluster.dep().jobs, 60 * block_time + 600
+    while jobs.job(job).state not in CLOSED and time.monotonic() - proposed < wait:
+        time.sleep(0.02)
+    closed = time.monotonic()
     status = cluster.mpcc_json("job", "status", str(job), "--wait", "--timeout", str(wait), timeout=wait + 60)
-    done: dict[str, Any] = {"job": job, "state": status["state"], "seconds": round(time.monotonic() - started, 1)}
+    done: dict[str, Any] = {"job": job, "state": status["state"], "seconds": round(closed - started, 2),
+                            "latency_s": round(closed - proposed, 2)}
     if status["state"] == "finalised":
         done["result"] = cluster.mpcc_json("job", "result", str(job))["result"]
     return done
@@ -95,14 +105,20 @@ def _figures(cluster: Cluster, i: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--block-time", type=float, default=12.0, help="seconds between blocks")
+    parser.add_argument("--block-time", type=float, default=12.0,
+                        help="seconds between blocks (0: a block per transaction, Hardhat's automine)")
     parser.add_argument("--jobs", default="mean,decision_tree", help="example specs to run, in order")
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
+    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (the processes' logs)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mpcc-block-time-") as tmp:
-        out = run(args.block_time, args.jobs.split(","), Path(tmp))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True)
+        out = run(args.block_time, args.jobs.split(","), args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="mpcc-block-time-") as tmp:
+            out = run(args.block_time, args.jobs.split(","), Path(tmp))
     for name, job in out["jobs"].items():
-        print(f"{name}: {job['state']} in {job['seconds']} s")
+        print(f"{name}: {job['state']} in {job['seconds']} s, {job['latency_s']} s after the proposal was mined")
     print(f"formed in {out['form_s']} s, stocked in {out['stock_s']} s; blocks every {out['block_time_s']} s")
     for i, peer in enumerate(out.get("peers", [])):
         print(f"peer {TAGS[i]}: {peer}")
