@@ -343,6 +343,7 @@ def read_postgres(source: PostgresSource, columns: list[str], hint: str = "") ->
         with conn.cursor() as cursor:
             # The first statement of the transaction, so that no later one may write.
             cursor.execute("SET TRANSACTION READ ONLY")
+            _check_reader(source, cursor)
             cursor.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(source.table)) if source.table
                            else source.query.encode())
             if cursor.description is None:
@@ -355,6 +356,21 @@ def read_postgres(source: PostgresSource, columns: list[str], hint: str = "") ->
     finally:
         conn.close()
     return _result_columns(source, header, rows, columns, hint)
+
+
+def _check_reader(source: PostgresSource, cursor: psycopg.Cursor[tuple[object, ...]]) -> None:
+    """Refuses a role that could write files on the server, which a read-only transaction does not stop.
+
+    A superuser (or a member of ``pg_write_server_files`` or ``pg_execute_server_program``)
+    may ``COPY ... TO`` a file or a program even in a read-only transaction.
+    """
+    cursor.execute("SELECT pg_has_role('pg_write_server_files', 'USAGE') "
+                   "OR pg_has_role('pg_execute_server_program', 'USAGE')")
+    row = cursor.fetchone()
+    if row is None or row[0] is not False:
+        raise ConfigError(f"{source}: the role connected may write files on the server (a superuser, or a member "
+                          "of pg_write_server_files or pg_execute_server_program); connect as a role that may only "
+                          "read the data (CREATE ROLE reader LOGIN; GRANT SELECT ON ... TO reader)")
 
 
 def _result_columns(source: SqlSource | PostgresSource, header: list[str], rows: list[tuple[object, ...]],
