@@ -120,10 +120,10 @@ class DatasetConfig(BaseModel):
             raise ValueError("password_env is for a postgresql dataset only")
         if self.postgresql is not None:
             check_conninfo(self.postgresql)
-        bad = [name for name in self.columns if not _NAME.match(name)]
+        bad = [name for name, source in self.columns.items() if not _NAME.match(name) or not source]
         if bad:
-            raise ValueError(f"columns: {bad[0]!r} is not a spec column name (a letter or _ then letters, "
-                             "digits or _); the source's column name goes on the right of =")
+            raise ValueError(f"columns: {bad[0]!r} = {self.columns[bad[0]]!r}: write spec name = \"source column\", "
+                             "the spec name a letter or _ then letters, digits or _, the source column not empty")
         return self
 
     def resolved(self, base: Path) -> DatasetConfig:
@@ -253,6 +253,10 @@ class PeerConfig(BaseModel):
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path}: not valid TOML: {err}") from err
         secret = _secret_key(raw)
+        if secret is not None and secret.startswith("datasets."):
+            raise ConfigError(f"{path}: key {secret!r}: secrets never go in the configuration file; name the "
+                              "environment variable holding the database password with password_env (or use "
+                              "PGPASSWORD or ~/.pgpass)")
         if secret is not None:
             raise ConfigError(f"{path}: key {secret!r}: secrets never go in the configuration file; "
                               "set MPCC_PASSPHRASE or answer the prompt")

@@ -121,9 +121,9 @@ class Params(BaseModel):
         return self
 
 
-def _check_name(value: str) -> str:
+def _check_name(value: str, what: str = "column name") -> str:
     if not _COLUMN.match(value):
-        raise ValueError(f"column name {value!r} must be a letter or _ then letters, digits or _")
+        raise ValueError(f"{what} {value!r} must be a letter or _ then letters, digits or _")
     return value
 
 
@@ -156,7 +156,7 @@ class JobSpec(BaseModel):
     @field_validator("dataset")
     @classmethod
     def _dataset(cls, value: str | None) -> str | None:
-        return None if value is None else _check_name(value)
+        return None if value is None else _check_name(value, "dataset name")
 
     @field_validator("columns")
     @classmethod

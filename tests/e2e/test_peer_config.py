@@ -80,7 +80,8 @@ def test_named_datasets_beside_the_default_one(tmp_path: Path) -> None:
     ('csv = "a.csv"\ntable = "t"', "a csv dataset is the whole file: it takes no table or query"),
     ('postgresql = "postgresql://r:hunter2@h/db"\ntable = "t"', "holds a password: remove it"),
     ('csv = "a.csv"\npassword_env = "X"', "password_env is for a postgresql dataset only"),
-    ('csv = "a.csv"\ncolumns = { "a b" = "c" }', "'a b' is not a spec column name"),
+    ('csv = "a.csv"\ncolumns = { "a b" = "c" }', "'a b' = 'c': write spec name = \"source column\""),
+    ('csv = "a.csv"\ncolumns = { a = "" }', "'a' = '': write spec name"),
     ('csv = "a.csv"\nquery2 = "x"', "Extra inputs are not permitted"),
 ])
 def test_a_bad_dataset_is_refused_naming_it(tmp_path: Path, dataset: str, message: str) -> None:
@@ -100,6 +101,10 @@ def test_a_passphrase_in_the_file_is_refused(tmp_path: Path) -> None:
         PeerConfig.load(write(tmp_path, 'passphrase = "hunter2"\n' + GOOD))
     with pytest.raises(ConfigError, match=r"key 'data.passphrase'"):
         PeerConfig.load(write(tmp_path, GOOD + 'passphrase = "hunter2"\n'))
+    with pytest.raises(ConfigError, match=r"key 'datasets.clinic.password': .* name the environment variable "
+                                          "holding the database password with password_env"):
+        PeerConfig.load(write(tmp_path, GOOD + '[datasets.clinic]\npostgresql = "host=db"\ntable = "t"\n'
+                                               'password = "hunter2"\n'))
 
 
 @pytest.mark.parametrize(("extra", "message"), [
