@@ -238,10 +238,9 @@ def _select(con: duckdb.DuckDBPyConnection, name: str, names: Mapping[str, str])
     """The columns of table ``name`` under their spec names, in the source's row order."""
     position = {s: j for j, s in enumerate(dict.fromkeys(names.values()))}
     selection = ", ".join(f"c{position[s]} AS {quoted(c)}" for c, s in names.items())
-    cursor = con.execute(f"SELECT {selection} FROM {name}")  # noqa: S608 - quoted names, our table
-    rows = cursor.fetchall()
-    header = [d[0] for d in cursor.description or ()]
-    return {c: [row[i] for row in rows] for i, c in enumerate(header)}
+    rows = con.execute(f"SELECT {selection} FROM {name}").fetchall()  # noqa: S608 - quoted names, our table
+    # By position: DuckDB compares names without case, so the result's names may not be the spec's.
+    return {c: [row[i] for row in rows] for i, c in enumerate(names)}
 
 
 def _check_columns(source: str, row: str, header: Sequence[str], columns: Sequence[str], has: str) -> None:

@@ -99,6 +99,14 @@ def test_two_datasets_may_both_have_a_target_column(tmp_path: Path) -> None:
         data_for(SPEC, datasets)
 
 
+def test_names_that_differ_only_in_case_are_two_columns(tmp_path: Path) -> None:
+    # DuckDB compares names without case; the columns keep their own all the same.
+    csv = tmp_path / "case.csv"
+    csv.write_text("a,A\n1,10\n2,20\n")
+    table = read_table(spec(analysis="summary", columns=("a", "A"), reveal=("count", "mean")), Dataset(csv))
+    assert table.numeric["a"].tolist() == [1.0, 2.0] and table.numeric["A"].tolist() == [10.0, 20.0]
+
+
 def test_bad_cells_name_the_source_the_row_and_the_column(tmp_path: Path) -> None:
     text = write_parquet(tmp_path / "text.parquet", [("31", 1.0, "north"), ("1_000", 2.0, "süd")], "VARCHAR")
     with pytest.raises(ConfigError, match=rf"text.parquet \(its column '{AGE}' read as 'age'\), row 2, "
