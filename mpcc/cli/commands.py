@@ -320,7 +320,7 @@ def job_plan(spec: JobSpec) -> dict[str, Any]:
     return {"analysis": spec.analysis, "title": spec.title, "spec": spec.canonical(),
             "spec_hash": "0x" + spec_hash(spec.canonical()).hex(),
             "reads": {"numeric": list(numeric_columns(spec)), "categorical": list(categorical_columns(spec))},
-            "reveal": list(spec.reveal), "participants": list(spec.participants),
+            "dataset": spec.dataset, "reveal": list(spec.reveal), "participants": list(spec.participants),
             "needs": {str(k): n for k, n in needs}, "stock": stock_text(needs),
             "auditable": auditable_plan(spec)}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mpcc.cli.commands import spec_fields
+from mpcc.cli.commands import job_plan, spec_fields
 from mpcc.demo.local import LocalConsortium
 from offchain.analytics import stats
 from offchain.analytics.sources import DEFAULT_DATASET, Dataset, ParquetFile
@@ -77,7 +77,8 @@ def test_a_dataset_a_member_does_not_have_is_refused_before_anything_is_sent(con
 
 
 def test_job_options_name_the_dataset(tmp_path: Path) -> None:
-    assert spec_fields(None, "mean", "target", None, None, "wine")["dataset"] == "wine"
+    fields = spec_fields(None, "mean", "target", "0x" + "11" * 20 + ",0x" + "22" * 20, None, "wine")
+    assert fields["dataset"] == "wine" and job_plan(JobSpec(**fields))["dataset"] == "wine"
     with pytest.raises(ConfigError, match="invalid job spec: dataset"):
         spec_fields(None, "mean", "target", None, None, "no such")
     file = tmp_path / "spec.json"
