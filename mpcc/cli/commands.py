@@ -30,6 +30,8 @@ from mpcc.progress import NoProgress, Reporter
 from mpcc.records import existing_job, job_status
 from mpcc.service.server import ServiceProcess, parse_stock, serve
 from offchain.analytics import registry
+from offchain.analytics.data import data_for
+from offchain.analytics.sources import unbound_columns
 from offchain.analytics.spec import REVEALS, JobSpec, categorical_columns, load_json, numeric_columns
 from offchain.auditable import program, routes
 from offchain.auditable.routes import Route, route
@@ -250,7 +252,7 @@ _PLACEHOLDERS = ("0x" + "00" * 19 + "01", "0x" + "00" * 19 + "02")
 
 
 def spec_fields(spec_file: Path | None, analysis: str | None, column: str | None,
-                participants: str | None, title: str | None) -> dict[str, Any]:
+                participants: str | None, title: str | None, dataset: str | None = None) -> dict[str, Any]:
     """A job spec's fields from a JSON file or from options, validated as far as possible offline.
 
     Participants may be missing (the file and ``--participants`` name none): then
@@ -268,6 +270,10 @@ def spec_fields(spec_file: Path | None, analysis: str | None, column: str | None
                           f"({'|'.join(REVEALS)}) and --column")
     if title:
         fields["title"] = title
+    if dataset:
+        if fields.get("dataset") not in (None, dataset):
+            raise ConfigError(f"{source} names dataset {fields['dataset']!r} and --dataset {dataset!r}; give it once")
+        fields["dataset"] = dataset
     if participants:
         named = [orgs.check_address(a.strip()) for a in participants.split(",") if a.strip()]
         given = fields.get("participants")
@@ -314,7 +320,7 @@ def job_plan(spec: JobSpec) -> dict[str, Any]:
     return {"analysis": spec.analysis, "title": spec.title, "spec": spec.canonical(),
             "spec_hash": "0x" + spec_hash(spec.canonical()).hex(),
             "reads": {"numeric": list(numeric_columns(spec)), "categorical": list(categorical_columns(spec))},
-            "reveal": list(spec.reveal), "participants": list(spec.participants),
+            "dataset": spec.dataset, "reveal": list(spec.reveal), "participants": list(spec.participants),
             "needs": {str(k): n for k, n in needs}, "stock": stock_text(needs),
             "auditable": auditable_plan(spec)}
 
@@ -371,7 +377,12 @@ def job_accept(dep: Deployment, org: orgs.Org, job_id: int, config: PeerConfig |
         raise ConfigError(f"job {job_id} cannot be served: its spec is malformed ({err}); do not accept it "
                           "(a running peer declines it)") from err
     if config is not None:
-        unbound = [c for c in (*numeric_columns(spec), *categorical_columns(spec)) if c not in config.data]
+        try:
+            data = data_for(spec, config.named_data())
+        except ConfigError as err:
+            raise ConfigError(f"job {job_id} cannot be served by this member: {err} (or let the peer "
+                              "decline it)") from err
+        unbound = unbound_columns(data, [*numeric_columns(spec), *categorical_columns(spec)])
         if unbound:
             raise ConfigError(f"job {job_id} reads column {', '.join(map(repr, unbound))}, which this peer's "
                               "configuration binds no data to: this member cannot serve it; bind the column "

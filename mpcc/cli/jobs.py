@@ -44,6 +44,8 @@ SPEC = typer.Option(None, "--spec", help="A job spec: a JSON file with the field
                                          "(see examples/specs/); participants may be left out.")
 ANALYSIS = typer.Option(None, "--analysis", help="Without --spec: count | sum | mean of --column.")
 COLUMN = typer.Option(None, "--column", help="Without --spec: the column the analysis reads.")
+DATASET = typer.Option(None, "--dataset", help="The dataset each participant reads the columns from "
+                                               "(its [datasets.NAME]; default: its [data]).")
 PARTICIPANTS = typer.Option(None, "--participants", help="addr,addr,... in party order "
                                                          "(default: the spec's, else every active member).")
 WAIT_S = typer.Option(3600.0, "--timeout", min=0.0, help="With --wait: give up (exit 1) after this many seconds.")
@@ -119,7 +121,8 @@ def preprocess_check(delivery: Path = typer.Argument(..., help="A delivery saved
 
 @job_app.command("plan")
 def job_plan(spec: Path | None = SPEC, analysis: str | None = ANALYSIS, column: str | None = COLUMN,
-             participants: str | None = PARTICIPANTS, rpc: str = RPC, manifest: Path = MANIFEST,
+             dataset: str | None = DATASET, participants: str | None = PARTICIPANTS, rpc: str = RPC,
+             manifest: Path = MANIFEST,
              as_json: bool = JSON_OUT) -> None:
     """Check a spec and show what a job of it reads, reveals and consumes; sends nothing.
 
@@ -127,7 +130,7 @@ def job_plan(spec: Path | None = SPEC, analysis: str | None = ANALYSIS, column: 
     Prints the --stock that lets `mpcc preprocess serve` feed one such job.
     """
 
-    fields = commands.spec_fields(spec, analysis, column, participants, None)
+    fields = commands.spec_fields(spec, analysis, column, participants, None, dataset)
     plan = commands.job_plan(commands.complete_spec(fields, active_accounts(rpc, manifest), str(spec or "options")))
     show(as_json, plan, plan_view(plan))
 
@@ -137,7 +140,7 @@ def job_propose(
     home: Path = HOME, rpc: str = RPC, manifest: Path = MANIFEST,
     service: str = typer.Option("127.0.0.1:9700", "--service", help="host:port of the preprocessing service."),
     spec: Path | None = SPEC, analysis: str | None = ANALYSIS, column: str | None = COLUMN,
-    participants: str | None = PARTICIPANTS,
+    dataset: str | None = DATASET, participants: str | None = PARTICIPANTS,
     title: str | None = typer.Option(None, "--title", help="A title for people (with --spec: replaces "
                                                               "the file's)."),
     accept_s: int = typer.Option(3600, "--accept-s", min=1, help="Seconds to accept."),
@@ -152,7 +155,7 @@ def job_propose(
     participant attested.
     """
 
-    fields = commands.spec_fields(spec, analysis, column, participants, title)
+    fields = commands.spec_fields(spec, analysis, column, participants, title, dataset)
     dep = connect(rpc, manifest)
     job_spec = commands.complete_spec(fields, active_accounts(rpc, manifest), str(spec or "options"))
     org = orgs.load(home, keystore.passphrase())

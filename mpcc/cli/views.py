@@ -128,6 +128,7 @@ def plan_view(plan: dict[str, Any]) -> list[RenderableType]:
         ("analysis", plan["analysis"]), ("title", plan["title"] or "-"),
         ("numeric columns", ", ".join(reads["numeric"]) or "-"),
         ("categorical columns", ", ".join(reads["categorical"]) or "-"),
+        ("dataset", plan.get("dataset") or "default ([data])"),
         ("reveals", ", ".join(plan["reveal"])), ("participants", len(plan["participants"])),
         ("spec hash", plan["spec_hash"])]
     audit = plan.get("auditable")

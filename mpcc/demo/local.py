@@ -19,6 +19,7 @@ from mpcc.analyst import propose_job
 from mpcc.consortium import admit, bootstrap_members, fund_from_test_account
 from mpcc.peer.member import JobOutcome, MemberPeer
 from mpcc.service.dealing import Offer, PreprocessingService
+from offchain.analytics.sources import DEFAULT_DATASET
 from offchain.analytics.spec import JobSpec
 from offchain.auditable import routes
 from offchain.net.memory import MemoryNetwork, run_parties
@@ -64,7 +65,7 @@ class LocalConsortium:
             admit(dep, members[i], members[:i])
         caches = [cache_dir / f"peer-{i}.sqlite" if cache_dir else org.home / "tuples.sqlite"
                   for i, org in enumerate(members)]
-        peers = [MemberPeer(org, dep, TupleCache(path), dict(binding))
+        peers = [MemberPeer(org, dep, TupleCache(path), {DEFAULT_DATASET: dict(binding)})
                  for org, binding, path in zip(members, data, caches, strict=True)]
         service = PreprocessingService(dep, service_account, dep.registry.active_members(), state)
         keys = [open_key_share(p.org.identity, service.sealed_keys[i], i, service.group)

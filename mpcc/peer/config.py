@@ -16,14 +16,26 @@ Example::
     max_connections = 512                # open at once on the MPC listener
     max_connections_per_host = 128       # open at once from one remote address
 
-    [data]
+    [data]                               # the default dataset, column by column
     income = "data/incomes.csv"          # a CSV file with a column "income"
     age = { sqlite = "data/clinic.db", query = "SELECT age, bmi FROM patients" }
     bmi = { sqlite = "data/clinic.db", query = "SELECT age, bmi FROM patients" }
 
+    [datasets.wine]                      # a named dataset: one source (a spec's "dataset")
+    parquet = "data/wine.parquet"        # or csv = FILE, sqlite = FILE, postgresql = "postgresql://..."
+    columns = { target = "od280/od315_of_diluted_wines" }   # spec name = source column
+
+    [datasets.clinic]
+    postgresql = "postgresql://reader@db.example/clinic"     # no password here
+    password_env = "PGPASSWORD_CLINIC"   # or libpq's PGPASSWORD / ~/.pgpass
+    query = "SELECT age, bmi FROM patients"                 # or table = "patients"
+
 Relative paths are relative to the file. The file holds no secret: the
 passphrase of the keys comes from ``MPCC_PASSPHRASE`` or a prompt, and a
-``passphrase`` key is refused. Every error names the file and the key.
+``passphrase`` key (or a password in a connection string) is refused. Every
+error names the file and the key. ``[data]`` is the dataset named
+``default``, which a spec naming no dataset reads; a file declares either it
+or ``[datasets.default]``.
 """
 
 from __future__ import annotations
@@ -35,13 +47,25 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from offchain.analytics.data import Binding, SqlSource
+from offchain.analytics.sources import (
+    DEFAULT_DATASET,
+    Binding,
+    Data,
+    Dataset,
+    ParquetFile,
+    PostgresSource,
+    Source,
+    SqlSource,
+    check_conninfo,
+)
 from offchain.errors import ConfigError
 from offchain.net.address import check_host_port
 from offchain.net.limits import ConnectionLimits
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SECRET_KEYS = ("passphrase", "password", "secret", "private_key")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_SOURCES = ("csv", "parquet", "sqlite", "postgresql")
 
 AcceptPolicy = Literal["auto", "manual"] | list[str]
 
@@ -67,6 +91,57 @@ class SqlBinding(BaseModel):
     query: str = Field(min_length=1)
 
 
+class DatasetConfig(BaseModel):
+    """A named dataset: one source (csv, parquet, sqlite or postgresql) and its columns' spec names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    csv: Path | None = None
+    parquet: Path | None = None
+    sqlite: Path | None = None
+    postgresql: str | None = None
+    table: str | None = Field(None, min_length=1)
+    query: str | None = Field(None, min_length=1)
+    password_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetConfig:
+        given = [key for key in _SOURCES if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a dataset has exactly one source of {', '.join(_SOURCES)}; it has "
+                             f"{', '.join(given) or 'none'}")
+        database = given[0] in ("sqlite", "postgresql")
+        if database and (self.table is None) == (self.query is None):
+            raise ValueError(f"a {given[0]} dataset reads either table = NAME or query = \"SELECT ...\"")
+        if not database and (self.table or self.query):
+            raise ValueError(f"a {given[0]} dataset is the whole file: it takes no table or query")
+        if self.password_env and given[0] != "postgresql":
+            raise ValueError("password_env is for a postgresql dataset only")
+        if self.postgresql is not None:
+            check_conninfo(self.postgresql)
+        bad = [name for name, source in self.columns.items() if not _NAME.match(name) or not source]
+        if bad:
+            raise ValueError(f"columns: {bad[0]!r} = {self.columns[bad[0]]!r}: write spec name = \"source column\", "
+                             "the spec name a letter or _ then letters, digits or _, the source column not empty")
+        return self
+
+    def resolved(self, base: Path) -> DatasetConfig:
+        """This dataset with its file made absolute against ``base``."""
+        return self.model_copy(update={key: base / getattr(self, key) for key in ("csv", "parquet", "sqlite")
+                                       if getattr(self, key) is not None})
+
+    def source(self) -> Source:
+        """The source, as offchain.analytics.sources reads it."""
+        if self.postgresql is not None:
+            return PostgresSource(self.postgresql, self.query or "", self.table or "", self.password_env or "")
+        if self.sqlite is not None:
+            return SqlSource(self.sqlite, self.query or "", self.table or "")
+        if self.parquet is not None:
+            return ParquetFile(self.parquet)
+        return self.csv or Path()
+
+
 class PeerConfig(BaseModel):
     """The validated contents of ``ORG.toml``; paths are absolute once loaded."""
 
@@ -87,6 +162,7 @@ class PeerConfig(BaseModel):
     max_connections: int = Field(512, ge=1)
     max_connections_per_host: int = Field(128, ge=1)
     data: dict[str, Path | SqlBinding] = Field(default_factory=dict)
+    datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
 
     @field_validator("data", mode="before")
     @classmethod
@@ -109,6 +185,14 @@ class PeerConfig(BaseModel):
             out[column] = binding
         return out
 
+    @field_validator("datasets")
+    @classmethod
+    def _dataset_names(cls, value: dict[str, DatasetConfig]) -> dict[str, DatasetConfig]:
+        bad = [name for name in value if not _NAME.match(name)]
+        if bad:
+            raise ValueError(f"dataset name {bad[0]!r} must be a letter or _ then letters, digits or _")
+        return value
+
     @field_validator("listen", "service")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
@@ -120,6 +204,13 @@ class PeerConfig(BaseModel):
         if isinstance(value, list) and not value:
             raise ValueError('an empty list accepts nothing: say "manual" instead')
         return value
+
+    @model_validator(mode="after")
+    def _one_default(self) -> PeerConfig:
+        if self.data and DEFAULT_DATASET in self.datasets:
+            raise ValueError(f"[data] is the dataset {DEFAULT_DATASET!r}: declare it or "
+                             f"[datasets.{DEFAULT_DATASET}], not both")
+        return self
 
     @model_validator(mode="after")
     def _caps(self) -> PeerConfig:
@@ -162,6 +253,10 @@ class PeerConfig(BaseModel):
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path}: not valid TOML: {err}") from err
         secret = _secret_key(raw)
+        if secret is not None and secret.startswith("datasets."):
+            raise ConfigError(f"{path}: key {secret!r}: secrets never go in the configuration file; name the "
+                              "environment variable holding the database password with password_env (or use "
+                              "PGPASSWORD or ~/.pgpass)")
         if secret is not None:
             raise ConfigError(f"{path}: key {secret!r}: secrets never go in the configuration file; "
                               "set MPCC_PASSPHRASE or answer the prompt")
@@ -184,9 +279,17 @@ class PeerConfig(BaseModel):
             "data": {column: absolute(p) if isinstance(p, Path)
                      else SqlBinding(sqlite=absolute(p.sqlite), query=p.query)
                      for column, p in self.data.items()},
+            "datasets": {name: d.resolved(base) for name, d in self.datasets.items()},
         })
 
     def bindings(self) -> dict[str, Binding]:
         """The data bindings as ``read_table`` takes them."""
         return {column: b if isinstance(b, Path) else SqlSource(b.sqlite, b.query)
                 for column, b in self.data.items()}
+
+    def named_data(self) -> dict[str, Data]:
+        """Every dataset by name, as ``read_table`` takes them: ``[data]`` is the default one."""
+        named: dict[str, Data] = {DEFAULT_DATASET: self.bindings()} if self.data else {}
+        for name, dataset in self.datasets.items():
+            named[name] = Dataset(dataset.source(), dict(dataset.columns))
+        return named

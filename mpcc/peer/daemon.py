@@ -194,7 +194,7 @@ class Daemon:
                               f"consortium at {config.manifest} (its status: {status}); "
                               + ("the members may reinstate it (`mpcc org vote reinstate`)" if status == "suspended"
                                  else "join and be approved first"))
-        peer = MemberPeer(org, dep, TupleCache(config.cache_path), config.bindings(), timeout_s=config.timeout_s,
+        peer = MemberPeer(org, dep, TupleCache(config.cache_path), config.named_data(), timeout_s=config.timeout_s,
                           report_liveness=False, poll_s=min(config.poll_s, 0.25))
         settings = ChannelSettings(timeout=config.timeout_s, connect_timeout=config.connect_timeout_s)
         channels = Channels(TlsCredentials.from_identity(org.identity, passphrase), settings, org.account.address,

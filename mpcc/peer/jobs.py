@@ -2,17 +2,17 @@
 
 A job naming this member is accepted by the configured policy (or waits for
 ``mpcc job accept``) once this member's data for it validated. A job it
-cannot serve (a spec that does not parse, a column it binds no data to, data
-that does not validate, a job outside its accept policy) it declines on chain
-at once with a reason code, which aborts the job for everyone and hands its
-tuples back (``JobManager.decline``); ``mpcc job status`` shows who declined
-and why. When every
-participant accepted, the peer connects to them (roster: the job id as 32
-bytes big-endian) and runs ``MemberPeer.run_job``. A participant that goes
-silent is not evidence of cheating: the job is left to expire at its
-deadline, which the daemon enforces with ``expire`` for its own jobs. A job
-found in progress when the peer starts (it restarted mid-job) cannot be
-resumed, since the protocol state was in memory: it is left to expire too.
+cannot serve (a spec that does not parse, a dataset it does not have, a
+column it binds no data to, data that does not validate, a job outside its
+accept policy) it declines on chain at once with a reason code, which aborts
+the job for everyone and hands its tuples back (``JobManager.decline``);
+``mpcc job status`` shows who declined and why. When every participant
+accepted, the peer connects to them (roster: the job id as 32 bytes
+big-endian) and runs ``MemberPeer.run_job``. A participant that goes silent
+is not evidence of cheating: the job is left to expire at its deadline,
+which the daemon enforces with ``expire`` for its own jobs. A job found in
+progress when the peer starts (it restarted mid-job) cannot be resumed,
+since the protocol state was in memory: it is left to expire too.
 """
 
 from __future__ import annotations
@@ -169,10 +169,9 @@ class Jobs:
             await self.decline(job_id, DeclineReason.POLICY,
                                f"{spec.analysis} by {proposer} is outside the accept policy")
             return False
-        unbound = peer.unbound_columns(spec)
-        if unbound:
-            await self.decline(job_id, DeclineReason.DATA_MISSING,
-                               f"no data is bound to column {', '.join(map(repr, unbound))} here")
+        missing = peer.missing_data(spec)
+        if missing:
+            await self.decline(job_id, DeclineReason.DATA_MISSING, missing)
             return False
         try:
             await peer.load_data(spec)

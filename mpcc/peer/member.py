@@ -27,7 +27,8 @@ from mpcc.orgs import Org
 from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.common import input_commitment
-from offchain.analytics.data import Binding, Table
+from offchain.analytics.data import Data, Table, data_for
+from offchain.analytics.sources import unbound_columns
 from offchain.analytics.spec import JobSpec, categorical_columns, numeric_columns
 from offchain.auditable import program as auditable_program
 from offchain.auditable import summary as auditable_summary
@@ -109,7 +110,7 @@ class MemberPeer:
     org: Org
     dep: Deployment
     cache: TupleCache
-    data: dict[str, Binding] = field(default_factory=dict)
+    datasets: dict[str, Data] = field(default_factory=dict)  # by name; [data] is "default"
     timeout_s: float = 60.0
     # A peer that went silent (timeout, closed channel, stalled chain step) is not
     # evidence of cheating: with this False such aborts are not reported on chain
@@ -184,13 +185,18 @@ class MemberPeer:
             raise ChainError(f"job {job_id}: the spec's participants differ from the chain's")
         return spec
 
-    def unbound_columns(self, spec: JobSpec) -> list[str]:
-        """The columns the spec reads that this member binds no data to."""
-        return [c for c in (*numeric_columns(spec), *categorical_columns(spec)) if c not in self.data]
+    def missing_data(self, spec: JobSpec) -> str | None:
+        """Why this member has no data for the spec (no such dataset, an unbound column); None if it has."""
+        try:
+            data = data_for(spec, self.datasets)
+        except ConfigError as err:
+            return str(err)
+        unbound = unbound_columns(data, [*numeric_columns(spec), *categorical_columns(spec)])
+        return f"no data is bound to column {', '.join(map(repr, unbound))} here" if unbound else None
 
     async def load_data(self, spec: JobSpec) -> Table:
-        """This member's data for the spec's columns, validated before anything is sent."""
-        return await self.disk(registry.read_table, spec, self.data)
+        """This member's data for the spec's columns, from the dataset it names, validated before anything is sent."""
+        return await self.disk(registry.read_table, spec, data_for(spec, self.datasets))
 
     async def reserved_ranges(self, job_id: int) -> list[tuple[bytes, int, int]]:
         """The tuple ranges the chain reserved for the job, in chain order."""

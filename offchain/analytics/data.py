@@ -1,74 +1,62 @@
-"""An organisation's data for a job: columns from CSV files or SQLite queries, validated before use.
+"""An organisation's data for a job: a dataset's columns, validated before use.
 
-Nothing is sent before every value has been read and checked: a missing file or
-column, an empty or non-numeric cell, a value outside the fixed-point range, a
-category outside the spec's domain or more rows than the spec's ``max_rows``
-raises ``ConfigError`` naming the file (or database and query), the row and
-the column. In a CSV file blank lines are skipped and rows are numbered as in
-the file (the header is row 1); a query's rows are numbered from 1, its
+The columns come from a dataset (offchain.analytics.sources: a CSV, Parquet,
+SQLite or PostgreSQL source, or the ``[data]`` map of columns to CSV files and
+SQLite queries), read through DuckDB. Nothing is sent before every value has
+been read and checked: a missing file or column, an empty or non-numeric cell,
+a value outside the fixed-point range, a category outside the spec's domain or
+more rows than the spec's ``max_rows`` raises ``ConfigError`` naming the file
+(or database and table or query), the row and the column. In a CSV file blank
+lines are skipped and rows are numbered as in the file (the header is row 1);
+the rows of a Parquet file, a table or a query are numbered from 1, a query's
 columns are named by the query (``SELECT age, bmi AS weight FROM ...``) and
 NULL is a missing value. Databases are opened read-only.
 
 A column is checked whole (numpy masks over its parsed cells, ``float`` being
 the parser); the error names the first bad cell of the first bad column,
-numeric columns before categorical ones. A numeric cell is plain ASCII: ``float`` also reads
-``1_000`` and digits of other scripts, which are refused; a column named twice (in a
-header or a query) is refused, and a query may only read (an authorizer refuses ATTACH,
-PRAGMA and writes).
+numeric columns before categorical ones. A numeric cell given as text is plain
+ASCII: ``float`` also reads ``1_000`` and digits of other scripts, which are
+refused (a Parquet column typed as numbers holds numbers); a column named twice
+(in a header, a schema or a query) is refused, and a SQLite query may only read
+(an authorizer refuses ATTACH, PRAGMA and writes).
 """
 
 from __future__ import annotations
 
-import csv
 import math
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress
-from operator import itemgetter
 from pathlib import Path
 from typing import cast
 
 import numpy as np
 
+from offchain.analytics.sources import (
+    DEFAULT_DATASET,
+    Binding,
+    Data,
+    Dataset,
+    RawColumn,
+    Source,
+    SqlSource,
+    read_columns,
+    read_csv,
+    unbound_columns,
+)
 from offchain.analytics.spec import JobSpec, categorical_columns, numeric_columns
 from offchain.errors import ConfigError
+
+__all__ = ["Binding", "Data", "Dataset", "RawColumn", "SqlSource", "Table", "data_for", "read_column",
+           "read_features", "read_table", "table_from_cells", "table_from_columns"]
 
 
 def read_column(path: Path, column: str, k: int = 64, f: int = 20) -> list[float]:
     """The numeric values of ``column`` in CSV ``path`` (header row first), validated."""
-    values = _numbers(str(path), column, _read_cells(path, [column])[column], 2 ** (k - 1 - f))
+    values = _numbers(str(path), column, read_csv(path, [column])[column], 2 ** (k - 1 - f))
     if not values.size:
         raise ConfigError(f"{path}: column {column!r} has no values")
     floats: list[float] = values.tolist()
     return floats
-
-
-@dataclass(frozen=True)
-class SqlSource:
-    """Rows of ``query`` against the local SQLite database ``database`` (opened read-only)."""
-
-    database: Path
-    query: str
-
-    def __str__(self) -> str:
-        return f"{self.database} (query {self.query!r})"
-
-
-#: What a spec column is bound to: a CSV file, or a query.
-Binding = Path | SqlSource
-
-
-@dataclass(frozen=True)
-class RawColumn:
-    """One column's cells as read, unvalidated, and the row number of each (as errors name rows).
-
-    A cell is a CSV cell's text, or a value a query returned; either is validated
-    as its text (``_text``: NULL is the empty text, a missing value).
-    """
-
-    lines: Sequence[int]
-    cells: Sequence[object]
 
 
 # Tables: every column a spec reads, validated against the spec ---------------------------------
@@ -81,8 +69,8 @@ class Table:
     codes: Mapping[str, np.ndarray]
 
 
-def read_table(spec: JobSpec, bindings: Mapping[str, Binding]) -> Table:
-    """The columns ``spec`` reads, each from the CSV file or query bound to it, validated.
+def read_table(spec: JobSpec, data: Data) -> Table:
+    """The columns ``spec`` reads from ``data`` (a dataset, or the ``[data]`` map), validated.
 
     Columns bound to the same file (or the same query) are read from it together
     (one row = one record); columns from different sources must have the same
@@ -90,20 +78,22 @@ def read_table(spec: JobSpec, bindings: Mapping[str, Binding]) -> Table:
     ``ConfigError`` names the file, row and column of the first bad cell.
     """
     wanted = [*numeric_columns(spec), *categorical_columns(spec)]
-    missing = [c for c in wanted if c not in bindings]
+    missing = unbound_columns(data, wanted)
     if missing:
         raise ConfigError(f"no data file is bound to column {missing[0]!r}; add it to the "
                           "organisation's data bindings")
-    cells: dict[str, RawColumn] = {}
-    sources: dict[str, str] = {}
-    for source in dict.fromkeys(bindings[c] for c in wanted):
-        columns = [c for c in wanted if bindings[c] == source]
-        if isinstance(source, SqlSource):
-            cells.update(_read_query(source, columns))
-        else:
-            cells.update(_read_cells(Path(source), columns))
-        sources.update({c: str(source) for c in columns})
+    cells, sources = read_columns(data, wanted)
     return table_from_cells(spec, cells, sources)
+
+
+def data_for(spec: JobSpec, datasets: Mapping[str, Data]) -> Data:
+    """The dataset ``spec`` names (the default one if it names none); ``ConfigError`` if there is none."""
+    name = spec.dataset or DEFAULT_DATASET
+    if name not in datasets:
+        have = ", ".join(sorted(datasets)) or "none"
+        raise ConfigError(f"the spec reads dataset {name!r}, which this organisation does not have "
+                          f"(its datasets: {have}); declare it under [datasets.{name}]")
+    return datasets[name]
 
 
 def table_from_columns(spec: JobSpec, columns: Mapping[str, Sequence[object]],
@@ -142,7 +132,7 @@ def table_from_cells(spec: JobSpec, cells: Mapping[str, RawColumn],
     return Table(rows, numeric, codes)
 
 
-def read_features(source: Binding, numeric: Sequence[str], categorical: Mapping[str, Sequence[str]],
+def read_features(source: Source, numeric: Sequence[str], categorical: Mapping[str, Sequence[str]],
                   limit: int, hint: str) -> tuple[Table, Sequence[int]]:
     """The named columns of one file or query, validated as ``read_table`` validates a spec's, and the row numbers.
 
@@ -152,10 +142,7 @@ def read_features(source: Binding, numeric: Sequence[str], categorical: Mapping[
     |x| < ``limit``.
     """
     wanted = [*numeric, *categorical]
-    if isinstance(source, SqlSource):
-        cells = _read_query(source, wanted, hint)
-    else:
-        cells = _read_cells(Path(source), wanted, hint)
+    cells, _ = read_columns(Dataset(source), wanted, hint)
     lines = next(iter(cells.values())).lines if cells else ()
     if not lines:
         raise ConfigError(f"no rows in {source}")
@@ -268,88 +255,3 @@ def _in_bins(spec: JobSpec, values: np.ndarray, raw: RawColumn, source: str) -> 
         i = int(bad[0])
         raise ConfigError(f"{source}, row {raw.lines[i]}, column {spec.columns[0]!r}: "
                           f"{_text(raw.cells[i])!r} is outside the histogram's bins [{low}, {high}]")
-
-
-# Sources: CSV files and SQLite queries, read whole before any cell is checked ------------------
-def _read_cells(path: Path, columns: list[str], hint: str = "") -> dict[str, RawColumn]:
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-    except FileNotFoundError:
-        raise ConfigError(f"data file {path} does not exist; check the organisation's data binding") from None
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise ConfigError(f"{path}: not a readable UTF-8 CSV file ({err})") from err
-    if not rows:
-        raise ConfigError(f"{path}: empty file, expected a header row with columns {columns}")
-    header = [h.strip() for h in rows[0]]
-    for column in columns:
-        if column not in header:
-            raise ConfigError(f"{path}: no column {column!r}; the header has {header}{hint}")
-        _check_unique(str(path), "row 1 (the header)", header, column)
-    lines, body = _filled_rows(rows)
-    shortest = min(map(len, body), default=0)
-    return {c: RawColumn(lines, _cells_at(body, header.index(c), shortest)) for c in columns}
-
-
-def _filled_rows(rows: list[list[str]]) -> tuple[Sequence[int], list[list[str]]]:
-    """The rows after the header with a non-blank cell, and their numbers (the header is row 1)."""
-    body, lines = rows[1:], range(2, len(rows) + 1)
-    # "".join(row).strip() is empty exactly when every cell of the row is blank.
-    filled = list(map(bool, map(str.strip, map("".join, body))))
-    if all(filled):
-        return lines, body
-    return list(compress(lines, filled)), list(compress(body, filled))
-
-
-def _cells_at(rows: list[list[str]], index: int, shortest: int) -> list[str]:
-    """Cell ``index`` of every row; "" (a missing value) where a row is shorter."""
-    if index < shortest:
-        return list(map(itemgetter(index), rows))
-    return [row[index] if index < len(row) else "" for row in rows]
-
-
-def _check_unique(source: str, row: str, header: Sequence[str], column: str) -> None:
-    """Refuses a column named twice: which of them a job would read is anybody's guess."""
-    at = [i + 1 for i, name in enumerate(header) if name == column]
-    if len(at) > 1:
-        raise ConfigError(f"{source}, {row}, column {column!r}: the name is given to {len(at)} columns "
-                          f"(positions {', '.join(map(str, at))}); rename all but one")
-
-
-#: What a binding's query may do: read tables and call functions, nothing else (no ATTACH,
-#: which would create a file, no PRAGMA, no write even to a temporary table).
-_READ_ONLY_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-                                sqlite3.SQLITE_RECURSIVE})
-
-
-def _read_only(action: int, *_: object) -> int:
-    return sqlite3.SQLITE_OK if action in _READ_ONLY_ACTIONS else sqlite3.SQLITE_DENY
-
-
-def _read_query(source: SqlSource, columns: list[str], hint: str = "") -> dict[str, RawColumn]:
-    if not source.database.is_file():
-        raise ConfigError(f"database {source.database} does not exist; check the organisation's data binding")
-    try:
-        db = sqlite3.connect(source.database.resolve().as_uri() + "?mode=ro", uri=True)
-    except sqlite3.Error as err:
-        raise ConfigError(f"{source}: cannot open the database: {err}") from err
-    try:
-        db.set_authorizer(_read_only)
-        cursor = db.execute(source.query)
-        if cursor.description is None:
-            raise ConfigError(f"{source}: the query returns no rows; it must be a SELECT")
-        header = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
-    except sqlite3.DatabaseError as err:
-        hint = ("; a binding's query may only read (SELECT): ATTACH, PRAGMA and writes are refused"
-                if "not authorized" in str(err) else "")
-        raise ConfigError(f"{source}: the query failed: {err}{hint}") from err
-    finally:
-        db.close()
-    for column in columns:
-        if column not in header:
-            raise ConfigError(f"{source}: no column {column!r}; the query returns {header} "
-                              f"(name it with AS {column}){hint}")
-        _check_unique(str(source), "its result", header, column)
-    lines = range(1, len(rows) + 1)
-    return {c: RawColumn(lines, list(map(itemgetter(header.index(c)), rows))) for c in columns}

@@ -77,7 +77,7 @@ Analysis = Literal["count", "sum", "mean", "summary", "histogram", "frequency", 
                    "correlation", "linear_regression", "naive_bayes", "gaussian_naive_bayes", "decision_tree",
                    "kmeans", "t_test", "chi_square"]
 _NEW_FIELDS: dict[str, object] = {"column": "", "columns": (), "group_by": None, "label": None, "domains": {},
-                                  "max_rows": None, "params": {}, "auditable": False}
+                                  "max_rows": None, "params": {}, "auditable": False, "dataset": None}
 
 
 class FixedPoint(BaseModel):
@@ -121,9 +121,9 @@ class Params(BaseModel):
         return self
 
 
-def _check_name(value: str) -> str:
+def _check_name(value: str, what: str = "column name") -> str:
     if not _COLUMN.match(value):
-        raise ValueError(f"column name {value!r} must be a letter or _ then letters, digits or _")
+        raise ValueError(f"{what} {value!r} must be a letter or _ then letters, digits or _")
     return value
 
 
@@ -146,11 +146,17 @@ class JobSpec(BaseModel):
     max_rows: int | None = Field(None, ge=1, le=10**7)
     params: Params = Params()
     auditable: bool = False  # Pedersen-committed shares, result verified on chain (offchain.auditable)
+    dataset: str | None = None  # each party's dataset the columns are read from; None: its default one
 
     @field_validator("column")
     @classmethod
     def _column(cls, value: str) -> str:
         return _check_name(value) if value else value
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, value: str | None) -> str | None:
+        return None if value is None else _check_name(value, "dataset name")
 
     @field_validator("columns")
     @classmethod

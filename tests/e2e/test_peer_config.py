@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from offchain.analytics.data import SqlSource
+from offchain.analytics.sources import Dataset, ParquetFile, PostgresSource
 from offchain.errors import ConfigError
 from mpcc.peer.config import PeerConfig
 from mpcc.service.server import parse_stock
@@ -41,11 +42,69 @@ def test_columns_may_be_bound_to_a_query_on_a_local_database(tmp_path: Path) -> 
         PeerConfig.load(write(tmp_path, GOOD + 'age = { sqlite = "c.db", sql = "SELECT 1" }\n'))
 
 
+DATASETS = """
+[datasets.wine]
+parquet = "data/wine.parquet"
+columns = { target = "od280/od315_of_diluted_wines", age = "Age (years)" }
+
+[datasets.clinic]
+postgresql = "postgresql://reader@db.example/clinic"
+password_env = "PGPASSWORD_CLINIC"
+table = "patients"
+
+[datasets.trial]
+sqlite = "data/trial.db"
+query = "SELECT * FROM visits"
+"""
+
+
+def test_named_datasets_beside_the_default_one(tmp_path: Path) -> None:
+    named = PeerConfig.load(write(tmp_path, GOOD + DATASETS)).named_data()
+    assert named == {
+        "default": {"income": tmp_path / "data" / "a.csv"},
+        "wine": Dataset(ParquetFile(tmp_path / "data" / "wine.parquet"),
+                        {"target": "od280/od315_of_diluted_wines", "age": "Age (years)"}),
+        "clinic": Dataset(PostgresSource("postgresql://reader@db.example/clinic", table="patients",
+                                         password_env="PGPASSWORD_CLINIC")),
+        "trial": Dataset(SqlSource(tmp_path / "data" / "trial.db", "SELECT * FROM visits")),
+    }
+    only = PeerConfig.load(write(tmp_path, GOOD.split("[data]")[0] + '[datasets.default]\ncsv = "a.csv"\n'))
+    assert only.named_data() == {"default": Dataset(tmp_path / "a.csv")}
+
+
+@pytest.mark.parametrize(("dataset", "message"), [
+    ('csv = "a.csv"\nparquet = "a.parquet"', "exactly one source of csv, parquet, sqlite, postgresql; it has csv, "
+                                             "parquet"),
+    ('sqlite = "a.db"', "a sqlite dataset reads either table = NAME or query"),
+    ('postgresql = "postgresql://r@h/db"\ntable = "t"\nquery = "SELECT 1"', "either table = NAME or query"),
+    ('csv = "a.csv"\ntable = "t"', "a csv dataset is the whole file: it takes no table or query"),
+    ('postgresql = "postgresql://r:hunter2@h/db"\ntable = "t"', "holds a password: remove it"),
+    ('csv = "a.csv"\npassword_env = "X"', "password_env is for a postgresql dataset only"),
+    ('csv = "a.csv"\ncolumns = { "a b" = "c" }', "'a b' = 'c': write spec name = \"source column\""),
+    ('csv = "a.csv"\ncolumns = { a = "" }', "'a' = '': write spec name"),
+    ('csv = "a.csv"\nquery2 = "x"', "Extra inputs are not permitted"),
+])
+def test_a_bad_dataset_is_refused_naming_it(tmp_path: Path, dataset: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=r"key 'datasets.wine.*': .*" + message):
+        PeerConfig.load(write(tmp_path, GOOD + f"[datasets.wine]\n{dataset}\n"))
+
+
+def test_a_dataset_name_is_a_spec_name_and_default_is_declared_once(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"key 'datasets': dataset name 'my-wine' must be a letter"):
+        PeerConfig.load(write(tmp_path, GOOD + '[datasets.my-wine]\ncsv = "a.csv"\n'))
+    with pytest.raises(ConfigError, match=r"\[data\] is the dataset 'default': declare it or \[datasets.default\]"):
+        PeerConfig.load(write(tmp_path, GOOD + '[datasets.default]\ncsv = "a.csv"\n'))
+
+
 def test_a_passphrase_in_the_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"org\.toml: key 'passphrase': secrets never go in the configuration"):
         PeerConfig.load(write(tmp_path, 'passphrase = "hunter2"\n' + GOOD))
     with pytest.raises(ConfigError, match=r"key 'data.passphrase'"):
         PeerConfig.load(write(tmp_path, GOOD + 'passphrase = "hunter2"\n'))
+    with pytest.raises(ConfigError, match=r"key 'datasets.clinic.password': .* name the environment variable "
+                                          "holding the database password with password_env"):
+        PeerConfig.load(write(tmp_path, GOOD + '[datasets.clinic]\npostgresql = "host=db"\ntable = "t"\n'
+                                               'password = "hunter2"\n'))
 
 
 @pytest.mark.parametrize(("extra", "message"), [

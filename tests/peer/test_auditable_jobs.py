@@ -102,7 +102,7 @@ def test_results_that_all_participants_alter_fail_exactly_the_result_step(shared
             await super().post_result(job_id, {**result, "mean": "99999.000000"})
 
     consortium, honest_peers = shared, shared.peers
-    consortium.peers = [Colluder(p.org, p.dep, p.cache, p.data) for p in honest_peers]
+    consortium.peers = [Colluder(p.org, p.dep, p.cache, p.datasets) for p in honest_peers]
     try:
         spec = auditable(consortium)
         job_id, _ = run(consortium, spec)

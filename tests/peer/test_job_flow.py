@@ -90,7 +90,7 @@ class LyingPeer(MemberPeer):
 
 def test_a_lying_result_aborts_the_job_and_fails_the_audit(consortium: LocalConsortium) -> None:
     honest = consortium.peers[1]
-    consortium.peers[1] = LyingPeer(honest.org, honest.dep, honest.cache, honest.data)
+    consortium.peers[1] = LyingPeer(honest.org, honest.dep, honest.cache, honest.datasets)
     spec = mean_spec(consortium)
     consortium.feed(stats.needs(spec))
     job_id = consortium.propose(spec)
