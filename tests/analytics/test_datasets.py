@@ -2,7 +2,7 @@
 
 The PostgreSQL tests run against a throwaway server (initdb and pg_ctl in a
 temporary folder, as the ``postgres`` user when the tests run as root); they
-are skipped where PostgreSQL's server programs are not installed.
+fail, naming what to install, where PostgreSQL's server programs are not (scripts/setup installs them).
 """
 
 from __future__ import annotations
@@ -168,11 +168,12 @@ def postgres() -> Iterator[str]:
     """A PostgreSQL server on a Unix socket in a temporary folder: its owner's conninfo (password auth)."""
     initdb, pg_ctl = _server_program("initdb"), _server_program("pg_ctl")
     if initdb is None or pg_ctl is None:
-        pytest.skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed; scripts/setup installs them")
+        pytest.fail("PostgreSQL's server programs (initdb, pg_ctl) are not installed; run scripts/setup")
     # The server refuses to run as root: then it runs as the postgres user the Debian package made.
     user = "postgres" if os.geteuid() == 0 else None
     if user is not None and user not in {entry.pw_name for entry in pwd.getpwall()}:
-        pytest.skip("running as root, the server needs the postgres user (Debian's postgresql package makes it)")
+        pytest.fail("running as root, the server needs the postgres user (Debian's postgresql package makes it; "
+                    "run scripts/setup)")
     folder = Path(tempfile.mkdtemp(prefix="mpcc-pg-"))
     password = folder / "pw"
     password.write_text("owner-secret\n")

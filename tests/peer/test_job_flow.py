@@ -105,7 +105,7 @@ def test_bad_data_is_refused_before_any_transaction_and_the_job_expires(
         consortium: LocalConsortium, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("name,income\nHet,40000\nShrey,lots\n")
-    consortium.peers[1].data["income"] = bad
+    consortium.peers[1].datasets["default"] = {**consortium.peers[1].datasets["default"], "income": bad}
     for peer in consortium.peers:
         peer.timeout_s = 2.0
     spec = mean_spec(consortium)
