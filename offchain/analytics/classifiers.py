@@ -35,18 +35,24 @@ LTZ(k) and (C + 1) R products (a bit times a row: no truncation); the update
 C + 1 truncations.
 
 Error (ulp = 2^-f), against the same algorithm in float64 on the inputs
-rounded to f bits, with eta and 1 - eta lambda rounded to f bits as here: let
-B' = max(B, 1) for the value bound B. With e_t the largest weight error after t
-steps, a margin errs by at most (C + 1) B' e_t + 1 ulp, sigma' by 7/32 of that
-plus 1 ulp, a gradient total by R B' times that plus 1 ulp, so
+rounded to f bits, with eta and 1 - eta lambda rounded to f bits as here
+(B' = max(B, 1) for the largest |x|, e_t the weights' error vector after t steps):
 
-    logistic:  e_(t+1) <= a e_t + c,  a = 1 + eta R (C + 1) B'^2 7/32,
-               c = (1 + eta (R B' (7/32 + 1) + 1)) ulp;   e_T <= c (a^T - 1) / (a - 1)
-    SVM:       e_T <= T ulp, as long as no row's margin z_i lies within (C + 1) B' e_t
-               + 1 ulp of 1 (then the indicators are the plaintext ones and D is exact)
+    logistic:  |e_T|_2 <= T sqrt(C + 1) (1 + eta (1 + 39/32 R B')) ulp
+               when eta (7/32 sum_i |x~_i|^2 + lambda) <= 2
+    SVM:       |e_T|_inf <= T ulp, as long as no row's margin z_i lies within
+               (C + 1) B' |e_t|_inf + 1 ulp of 1 in any step
 
-(worst cases: descent usually damps the errors). A prediction sign(w . x + b)
-equals the plaintext model's unless |w . x + b| is within (C + 1) B' e_T.
+Logistic: sigma' is monotone with slopes in [0, 7/32], so the descent map moves
+an error e to (S - eta H) e, S the shrink factors and H = sum_i s_i x~_i x~_i^T
+with s_i in [0, 7/32]; under the condition (a step stable for every weight
+vector) it is non-expansive, and each step adds its roundings: 1 ulp for the
+update, eta times 1 ulp for the gradient total, R B' ulp for the sigmoids and
+7/32 R B' for the margins, per weight. Without the condition the error can
+grow by 1 + eta R (C + 1) B'^2 7/32 per step. SVM: with the plaintext
+indicators, D is exact (a bit times an input) and only the update rounds. A
+prediction sign(w . x + b) equals the plaintext model's unless |w . x + b| is
+within (C + 1) B' |e_T|_inf of 0; the tests use separated classes.
 
 Range: every value must satisfy |x| <= ``bound(spec)``, chosen so that the
 weights after T steps, |w_a| <= T eta (R B' + N) (N the noise bound below, 0
