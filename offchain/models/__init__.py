@@ -30,5 +30,5 @@ from offchain.models.model import (
 )
 
 __all__ = ["FORMAT", "MODEL_ANALYSES", "VERSION", "CategoricalNaiveBayes", "DecisionTree", "GaussianNaiveBayes",
-           "KMeans", "LinearClassifier", "LinearRegression", "LinearSVM", "LogisticRegression", "Model", "Node", "Prediction", "Row", "dumps", "export", "load", "loads",
-           "model_of", "records", "to_sklearn"]
+           "KMeans", "LinearClassifier", "LinearRegression", "LinearSVM", "LogisticRegression", "Model", "Node",
+           "Prediction", "Row", "dumps", "export", "load", "loads", "model_of", "records", "to_sklearn"]

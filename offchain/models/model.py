@@ -273,7 +273,8 @@ class LinearClassifier(Model):
 
     def scores(self, rows: Sequence[Row]) -> np.ndarray:
         """intercept + sum_a w_a x_a for every row."""
-        return self._numbers(rows) @ np.asarray(self.coefficients) + self.intercept
+        scores: np.ndarray = self._numbers(rows) @ np.asarray(self.coefficients) + self.intercept
+        return scores
 
     def predict(self, rows: Sequence[Row]) -> list[Prediction]:
         return [self.classes[1] if score > 0 else self.classes[0] for score in self.scores(rows)]
