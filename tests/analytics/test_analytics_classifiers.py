@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
 import pytest
+from harness.local import run_local
 
 from offchain.analytics import classifiers, registry
+from offchain.auditable import program, program_audit, routes
+from offchain.engine.context import Context
 from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError
 from analytics_testkit import PARTIES, opened_noise, rng, run_analysis, spec, split_tables
@@ -128,3 +132,21 @@ def test_bad_classifier_specs_are_refused(fields: dict[str, Any], message: str) 
         registry.build_spec(participants=PARTIES, analysis="kmeans", columns=("u",), max_rows=4,
                             reveal=("centroids",), params={"centroids": [[0], [1]], "iterations": 2,
                                                            "learning_rate": 0.1})
+
+
+def test_an_auditable_svm_takes_the_program_route_and_its_record_passes_the_audit() -> None:
+    s = spec(analysis="svm", columns=("u",), label="c", domains={"c": ("neg", "pos")}, max_rows=1,
+             reveal=("coefficients", "intercept"), params={"iterations": 2, "learning_rate": 0.25},
+             auditable=True)
+    assert routes.route(s) is routes.Route.PROGRAM
+    tables = split_tables(s, {"u": [-1.0, 2.0, 1.5], "c": ["neg", "pos", "pos"]})
+
+    async def party(ctx: Context) -> tuple[dict[str, str], program.Record]:
+        return await program.run_party(ctx, s, tables[ctx.party])
+
+    results = asyncio.run(run_local(3, party, needs=routes.needs(s), sacrifice=False, timeout=120))
+    result, record = results[0]
+    want = descent("svm", np.array([[-1.0], [2.0], [1.5]]), np.array([0, 1, 1]), 2, 0.25, 0.0)
+    assert np.abs(np.array([float(result["coefficient[u]"]), float(result["intercept"])]) - want).max() <= 3e-6
+    derived, steps = program_audit.audit(s, 3, record, result)
+    assert derived == result and all(step.passed for step in steps)
