@@ -23,7 +23,7 @@ The sigmoid is the piecewise-linear sigma'(z) = sum_j d_j max(z - b_j, 0), knots
 b = (-63/16, -13/8, 13/8, 63/16), slope changes d = (1/16, 5/32, -5/32, -1/16):
 0 below -63/16, slope 1/16 to -13/8, 7/32 through 0 (sigma'(0) = 1/2), 1/16 to
 63/16 and 1 above. Its largest error |sigma' - sigma| is SIGMOID_ERROR = 0.0200
-(near |z| = 2.5); knots and slopes are dyadic, so with f >= 8 they are exact.
+(at the inner knots |z| = 13/8); knots and slopes are dyadic, so with f >= 8 they are exact.
 Under MPC, max(z - b_j, 0) is (z - b_j) minus [z < b_j] (z - b_j): 4 LTZ and 4
 products per row and step. The SVM needs one LTZ per row and step, [z_i < 1].
 Each party inputs s_i x~_i for the SVM (the sign hides in the row) and, for the
@@ -99,11 +99,6 @@ SIGMOID_ERROR = 0.0200  # max over z of |sigma'(z) - 1 / (1 + e^-z)|
 MIN_F = 8  # Knots and slopes are exact with f >= 8 fractional bits.
 
 
-def sigmoid_approx(z: float) -> float:
-    """sigma'(z), the approximation trained with (public arithmetic, for readers and twins)."""
-    return sum(d * max(z - b, 0.0) for b, d in zip(KNOTS, SLOPES, strict=True))
-
-
 def _sizes(spec: JobSpec) -> tuple[int, int]:
     """(R padded rows of all parties, C + 1 weights)."""
     return (spec.max_rows or 0) * len(spec.participants), len(spec.columns) + 1
@@ -151,9 +146,10 @@ def check(spec: JobSpec) -> None:
                          "steps is too large; lower max_rows or the iterations")
     limit = bound(spec)
     if limit < 1:
+        noise = ", raise epsilon" if _noise_bound(spec) else ""
         raise ValueError(f"with {p.iterations} steps of learning rate {p.learning_rate:g} over {rows} padded "
                          f"rows, the weights could leave fixed_point k={fp.k}, f={fp.f}; lower the steps or "
-                         "the rate, or raise k")
+                         f"the rate{noise}, or raise k")
     if p.epsilon is not None and any(v is not None and abs(v) > limit for v in (p.clip_lower, p.clip_upper)):
         raise ValueError(f"the clip bounds [{p.clip_lower}, {p.clip_upper}] reach beyond the range "
                          f"+-{limit:.6g} that {spec.analysis} allows here; narrow them or lower the steps")

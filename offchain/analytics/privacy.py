@@ -68,6 +68,8 @@ a regression solves from those correlations (n clamped to 2) and, if a pivot
 of the noised system is too small, aborts revealing nothing else (linear);
 k-means centroids are S_j / n_j clamped to the clip box, or the previous
 centroid where n_j < 1 (offchain.analytics.kmeans);
+the classifiers' weights are the descent steps taken from the noised
+gradient totals (offchain.analytics.classifiers);
 min and max are the first and last bins whose noised count passes a public
 threshold (offchain.analytics.privacy_bounds: an edge of the bin, within one
 bin width of the clipped extreme when enough rows lie there). For data sets that

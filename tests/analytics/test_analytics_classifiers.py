@@ -150,3 +150,13 @@ def test_an_auditable_svm_takes_the_program_route_and_its_record_passes_the_audi
     assert np.abs(np.array([float(result["coefficient[u]"]), float(result["intercept"])]) - want).max() <= 3e-6
     derived, steps = program_audit.audit(s, 3, record, result)
     assert derived == result and all(step.passed for step in steps)
+
+
+def test_the_documented_sigmoid_error_is_the_approximations_largest() -> None:
+    z = np.linspace(-30, 30, 1_200_001)
+    error = np.abs(np.interp(z, *SIGMOID_POINTS) - 1 / (1 + np.exp(-z)))
+    assert classifiers.SIGMOID_ERROR - 1e-4 <= error.max() <= classifiers.SIGMOID_ERROR
+    # The slopes and knots of the module are those points' (the MPC run uses the module's).
+    points = np.array(SIGMOID_POINTS[0])
+    relu = np.maximum(points[:, None] - np.array(classifiers.KNOTS)[None, :], 0)
+    assert np.allclose(relu @ np.array(classifiers.SLOPES), SIGMOID_POINTS[1], rtol=0, atol=1e-15)
