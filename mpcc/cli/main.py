@@ -64,7 +64,8 @@ The life of a consortium, in order (every command has --help):
  9. mpcc job status --wait  follow it, then: mpcc job result JOB
 10. mpcc audit JOB          anyone verifies it from chain data alone
 
-A model job (naive Bayes, decision tree, k-means, linear regression) then
+A model job (naive Bayes, decision tree, k-means, linear or logistic
+regression, linear SVM) then
 predicts with `mpcc model predict JOB --data FILE` and exports as JSON with
 `mpcc model export JOB`.
 

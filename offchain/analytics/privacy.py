@@ -20,6 +20,11 @@ in the integers the totals are made of. Sensitivities:
                                                   |X_a X_b| <= M^2, rounded once like Q)
     min/max bins h_gci:        C                  (a row falls in one bin per column;
                                                   offchain.analytics.privacy_bounds)
+    gradient totals D_ta:      C (M + 1) + 2^f + 1  in ulp, per descent step t (a row moves each
+                                                  feature's total by |g x| <= M, plus 1 for the
+                                                  rounding of a truncated total, and the
+                                                  intercept's by at most 1, i.e. 2^f + 1 ulp;
+                                                  offchain.analytics.classifiers)
 
 for C numeric columns and a row of one group g (Gaussian naive Bayes: the class
 is the group; covariance, correlation and linear regression: one group, the
@@ -49,6 +54,7 @@ Privacy accounting (basic sequential composition, epsilon in total):
     chi_square:            epsilon on the whole contingency table
     covariance, correlation, linear_regression: epsilon / 3 on each of n, S_a, C_ab
     kmeans:                epsilon / (2 T) on each of n_j and S_ja in each of the T iterations
+    logistic_regression, svm: epsilon / T on the C + 1 gradient totals of each of the T steps
     decision_tree:         epsilon / (D + 1) on each of the D + 1 levels' counts, sensitivity F
                            (features) per splitting level and 1 at the last
                            (offchain.analytics.tree_privacy)
@@ -62,6 +68,8 @@ a regression solves from those correlations (n clamped to 2) and, if a pivot
 of the noised system is too small, aborts revealing nothing else (linear);
 k-means centroids are S_j / n_j clamped to the clip box, or the previous
 centroid where n_j < 1 (offchain.analytics.kmeans);
+the classifiers' weights are the descent steps taken from the noised
+gradient totals (offchain.analytics.classifiers);
 min and max are the first and last bins whose noised count passes a public
 threshold (offchain.analytics.privacy_bounds: an edge of the bin, within one
 bin width of the clipped extreme when enough rows lie there). For data sets that
@@ -94,7 +102,7 @@ import numpy as np
 
 from offchain.analytics import common, counts
 from offchain.analytics.data import Table
-from offchain.analytics.spec import JobSpec, Params, group_of, numeric_columns
+from offchain.analytics.spec import CLASSIFIERS, JobSpec, Params, group_of, numeric_columns
 from offchain.engine import estimate
 from offchain.engine.arith import mul
 from offchain.engine.bitwise import binary_sum, weighted_sum
@@ -107,7 +115,8 @@ COUNT_TABLES = ("histogram", "frequency", "naive_bayes")
 GROUPED = ("summary", "gaussian_naive_bayes", "t_test")   # Per-group totals n_g, S_gc, Q_gc.
 MATRICES = ("covariance", "correlation")        # Totals n, S_a, C_ab.
 MODELS = ("linear_regression", "kmeans")  # The totals of MATRICES; n_j, S_ja per iteration.
-NUMERIC = ("sum", "mean", *GROUPED, *MATRICES, *MODELS)
+GRADIENTS = CLASSIFIERS  # The C + 1 gradient totals of each descent step.
+NUMERIC = ("sum", "mean", *GROUPED, *MATRICES, *MODELS, *GRADIENTS)
 SUPPORTED = ("count", *COUNT_TABLES, *NUMERIC, "decision_tree", "chi_square")  # Trees: tree_privacy.
 UNIFORM_BITS = 48   # L: each Bernoulli probability is rounded to a multiple of 2^-L.
 SECURITY = 40       # W digits: Pr[G >= 2^W] = q^(2^W) <= 2^-SECURITY.
@@ -118,7 +127,7 @@ _NEEDS = {"count": {"count", "mean", "variance", "std"},
 
 @dataclass(frozen=True)
 class Noise:
-    """Noise for ``cells`` totals of one kind ("count", "sum", "squares", "cross", "bins")."""
+    """Noise for ``cells`` totals of one kind ("count", "sum", "squares", "cross", "bins", "gradient")."""
 
     part: str
     cells: int
@@ -141,6 +150,8 @@ def parts(spec: JobSpec) -> tuple[str, ...]:
         return ("count", "sum", "cross")
     if spec.analysis == "kmeans":
         return ("count", "sum")
+    if spec.analysis in GRADIENTS:
+        return ("gradient",)
     if spec.analysis == "t_test":
         return ("count", "sum", "squares")
     return tuple(p for p in ("count", "sum", "squares", "bins") if _NEEDS[p] & set(spec.reveal))
@@ -155,6 +166,8 @@ def clip_bound(spec: JobSpec) -> int:
 def plan(spec: JobSpec) -> list[Noise]:
     """The noise of a numeric job: one entry per noised kind of total (the module docstring)."""
     names = parts(spec)
+    if spec.analysis in GRADIENTS:
+        return [_gradient_noise(spec)]
     group = group_of(spec) if spec.analysis in GROUPED else None
     groups = len(spec.domains.get(group, ())) if group else 1
     rounds = spec.params.iterations if spec.analysis == "kmeans" else 1
@@ -172,6 +185,13 @@ def plan(spec: JobSpec) -> list[Noise]:
     return [Noise(p, cells[p], eps, sens[p]) for p in names]
 
 
+def _gradient_noise(spec: JobSpec) -> Noise:
+    """The classifiers' noise: every step's C + 1 gradient totals, step-major, epsilon / T each."""
+    steps, columns = spec.params.iterations, len(spec.columns)
+    sens = columns * (clip_bound(spec) + 1) + (1 << spec.fixed_point.f) + 1
+    return Noise("gradient", steps * (columns + 1), (spec.params.epsilon or 1.0) / max(1, steps), sens)
+
+
 def check(spec: JobSpec) -> None:
     """Rules for ``params.epsilon`` and the clip bounds (ValueError naming the problem)."""
     p = spec.params
@@ -187,7 +207,7 @@ def check(spec: JobSpec) -> None:
                          f"{list(SUPPORTED)} only, not {spec.analysis!r}")
     if not 0.01 <= p.epsilon <= 10:
         raise ValueError(f"params.epsilon must be from 0.01 to 10, got {p.epsilon}")
-    summed = spec.analysis in NUMERIC and bool({"sum", "squares", "cross", "bins"}
+    summed = spec.analysis in NUMERIC and bool({"sum", "squares", "cross", "bins", "gradient"}
                                                & set(parts(spec)))
     if not summed:
         if bounded:

@@ -63,6 +63,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "kmeans": frozenset({"centroids", "sizes"}),
     "t_test": frozenset({"t", "df", "p_value", "count", "mean", "variance"}),
     "chi_square": frozenset({"statistic", "dof", "p_value", "counts"}),
+    "logistic_regression": frozenset({"coefficients", "intercept"}),
+    "svm": frozenset({"coefficients", "intercept"}),
 }
 #: Reveal items an analysis cannot do without (a model is revealed whole).
 REQUIRED: dict[str, frozenset[str]] = {
@@ -72,10 +74,14 @@ REQUIRED: dict[str, frozenset[str]] = {
     "kmeans": frozenset({"centroids"}),
     "t_test": frozenset({"t", "df", "p_value"}),
     "chi_square": frozenset({"statistic", "dof", "p_value"}),
+    "logistic_regression": frozenset({"coefficients", "intercept"}),
+    "svm": frozenset({"coefficients", "intercept"}),
 }
 Analysis = Literal["count", "sum", "mean", "summary", "histogram", "frequency", "covariance",
                    "correlation", "linear_regression", "naive_bayes", "gaussian_naive_bayes", "decision_tree",
-                   "kmeans", "t_test", "chi_square"]
+                   "kmeans", "t_test", "chi_square", "logistic_regression", "svm"]
+#: The linear classifiers trained by gradient descent (offchain.analytics.classifiers).
+CLASSIFIERS: Final = ("logistic_regression", "svm")
 _NEW_FIELDS: dict[str, object] = {"column": "", "columns": (), "group_by": None, "label": None, "domains": {},
                                   "max_rows": None, "params": {}, "auditable": False, "dataset": None}
 
@@ -106,7 +112,9 @@ class Params(BaseModel):
     max_depth: int | None = Field(None, ge=1, le=16)  # decision tree depth (levels of splits)
     criterion: Literal["gini", "entropy"] = "gini"  # tree split rule; entropy: information gain
     centroids: tuple[tuple[float, ...], ...] = ()  # k-means initial centroids (public)
-    iterations: int = Field(0, ge=0, le=50)       # k-means Lloyd iterations
+    iterations: int = Field(0, ge=0, le=50)       # k-means Lloyd iterations; classifiers' descent steps
+    learning_rate: float | None = Field(None, gt=0, le=10)  # classifiers: step on the summed gradient
+    regularization: float = Field(0.0, ge=0, le=100)  # classifiers: L2 penalty lambda on the weights
     ridge: float = Field(0.0, ge=0, le=100)       # regression: lambda, solve (R + lambda I) g = r_y
     epsilon: float | None = None                  # differential privacy (offchain.analytics.privacy)
     clip_lower: float | None = Field(None, allow_inf_nan=False)  # with epsilon: each party clips
@@ -303,7 +311,7 @@ def _invalid(err: ValidationError) -> ConfigError:
 # Numeric columns hold fixed-point values; categorical columns hold one of the
 # values their spec domain declares (compared as stripped strings).
 #: Analyses whose work is sized by max_rows (they need it in the spec).
-PER_ROW = ("decision_tree", "kmeans")
+PER_ROW = ("decision_tree", "kmeans", *CLASSIFIERS)
 
 
 def numeric_columns(spec: JobSpec) -> tuple[str, ...]:
@@ -311,7 +319,7 @@ def numeric_columns(spec: JobSpec) -> tuple[str, ...]:
     if spec.analysis in ("count", "sum", "mean"):
         return (spec.column,)
     if spec.analysis in ("summary", "histogram", "covariance", "correlation",
-                         "gaussian_naive_bayes", "kmeans", "t_test"):
+                         "gaussian_naive_bayes", "kmeans", "t_test", *CLASSIFIERS):
         return spec.columns
     if spec.analysis == "linear_regression":
         return (*spec.columns, spec.label or "")
@@ -324,7 +332,7 @@ def categorical_columns(spec: JobSpec) -> tuple[str, ...]:
         return spec.columns
     if spec.analysis in ("naive_bayes", "decision_tree"):
         return (*spec.columns, spec.label or "")
-    if spec.analysis == "gaussian_naive_bayes":
+    if spec.analysis in ("gaussian_naive_bayes", *CLASSIFIERS):
         return (spec.label or "",)
     if spec.analysis in ("summary", "histogram", "t_test") and spec.group_by:
         return (spec.group_by,)
@@ -346,7 +354,7 @@ def _check_shape(spec: JobSpec) -> None:
                          "its work is sized by it")
     _expect(spec, group=name in ("summary", "histogram", "t_test"),
             label=name in ("linear_regression", "naive_bayes", "gaussian_naive_bayes",
-                           "decision_tree"))
+                           "decision_tree", *CLASSIFIERS))
     low = {"covariance": 2, "correlation": 2, "frequency": 1, "histogram": 1, "chi_square": 2}.get(name, 1)
     high = {"histogram": 1, "frequency": 2, "t_test": 1, "chi_square": 2}.get(name, 32)
     if name == "summary" and set(spec.reveal) == {"count"}:
@@ -373,6 +381,10 @@ def _check_test(spec: JobSpec) -> None:
             raise ValueError(f"analysis 't_test' compares two groups: the domain of group_by "
                              f"{spec.group_by!r} must list exactly 2 values, it lists "
                              f"{len(spec.domain(spec.group_by))}")
+    if spec.analysis in CLASSIFIERS and len(spec.domain(spec.label or "")) != 2:
+        raise ValueError(f"analysis {spec.analysis!r} is a binary classifier: the domain of its label "
+                         f"{spec.label!r} must list exactly 2 values (the second is the positive "
+                         f"class), it lists {len(spec.domain(spec.label or ''))}")
     if spec.analysis == "chi_square":
         for column in spec.columns:
             if len(spec.domain(column)) < 2:
@@ -396,7 +408,13 @@ def _check_params(spec: JobSpec) -> None:
         raise ValueError("params.bins is for histograms only")
     if spec.analysis != "decision_tree" and (p.max_depth is not None or p.criterion != "gini"):
         raise ValueError("params.max_depth and params.criterion are for decision trees only")
-    if spec.analysis != "kmeans" and (p.centroids or p.iterations):
-        raise ValueError("params.centroids and params.iterations are for k-means only")
+    if spec.analysis != "kmeans" and p.centroids:
+        raise ValueError("params.centroids is for k-means only")
+    if spec.analysis not in ("kmeans", *CLASSIFIERS) and p.iterations:
+        raise ValueError("params.iterations is for k-means and the classifiers (logistic_regression, "
+                         "svm) only")
+    if spec.analysis not in CLASSIFIERS and (p.learning_rate is not None or p.regularization):
+        raise ValueError("params.learning_rate and params.regularization are for logistic_regression "
+                         "and svm only")
     if p.ridge and spec.analysis != "linear_regression":
         raise ValueError("params.ridge is for linear regression only")

@@ -17,7 +17,10 @@ from offchain.models.model import (
     DecisionTree,
     GaussianNaiveBayes,
     KMeans,
+    LinearClassifier,
     LinearRegression,
+    LinearSVM,
+    LogisticRegression,
     Model,
     Node,
     Prediction,
@@ -27,5 +30,5 @@ from offchain.models.model import (
 )
 
 __all__ = ["FORMAT", "MODEL_ANALYSES", "VERSION", "CategoricalNaiveBayes", "DecisionTree", "GaussianNaiveBayes",
-           "KMeans", "LinearRegression", "Model", "Node", "Prediction", "Row", "dumps", "export", "load", "loads",
-           "model_of", "records", "to_sklearn"]
+           "KMeans", "LinearClassifier", "LinearRegression", "LinearSVM", "LogisticRegression", "Model", "Node",
+           "Prediction", "Row", "dumps", "export", "load", "loads", "model_of", "records", "to_sklearn"]

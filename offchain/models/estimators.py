@@ -14,6 +14,10 @@ estimator, so that its ``predict`` gives the model's predictions:
 - k-means: ``KMeans`` with ``cluster_centers_`` (and ``_n_threads``, a private
   attribute its ``predict`` reads; scikit-learn 1.4 to 1.9).
 - Linear regression: ``LinearRegression`` with ``coef_`` and ``intercept_``.
+- Logistic regression and linear SVM: ``LogisticRegression`` and ``LinearSVC``
+  with ``coef_`` (one row), ``intercept_`` and ``classes_`` (the label's domain
+  in spec order, so that a positive score gives the second class as ours does);
+  ``LogisticRegression.predict_proba`` is then the exact sigmoid of the score.
 - Decision tree: refused. Our trees split categorical features many ways;
   ``DecisionTreeClassifier`` splits numbers in two and its fitted tree can only
   be set through private structures.
@@ -36,7 +40,10 @@ from offchain.models.model import (
     DecisionTree,
     GaussianNaiveBayes,
     KMeans,
+    LinearClassifier,
     LinearRegression,
+    LinearSVM,
+    LogisticRegression,
     Model,
 )
 
@@ -49,7 +56,7 @@ def to_sklearn(model: Model) -> Any:
                           "or export it as JSON")
     try:
         sklearn = {name: importlib.import_module(f"sklearn.{name}")
-                   for name in ("naive_bayes", "cluster", "linear_model")}
+                   for name in ("naive_bayes", "cluster", "linear_model", "svm")}
     except ImportError as err:
         raise ConfigError("to_sklearn needs scikit-learn: pip install scikit-learn") from err
     if isinstance(model, GaussianNaiveBayes):
@@ -60,6 +67,10 @@ def to_sklearn(model: Model) -> Any:
         return _kmeans(sklearn["cluster"].KMeans, model)
     if isinstance(model, LinearRegression):
         return _regression(sklearn["linear_model"].LinearRegression, model)
+    if isinstance(model, LogisticRegression):
+        return _classifier(sklearn["linear_model"].LogisticRegression, model)
+    if isinstance(model, LinearSVM):
+        return _classifier(sklearn["svm"].LinearSVC, model)
     raise ConfigError(f"no scikit-learn estimator for a {model.analysis} model")
 
 
@@ -101,5 +112,14 @@ def _regression(cls: Any, model: LinearRegression) -> Any:
         raise ConfigError("this regression's spec did not reveal its intercept; a LinearRegression needs one")
     est = cls()
     est.coef_, est.intercept_ = np.asarray(model.coefficients), model.intercept
+    est.n_features_in_ = len(model.coefficients)
+    return est
+
+
+def _classifier(cls: Any, model: LinearClassifier) -> Any:
+    est = cls()
+    est.coef_ = np.asarray([model.coefficients])
+    est.intercept_ = np.asarray([model.intercept])
+    est.classes_ = np.asarray(model.classes)
     est.n_features_in_ = len(model.coefficients)
     return est

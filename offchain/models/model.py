@@ -20,7 +20,13 @@ Prediction is public arithmetic on the revealed values, outside MPC:
 - k-means assigns the nearest centroid in squared Euclidean distance, ties to
   the lowest index as under MPC;
 - a linear regression computes intercept + sum_a beta_a x_a; a job that kept
-  its intercept secret exports but does not predict.
+  its intercept secret exports but does not predict;
+- a logistic regression and a linear SVM compute the score intercept +
+  sum_a w_a x_a and predict the label's second (positive) class where it is
+  above 0, the first otherwise, as scikit-learn's linear classifiers do; a
+  logistic regression's probability of the positive class is the exact
+  sigmoid 1 / (1 + e^-score) (training used an approximation, see
+  offchain.analytics.classifiers).
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError
 
 #: The analyses whose result is a model, in the order the docs list them.
-MODEL_ANALYSES: Final = ("gaussian_naive_bayes", "naive_bayes", "decision_tree", "kmeans", "linear_regression")
+MODEL_ANALYSES: Final = ("gaussian_naive_bayes", "naive_bayes", "decision_tree", "kmeans", "linear_regression",
+                         "logistic_regression", "svm")
 
 #: One row to predict: feature name -> a number (numeric features) or a domain value (categorical ones).
 Row = Mapping[str, object]
@@ -244,6 +251,49 @@ class LinearRegression(Model):
         return [float(y) for y in x @ np.asarray(self.coefficients) + self.intercept]
 
 
+@dataclass(frozen=True)
+class LinearClassifier(Model):
+    """A binary linear classifier: a weight per feature and an intercept, the label's two classes."""
+
+    coefficients: tuple[float, ...]
+    intercept: float
+
+    @property
+    def numeric(self) -> tuple[str, ...]:
+        return self.spec.columns
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The label's domain: the first class below a score of 0, the second (positive) above."""
+        return self.spec.domain(self.spec.label or "")
+
+    def parameters(self) -> dict[str, Any]:
+        return {"classes": list(self.classes), "coefficients": list(self.coefficients),
+                "intercept": self.intercept}
+
+    def scores(self, rows: Sequence[Row]) -> np.ndarray:
+        """intercept + sum_a w_a x_a for every row."""
+        scores: np.ndarray = self._numbers(rows) @ np.asarray(self.coefficients) + self.intercept
+        return scores
+
+    def predict(self, rows: Sequence[Row]) -> list[Prediction]:
+        return [self.classes[1] if score > 0 else self.classes[0] for score in self.scores(rows)]
+
+
+@dataclass(frozen=True)
+class LogisticRegression(LinearClassifier):
+    """Logistic regression trained by gradient descent under MPC."""
+
+    def predict_proba(self, rows: Sequence[Row]) -> list[float]:
+        """The probability of the positive class (the label's second value) for every row."""
+        return [float(p) for p in 1.0 / (1.0 + np.exp(-self.scores(rows)))]
+
+
+@dataclass(frozen=True)
+class LinearSVM(LinearClassifier):
+    """A linear support vector machine (hinge loss, L2 penalty) trained by subgradient descent under MPC."""
+
+
 def model_of(spec: JobSpec, result: Mapping[str, str]) -> Model:
     """The typed model of a finalised job; ``ConfigError`` if its analysis has none or the result does not fit."""
     build = _BUILDERS.get(spec.analysis)
@@ -312,8 +362,15 @@ def _regression(spec: JobSpec, result: dict[str, str]) -> Model:
     return LinearRegression(spec, result, tuple(float(result[f"coefficient[{a}]"]) for a in spec.columns), intercept)
 
 
+def _classifier(spec: JobSpec, result: dict[str, str]) -> Model:
+    cls = LogisticRegression if spec.analysis == "logistic_regression" else LinearSVM
+    return cls(spec, result, tuple(float(result[f"coefficient[{a}]"]) for a in spec.columns),
+               float(result["intercept"]))
+
+
 _BUILDERS = {"gaussian_naive_bayes": _gaussian, "naive_bayes": _categorical, "decision_tree": _tree,
-             "kmeans": _kmeans, "linear_regression": _regression}
+             "kmeans": _kmeans, "linear_regression": _regression, "logistic_regression": _classifier,
+             "svm": _classifier}
 
 
 def _split_features(node: Node) -> set[str]:

@@ -92,7 +92,7 @@ def test_bad_kmeans_specs_are_refused(fields: dict[str, Any], message: str) -> N
                                 reveal=("centroids",))
     with pytest.raises(ConfigError, match=message):
         registry.build_spec(participants=PARTIES, **{**base, **fields})
-    with pytest.raises(ConfigError, match="for k-means only"):
+    with pytest.raises(ConfigError, match="params.iterations is for k-means and the classifiers"):
         registry.build_spec(participants=PARTIES, analysis="summary", columns=("x",), reveal=("mean",),
                       params={"iterations": 2})
 

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.svm import LinearSVC
 from sklearn.naive_bayes import CategoricalNB, GaussianNB
 
 from harness.local import run_local
@@ -29,6 +30,7 @@ from offchain.analytics.spec import JobSpec
 from offchain.auditable import routes
 from offchain.errors import ConfigError
 from analytics_testkit import PARTIES
+from test_analytics_classifiers import descent
 from test_analytics_tree import plain_id3
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,6 +165,24 @@ def test_linear_regression_predicts_as_least_squares_within_the_stated_tolerance
     assert np.max(np.abs(got - y)) > 1  # Real residuals: equal predictions are not the data echoed.
 
 
+@pytest.mark.parametrize("name", ["logistic_regression", "svm"])
+def test_linear_classifiers_predict_as_the_plaintext_descent(name: str, trained: dict[str, models.Model],
+                                                             pooled: list[dict[str, str]]) -> None:
+    model = trained[name]
+    assert isinstance(model, models.LinearClassifier)
+    p = model.spec.params
+    x, y = numbers(pooled, "age", "bmi"), np.array([r["risk"] == "high" for r in pooled], dtype=int)
+    want = descent(name, x, y, p.iterations, p.learning_rate or 0.0, p.regularization)
+    got = np.array([*model.coefficients, model.intercept])
+    assert np.abs(got - want).max() <= 1e-5  # The documented bounds are far below this on these rows.
+    scores = x @ want[:-1] + want[-1]
+    assert np.abs(scores).min() > 1e-3  # No row on the boundary: equal predictions are expected.
+    predicted = model.predict(pooled)
+    assert predicted == [("low", "high")[int(s > 0)] for s in scores] and len(set(predicted)) == 2
+    if isinstance(model, models.LogisticRegression):
+        assert np.allclose(model.predict_proba(pooled), 1 / (1 + np.exp(-(x @ got[:-1] + got[-1]))))
+
+
 # Export, load, scikit-learn ------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", models.MODEL_ANALYSES)
@@ -186,6 +206,11 @@ def test_export_round_trips_and_sklearn_predicts_the_same(name: str, trained: di
         assert np.allclose(got, model.predict(pooled), rtol=0, atol=1e-9)
     else:
         assert got == model.predict(pooled)
+    if isinstance(model, models.LogisticRegression):
+        assert isinstance(estimator, LogisticRegression)
+        assert np.allclose(estimator.predict_proba(x)[:, 1], model.predict_proba(pooled), rtol=0, atol=1e-12)
+    if isinstance(model, models.LinearSVM):
+        assert isinstance(estimator, LinearSVC)
 
 
 def test_an_edited_or_foreign_export_is_refused(trained: dict[str, models.Model]) -> None:

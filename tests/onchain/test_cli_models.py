@@ -172,3 +172,21 @@ def test_the_command_line_refuses_what_it_cannot_use(exported: Path, tmp_path: P
     edited.write_text(exported.read_text().replace('"leaf": "high"', '"leaf": "low"', 1))
     refused = mpcc("model", "predict", "--model", str(edited), "--data", data)
     assert refused.returncode == 2 and "'parameters' differs" in refused.stderr
+
+
+@pytest.mark.parametrize("name", ["logistic_regression", "svm"])
+def test_a_linear_classifiers_export_predicts_from_the_command_line(name: str, tmp_path: Path) -> None:
+    """The command on an export of each classifier (its training under MPC is tested in tests/analytics)."""
+    spec = example_spec(name, [f"0x{i:040x}" for i in range(1, 4)])
+    result = {"coefficient[age]": "0.050000", "coefficient[bmi]": "-0.100000", "intercept": "-0.200000"}
+    path = tmp_path / f"{name}.json"
+    path.write_text(models.dumps(models.model_of(spec, result), job=4))
+    data = str(EXAMPLES / "patients_party_b.csv")
+    printed = mpcc("model", "predict", "--model", str(path), "--data", data, "--json")
+    assert printed.returncode == 0, printed.stderr
+    done = json.loads(printed.stdout)
+    with open(data) as handle:
+        rows = list(csv.DictReader(handle))
+    want = ["high" if 0.05 * float(r["age"]) - 0.1 * float(r["bmi"]) - 0.2 > 0 else "low" for r in rows]
+    assert [r["prediction"] for r in done["rows"]] == want and set(want) == {"low", "high"}
+    assert done["analysis"] == name and done["target"]["values"] == ["low", "high"]
