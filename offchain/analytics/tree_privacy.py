@@ -65,14 +65,16 @@ from offchain.preprocessing.tuples import Needs
 
 def plan(sh: Shape) -> list[Noise]:
     """One entry per level t: its P_t * width_t counts, epsilon / (D + 1), on sensitivity
-    F below the last level and 1 at it (none without epsilon)."""
+    F below the last level and 1 at it (none without epsilon); for a forest, the counts
+    of all T trees with the sensitivity times T w (a row weighs up to w in each tree)."""
     if sh.epsilon is None:
         return []
     if not sh.epsilon > 0:  # privacy.check refuses it first; the digits would never end.
         raise ValueError(f"params.epsilon must be positive, got {sh.epsilon}")
     eps = sh.epsilon / (sh.depth + 1)
-    return [Noise(f"level {t}", sh.slots(t) * sh.level_width(t), eps,
-                  len(sh.features) if t < sh.depth else 1) for t in range(sh.depth + 1)]
+    scale = sh.trees * sh.weight
+    return [Noise(f"level {t}", sh.trees * sh.slots(t) * sh.level_width(t), eps,
+                  scale * (len(sh.features) if t < sh.depth else 1)) for t in range(sh.depth + 1)]
 
 
 def noise_bits(sh: Shape) -> int:
