@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
-from offchain.analytics import bayes, counts, kmeans, linear, privacy, significance, stats, summary, tree
+from offchain.analytics import bayes, counts, forest, kmeans, linear, privacy, significance, stats, summary, tree
 from offchain.analytics.common import InputHook
 from offchain.analytics.data import Table, read_table, table_from_columns
 from offchain.analytics.spec import JobSpec
@@ -33,10 +33,11 @@ _MODULES: dict[str, ModuleType] = {
     "summary": summary, "histogram": counts, "frequency": counts, "naive_bayes": counts,
     "covariance": linear, "correlation": linear, "linear_regression": linear,
     "gaussian_naive_bayes": bayes, "decision_tree": tree, "kmeans": kmeans,
-    "t_test": significance, "chi_square": significance,
+    "t_test": significance, "chi_square": significance, "random_forest": forest,
 }
 #: The analyses with rules of their own beyond the spec's (bounds that follow from their protocol).
-_RULES: dict[str, Callable[[JobSpec], None]] = {"decision_tree": tree.check, "kmeans": kmeans.check}
+_RULES: dict[str, Callable[[JobSpec], None]] = {"decision_tree": tree.check, "kmeans": kmeans.check,
+                                                 "random_forest": forest.check}
 STATS_ANALYSES = ("count", "sum", "mean")
 result_bytes = stats.result_bytes
 

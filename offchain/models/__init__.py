@@ -21,11 +21,12 @@ from offchain.models.model import (
     Model,
     Node,
     Prediction,
+    RandomForest,
     Row,
     model_of,
     records,
 )
 
 __all__ = ["FORMAT", "MODEL_ANALYSES", "VERSION", "CategoricalNaiveBayes", "DecisionTree", "GaussianNaiveBayes",
-           "KMeans", "LinearRegression", "Model", "Node", "Prediction", "Row", "dumps", "export", "load", "loads",
-           "model_of", "records", "to_sklearn"]
+           "KMeans", "LinearRegression", "Model", "Node", "Prediction", "RandomForest", "Row", "dumps", "export",
+           "load", "loads", "model_of", "records", "to_sklearn"]
