@@ -41,6 +41,11 @@ negated InfoGain score of Friedman and Schuster (up to scale). With no noise
 (Z = 0) the rule is exact ID3, and without epsilon nothing here runs: the tree
 is the exact one.
 
+Forests. A random forest (offchain.analytics.forest) noises level t's counts of its
+T trees as one vector: a row reaches one slot per tree and adds its bootstrap weight,
+at most w = ``Shape.weight``, to F counts there (one at the last level), so the level's
+sensitivity is T w F (T w at the last level), at the same epsilon / (D + 1) per level.
+
 Bounds. Every |Z| < 2^W, W = max_t len(privacy.thresholds(epsilon_t, Delta_t)),
 so a noisy count before clamping lies in (-2^W, rows + 2^W) (``Shape.noisy_bits``)
 and any sum of one feature's clamped counts at a node is at most ``Shape.bound``
