@@ -13,12 +13,13 @@ weighted rows, with two changes, both drawn from one joint coin
   coin and the node's public path; the best of them splits (ties: the lowest
   feature index).
 
-Protocol. The parties toss the coin first (two broadcast rounds, no
-tuples), then grow all trees level by level together: at level t every
-party inputs, for every tree, the weighted counts of its rows per node slot
-(padded to P_t slots per tree as for the tree), and one ``split_level`` (or
-``leaf_level`` at t = max_depth) runs on the T P_t slots of all trees at
-once, so the rounds are those of one tree, whatever T. One value is opened
+Protocol. The parties toss the coin first (``coin.toss_recorded``: every
+party's commitment, then every opening, as broadcasts; no tuples), then grow
+all trees level by level together: at level t every party inputs, for
+every tree, the weighted counts of its rows per node slot (padded to P_t
+slots per tree as for the tree), and one ``split_level`` (or ``leaf_level``
+at t = max_depth) runs on the T P_t slots of all trees at once, so the
+rounds are those of one tree (and the coin's), whatever T. One value is opened
 per real node of every tree, all trees' level t in one opening.
 
 Result: each tree's nodes as the tree's, prefixed by the tree's index,
@@ -48,9 +49,11 @@ given the weights (which are independent of the data); the bootstrap's
 weights above 1 and the T trees multiply the noise a tree would need by
 T * MAX_WEIGHT.
 
-Auditable jobs are refused: the coin is a live exchange of the parties that a
-replay (offchain.auditable.program) does not record. The input hook runs with
-the first level's inputs, after the coin.
+Auditable jobs take the PROGRAM route (offchain.auditable.program): the coin's
+commitments and openings are broadcasts, so the published record holds them and
+the auditor's replay recomputes the same coin, weights and draws. The input hook
+runs with the first level's inputs, after the coin: a party sees the weights
+before it inputs (it could pick its rows to suit them, as it could pick any rows).
 """
 
 from __future__ import annotations
@@ -66,11 +69,9 @@ from offchain.analytics.data import Table
 from offchain.analytics.forest_bagging import MAX_WEIGHT, features, weights
 from offchain.analytics.spec import JobSpec
 from offchain.analytics.tree_split import Path, Shape, leaf_level, level_needs, split_level
-from offchain.engine.coin import toss
+from offchain.engine.coin import toss_recorded
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.mac_check import check_pending
-from offchain.engine.session import Session
-from offchain.errors import ConfigError
 from offchain.preprocessing.tuples import Needs
 
 __all__ = ["MAX_WEIGHT", "candidates", "check", "max_features", "needs", "predict", "run", "shape_of"]
@@ -91,10 +92,6 @@ def shape_of(spec: JobSpec) -> Shape:
 def check(spec: JobSpec) -> None:
     """The forest's own spec rules (ValueError naming the problem and the remedy)."""
     p, F = spec.params, len(spec.columns)
-    if spec.auditable:
-        raise ValueError("a random forest cannot be auditable: its bootstrap comes from a joint coin that "
-                         "the auditor's replay does not record; set auditable to false, or use a "
-                         "decision_tree")
     if p.trees is None:
         raise ValueError("a random forest needs params.trees, the number of trees (1 to 64)")
     if p.max_depth is None or not 1 <= p.max_depth <= F:
@@ -129,12 +126,10 @@ def candidates(seed: bytes, sh: Shape, j: int, t: int, paths: Sequence[Path]) ->
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     """The forest: the coin, then every level of all trees in one batch."""
-    if not isinstance(ctx, Session):
-        raise ConfigError("a random forest tosses a joint coin, which needs a live party; it cannot be "
-                          "replayed (auditable random forests are refused)")
     sh = shape_of(spec)
-    seed = await toss(ctx)
-    bags = [weights(seed, j, ctx.party, table.rows) for j in range(sh.trees)]
+    seed = await toss_recorded(ctx)
+    party = ctx.party if ctx.party is not None else 0  # A replay holds no rows: its bags are empty.
+    bags = [weights(seed, j, party, table.rows) for j in range(sh.trees)]
     paths: list[list[Path]] = [[()] for _ in range(sh.trees)]
     parent = ctx.zeros(sh.trees)
     result: dict[str, str] = {}

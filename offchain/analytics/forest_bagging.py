@@ -1,8 +1,8 @@
 """The randomness of a random forest: bootstrap row weights and per-node feature draws from a joint coin.
 
 Both are public functions of the job's joint coin (a 32-byte seed tossed by
-commit-then-reveal, offchain.engine.coin.toss, after the spec is fixed and
-before any input), so no party chooses them and every party can recompute
+commit-then-reveal, offchain.engine.coin.toss_recorded, after the spec is
+fixed and before any input), so no party chooses them and every party can recompute
 them; they depend on no data.
 
 Bootstrap (Poisson, capped). Row r of party i (its r-th row, from 0, in the

@@ -9,6 +9,8 @@ The seed is the one the MPC run tossed, peeked at by wrapping the forest's coin.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
 import itertools
 import math
@@ -21,9 +23,13 @@ import pytest
 
 from offchain import models
 from offchain.analytics import forest, forest_bagging, registry
+from offchain.auditable import program, program_audit, routes
 from offchain.analytics.spec import JobSpec
-from offchain.engine.session import Session
-from offchain.errors import ConfigError
+from offchain.engine.coin import _COMMIT_TAG
+from offchain.engine.context import Context
+from offchain.engine.evaluator import Evaluator
+from offchain.errors import CommitmentMismatch, ConfigError
+from harness.local import run_local
 from harness.twins import xlog2x_plain
 from analytics_testkit import PARTIES, opened_noise, rng, run_analysis, spec, split_tables
 
@@ -59,8 +65,8 @@ def twin_weights(seed: bytes, tree: int, party: int, rows: int) -> list[int]:
     return [sum(int.from_bytes(stream[8 * r:8 * r + 8], "big") >= b for b in bounds) for r in range(rows)]
 
 
-def twin_features(seed: bytes, tree: int, path: Path, m: int) -> list[int]:
-    free = [f for f in range(len(FEATURES)) if f not in {g for g, _ in path}]
+def twin_features(seed: bytes, tree: int, path: Path, m: int, n_features: int = 3) -> list[int]:
+    free = [f for f in range(n_features) if f not in {g for g, _ in path}]
     if m >= len(free):
         return free
     keys = {f: hashlib.shake_256(b"mpcc-forest-feature-v1" + seed + tree.to_bytes(2, "big") + bytes([len(path)])
@@ -69,14 +75,16 @@ def twin_features(seed: bytes, tree: int, path: Path, m: int) -> list[int]:
 
 
 def twin_forest(s: JobSpec, tables: Sequence[Mapping[str, Sequence[str]]], seed: bytes, m: int,
-                noise: Sequence[Sequence[int]] | None = None, bits: int = 0) -> dict[str, str]:
+                noise: Sequence[Sequence[int]] | None = None, bits: int = 0,
+                features: tuple[str, ...] = FEATURES) -> dict[str, str]:
     """Every tree breadth first over the pooled weighted rows (children in value order, slot
     layout as the MPC's: tree j's P_t slots after tree j - 1's); ``noise[t]`` is added to level
     t's counts in that layout and clamped at 0."""
     T, D, C = s.params.trees or 0, s.params.max_depth or 0, 2
-    sizes = [len(DOMAINS[f]) for f in FEATURES]
-    width, offsets = C * sum(sizes), [C * sum(sizes[:f]) for f in range(3)]
-    rows = [(tuple(DOMAINS[f].index(tab[f][r]) for f in FEATURES), DOMAINS["k"].index(tab["k"][r]), p, r)
+    F = len(features)
+    sizes = [len(DOMAINS[f]) for f in features]
+    width, offsets = C * sum(sizes), [C * sum(sizes[:f]) for f in range(F)]
+    rows = [(tuple(DOMAINS[f].index(tab[f][r]) for f in features), DOMAINS["k"].index(tab["k"][r]), p, r)
             for p, tab in enumerate(tables) for r in range(len(tab["k"]))]
     out: dict[str, str] = {}
     for j in range(T):
@@ -97,18 +105,18 @@ def twin_forest(s: JobSpec, tables: Sequence[Mapping[str, Sequence[str]]], seed:
                     table = None
                 else:
                     table = [[[count(offsets[f] + v * C + c, sum(wt for x, y, wt in members if x[f] == v and y == c))
-                               for c in range(C)] for v in range(sizes[f])] for f in range(3)]
+                               for c in range(C)] for v in range(sizes[f])] for f in range(F)]
                     cls = [sum(table[0][v][c] for v in range(sizes[0])) for c in range(C)]
                 major = cls.index(max(cls))
-                key = f"tree[{j}].node[" + ",".join(f"{FEATURES[f]}={DOMAINS[FEATURES[f]][v]}" for f, v in path) + "]"
+                key = f"tree[{j}].node[" + ",".join(f"{features[f]}={DOMAINS[features[f]][v]}" for f, v in path) + "]"
                 if sum(cls) == 0:
                     out[key] = "leaf:" + DOMAINS["k"][inherited]
                 elif table is None or max(cls) == sum(cls):
                     out[key] = "leaf:" + DOMAINS["k"][major]
                 else:
-                    best = max(twin_features(seed, j, path, m),
+                    best = max(twin_features(seed, j, path, m, F),
                                key=lambda f: (score(table[f], s.params.criterion, bits), -f))
-                    out[key] = "split:" + FEATURES[best]
+                    out[key] = "split:" + features[best]
                     nxt += [((*path, (best, v)), major) for v in range(sizes[best])]
             level = nxt
     return out
@@ -134,16 +142,16 @@ def twin_vote(result: Mapping[str, str], trees: int, record: Mapping[str, str]) 
 # Tests ------------------------------------------------------------------------------------------
 @pytest.fixture
 def seeds(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
-    """Every party's coin, as the forest tossed it."""
+    """Every party's coin (and any replay's), as the forest tossed it."""
     tossed: list[bytes] = []
-    toss = forest.toss
+    toss = forest.toss_recorded
 
-    async def peek(ctx: Session) -> bytes:
+    async def peek(ctx: Evaluator[Any]) -> bytes:
         seed = await toss(ctx)
         tossed.append(seed)
         return seed
 
-    monkeypatch.setattr(forest, "toss", peek)
+    monkeypatch.setattr(forest, "toss_recorded", peek)
     yield tossed
 
 
@@ -214,7 +222,6 @@ BASE: dict[str, Any] = dict(analysis="random_forest", columns=FEATURES, label="k
     (dict(params={"trees": 65, "max_depth": 2}), "trees"),
     (dict(params={"trees": 3}), "max_depth from 1 to the number of features \\(3\\)"),
     (dict(params={"trees": 3, "max_depth": 2, "max_features": 4}), "max_features is 4, above .* \\(3\\)"),
-    (dict(auditable=True), "cannot be auditable"),
     (dict(max_rows=None), "needs max_rows"),
     (dict(reveal=("tree",)), "may reveal only \\['forest'\\]"),
     (dict(max_rows=10**5, domains={n: tuple(f"v{i}" for i in range(30)) for n in "abck"}),
@@ -266,3 +273,46 @@ def test_the_forest_model_votes_ties_to_the_first_class_exports_and_refuses_edit
         models.to_sklearn(model)
     with pytest.raises(ConfigError, match="row 1: a='s' is not in the model's domain"):
         model.predict([{"a": "s"}])
+
+
+def test_an_auditable_forest_replays_its_coin_and_passes_the_audit(seeds: list[bytes]) -> None:
+    s = spec(analysis="random_forest", columns=("a", "b"), label="k", max_rows=3, domains=DOMAINS,
+             params={"trees": 2, "max_depth": 1, "max_features": 1}, reveal=("forest",), auditable=True)
+    assert routes.route(s) is routes.Route.PROGRAM
+    columns = {n: v for n, v in data(44, 9).items() if n != "c"}
+    tables = split_tables(s, columns)
+
+    async def party(ctx: Context) -> tuple[dict[str, str], program.Record]:
+        return await program.run_party(ctx, s, tables[ctx.party])
+
+    runs = asyncio.run(run_local(3, party, needs=routes.needs(s), sacrifice=False, timeout=120))
+    result, record = runs[0]
+    assert all(r == (result, record) for r in runs)
+    parts = [{n: v[p::3] for n, v in columns.items()} for p in range(3)]
+    derived, steps = program_audit.audit(s, 3, record, result)
+    assert derived == result and all(st.passed for st in steps), steps
+    assert len(seeds) > 3 and len(set(seeds)) == 1  # The replays (the auditor's last) recomputed the coin.
+    assert result == twin_forest(s, parts, seeds[0], 1, features=("a", "b"))
+    # A record whose coin opening does not match its commitment does not fit the program.
+    messages = list(record.messages)
+    opened = next(j for j, m in enumerate(messages)
+                  if hashlib.sha256(_COMMIT_TAG + m).digest() in messages[:j])
+    messages[opened] = messages[opened][:-1] + bytes([messages[opened][-1] ^ 1])
+    derived, steps = program_audit.audit(s, 3, dataclasses.replace(record, messages=tuple(messages)), result)
+    assert derived is None and not steps[-1].passed and "coin share" in steps[-1].detail
+
+
+def test_a_party_opening_another_coin_share_than_it_committed_to_is_named() -> None:
+    s = forest_spec(2, 1, max_rows=3)
+    tables = split_tables(s, data(45, 9))
+
+    def network(frm: int, to: int, index: int, payload: bytes) -> bytes:
+        # Party 1's second message is its coin opening: nonce || share.
+        return payload[:-1] + bytes([payload[-1] ^ 1]) if (frm, index) == (1, 1) else payload
+
+    async def party(ctx: Context) -> dict[str, str]:
+        return await registry.run(ctx, s, tables[ctx.party])
+
+    results = asyncio.run(run_local(3, party, needs=routes.needs(s), sacrifice=False, timeout=20, tamper=network))
+    for p in (0, 2):
+        assert isinstance(results[p], CommitmentMismatch) and results[p].party == 1, results[p]
