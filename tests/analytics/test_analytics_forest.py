@@ -20,18 +20,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+from analytics_testkit import PARTIES, opened_noise, rng, run_analysis, spec, split_tables
+from rich.console import Console
 
+from harness.local import run_local
+from harness.twins import xlog2x_plain
+from mpcc.cli.views import job_result_view
 from offchain import models
 from offchain.analytics import forest, forest_bagging, registry
-from offchain.auditable import program, program_audit, routes
 from offchain.analytics.spec import JobSpec
-from offchain.engine.coin import _COMMIT_TAG
+from offchain.auditable import program, program_audit, routes
 from offchain.engine.context import Context
 from offchain.engine.evaluator import Evaluator
 from offchain.errors import CommitmentMismatch, ConfigError
-from harness.local import run_local
-from harness.twins import xlog2x_plain
-from analytics_testkit import PARTIES, opened_noise, rng, run_analysis, spec, split_tables
 
 DOMAINS = {"a": ("p", "q", "r"), "b": ("u", "v"), "c": ("x", "y", "z"), "k": ("no", "yes")}
 FEATURES = ("a", "b", "c")
@@ -97,7 +98,7 @@ def twin_forest(s: JobSpec, tables: Sequence[Mapping[str, Sequence[str]]], seed:
                 members = [(x, y, w[p][r]) for x, y, p, r in rows if all(x[f] == v for f, v in path)]
                 base = (j * slots + s_i) * (width if t < D else C)
 
-                def count(at: int, n: int) -> int:
+                def count(at: int, n: int, t: int = t, base: int = base) -> int:
                     return max(n + (noise[t][base + at] if noise else 0), 0)
 
                 if t == D:
@@ -296,7 +297,7 @@ def test_an_auditable_forest_replays_its_coin_and_passes_the_audit(seeds: list[b
     # A record whose coin opening does not match its commitment does not fit the program.
     messages = list(record.messages)
     opened = next(j for j, m in enumerate(messages)
-                  if hashlib.sha256(_COMMIT_TAG + m).digest() in messages[:j])
+                  if hashlib.sha256(b"mpcc-commit-v1" + m).digest() in messages[:j])  # coin.py's rule
     messages[opened] = messages[opened][:-1] + bytes([messages[opened][-1] ^ 1])
     derived, steps = program_audit.audit(s, 3, dataclasses.replace(record, messages=tuple(messages)), result)
     assert derived is None and not steps[-1].passed and "coin share" in steps[-1].detail
@@ -316,3 +317,14 @@ def test_a_party_opening_another_coin_share_than_it_committed_to_is_named() -> N
     results = asyncio.run(run_local(3, party, needs=routes.needs(s), sacrifice=False, timeout=20, tamper=network))
     for p in (0, 2):
         assert isinstance(results[p], CommitmentMismatch) and results[p].party == 1, results[p]
+
+
+def test_the_result_view_shows_the_forest_tree_by_tree() -> None:
+    result = {"tree[0].node[]": "split:a", "tree[10].node[]": "leaf:no", "tree[1].node[]": "leaf:yes",
+              "tree[0].node[a=p]": "leaf:no", "tree[0].node[a=q]": "leaf:yes", "tree[0].node[a=r]": "leaf:yes"}
+    console = Console(width=100, record=True)
+    console.print(job_result_view({"job": 1, "title": "", "analysis": "random_forest", "result": result}))
+    lines = [line.strip("│ ") for line in console.export_text().splitlines() if "leaf" in line or "split" in line]
+    assert [" ".join(line.split()) for line in lines] == [
+        "tree 0 │ split:a", "a=p │ leaf:no", "a=q │ leaf:yes", "a=r │ leaf:yes", "tree 1 │ leaf:yes",
+        "tree 10 │ leaf:no"]
