@@ -66,12 +66,15 @@ THRESHOLDS: Final = _poisson_thresholds(MAX_WEIGHT)
 
 
 def weights(seed: bytes, tree: int, party: int, rows: int) -> np.ndarray:
-    """The bootstrap weight of each of a party's rows in one tree (int64, 0 .. MAX_WEIGHT)."""
+    """The bootstrap weight of each of a party's rows in one tree (uint8, 0 .. MAX_WEIGHT).
+
+    One byte per row and tree: a party holds T * rows bytes of weights while the forest grows.
+    """
     stream = hashlib.shake_256(_WEIGHT_TAG + seed + tree.to_bytes(2, "big")
                                + party.to_bytes(2, "big")).digest(8 * rows)
     u = np.frombuffer(stream, dtype=">u8").astype(np.uint64)
     bounds = np.asarray(THRESHOLDS, dtype=np.uint64)
-    out: np.ndarray = (u[:, None] >= bounds[None, :]).sum(axis=1).astype(np.int64)
+    out: np.ndarray = (u[:, None] >= bounds[None, :]).sum(axis=1, dtype=np.uint8)
     return out
 
 
