@@ -44,10 +44,13 @@ get discrete Laplace noise of epsilon / (D + 1) (offchain.analytics.tree_privacy
 on sensitivity T * MAX_WEIGHT * F below the last level and T * MAX_WEIGHT at
 it: one row reaches one node per tree and adds its weight, at most
 MAX_WEIGHT, to F counts there (one at the last level), in each of the T trees.
-The D + 1 levels compose sequentially to epsilon, for rows added or removed
-given the weights (which are independent of the data); the bootstrap's
-weights above 1 and the T trees multiply the noise a tree would need by
-T * MAX_WEIGHT.
+The D + 1 levels compose sequentially to epsilon. Neighbours differ by one row
+added or removed at the end of a party's table, so that every other row keeps
+its index and so its weights (which do not depend on the data); for a row
+replaced in place, use epsilon / 2. A row removed from the middle shifts the
+indices, and the weights, of the rows after it: that is not covered. The
+bootstrap's weights above 1 and the T trees multiply the noise a tree would
+need by T * MAX_WEIGHT.
 
 Auditable jobs take the PROGRAM route (offchain.auditable.program): the coin's
 commitments and openings are broadcasts, so the published record holds them and
