@@ -149,10 +149,11 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
         else:
             code, own = ctx.add_public(await leaf_level(ctx, sh, tot, parent), len(sh.features)), parent
         real = [j * sh.slots(t) + s for j in range(sh.trees) for s in range(len(paths[j]))]
-        if not real:
-            await check_pending(ctx)  # Nothing left to reveal; the level's openings are checked.
-            continue
-        (opened,) = await common.reveal(ctx, [common.gather(code, real)])
+        if real:
+            (opened,) = await common.reveal(ctx, [common.gather(code, real)])
+        else:  # Every tree is complete: nothing to reveal, the level's openings are checked.
+            opened = []
+            await check_pending(ctx)
         paths, parents = _grow(spec, sh, t, paths, opened, result)
         if t < sh.depth:
             parent = common.gather(own, parents)

@@ -200,6 +200,8 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
             code, own = ctx.add_public(await leaf_level(ctx, sh, tot, parent), F), parent
         if not paths:
             await check_pending(ctx)  # Nothing left to reveal; the level's openings are checked.
+            if t < sh.depth:  # The next level's padding slots still take a parent each.
+                parent = common.gather(own, [0] * sh.slots(t + 1))
             continue
         (opened,) = await common.reveal(ctx, [common.gather(code, range(len(paths)))])
         children: list[Path] = []

@@ -183,6 +183,15 @@ def test_mpc_forest_equals_the_plaintext_twin_and_votes_identically(
     assert isinstance(model, models.RandomForest) and model.predict(list(records())) == predicted
 
 
+def test_a_forest_complete_before_max_depth_runs_its_padding_levels_to_the_end(seeds: list[bytes]) -> None:
+    # One class only: every root is a pure leaf, and levels 1 and 2 have no node left to reveal.
+    columns = {"a": ["p", "q", "r"] * 3, "b": ["u", "v", "u"] * 3, "c": ["x", "y", "z"] * 3, "k": ["no"] * 9}
+    s = forest_spec(2, 3, max_rows=3)
+    got = run_analysis(s, split_tables(s, columns))
+    parts = [{n: v[p::3] for n, v in columns.items()} for p in range(3)]
+    assert got == twin_forest(s, parts, seeds[0], 1) == {"tree[0].node[]": "leaf:no", "tree[1].node[]": "leaf:no"}
+
+
 def test_the_bootstrap_weights_and_feature_draws_follow_their_documented_rules() -> None:
     assert list(forest_bagging.THRESHOLDS) == poisson_thresholds(4)
     seed = bytes(range(32))
