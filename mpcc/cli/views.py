@@ -86,7 +86,9 @@ def job_result_view(done: dict[str, Any]) -> Group:
     title = f"Result of job {done['job']}" + (f": {done['title']}" if done.get("title") else "")
     table = _table("item", "value")
     result: dict[str, str] = done["result"]
-    rows = _tree_rows(result) if done.get("analysis") == "decision_tree" else _test_first(result)
+    analysis = done.get("analysis")
+    rows = (_tree_rows(result) if analysis == "decision_tree" else _forest_rows(result)
+            if analysis == "random_forest" else _test_first(result))
     for name, value in rows:
         table.add_row(Text(name), Text(str(value)))
     return _titled(title + (f" ({done['analysis']})" if done.get("analysis") else ""), table)
@@ -111,6 +113,17 @@ def _tree_rows(result: dict[str, str]) -> list[tuple[str, str]]:
     nodes = sorted((path(k), v) for k, v in result.items() if k.startswith("node["))
     rows = [("  " * (len(p) - 1) + p[-1] if p else "(root)", v) for p, v in nodes]
     return rows + [(k, v) for k, v in result.items() if not k.startswith("node[")]
+
+
+def _forest_rows(result: dict[str, str]) -> list[tuple[str, str]]:
+    """A revealed forest (``tree[j].node[...]``) tree by tree, each as ``_tree_rows`` shows a tree."""
+    trees = sorted({int(k[5:k.index("]")]) for k in result if k.startswith("tree[") and "]." in k})
+    rows = []
+    for j in trees:
+        prefix = f"tree[{j}]."
+        nodes = _tree_rows({k[len(prefix):]: v for k, v in result.items() if k.startswith(prefix)})
+        rows += [(f"tree {j}" if name == "(root)" else "  " + name, value) for name, value in nodes]
+    return rows + [(k, v) for k, v in result.items() if not (k.startswith("tree[") and "]." in k)]
 
 
 def job_list_view(jobs: list[dict[str, Any]]) -> Group:

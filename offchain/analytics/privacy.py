@@ -58,6 +58,9 @@ Privacy accounting (basic sequential composition, epsilon in total):
     decision_tree:         epsilon / (D + 1) on each of the D + 1 levels' counts, sensitivity F
                            (features) per splitting level and 1 at the last
                            (offchain.analytics.tree_privacy)
+    random_forest:         epsilon / (D + 1) on each level's counts of all T trees,
+                           sensitivity T w F per splitting level and T w at the last
+                           (w the bootstrap weight cap; offchain.analytics.forest)
 
 Everything revealed is computed from the noised totals only (post-processing):
 mean = S / max(n, 1), variance = max(n Q - S^2, 0) / (n (n - ddof)) with n
@@ -117,7 +120,8 @@ MATRICES = ("covariance", "correlation")        # Totals n, S_a, C_ab.
 MODELS = ("linear_regression", "kmeans")  # The totals of MATRICES; n_j, S_ja per iteration.
 GRADIENTS = CLASSIFIERS  # The C + 1 gradient totals of each descent step.
 NUMERIC = ("sum", "mean", *GROUPED, *MATRICES, *MODELS, *GRADIENTS)
-SUPPORTED = ("count", *COUNT_TABLES, *NUMERIC, "decision_tree", "chi_square")  # Trees: tree_privacy.
+SUPPORTED = ("count", *COUNT_TABLES, *NUMERIC, "decision_tree", "chi_square",
+             "random_forest")  # Trees and forests: tree_privacy.
 UNIFORM_BITS = 48   # L: each Bernoulli probability is rounded to a multiple of 2^-L.
 SECURITY = 40       # W digits: Pr[G >= 2^W] = q^(2^W) <= 2^-SECURITY.
 _NEEDS = {"count": {"count", "mean", "variance", "std"},

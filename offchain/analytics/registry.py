@@ -22,6 +22,7 @@ from offchain.analytics import (
     bayes,
     classifiers,
     counts,
+    forest,
     kmeans,
     linear,
     privacy,
@@ -44,11 +45,12 @@ _MODULES: dict[str, ModuleType] = {
     "summary": summary, "histogram": counts, "frequency": counts, "naive_bayes": counts,
     "covariance": linear, "correlation": linear, "linear_regression": linear,
     "gaussian_naive_bayes": bayes, "decision_tree": tree, "kmeans": kmeans,
-    "t_test": significance, "chi_square": significance,
+    "t_test": significance, "chi_square": significance, "random_forest": forest,
     "logistic_regression": classifiers, "svm": classifiers,
 }
 #: The analyses with rules of their own beyond the spec's (bounds that follow from their protocol).
 _RULES: dict[str, Callable[[JobSpec], None]] = {"decision_tree": tree.check, "kmeans": kmeans.check,
+                                                "random_forest": forest.check,
                                                 "logistic_regression": classifiers.check,
                                                 "svm": classifiers.check}
 STATS_ANALYSES = ("count", "sum", "mean")

@@ -60,6 +60,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "naive_bayes": frozenset({"counts"}),
     "gaussian_naive_bayes": frozenset({"count", "mean", "variance"}),
     "decision_tree": frozenset({"tree"}),
+    "random_forest": frozenset({"forest"}),
     "kmeans": frozenset({"centroids", "sizes"}),
     "t_test": frozenset({"t", "df", "p_value", "count", "mean", "variance"}),
     "chi_square": frozenset({"statistic", "dof", "p_value", "counts"}),
@@ -71,6 +72,7 @@ REQUIRED: dict[str, frozenset[str]] = {
     "linear_regression": frozenset({"coefficients"}),
     "gaussian_naive_bayes": frozenset({"count", "mean", "variance"}),
     "decision_tree": frozenset({"tree"}),
+    "random_forest": frozenset({"forest"}),
     "kmeans": frozenset({"centroids"}),
     "t_test": frozenset({"t", "df", "p_value"}),
     "chi_square": frozenset({"statistic", "dof", "p_value"}),
@@ -79,7 +81,7 @@ REQUIRED: dict[str, frozenset[str]] = {
 }
 Analysis = Literal["count", "sum", "mean", "summary", "histogram", "frequency", "covariance",
                    "correlation", "linear_regression", "naive_bayes", "gaussian_naive_bayes", "decision_tree",
-                   "kmeans", "t_test", "chi_square", "logistic_regression", "svm"]
+                   "kmeans", "t_test", "chi_square", "logistic_regression", "svm", "random_forest"]
 #: The linear classifiers trained by gradient descent (offchain.analytics.classifiers).
 CLASSIFIERS: Final = ("logistic_regression", "svm")
 _NEW_FIELDS: dict[str, object] = {"column": "", "columns": (), "group_by": None, "label": None, "domains": {},
@@ -111,6 +113,8 @@ class Params(BaseModel):
     smoothing: float = Field(1.0, ge=0)           # naive Bayes Laplace smoothing (prediction)
     max_depth: int | None = Field(None, ge=1, le=16)  # decision tree depth (levels of splits)
     criterion: Literal["gini", "entropy"] = "gini"  # tree split rule; entropy: information gain
+    trees: int | None = Field(None, ge=1, le=64)  # random forest: trees grown
+    max_features: int | None = Field(None, ge=1, le=32)  # random forest: candidates drawn per node
     centroids: tuple[tuple[float, ...], ...] = ()  # k-means initial centroids (public)
     iterations: int = Field(0, ge=0, le=50)       # k-means Lloyd iterations; classifiers' descent steps
     learning_rate: float | None = Field(None, gt=0, le=10)  # classifiers: step on the summed gradient
@@ -311,7 +315,9 @@ def _invalid(err: ValidationError) -> ConfigError:
 # Numeric columns hold fixed-point values; categorical columns hold one of the
 # values their spec domain declares (compared as stripped strings).
 #: Analyses whose work is sized by max_rows (they need it in the spec).
-PER_ROW = ("decision_tree", "kmeans", *CLASSIFIERS)
+PER_ROW = ("decision_tree", "kmeans", "random_forest", *CLASSIFIERS)
+#: Analyses of ID3 trees over categorical features (offchain.analytics.tree and .forest).
+TREES = ("decision_tree", "random_forest")
 
 
 def numeric_columns(spec: JobSpec) -> tuple[str, ...]:
@@ -330,7 +336,7 @@ def categorical_columns(spec: JobSpec) -> tuple[str, ...]:
     """The categorical columns ``spec`` reads (features first, then the label or group)."""
     if spec.analysis in ("frequency", "chi_square"):
         return spec.columns
-    if spec.analysis in ("naive_bayes", "decision_tree"):
+    if spec.analysis in ("naive_bayes", *TREES):
         return (*spec.columns, spec.label or "")
     if spec.analysis in ("gaussian_naive_bayes", *CLASSIFIERS):
         return (spec.label or "",)
@@ -353,8 +359,7 @@ def _check_shape(spec: JobSpec) -> None:
         raise ValueError(f"analysis {name!r} needs max_rows, the most rows a party may hold: "
                          "its work is sized by it")
     _expect(spec, group=name in ("summary", "histogram", "t_test"),
-            label=name in ("linear_regression", "naive_bayes", "gaussian_naive_bayes",
-                           "decision_tree", *CLASSIFIERS))
+            label=name in ("linear_regression", "naive_bayes", "gaussian_naive_bayes", *TREES, *CLASSIFIERS))
     low = {"covariance": 2, "correlation": 2, "frequency": 1, "histogram": 1, "chi_square": 2}.get(name, 1)
     high = {"histogram": 1, "frequency": 2, "t_test": 1, "chi_square": 2}.get(name, 32)
     if name == "summary" and set(spec.reveal) == {"count"}:
@@ -406,8 +411,11 @@ def _check_params(spec: JobSpec) -> None:
             raise ValueError("a histogram needs at least two increasing bin edges in params.bins")
     elif p.bins:
         raise ValueError("params.bins is for histograms only")
-    if spec.analysis != "decision_tree" and (p.max_depth is not None or p.criterion != "gini"):
-        raise ValueError("params.max_depth and params.criterion are for decision trees only")
+    if spec.analysis not in TREES and (p.max_depth is not None or p.criterion != "gini"):
+        raise ValueError("params.max_depth and params.criterion are for decision trees only "
+                         "(decision_tree and random_forest)")
+    if spec.analysis != "random_forest" and (p.trees is not None or p.max_features is not None):
+        raise ValueError("params.trees and params.max_features are for random forests only")
     if spec.analysis != "kmeans" and p.centroids:
         raise ValueError("params.centroids is for k-means only")
     if spec.analysis not in ("kmeans", *CLASSIFIERS) and p.iterations:

@@ -77,12 +77,20 @@ import numpy as np
 from offchain.analytics import common, privacy, tree_privacy
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
-from offchain.analytics.tree_split import MAX_GINI_BITS, Path, Shape, leaf_level, level_needs, split_level
+from offchain.analytics.tree_split import (
+    MAX_GINI_BITS,
+    Path,
+    Shape,
+    free_features,
+    leaf_level,
+    level_needs,
+    split_level,
+)
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.mac_check import check_pending
 from offchain.preprocessing.tuples import Needs
 
-__all__ = ["MAX_GINI_BITS", "MAX_INPUTS", "Shape", "check", "local", "needs", "node_key",
+__all__ = ["MAX_GINI_BITS", "MAX_INPUTS", "Shape", "check", "check_bounds", "local", "needs", "node_key",
            "predict", "run", "shape_of"]
 
 MAX_INPUTS = 1 << 15            # Padded input values per party, all levels together.
@@ -107,19 +115,26 @@ def check(spec: JobSpec) -> None:
         raise ValueError("the label of a decision tree needs at least two classes")
     if p.epsilon is not None:
         privacy.check(spec)  # The epsilon's range first: the noise bound below depends on it.
-    sh = shape_of(spec)
+    check_bounds(spec, shape_of(spec))
+
+
+def check_bounds(spec: JobSpec, sh: Shape) -> None:
+    """The field's room for the comparisons of ``sh`` and the cap on its inputs (ValueError)."""
+    p = spec.params
     if sh.score_bits > MAX_GINI_BITS:
         noise = (f" and noise below 2^{sh.noise_bits} (epsilon {p.epsilon:g} over "
                  f"{sh.depth + 1} levels)" if sh.noise_bits else "")
+        weight = f", rows weighted up to {sh.weight}" if sh.weight > 1 else ""
         remedies = ["lower max_rows or merge feature values"]
         remedies += ["raise epsilon"] if noise else []
         remedies += ['use params.criterion "entropy"'] if noise and p.criterion == "gini" else []
-        raise ValueError(f"{p.criterion} comparisons for max_rows={spec.max_rows} and domain sizes "
-                         f"{list(sh.sizes)}{noise} need {sh.score_bits} bits, above "
+        raise ValueError(f"{p.criterion} comparisons for max_rows={spec.max_rows}{weight} and domain "
+                         f"sizes {list(sh.sizes)}{noise} need {sh.score_bits} bits, above "
                          f"{MAX_GINI_BITS}; " + ", or ".join(remedies))
     if sh.inputs > MAX_INPUTS:
-        raise ValueError(f"the padded tree needs {sh.inputs} inputs per party, above "
-                         f"{MAX_INPUTS}; lower max_depth or use fewer or smaller features")
+        trees = f" {sh.trees} padded trees need" if sh.trees > 1 else " padded tree needs"
+        raise ValueError(f"the{trees} {sh.inputs} inputs per party, above {MAX_INPUTS}; lower "
+                         f"max_depth{' or trees' if sh.trees > 1 else ''} or use fewer or smaller features")
 
 
 def needs(spec: JobSpec) -> Needs:
@@ -132,23 +147,36 @@ def needs(spec: JobSpec) -> Needs:
     return total
 
 
-def local(spec: JobSpec, table: Table, sh: Shape, paths: Sequence[Path], t: int) -> list[int]:
-    """This party's counts per slot of level t (zeros for the padding slots)."""
+def local(spec: JobSpec, table: Table, sh: Shape, paths: Sequence[Path], t: int,
+          weights: np.ndarray | None = None) -> list[int]:
+    """This party's counts per slot of level t (zeros for the padding slots).
+
+    With ``weights`` (one small nonnegative integer per row) a row counts that many times.
+    """
     label = table.codes[spec.label or ""]
     out: list[int] = []
     for path in paths:
         reach = np.ones(table.rows, dtype=bool)
         for f, v in path:
             reach &= table.codes[sh.features[f]] == v
-        y = label[reach]
+        y, wy = label[reach], None if weights is None else weights[reach]
         if t == sh.depth:
-            out += np.bincount(y, minlength=sh.classes).tolist()
+            out += _weighted_counts(y, wy, sh.classes)
             continue
         for f, name in enumerate(sh.features):
             cell = table.codes[name][reach] * sh.classes + y
-            out += np.bincount(cell, minlength=sh.sizes[f] * sh.classes).tolist()
+            out += _weighted_counts(cell, wy, sh.sizes[f] * sh.classes)
     out += [0] * ((sh.slots(t) - len(paths)) * sh.level_width(t))
     return out
+
+
+def _weighted_counts(cells: np.ndarray, weights: np.ndarray | None, size: int) -> list[int]:
+    """The rows (or the sum of their weights) per cell 0 .. size - 1.
+
+    Weighted sums are float64 sums of integers below 2^53 (rows * weight <= 10^7 * 4), so exact.
+    """
+    counts = np.bincount(cells, weights=weights, minlength=size)
+    return [int(n) for n in np.rint(counts)]
 
 
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
@@ -167,11 +195,13 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
             noise = await tree_privacy.draw(ctx, sh)
         tot = await tree_privacy.noisy(ctx, sh, common.total(inputs), noise[t])
         if t < sh.depth:
-            code, own = await split_level(ctx, sh, t, tot, paths, parent)
+            code, own = await split_level(ctx, sh, tot, free_features(sh, t, paths), parent)
         else:
             code, own = ctx.add_public(await leaf_level(ctx, sh, tot, parent), F), parent
         if not paths:
             await check_pending(ctx)  # Nothing left to reveal; the level's openings are checked.
+            if t < sh.depth:  # The next level's padding slots still take a parent each.
+                parent = common.gather(own, [0] * sh.slots(t + 1))
             continue
         (opened,) = await common.reveal(ctx, [common.gather(code, range(len(paths)))])
         children: list[Path] = []

@@ -41,6 +41,11 @@ negated InfoGain score of Friedman and Schuster (up to scale). With no noise
 (Z = 0) the rule is exact ID3, and without epsilon nothing here runs: the tree
 is the exact one.
 
+Forests. A random forest (offchain.analytics.forest) noises level t's counts of its
+T trees as one vector: a row reaches one slot per tree and adds its bootstrap weight,
+at most w = ``Shape.weight``, to F counts there (one at the last level), so the level's
+sensitivity is T w F (T w at the last level), at the same epsilon / (D + 1) per level.
+
 Bounds. Every |Z| < 2^W, W = max_t len(privacy.thresholds(epsilon_t, Delta_t)),
 so a noisy count before clamping lies in (-2^W, rows + 2^W) (``Shape.noisy_bits``)
 and any sum of one feature's clamped counts at a node is at most ``Shape.bound``
@@ -65,14 +70,16 @@ from offchain.preprocessing.tuples import Needs
 
 def plan(sh: Shape) -> list[Noise]:
     """One entry per level t: its P_t * width_t counts, epsilon / (D + 1), on sensitivity
-    F below the last level and 1 at it (none without epsilon)."""
+    F below the last level and 1 at it (none without epsilon); for a forest, the counts
+    of all T trees with the sensitivity times T w (a row weighs up to w in each tree)."""
     if sh.epsilon is None:
         return []
     if not sh.epsilon > 0:  # privacy.check refuses it first; the digits would never end.
         raise ValueError(f"params.epsilon must be positive, got {sh.epsilon}")
     eps = sh.epsilon / (sh.depth + 1)
-    return [Noise(f"level {t}", sh.slots(t) * sh.level_width(t), eps,
-                  len(sh.features) if t < sh.depth else 1) for t in range(sh.depth + 1)]
+    scale = sh.trees * sh.weight
+    return [Noise(f"level {t}", sh.trees * sh.slots(t) * sh.level_width(t), eps,
+                  scale * (len(sh.features) if t < sh.depth else 1)) for t in range(sh.depth + 1)]
 
 
 def noise_bits(sh: Shape) -> int:

@@ -36,6 +36,10 @@ class Shape:
 
     ``epsilon`` is the job's privacy budget (None: exact counts) and
     ``noise_bits`` W bounds every noise value, |Z| < 2^W (0 without noise).
+    A random forest (offchain.analytics.forest) grows ``trees`` trees of this
+    shape side by side, each level of all trees in one batch; a row counts
+    up to ``weight`` times in one tree (``rows`` is then the weighted bound)
+    and a node's candidates are ``max_features`` drawn features (0: all).
     """
 
     features: tuple[str, ...]
@@ -46,9 +50,18 @@ class Shape:
     criterion: str = "gini"
     epsilon: float | None = None
     noise_bits: int = 0
+    trees: int = 1
+    weight: int = 1
+    max_features: int = 0
 
     def slots(self, t: int) -> int:
+        """Node slots of level t in one tree."""
         return math.prod(sorted(self.sizes, reverse=True)[:t])
+
+    def choices(self, t: int) -> int:
+        """Candidate features of every node of level t (the same number in every slot)."""
+        free = len(self.sizes) - t
+        return min(self.max_features, free) if self.max_features else free
 
     @property
     def width(self) -> int:
@@ -101,17 +114,18 @@ class Shape:
 
     @property
     def inputs(self) -> int:
-        return sum(self.slots(t) * self.level_width(t) for t in range(self.depth + 1))
+        """Input values per party, all trees and levels together."""
+        return self.trees * sum(self.slots(t) * self.level_width(t) for t in range(self.depth + 1))
 
 
 # Tuple needs (mirror split_level and leaf_level) -----------------------------------------------
 def level_needs(sh: Shape, t: int) -> Needs:
-    """The rule's tuples at level t (the inputs and any noise not included)."""
-    s = sh.slots(t)
+    """The rule's tuples at level t of all trees (the inputs and any noise not included)."""
+    s = sh.trees * sh.slots(t)
     total = estimate.argmax(sh.classes, sh.count_bits) * s
     if t == sh.depth:
         return total + estimate.ltz(s, sh.count_bits) + estimate.mul(s)
-    values, matches = sum(sh.sizes), len(sh.sizes) - t - 1
+    values, matches = sum(sh.sizes), sh.choices(t) - 1
     if sh.criterion == "gini":
         return (total + estimate.square(s * sh.width)
                 + estimate.ltz(s * values + 2 * s, sh.count_bits)
@@ -194,9 +208,20 @@ async def _majority(ctx: Evaluator[S], sh: Shape, class_counts: list[S]) -> Item
     return await tournament(ctx, items, right_wins)
 
 
-async def split_level(ctx: Evaluator[S], sh: Shape, t: int, tot: S, paths: Sequence[Path],
+def free_features(sh: Shape, t: int, paths: Sequence[Path]) -> list[list[int]]:
+    """Every slot's candidates at level t: the features not on its path (padding: the first)."""
+    F = len(sh.features)
+    free = [[f for f in range(F) if f not in {g for g, _ in path}] for path in paths]
+    return free + [list(range(F - t))] * (sh.slots(t) - len(paths))
+
+
+async def split_level(ctx: Evaluator[S], sh: Shape, tot: S, candidates: Sequence[Sequence[int]],
                       parent: S) -> tuple[S, S]:
-    """(<code> per slot: the split feature, or F + the leaf class; <majority class> per slot)."""
+    """(<code> per slot: the split feature, or F + the leaf class; <majority class> per slot).
+
+    ``candidates`` lists each slot's candidate features in increasing order, as
+    many in every slot; ties go to the first.
+    """
     slots, width, C, F = len(parent), sh.width, sh.classes, len(sh.features)
     cell = [[[_column(tot, width, slots, sh.offset(f) + v * C + c) for c in range(C)]
              for v in range(sh.sizes[f])] for f in range(F)]
@@ -214,7 +239,7 @@ async def split_level(ctx: Evaluator[S], sh: Shape, t: int, tot: S, paths: Seque
         scores = await _gini_scores(ctx, sh, tot, value_sizes, tests[:at])
     else:
         scores = await _entropy_scores(ctx, sh, tot, value_sizes)
-    best = await _best_split(ctx, sh, t, scores, paths, slots)
+    best = await _best_split(ctx, sh, scores, candidates)
     leaf = own + await mul(ctx, empty, parent - own)
     code = best + await mul(ctx, pure, ctx.add_public(leaf, F) - best)
     return code, own
@@ -256,14 +281,12 @@ async def _entropy_scores(ctx: Evaluator[S], sh: Shape, tot: S, value_sizes: lis
     return scores
 
 
-async def _best_split(ctx: Evaluator[S], sh: Shape, t: int, scores: list[Item[S]],
-                      paths: Sequence[Path], slots: int) -> S:
+async def _best_split(ctx: Evaluator[S], sh: Shape, scores: list[Item[S]],
+                      candidates: Sequence[Sequence[int]]) -> S:
     """<the candidate with the largest G_f or least E_f> per slot (ties: the lowest index)."""
-    F = len(sh.features)
-    candidates = [[f for f in range(F) if f not in {g for g, _ in path}] for path in paths]
-    candidates += [list(range(F - t))] * (slots - len(paths))
+    slots = len(candidates)
     items = []
-    for j in range(F - t):
+    for j in range(len(candidates[0])):
         chosen = [row[j] for row in candidates]
         index = ctx.add_public(ctx.zeros(slots), FieldVec.from_ints(chosen))
         items.append((*[_pick(scores, chosen, p) for p in range(len(scores[0]))], index))

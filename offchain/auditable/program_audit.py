@@ -27,7 +27,7 @@ from offchain.auditable.replay import Step
 from offchain.auditable.shadows import CommitVec
 from offchain.engine.replay import ReplayContext
 from offchain.engine.tape import Playback, ReplayMismatch
-from offchain.errors import ConfigError, SacrificeFailed
+from offchain.errors import ConfigError, ProtocolAbort, SacrificeFailed
 
 STEPS = ("tuple commitments", "tuple checks", "openings", "result")
 
@@ -55,7 +55,7 @@ def audit(spec: JobSpec, n_parties: int, record: Record, result: Mapping[str, st
         tape.finished()
     except SacrificeFailed as exc:
         return None, [*steps, Step(STEPS[1], False, str(exc))]
-    except (ReplayMismatch, ConfigError) as exc:
+    except (ReplayMismatch, ConfigError, ProtocolAbort) as exc:  # E.g. a coin opening that fails its commitment.
         return None, [*steps, Step(STEPS[2], False, f"the record does not fit the program: {exc}")]
     steps.append(Step(STEPS[1], True, f"{lay.triples} triples, {lay.checked_squares} square pairs "
                                       f"and {lay.all_bits} bits checked with challenge"))

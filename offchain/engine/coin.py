@@ -6,14 +6,22 @@ commits to 32 random bytes, all commitments are broadcast, then all
 openings; the coin is sha256 of the parties' values in party order. No
 party can bias it after seeing the others' commitments, and a party that
 opens something else is caught (CommitmentMismatch).
+
+``toss`` runs on a live session (the MAC check's and the sacrifice's coins);
+``toss_recorded`` runs on any evaluator, through its broadcasts, so that a
+program that needs a coin is recorded with it and replays it (an auditable
+run's tape holds the commitments and openings, and the replay recomputes
+the same coin from them).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 
 from offchain.engine.comm import broadcast_all
+from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.session import Session
 from offchain.errors import CommitmentMismatch
 from offchain.field import P, RandBytes
@@ -44,8 +52,27 @@ async def toss(ctx: Session) -> bytes:
     mine, opening = commit(ctx.randbytes(SEED_BYTES), ctx.randbytes)
     commitments = await broadcast_all(ctx, mine)
     openings = await broadcast_all(ctx, opening)
-    values = [open_commitment(j, commitments[j], openings[j], "coin share")
-              for j in range(ctx.n_parties)]
+    return _coin([open_commitment(j, commitments[j], openings[j], "coin share")
+                  for j in range(ctx.n_parties)])
+
+
+async def toss_recorded(ctx: Evaluator[S]) -> bytes:
+    """A 32-byte joint random seed through ``ctx``'s broadcasts (2 n one-way steps, no tuples).
+
+    A replay (no party) commits nothing: it reads every commitment and opening from its tape.
+    """
+    live = ctx.party is not None
+    mine = commit(secrets.token_bytes(SEED_BYTES), secrets.token_bytes) if live else None
+    commitments = [await ctx.broadcast_from(j, mine[0] if mine and j == ctx.party else None)
+                   for j in range(ctx.n_parties)]
+    openings = [await ctx.broadcast_from(j, mine[1] if mine and j == ctx.party else None)
+                for j in range(ctx.n_parties)]
+    return _coin([open_commitment(j, commitments[j], openings[j], "coin share")
+                  for j in range(ctx.n_parties)])
+
+
+def _coin(values: list[bytes]) -> bytes:
+    """sha256 of the parties' opened values in party order, each checked to be SEED_BYTES long."""
     for j, value in enumerate(values):
         if len(value) != SEED_BYTES:
             raise CommitmentMismatch(j, "coin share of the wrong length")

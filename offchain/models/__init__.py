@@ -24,6 +24,7 @@ from offchain.models.model import (
     Model,
     Node,
     Prediction,
+    RandomForest,
     Row,
     model_of,
     records,
@@ -31,4 +32,5 @@ from offchain.models.model import (
 
 __all__ = ["FORMAT", "MODEL_ANALYSES", "VERSION", "CategoricalNaiveBayes", "DecisionTree", "GaussianNaiveBayes",
            "KMeans", "LinearClassifier", "LinearRegression", "LinearSVM", "LogisticRegression", "Model", "Node",
-           "Prediction", "Row", "dumps", "export", "load", "loads", "model_of", "records", "to_sklearn"]
+           "Prediction", "RandomForest", "Row", "dumps", "export", "load", "loads", "model_of", "records",
+           "to_sklearn"]

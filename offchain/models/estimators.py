@@ -21,6 +21,8 @@ estimator, so that its ``predict`` gives the model's predictions:
 - Decision tree: refused. Our trees split categorical features many ways;
   ``DecisionTreeClassifier`` splits numbers in two and its fitted tree can only
   be set through private structures.
+- Random forest: refused for the same reason (``RandomForestClassifier`` holds
+  such trees; it also averages the trees' class probabilities where ours vote).
 
 Estimators take X as a (rows, features) array in the model's feature order
 (``Model.numeric``, or ``Model.categorical`` for categorical naive Bayes).
@@ -45,6 +47,7 @@ from offchain.models.model import (
     LinearSVM,
     LogisticRegression,
     Model,
+    RandomForest,
 )
 
 
@@ -54,6 +57,10 @@ def to_sklearn(model: Model) -> Any:
         raise ConfigError("a decision tree has no scikit-learn equivalent: its splits are multiway on categorical "
                           "values, DecisionTreeClassifier's are binary on numbers; predict with model.predict "
                           "or export it as JSON")
+    if isinstance(model, RandomForest):
+        raise ConfigError("a random forest has no scikit-learn equivalent: its trees split multiway on categorical "
+                          "values and vote, RandomForestClassifier's trees are binary on numbers and average "
+                          "probabilities; predict with model.predict or export it as JSON")
     try:
         sklearn = {name: importlib.import_module(f"sklearn.{name}")
                    for name in ("naive_bayes", "cluster", "linear_model", "svm")}

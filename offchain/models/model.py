@@ -17,6 +17,9 @@ Prediction is public arithmetic on the revealed values, outside MPC:
   routes. A value outside the domain is refused (``ConfigError`` naming the
   row, the feature and the domain): the result reveals no class at a split
   node to fall back on;
+- a random forest walks each of its trees so and predicts the class most
+  trees vote for, ties to the first class of the label's domain (as
+  ``offchain.analytics.forest.predict``);
 - k-means assigns the nearest centroid in squared Euclidean distance, ties to
   the lowest index as under MPC;
 - a linear regression computes intercept + sum_a beta_a x_a; a job that kept
@@ -43,8 +46,8 @@ from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError
 
 #: The analyses whose result is a model, in the order the docs list them.
-MODEL_ANALYSES: Final = ("gaussian_naive_bayes", "naive_bayes", "decision_tree", "kmeans", "linear_regression",
-                         "logistic_regression", "svm")
+MODEL_ANALYSES: Final = ("gaussian_naive_bayes", "naive_bayes", "decision_tree", "random_forest", "kmeans",
+                         "linear_regression", "logistic_regression", "svm")
 
 #: One row to predict: feature name -> a number (numeric features) or a domain value (categorical ones).
 Row = Mapping[str, object]
@@ -203,6 +206,34 @@ class DecisionTree(Model):
 
 
 @dataclass(frozen=True)
+class RandomForest(Model):
+    """Bagged ID3 trees over categorical features; the forest predicts their majority vote."""
+
+    roots: tuple[Node, ...]
+
+    @property
+    def categorical(self) -> dict[str, tuple[str, ...]]:
+        used = set().union(*(_split_features(r) for r in self.roots))
+        return {c: self.spec.domain(c) for c in self.spec.columns if c in used}
+
+    def parameters(self) -> dict[str, Any]:
+        return {"classes": list(self.spec.domain(self.spec.label or "")),
+                "trees": [r.as_json() for r in self.roots]}
+
+    def predict(self, rows: Sequence[Row]) -> list[Prediction]:
+        classes = self.spec.domain(self.spec.label or "")
+        out: list[Prediction] = []
+        for i, row in enumerate(rows):
+            record, tally = self._categories(row, i), [0] * len(classes)
+            for node in self.roots:
+                while node.leaf is None:
+                    node = (node.children or {})[record[node.split or ""]]
+                tally[classes.index(node.leaf)] += 1
+            out.append(classes[tally.index(max(tally))])  # index(): the first class on a tie
+        return out
+
+
+@dataclass(frozen=True)
 class KMeans(Model):
     """The final centroids (and, if revealed, the cluster sizes of the last assignment)."""
 
@@ -338,16 +369,30 @@ def _categorical(spec: JobSpec, result: dict[str, str]) -> Model:
 
 
 def _tree(spec: JobSpec, result: dict[str, str]) -> Model:
+    return DecisionTree(spec, result, _root(spec, result, ""))
+
+
+def _forest(spec: JobSpec, result: dict[str, str]) -> Model:
+    trees = spec.params.trees or 0
+    roots = tuple(_root(spec, result, f"tree[{j}].") for j in range(trees))
+    extra = sorted(k for k in result if not k.startswith(tuple(f"tree[{j}].node[" for j in range(trees))))
+    if extra:
+        raise ValueError(f"{extra[0]!r} is no node of the spec's {trees} trees")
+    return RandomForest(spec, result, roots)
+
+
+def _root(spec: JobSpec, result: dict[str, str], prefix: str) -> Node:
+    """The tree whose nodes are the result's ``prefix``node[...] keys."""
     def node(path: tuple[str, ...]) -> Node:
-        kind, _, name = result["node[" + ",".join(path) + "]"].partition(":")
+        kind, _, name = result[prefix + "node[" + ",".join(path) + "]"].partition(":")
         if kind == "leaf" and name in spec.domain(spec.label or ""):
             return Node(leaf=name)
         if kind == "split" and name in spec.columns:
             return Node(split=name, children={v: node((*path, f"{name}={v}")) for v in spec.domain(name)})
-        raise ValueError(f"node[{','.join(path)}] is {kind}:{name}, neither a leaf of a class nor a split "
-                         "on a feature")
+        raise ValueError(f"{prefix}node[{','.join(path)}] is {kind}:{name}, neither a leaf of a class nor a "
+                         "split on a feature")
 
-    return DecisionTree(spec, result, node(()))
+    return node(())
 
 
 def _kmeans(spec: JobSpec, result: dict[str, str]) -> Model:
@@ -369,8 +414,8 @@ def _classifier(spec: JobSpec, result: dict[str, str]) -> Model:
 
 
 _BUILDERS = {"gaussian_naive_bayes": _gaussian, "naive_bayes": _categorical, "decision_tree": _tree,
-             "kmeans": _kmeans, "linear_regression": _regression, "logistic_regression": _classifier,
-             "svm": _classifier}
+             "random_forest": _forest, "kmeans": _kmeans, "linear_regression": _regression,
+             "logistic_regression": _classifier, "svm": _classifier}
 
 
 def _split_features(node: Node) -> set[str]:

@@ -137,6 +137,14 @@ def test_ties_pure_nodes_and_empty_branches_follow_the_plaintext_rule() -> None:
     assert got["node[b=u,a=r]"] == "leaf:yes" and got["node[b=v]"] == "leaf:no"
 
 
+def test_a_tree_complete_levels_before_max_depth_runs_its_padding_levels_to_the_end() -> None:
+    # One class only: the root is a pure leaf, and levels 1 and 2 have no node left to reveal.
+    columns = {"a": ["p", "q", "r"] * 3, "b": ["u", "v", "u"] * 3, "c": ["x", "y", "z"] * 3, "k": ["no"] * 9}
+    s = tree_spec(3, max_rows=3)
+    got = run_analysis(s, split_tables(s, columns))
+    assert got == plain_id3(columns, ("a", "b", "c"), "k", DOMAINS, 3) == {"node[]": "leaf:no"}
+
+
 def test_the_input_hook_sees_the_first_levels_inputs_before_any_opening() -> None:
     columns = data(33, 9)
     s = tree_spec(1, max_rows=3, features=("a", "b"))

@@ -61,17 +61,17 @@ def mpc_result(spec: JobSpec) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def chain_jobs() -> tuple[Deployment, dict[str, int], dict[str, dict[str, str]]]:
-    """Jobs on the in-process chain: a finalised tree and mean, and a tree still proposed."""
+    """Jobs on the in-process chain: a finalised tree, mean and forest, and a tree still proposed."""
     chain = Chain.in_memory()
     dep, members = placeholder_consortium(chain, 3)
     addresses = [m.address for m in members]
     jobs, results = {}, {}
-    for name in ("decision_tree", "mean", "pending"):
+    for name in ("decision_tree", "mean", "pending", "random_forest"):
         if name == "mean":
             spec = registry.build_spec(analysis="mean", column="age", reveal=("count", "mean"),
                                        participants=addresses)
         else:
-            spec = example_spec("decision_tree", addresses)
+            spec = example_spec("random_forest" if name == "random_forest" else "decision_tree", addresses)
         job_id, _ = dep.jobs.propose(members[0], spec.canonical(), addresses, Deadlines.from_now(chain.now()))
         jobs[name] = job_id
         if name == "pending":
@@ -190,3 +190,17 @@ def test_a_linear_classifiers_export_predicts_from_the_command_line(name: str, t
     want = ["high" if 0.05 * float(r["age"]) - 0.1 * float(r["bmi"]) - 0.2 > 0 else "low" for r in rows]
     assert [r["prediction"] for r in done["rows"]] == want and set(want) == {"low", "high"}
     assert done["analysis"] == name and done["target"]["values"] == ["low", "high"]
+
+
+def test_a_forest_job_is_read_from_the_chain_and_predicts_from_its_export(chain_jobs: Any, tmp_path: Path) -> None:
+    dep, jobs, results = chain_jobs
+    source = job_model(dep, jobs["random_forest"])
+    assert isinstance(source.model, models.RandomForest) and dict(source.model.result) == results["random_forest"]
+    path = tmp_path / "forest.json"
+    path.write_text(models.dumps(source.model, source.job, source.result_hash))
+    data = str(EXAMPLES / "patients_party_c.csv")
+    printed = mpcc("model", "predict", "--model", str(path), "--data", data, "--json")
+    assert printed.returncode == 0, printed.stderr
+    with open(data) as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["prediction"] for r in json.loads(printed.stdout)["rows"]] == source.model.predict(rows)
