@@ -55,6 +55,7 @@ from mpcc.peer.config import PeerConfig
 from mpcc.peer.intake import Intake
 from mpcc.peer.jobs import Jobs
 from mpcc.peer.member import MemberPeer
+from mpcc.peer.pace import Pace
 from offchain.errors import ConfigError, MpccError
 from offchain.net.address import split_host_port
 from offchain.net.tls import ChannelSettings, TlsCredentials
@@ -195,7 +196,7 @@ class Daemon:
                               + ("the members may reinstate it (`mpcc org vote reinstate`)" if status == "suspended"
                                  else "join and be approved first"))
         peer = MemberPeer(org, dep, TupleCache(config.cache_path), config.named_data(), timeout_s=config.timeout_s,
-                          report_liveness=False, poll_s=min(config.poll_s, 0.25))
+                          report_liveness=False, poll_s=config.poll_s)
         settings = ChannelSettings(timeout=config.timeout_s, connect_timeout=config.connect_timeout_s)
         channels = Channels(TlsCredentials.from_identity(org.identity, passphrase), settings, org.account.address,
                             config.limits())
@@ -235,11 +236,13 @@ class Daemon:
             if await self.intake.load_key(stop) is None:
                 return
             await self._left_over_jobs()
+            pace = Pace(self.config.poll_s)
             while not stop.is_set():
-                await self._poll()
+                if await self._poll():
+                    pace.moved()
                 self._write_status()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.config.poll_s)
+                    await asyncio.wait_for(stop.wait(), pace.wait_s())
         finally:
             log.info("stopping: %d tasks cancelled", len(self.tasks))
             for task in list(self.tasks):
@@ -290,15 +293,21 @@ class Daemon:
         events = await self.peer.chain.run(lambda: self.dep.jobs.logs(JobProposed, from_block=self.next_block))
         await self.work.left_over([e.jobId for e in events if self.me.lower() in (p.lower() for p in e.participants)])
 
-    async def _poll(self) -> None:
-        """Dispatches the events of the blocks not seen yet; enforces deadlines. A failed look is retried."""
+    async def _poll(self) -> bool:
+        """Dispatches the events of the blocks not seen yet; enforces deadlines. A failed look is retried.
+
+        True if there were new blocks (or the chain was reorganised).
+        """
+        moved = False
         try:
             new = await self.peer.chain.run(read_new_events, self.dep, self.next_block, self.anchor)
             if isinstance(new, Reorganised):
                 self._rewind(new.head)
+                moved = True
             elif new is not None:
                 await self._dispatch(new)
                 self.next_block, self.anchor = new.last + 1, new.last_hash
+                moved = True
             if not self.suspended and time.monotonic() - self._expiry_checked > EXPIRE_CHECK_S:
                 self._expiry_checked = time.monotonic()
                 await self.work.expire_overdue()
@@ -306,6 +315,7 @@ class Daemon:
             log.warning("reading the chain failed (%s); retrying", err)
         except Exception:  # A poll's surprise must not end the daemon: the next poll tries again.
             log.exception("reading the chain failed unexpectedly; retrying at the next poll")
+        return moved
 
     def _rewind(self, head: int) -> None:
         """Reads again from REORG_REWIND blocks below where the chain and this peer still agree, at most.

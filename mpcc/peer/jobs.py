@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from mpcc.peer.channels import Channels, job_tag
 from mpcc.peer.config import PeerConfig
 from mpcc.peer.member import MemberPeer
+from mpcc.peer.pace import Pace
 from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError, MpccError, ProtocolAbort
 from offchain.shares import MacKeyShare
@@ -130,8 +131,9 @@ class Jobs:
         log.info("job %d: waiting for every participant to accept", job_id)
         self.states[job_id] = "accepted"
         # The chain is polled: no event is set when the others accept.
+        pace = Pace(self.config.poll_s)
         while (state := (await peer.chain.run(jobs.job, job_id)).state) is JobState.PROPOSED:  # noqa: ASYNC110
-            await asyncio.sleep(self.config.poll_s)
+            await asyncio.sleep(pace.wait_s())
         if state is not JobState.ACCEPTED:
             self.states[job_id] = state.name.lower()
             log.info("job %d: %s before it started", job_id, state.name.lower())

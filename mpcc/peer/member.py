@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
 from mpcc.orgs import Org
+from mpcc.peer.pace import Pace
 from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.common import input_commitment
@@ -297,6 +298,7 @@ class MemberPeer:
     async def wait_for(self, job_id: int, state: JobState) -> None:
         """Wait until the job reaches ``state`` (or beyond); raise if it aborted or timed out."""
         deadline = asyncio.get_running_loop().time() + self.timeout_s
+        pace = Pace(self.poll_s)
         while True:
             current = (await self.chain.run(self.dep.jobs.job, job_id)).state
             if current is JobState.ABORTED:
@@ -305,7 +307,7 @@ class MemberPeer:
                 return
             if asyncio.get_running_loop().time() > deadline:
                 raise ChainWaitTimeout(f"job {job_id} did not reach {state.name} within {self.timeout_s}s")
-            await asyncio.sleep(self.poll_s)
+            await asyncio.sleep(pace.wait_s())
 
 
 @dataclass
