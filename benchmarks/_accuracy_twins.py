@@ -173,10 +173,8 @@ def linear_classifier(spec: JobSpec, x: np.ndarray, y: np.ndarray) -> dict[str, 
     s = 2.0 * y - 1.0
     w = np.zeros(xt.shape[1])
     for _ in range(p.iterations):
-        if spec.analysis == "svm":
-            d = -((s * (xt @ w) < 1) * s) @ xt
-        else:
-            d = (sigmoid(xt @ w) - y) @ xt
+        # SVM: the hinge's subgradient over the rows of margin below 1; logistic: the log loss's gradient.
+        d = -((s * (xt @ w) < 1) * s) @ xt if spec.analysis == "svm" else (sigmoid(xt @ w) - y) @ xt
         w = np.append(shrink * w[:-1], w[-1]) - eta * d
     result = {f"coefficient[{c}]": text(w[a]) for a, c in enumerate(spec.columns)}
     result["intercept"] = text(w[-1])
