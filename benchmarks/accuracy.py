@@ -172,9 +172,10 @@ async def _mpc(spec: JobSpec, tables: list[Any], record: bool) -> tuple[dict[str
 
     def party(i: int) -> Callable[[MemoryTransport], Any]:
         async def run(transport: MemoryTransport) -> tuple[dict[str, str], float, float]:
-            ctx = Context(transport, keys[i], MemoryTupleSource())
+            source = MemoryTupleSource()
+            ctx = Context(transport, keys[i], source)
             for batch in batches[i]:
-                ctx.source.add(await accept_batch(ctx, batch))  # type: ignore[attr-defined]
+                source.add(await accept_batch(ctx, batch))
             if i == 0:
                 ctx.recorder = recorder  # After the sacrifice: the record is the analysis's.
             begun = time.perf_counter()
@@ -264,7 +265,9 @@ def tree_job(quick: bool, forest: bool) -> Job:
         groups = [(a[r], s.y_train[r]) for r in parts(len(a))]
 
         def twin(coin: bytes | None) -> dict[str, str]:
-            return twins.random_forest(spec, coin or b"", groups)
+            if coin is None:
+                raise RuntimeError("the forest's twin needs the coin of the MPC run")
+            return twins.random_forest(spec, coin, groups)
 
         def fit() -> Any:
             return RandomForestClassifier(n_estimators=trees, max_depth=depth, random_state=SEED).fit(a, s.y_train)
