@@ -19,8 +19,8 @@ from the training rows only: they are public parameters the parties would
 agree on from a ``summary`` job. The training rows are dealt round-robin to
 3 parties (party i holds rows i, i + 3, ...).
 
-MPC: the 3 parties run in this process over the in-memory network
-(offchain.net.memory), each on a Context whose tuples were dealt for exactly
+MPC (benchmarks/_local_job.py): the 3 parties run in this process over the
+in-memory network (offchain.net.memory), each on a Context whose tuples were dealt for exactly
 ``routes.needs(spec)`` and checked by the sacrifice (offchain.engine.sacrifice)
 before the clock; ``mpc_s`` is from the first party starting ``registry.run``
 to the last one holding the revealed result (``preprocessing_s``: dealing and
@@ -80,21 +80,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import _accuracy_twins as twins  # noqa: E402
+from _local_job import run_job  # noqa: E402
 
 from offchain.analytics import registry  # noqa: E402
 from offchain.analytics.spec import JobSpec  # noqa: E402
 from offchain.auditable import routes  # noqa: E402
-from offchain.auditable.shadows import RandVec  # noqa: E402
-from offchain.engine.coin import toss_recorded  # noqa: E402
-from offchain.engine.context import Context  # noqa: E402
-from offchain.engine.replay import ReplayContext  # noqa: E402
-from offchain.engine.sacrifice import accept_batch  # noqa: E402
-from offchain.engine.tape import Recorder  # noqa: E402
 from offchain.models import model_of  # noqa: E402
-from offchain.net.memory import MemoryNetwork, MemoryTransport, run_parties  # noqa: E402
-from offchain.preprocessing.dealer import Dealer  # noqa: E402
-from offchain.preprocessing.source import MemoryTupleSource  # noqa: E402
-from offchain.preprocessing.tuples import PartyBatch  # noqa: E402
 
 PARTIES = tuple("0x" + f"{i + 1:040x}" for i in range(3))
 SEED = 7
@@ -160,50 +151,14 @@ def max_rows(n: int) -> int:
 
 
 # MPC ----------------------------------------------------------------------------------------------
-async def _mpc(spec: JobSpec, tables: list[Any], record: bool) -> tuple[dict[str, str], float, float, bytes | None]:
-    needs = routes.needs(spec)
-    start = time.perf_counter()
-    dealer, keys = Dealer.create(3)
-    batches: list[list[PartyBatch]] = [[], [], []]
-    for key, count in needs:
-        for i, batch in enumerate(dealer.batch(key, count)):
-            batches[i].append(batch)
-    recorder = Recorder() if record else None
-
-    def party(i: int) -> Callable[[MemoryTransport], Any]:
-        async def run(transport: MemoryTransport) -> tuple[dict[str, str], float, float]:
-            source = MemoryTupleSource()
-            ctx = Context(transport, keys[i], source)
-            for batch in batches[i]:
-                source.add(await accept_batch(ctx, batch))
-            if i == 0:
-                ctx.recorder = recorder  # After the sacrifice: the record is the analysis's.
-            begun = time.perf_counter()
-            result = await registry.run(ctx, spec, tables[i])
-            return result, begun, time.perf_counter()
-        return run
-
-    out = await run_parties(MemoryNetwork(3, timeout=600), [party(i) for i in range(3)])
-    for r in out:
-        if isinstance(r, BaseException):
-            raise r
-    runs: list[tuple[dict[str, str], float, float]] = out  # type: ignore[assignment]
-    if any(r[0] != runs[0][0] for r in runs):
-        raise RuntimeError(f"the parties revealed different {spec.analysis} results")
-    begun, ended = min(r[1] for r in runs), max(r[2] for r in runs)
-    coin = None
-    if recorder is not None:  # The forest's coin, from the public record (as an auditor replays it).
-        coin = await toss_recorded(ReplayContext(recorder.playback(), 3, RandVec))
-    return runs[0][0], ended - begun, begun - start, coin
-
-
 def mpc(spec: JobSpec, columns: dict[str, list[Any]], record: bool = False
         ) -> tuple[dict[str, str], float, float, bytes | None]:
     """(revealed result, MPC seconds, preprocessing seconds, the forest's coin) of one job."""
     n = len(next(iter(columns.values())))
     tables = [registry.table_from_columns(spec, {c: [v[r] for r in rows] for c, v in columns.items()})
               for rows in parts(n)]
-    return asyncio.run(_mpc(spec, tables, record))
+    run = asyncio.run(run_job(spec, tables, record))
+    return run.result, run.mpc_s, run.preprocessing_s, run.coin
 
 
 def pooled(a: np.ndarray) -> np.ndarray:
