@@ -46,6 +46,8 @@ from offchain.errors import ConfigError
 DEFAULT_DATASET: Final = "default"
 #: Seconds to wait for a PostgreSQL server to answer the connection.
 _CONNECT_TIMEOUT_S: Final = 10
+#: Seconds a dataset's PostgreSQL query may run before the server cancels it (the peer's data worker waits).
+STATEMENT_TIMEOUT_S: Final = 300
 
 
 @dataclass(frozen=True)
@@ -342,6 +344,7 @@ def read_postgres(source: PostgresSource, columns: list[str], hint: str = "") ->
         with conn.cursor() as cursor:
             # The first statement of the transaction, so that no later one may write.
             cursor.execute("SET TRANSACTION READ ONLY")
+            cursor.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(f"{STATEMENT_TIMEOUT_S}s")))
             _check_reader(source, cursor)
             cursor.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(source.table)) if source.table
                            else source.query.encode())
@@ -349,6 +352,9 @@ def read_postgres(source: PostgresSource, columns: list[str], hint: str = "") ->
                 raise ConfigError(f"{source}: the query returns no rows; it must be a SELECT")
             header = [d.name for d in cursor.description]
             rows = cursor.fetchall()
+    except psycopg.errors.QueryCanceled as err:
+        raise ConfigError(f"{source}: the query ran longer than {STATEMENT_TIMEOUT_S} s and the server cancelled "
+                          "it; read a smaller table, or a view or query the server answers sooner") from err
     except psycopg.Error as err:
         raise ConfigError(f"{source}: the query failed: {str(err).strip()}; a dataset's query may only "
                           "read (it runs in a read-only transaction)") from err

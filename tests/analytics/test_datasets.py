@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import psycopg
 import pytest
 from analytics_testkit import spec
 
+from offchain.analytics import sources
 from offchain.analytics.data import data_for, read_table
 from offchain.analytics.sources import (
     Dataset,
@@ -243,6 +245,16 @@ def test_a_postgresql_query_cannot_write(clinic: str, monkeypatch: pytest.Monkey
         read_table(SPEC, Dataset(PostgresSource(clinic, query.format(file=planted)), RENAMES))
     check_table(PostgresSource(clinic, table="wine"))  # Nothing changed,
     assert not planted.exists()  # and no file was written.
+
+
+def test_a_postgresql_query_that_runs_too_long_is_cancelled_by_the_server(
+        clinic: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGPASSWORD", "reader-secret")
+    monkeypatch.setattr(sources, "STATEMENT_TIMEOUT_S", 1)
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"the query ran longer than 1 s and the server cancelled it"):
+        read_table(SPEC, Dataset(PostgresSource(clinic, "SELECT *, pg_sleep(30) FROM wine"), RENAMES))
+    assert time.monotonic() - started < 20
 
 
 def test_a_postgresql_role_that_may_write_files_is_refused(postgres: str, monkeypatch: pytest.MonkeyPatch,
