@@ -179,6 +179,23 @@ class JobSpec(BaseModel):
             raise ValueError("columns must be distinct")
         return value
 
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _integer_values(cls, value: object) -> object:
+        """Integer values (class labels 0 and 1, say) are taken as their decimal text, as cells are read."""
+        if not isinstance(value, dict):
+            return value
+        out: dict[object, object] = {}
+        for name, domain in value.items():
+            if isinstance(domain, list | tuple):
+                for v in domain:
+                    if isinstance(v, float | bool):
+                        raise ValueError(f"domain of {name!r}: {json.dumps(v)} is not a category; write "
+                                         "categories as strings (or integers, which are read as their digits)")
+                domain = [str(v) if isinstance(v, int) else v for v in domain]
+            out[name] = domain
+        return out
+
     @field_validator("domains")
     @classmethod
     def _domains(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:

@@ -42,3 +42,16 @@ def test_new_specs_round_trip_canonically() -> None:
 def test_specs_that_reveal_too_much_or_lack_shape_are_refused(fields: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         registry.build_spec(participants=PARTIES, **fields)
+
+
+def test_integer_class_labels_are_read_as_their_digits_and_match_the_cells() -> None:
+    s = spec(analysis="naive_bayes", columns=("smoker",), label="risk",
+             domains={"smoker": ["no", "yes"], "risk": [0, 1]}, reveal=("counts",))
+    assert s.domains["risk"] == ("0", "1")
+    assert JobSpec.parse(s.canonical()) == s  # The canonical text holds the strings.
+    table = registry.table_from_columns(s, {"smoker": ["no", "yes", "yes"], "risk": ["0", "1", "1"]})
+    assert table.codes["risk"].tolist() == [0, 1, 1]
+    for bad in ([0.5, 1], [True, False]):
+        with pytest.raises(ConfigError, match="is not a category; write categories as strings"):
+            registry.build_spec(analysis="naive_bayes", columns=("smoker",), label="risk", participants=PARTIES,
+                                domains={"smoker": ["no", "yes"], "risk": bad}, reveal=("counts",))
