@@ -183,7 +183,7 @@ def text_bits(f: int) -> int | None:
 
 def decimal_text(exact: Fraction | Decimal, f: int) -> str:
     """A real as printed for format f: rounded as ``text_bits`` says, then written in decimal with
-    ceil(bits log10 2) significant digits and as many decimal places at most (plain, half-even)."""
+    floor(bits log10 2) significant digits and as many decimal places at most (plain, half-even)."""
     bits = text_bits(f)
     x = Fraction(exact)
     if bits is None:
@@ -194,7 +194,7 @@ def decimal_text(exact: Fraction | Decimal, f: int) -> str:
         g = max(-bits, e - bits)
         step = Fraction(2) ** g
         x = round(x / step) * step
-    digits = -(-bits * 30103 // 100000)
+    digits = bits * 30103 // 100000
     quantum = Decimal(1).scaleb(-digits)
     if x:
         quantum = max(quantum, Decimal(1).scaleb(_exponent(x) + 1 - digits))

@@ -9,7 +9,7 @@ import numpy as np
 from offchain.analytics.bayes import predict_categorical, predict_gaussian
 from analytics_testkit import close, rng, run_analysis, spec, split_tables
 
-ULP = 2.0**-20
+from analytics_testkit import ULP  # noqa: E402
 
 
 def features(seed: int, rows: int) -> tuple[np.ndarray, np.ndarray]:

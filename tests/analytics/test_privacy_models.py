@@ -23,7 +23,7 @@ from offchain.errors import ConfigError, ProtocolAbort
 from analytics_testkit import (PARTIES, Drawn, close, opened_noise, rng, run_analysis, spec,
                               split_tables)
 
-F = 20
+from analytics_testkit import F  # noqa: E402
 ULP = 2.0**-F
 UNIT: dict[str, Any] = {"clip_lower": 0, "clip_upper": 1}
 
