@@ -104,3 +104,30 @@ def test_the_input_hook_runs_once_inputs_exist_and_before_any_opening() -> None:
     results = asyncio.run(run_local(3, program, needs=routes.needs(spec)))
     assert all(r == {"count": "12", "mean": "52916.66667"} for r in results)
     assert sorted(seen) == [(p, [2, 2, 2], 0) for p in range(3)]
+
+
+def test_the_same_summary_job_prints_the_same_text_under_different_dealer_seeds() -> None:
+    """The random truncations differ between the runs; printing keeps the bits the error bounds
+    guarantee (common.text_bits), so the texts are equal. Large values, a variance of 1.6e-4 and a
+    mean that is a midpoint of its ten decimal digits (the case that changed between runs when
+    printing rounded on a decimal grid), grouped so that divisions run per group."""
+    r = rng(11)
+    big = (r.normal(0, 1, 30) * 2500 + 1.2e5).round(3)
+    tiny = (3 + r.normal(0, 1, 30) * 0.0126).round(6)
+    mid = np.array([663.5279, 663.528] * 8 + [655.4641] * 14)  # Group a: 16 rows, mean 663.52795.
+    g = np.array(["a"] * 16 + ["b"] * 14)
+    s = spec(analysis="summary", columns=("big", "tiny", "mid"), group_by="g",
+             domains={"g": ("a", "b")}, reveal=("count", "mean", "variance", "std", "min", "max"))
+    tables = split_tables(s, {"big": big, "tiny": tiny, "mid": mid, "g": g})
+    first = run_analysis(s, tables, seed=b"summary-run-1")
+    assert run_analysis(s, tables, seed=b"summary-run-2") == first
+    assert run_analysis(s, tables, seed=b"summary-run-3") == first
+    for name in ("big", "tiny", "mid"):
+        for group in ("a", "b"):
+            values = {"big": big, "tiny": tiny, "mid": mid}[name][g == group]
+            tag = f".{name}[g={group}]"
+            # Six significant digits at least against float64, for every statistic.
+            for stat, want in (("mean", values.mean()), ("variance", values.var()),
+                               ("std", values.std())):
+                if want:
+                    assert abs(float(first[stat + tag]) - want) <= 1e-6 * abs(want), (stat + tag, first)
