@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from offchain.auditable import routes
 from offchain.analytics import registry
@@ -131,3 +132,22 @@ def test_the_same_summary_job_prints_the_same_text_under_different_dealer_seeds(
                                ("std", values.std())):
                 if want:
                     assert abs(float(first[stat + tag]) - want) <= 1e-6 * abs(want), (stat + tag, first)
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_population_and_sample_variance_and_std_in_one_job(ddof: int) -> None:
+    """variance and std divide by n - ddof (population by default), sample_variance and sample_std
+    by n - 1 whatever ddof says; numpy's var/std with the same ddof within the bounds."""
+    r = rng(5)
+    x = (r.normal(0, 1, 20) * 0.0126 + 3).round(6)
+    g = np.array(["a", "b"] * 10)
+    s = spec(analysis="summary", columns=("x",), group_by="g", domains={"g": ("a", "b")},
+             params={"ddof": ddof}, reveal=("variance", "std", "sample_variance", "sample_std"))
+    got = run_analysis(s, split_tables(s, {"x": x, "g": g}))
+    for name in ("a", "b"):
+        values, tag = x[g == name], f".x[g={name}]"
+        for stat, want in (("variance", values.var(ddof=ddof)), ("sample_variance", values.var(ddof=1))):
+            assert close(got[stat + tag], want, 8 * ULP, 5), (stat, got)
+        for stat, want in (("std", values.std(ddof=ddof)), ("sample_std", values.std(ddof=1))):
+            assert close(got[stat + tag], want, 12 * ULP, 3), (stat, got)
+    assert (got["variance.x[g=a]"] == got["sample_variance.x[g=a]"]) == (ddof == 1)
