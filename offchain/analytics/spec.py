@@ -55,7 +55,7 @@ ALLOWED: dict[str, frozenset[str]] = {
                           "min", "max"}),
     "histogram": frozenset({"counts"}),
     "frequency": frozenset({"counts"}),
-    "covariance": frozenset({"covariance"}),
+    "covariance": frozenset({"covariance", "sample_covariance"}),
     "correlation": frozenset({"correlation"}),
     "linear_regression": frozenset({"coefficients", "intercept"}),
     "naive_bayes": frozenset({"counts"}),
