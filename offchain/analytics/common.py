@@ -167,9 +167,10 @@ def text_bits(f: int) -> int | None:
     A value x is first rounded (half-even) to the binary grid 2^g,
     g = max(-(f - GUARD_BITS), e - (f - GUARD_BITS)) with 2^(e-1) <= |x| < 2^e:
     f - GUARD_BITS significant bits, and never finer than 2^-(f - GUARD_BITS).
-    An error below 8 ulp relative or 8 ulp absolute (the bounds of division)
-    changes that rounding only where x lies that close to a midpoint of the
-    grid, with probability at most 16 / 2^14 < 1e-3 per value; the midpoints are
+    An error of E ulp (relative, E ulp |x|, or absolute) changes that rounding
+    only where x lies that close to a midpoint of the grid: with probability at
+    most 2E / 2^14 per value, below 1e-3 for the 8 ulp of division, 5e-3 for the
+    40 ulp of a correlation, at the worst case of the bounds; the midpoints are
     odd multiples of 2^(g-1), which exact results of decimal data do not hit
     (a decimal grid would: the mean 663.52799375 of 16 values with four decimals
     is a midpoint of ten significant digits). So two runs of a job, whose random
