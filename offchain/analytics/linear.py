@@ -5,7 +5,8 @@ Each party inputs its row count n, the sums S_a and the cross products C_ab
 regression). With T_ab = n C_ab - S_a S_b, exact at scale 2^2f and truncated
 once to 2^f in the wide format (T = n^2 cov):
 
-    covariance_ab  = T_ab / (n (n - ddof))
+    covariance_ab  = T_ab / (n (n - ddof))         (population by default, ddof 0)
+    sample_covariance_ab = T_ab / (n (n - 1))     (whatever ddof says; both in one job share T)
     correlation_ab = T_ab / (sqrt(T_aa) sqrt(T_bb))
     regression     solve R g = r_y, R the features' correlation matrix (unit diagonal,
                    symmetric positive definite, so Gauss-Jordan needs no pivoting and its
@@ -111,7 +112,8 @@ def needs(spec: JobSpec) -> Needs:
     if spec.params.epsilon is not None:
         total = total + _noise_needs(spec, m, pairs - m)
     if spec.analysis == "covariance":
-        return total + estimate.mul(pairs + pairs + 1) + estimate.divide(pairs, wide)
+        nd = len(_cov_ddofs(spec))
+        return total + estimate.mul(pairs + pairs + nd) + estimate.divide(nd * pairs, wide)
     off = pairs - m
     total = (total + estimate.mul(2 * pairs) + estimate.sqrt(m, wide)
              + estimate.fx_mul(off, wide) + estimate.divide(off, wide))
@@ -124,6 +126,16 @@ def needs(spec: JobSpec) -> Needs:
         total = total + estimate.fx_trunc(off, params)
     return (total + _gauss_jordan_needs(d, params) + estimate.fx_mul(d, wide)
             + estimate.divide(d, wide) + estimate.fx_mul(d, wide) + estimate.divide(1, wide))
+
+
+#: The covariances a spec may reveal and the ddof of each (None: the spec's params.ddof).
+COVARIANCES: dict[str, int | None] = {"covariance": None, "sample_covariance": 1}
+
+
+def _cov_ddofs(spec: JobSpec) -> tuple[int, ...]:
+    """The distinct divisors n - ddof of the covariances revealed, in a fixed order."""
+    return tuple(sorted({spec.params.ddof if d is None else d
+                         for name, d in COVARIANCES.items() if name in spec.reveal}))
 
 
 def _noise_needs(spec: JobSpec, m: int, off: int) -> Needs:
@@ -139,7 +151,7 @@ def _noise_needs(spec: JobSpec, m: int, off: int) -> Needs:
 async def _noised(ctx: Evaluator[S], spec: JobSpec, tot: S, m: int) -> S:
     """The totals n, S, C plus noise, n clamped to at least 1 + ddof (covariance) or 2."""
     tot = tot + await privacy.noise_at(ctx, spec, len(tot), {"count": 0, "sum": 1, "cross": 1 + m})
-    floor = 1 + spec.params.ddof if spec.analysis == "covariance" else 2
+    floor = 1 + max(_cov_ddofs(spec)) if spec.analysis == "covariance" else 2
     n = await privacy.at_least(ctx, ctx.sub_public(tot[0:1], floor), spec.fixed_point.k)
     return ctx.concat([ctx.add_public(n, floor), tot[1:]])
 
@@ -179,20 +191,26 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
     left = ctx.concat([common.repeat_each(n, len(pairs))] + [s[a:a + 1] for a, _ in pairs])
     right = ctx.concat([c] + [s[b:b + 1] for _, b in pairs])
     extra = spec.analysis == "covariance"
+    divs = _cov_ddofs(spec) if extra else ()
     if extra:
-        left = ctx.concat([left, n])
-        right = ctx.concat([right, ctx.sub_public(n, spec.params.ddof)])
+        left = ctx.concat([left, *(n for _ in divs)])
+        right = ctx.concat([right, *(ctx.sub_public(n, d) for d in divs)])
     prods = await mul(ctx, left, right)
     p = len(pairs)
     t = await fx_trunc(ctx, prods[0:p].scale(1 << f) - prods[p:2 * p], wide)
     if noisy:
         t = await _clamp_diagonal(ctx, spec, t, pairs)
     if extra:
-        den = common.repeat_each(prods[2 * p:], p).scale(1 << f)
-        cov = await divide(ctx, t, den, wide)
+        den = ctx.concat([common.repeat_each(prods[2 * p + i:2 * p + i + 1], p) for i in range(len(divs))])
+        cov = await divide(ctx, ctx.concat([t for _ in divs]), den.scale(1 << f), wide)
         (opened,) = await common.reveal(ctx, [cov])
-        return {f"covariance[{names[a]},{names[b]}]": common.fixed_text(v, f)
-                for (a, b), v in zip(pairs, opened, strict=True)}
+        result = {}
+        for name, d in COVARIANCES.items():
+            if name in spec.reveal:
+                at = divs.index(spec.params.ddof if d is None else d) * p
+                result.update({f"{name}[{names[a]},{names[b]}]": common.fixed_text(v, f)
+                               for (a, b), v in zip(pairs, opened[at:at + p], strict=True)})
+        return result
     r, roots = await _correlations(ctx, spec, t, pairs, m)
     if noisy:
         r = await _unit_interval(ctx, spec, r)

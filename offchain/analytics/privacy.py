@@ -124,8 +124,9 @@ SUPPORTED = ("count", *COUNT_TABLES, *NUMERIC, "decision_tree", "chi_square",
              "random_forest")  # Trees and forests: tree_privacy.
 UNIFORM_BITS = 48   # L: each Bernoulli probability is rounded to a multiple of 2^-L.
 SECURITY = 40       # W digits: Pr[G >= 2^W] = q^(2^W) <= 2^-SECURITY.
-_NEEDS = {"count": {"count", "mean", "variance", "std"},
-          "sum": {"sum", "mean", "variance", "std"}, "squares": {"variance", "std"},
+_SECOND = {"variance", "std", "sample_variance", "sample_std"}
+_NEEDS = {"count": {"count", "mean", *_SECOND},
+          "sum": {"sum", "mean", *_SECOND}, "squares": _SECOND,
           "bins": {"min", "max"}}
 
 

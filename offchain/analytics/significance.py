@@ -119,10 +119,10 @@ def welch(spec: JobSpec, totals: list[int]) -> dict[str, str]:
         if "count" in spec.reveal:
             result[f"count{tag}"] = str(totals[g])
         if "mean" in spec.reveal:
-            result[f"mean.{column}{tag}"] = _fixed(means[g])
+            result[f"mean.{column}{tag}"] = _fixed(means[g], spec.fixed_point.f)
         if "variance" in spec.reveal:
             variance = variances[g]
-            result[f"variance.{column}{tag}"] = UNDEFINED if variance is None else _fixed(variance)
+            result[f"variance.{column}{tag}"] = UNDEFINED if variance is None else _fixed(variance, spec.fixed_point.f)
     result.update(_welch_test(means, variances, n))
     return result
 
@@ -158,7 +158,7 @@ def chi_square(spec: JobSpec, table: list[int]) -> dict[str, str]:
     stat, dof, small = _pearson([[observed[i][j] for j in kept_cols] for i in kept_rows])
     if small:
         notes.append(f"{len(small)} of {len(kept_rows) * len(kept_cols)} expected counts below {EXPECTED_MIN} "
-                     f"(smallest {_fixed(min(small))}): the chi-square approximation may be poor")
+                     f"(smallest {_fixed(min(small), 20)}): the chi-square approximation may be poor")
     with localcontext(prec=PRECISION):
         p = chi2_upper(_decimal(stat), Decimal(dof))
     result.update({"statistic": _significant(_decimal(stat)), "dof": str(dof), "p_value": _significant(p)})
@@ -180,11 +180,11 @@ def _decimal(x: Fraction) -> Decimal:
     return Decimal(x.numerator) / Decimal(x.denominator)
 
 
-def _fixed(x: Fraction | Decimal) -> str:
-    """Six decimal places, half-even, as every fixed-point result is printed (common.fixed_text)."""
+def _fixed(x: Fraction | Decimal, f: int) -> str:
+    """Printed as every fixed-point result of format f is (common.decimal_text)."""
     with localcontext(prec=PRECISION):
         value = _decimal(x) if isinstance(x, Fraction) else x
-        return str(value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN))
+        return common.decimal_text(value, f)
 
 
 def _significant(x: Decimal) -> str:

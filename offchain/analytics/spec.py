@@ -51,10 +51,11 @@ REVEALS: dict[str, tuple[str, ...]] = {
 #: What each analysis may reveal; a spec names a non-empty subset (the first three: exactly).
 ALLOWED: dict[str, frozenset[str]] = {
     **{name: frozenset(items) for name, items in REVEALS.items()},
-    "summary": frozenset({"count", "sum", "mean", "variance", "std", "min", "max"}),
+    "summary": frozenset({"count", "sum", "mean", "variance", "std", "sample_variance", "sample_std",
+                          "min", "max"}),
     "histogram": frozenset({"counts"}),
     "frequency": frozenset({"counts"}),
-    "covariance": frozenset({"covariance"}),
+    "covariance": frozenset({"covariance", "sample_covariance"}),
     "correlation": frozenset({"correlation"}),
     "linear_regression": frozenset({"coefficients", "intercept"}),
     "naive_bayes": frozenset({"counts"}),
@@ -93,8 +94,8 @@ class FixedPoint(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    k: int = Field(64, ge=16, le=128)
-    f: int = Field(20, ge=0, le=60)
+    k: int = Field(104, ge=16, le=128)
+    f: int = Field(48, ge=0, le=60)
 
     @model_validator(mode="after")
     def _fits(self) -> FixedPoint:
@@ -108,7 +109,8 @@ class Params(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    ddof: Literal[0, 1] = 0                       # variance divisor n - ddof (summary, covariance)
+    ddof: Literal[0, 1] = 0                       # variance/std divisor n - ddof (summary, covariance);
+                                                  # sample_variance, sample_std always divide by n - 1
     bins: tuple[float, ...] = ()                  # histogram edges, increasing
     smoothing: float = Field(1.0, ge=0)           # naive Bayes Laplace smoothing (prediction)
     max_depth: int | None = Field(None, ge=1, le=16)  # decision tree depth (levels of splits)

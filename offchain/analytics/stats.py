@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Generic
 
-from offchain.analytics import privacy
+from offchain.analytics import common, privacy
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.evaluator import Evaluator, S
@@ -88,14 +88,14 @@ def _result(spec: JobSpec, opened: dict[str, int]) -> dict[str, str]:
     if "count" in opened:
         result["count"] = str(opened["count"])
     if "sum" in opened and spec.analysis == "sum":
-        result["sum"] = _decimal(Decimal(opened["sum"]) / scale)
+        result["sum"] = _decimal(Decimal(opened["sum"]) / scale, spec.fixed_point.f)
     if spec.analysis == "mean":  # A noisy count may be below 1 (under epsilon only).
-        result["mean"] = _decimal(Decimal(opened["mean"]) / scale / max(1, opened["count"]))
+        result["mean"] = _decimal(Decimal(opened["mean"]) / scale / max(1, opened["count"]), spec.fixed_point.f)
     return result
 
 
-def _decimal(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN))
+def _decimal(value: Decimal, f: int) -> str:
+    return common.decimal_text(value, f)
 
 
 def result_bytes(result: dict[str, str]) -> bytes:

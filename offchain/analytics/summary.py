@@ -10,6 +10,9 @@ negation, when it has no row in the group). Under MPC, with totals n, S, Q:
     variance = T / D,  T = n Q - S^2,  D = n (n - ddof)   (T exact at scale 2^2f, one
                truncation to 2^f, division in the wide format: no cancellation)
     std      = sqrt(variance)
+    sample_variance, sample_std: the same with D = n (n - 1) whatever ddof says,
+               so that a job reveals both the population (ddof 0, the default) and
+               the sample statistics, named (T and the divisions shared)
     min, max = pairwise min/max of the parties' extremes (ceil(log2 parties) rounds)
 
 Error bounds (ulp = 2^-f, relative to the exact value on the pooled rows; the
@@ -54,7 +57,9 @@ from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import fx_trunc
 from offchain.preprocessing.tuples import Needs
 
-STATS = ("count", "sum", "mean", "variance", "std", "min", "max")
+STATS = ("count", "sum", "mean", "variance", "std", "sample_variance", "sample_std", "min", "max")
+#: Second-moment statistics and the divisor n - ddof of each (None: the spec's params.ddof).
+SECOND: dict[str, int | None] = {"variance": None, "std": None, "sample_variance": 1, "sample_std": 1}
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,19 @@ def layout(spec: JobSpec) -> Layout:
     extremes = bool(wanted & {"min", "max"})
     bins = spec.params.minmax_bins if extremes and spec.params.epsilon is not None else 0
     return Layout(spec.domain(group) if group else ("",), spec.columns,
-                  bool(wanted & {"variance", "std"}), extremes, bins)
+                  bool(wanted & set(SECOND)), extremes, bins)
+
+
+def ddofs(spec: JobSpec) -> tuple[int, ...]:
+    """The distinct divisors n - ddof the revealed second moments use, in a fixed order."""
+    wanted = [spec.params.ddof if d is None else d for name, d in SECOND.items() if name in spec.reveal]
+    return tuple(sorted(set(wanted)))
+
+
+def _roots(spec: JobSpec) -> tuple[int, ...]:
+    """The divisors whose variance gets a square root (std, sample_std)."""
+    return tuple(sorted({spec.params.ddof if SECOND[name] is None else 1
+                         for name in ("std", "sample_std") if name in spec.reveal}))
 
 
 def local(spec: JobSpec, table: Table) -> list[int]:
@@ -128,10 +145,11 @@ def needs(spec: JobSpec) -> Needs:
     if "mean" in spec.reveal:
         total = total + estimate.divide(gc, params)
     if lay.second:
-        total = total + estimate.mul(2 * gc + len(lay.groups)) + estimate.fx_trunc(gc, wide)
-        total = total + estimate.divide(gc, wide)
-        if "std" in spec.reveal:
-            total = total + estimate.sqrt(gc, wide)
+        nd, nr = len(ddofs(spec)), len(_roots(spec))
+        total = total + estimate.mul(2 * gc + nd * len(lay.groups)) + estimate.fx_trunc(gc, wide)
+        total = total + estimate.divide(nd * gc, wide)
+        if nr:
+            total = total + estimate.sqrt(nr * gc, wide)
     if lay.bins:
         total = total + privacy_bounds.needs(spec, gc)
     elif lay.extremes:
@@ -161,7 +179,7 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
 
 async def compute(ctx: Evaluator[S], spec: JobSpec, inputs: list[S]) -> dict[str, str]:
     """The statistics the spec reveals from every party's input vector."""
-    lay, params, wide = layout(spec), common.params_of(spec), common.wide_of(spec)
+    lay, params = layout(spec), common.params_of(spec)
     f, g, gc = params.f, len(lay.groups), lay.cells
     base = g + gc + gc * lay.second  # Where the extremes or the min/max bins start.
     tot = common.total(inputs)
@@ -172,24 +190,14 @@ async def compute(ctx: Evaluator[S], spec: JobSpec, inputs: list[S]) -> dict[str
     n, s = tot[0:g], tot[g:g + gc]
     out: dict[str, S] = {"count": n, "sum": s}
     if noisy and ("mean" in spec.reveal or lay.second):
-        floor = 1 + spec.params.ddof if lay.second else 1
+        floor = 1 + max(ddofs(spec)) if lay.second else 1
         n = await privacy.at_least(ctx, ctx.sub_public(n, floor), spec.fixed_point.k)
         n = ctx.add_public(n, floor)
     n_cells = common.repeat_each(n, len(lay.columns))
     if "mean" in spec.reveal:
         out["mean"] = await divide(ctx, s, n_cells.scale(1 << f), params)
     if lay.second:
-        q = tot[g + gc:g + 2 * gc]
-        less = ctx.sub_public(n, spec.params.ddof)
-        prods = await mul(ctx, ctx.concat([n_cells, s, n]), ctx.concat([q, s, less]))
-        nq, ss, d = prods[0:gc], prods[gc:2 * gc], prods[2 * gc:]
-        t = await fx_trunc(ctx, nq.scale(1 << f) - ss, wide)
-        if noisy:
-            t = await privacy.at_least(ctx, t, wide.k)
-        d_cells = common.repeat_each(d, len(lay.columns)).scale(1 << f)
-        out["variance"] = await divide(ctx, t, d_cells, wide)
-        if "std" in spec.reveal:
-            out["std"] = await sqrt(ctx, out["variance"], wide)
+        out.update(await _second(ctx, spec, tot[g + gc:g + 2 * gc], s, n, n_cells))
     if lay.bins:
         out.update(await privacy_bounds.extremes(ctx, spec, tot[base:base + gc * lay.bins]))
     elif lay.extremes:
@@ -201,6 +209,38 @@ async def compute(ctx: Evaluator[S], spec: JobSpec, inputs: list[S]) -> dict[str
         opened.update({name: privacy_bounds.decode(spec, name, opened[name])
                        for name in privacy_bounds.wanted(spec)})
     return format_result(spec, opened)
+
+
+async def _second(ctx: Evaluator[S], spec: JobSpec, q: S, s: S, n: S, n_cells: S) -> dict[str, S]:
+    """Variances T / (n (n - ddof)) for each divisor of ``ddofs`` and their square roots.
+
+    T = n Q - S^2 is computed once; the divisors share one product round, one
+    division and one square root call.
+    """
+    lay, f, wide = layout(spec), spec.fixed_point.f, common.wide_of(spec)
+    gc, divs = lay.cells, ddofs(spec)
+    prods = await mul(ctx, ctx.concat([n_cells, s, *(n for _ in divs)]),
+                      ctx.concat([q, s, *(ctx.sub_public(n, d) for d in divs)]))
+    nq, ss = prods[0:gc], prods[gc:2 * gc]
+    t = await fx_trunc(ctx, nq.scale(1 << f) - ss, wide)
+    if spec.params.epsilon is not None:
+        t = await privacy.at_least(ctx, t, wide.k)
+    g = len(lay.groups)
+    d_cells = [common.repeat_each(prods[2 * gc + i * g:2 * gc + (i + 1) * g], len(lay.columns)).scale(1 << f)
+               for i in range(len(divs))]
+    variances = await divide(ctx, ctx.concat([t for _ in divs]), ctx.concat(d_cells), wide)
+    by_ddof = {d: variances[i * gc:(i + 1) * gc] for i, d in enumerate(divs)}
+    roots = _roots(spec)
+    out = {name: by_ddof[spec.params.ddof if d is None else d] for name, d in SECOND.items()
+           if name in spec.reveal and not name.endswith("std")}
+    if roots:
+        rooted = await sqrt(ctx, ctx.concat([by_ddof[d] for d in roots]), wide)
+        for name in ("std", "sample_std"):
+            if name in spec.reveal:
+                d = spec.params.ddof if SECOND[name] is None else 1
+                i = roots.index(d)
+                out[name] = rooted[i * gc:(i + 1) * gc]
+    return out
 
 
 def format_result(spec: JobSpec, opened: dict[str, list[int]]) -> dict[str, str]:

@@ -11,7 +11,7 @@ columns) whose triples are sacrificed in public with 2gc more:
 and the totals n, S (when the sum or the mean is asked) and T (for the
 variance or std) are opened, MAC-checked and recorded in the transcript. The
 statistics follow in public, exactly, rounded once (half-even) to the spec's
-fixed point: mean = S / n, variance = T / (n (n - ddof)) / 2^f, std = its
+fixed point: mean = S / n, variance = T / (n (n - ddof)) / 2^f (sample_variance: n - 1), std = its
 square root; an empty group (or n <= ddof) gives 0. They are therefore exact
 to half an ulp, tighter than the divisions of the plain summary.
 
@@ -141,10 +141,11 @@ def derive(spec: JobSpec, n: list[int], s: list[int] | None, t: list[int] | None
         opened["sum"] = s
         opened["mean"] = [_round_div(si, ni) if ni > 0 else 0 for si, ni in zip(s, cells, strict=True)]
     if t is not None:
-        d = [ni * (ni - spec.params.ddof) for ni in cells]
-        variance = [_round_div(ti, di << f) if di > 0 else 0 for ti, di in zip(t, d, strict=True)]
-        opened["variance"] = variance
-        opened["std"] = [_round_sqrt(ti, di) if di > 0 else 0 for ti, di in zip(t, d, strict=True)]
+        for prefix, ddof in (("", spec.params.ddof), ("sample_", 1)):
+            d = [ni * (ni - ddof) for ni in cells]
+            opened[prefix + "variance"] = [_round_div(ti, di << f) if di > 0 else 0
+                                           for ti, di in zip(t, d, strict=True)]
+            opened[prefix + "std"] = [_round_sqrt(ti, di) if di > 0 else 0 for ti, di in zip(t, d, strict=True)]
     wanted = {name: opened[name] for name in summary.STATS if name in spec.reveal}
     return summary.format_result(spec, wanted)
 

@@ -12,7 +12,7 @@ import numpy as np
 from offchain.auditable import routes
 from offchain.analytics import common, privacy, registry
 from offchain.analytics.data import Table
-from offchain.analytics.spec import JobSpec
+from offchain.analytics.spec import FixedPoint, JobSpec
 from offchain.engine.context import Context
 from harness.local import run_local
 from offchain.shares import SharedVec
@@ -54,9 +54,26 @@ def run_analysis(spec: JobSpec, tables: Sequence[Table], seed: bytes | None = No
     return first
 
 
-def close(got: str, want: float, rel: float, ulps: float = 4, f: int = 20) -> bool:
-    """|got - want| <= rel |want| + ulps 2^-f (plus the six decimal places of the text)."""
-    return abs(float(got) - want) <= rel * abs(want) + ulps * 2.0**-f + 5e-7
+#: The default fixed-point format's fractional bits, its ulp and its width.
+F = FixedPoint().f
+ULP = 2.0**-F
+K = FixedPoint().k
+
+
+def text_error(want: float, f: int = F) -> float:
+    """The most that printing adds to a value near ``want`` (common.decimal_text): half the binary
+    grid of text_bits(f), then half the last decimal digit; or half the sixth decimal place."""
+    bits = common.text_bits(f)
+    if bits is None:
+        return 5e-7
+    digits = bits * 30103 // 100000
+    grid = max(2.0 ** -(bits + 1), abs(want) * 2.0**-bits)
+    return grid + 0.5 * max(10.0**-digits, abs(want) * 10.0 ** (1 - digits))
+
+
+def close(got: str, want: float, rel: float, ulps: float = 4, f: int = F) -> bool:
+    """|got - want| <= rel |want| + ulps 2^-f, plus what printing the text adds (``text_error``)."""
+    return abs(float(got) - want) <= rel * abs(want) + ulps * 2.0**-f + text_error(want, f)
 
 
 def rng(seed: int) -> np.random.Generator:

@@ -16,7 +16,7 @@ from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError
 from analytics_testkit import PARTIES, opened_noise, rng, run_analysis, spec, split_tables
 
-F = 20
+from analytics_testkit import F  # noqa: E402
 ULP = 2.0**-F
 #: The sigmoid approximation as the docs state it: linear between these points, 0 and 1 outside.
 SIGMOID_POINTS = ([-63 / 16, -13 / 8, 13 / 8, 63 / 16], [0.0, 37 / 256, 219 / 256, 1.0])

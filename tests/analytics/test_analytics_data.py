@@ -14,10 +14,14 @@ from offchain.analytics.data import SqlSource, read_column, read_table
 from offchain.engine.context import Context
 from harness.local import run_local
 from offchain.errors import ConfigError
-from analytics_testkit import spec
+from analytics_testkit import F, K, spec
 
 SPEC = spec(analysis="summary", columns=("income",), group_by="region", max_rows=4,
             domains={"region": ("north", "south")}, reveal=("count", "mean"))
+#: The range tests pin the old default, whose edge 2^43 has exact decimal spellings.
+EDGE = spec(analysis="summary", columns=("income",), group_by="region", max_rows=4,
+            domains={"region": ("north", "south")}, reveal=("count", "mean"),
+            fixed_point={"k": 64, "f": 20})
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -64,7 +68,8 @@ def test_histogram_values_outside_the_bins_are_refused() -> None:
 
 def test_an_overflowing_local_statistic_is_refused_before_any_message() -> None:
     s = spec(analysis="summary", columns=("x",), reveal=("variance",))
-    big = registry.table_from_columns(s, {"x": [2.0**40] * 3})
+    # Three values of half the range: their sum exceeds 2^(k-1) / 3 parties (ulp), their squares too.
+    big = registry.table_from_columns(s, {"x": [2.0 ** (K - 2 - F)] * 3})
     small = registry.table_from_columns(s, {"x": [1.0]})
     tables = [big, small, small]
     sent = []
@@ -174,12 +179,12 @@ LIMIT = 2**43  # k=64, f=20: values must lie in (-2^43, 2^43).
 def test_values_at_the_edge_of_the_fixed_point_range(tmp_path: Path, cell: str, ok: bool) -> None:
     path = write(tmp_path, f"income,region\n1,north\n{cell},south\n")
     if ok:
-        table = read_table(SPEC, {"income": path, "region": path})
+        table = read_table(EDGE, {"income": path, "region": path})
         assert table.numeric["income"][1] == float(cell) and abs(float(cell)) < LIMIT
     else:
         with pytest.raises(ConfigError, match=rf"row 3, column 'income': '{cell}' is outside "
                                               rf"the fixed-point range \(-{LIMIT}, {LIMIT}\)"):
-            read_table(SPEC, {"income": path, "region": path})
+            read_table(EDGE, {"income": path, "region": path})
 
 
 def test_a_small_fixed_point_range_is_enforced() -> None:

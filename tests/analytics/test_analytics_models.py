@@ -9,7 +9,7 @@ import numpy as np
 from offchain.analytics.bayes import predict_categorical, predict_gaussian
 from analytics_testkit import close, rng, run_analysis, spec, split_tables
 
-ULP = 2.0**-20
+from analytics_testkit import ULP  # noqa: E402
 
 
 def features(seed: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -36,6 +36,26 @@ def test_covariance_and_correlation_match_numpy() -> None:
     for i in range(3):
         for j in range(i + 1, 3):
             assert close(got[f"correlation[{names[i]},{names[j]}]"], want[i, j], 0, 40)
+
+
+def test_population_and_sample_covariance_in_one_job() -> None:
+    """covariance divides by n - ddof (population by default), sample_covariance by n - 1; with
+    epsilon too (both from the same noised totals, n clamped to at least 2)."""
+    x, _ = features(23, 25)
+    columns = {"a": x[:, 0], "b": x[:, 1]}
+    for ddof in (0, 1):
+        s = spec(analysis="covariance", columns=("a", "b"), params={"ddof": ddof},
+                 reveal=("covariance", "sample_covariance"))
+        got = run_analysis(s, split_tables(s, columns))
+        assert len(got) == 6
+        for name, want in (("covariance", np.cov(x[:, :2].T, ddof=ddof)),
+                           ("sample_covariance", np.cov(x[:, :2].T, ddof=1))):
+            for i, j in ((0, 0), (0, 1), (1, 1)):
+                assert close(got[f"{name}[{'ab'[i]},{'ab'[j]}]"], want[i, j], 8 * ULP, 6), (name, got)
+    noisy = spec(analysis="covariance", columns=("a", "b"), reveal=("sample_covariance",),
+                 params={"epsilon": 5.0, "clip_lower": -2000, "clip_upper": 2000})
+    got = run_analysis(noisy, split_tables(noisy, columns))
+    assert sorted(got) == ["sample_covariance[a,a]", "sample_covariance[a,b]", "sample_covariance[b,b]"]
 
 
 def test_linear_regression_matches_least_squares() -> None:

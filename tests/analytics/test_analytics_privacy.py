@@ -17,7 +17,7 @@ from offchain.analytics.bayes import predict_gaussian
 from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError
 from offchain.preprocessing.tuples import TupleKind
-from analytics_testkit import PARTIES, rng, run_analysis, spec, split_tables
+from analytics_testkit import F, K, PARTIES, rng, run_analysis, spec, split_tables
 
 
 @pytest.mark.parametrize("epsilon, sens", [(1.0, 1), (0.5, 3)])
@@ -74,7 +74,7 @@ CLIP: dict[str, Any] = {"clip_lower": 0, "clip_upper": 10}
     (dict(analysis="correlation", columns=("x", "z"), reveal=("correlation",), params=CLIP),
      "they need params.epsilon"),
     (dict(analysis="covariance", columns=("x", "z"), reveal=("covariance",),
-          params={"epsilon": 0.01, "clip_lower": -1e5, "clip_upper": 1e5}),
+          params={"epsilon": 0.01, "clip_lower": -1e5, "clip_upper": 1e5}, fixed_point={"k": 64, "f": 20}),
      "noise of the cross .* reaches 2\\^\\d+ ulp, beyond fixed_point k=64"),
     (dict(analysis="frequency", columns=("g",), domains={"g": ("a", "b")}, reveal=("counts",),
           params={"epsilon": 0.0}), "from 0.01 to 10"),
@@ -98,10 +98,10 @@ CLIP: dict[str, Any] = {"clip_lower": 0, "clip_upper": 10}
     (dict(analysis="histogram", columns=("x",), reveal=("counts",),
           params={"bins": (0, 5, 10), "epsilon": 1.0, **CLIP}), "reveals counts only"),
     (dict(analysis="sum", column="x", reveal=("sum",),
-          params={"epsilon": 1.0, "clip_lower": 0, "clip_upper": 2.0**44}),
+          params={"epsilon": 1.0, "clip_lower": 0, "clip_upper": 2.0 ** (K - F)}),
      "clip_upper=.* outside the fixed-point range"),
     (dict(analysis="summary", columns=("x",), reveal=("variance",),
-          params={"epsilon": 0.01, "clip_lower": -1e5, "clip_upper": 1e5}),
+          params={"epsilon": 0.01, "clip_lower": -1e5, "clip_upper": 1e5}, fixed_point={"k": 64, "f": 20}),
      "noise of the squares .* reaches 2\\^\\d+ ulp, beyond fixed_point k=64"),
 ])
 def test_epsilon_and_clip_bounds_are_refused_where_they_do_not_apply(fields: dict[str, Any],
@@ -122,7 +122,7 @@ def test_specs_without_the_new_params_keep_their_canonical_text() -> None:
     mean = spec(analysis="mean", column="x", reveal=("count", "mean"),
                 params={"epsilon": 1.0, **CLIP})
     assert privacy.plan(mean) == [privacy.Noise("count", 1, 0.5, 1),
-                                  privacy.Noise("sum", 1, 0.5, 10 * 2**20)]
+                                  privacy.Noise("sum", 1, 0.5, 10 * 2**F)]
 
 
 def tail(epsilon: float, sens: float, p: float = 1e-9) -> float:
@@ -220,7 +220,7 @@ def test_summary_variance_and_std_come_from_noised_totals_and_stay_nonnegative()
     constant = spec(analysis="summary", columns=("x",), reveal=("variance",),
                     params={"epsilon": 0.1, **CLIP})
     got = run_analysis(constant, split_tables(constant, {"x": [5.0] * 9}), seed=b"dp-clamp-1")
-    assert got["variance.x"] == "0.000000"
+    assert float(got["variance.x"]) == 0.0
 
 
 def test_naive_bayes_noise_is_scaled_by_its_sensitivity() -> None:
@@ -248,7 +248,7 @@ def box(center: dict[str, float], radius: dict[str, float], fn: Any) -> tuple[fl
 def test_covariance_and_correlation_plans_follow_the_documented_sensitivities() -> None:
     cov = spec(analysis="covariance", columns=("a", "b", "c"), reveal=("covariance",),
                params={"epsilon": 3.0, **CLIP})
-    m, square = 10 * 2**20, 100 * 2**20  # M = 10 2^f; ceil(M^2 / 2^f) = 100 2^f.
+    m, square = 10 * 2**F, 100 * 2**F  # M = 10 2^f; ceil(M^2 / 2^f) = 100 2^f.
     assert privacy.plan(cov) == [privacy.Noise("count", 1, 1.0, 1),
                                  privacy.Noise("sum", 3, 1.0, 3 * m),
                                  privacy.Noise("cross", 6, 1.0, 6 * square)]

@@ -11,11 +11,17 @@ from analytics_testkit import PARTIES, spec
 
 
 def test_mean_spec_keeps_its_canonical_text() -> None:
-    s = JobSpec(analysis="mean", column="income", participants=PARTIES, reveal=("count", "mean"))
-    assert s.canonical() == (
-        '{"analysis":"mean","column":"income","fixed_point":{"f":20,"k":64},"participants":['
-        + ",".join(f'"{p}"' for p in PARTIES) + '],"reveal":["count","mean"],"title":"","version":1}')
+    """A spec written with the old default k=64, f=20 keeps its text and hash; one that leaves the
+    format out means the current default, which its canonical text spells out."""
+    old = ('{"analysis":"mean","column":"income","fixed_point":{"f":20,"k":64},"participants":['
+           + ",".join(f'"{p}"' for p in PARTIES) + '],"reveal":["count","mean"],"title":"","version":1}')
+    s = JobSpec(analysis="mean", column="income", participants=PARTIES, reveal=("count", "mean"),
+                fixed_point={"k": 64, "f": 20})
+    assert s.canonical() == old
     assert registry.parse_spec(s.canonical()) == s
+    default = JobSpec(analysis="mean", column="income", participants=PARTIES, reveal=("count", "mean"))
+    assert default.canonical() == old.replace('{"f":20,"k":64}', '{"f":48,"k":104}')
+    assert registry.parse_spec(default.canonical()) == default
 
 
 def test_new_specs_round_trip_canonically() -> None:

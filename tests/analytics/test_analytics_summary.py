@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from offchain.auditable import routes
 from offchain.analytics import registry
 from analytics_testkit import close, rng, run_analysis, spec, split_tables
 
-ULP = 2.0**-20
+from analytics_testkit import ULP  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -30,7 +31,7 @@ def test_grouped_summary_matches_numpy() -> None:
         for column, values in (("x", x[rows]), ("y", y[rows])):
             tag = f".{column}[g={name}]"
             if not rows.any():
-                assert result["min" + tag] == "none" and result["mean" + tag] == "0.000000"
+                assert result["min" + tag] == "none" and float(result["mean" + tag]) == 0.0
                 continue
             assert close(result["sum" + tag], values.sum(), 0, 2)
             assert close(result["mean" + tag], values.mean(), 8 * ULP, 2)
@@ -46,8 +47,8 @@ def test_summary_of_the_example_incomes() -> None:
     tables = [registry.read_table(s, {"income": EXAMPLES / f"incomes_party_{p}.csv"}) for p in "abc"]
     incomes = np.concatenate([t.numeric["income"] for t in tables])
     result = run_analysis(s, tables)
-    assert result["count"] == "12" and result["min.income"] == "40000.000000"
-    assert result["max.income"] == "65000.000000"
+    assert result["count"] == "12" and result["min.income"] == "40000.00000"
+    assert result["max.income"] == "65000.00000"
     assert close(result["mean.income"], 635000 / 12, 8 * ULP, 2)
     assert close(result["std.income"], incomes.std(), 12 * ULP, 3)
 
@@ -55,7 +56,7 @@ def test_summary_of_the_example_incomes() -> None:
 def test_legacy_mean_through_the_registry() -> None:
     s = spec(analysis="mean", column="income", reveal=("count", "mean"))
     tables = [registry.read_table(s, {"income": EXAMPLES / f"incomes_party_{p}.csv"}) for p in "abc"]
-    assert run_analysis(s, tables) == {"count": "12", "mean": "52916.666667"}
+    assert run_analysis(s, tables) == {"count": "12", "mean": "52916.66667"}
 
 
 def test_histogram_and_frequency_tables_match_numpy() -> None:
@@ -102,5 +103,51 @@ def test_the_input_hook_runs_once_inputs_exist_and_before_any_opening() -> None:
         return await registry.run(ctx, spec, tables[ctx.party], hook)
 
     results = asyncio.run(run_local(3, program, needs=routes.needs(spec)))
-    assert all(r == {"count": "12", "mean": "52916.666667"} for r in results)
+    assert all(r == {"count": "12", "mean": "52916.66667"} for r in results)
     assert sorted(seen) == [(p, [2, 2, 2], 0) for p in range(3)]
+
+
+def test_the_same_summary_job_prints_the_same_text_under_different_dealer_seeds() -> None:
+    """The random truncations differ between the runs; printing keeps the bits the error bounds
+    guarantee (common.text_bits), so the texts are equal. Large values, a variance of 1.6e-4 and a
+    mean that is a midpoint of its ten decimal digits (the case that changed between runs when
+    printing rounded on a decimal grid), grouped so that divisions run per group."""
+    r = rng(11)
+    big = (r.normal(0, 1, 30) * 2500 + 1.2e5).round(3)
+    tiny = (3 + r.normal(0, 1, 30) * 0.0126).round(6)
+    mid = np.array([663.5279, 663.528] * 8 + [655.4641] * 14)  # Group a: 16 rows, mean 663.52795.
+    g = np.array(["a"] * 16 + ["b"] * 14)
+    s = spec(analysis="summary", columns=("big", "tiny", "mid"), group_by="g",
+             domains={"g": ("a", "b")}, reveal=("count", "mean", "variance", "std", "min", "max"))
+    tables = split_tables(s, {"big": big, "tiny": tiny, "mid": mid, "g": g})
+    first = run_analysis(s, tables, seed=b"summary-run-1")
+    assert run_analysis(s, tables, seed=b"summary-run-2") == first
+    assert run_analysis(s, tables, seed=b"summary-run-3") == first
+    for name in ("big", "tiny", "mid"):
+        for group in ("a", "b"):
+            values = {"big": big, "tiny": tiny, "mid": mid}[name][g == group]
+            tag = f".{name}[g={group}]"
+            # Six significant digits at least against float64, for every statistic.
+            for stat, want in (("mean", values.mean()), ("variance", values.var()),
+                               ("std", values.std())):
+                if want:
+                    assert abs(float(first[stat + tag]) - want) <= 1e-6 * abs(want), (stat + tag, first)
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_population_and_sample_variance_and_std_in_one_job(ddof: int) -> None:
+    """variance and std divide by n - ddof (population by default), sample_variance and sample_std
+    by n - 1 whatever ddof says; numpy's var/std with the same ddof within the bounds."""
+    r = rng(5)
+    x = (r.normal(0, 1, 20) * 0.0126 + 3).round(6)
+    g = np.array(["a", "b"] * 10)
+    s = spec(analysis="summary", columns=("x",), group_by="g", domains={"g": ("a", "b")},
+             params={"ddof": ddof}, reveal=("variance", "std", "sample_variance", "sample_std"))
+    got = run_analysis(s, split_tables(s, {"x": x, "g": g}))
+    for name in ("a", "b"):
+        values, tag = x[g == name], f".x[g={name}]"
+        for stat, want in (("variance", values.var(ddof=ddof)), ("sample_variance", values.var(ddof=1))):
+            assert close(got[stat + tag], want, 8 * ULP, 5), (stat, got)
+        for stat, want in (("std", values.std(ddof=ddof)), ("sample_std", values.std(ddof=1))):
+            assert close(got[stat + tag], want, 12 * ULP, 3), (stat, got)
+    assert (got["variance.x[g=a]"] == got["sample_variance.x[g=a]"]) == (ddof == 1)

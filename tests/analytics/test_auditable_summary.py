@@ -70,7 +70,7 @@ def run_audited(spec, tables, tamper: Callable[[int, list], None] | None = None)
 def honest():  # type: ignore[no-untyped-def]
     data = rng(7)
     x, y = data.normal(50, 12, 30).round(3), data.uniform(-5, 5, 30).round(3)
-    spec = summary_spec()
+    spec = summary_spec(reveal=("count", "mean", "variance", "std", "sample_variance", "sample_std"))
     tables = split_tables(spec, {"x": x, "y": y})
     results, records, t = run_audited(spec, tables)
     return spec, x, y, results, records, t
@@ -85,6 +85,8 @@ def test_the_result_equals_numpy_and_the_replay_re_derives_it(honest) -> None:  
         assert close(result[f"mean.{name}"], float(np.mean(col)), 0, ulps=1)
         assert close(result[f"variance.{name}"], float(np.var(col)), 1e-9, ulps=1)
         assert close(result[f"std.{name}"], float(np.std(col)), 1e-9, ulps=1)
+        assert close(result[f"sample_variance.{name}"], float(np.var(col, ddof=1)), 1e-9, ulps=1)
+        assert close(result[f"sample_std.{name}"], float(np.std(col, ddof=1)), 1e-9, ulps=1)
     derived, findings = replay(spec, t, records)
     assert [f.name for f in findings] == list(STEPS) and all(f.passed for f in findings), findings
     assert derived == result

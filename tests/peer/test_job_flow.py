@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from offchain.auditable import routes
-from offchain.analytics import registry, stats
+from offchain.analytics import common, registry, stats
 from offchain.analytics.data import read_column
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
@@ -43,7 +43,9 @@ def test_mean_income_is_computed_finalised_and_audited(consortium: LocalConsorti
     plain = [v for binding in incomes for v in read_column(binding["income"], "income")]
     for outcome in outcomes:
         assert isinstance(outcome, JobOutcome)
-        assert outcome.result == {"count": str(len(plain)), "mean": f"{statistics.mean(plain):.6f}"}
+        # The mean is exact; printing keeps text_bits(f) significant bits (ten digits at f=48).
+        assert set(outcome.result) == {"count", "mean"} and outcome.result["count"] == str(len(plain))
+        assert abs(float(outcome.result["mean"]) - statistics.mean(plain)) <= 1e-9 * statistics.mean(plain)
     job = consortium.dep.jobs.job(job_id)
     assert job.state is JobState.FINALISED
     on_chain = {e.participant: bytes(e.commitment) for e in consortium.dep.jobs.logs(InputsCommitted)}
@@ -143,9 +145,11 @@ def test_a_summary_job_reveals_variance_min_and_max_through_the_chain(
     assert all(isinstance(o, JobOutcome) and o.result == result for o in outcomes)
     assert (result["count"], float(result["min.income"]), float(result["max.income"])) == (
         str(len(plain)), min(plain), max(plain))
-    ulp, std, mean = 2.0 ** -20, statistics.pstdev(plain), statistics.mean(plain)
-    assert abs(float(result["std.income"]) - std) <= (12 * std + 3) * ulp  # the documented bound
-    assert abs(float(result["mean.income"]) - mean) <= (8 * mean + 2) * ulp
+    ulp, std, mean = 2.0 ** -spec.fixed_point.f, statistics.pstdev(plain), statistics.mean(plain)
+    # The documented bounds, plus printing's rounding to text_bits(f) significant bits.
+    printed = 2.0 ** -(common.text_bits(spec.fixed_point.f) or spec.fixed_point.f)
+    assert abs(float(result["std.income"]) - std) <= (12 * std + 3) * ulp + 2 * std * printed
+    assert abs(float(result["mean.income"]) - mean) <= (8 * mean + 2) * ulp + 2 * mean * printed
     assert consortium.dep.jobs.job(job_id).state is JobState.FINALISED
     assert audit_job(consortium.dep, job_id).passed
 
