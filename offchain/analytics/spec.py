@@ -94,8 +94,8 @@ class FixedPoint(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    k: int = Field(104, ge=16, le=128)
-    f: int = Field(48, ge=0, le=60)
+    k: int = Field(64, ge=16, le=128)
+    f: int = Field(20, ge=0, le=60)
 
     @model_validator(mode="after")
     def _fits(self) -> FixedPoint:

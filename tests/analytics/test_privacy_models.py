@@ -23,7 +23,7 @@ from offchain.errors import ConfigError, ProtocolAbort
 from analytics_testkit import (PARTIES, Drawn, close, opened_noise, rng, run_analysis, spec,
                               split_tables)
 
-from analytics_testkit import F  # noqa: E402
+F = 20
 ULP = 2.0**-F
 UNIT: dict[str, Any] = {"clip_lower": 0, "clip_upper": 1}
 
@@ -257,12 +257,11 @@ def test_dp_kmeans_is_plaintext_dp_lloyd_with_the_same_noise(drawn: Drawn) -> No
     s = kmeans_spec(start, 3, 40, epsilon=1.0, **UNIT)
     got = run_analysis(s, split_tables(s, {"u": x[:, 0], "w": x[:, 1]}), seed=b"dp-kmeans-1")
     ((plan, noise),) = drawn
-    assert plan == [privacy.Noise("count", 12, 1 / 6, 1), privacy.Noise("sum", 24, 1 / 6, 2 ** (F + 1))]
+    assert plan == [privacy.Noise("count", 12, 1 / 6, 1), privacy.Noise("sum", 24, 1 / 6, 2**21)]
     want, sizes = dp_lloyd_twin(s, x, noise)
     assert [int(got[f"size[{j}]"]) for j in range(4)] == list(sizes)
-    # Seeded: this draw moves the fourth centroid (its noisy size reaches 1) and clamps its u to
-    # the box (at k=64, f=20 the same seed kept it; seeds 1 to 8 all move it at k=104, f=48).
-    assert float(got["centroid[3].u"]) == 1.0
+    # Seeded: this draw keeps the fourth centroid and clamps one coordinate to the box.
+    assert got["centroid[3].u"] == "3.000000" and "1.000000" in got.values()
     for j in range(4):
         for a, name in enumerate("uw"):
             assert close(got[f"centroid[{j}].{name}"], want[j, a], 8 * ULP, 8), (got, want)
@@ -300,7 +299,7 @@ def test_dp_kmeans_centroids_are_close_to_plaintext_lloyd() -> None:
 def test_dp_kmeans_clips_each_partys_values_before_input() -> None:
     s = kmeans_spec([[0, 0], [1, 1]], 1, 3, epsilon=1.0, **UNIT)
     table = split_tables(s, {"u": [5.0, -2.0, 0.5], "w": [0.25, 1e9, 0.0]}, parties=1)[0]
-    assert kmeans.local(s, table) == [2**F, 2 ** (F - 2), 1, 0, 2**F, 1, 2 ** (F - 1), 0, 1]
+    assert kmeans.local(s, table) == [2**20, 2**18, 1, 0, 2**20, 1, 2**19, 0, 1]
 
 
 # Refusals --------------------------------------------------------------------------------------
@@ -316,7 +315,7 @@ START: dict[str, Any] = {"centroids": ((0.0, 0.0), (1.0, 1.0)), "iterations": 2}
     (dict(KM, params={**START, "epsilon": 1.0, "clip_upper": 1}), "epsilon needs clip bounds"),
     (dict(KM, params={**START, **UNIT}), "they need params.epsilon"),
     (dict(analysis="linear_regression", columns=("x", "z"), label="y", reveal=("coefficients",),
-          params={"epsilon": 0.01, "clip_lower": -1e5, "clip_upper": 1e5}, fixed_point={"k": 64, "f": 20}),
+          params={"epsilon": 0.01, "clip_lower": -1e5, "clip_upper": 1e5}),
      "noise of the cross .* reaches 2\\^\\d+ ulp, beyond fixed_point k=64"),
     # The clip box must keep distances and noisy sums in range: +-bound(spec) (halved sums).
     (dict(KM, params={**START, "epsilon": 1.0, "clip_lower": -1, "clip_upper": 2e12}),

@@ -22,7 +22,7 @@ from harness.cluster import Cluster, wait_until
 from onchain.jobs import JobState
 
 BLOCK_S = 2.0
-MEAN = {"count": "12", "mean": "52916.66667"}
+MEAN = {"count": "12", "mean": "52916.666667"}
 
 
 @pytest.fixture(scope="module")

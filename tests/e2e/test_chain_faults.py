@@ -18,7 +18,7 @@ from harness.proxy import CuttableProxy
 from onchain.jobs import JobState
 
 pytestmark = pytest.mark.hardhat
-MEAN = {"count": "12", "mean": "52916.66667"}
+MEAN = {"count": "12", "mean": "52916.666667"}
 CLOSED = (JobState.FINALISED, JobState.ABORTED)
 OUTAGE_S = 8  # Longer than web3's own retries of a read (about 2 s), shorter than a peer's patience.
 

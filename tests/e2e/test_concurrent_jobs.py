@@ -21,7 +21,7 @@ from onchain.jobs import JobState
 
 pytestmark = pytest.mark.hardhat
 JOBS = 6  # Two from each organisation.
-MEAN = {"count": "12", "mean": "52916.66667"}
+MEAN = {"count": "12", "mean": "52916.666667"}
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from onchain.jobs import AbortReason, JobState
 from onchain.ledger import BatchStatus
 
 pytestmark = pytest.mark.hardhat
-MEAN = {"count": "12", "mean": "52916.66667"}
+MEAN = {"count": "12", "mean": "52916.666667"}
 CSVS = [ROOT / "examples" / f"incomes_party_{tag}.csv" for tag in TAGS]
 
 

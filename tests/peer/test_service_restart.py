@@ -77,7 +77,7 @@ def test_a_restarted_service_with_its_state_deals_batches_that_pass_and_a_job_ru
     job_id = c.propose(spec)
     outcomes = c.run_job(job_id)
     assert all(isinstance(o, JobOutcome) and o.result is not None for o in outcomes), outcomes
-    assert outcomes[0].result == {"count": "12", "mean": "52916.66667"}  # type: ignore[union-attr]
+    assert outcomes[0].result == {"count": "12", "mean": "52916.666667"}  # type: ignore[union-attr]
     assert c.dep.jobs.job(job_id).state is JobState.FINALISED
     assert audit_job(c.dep, job_id).passed
 
