@@ -122,6 +122,8 @@ interface IJobManager {
     error AlreadyCommitted(uint256 jobId, address participant);
     /// @notice The participant already submitted a result.
     error AlreadySubmitted(uint256 jobId, address participant);
+    /// @notice A participant may not name itself as the one at fault.
+    error SelfAccusation(uint256 jobId, address participant);
 
     // ----------------------------------------------------------------- events
 
@@ -151,6 +153,8 @@ interface IJobManager {
     event JobDeclined(uint256 indexed jobId, address indexed participant, DeclineReason reason);
     /// @notice The job was aborted by `by` for `reason`.
     event JobAborted(uint256 indexed jobId, AbortReason reason, address indexed by, bytes32 evidenceHash);
+    /// @notice `reporter` named `accused` as the participant at fault in the job (see {reportCheater}).
+    event CheaterReported(uint256 indexed jobId, address indexed reporter, address indexed accused, bytes32 evidenceHash);
 
     // -------------------------------------------------------------- functions
 
@@ -248,6 +252,18 @@ interface IJobManager {
     /// - the caller is a participant.
     /// Emits {JobStateChanged} and {JobAborted} (ProtocolFailure, `evidenceHash`).
     function reportFailure(uint256 jobId, bytes32 evidenceHash) external;
+
+    /// @notice Reports a protocol failure that the protocol attributes to one participant,
+    /// `accused` (e.g. an input proven outside its declared range under MPC), which aborts the job.
+    /// The contract cannot verify the attribution: it records who named whom. So that one
+    /// participant cannot frame another by reporting first, every participant may still report
+    /// once the job was aborted for a protocol failure: the other participants' reports (or
+    /// their silence) stand beside the first on chain.
+    /// @dev Requirements: the caller and `accused` are different participants of the job; the job
+    /// is aborted for ProtocolFailure, or else as {reportFailure} (open, before its deadline).
+    /// Emits {CheaterReported}; on an open job first {JobStateChanged} and {JobAborted}
+    /// (ProtocolFailure, `evidenceHash`).
+    function reportCheater(uint256 jobId, address accused, bytes32 evidenceHash) external;
 
     /// @notice Aborts a job whose current deadline has passed; anyone may call it.
     /// @dev Requirements:

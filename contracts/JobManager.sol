@@ -215,6 +215,22 @@ contract JobManager is IJobManager {
     }
 
     /// @inheritdoc IJobManager
+    function reportCheater(uint256 jobId, address accused, bytes32 evidenceHash) external {
+        uint256 status = _load(jobId);
+        _participantBit(jobId, msg.sender);
+        _participantBit(jobId, accused);
+        if (accused == msg.sender) revert SelfAccusation(jobId, accused);
+        bool failed = _state(status) == JobState.Aborted
+            && AbortReason(uint8(status >> _ABORT_REASON)) == AbortReason.ProtocolFailure;
+        if (!failed) {
+            _requireOpen(jobId, status);
+            _requireBeforeDeadline(jobId, status);
+            _abort(jobId, status, AbortReason.ProtocolFailure, evidenceHash);
+        }
+        emit CheaterReported(jobId, msg.sender, accused, evidenceHash);
+    }
+
+    /// @inheritdoc IJobManager
     function expire(uint256 jobId) external {
         uint256 status = _load(jobId);
         _requireOpen(jobId, status);

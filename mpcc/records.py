@@ -54,7 +54,8 @@ def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, A
         released = dep.ledger.release_events(job_id, from_block=dep.manifest.deploy_block)
         status.update({"declined": [{"account": d.participant, "name": dep.registry.member(d.participant).name,
                                      "reason": d.reason.name.lower()} for d in declined],
-                       "released": sum(e.count for e in released)})
+                       "released": sum(e.count for e in released),
+                       "named": _named(dep, job_id)})
         status.update({"analysis": spec.get("analysis"), "title": spec.get("title", ""),
                        "malformed": spec.get("malformed"),
                        "reveal": spec.get("reveal", []), "spec_hash": "0x" + job.spec_hash.hex(),
@@ -62,6 +63,17 @@ def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, A
                                     "accepted": dep.jobs.has_accepted(job_id, a),
                                     "committed": dep.jobs.has_committed(job_id, a)} for a in participants]})
     return status
+
+
+def _named(dep: Deployment, job_id: int) -> list[dict[str, Any]]:
+    """Each participant named at fault in the job, with the members that named it (in report order)."""
+    named: dict[str, list[str]] = {}
+    for e in dep.jobs.cheater_reports(job_id, from_block=dep.manifest.deploy_block):
+        named.setdefault(e.accused, [])
+        if e.reporter not in named[e.accused]:
+            named[e.accused].append(e.reporter)
+    return [{"account": a, "name": dep.registry.member(a).name,
+             "by": [dep.registry.member(r).name for r in by]} for a, by in named.items()]
 
 
 def job_list(dep: Deployment) -> list[dict[str, Any]]:

@@ -16,6 +16,8 @@ arguments stable because callers match on them.
         +-- BroadcastMismatch           parties saw different broadcasts
         +-- CommitmentMismatch          an opening did not match its commitment
         +-- MalformedMessage            a peer sent bytes that do not parse
+        +-- RangeCheckFailed            shared values proven outside their ranges
+        +-- InputOutOfRange             a party's input proven outside its declared range
         +-- PeerTimeout                 a peer stayed silent too long
         +-- PeerDisconnected            a peer closed its channel (or aborted)
 """
@@ -77,7 +79,14 @@ class DeliveryRejected(MpccError):
 
 
 class ProtocolAbort(MpccError):
-    """The protocol cannot continue safely; the party stops and outputs nothing."""
+    """The protocol cannot continue safely; the party stops and outputs nothing.
+
+    ``culprits`` are the parties (indices into the job's participants) the protocol
+    itself proves at fault; empty when the failure cannot be attributed (a failed MAC
+    check shows that some party cheated, not which).
+    """
+
+    culprits: tuple[int, ...] = ()
 
 
 class MacCheckFailed(ProtocolAbort):
@@ -105,6 +114,27 @@ class CommitmentMismatch(ProtocolAbort):
     def __init__(self, party: int, what: str) -> None:
         self.party = party
         super().__init__(f"party {party} opened a {what} that does not match its commitment")
+
+
+class RangeCheckFailed(ProtocolAbort):
+    """The shared values at ``indices`` lie outside their declared ranges (offchain.engine.ranges)."""
+
+    def __init__(self, indices: list[int]) -> None:
+        self.indices = indices
+        shown = ", ".join(map(str, indices[:8])) + (", ..." if len(indices) > 8 else "")
+        super().__init__(f"{len(indices)} value(s) outside their declared range, at {shown}")
+
+
+class InputOutOfRange(ProtocolAbort):
+    """The parties ``parties`` input values outside the ranges the job declares (``count`` checks failed)."""
+
+    def __init__(self, parties: list[int], count: int) -> None:
+        self.parties = parties
+        self.count = count
+        self.culprits = tuple(parties)
+        who = ", ".join(map(str, parties))
+        super().__init__(f"party {who}: input outside the range the job declares ({count} range "
+                         "check(s) failed under MPC; the values were not opened)")
 
 
 class MalformedMessage(ProtocolAbort):

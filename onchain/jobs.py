@@ -14,7 +14,15 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 
 from onchain.abi import job_manager
-from onchain.abi.job_manager import AbortReason, DeclineReason, InputsCommitted, JobDeclined, JobProposed, JobState
+from onchain.abi.job_manager import (
+    AbortReason,
+    CheaterReported,
+    DeclineReason,
+    InputsCommitted,
+    JobDeclined,
+    JobProposed,
+    JobState,
+)
 from onchain.contract import ContractClient, Receipt
 
 __all__ = ["AbortReason", "Deadlines", "DeclineReason", "Job", "JobManager", "JobState", "closing_gas",
@@ -104,6 +112,10 @@ class JobManager(ContractClient, job_manager.Errors):
         """Who declined the job, and why (at most one: a decline aborts the job)."""
         return self.logs(JobDeclined, from_block=from_block, jobId=job_id)
 
+    def cheater_reports(self, job_id: int, from_block: int = 0) -> list[CheaterReported]:
+        """Who named whom as the participant at fault in the job (``report_cheater``)."""
+        return self.logs(CheaterReported, from_block=from_block, jobId=job_id)
+
     def propose(self, sender: LocalAccount, spec_text: str, participants: list[str], deadlines: Deadlines,
                 reservations: Sequence[tuple[bytes, int]] = ()) -> tuple[int, Receipt]:
         """Propose a job; a proposer among the participants accepts by proposing and may reserve
@@ -140,6 +152,10 @@ class JobManager(ContractClient, job_manager.Errors):
 
     def report_failure(self, sender: LocalAccount, job_id: int, evidence_hash: bytes) -> Receipt:
         return self._send(sender, "reportFailure", job_id, evidence_hash)
+
+    def report_cheater(self, sender: LocalAccount, job_id: int, accused: str, evidence_hash: bytes) -> Receipt:
+        """Abort the job naming ``accused``, the participant the protocol found at fault."""
+        return self._send(sender, "reportCheater", job_id, Web3.to_checksum_address(accused), evidence_hash)
 
     def expire(self, sender: LocalAccount, job_id: int) -> Receipt:
         return self._send(sender, "expire", job_id)

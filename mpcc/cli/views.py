@@ -62,6 +62,8 @@ def job_status_view(status: dict[str, Any]) -> list[RenderableType]:
         state = "aborted (declined by " + ", ".join(f"{d['name']}: {d['reason'].replace('_', ' ')}"
                                                    for d in declined) + ")"
     rows: list[tuple[str, Any]] = [("state", state), ("analysis", _analysis(status))]
+    for fault in status.get("named") or []:
+        rows.append(("at fault", f"{fault['name']} ({fault['account']}), named by {', '.join(fault['by'])}"))
     if status.get("malformed"):
         rows.append(("spec", f"malformed: {status['malformed']} (peers decline it)"))
     if status.get("title"):

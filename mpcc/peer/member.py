@@ -60,7 +60,7 @@ from onchain.audit_trail import DataKind
 from onchain.audit_trail import input_commitment as trail_commitment
 from onchain.deploy import Deployment
 from onchain.errors import ChainError, ContractRevert
-from onchain.jobs import JobState, spec_hash
+from onchain.jobs import AbortReason, JobState, spec_hash
 from onchain.ledger import BatchStatus
 from onchain.registry import Role
 
@@ -284,15 +284,26 @@ class MemberPeer:
             return True  # The node is still away: its answer decides on the next attempt.
         return job.state is JobState.INPUTS_COMMITTED and now <= job.deadlines.result_by
 
-    async def report(self, job_id: int, abort: ProtocolAbort) -> None:
-        """Reports a protocol failure on chain with its evidence hash (not a liveness failure, by policy)."""
+    async def report(self, job_id: int, abort: ProtocolAbort, participants: Sequence[str] = ()) -> None:
+        """Reports a protocol failure on chain with its evidence hash (not a liveness failure, by
+        policy), naming the participant the protocol proves at fault where there is one
+        (``abort.culprits``, indices into ``participants``): then also after another
+        participant's report aborted the job, so that a cheater that reports first cannot
+        stand alone on chain naming an honest member."""
         if not self.report_liveness and isinstance(abort, (PeerTimeout, PeerDisconnected, ChainWaitTimeout)):
             log.warning("job %s: stopped (%s); left to expire at its deadline", job_id, abort)
             return
-        evidence = hashlib.sha256(f"{type(abort).__name__}: {abort}".encode()).digest()
-        log.warning("job %s: protocol failure reported on chain: %s", job_id, abort)
+        accused = [participants[i] for i in abort.culprits if i < len(participants)]
+        accused = [a for a in accused if a.lower() != self.org.account.address.lower()]
+        named = f" (at fault: {', '.join(accused)})" if accused else ""
+        evidence = hashlib.sha256(f"{type(abort).__name__}: {abort}{named}".encode()).digest()
+        log.warning("job %s: protocol failure reported on chain: %s%s", job_id, abort, named)
         job = await self.chain.run(self.dep.jobs.job, job_id)
-        if job.state not in (JobState.ABORTED, JobState.FINALISED):
+        open_ = job.state not in (JobState.ABORTED, JobState.FINALISED)
+        failed = job.state is JobState.ABORTED and job.abort_reason is AbortReason.PROTOCOL_FAILURE
+        for who in accused if open_ or failed else ():
+            await self.chain.run(self.dep.jobs.report_cheater, self.org.account, job_id, who, evidence)
+        if open_ and not accused:
             await self.chain.run(self.dep.jobs.report_failure, self.org.account, job_id, evidence)
 
     async def wait_for(self, job_id: int, state: JobState) -> None:
@@ -336,7 +347,7 @@ class _JobRun:
             else:
                 result = await registry.run(ctx, spec, table, self.commit)
         except ProtocolAbort as abort:
-            await peer.report(job_id, abort)
+            await peer.report(job_id, abort, spec.participants)
             return JobOutcome(job_id, None, self.committed[0] if self.committed else None, str(abort))
         await peer.post_result(job_id, result)
         if self.pedersen:

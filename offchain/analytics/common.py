@@ -18,13 +18,14 @@ from fractions import Fraction
 import numpy as np
 
 from offchain.analytics.spec import JobSpec
-from offchain.engine import estimate
+from offchain.engine import estimate, ranges
 from offchain.engine.compare import min_max
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import FixedParams
 from offchain.engine.inputs import input_values
 from offchain.engine.opening import output_many
-from offchain.errors import ConfigError
+from offchain.engine.ranges import Bound
+from offchain.errors import ConfigError, InputOutOfRange, RangeCheckFailed
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import Needs
 from offchain.shares import SharedVec
@@ -71,20 +72,33 @@ def check_local(spec: JobSpec, values: Sequence[int], labels: Sequence[str], spa
 InputHook = Callable[[Sequence[S]], Awaitable[None]]
 
 
-def input_needs(spec: JobSpec, width: int) -> Needs:
-    """Every participant inputs ``width`` values."""
-    total = Needs()
+def input_needs(spec: JobSpec, width: int, bounds: Sequence[Bound] | None = None) -> Needs:
+    """Every participant inputs ``width`` values, range-checked (see ``input_all``)."""
+    total = estimate.range_check(_all_bounds(spec, width, bounds))
     for owner in range(len(spec.participants)):
         total = total + estimate.input_values(owner, width)
     return total
 
 
+def _all_bounds(spec: JobSpec, width: int, bounds: Sequence[Bound] | None) -> list[Bound]:
+    """The bounds of every party's vector, in party order (default: k-bit encodings)."""
+    mine = list(bounds) if bounds is not None else [ranges.signed(spec.fixed_point.k)] * width
+    if len(mine) != width:
+        raise ConfigError(f"{len(mine)} input bounds for {width} inputs")
+    return mine * len(spec.participants)
+
+
 async def input_all(ctx: Evaluator[S], spec: JobSpec, mine: Sequence[int],
-                    on_inputs: InputHook[S] | None = None) -> list[S]:
+                    on_inputs: InputHook[S] | None = None,
+                    bounds: Sequence[Bound] | None = None) -> list[S]:
     """Every party inputs a vector as long as ``mine``; their shares in party order.
 
     ``on_inputs`` runs once all inputs are shared and before any computation,
-    so that a peer can commit to its input shares on chain first.
+    so that a peer can commit to its input shares on chain first. Then every
+    input is proven under MPC to lie within ``bounds`` (by position; default:
+    a k-bit fixed-point encoding), so nothing computed after depends on a
+    value outside the range its encoding declares; a party whose input is
+    outside is named by ``InputOutOfRange``.
     """
     out = []
     for owner in range(len(spec.participants)):
@@ -92,7 +106,21 @@ async def input_all(ctx: Evaluator[S], spec: JobSpec, mine: Sequence[int],
         out.append(await input_values(ctx, owner, values, len(mine)))
     if on_inputs is not None:
         await on_inputs(out)
+    await check_inputs(ctx, out, _all_bounds(spec, len(mine), bounds))
     return out
+
+
+async def check_inputs(ctx: Evaluator[S], parts: Sequence[S], bounds: Sequence[Bound]) -> None:
+    """Range-check the parties' input vectors (in party order) against ``bounds`` (all of them
+    concatenated); ``InputOutOfRange`` names every party with a value outside."""
+    if not parts or not len(bounds):
+        return
+    try:
+        await ranges.check(ctx, ctx.concat(list(parts)), bounds)
+    except RangeCheckFailed as failed:
+        starts = np.cumsum([0, *map(len, parts)])
+        owners = sorted({int(np.searchsorted(starts, i, side="right")) - 1 for i in failed.indices})
+        raise InputOutOfRange(owners, len(failed.indices)) from failed
 
 
 def input_commitment(shares: Sequence[SharedVec], job_tag: bytes, party: int, salt: bytes) -> bytes:

@@ -122,6 +122,7 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table, on_inputs: InputHo
         phase = await stats.input_phase(ctx, spec, table.numeric[spec.column].tolist())
         if on_inputs is not None:
             await on_inputs(phase.shares)
+        await stats.check(ctx, spec, phase)
         return await stats.reveal(ctx, spec, phase)
     runner: Callable[[Evaluator[S], JobSpec, Table, InputHook[S] | None], Awaitable[dict[str, str]]]
     noised_table = spec.params.epsilon is not None and spec.analysis in privacy.COUNT_TABLES

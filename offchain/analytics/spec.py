@@ -34,6 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from offchain.errors import ConfigError
 
 SPEC_VERSION: Final = 1
+#: The most rows one party may hold in any job (max_rows, and the bound a count is checked against).
+MAX_ROWS = 10**7
+
 #: The largest spec text read (UTF-8 bytes), from a file or from the chain: far above any real spec.
 MAX_SPEC_BYTES: Final = 256 * 1024
 #: The deepest nesting of arrays and objects read; a spec nests 4 levels (params, domains).
@@ -157,7 +160,7 @@ class JobSpec(BaseModel):
     group_by: str | None = None
     label: str | None = None
     domains: dict[str, tuple[str, ...]] = {}
-    max_rows: int | None = Field(None, ge=1, le=10**7)
+    max_rows: int | None = Field(None, ge=1, le=MAX_ROWS)
     params: Params = Params()
     auditable: bool = False  # Pedersen-committed shares, result verified on chain (offchain.auditable)
     dataset: str | None = None  # each party's dataset the columns are read from; None: its default one

@@ -5,7 +5,10 @@ its row sum in fixed point (a la the sufficient-statistics approach: no party
 learns another's row count or values). The totals are linear in the inputs,
 so they cost no multiplication; only the values the spec reveals are opened,
 through the MAC-checked output. With the count revealed, mean = sum / count is
-computed from the two opened totals.
+computed from the two opened totals. Before anything is opened, every party's
+pair is proven in range under MPC (offchain.engine.ranges): the count in
+[0, max_rows] and |sum| <= count (2^(k-1) - 1), so that a forged count or sum
+aborts the job naming its party instead of bending the totals.
 
 With ``params.epsilon`` (offchain.analytics.privacy), each party first clips its
 values to the spec's clip bounds, and the totals get discrete Laplace noise
@@ -22,11 +25,12 @@ from decimal import Decimal
 from typing import Generic
 
 from offchain.analytics import common, privacy
-from offchain.analytics.spec import JobSpec
+from offchain.analytics.spec import MAX_ROWS, JobSpec
 from offchain.engine import estimate
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.inputs import input_values
 from offchain.engine.opening import output_many
+from offchain.engine.ranges import Bound
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import Needs
 
@@ -34,8 +38,8 @@ INPUTS_PER_PARTY = 2  # (row count, row sum)
 
 
 def needs(spec: JobSpec) -> Needs:
-    """The tuples a count/sum/mean job consumes: two input masks per participant."""
-    total = Needs()
+    """The tuples a count/sum/mean job consumes: two input masks per participant, the range checks."""
+    total = estimate.range_check(bounds(spec) * len(spec.participants))
     for owner in range(len(spec.participants)):
         total = total + estimate.input_values(owner, INPUTS_PER_PARTY)
     if spec.params.epsilon is not None:
@@ -66,6 +70,23 @@ async def input_phase(ctx: Evaluator[S], spec: JobSpec, my_values: Sequence[floa
         values = mine if owner == ctx.party else None
         shares.append(await input_values(ctx, owner, values, INPUTS_PER_PARTY))
     return InputPhase(tuple(shares))
+
+
+def bounds(spec: JobSpec) -> list[Bound]:
+    """The ranges of one party's (count, top count - sum, top count + sum), top = 2^(k-1) - 1:
+    together, 0 <= count <= max_rows and |sum| <= top count, as honest rows give."""
+    rows, top = spec.max_rows or MAX_ROWS, (1 << (spec.fixed_point.k - 1)) - 1
+    return [Bound(0, rows), Bound(0, 2 * top * rows), Bound(0, 2 * top * rows)]
+
+
+async def check(ctx: Evaluator[S], spec: JobSpec, phase: InputPhase[S]) -> None:
+    """``InputOutOfRange`` naming every party whose (count, sum) is outside ``bounds``."""
+    top = (1 << (spec.fixed_point.k - 1)) - 1
+    derived = []
+    for shared in phase.shares:
+        count, total = shared[0:1], shared[1:2]
+        derived.append(ctx.concat([count, count.scale(top) - total, count.scale(top) + total]))
+    await common.check_inputs(ctx, derived, bounds(spec) * len(phase.shares))
 
 
 async def reveal(ctx: Evaluator[S], spec: JobSpec, phase: InputPhase[S]) -> dict[str, str]:

@@ -11,6 +11,8 @@ Opening and output consume no tuples.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind
 
 __all__ = ["Needs", "bits", "input_values", "mul", "square", "trunc"]
@@ -48,6 +50,7 @@ from offchain.engine.compare import tournament_sizes  # noqa: E402
 from offchain.engine.divide import RCP_EPS, RSQRT_EPS, newton_steps, norm_key  # noqa: E402
 from offchain.engine.fixedpoint import DEFAULT, FixedParams  # noqa: E402
 from offchain.engine.logarithm import mults as _xlog2x_mults  # noqa: E402
+from offchain.engine.ranges import Bound, check_sizes  # noqa: E402
 
 __all__ += [
     "argmax",
@@ -70,6 +73,7 @@ __all__ += [
     "min_max",
     "min_of",
     "normalise",
+    "range_check",
     "reciprocal",
     "sqrt",
     "trunc_pr",
@@ -123,6 +127,14 @@ def less_than(count: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
 
 
 greater_than = less_equal = greater_equal = less_than
+
+
+def range_check(bounds: Sequence[Bound], kappa: int = KAPPA) -> Needs:
+    """``ranges.check``: per one-sided check of width m, the cost of ltz at m + 1 bits."""
+    total = Needs()
+    for width, count in check_sizes(bounds).items():
+        total = total + ltz(count, width + 1, kappa)
+    return total
 
 
 def equal(count: int, bits: int = 64, kappa: int = KAPPA) -> Needs:

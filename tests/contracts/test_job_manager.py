@@ -462,6 +462,56 @@ def test_report_failure_checks(chain: Chain) -> None:
                    "JobAlreadyClosed", job.job_id, JobState.ABORTED)
 
 
+# --------------------------------------------------------------- reportCheater
+
+@pytest.mark.parametrize("state", OPEN_STATES)
+def test_report_cheater_aborts_an_open_job_naming_the_accused(chain: Chain, state: JobState) -> None:
+    job = to_state(chain, state)
+    m1, m3 = chain.members[0], chain.members[2]
+    receipt = chain.tx(chain.jobs.functions.reportCheater(job.job_id, m1, h("input out of range")), m3)
+    assert chain.event_names(receipt) == ["JobStateChanged", "JobAborted", "CheaterReported"]
+    assert chain.event(receipt, chain.jobs, "JobAborted") == {
+        "jobId": job.job_id, "reason": AbortReason.PROTOCOL_FAILURE, "by": m3,
+        "evidenceHash": h("input out of range")}
+    assert chain.event(receipt, chain.jobs, "CheaterReported") == {
+        "jobId": job.job_id, "reporter": m3, "accused": m1, "evidenceHash": h("input out of range")}
+    view = job_view(chain, job.job_id)
+    assert (view["state"], view["abortReason"]) == (JobState.ABORTED, AbortReason.PROTOCOL_FAILURE)
+
+
+def test_after_a_protocol_failure_every_participant_may_still_name_the_one_at_fault(chain: Chain) -> None:
+    """A cheater that reports first, naming an honest member, does not stand alone on chain."""
+    job = to_state(chain, JobState.INPUTS_COMMITTED)
+    m1, m2, m3 = chain.members[:3]
+    chain.tx(chain.jobs.functions.reportCheater(job.job_id, m3, h("framed")), m1)
+    receipt = chain.tx(chain.jobs.functions.reportCheater(job.job_id, m1, h("range")), m2)
+    assert chain.event_names(receipt) == ["CheaterReported"]  # The job stays aborted as it was.
+    assert chain.event(receipt, chain.jobs, "CheaterReported") == {
+        "jobId": job.job_id, "reporter": m2, "accused": m1, "evidenceHash": h("range")}
+    assert job_view(chain, job.job_id)["evidenceHash"] == h("framed")
+
+
+def test_report_cheater_checks(chain: Chain) -> None:
+    job = to_state(chain, JobState.ACCEPTED)
+    m1, m2, outsider = chain.members[0], chain.members[1], chain.outsiders[0]
+
+    def report(job_id: int, accused: str, sender: str) -> Any:
+        return lambda: chain.jobs.functions.reportCheater(job_id, accused, h("e")).transact({"from": sender})
+
+    assert_reverts(report(job.job_id, m1, outsider), "NotParticipant", job.job_id, outsider)
+    assert_reverts(report(job.job_id, outsider, m1), "NotParticipant", job.job_id, outsider)
+    assert_reverts(report(job.job_id, m1, m1), "SelfAccusation", job.job_id, m1)
+    assert_reverts(report(42, m2, m1), "UnknownJob", 42)
+    chain.travel(job.commit_by + 1)
+    assert_reverts(report(job.job_id, m2, m1), "DeadlinePassed", job.job_id, job.commit_by)
+    # Closed otherwise than by a protocol failure: nothing more to report.
+    finalised = to_state(chain, JobState.INPUTS_COMMITTED)
+    submit_all(chain, finalised)
+    assert_reverts(report(finalised.job_id, m2, m1), "JobAlreadyClosed", finalised.job_id, JobState.FINALISED)
+    chain.tx(chain.jobs.functions.expire(job.job_id), outsider)
+    assert_reverts(report(job.job_id, m2, m1), "JobAlreadyClosed", job.job_id, JobState.ABORTED)
+
+
 # ---------------------------------------------------------------------- expire
 
 @pytest.mark.parametrize("state", OPEN_STATES)

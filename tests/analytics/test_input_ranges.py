@@ -1,0 +1,119 @@
+"""Every input is range-checked under MPC before anything depends on it: a member that forges
+its input (a negative or too large row count, a sum no rows of its count give, a value
+outside the fixed-point encoding) makes every honest party abort with that member named,
+before any result is opened; honest inputs at the edges pass."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from analytics_testkit import K, run_analysis, spec, split_tables
+
+from harness.local import run_local
+from offchain.analytics import common, registry, stats
+from offchain.analytics.data import Table
+from offchain.analytics.spec import MAX_ROWS, JobSpec
+from offchain.auditable import routes
+from offchain.engine.context import Context
+from offchain.engine.inputs import input_values
+from offchain.engine.opening import output_many
+from offchain.errors import InputOutOfRange
+from offchain.field import FieldVec, P
+
+CHEATER = 1
+TOP = (1 << (K - 1)) - 1  # The largest k-bit encoding.
+
+
+def mean_spec(max_rows: int | None = None) -> JobSpec:
+    return spec(analysis="mean", column="income", reveal=("count", "mean"), max_rows=max_rows)
+
+
+def run_forged_stats(s: JobSpec, tables: Sequence[Table], forged: list[int]) -> list[object]:
+    """Every party runs ``s``; the cheater inputs ``forged`` as its (count, fixed-point sum)."""
+    async def program(ctx: Context) -> dict[str, str]:
+        if ctx.party != CHEATER:
+            return await registry.run(ctx, s, tables[ctx.party])
+        shares = []
+        for owner in range(len(s.participants)):
+            mine = FieldVec.from_ints(forged) if owner == ctx.party else None
+            shares.append(await input_values(ctx, owner, mine, stats.INPUTS_PER_PARTY))
+        phase = stats.InputPhase(tuple(shares))
+        await stats.check(ctx, s, phase)
+        return await stats.reveal(ctx, s, phase)
+
+    return asyncio.run(run_local(3, program, needs=routes.needs(s), sacrifice=False, timeout=120))
+
+
+def honest_parties(results: list[object]) -> list[object]:
+    return [r for i, r in enumerate(results) if i != CHEATER]
+
+
+INCOME = {"income": [52000.0, 61000.5, 47000.25, 58000.0, 39000.75, 60500.0]}
+ULP = 1 << 20
+
+
+@pytest.mark.parametrize("max_rows, forged", [
+    (None, [-8, 100_000 * ULP]),          # a negative count (it made count 0, mean 428000)
+    (None, [-1, 0]),
+    (None, [MAX_ROWS + 1, 0]),            # more rows than any party may hold
+    (5, [6, 6 * ULP]),                     # more rows than the spec's max_rows
+    (None, [1, (TOP + 1)]),               # a sum no single k-bit row gives
+    (None, [2, -(2 * TOP + 1)]),
+    (None, [3, P // 2]),                   # field elements far outside any range
+    (None, [P - 1, P // 3]),
+])
+def test_a_forged_count_or_sum_aborts_naming_its_party(max_rows: int | None, forged: list[int]) -> None:
+    s = mean_spec(max_rows)
+    results = run_forged_stats(s, split_tables(s, INCOME), forged)
+    for r in honest_parties(results):
+        assert isinstance(r, InputOutOfRange) and r.parties == [CHEATER], results
+
+
+def test_counts_and_sums_at_their_edges_pass() -> None:
+    """The largest sum a count of k-bit rows gives, and a count of exactly max_rows."""
+    s = mean_spec(max_rows=5)
+    results = run_forged_stats(s, split_tables(s, INCOME), [5, -5 * TOP])
+    assert all(isinstance(r, dict) for r in results), results
+    assert results[0] == results[2] and set(results[0]) == {"count", "mean"}  # type: ignore[arg-type]
+
+
+def test_an_honest_mean_is_unchanged_by_the_check() -> None:
+    s = mean_spec()
+    got = float(run_analysis(s, split_tables(s, INCOME))["mean"])
+    assert abs(got - sum(INCOME["income"]) / 6) < 1e-5
+
+
+def vector_spec() -> JobSpec:
+    return spec(analysis="kmeans", columns=("x",), max_rows=4, reveal=("centroids",),
+                params={"centroids": [[0.0], [1.0]], "iterations": 1})
+
+
+def run_forged_vector(s: JobSpec, width: int, forged_at: int, value: int) -> list[object]:
+    """Every party inputs ``width`` values through ``common.input_all`` (zeros, the cheater one
+    forged value); each opens the sum of the first value of every party."""
+    async def program(ctx: Context) -> list[int]:
+        mine = [0] * width
+        if ctx.party == CHEATER:
+            mine[forged_at] = value
+        parts = await common.input_all(ctx, s, mine)
+        (out,) = await output_many(ctx, [parts[0][0:1] + parts[1][0:1] + parts[2][0:1]])
+        return out.to_signed_ints()
+
+    needs = common.input_needs(s, width)
+    return asyncio.run(run_local(3, program, needs=needs, sacrifice=False, timeout=120))
+
+
+@pytest.mark.parametrize("value", [TOP + 1, -(TOP + 2), P // 2, 2**200])
+def test_a_value_outside_the_encoding_aborts_naming_its_party(value: int) -> None:
+    s = vector_spec()
+    results = run_forged_vector(s, 3, 2, value)
+    for r in honest_parties(results):
+        assert isinstance(r, InputOutOfRange) and r.parties == [CHEATER] and r.count == 1, results
+
+
+def test_values_at_the_edges_of_the_encoding_pass() -> None:
+    s = vector_spec()
+    for value in (TOP, -(TOP + 1)):
+        assert run_forged_vector(s, 3, 0, value) == [[value]] * 3
