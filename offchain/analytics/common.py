@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from offchain.analytics.spec import JobSpec
+from offchain.analytics.spec import MAX_ROWS, JobSpec
 from offchain.engine import estimate, ranges
 from offchain.engine.compare import min_max
 from offchain.engine.evaluator import Evaluator, S
@@ -78,6 +78,11 @@ def input_needs(spec: JobSpec, width: int, bounds: Sequence[Bound] | None = None
     for owner in range(len(spec.participants)):
         total = total + estimate.input_values(owner, width)
     return total
+
+
+def count_bound(spec: JobSpec) -> Bound:
+    """The range of one party's count of rows: [0, max_rows] (``MAX_ROWS`` when the spec sets none)."""
+    return Bound(0, spec.max_rows or MAX_ROWS)
 
 
 def _all_bounds(spec: JobSpec, width: int, bounds: Sequence[Bound] | None) -> list[Bound]:

@@ -23,6 +23,7 @@ from offchain.analytics import common
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
 from offchain.engine.evaluator import Evaluator, S
+from offchain.engine.ranges import Bound
 from offchain.preprocessing.tuples import Needs
 
 
@@ -85,13 +86,18 @@ def local(spec: JobSpec, table: Table) -> list[int]:
     return out
 
 
+def bounds(spec: JobSpec) -> list[Bound]:
+    """Each of a party's counts lies in [0, max_rows] (checked under MPC by ``common.input_all``)."""
+    return [common.count_bound(spec)] * len(cells(spec))
+
+
 def needs(spec: JobSpec) -> Needs:
-    return common.input_needs(spec, len(cells(spec)))
+    return common.input_needs(spec, len(cells(spec)), bounds(spec))
 
 
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     mine = local(spec, table)
-    inputs = await common.input_all(ctx, spec, mine, on_inputs)
+    inputs = await common.input_all(ctx, spec, mine, on_inputs, bounds(spec))
     (opened,) = await common.reveal(ctx, [common.total(inputs)])
     return {key: str(v) for key, v in zip(cells(spec), opened, strict=True)}

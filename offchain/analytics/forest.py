@@ -75,6 +75,7 @@ from offchain.analytics.tree_split import Path, Shape, leaf_level, level_needs, 
 from offchain.engine.coin import toss_recorded
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.mac_check import check_pending
+from offchain.engine.ranges import Bound
 from offchain.preprocessing.tuples import Needs
 
 __all__ = ["MAX_WEIGHT", "candidates", "check", "max_features", "needs", "predict", "run", "shape_of"]
@@ -108,12 +109,18 @@ def check(spec: JobSpec) -> None:
     tree.check_bounds(spec, shape_of(spec))
 
 
+def weighted_count_bound(spec: JobSpec) -> Bound:
+    """A party's weighted count of rows lies in [0, max_rows MAX_WEIGHT] (checked under MPC)."""
+    return Bound(0, common.count_bound(spec).hi * MAX_WEIGHT)
+
+
 def needs(spec: JobSpec) -> Needs:
     """Every level's inputs and rule for all trees, and under epsilon its noise (mirrors ``run``)."""
     sh = shape_of(spec)
     total = tree_privacy.needs(sh)
     for t in range(sh.depth + 1):
-        total = (total + common.input_needs(spec, sh.trees * sh.slots(t) * sh.level_width(t))
+        width = sh.trees * sh.slots(t) * sh.level_width(t)
+        total = (total + common.input_needs(spec, width, [weighted_count_bound(spec)] * width)
                  + level_needs(sh, t))
     return total
 
@@ -139,7 +146,8 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
     noise: list[S | None] = []
     for t in range(sh.depth + 1):
         mine = [n for j in range(sh.trees) for n in tree.local(spec, table, sh, paths[j], t, bags[j])]
-        inputs = await common.input_all(ctx, spec, mine, on_inputs if t == 0 else None)
+        inputs = await common.input_all(ctx, spec, mine, on_inputs if t == 0 else None,
+                                        [weighted_count_bound(spec)] * len(mine))
         if t == 0:  # After the hook: the commitment comes before any other work.
             noise = await tree_privacy.draw(ctx, sh)
         tot = await tree_privacy.noisy(ctx, sh, common.total(inputs), noise[t])

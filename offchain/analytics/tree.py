@@ -142,7 +142,8 @@ def needs(spec: JobSpec) -> Needs:
     sh = shape_of(spec)
     total = tree_privacy.needs(sh)
     for t in range(sh.depth + 1):
-        total = (total + common.input_needs(spec, sh.slots(t) * sh.level_width(t))
+        width = sh.slots(t) * sh.level_width(t)
+        total = (total + common.input_needs(spec, width, [common.count_bound(spec)] * width)
                  + level_needs(sh, t))
     return total
 
@@ -189,8 +190,9 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
     result: dict[str, str] = {}
     noise: list[S | None] = []
     for t in range(sh.depth + 1):
-        inputs = await common.input_all(ctx, spec, local(spec, table, sh, paths, t),
-                                        on_inputs if t == 0 else None)
+        mine = local(spec, table, sh, paths, t)
+        inputs = await common.input_all(ctx, spec, mine, on_inputs if t == 0 else None,
+                                        [common.count_bound(spec)] * len(mine))
         if t == 0:  # After the hook: the commitment comes before any other work.
             noise = await tree_privacy.draw(ctx, sh)
         tot = await tree_privacy.noisy(ctx, sh, common.total(inputs), noise[t])
