@@ -1,18 +1,29 @@
-"""k-means clustering: Lloyd's iterations under MPC from public initial centroids.
+"""k-means clustering: Lloyd's iterations under MPC from public or k-means++ initial centroids.
 
 Every party inputs each of its rows (the spec's numeric ``columns``) and a
 validity bit, padded to ``max_rows`` rows with zeros and validity 0, so the
 inputs and the work depend on the spec alone. With R = parties * max_rows
-rows, K clusters (``params.centroids``, public) and m features, each of the
-``params.iterations`` iterations computes
+rows, K clusters (``params.centroids``, public; or ``params.clusters`` secret
+rows chosen by k-means++ under MPC after the inputs, offchain.analytics.kmeans_seeding)
+and m features, each of the ``params.iterations`` iterations computes
 
     d_ij  = TruncPr(sum_a (x_ia - c_ja)^2)           (R K squares, R K truncations)
     a_ij  = one-hot of argmin_j d_ij, ties to the lowest j (sequential, K - 1 comparisons)
     n_j   = sum_i v_i a_ij,   S_ja = sum_i v_i a_ij x_ia
     c_ja  = S_ja / n_j, or the previous c_ja if n_j = 0 (a cluster without rows stays put)
 
-and reveals only the final centroids ("centroids[j].column") and, if the spec
+and reveals only the final centroids ("centroid[j].column") and, if the spec
 asks for "sizes", the n_j of the last assignment ("size[j]").
+
+With ``params.tolerance`` (tau), every iteration t but the last ends with a
+test: s_j = sum_a (c'_ja - c_ja)^2 2^2f exactly (K m squares), moved_j =
+[s_j > round(tau^2 2^2f)], and the one bit [sum_j moved_j = 0] is opened
+(MAC-checked). If it is 1 the iterations stop, and the result's "iterations"
+(which the spec must list in ``reveal``) is the number run; that count, the
+first iteration after which no centroid moved farther than tau, is all the
+test reveals. The tuples of the iterations skipped are reserved and left
+unused. Explicit centroids and no tolerance give the spec text, the work
+and the result of before.
 
 Error (ulp = 2^-f): the centroids of an iteration are within 8 ulp |c| + 3 ulp
 of the plaintext means of the same assignment (division's bound plus the
