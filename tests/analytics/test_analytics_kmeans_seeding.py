@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,6 +137,29 @@ def test_seeded_centres_are_the_twins_rows_exactly() -> None:
         assert [opened[j * 2:(j + 1) * 2] for j in range(3)] == want
         encoded = {tuple(round(v * (1 << s.fixed_point.f)) for v in row) for row in x}
         assert all(tuple(c) in encoded for c in want) and len({tuple(c) for c in want}) == 3
+
+
+def test_the_twin_draws_the_first_centre_uniformly_and_the_next_by_squared_distance() -> None:
+    # The twin is the reference the MPC runs are held to: its draws over many coins follow
+    # k-means++ (first row uniform, second with probability D^2 / sum D^2), and never a padded row.
+    s = seeded_spec(2, 1, max_rows=3)
+    parts = [[[0.0, 0.0], [1.0, 0.0]], [[0.0, 3.0]], [[4.0, 4.0]]]
+    rows = [tuple(r) for p in parts for r in p]
+    f = s.fixed_point.f
+    seen: dict[tuple[int, int], int] = {}
+    trials = 6000
+    for i in range(trials):
+        coin = hashlib.sha256(b"coin" + i.to_bytes(4, "big")).digest()
+        picked = [tuple(v / (1 << f) for v in c) for c in kmeanspp_plain(s, parts, coin)]
+        pair = (rows.index(picked[0]), rows.index(picked[1]))
+        seen[pair] = seen.get(pair, 0) + 1
+    x = np.array(rows)
+    for a in range(4):
+        d2 = ((x - x[a]) ** 2).sum(axis=1)
+        for b in range(4):
+            want = trials / 4 * d2[b] / d2.sum()
+            got = seen.get((a, b), 0)
+            assert abs(got - want) <= 5 * np.sqrt(want) + 1, (a, b, got, want)
 
 
 def test_kmeanspp_job_equals_the_twin_and_its_needs_are_exact() -> None:
