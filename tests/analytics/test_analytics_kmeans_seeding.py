@@ -29,6 +29,7 @@ from offchain.engine.context import Context
 from offchain.engine.replay import ReplayContext
 from offchain.engine.tape import Recorder
 from offchain.errors import ConfigError
+from offchain.models import model_of
 from offchain.shares import SharedVec
 
 N = len(PARTIES)
@@ -173,6 +174,10 @@ def test_kmeanspp_job_equals_the_twin_and_its_needs_are_exact() -> None:
     assert [got[f"size[{j}]"] for j in range(3)] == [str(n) for n in sizes]
     assert sorted(int(n) for n in sizes) == [8, 8, 8]  # Well-separated blobs: k-means++ finds all three.
     assert "iterations" not in got
+    # The model of a k-means++ result takes K from params.clusters and assigns the rows as the twin does.
+    pooled = np.concatenate(rows)
+    nearest = ((pooled[:, None, :] - want[None, :, :]) ** 2).sum(axis=2).argmin(axis=1).tolist()
+    assert model_of(s, got).predict([{"u": u, "w": w} for u, w in pooled.tolist()]) == nearest
     # routes.needs is exact for the whole job, seeding included (run_analysis checks no tuple is left).
     again = run_analysis(s, tables)
     assert sorted(int(again[f"size[{j}]"]) for j in range(3)) == [8, 8, 8]
