@@ -20,7 +20,12 @@ training alone.
   mean S / n, variance (n Q - S^2) / n^2, exact where MPC divides with a few ulp error.
 - categorical naive Bayes: the count table (MPC's is exact too).
 - k-means: Lloyd's iterations on the encodings from the same initial centroids:
-  argmin distance (ties to the lowest cluster), a cluster without rows keeps its centroid.
+  argmin distance (ties to the lowest cluster), a cluster without rows keeps its centroid;
+  with params.init "kmeans++", the initial centroids are the rows that
+  harness.twins.kmeanspp_plain draws from the MPC run's joint coin (the very
+  rows the MPC seeding picks: its sums are exact); with params.tolerance, it
+  stops after the first iteration in which no centroid moved farther,
+  compared as the MPC job does, on squared moves at scale 2^2f.
 - logistic regression and SVM: the full-batch descent of
   offchain.analytics.classifiers in float64 on inputs rounded to f bits, with
   its piecewise-linear sigmoid and eta, 1 - eta lambda rounded to f bits.
@@ -32,6 +37,8 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 import numpy as np
+
+from harness.twins import kmeanspp_plain
 
 from offchain.analytics import forest, tree
 from offchain.analytics.classifiers import KNOTS, SLOPES
@@ -141,20 +148,34 @@ def categorical_nb(spec: JobSpec, x: np.ndarray, y: np.ndarray) -> dict[str, str
     return result
 
 
-def kmeans(spec: JobSpec, x: np.ndarray) -> dict[str, str]:
-    f = spec.fixed_point.f
-    points = _encoded(x, f)
-    c = np.asarray(spec.params.centroids, dtype=np.float64)
-    sizes = np.zeros(len(c), dtype=np.int64)
-    for _ in range(spec.params.iterations):
+def kmeans(spec: JobSpec, parts: Sequence[np.ndarray], coin: bytes | None) -> dict[str, str]:
+    """Lloyd from the spec's centroids or the k-means++ rows of ``coin``, over each party's rows."""
+    f, p = spec.fixed_point.f, spec.params
+    points = _encoded(np.concatenate(parts), f)
+    if p.init == "kmeans++":
+        if coin is None:
+            raise RuntimeError("the k-means++ twin needs the coin of the MPC run")
+        c = np.asarray(kmeanspp_plain(spec, [q.tolist() for q in parts], coin), dtype=np.float64) / (1 << f)
+    else:
+        c = np.asarray(p.centroids, dtype=np.float64)
+    sizes, done = np.zeros(len(c), dtype=np.int64), 0
+    limit = round((p.tolerance or 0.0) ** 2 * (1 << (2 * f)))
+    for t in range(p.iterations):
         assign = np.argmin(((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2), axis=1)
         sizes = np.bincount(assign, minlength=len(c))
+        old = c.copy()
         for j in range(len(c)):
             if sizes[j]:
                 c[j] = points[assign == j].mean(axis=0)
+        done = t + 1
+        moved = (((c - old) * (1 << f)) ** 2).sum(axis=1) > limit
+        if p.tolerance is not None and t < p.iterations - 1 and not moved.any():
+            break
     result = {f"centroid[{j}].{a}": text(c[j, i]) for j in range(len(c)) for i, a in enumerate(spec.columns)}
     if "sizes" in spec.reveal:
         result.update({f"size[{j}]": str(int(n)) for j, n in enumerate(sizes)})
+    if "iterations" in spec.reveal:
+        result["iterations"] = str(done)
     return result
 
 

@@ -10,7 +10,8 @@ starting the analysis to the last one holding the revealed result;
 ``preprocessing_s`` is the dealing and the sacrifice before it. The parties
 must reveal the same result. With ``record``, party 0 keeps the public record
 of its run (offchain.engine.tape's Recorder, as an auditable run does), and
-``coin`` is the joint coin the analysis tossed first (a random forest's),
+``coin`` is the analysis's first joint coin (a random forest's, tossed before
+any input; k-means++'s, tossed after the ``coin_after`` input broadcasts),
 recomputed by replaying ``toss_recorded`` on that record.
 """
 
@@ -48,7 +49,7 @@ class Run:
     coin: bytes | None
 
 
-async def run_job(spec: JobSpec, tables: Sequence[Table], record: bool = False) -> Run:
+async def run_job(spec: JobSpec, tables: Sequence[Table], record: bool = False, coin_after: int = 0) -> Run:
     n = len(tables)
     started = time.perf_counter()
     dealer, keys = Dealer.create(n)
@@ -81,5 +82,8 @@ async def run_job(spec: JobSpec, tables: Sequence[Table], record: bool = False) 
     begun, ended = min(r[1] for r in runs), max(r[2] for r in runs)
     coin = None
     if recorder is not None:  # The coin from the public record, as an auditor's replay recomputes it.
-        coin = await toss_recorded(ReplayContext(recorder.playback(), n, RandVec))
+        playback = recorder.playback()
+        for _ in range(coin_after):
+            playback.play_message()
+        coin = await toss_recorded(ReplayContext(playback, n, RandVec))
     return Run(runs[0][0], ended - begun, begun - started, coin)

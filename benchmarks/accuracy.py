@@ -10,7 +10,7 @@ Models and data (scikit-learn's bundled datasets; docs/accuracy.md has the figur
     gaussian_nb                    wine, 13 numeric features
     categorical_nb                 digits, the 32 pixels of most training variance (a spec reads at
                                    most 32 columns), values 0 .. 16 as categories
-    kmeans                         iris, 4 numeric features, 3 clusters
+    kmeans                         iris, 4 numeric features, 3 clusters, k-means++ seeding, a tolerance
     logistic_regression, svm       breast_cancer, 10 features standardised
 
 Every dataset is split once into training and test rows (75/25, stratified,
@@ -34,13 +34,16 @@ forest's bootstrap weights and feature draws are functions of the joint coin
 tossed in the run; party 0 records its broadcasts (an offchain.engine.tape
 Recorder, as an auditable run does) and the coin is recomputed from that
 record by replaying ``toss_recorded``, so the twin draws exactly the MPC
-forest's bags.
+forest's bags. k-means++ tosses its coin after the inputs; its twin
+(harness.twins.kmeanspp_plain) draws the same rows from the coin recomputed
+the same way, past the parties' input broadcasts.
 
 scikit-learn: its own estimator on the same split (trees and forests on the
 same bin codes as ordinal features; CategoricalNB with alpha 1 and the
-declared 17 categories; KMeans from the same initial centroids, Lloyd,
-one init, the same iterations; LinearSVC and LogisticRegression with their
-defaults on the standardised features).
+declared 17 categories; KMeans with Lloyd and its own k-means++ (greedy,
+seeded by SEED), one init, the same maximum of iterations and its default
+tolerance; LinearSVC and LogisticRegression with their defaults on the
+standardised features).
 
 k-means "accuracy": each model's clusters are matched one-to-one to the
 classes by the permutation that agrees with most training labels; the
@@ -54,6 +57,7 @@ model with dataset, rows, train_rows, test_rows, features, classes, setting,
 plain_accuracy, mpc_accuracy, sklearn_accuracy (trees and forests also
 sklearn_raw_accuracy: the same estimator on the unbinned features), differing_predictions,
 identical_result (the revealed result map equals the twin's, text for text),
+iterations (k-means: the iterations run, as revealed, and the twin's),
 largest_value_gap (the largest |MPC - plaintext| over the result's numbers:
 fixed-point rounding), plain_s, mpc_s, preprocessing_s, sklearn_s and tuples
 (the tuples the job consumes).
@@ -78,6 +82,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests"))  # The test harness's plaintext twins (harness.twins).
 
 import _accuracy_twins as twins  # noqa: E402
 from _local_job import run_job  # noqa: E402
@@ -151,13 +156,13 @@ def max_rows(n: int) -> int:
 
 
 # MPC ----------------------------------------------------------------------------------------------
-def mpc(spec: JobSpec, columns: dict[str, list[Any]], record: bool = False
+def mpc(spec: JobSpec, columns: dict[str, list[Any]], record: bool = False, coin_after: int = 0
         ) -> tuple[dict[str, str], float, float, bytes | None]:
-    """(revealed result, MPC seconds, preprocessing seconds, the forest's coin) of one job."""
+    """(revealed result, MPC seconds, preprocessing seconds, the joint coin if recorded) of one job."""
     n = len(next(iter(columns.values())))
     tables = [registry.table_from_columns(spec, {c: [v[r] for r in rows] for c, v in columns.items()})
               for rows in parts(n)]
-    run = asyncio.run(run_job(spec, tables, record))
+    run = asyncio.run(run_job(spec, tables, record, coin_after))
     return run.result, run.mpc_s, run.preprocessing_s, run.coin
 
 
@@ -279,20 +284,20 @@ def kmeans_job(quick: bool) -> Job:
     from sklearn.cluster import KMeans
 
     s = load("iris")
-    k, iterations = len(s.classes), 5 if quick else 10
-    start = np.random.default_rng(SEED).choice(len(s.x_train), size=k, replace=False)
-    centroids = tuple(tuple(round(float(v), 6) for v in s.x_train[i]) for i in start)
-    spec = _spec("kmeans", s, ("centroids", "sizes"), {}, label=False, centroids=centroids,
-                 iterations=iterations)
+    k, iterations, tolerance = len(s.classes), 5 if quick else 10, 1e-4
+    spec = _spec("kmeans", s, ("centroids", "sizes", "iterations"), {}, label=False, init="kmeans++",
+                 clusters=k, iterations=iterations, tolerance=tolerance)
     train = {c: s.x_train[:, i].tolist() for i, c in enumerate(s.columns)}
 
     def fit() -> Any:
-        return KMeans(k, init=np.asarray(centroids), n_init=1, max_iter=iterations, tol=0.0,
+        return KMeans(k, init="k-means++", n_init=1, max_iter=iterations, random_state=SEED,
                       algorithm="lloyd").fit(s.x_train)
 
     return Job(spec, s, train, _numeric_rows(s, s.x_train), _numeric_rows(s, s.x_test),
-               lambda _: twins.kmeans(spec, pooled(s.x_train)), fit, s.x_train, s.x_test,
-               f"{k} clusters from {k} training rows (seed {SEED}), {iterations} iterations")
+               lambda coin: twins.kmeans(spec, [s.x_train[r] for r in parts(len(s.x_train))], coin), fit,
+               s.x_train, s.x_test,
+               f"{k} clusters, k-means++ seeding from the joint coin, at most {iterations} iterations, "
+               f"tolerance {tolerance:g}")
 
 
 def linear_job(quick: bool, analysis: str) -> Job:
@@ -333,7 +338,10 @@ def measure(name: str, quick: bool) -> dict[str, Any]:
     job = JOBS[name](quick)
     s, spec = job.split, job.spec
     log(f"{name}: {s.name}, {len(s.y_train)} training rows, MPC ...")
-    result, mpc_s, pre_s, coin = mpc(spec, job.train, record=spec.analysis == "random_forest")
+    seeded = spec.analysis == "kmeans" and spec.params.init == "kmeans++"
+    # The forest tosses its coin before any input; k-means++ after the parties' input broadcasts.
+    result, mpc_s, pre_s, coin = mpc(spec, job.train, record=spec.analysis == "random_forest" or seeded,
+                                     coin_after=len(spec.participants) if seeded else 0)
     started = time.perf_counter()
     plain_result = job.twin(coin)
     plain_s = time.perf_counter() - started
@@ -367,7 +375,9 @@ def measure(name: str, quick: bool) -> dict[str, Any]:
             "identical_result": same_model, "largest_value_gap": round(max(gaps, default=0.0), 6),
             "plain_s": round(plain_s, 4), "mpc_s": round(mpc_s, 3),
             "preprocessing_s": round(pre_s, 3), "sklearn_s": round(sklearn_s, 4),
-            "tuples": sum(c for _, c in routes.needs(spec))}
+            "tuples": sum(c for _, c in routes.needs(spec)),
+            **({"iterations": result["iterations"], "plain_iterations": plain_result["iterations"]}
+               if "iterations" in result else {})}
 
 
 def _number(text: str) -> bool:

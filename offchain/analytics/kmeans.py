@@ -1,18 +1,29 @@
-"""k-means clustering: Lloyd's iterations under MPC from public initial centroids.
+"""k-means clustering: Lloyd's iterations under MPC from public or k-means++ initial centroids.
 
 Every party inputs each of its rows (the spec's numeric ``columns``) and a
 validity bit, padded to ``max_rows`` rows with zeros and validity 0, so the
 inputs and the work depend on the spec alone. With R = parties * max_rows
-rows, K clusters (``params.centroids``, public) and m features, each of the
-``params.iterations`` iterations computes
+rows, K clusters (``params.centroids``, public; or ``params.clusters`` secret
+rows chosen by k-means++ under MPC after the inputs, offchain.analytics.kmeans_seeding)
+and m features, each of the ``params.iterations`` iterations computes
 
     d_ij  = TruncPr(sum_a (x_ia - c_ja)^2)           (R K squares, R K truncations)
     a_ij  = one-hot of argmin_j d_ij, ties to the lowest j (sequential, K - 1 comparisons)
     n_j   = sum_i v_i a_ij,   S_ja = sum_i v_i a_ij x_ia
     c_ja  = S_ja / n_j, or the previous c_ja if n_j = 0 (a cluster without rows stays put)
 
-and reveals only the final centroids ("centroids[j].column") and, if the spec
+and reveals only the final centroids ("centroid[j].column") and, if the spec
 asks for "sizes", the n_j of the last assignment ("size[j]").
+
+With ``params.tolerance`` (tau), every iteration t but the last ends with a
+test: s_j = sum_a (c'_ja - c_ja)^2 2^2f exactly (K m squares), moved_j =
+[s_j > round(tau^2 2^2f)], and the one bit [sum_j moved_j = 0] is opened
+(MAC-checked). If it is 1 the iterations stop, and the result's "iterations"
+(which the spec must list in ``reveal``) is the number run; that count, the
+first iteration after which no centroid moved farther than tau, is all the
+test reveals. The tuples of the iterations skipped are reserved and left
+unused. Explicit centroids and no tolerance give the spec text, the work
+and the result of before.
 
 Error (ulp = 2^-f): the centroids of an iteration are within 8 ulp |c| + 3 ulp
 of the plaintext means of the same assignment (division's bound plus the
@@ -49,7 +60,7 @@ from __future__ import annotations
 
 import math
 
-from offchain.analytics import common, privacy
+from offchain.analytics import common, kmeans_seeding, privacy
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
@@ -74,21 +85,65 @@ def bound(spec: JobSpec) -> float:
 def check(spec: JobSpec) -> None:
     """The spec rules of k-means (ValueError naming the problem)."""
     p, m = spec.params, len(spec.columns)
-    if not 2 <= len(p.centroids) <= 16 or any(len(c) != m for c in p.centroids):
-        raise ValueError(f"k-means needs 2 to 16 initial centroids in params.centroids, each "
-                         f"with one value per column ({m})")
+    _check_init(spec)
     if not 1 <= p.iterations <= 50:
         raise ValueError("k-means needs params.iterations from 1 to 50")
+    _check_tolerance(spec)
     limit = bound(spec)
     if any(abs(v) > limit for c in p.centroids for v in c):
         raise ValueError(f"an initial centroid is outside the range +-{limit:.6g} that "
                          f"fixed_point k={spec.fixed_point.k} allows here")
     if p.epsilon is not None:
         _check_noise(spec)
-    rows = (spec.max_rows or 0) * len(spec.participants)
-    if rows * len(p.centroids) * m * p.iterations > 1 << 17:
-        raise ValueError(f"k-means over {rows} padded rows, {len(p.centroids)} clusters, {m} "
+    rows, k = (spec.max_rows or 0) * len(spec.participants), kmeans_seeding.clusters(spec)
+    if rows * k * m * p.iterations > 1 << 17:
+        raise ValueError(f"k-means over {rows} padded rows, {k} clusters, {m} "
                          f"columns and {p.iterations} iterations is too large; lower max_rows")
+    if p.init == "kmeans++":
+        kmeans_seeding.check(spec)
+
+
+def _check_init(spec: JobSpec) -> None:
+    """Explicit centroids (2 to 16, one value per column), or k-means++ with params.clusters."""
+    p, m = spec.params, len(spec.columns)
+    if p.init == "kmeans++":
+        if p.clusters is None:
+            raise ValueError('k-means with params.init "kmeans++" needs params.clusters, the number '
+                             "of clusters (2 to 16)")
+        if p.centroids:
+            raise ValueError('params.init "kmeans++" chooses the initial centroids itself; remove '
+                             'params.centroids, or remove params.init to start from them')
+        if p.epsilon is not None:
+            raise ValueError('params.init "kmeans++" is not differentially private (its centres are '
+                             "data rows); with params.epsilon give public params.centroids instead "
+                             "(for example from a summary job with epsilon)")
+        return
+    if not 2 <= len(p.centroids) <= 16 or any(len(c) != m for c in p.centroids):
+        raise ValueError(f"k-means needs 2 to 16 initial centroids in params.centroids, each "
+                         f"with one value per column ({m}), or params.init \"kmeans++\" with "
+                         f"params.clusters")
+    if p.clusters is not None and p.clusters != len(p.centroids):
+        raise ValueError(f"params.clusters is {p.clusters} but params.centroids lists "
+                         f"{len(p.centroids)}; remove params.clusters (the centroids give it)")
+
+
+def _check_tolerance(spec: JobSpec) -> None:
+    """A positive tolerance, revealed ``iterations``, and no epsilon."""
+    p, asked = spec.params, "iterations" in spec.reveal
+    if p.tolerance is None:
+        if asked:
+            raise ValueError('reveal "iterations" needs params.tolerance; without it k-means runs '
+                             "all params.iterations")
+        return
+    if not p.tolerance > 0:
+        raise ValueError(f"params.tolerance must be above 0 (stop once no centroid moves farther); "
+                         f"got {p.tolerance}; leave it out to run all params.iterations")
+    if p.epsilon is not None:
+        raise ValueError("params.tolerance would reveal when the centroids stop moving, which "
+                         "params.epsilon does not cover; leave tolerance out under epsilon")
+    if not asked:
+        raise ValueError('params.tolerance reveals the number of iterations run: add "iterations" '
+                         "to reveal")
 
 
 def _check_noise(spec: JobSpec) -> None:
@@ -111,7 +166,7 @@ def _check_noise(spec: JobSpec) -> None:
 def _sizes(spec: JobSpec) -> tuple[int, int, int]:
     """(R padded rows of all parties, K clusters, m columns)."""
     rows = (spec.max_rows or 0) * len(spec.participants)
-    return rows, len(spec.params.centroids), len(spec.columns)
+    return rows, kmeans_seeding.clusters(spec), len(spec.columns)
 
 
 def needs(spec: JobSpec) -> Needs:
@@ -129,6 +184,12 @@ def needs(spec: JobSpec) -> Needs:
     total = common.input_needs(spec, (spec.max_rows or 0) * (m + 1)) + step * spec.params.iterations
     if noisy:
         total = total + privacy.plan_needs(privacy.plan(spec))
+    if spec.params.init == "kmeans++":
+        total = total + kmeans_seeding.needs(spec)
+    if spec.params.tolerance is not None:  # The test after every iteration but the last.
+        test = (estimate.square(k * m) + estimate.ltz(k, kmeans_seeding.distance_bits(spec) + 2)
+                + estimate.ltz(1, k.bit_length() + 2))
+        total = total + test * (spec.params.iterations - 1)
     return total
 
 
@@ -208,6 +269,21 @@ async def _clamp(ctx: Evaluator[S], spec: JobSpec, c: S) -> S:
     return c - both[:size] + both[size:]
 
 
+async def _settled(ctx: Evaluator[S], spec: JobSpec, old: S, new: S) -> bool:
+    """Whether no centroid moved farther than params.tolerance (one bit opened, MAC-checked).
+
+    Compares each squared move, exact at scale 2^2f, with tolerance^2 2^2f rounded.
+    """
+    _, k, m = _sizes(spec)
+    f, width = spec.fixed_point.f, kmeans_seeding.distance_bits(spec)
+    limit = min(round((spec.params.tolerance or 0.0) ** 2 * (1 << (2 * f))), 1 << width)
+    moves = await square(ctx, common.gather(new - old, [j * m + a for a in range(m) for j in range(k)]))
+    moved = await ltz(ctx, ctx.rsub_public(block_sum(moves, k), limit), width + 2)
+    still = await ltz(ctx, ctx.sub_public(block_sum(moved, 1), 1), k.bit_length() + 2)
+    (opened,) = await common.reveal(ctx, [still])
+    return opened[0] == 1
+
+
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     rows, k, m = _sizes(spec)
@@ -216,13 +292,20 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
     x = common.gather(data, [i * (m + 1) + a for i in range(rows) for a in range(m)])
     valid = common.gather(data, [i * (m + 1) + m for i in range(rows)])
     params = common.params_of(spec)
-    c = fx_constant(ctx, [v for centroid in spec.params.centroids for v in centroid], params)
+    if spec.params.init == "kmeans++":  # After the input hook: the coin follows the commitments.
+        c = await kmeans_seeding.seed(ctx, spec, x, valid)
+    else:
+        c = fx_constant(ctx, [v for centroid in spec.params.centroids for v in centroid], params)
     sizes = ctx.zeros(k)
     noisy = spec.params.epsilon is not None
     z = await privacy.noise_many(ctx, privacy.plan(spec)) if noisy else []
+    done, last = 0, spec.params.iterations - 1
     for t in range(spec.params.iterations):
         noise = (z[0][t * k:(t + 1) * k], z[1][t * k * m:(t + 1) * k * m]) if noisy else None
-        c, sizes = await _update(ctx, spec, x, valid, await _assign(ctx, spec, x, c), c, noise)
+        new, sizes = await _update(ctx, spec, x, valid, await _assign(ctx, spec, x, c), c, noise)
+        c, old, done = new, c, t + 1
+        if spec.params.tolerance is not None and t < last and await _settled(ctx, spec, old, new):
+            break
     items = [c] + ([sizes] if "sizes" in spec.reveal else [])
     opened = await common.reveal(ctx, items)
     f = spec.fixed_point.f
@@ -230,4 +313,6 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               for j in range(k) for a, name in enumerate(spec.columns)}
     if "sizes" in spec.reveal:
         result.update({f"size[{j}]": str(v) for j, v in enumerate(opened[1])})
+    if "iterations" in spec.reveal:
+        result["iterations"] = str(done)
     return result

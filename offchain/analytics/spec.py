@@ -65,7 +65,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "gaussian_naive_bayes": frozenset({"count", "mean", "variance"}),
     "decision_tree": frozenset({"tree"}),
     "random_forest": frozenset({"forest"}),
-    "kmeans": frozenset({"centroids", "sizes"}),
+    "kmeans": frozenset({"centroids", "sizes", "iterations"}),
     "t_test": frozenset({"t", "df", "p_value", "count", "mean", "variance"}),
     "chi_square": frozenset({"statistic", "dof", "p_value", "counts"}),
     "logistic_regression": frozenset({"coefficients", "intercept"}),
@@ -121,6 +121,9 @@ class Params(BaseModel):
     trees: int | None = Field(None, ge=1, le=64)  # random forest: trees grown
     max_features: int | None = Field(None, ge=1, le=32)  # random forest: candidates drawn per node
     centroids: tuple[tuple[float, ...], ...] = ()  # k-means initial centroids (public)
+    init: Literal["centroids", "kmeans++"] = "centroids"  # k-means seeding: params.centroids or k-means++
+    clusters: int | None = Field(None, ge=2, le=16)  # k-means: K, required by init "kmeans++"
+    tolerance: float | None = Field(None, allow_inf_nan=False)  # k-means: stop once no centroid moves more
     iterations: int = Field(0, ge=0, le=50)       # k-means Lloyd iterations; classifiers' descent steps
     learning_rate: float | None = Field(None, gt=0, le=10)  # classifiers: step on the summed gradient
     regularization: float = Field(0.0, ge=0, le=100)  # classifiers: L2 penalty lambda on the weights
@@ -438,8 +441,10 @@ def _check_params(spec: JobSpec) -> None:
                          "(decision_tree and random_forest)")
     if spec.analysis != "random_forest" and (p.trees is not None or p.max_features is not None):
         raise ValueError("params.trees and params.max_features are for random forests only")
-    if spec.analysis != "kmeans" and p.centroids:
-        raise ValueError("params.centroids is for k-means only")
+    if spec.analysis != "kmeans" and (p.centroids or p.init != "centroids" or p.clusters is not None
+                                      or p.tolerance is not None):
+        raise ValueError("params.centroids, params.init, params.clusters and params.tolerance are for "
+                         "k-means only")
     if spec.analysis not in ("kmeans", *CLASSIFIERS) and p.iterations:
         raise ValueError("params.iterations is for k-means and the classifiers (logistic_regression, "
                          "svm) only")

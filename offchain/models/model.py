@@ -40,7 +40,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from offchain.analytics import bayes
+from offchain.analytics import bayes, kmeans_seeding
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
 from offchain.errors import ConfigError
@@ -396,7 +396,7 @@ def _root(spec: JobSpec, result: dict[str, str], prefix: str) -> Node:
 
 
 def _kmeans(spec: JobSpec, result: dict[str, str]) -> Model:
-    k = len(spec.params.centroids)
+    k = kmeans_seeding.clusters(spec)
     centroids = tuple(tuple(float(result[f"centroid[{j}].{a}"]) for a in spec.columns) for j in range(k))
     sizes = tuple(int(result[f"size[{j}]"]) for j in range(k)) if "sizes" in spec.reveal else None
     return KMeans(spec, result, centroids, sizes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from offchain.analytics.kmeans_seeding import DRAW_BITS, clusters, draws
 from offchain.analytics.privacy import UNIFORM_BITS, thresholds
 from offchain.analytics.privacy_bounds import bins_noise, threshold, wanted
 from offchain.analytics.spec import JobSpec
@@ -43,3 +44,31 @@ def xlog2x_plain(a: int, bits: int) -> int:
     u = (a << (h - e) if e <= h else a >> (e - h)) - (1 << h)
     poly = sum(c * u**i for i, c in enumerate(_weights(h), start=1))
     return a * ((e << scale_bits(bits)) + poly)
+
+
+def kmeanspp_plain(spec: JobSpec, parts: Sequence[Sequence[Sequence[float]]], coin: bytes) -> list[list[int]]:
+    """The centres (encodings, scale 2^f) ``kmeans_seeding.seed`` picks from each party's rows and the coin.
+
+    Rows laid out as the MPC inputs them: party p's row r at p * max_rows + r, padded with
+    invalid zero rows; every sum exact in Python integers, as the MPC's shares are.
+    """
+    f, m, per = spec.fixed_point.f, len(spec.columns), spec.max_rows or 0
+    x: list[list[int]] = []
+    valid: list[int] = []
+    for rows in parts:
+        x += [[round(float(v) * (1 << f)) for v in row] for row in rows] + [[0] * m] * (per - len(rows))
+        valid += [1] * len(rows) + [0] * (per - len(rows))
+    u, w = draws(coin, clusters(spec)), valid
+    centres: list[list[int]] = []
+    for t in range(clusters(spec)):
+        total, prefix, pick = sum(w), 0, None
+        for i, wi in enumerate(w):
+            prefix += wi
+            if u[t] * total < prefix << DRAW_BITS:
+                pick = i
+                break
+        centres.append(list(x[pick]) if pick is not None else [0] * m)
+        d = [sum((a - c) ** 2 for a, c in zip(row, centres[-1], strict=True)) for row in x]
+        w = ([v * di for v, di in zip(valid, d, strict=True)] if t == 0
+             else [min(a, b) for a, b in zip(w, d, strict=True)])
+    return centres
