@@ -11,7 +11,7 @@ rows, K clusters (``params.centroids``, public) and m features, each of the
     n_j   = sum_i v_i a_ij,   S_ja = sum_i v_i a_ij x_ia
     c_ja  = S_ja / n_j, or the previous c_ja if n_j = 0 (a cluster without rows stays put)
 
-and reveals only the final centroids ("centroids[j].column") and, if the spec
+and reveals only the final centroids ("centroid[j].column") and, if the spec
 asks for "sizes", the n_j of the last assignment ("size[j]").
 
 Error (ulp = 2^-f): the centroids of an iteration are within 8 ulp |c| + 3 ulp
