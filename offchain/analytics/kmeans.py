@@ -70,6 +70,7 @@ from offchain.engine.compare import less_than, ltz
 from offchain.engine.divide import divide
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import fx_constant, fx_trunc
+from offchain.engine.ranges import Bound
 from offchain.errors import ConfigError
 from offchain.preprocessing.tuples import Needs
 
@@ -181,7 +182,8 @@ def needs(spec: JobSpec) -> Needs:
             + estimate.divide(k * m, params) + estimate.ltz(k, bits) + estimate.mul(k * m))
     if noisy:  # The clamp of the means to the clip box.
         step = step + estimate.ltz(2 * k * m, params.k + 1) + estimate.mul(2 * k * m)
-    total = common.input_needs(spec, (spec.max_rows or 0) * (m + 1)) + step * spec.params.iterations
+    total = (common.input_needs(spec, (spec.max_rows or 0) * (m + 1), input_bounds(spec))
+             + step * spec.params.iterations)
     if noisy:
         total = total + privacy.plan_needs(privacy.plan(spec))
     if spec.params.init == "kmeans++":
@@ -191,6 +193,13 @@ def needs(spec: JobSpec) -> Needs:
                 + estimate.ltz(1, k.bit_length() + 2))
         total = total + test * (spec.params.iterations - 1)
     return total
+
+
+def input_bounds(spec: JobSpec) -> list[Bound]:
+    """The ranges of a party's inputs, checked under MPC: each encoding within +-``bound``, each
+    row's validity flag a bit (so the sums and distances fit the ranges sized from ``bound``)."""
+    top = math.ceil(bound(spec) * (1 << spec.fixed_point.f))
+    return ([Bound(-top, top)] * len(spec.columns) + [Bound(0, 1)]) * (spec.max_rows or 0)
 
 
 def local(spec: JobSpec, table: Table) -> list[int]:
@@ -287,7 +296,7 @@ async def _settled(ctx: Evaluator[S], spec: JobSpec, old: S, new: S) -> bool:
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     rows, k, m = _sizes(spec)
-    inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs)
+    inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs, input_bounds(spec))
     data = ctx.concat(inputs)
     x = common.gather(data, [i * (m + 1) + a for i in range(rows) for a in range(m)])
     valid = common.gather(data, [i * (m + 1) + m for i in range(rows)])

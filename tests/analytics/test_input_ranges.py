@@ -6,7 +6,7 @@ before any result is opened; honest inputs at the edges pass."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from analytics_testkit import K, run_analysis, spec, split_tables
@@ -117,3 +117,29 @@ def test_values_at_the_edges_of_the_encoding_pass() -> None:
     s = vector_spec()
     for value in (TOP, -(TOP + 1)):
         assert run_forged_vector(s, 3, 0, value) == [[value]] * 3
+
+
+@pytest.mark.parametrize("position, forge", [(0, lambda top: top + 1), (0, lambda top: -(top + 1)),
+                                             (1, lambda top: 2), (1, lambda top: -1)],
+                         ids=["above bound", "below -bound", "flag 2", "flag -1"])
+def test_k_means_checks_its_own_tighter_ranges(position: int, forge: Callable[[int], int]) -> None:
+    """A k-means value beyond +-bound (though within k bits), or a validity flag that is not a
+    bit, would overflow the distances and sums sized from the bound: both abort, naming the party."""
+    from offchain.analytics import kmeans
+
+    s = vector_spec()
+    bounds = kmeans.input_bounds(s)
+    top = bounds[0].hi
+    forged = forge(top)
+
+    async def program(ctx: Context) -> None:
+        mine = [0] * len(bounds)
+        if ctx.party == CHEATER:
+            mine[position] = forged
+        await common.input_all(ctx, s, mine, bounds=bounds)
+
+    needs = common.input_needs(s, len(bounds), bounds)
+    results = asyncio.run(run_local(3, program, needs=needs, sacrifice=False, timeout=120))
+    assert top < 2 ** (K - 1) // 1000
+    for r in honest_parties(results):
+        assert isinstance(r, InputOutOfRange) and r.parties == [CHEATER], results
