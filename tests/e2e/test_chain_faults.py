@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.cluster import PASSPHRASE, Cluster, check_cache_consistent, wait_until
+from harness.cluster import PASSPHRASE, Cluster, check_cache_consistent, mean_stock, wait_until
 from harness.nodes import rpc_call
 from harness.proxy import CuttableProxy
 from onchain.jobs import JobState
@@ -30,7 +30,7 @@ def proxied(e2e_node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     made = Cluster(tmp_path_factory.mktemp("proxied"), proxy.url)
     try:
         made.form()
-        made.start_service("input_mask=4")
+        made.start_service(mean_stock(2))
         for i in range(3):
             made.start_peer(i)
         wait_until("every peer to hold checked input masks", made.stocked, timeout=90)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness.cluster import MPCC, Cluster, check_cache_consistent, wait_until
+from harness.cluster import MPCC, Cluster, check_cache_consistent, mean_stock, wait_until
 from onchain.jobs import JobState
 
 pytestmark = pytest.mark.hardhat
@@ -29,10 +29,10 @@ def stocked(e2e_node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     made = Cluster(tmp_path_factory.mktemp("concurrent"), e2e_node)
     try:
         made.form()
-        made.start_service(f"input_mask={2 * JOBS}")
+        made.start_service(mean_stock(JOBS))
         for i in range(3):
             made.start_peer(i)
-        wait_until(f"stock for {JOBS} jobs", lambda: made.stocked(2 * JOBS), timeout=180)
+        wait_until(f"stock for {JOBS} jobs", lambda: made.stocked(JOBS), timeout=180)
         yield made
     finally:
         made.stop_all()

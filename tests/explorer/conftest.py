@@ -23,7 +23,7 @@ from explorer_story import ARTIFACTS, AUDITABLE_MEAN, AUDITABLE_SUMMARY, CHROMED
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from harness.cluster import MPCC, PASSPHRASE, Cluster, wait_until
+from harness.cluster import MPCC, PASSPHRASE, Cluster, mean_stock, wait_until
 from harness.nodes import free_port
 from mpcc import orgs
 from onchain.audit_trail import DataKind
@@ -52,21 +52,25 @@ def story(e2e_node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     try:
         cluster.form()
         cluster.start("service", "preprocess", "serve", "--test-account-index", "1", "--listen",
-                      f"127.0.0.1:{cluster.service_port}", "--stock", "input_mask=2", "--poll-s", "0.5",
+                      f"127.0.0.1:{cluster.service_port}", "--stock", mean_stock(), "--poll-s", "0.5",
                       "--stock-for", str(specs["summary"]))
         for i in range(3):
             cluster.start_peer(i)
-        needs = cluster.mpcc_json("job", "plan", "--spec", str(specs["summary"]))["needs"]
-        wait_until("the summary's tuples at every peer",
-                   lambda: all(all(cluster.stock(i).get(k, 0) >= n for k, n in needs.items()) for i in range(3)), 120)
+        def stocked_for(name: str) -> None:
+            needs = cluster.mpcc_json("job", "plan", "--spec", str(specs[name]))["needs"]
+            wait_until(f"the {name}'s tuples at every peer", lambda: all(
+                all(cluster.stock(i).get(k, 0) >= n for k, n in needs.items()) for i in range(3)), 120)
+
+        stocked_for("summary")
         finalised = cluster.propose_mean()
         assert _wait_closed(cluster, finalised) == "finalised"
+        stocked_for("summary")
         tampered = _propose(cluster, 2, specs["summary"])
         assert _wait_closed(cluster, tampered) == "finalised"
-        wait_until("input masks again", cluster.stocked, 90)
+        stocked_for("auditable-mean")
         auditable = _propose(cluster, 1, specs["auditable-mean"])
         assert _wait_closed(cluster, auditable) == "finalised"
-        wait_until("input masks again", cluster.stocked, 90)
+        wait_until("stock for a mean again", cluster.stocked, 90)
         aborted = _propose(cluster, 0, specs["unserved"])
         assert _wait_closed(cluster, aborted) == "aborted"
         cluster.stop_all()

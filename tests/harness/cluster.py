@@ -33,6 +33,34 @@ NAMES = ("Party A", "Party B", "Party C")
 TAGS = ("a", "b", "c")
 
 
+def _mean_spec() -> Any:
+    from offchain.analytics.spec import JobSpec
+
+    return JobSpec(analysis="mean", column="income", reveal=("count", "mean"),
+                   participants=tuple("0x" + f"{i + 1:040x}" for i in range(3)))
+
+
+def mean_needs(jobs: int = 1) -> dict[str, int]:
+    """The tuples ``jobs`` mean-income jobs of three parties take: input masks, and the bits,
+    triples and truncation pairs that range-check the inputs (cache keys, as ``Cluster.stock``)."""
+    from offchain.auditable import routes
+
+    return {str(key): n * jobs for key, n in routes.needs(_mean_spec())}
+
+
+def mean_stock(jobs: int = 1, extra: str = "") -> str:
+    """A ``preprocess serve --stock`` value for ``jobs`` mean-income jobs, plus the levels in ``extra``."""
+    from mpcc.cli.commands import stock_text
+    from offchain.auditable import routes
+
+    levels: dict[str, int] = {}
+    for text, times in ((stock_text(routes.needs(_mean_spec())), jobs), (extra, 1)):
+        for item in filter(None, text.split(",")):
+            name, _, n = item.partition("=")
+            levels[name] = levels.get(name, 0) + int(n) * times
+    return ",".join(f"{name}={n}" for name, n in levels.items())
+
+
 def wait_until(what: str, check: Callable[[], Any], timeout: float, every: float = 0.3) -> Any:
     """Polls ``check`` until it returns something truthy; fails naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
@@ -128,7 +156,9 @@ class Cluster:
                                                 stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 
-    def start_service(self, stock: str = "input_mask=2") -> None:
+    def start_service(self, stock: str | None = None) -> None:
+        """The service, keeping ``stock`` (default: enough for one mean-income job)."""
+        stock = mean_stock() if stock is None else stock
         self.start("service", "preprocess", "serve", "--test-account-index", "1", "--listen",
                    f"127.0.0.1:{self.service_port}", "--stock", stock, "--poll-s", "0.5")
 
@@ -199,10 +229,10 @@ class Cluster:
         finally:
             db.close()
 
-    def stocked(self, per_owner: int = 2) -> bool:
-        """Every peer holds at least ``per_owner`` attested input masks of every owner."""
-        keys = [f"input_mask[owner={o}]" for o in range(3)]
-        return all(all(self.stock(i).get(k, 0) >= per_owner for k in keys) for i in range(3))
+    def stocked(self, jobs: int = 1) -> bool:
+        """Every peer holds the attested tuples of ``jobs`` mean-income jobs (``mean_needs``)."""
+        want = mean_needs(jobs)
+        return all(all(self.stock(i).get(k, 0) >= n for k, n in want.items()) for i in range(3))
 
 
 def cache_ranges(path: Path) -> list[tuple[bytes, int, int, str | None, int]]:
