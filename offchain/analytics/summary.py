@@ -50,11 +50,12 @@ import numpy as np
 from offchain.analytics import common, privacy, privacy_bounds
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec, group_of
-from offchain.engine import estimate
+from offchain.engine import estimate, ranges
 from offchain.engine.arith import mul
 from offchain.engine.divide import divide, sqrt
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import fx_trunc
+from offchain.engine.ranges import Bound
 from offchain.preprocessing.tuples import Needs
 
 STATS = ("count", "sum", "mean", "variance", "std", "sample_variance", "sample_std", "min", "max")
@@ -138,9 +139,18 @@ def local(spec: JobSpec, table: Table) -> list[int]:
     return out
 
 
+def input_bounds(spec: JobSpec) -> list[Bound]:
+    """The ranges of a party's inputs (in ``local``'s order), checked under MPC: each count
+    (of a group's rows, or of a min/max bin) in [0, max_rows], every other value a k-bit encoding."""
+    lay, count, value = layout(spec), common.count_bound(spec), ranges.signed(spec.fixed_point.k)
+    moments = lay.cells * (1 + lay.second)
+    extremes = [count] * (lay.cells * lay.bins) if lay.bins else [value] * (2 * lay.cells * lay.extremes)
+    return [count] * len(lay.groups) + [value] * moments + extremes
+
+
 def needs(spec: JobSpec) -> Needs:
     lay, params, wide = layout(spec), common.params_of(spec), common.wide_of(spec)
-    total = common.input_needs(spec, lay.width)
+    total = common.input_needs(spec, lay.width, input_bounds(spec))
     gc = lay.cells
     if "mean" in spec.reveal:
         total = total + estimate.divide(gc, params)
@@ -173,7 +183,7 @@ def _noise_needs(spec: JobSpec, lay: Layout) -> Needs:
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     mine = local(spec, table)
-    inputs = await common.input_all(ctx, spec, mine, on_inputs)
+    inputs = await common.input_all(ctx, spec, mine, on_inputs, input_bounds(spec))
     return await compute(ctx, spec, inputs)
 
 

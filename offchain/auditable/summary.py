@@ -83,7 +83,8 @@ def challenge(job_id: int, commitments: Sequence[bytes]) -> int:
 
 def needs(spec: JobSpec) -> Needs:
     p = plan(spec)
-    return common.input_needs(spec, p.width) + (estimate.mul(p.tuples) if p.tuples else Needs())
+    return (common.input_needs(spec, p.width, summary.input_bounds(spec))
+            + (estimate.mul(p.tuples) if p.tuples else Needs()))
 
 
 def repeat_cells(x: Tracked, columns: int) -> Tracked:
@@ -95,7 +96,7 @@ async def run(ctx: Context, spec: JobSpec, table: Table, commit: CommitHook, cha
               transcript: Transcript, randbytes: RandBytes = secrets.token_bytes) -> dict[str, str]:
     """This party's run; the result is the same on every party (and what the auditor re-derives)."""
     p, f = plan(spec), spec.fixed_point.f
-    inputs = await common.input_all(ctx, spec, summary.local(spec, table))
+    inputs = await common.input_all(ctx, spec, summary.local(spec, table), bounds=summary.input_bounds(spec))
     mine = commit_shares(inputs, randbytes)
     total = Tracked.concat([Tracked(x, mine.rands[k * p.width:(k + 1) * p.width])
                             for k, x in enumerate(inputs)])

@@ -143,3 +143,24 @@ def test_k_means_checks_its_own_tighter_ranges(position: int, forge: Callable[[i
     assert top < 2 ** (K - 1) // 1000
     for r in honest_parties(results):
         assert isinstance(r, InputOutOfRange) and r.parties == [CHEATER], results
+
+
+@pytest.mark.parametrize("position, forged", [(0, -3), (0, MAX_ROWS + 1), (1, TOP + 1)],
+                         ids=["negative count", "count above max_rows", "sum beyond k bits"])
+def test_a_summary_checks_its_counts_as_counts(position: int, forged: int) -> None:
+    from offchain.analytics import summary
+
+    s = spec(analysis="summary", columns=("income",), reveal=("count", "mean", "min", "max"))
+    bounds = summary.input_bounds(s)
+    assert len(bounds) == summary.layout(s).width and bounds[0].hi == MAX_ROWS
+
+    async def program(ctx: Context) -> None:
+        mine = [0] * len(bounds)
+        if ctx.party == CHEATER:
+            mine[position] = forged
+        await common.input_all(ctx, s, mine, bounds=bounds)
+
+    needs = common.input_needs(s, len(bounds), bounds)
+    results = asyncio.run(run_local(3, program, needs=needs, sacrifice=False, timeout=120))
+    for r in honest_parties(results):
+        assert isinstance(r, InputOutOfRange) and r.parties == [CHEATER], results
