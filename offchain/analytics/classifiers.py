@@ -88,6 +88,7 @@ from offchain.engine.bitwise import block_sum, weighted_sum
 from offchain.engine.compare import ltz
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import fx_trunc
+from offchain.engine.ranges import Bound
 from offchain.errors import ConfigError
 from offchain.field import FieldVec, P
 from offchain.preprocessing.tuples import Needs
@@ -167,10 +168,22 @@ def needs(spec: JobSpec) -> Needs:
         step = step + estimate.ltz(rows, k)
     step = step + estimate.mul(rows * width) + estimate.fx_trunc(width, params)  # Gradient, update.
     own = (spec.max_rows or 0) * width + (width if logistic else 0)
-    total = common.input_needs(spec, own) + step * spec.params.iterations
+    total = common.input_needs(spec, own, input_bounds(spec)) + step * spec.params.iterations
     if spec.params.epsilon is not None:
         total = total + privacy.plan_needs(privacy.plan(spec))
     return total
+
+
+def input_bounds(spec: JobSpec) -> list[Bound]:
+    """The ranges of a party's inputs (``local``), checked under MPC: each entry of a row
+    within +-max(bound, 1) (the bias column is 1, or +-1 for SVM), and each logistic sum
+    of Y within max_rows times that."""
+    top = max(math.ceil(bound(spec) * (1 << spec.fixed_point.f)), 1 << spec.fixed_point.f)
+    per, width = spec.max_rows or 0, len(spec.columns) + 1
+    rows = [Bound(-top, top)] * (per * width)
+    if spec.analysis == "svm":
+        return rows
+    return rows + [Bound(-top * per, top * per)] * width
 
 
 def local(spec: JobSpec, table: Table) -> list[int]:
@@ -236,7 +249,7 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
     rows, width = _sizes(spec)
     per, parties = spec.max_rows or 0, len(spec.participants)
     block = per * width + (width if spec.analysis == "logistic_regression" else 0)
-    data = ctx.concat(await common.input_all(ctx, spec, local(spec, table), on_inputs))
+    data = ctx.concat(await common.input_all(ctx, spec, local(spec, table), on_inputs, input_bounds(spec)))
     at = [[p * block + a * per + r for p in range(parties) for r in range(per)] for a in range(width)]
     x = common.gather(data, [i for column in at for i in column])
     x_rows = common.gather(data, [at[a][i] for i in range(rows) for a in range(width)])

@@ -64,12 +64,13 @@ from __future__ import annotations
 from offchain.analytics import common, privacy
 from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec, numeric_columns
-from offchain.engine import estimate
+from offchain.engine import estimate, ranges
 from offchain.engine.arith import mul
 from offchain.engine.compare import ltz
 from offchain.engine.divide import divide, reciprocal, sqrt
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import FixedParams, encode_int, fx_mul, fx_mul_public, fx_trunc
+from offchain.engine.ranges import Bound
 from offchain.errors import ProtocolAbort
 from offchain.preprocessing.tuples import Needs
 
@@ -78,6 +79,13 @@ MIN_PIVOT = 2.0**-10  # Under epsilon, a regression's smaller elimination pivot 
 
 def _pairs(m: int) -> list[tuple[int, int]]:
     return [(a, b) for a in range(m) for b in range(a, m)]
+
+
+def input_bounds(spec: JobSpec) -> list[Bound]:
+    """The ranges of a party's inputs (``local``), checked under MPC: its row count in
+    [0, max_rows], its sums and sums of products k-bit encodings."""
+    m = len(numeric_columns(spec))
+    return [common.count_bound(spec)] + [ranges.signed(spec.fixed_point.k)] * (m + len(_pairs(m)))
 
 
 def local(spec: JobSpec, table: Table) -> list[int]:
@@ -108,7 +116,7 @@ def needs(spec: JobSpec) -> Needs:
     m = len(numeric_columns(spec))
     pairs = len(_pairs(m))
     params, wide = common.params_of(spec), common.wide_of(spec)
-    total = common.input_needs(spec, 1 + m + pairs) + estimate.fx_trunc(pairs, wide)
+    total = common.input_needs(spec, 1 + m + pairs, input_bounds(spec)) + estimate.fx_trunc(pairs, wide)
     if spec.params.epsilon is not None:
         total = total + _noise_needs(spec, m, pairs - m)
     if spec.analysis == "covariance":
@@ -178,7 +186,7 @@ async def _unit_interval(ctx: Evaluator[S], spec: JobSpec, r: S) -> S:
 
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
-    inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs)
+    inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs, input_bounds(spec))
     names = numeric_columns(spec)
     m, f = len(names), spec.fixed_point.f
     wide = common.wide_of(spec)

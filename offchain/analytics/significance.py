@@ -54,7 +54,9 @@ from offchain.analytics import common, counts, privacy
 from offchain.analytics.data import Table
 from offchain.analytics.distributions import PRECISION, chi2_upper, t_two_sided
 from offchain.analytics.spec import JobSpec
+from offchain.engine import ranges
 from offchain.engine.evaluator import Evaluator, S
+from offchain.engine.ranges import Bound
 from offchain.preprocessing.tuples import Needs
 
 UNDEFINED = "undefined"
@@ -63,13 +65,21 @@ EXPECTED_MIN = 5
 T_TEST_INPUTS = 6  # n_1, n_2, S_1, S_2, Q_1, Q_2.
 
 
+def input_bounds(spec: JobSpec) -> list[Bound]:
+    """The ranges of a party's inputs, checked under MPC: counts in [0, max_rows], sums and
+    sums of squares k-bit encodings."""
+    if spec.analysis == "chi_square":
+        return counts.bounds(spec)
+    return [common.count_bound(spec)] * 2 + [ranges.signed(spec.fixed_point.k)] * (T_TEST_INPUTS - 2)
+
+
 def needs(spec: JobSpec) -> Needs:
-    """The input masks of the totals, and the noise under epsilon (nothing else is computed under MPC)."""
+    """The input masks of the totals and their range checks, and the noise under epsilon."""
     if spec.analysis == "t_test":
-        total = common.input_needs(spec, T_TEST_INPUTS)
+        total = common.input_needs(spec, T_TEST_INPUTS, input_bounds(spec))
         return total + privacy.plan_needs(privacy.plan(spec)) if spec.params.epsilon is not None else total
     cells = len(counts.cells(spec))
-    total = common.input_needs(spec, cells)
+    total = common.input_needs(spec, cells, input_bounds(spec))
     if spec.params.epsilon is not None:
         total = total + privacy.noise_needs(cells, spec.params.epsilon, privacy.sensitivity(spec))
     return total
@@ -94,7 +104,7 @@ def local(spec: JobSpec, table: Table) -> list[int]:
 
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
-    inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs)
+    inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs, input_bounds(spec))
     tot = common.total(inputs)
     if spec.params.epsilon is not None and spec.analysis == "t_test":
         tot = tot + await privacy.noise_at(ctx, spec, T_TEST_INPUTS, {"count": 0, "sum": 2, "squares": 4})
