@@ -20,8 +20,9 @@ sending a wrong share. Soundness rests neither on r'' nor on the range of
 the mask; the dealer's honesty matters for privacy only (c hides y by kappa
 bits of r''), as in LTZ.
 
-Cost per check of width m: that of ``compare.ltz`` at m + 1 bits (m bits, one
-pair (m, m + 1 + kappa), m + 1 triples), all checks of one width in one batch.
+Cost per check of width m: that of ``compare.ltz`` at m + 1 bits (m + 1 bits:
+the mask's m and the comparison's sign bit; one pair (m, m + 1 + kappa); m + 1
+triples), all checks of one width in one batch.
 """
 
 from __future__ import annotations
