@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Generic
 
 from offchain.analytics import common, privacy
-from offchain.analytics.spec import MAX_ROWS, JobSpec
+from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.inputs import input_values
@@ -75,13 +75,13 @@ async def input_phase(ctx: Evaluator[S], spec: JobSpec, my_values: Sequence[floa
 def bounds(spec: JobSpec) -> list[Bound]:
     """The ranges of one party's (count, top count - sum, top count + sum), top = 2^(k-1) - 1:
     together, 0 <= count <= max_rows and |sum| <= top count, as honest rows give."""
-    rows, top = spec.max_rows or MAX_ROWS, (1 << (spec.fixed_point.k - 1)) - 1
-    return [Bound(0, rows), Bound(0, 2 * top * rows), Bound(0, 2 * top * rows)]
+    count, top = common.count_bound(spec), common.sentinel(spec)
+    return [count, Bound(0, 2 * top * count.hi), Bound(0, 2 * top * count.hi)]
 
 
 async def check(ctx: Evaluator[S], spec: JobSpec, phase: InputPhase[S]) -> None:
     """``InputOutOfRange`` naming every party whose (count, sum) is outside ``bounds``."""
-    top = (1 << (spec.fixed_point.k - 1)) - 1
+    top = common.sentinel(spec)
     derived = []
     for shared in phase.shares:
         count, total = shared[0:1], shared[1:2]

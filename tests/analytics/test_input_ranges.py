@@ -12,13 +12,14 @@ import pytest
 from analytics_testkit import K, run_analysis, spec, split_tables
 
 from harness.local import run_local
-from offchain.analytics import common, registry, stats
+from offchain.analytics import common, kmeans, registry, stats, summary
 from offchain.analytics.data import Table
 from offchain.analytics.spec import MAX_ROWS, JobSpec
 from offchain.auditable import routes
 from offchain.engine.context import Context
 from offchain.engine.inputs import input_values
 from offchain.engine.opening import output_many
+from offchain.engine.ranges import Bound
 from offchain.errors import InputOutOfRange
 from offchain.field import FieldVec, P
 
@@ -90,18 +91,20 @@ def vector_spec() -> JobSpec:
                 params={"centroids": [[0.0], [1.0]], "iterations": 1})
 
 
-def run_forged_vector(s: JobSpec, width: int, forged_at: int, value: int) -> list[object]:
-    """Every party inputs ``width`` values through ``common.input_all`` (zeros, the cheater one
-    forged value); each opens the sum of the first value of every party."""
+def run_forged_vector(s: JobSpec, width: int, forged_at: int, value: int,
+                      bounds: list[Bound] | None = None) -> list[object]:
+    """Every party inputs ``width`` values through ``common.input_all``, checked against ``bounds``
+    (default: k-bit encodings) (zeros, the cheater one forged value); each opens the sum of the
+    first value of every party."""
     async def program(ctx: Context) -> list[int]:
         mine = [0] * width
         if ctx.party == CHEATER:
             mine[forged_at] = value
-        parts = await common.input_all(ctx, s, mine)
+        parts = await common.input_all(ctx, s, mine, bounds=bounds)
         (out,) = await output_many(ctx, [parts[0][0:1] + parts[1][0:1] + parts[2][0:1]])
         return out.to_signed_ints()
 
-    needs = common.input_needs(s, width)
+    needs = common.input_needs(s, width, bounds)
     return asyncio.run(run_local(3, program, needs=needs, sacrifice=False, timeout=120))
 
 
@@ -125,21 +128,10 @@ def test_values_at_the_edges_of_the_encoding_pass() -> None:
 def test_k_means_checks_its_own_tighter_ranges(position: int, forge: Callable[[int], int]) -> None:
     """A k-means value beyond +-bound (though within k bits), or a validity flag that is not a
     bit, would overflow the distances and sums sized from the bound: both abort, naming the party."""
-    from offchain.analytics import kmeans
-
     s = vector_spec()
     bounds = kmeans.input_bounds(s)
     top = bounds[0].hi
-    forged = forge(top)
-
-    async def program(ctx: Context) -> None:
-        mine = [0] * len(bounds)
-        if ctx.party == CHEATER:
-            mine[position] = forged
-        await common.input_all(ctx, s, mine, bounds=bounds)
-
-    needs = common.input_needs(s, len(bounds), bounds)
-    results = asyncio.run(run_local(3, program, needs=needs, sacrifice=False, timeout=120))
+    results = run_forged_vector(s, len(bounds), position, forge(top), bounds)
     assert top < 2 ** (K - 1) // 1000
     for r in honest_parties(results):
         assert isinstance(r, InputOutOfRange) and r.parties == [CHEATER], results
@@ -148,19 +140,9 @@ def test_k_means_checks_its_own_tighter_ranges(position: int, forge: Callable[[i
 @pytest.mark.parametrize("position, forged", [(0, -3), (0, MAX_ROWS + 1), (1, TOP + 1)],
                          ids=["negative count", "count above max_rows", "sum beyond k bits"])
 def test_a_summary_checks_its_counts_as_counts(position: int, forged: int) -> None:
-    from offchain.analytics import summary
-
     s = spec(analysis="summary", columns=("income",), reveal=("count", "mean", "min", "max"))
     bounds = summary.input_bounds(s)
     assert len(bounds) == summary.layout(s).width and bounds[0].hi == MAX_ROWS
-
-    async def program(ctx: Context) -> None:
-        mine = [0] * len(bounds)
-        if ctx.party == CHEATER:
-            mine[position] = forged
-        await common.input_all(ctx, s, mine, bounds=bounds)
-
-    needs = common.input_needs(s, len(bounds), bounds)
-    results = asyncio.run(run_local(3, program, needs=needs, sacrifice=False, timeout=120))
+    results = run_forged_vector(s, len(bounds), position, forged, bounds)
     for r in honest_parties(results):
         assert isinstance(r, InputOutOfRange) and r.parties == [CHEATER], results

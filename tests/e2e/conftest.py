@@ -22,7 +22,4 @@ def cluster(e2e_node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield made
     finally:
         made.stop_all()
-        for name in ("service", "peer-a", "peer-b", "peer-c"):
-            text = made.log_text(name)
-            if text:
-                print(f"----- {name}.log (last lines) -----\n" + "\n".join(text.splitlines()[-40:]))
+        made.print_log_tails()

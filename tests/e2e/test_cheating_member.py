@@ -8,13 +8,12 @@ and nothing of the forged input reaches a result.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from harness.cluster import Cluster, wait_until
+from harness.cluster import MPCC, Cluster, wait_until
 from onchain.jobs import AbortReason, JobState
 
 pytestmark = pytest.mark.hardhat
@@ -29,22 +28,12 @@ def forged(e2e_node: str, tmp_path_factory: pytest.TempPathFactory):  # type: ig
         made.form()
         made.start_service()
         for i in range(3):
-            if i == FORGER:
-                log = made.log("peer-b").open("ab")
-                made.processes["peer-b"] = subprocess.Popen(
-                    [sys.executable, str(CHEATING_PEER), "-8", "peer", "run", "--config", str(made.config(i))],
-                    env=made.env, cwd=made.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-                log.close()
-            else:
-                made.start_peer(i)
+            made.start_peer(i, (sys.executable, str(CHEATING_PEER), "-8") if i == FORGER else (MPCC,))
         wait_until("every peer to hold checked input masks", made.stocked, timeout=90)
         yield made
     finally:
         made.stop_all()
-        for name in ("service", "peer-a", "peer-b", "peer-c"):
-            text = made.log_text(name)
-            if text:
-                print(f"----- {name}.log (last lines) -----\n" + "\n".join(text.splitlines()[-40:]))
+        made.print_log_tails()
 
 
 def test_a_forged_row_count_aborts_the_job_naming_the_forger(forged: Cluster) -> None:

@@ -83,10 +83,7 @@ def story(e2e_node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         yield Story(cluster, finalised, auditable, tampered, aborted, suspended)
     finally:
         cluster.stop_all()
-        for name in ("service", "peer-a", "peer-b", "peer-c"):
-            text = cluster.log_text(name)
-            if text:
-                print(f"----- {name}.log (last lines) -----\n" + "\n".join(text.splitlines()[-30:]))
+        cluster.print_log_tails(30)
 
 
 def _ready(url: str) -> bool:
