@@ -146,3 +146,41 @@ def test_a_summary_checks_its_counts_as_counts(position: int, forged: int) -> No
     results = run_forged_vector(s, len(bounds), position, forged, bounds)
     for r in honest_parties(results):
         assert isinstance(r, InputOutOfRange) and r.parties == [CHEATER], results
+
+
+def _forging(monkeypatch: pytest.MonkeyPatch, module: object, cheater_table: Table, at: int, value: int) -> None:
+    """The cheater's peer runs modified code: ``module.local`` puts ``value`` at ``at`` of its inputs."""
+    honest = module.local  # type: ignore[attr-defined]
+
+    def local(spec_: JobSpec, table: Table, *args: object) -> list[int]:
+        mine = honest(spec_, table, *args)
+        if table is cheater_table:
+            mine[at] = value
+        return mine  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(module, "local", local)
+
+
+def test_a_forged_count_in_a_decision_tree_aborts_naming_its_party(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, a count of -3 silently changed the tree."""
+    from offchain.analytics import tree
+    from test_analytics_tree import data, tree_spec
+
+    s = tree_spec(1, 15)
+    tables = split_tables(s, {n: list(v) for n, v in data(5, 45).items()})
+    _forging(monkeypatch, tree, tables[CHEATER], 0, -3)
+    with pytest.raises(InputOutOfRange) as caught:
+        run_analysis(s, tables)
+    assert caught.value.parties == [CHEATER]
+
+
+def test_a_forged_histogram_count_aborts_naming_its_party(monkeypatch: pytest.MonkeyPatch) -> None:
+    from offchain.analytics import counts
+
+    s = spec(analysis="histogram", columns=("income",), max_rows=4, reveal=("counts",),
+             params={"bins": [0, 50000, 100000]})
+    tables = split_tables(s, INCOME)
+    _forging(monkeypatch, counts, tables[CHEATER], 1, 5)  # Above max_rows = 4.
+    with pytest.raises(InputOutOfRange) as caught:
+        run_analysis(s, tables)
+    assert caught.value.parties == [CHEATER]
