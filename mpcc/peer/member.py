@@ -32,6 +32,7 @@ from offchain.analytics.data import Data, Table, data_for
 from offchain.analytics.sources import unbound_columns
 from offchain.analytics.spec import JobSpec, categorical_columns, numeric_columns
 from offchain.auditable import program as auditable_program
+from offchain.auditable import routes
 from offchain.auditable import summary as auditable_summary
 from offchain.auditable.commitments import ShareCommitments, commit_shares
 from offchain.auditable.linear import revealed_columns
@@ -205,6 +206,38 @@ class MemberPeer:
             TuplesReserved, from_block=self.dep.manifest.deploy_block, jobId=job_id))
         return [(e.batchId, e.start, e.count) for e in events]
 
+    async def covering_ranges(self, job_id: int, spec: JobSpec) -> list[tuple[bytes, int, int]]:
+        """The job's reserved ranges once they cover what its spec consumes.
+
+        A proposer reserves at most 16 ranges with its proposal and the rest in
+        further transactions, which may be mined after the others accepted: a
+        peer that read the reservations at that moment would start with fewer
+        tuples than the others. So every peer waits until the chain's
+        reservations cover ``routes.needs(spec)``, key by key, and then all of
+        them hold the same ranges for every tuple the job takes.
+        """
+        needs = {str(key): n for key, n in routes.needs(spec)}
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        pace = Pace(self.poll_s)
+        while True:
+            ranges = await self.reserved_ranges(job_id)
+            keys = {bytes(b.batch_id): b.key for b in await self.disk(self.cache.batches)}
+            missing = [bytes(batch).hex() for batch, _, _ in ranges if bytes(batch) not in keys]
+            if missing:
+                raise ConfigError(f"job {job_id} reserved tuples of batch {missing[0]}, which is not in "
+                                  f"{self.cache.path}: this peer has not stored it")
+            held: dict[str, int] = {}
+            for batch, _, count in ranges:
+                held[keys[bytes(batch)]] = held.get(keys[bytes(batch)], 0) + count
+            short = {key: n - held.get(key, 0) for key, n in needs.items() if held.get(key, 0) < n}
+            if not short:
+                return ranges
+            if asyncio.get_running_loop().time() > deadline:
+                key, n = next(iter(short.items()))
+                raise ChainWaitTimeout(f"job {job_id} reserved {n} fewer {key} tuples than it consumes, "
+                                       f"{self.timeout_s}s after every participant accepted")
+            await asyncio.sleep(pace.wait_s())
+
     async def run_job(self, transport: Transport, key: MacKeyShare, job_id: int) -> JobOutcome:
         """Accept, input, commit to the input shares, compute and post the result.
 
@@ -218,7 +251,7 @@ class MemberPeer:
         if not await self.chain.run(self.dep.jobs.has_accepted, job_id, self.address):
             await self.chain.run(self.dep.jobs.accept, self.org.account, job_id)
         await self.wait_for(job_id, JobState.ACCEPTED)
-        ranges = await self.reserved_ranges(job_id)
+        ranges = await self.covering_ranges(job_id, spec)
         await self.disk(self.cache.reserve_for_job, job_id, ranges)
         source = await self.disk(self.cache.job_source(job_id).take_all)
         run = _JobRun(self, spec, job_id, key)

@@ -16,14 +16,16 @@ from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.errors import ConfigError, ProtocolAbort, SacrificeFailed, TuplesExhausted
 from offchain.field import FieldVec
-from offchain.shares import SharedVec
 from harness.faults import TamperingNetwork
+from mpcc.analyst import plan_reservations
 from mpcc.demo.local import LocalConsortium
 from mpcc.peer.member import JobOutcome, MemberPeer
 from mpcc.audit.record import audit_job
 from onchain.abi.job_manager import InputsCommitted
 from onchain.abi.preprocessing_ledger import BatchRejected
-from onchain.jobs import AbortReason, JobState
+from offchain.net.transport import Transport
+from offchain.shares import MacKeyShare, SharedVec
+from onchain.jobs import AbortReason, Deadlines, JobState
 from onchain.ledger import BatchStatus
 
 AUDIT_RESULTS = "all results equal and the job finalised"
@@ -64,6 +66,34 @@ def test_tuples_are_never_reused_across_jobs(consortium: LocalConsortium) -> Non
     for job_id in (first, second):
         assert all(isinstance(o, JobOutcome) for o in consortium.run_job(job_id))
         assert audit_job(consortium.dep, job_id).passed
+
+
+def test_peers_wait_for_reservations_mined_after_everyone_accepted(consortium: LocalConsortium) -> None:
+    """A proposal carries at most 16 reservations and the proposer sends the rest in further
+    transactions, which can be mined after the last acceptance. A peer that read the reservations
+    then would start with fewer tuples than the others; every peer waits until they cover the job."""
+    spec, dep = mean_spec(consortium), consortium.dep
+    consortium.feed(stats.needs(spec))
+    plan = plan_reservations(dep, routes.needs(spec), consortium.offers, spec.participants)
+    early, late = plan[:-1], plan[-1:]
+    job_id, _ = dep.jobs.propose(consortium.peers[0].org.account, spec.canonical(), list(spec.participants),
+                                 Deadlines.from_now(dep.chain.now()), early)
+
+    async def step(peer: MemberPeer, transport: Transport, key: MacKeyShare) -> JobOutcome:
+        if key.party != 0:
+            return await peer.run_job(transport, key, job_id)
+
+        async def reserve_late() -> None:
+            await peer.wait_for(job_id, JobState.ACCEPTED)
+            await asyncio.sleep(1.0)  # The others read the reservations as soon as the job is accepted.
+            await peer.chain.run(dep.jobs.reserve_batches, peer.org.account, job_id, late)
+
+        outcome, _ = await asyncio.gather(peer.run_job(transport, key, job_id), reserve_late())
+        return outcome
+
+    outcomes = consortium.run_all(step)
+    assert all(isinstance(o, JobOutcome) and o.result == outcomes[0].result for o in outcomes), outcomes
+    assert dep.jobs.job(job_id).state is JobState.FINALISED
 
 
 def test_a_cheating_peer_never_makes_an_honest_peer_output(consortium: LocalConsortium) -> None:
