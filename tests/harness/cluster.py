@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,9 +150,10 @@ class Cluster:
         with self.config(i).open("a") as config:
             config.writelines(f'{column} = "{path}"\n' for column, path in columns.items())
 
-    def start(self, name: str, *args: str) -> None:
+    def start(self, name: str, *args: str, command: Sequence[str] = (MPCC,)) -> None:
+        """Runs ``command`` (the real ``mpcc`` unless a test says otherwise) with ``args``."""
         log = self.log(name).open("ab")
-        self.processes[name] = subprocess.Popen([MPCC, *args], env=self.env, cwd=self.workdir, stdout=log,
+        self.processes[name] = subprocess.Popen([*command, *args], env=self.env, cwd=self.workdir, stdout=log,
                                                 stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 
@@ -162,8 +163,8 @@ class Cluster:
         self.start("service", "preprocess", "serve", "--test-account-index", "1", "--listen",
                    f"127.0.0.1:{self.service_port}", "--stock", stock, "--poll-s", "0.5")
 
-    def start_peer(self, i: int) -> None:
-        self.start(f"peer-{TAGS[i]}", "peer", "run", "--config", str(self.config(i)))
+    def start_peer(self, i: int, command: Sequence[str] = (MPCC,)) -> None:
+        self.start(f"peer-{TAGS[i]}", "peer", "run", "--config", str(self.config(i)), command=command)
 
     def signal(self, name: str, sig: signal.Signals) -> None:
         self.processes[name].send_signal(sig)
