@@ -45,7 +45,7 @@ SPEC = typer.Option(None, "--spec", help="A job spec: a JSON file with the field
 ANALYSIS = typer.Option(None, "--analysis", help="Without --spec: count | sum | mean of --column.")
 COLUMN = typer.Option(None, "--column", help="Without --spec: the column the analysis reads.")
 DATASET = typer.Option(None, "--dataset", help="The dataset each participant reads the columns from "
-                                               "(its [datasets.NAME]; default: its [data]).")
+                                               "(its \\[datasets.NAME]; default: its \\[data]).")
 PARTICIPANTS = typer.Option(None, "--participants", help="addr,addr,... in party order "
                                                          "(default: the spec's, else every active member).")
 WAIT_S = typer.Option(3600.0, "--timeout", min=0.0, help="With --wait: give up (exit 1) after this many seconds.")

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,19 @@ def test_every_command_and_option_has_help() -> None:
             if param.name != "help" and not (getattr(param, "help", None) or "").strip():
                 missing.append(f"{' '.join(path)} {param.name}")
     assert not missing, f"without help: {missing}"
+
+
+def test_bracketed_help_text_is_printed_not_taken_as_markup() -> None:
+    """Rich reads "[data]" in a help text as a markup tag and drops it, unless it is escaped."""
+    shown = run("job", "plan", "--help", env={"COLUMNS": "200"}).stdout
+    assert "(its [datasets.NAME]; default: its [data])" in shown
+    eaten = []
+    for path, command in _commands(typer.main.get_command(app)):
+        for param in command.params:
+            text = getattr(param, "help", None) or ""
+            if re.search(r"(?<!\\)\[[a-z]", text):
+                eaten.append(f"{' '.join(path)} {param.name}")
+    assert not eaten, f"help with unescaped [...]: {eaten}"
 
 
 def test_top_level_help_lists_the_life_of_a_consortium_in_order() -> None:
