@@ -69,7 +69,7 @@ contract AuditTrail is IAuditTrail {
     function publishOpening(
         uint256 jobId, uint16[] calldata columns, uint256[] calldata shares, uint256[] calldata rands
     ) external {
-        _requireState(jobId, IJobManager.JobState.InputsCommitted, IJobManager.JobState.Finalised);
+        _requireResultsPosted(jobId);
         if (!_jobs.isParticipant(jobId, msg.sender)) revert NotParticipant(jobId, msg.sender);
         Log storage log = _logs[jobId][msg.sender];
         if (log.count == 0) revert SharesNotCommitted(jobId, msg.sender);
@@ -106,7 +106,7 @@ contract AuditTrail is IAuditTrail {
             _requireState(jobId, IJobManager.JobState.Accepted, IJobManager.JobState.Accepted);
             if (_jobs.hasCommitted(jobId, msg.sender)) revert SharesSealed(jobId, msg.sender);
         } else if (kind == _TRANSCRIPT) {
-            _requireState(jobId, IJobManager.JobState.InputsCommitted, IJobManager.JobState.Finalised);
+            _requireResultsPosted(jobId);
         } else {
             revert InvalidKind(kind);
         }
@@ -187,6 +187,17 @@ contract AuditTrail is IAuditTrail {
         (uint256 x, uint256 y) = _add(gx, gy, hx, hy);
         uint256[2] storage acc = _sums[jobId][msg.sender][column];
         if (x != acc[0] || y != acc[1]) revert OpeningMismatch(jobId, msg.sender, column);
+    }
+
+    /// @dev InputsCommitted or Finalised, or Aborted because the posted results differ: then the
+    /// openings and transcripts still tell an auditor which participant's result does not verify.
+    function _requireResultsPosted(uint256 jobId) private view {
+        IJobManager.Job memory job = _jobs.getJob(jobId);
+        IJobManager.JobState state = job.state;
+        bool mismatch = state == IJobManager.JobState.Aborted && job.abortReason == IJobManager.AbortReason.ResultMismatch;
+        if (!mismatch && (state < IJobManager.JobState.InputsCommitted || state > IJobManager.JobState.Finalised)) {
+            revert WrongJobState(jobId, uint8(state));
+        }
     }
 
     function _requireState(uint256 jobId, IJobManager.JobState low, IJobManager.JobState high) private view {

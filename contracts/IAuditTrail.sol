@@ -88,7 +88,8 @@ interface IAuditTrail {
     /// @notice Publishes the caller's shares and randomness of the revealed totals and checks them.
     /// @dev For each column j: shares[j]*G + rands[j]*H must equal the sum of the
     /// caller's commitments in column j. The last participant to open records the totals.
-    /// Requirements: the job is InputsCommitted or Finalised; the caller is a
+    /// Requirements: the job is InputsCommitted or Finalised (or Aborted for ResultMismatch,
+    /// so that an auditor can tell whose result does not verify); the caller is a
     /// participant with commitments, not yet opened; the columns are below its
     /// width and equal to those of the first opener; every scalar is below the order.
     /// Emits {OpeningPublished}, and {LinearResultVerified} from the last participant.
@@ -101,7 +102,7 @@ interface IAuditTrail {
     /// kind 2, the transcript of its shares and randomness of every opened value.
     /// @dev Requirements: the caller is a participant; data is not empty; kind 1 while the job is
     /// Accepted and before the caller committed its inputs; kind 2 once the job is InputsCommitted
-    /// or Finalised. Emits {DataPublished}.
+    /// or Finalised, or Aborted for ResultMismatch. Emits {DataPublished}.
     function publishData(uint256 jobId, uint8 kind, bytes calldata data) external;
 
     /// @notice The caller-independent record of `participant`'s commitments for job `jobId`.

@@ -53,8 +53,9 @@ interface IJobManager {
     }
 
     /// @notice A job as returned by `getJob`.
-    /// @dev `resultHash` is the hash of the first submitted result; the job's
-    /// result is authoritative only when `state` is Finalised.
+    /// @dev `resultHash` is the hash of the first submitted result (zero once the job is
+    /// Aborted: each participant's is in {resultHashOf}); the job's result is authoritative
+    /// only when `state` is Finalised.
     struct Job {
         bytes32 specHash;
         address proposer;
@@ -233,16 +234,17 @@ interface IJobManager {
     /// Emits {InputsCommitted}, and {JobStateChanged} (Accepted -> InputsCommitted) on the last one.
     function commitInputs(uint256 jobId, bytes32 commitment) external;
 
-    /// @notice Posts the caller's result. A result differing from the first aborts the job;
-    /// when every participant posted the same result, the job is Finalised.
+    /// @notice Posts the caller's result. The job is decided when every participant posted:
+    /// Finalised if all results are equal, else Aborted for ResultMismatch. No result counts
+    /// for being first: each participant's stays on record ({resultHashOf}, {ResultSubmitted}).
     /// @dev Requirements:
     /// - the job is InputsCommitted (so every input commitment precedes every result)
     ///   and block.timestamp <= resultBy;
     /// - the caller is a participant and has not submitted yet;
     /// - 1 <= result length <= 4 KiB.
-    /// Emits {ResultSubmitted}; then either {JobStateChanged} and {JobAborted}
-    /// (ResultMismatch, evidence keccak256(abi.encode(firstHash, thisHash))), or on the
-    /// last matching result {JobStateChanged} (InputsCommitted -> Finalised) and {JobFinalised}.
+    /// Emits {ResultSubmitted}; on the last result either {JobStateChanged} and {JobAborted}
+    /// (ResultMismatch, evidence keccak256(abi.encode(firstHash, firstDifferingHash))) if any
+    /// result differed, or {JobStateChanged} (InputsCommitted -> Finalised) and {JobFinalised}.
     function submitResult(uint256 jobId, bytes calldata result) external;
 
     /// @notice Reports a protocol failure (e.g. a failed MAC check), which aborts the job.
@@ -258,9 +260,11 @@ interface IJobManager {
     /// The contract cannot verify the attribution: it records who named whom. So that one
     /// participant cannot frame another by reporting first, every participant may still report
     /// once the job was aborted for a protocol failure: the other participants' reports (or
-    /// their silence) stand beside the first on chain.
+    /// their silence) stand beside the first on chain. After a ResultMismatch abort, a participant
+    /// names those whose posted result differs from the one it computed.
     /// @dev Requirements: the caller and `accused` are different participants of the job; the job
-    /// is aborted for ProtocolFailure, or else as {reportFailure} (open, before its deadline).
+    /// is aborted for ProtocolFailure or ResultMismatch, or else as {reportFailure} (open, before
+    /// its deadline).
     /// Emits {CheaterReported}; on an open job first {JobStateChanged} and {JobAborted}
     /// (ProtocolFailure, `evidenceHash`).
     function reportCheater(uint256 jobId, address accused, bytes32 evidenceHash) external;

@@ -51,7 +51,7 @@ contract JobManager is IJobManager {
         uint256 status; // see the layout above
         address proposer;
         uint64 reserved; // tuples reserved for the job, all kinds (in the proposer's slot)
-        bytes32 resultHash; // of the first submitted result
+        bytes32 resultHash; // of the first submitted result (the others are compared with it)
         bytes32 evidenceHash;
     }
 
@@ -72,7 +72,7 @@ contract JobManager is IJobManager {
     uint256 private _nextJobId;
     mapping(uint256 jobId => JobRecord) private _jobs;
     mapping(uint256 jobId => mapping(address account => Seat)) private _seats;
-    /// @dev A result hash differing from the first one (the job aborted on it).
+    /// @dev A result hash differing from the first one (the job aborts once every participant posted).
     mapping(uint256 jobId => mapping(address account => bytes32)) private _divergentResults;
 
     /// @notice Deploys the manager against the registry and the ledger, with the caps every job obeys.
@@ -191,14 +191,18 @@ contract JobManager is IJobManager {
         if (firstHash == bytes32(0)) {
             job.resultHash = resultHash;
         } else if (resultHash != firstHash) {
+            // Every participant still posts: the verdict waits for all results, so that the
+            // record holds each one and no result counts for being first.
             _divergentResults[jobId][msg.sender] = resultHash;
-            emit ResultSubmitted(jobId, msg.sender, resultHash, result);
-            bytes32 evidence = keccak256(abi.encode(firstHash, resultHash));
-            _abort(jobId, status | uint256(bit) << _PROGRESS, AbortReason.ResultMismatch, evidence);
+            if (job.evidenceHash == bytes32(0)) job.evidenceHash = keccak256(abi.encode(firstHash, resultHash));
+        }
+        emit ResultSubmitted(jobId, msg.sender, resultHash, result);
+        bytes32 mismatch = job.evidenceHash;
+        if (mismatch != bytes32(0) && (_progress(status) | bit) == uint32((uint256(1) << _count(status)) - 1)) {
+            _abort(jobId, status | uint256(bit) << _PROGRESS, AbortReason.ResultMismatch, mismatch);
             return;
         }
         bool last = _record(jobId, status, bit, JobState.Finalised);
-        emit ResultSubmitted(jobId, msg.sender, resultHash, result);
         if (last) {
             emit JobStateChanged(jobId, JobState.InputsCommitted, JobState.Finalised);
             emit JobFinalised(jobId, resultHash, result);
@@ -220,8 +224,9 @@ contract JobManager is IJobManager {
         _participantBit(jobId, msg.sender);
         _participantBit(jobId, accused);
         if (accused == msg.sender) revert SelfAccusation(jobId, accused);
+        AbortReason reason = AbortReason(uint8(status >> _ABORT_REASON));
         bool failed = _state(status) == JobState.Aborted
-            && AbortReason(uint8(status >> _ABORT_REASON)) == AbortReason.ProtocolFailure;
+            && (reason == AbortReason.ProtocolFailure || reason == AbortReason.ResultMismatch);
         if (!failed) {
             _requireOpen(jobId, status);
             _requireBeforeDeadline(jobId, status);
@@ -258,7 +263,7 @@ contract JobManager is IJobManager {
             accepted: _doneCount(status, JobState.Proposed),
             committed: _doneCount(status, JobState.Accepted),
             submitted: _doneCount(status, JobState.InputsCommitted),
-            resultHash: job.resultHash,
+            resultHash: _state(status) == JobState.Aborted ? bytes32(0) : job.resultHash,
             evidenceHash: job.evidenceHash
         });
     }

@@ -61,6 +61,11 @@ class Job(job_manager.Job):
         return Deadlines(self.accept_by, self.commit_by, self.result_by)
 
 
+def result_hash(result: bytes) -> bytes:
+    """The keccak-256 of a posted result, as the contract records it."""
+    return keccak(result)
+
+
 def spec_hash(spec_text: str) -> bytes:
     """The keccak-256 of a canonical spec, as the contract stores it."""
     return keccak(spec_text.encode())
@@ -88,6 +93,10 @@ class JobManager(ContractClient, job_manager.Errors):
 
     def has_committed(self, job_id: int, account: str) -> bool:
         return bool(self._call("hasCommitted", job_id, Web3.to_checksum_address(account)))
+
+    def result_hash_of(self, job_id: int, account: str) -> bytes:
+        """The keccak-256 of the result ``account`` posted (32 zero bytes if none)."""
+        return bytes(self._call("resultHashOf", job_id, Web3.to_checksum_address(account)))
 
     def input_commitment(self, job_id: int, account: str, from_block: int = 0) -> bytes | None:
         """The account's input commitment from its InputsCommitted event (None if it has not committed).

@@ -57,7 +57,7 @@ from offchain.auditable.tracked import Transcript
 from offchain.field import P
 from onchain.abi import audit_trail
 from onchain.abi.audit_trail import DataPublished, LinearResultVerified, OpeningPublished, SharesCommitted
-from onchain.abi.job_manager import InputsCommitted, JobFinalised, JobManagerEvent
+from onchain.abi.job_manager import InputsCommitted, JobFinalised, JobManagerEvent, ResultSubmitted
 from onchain.audit_trail import POINT_BYTES, DataKind
 from onchain.deploy import Deployment
 from onchain.errors import ChainError
@@ -78,6 +78,7 @@ class TrailRecord:
     result: bytes | None                              # JobFinalised's result
     tuples: dict[str, bytes] = field(default_factory=dict)       # participant -> tuple commitments
     transcripts: dict[str, bytes] = field(default_factory=dict)  # participant -> opening transcript
+    posted: dict[str, bytes] = field(default_factory=dict)       # participant -> its ResultSubmitted result
 
 
 def load_trail(dep: Deployment, job_id: int, participants: Sequence[str],
@@ -106,8 +107,9 @@ def load_trail(dep: Deployment, job_id: int, participants: Sequence[str],
     commitments = {e.participant.lower(): e.commitment for e in job_events if isinstance(e, InputsCommitted)}
     finalised = [e for e in job_events if isinstance(e, JobFinalised)]
     result = finalised[0].result if finalised else None
+    posted = {e.participant.lower(): e.result for e in job_events if isinstance(e, ResultSubmitted)}
     return TrailRecord(job_id, tuple(p.lower() for p in participants), lists, commitments, openings, verified, result,
-                       published[DataKind.TUPLES], published[DataKind.TRANSCRIPT])
+                       published[DataKind.TUPLES], published[DataKind.TRANSCRIPT], posted)
 
 
 def verify(spec: JobSpec, trail: TrailRecord) -> list[Step]:
@@ -250,6 +252,14 @@ def _check_result(spec: JobSpec, trail: TrailRecord, totals: list[int] | None) -
 
 
 def _check_result_of(trail: TrailRecord, expected: bytes | None) -> Step:
+    if trail.result is None and expected is not None and trail.posted:
+        # The results differed (or one is missing): the verified values say whose result is wrong.
+        wrong = [p for p in trail.participants if p in trail.posted and trail.posted[p] != expected]
+        silent = [p for p in trail.participants if p not in trail.posted]
+        faults = [f"{p} posted a result the verified values do not give" for p in wrong]
+        faults += [f"{p} posted no result" for p in silent]
+        return Step("result", False, "the job has no finalised result; at fault: " + "; ".join(
+            faults or ["no one (every posted result is the verified one)"]) + f". Verified result: {expected.decode()}")
     if trail.result is None:
         return Step("result", False, "the job has no finalised result")
     if expected is None:

@@ -262,8 +262,13 @@ def _results(rec: JobRecord, report: AuditReport) -> None:
     submitters = {e.participant.lower() for e in results}
     everyone = submitters == {a.lower() for a in rec.participants}
     final_ok = len(finals) == 1 and hashes == {finals[0].resultHash}
-    report.add(RESULTS, honest and everyone and len(hashes) == 1 and final_ok,
-               f"{len(results)} results, {len(hashes)} distinct, finalised: {bool(finals)}")
+    detail = f"{len(results)} results, {len(hashes)} distinct, finalised: {bool(finals)}"
+    if len(hashes) > 1:  # Who posted which: the chain cannot tell which is true (the public audit can).
+        groups: dict[bytes, list[str]] = {}
+        for e in results:
+            groups.setdefault(e.resultHash, []).append(_party(e))
+        detail += "; " + "; ".join(f"{', '.join(who)} posted 0x{h.hex()[:16]}" for h, who in groups.items())
+    report.add(RESULTS, honest and everyone and len(hashes) == 1 and final_ok, detail)
 
 
 def _batches(rec: JobRecord, report: AuditReport) -> None:

@@ -63,7 +63,8 @@ def job_status_view(status: dict[str, Any]) -> list[RenderableType]:
                                                    for d in declined) + ")"
     rows: list[tuple[str, Any]] = [("state", state), ("analysis", _analysis(status))]
     for fault in status.get("named") or []:
-        rows.append(("at fault", f"{fault['name']} ({fault['account']}), named by {', '.join(fault['by'])}"))
+        rows.append(("at fault", f"{fault['name']} ({fault['account']}), named by {', '.join(fault['by'])}; "
+                                 f"members may vote to suspend it: mpcc org vote suspend {fault['account']}"))
     if status.get("malformed"):
         rows.append(("spec", f"malformed: {status['malformed']} (peers decline it)"))
     if status.get("title"):

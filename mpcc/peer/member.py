@@ -61,7 +61,7 @@ from onchain.audit_trail import DataKind
 from onchain.audit_trail import input_commitment as trail_commitment
 from onchain.deploy import Deployment
 from onchain.errors import ChainError, ContractRevert
-from onchain.jobs import AbortReason, JobState, spec_hash
+from onchain.jobs import AbortReason, JobState, result_hash, spec_hash
 from onchain.ledger import BatchStatus
 from onchain.registry import Role
 
@@ -339,6 +339,37 @@ class MemberPeer:
         if open_ and not accused:
             await self.chain.run(self.dep.jobs.report_failure, self.org.account, job_id, evidence)
 
+    async def name_divergent(self, job_id: int, result: dict[str, str], participants: Sequence[str]) -> list[str]:
+        """Once every result is posted, names on chain each participant whose result differs from this one.
+
+        This peer's result was opened after the MAC checks passed, so it is the
+        protocol's output: a participant that posted anything else lied about it
+        (the contract cannot tell who, so each honest peer says so, as after a
+        failed range check). Returns the participants named. Waits at most
+        ``timeout_s`` for the others' results; a job that is not decided by then
+        is left to its deadline.
+        """
+        jobs, me = self.dep.jobs, self.address.lower()
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        pace = Pace(self.poll_s)
+        while (job := await self.chain.run(jobs.job, job_id)).state is JobState.INPUTS_COMMITTED:
+            if asyncio.get_running_loop().time() > deadline:
+                return []
+            await asyncio.sleep(pace.wait_s())
+        if job.abort_reason is not AbortReason.RESULT_MISMATCH:
+            return []
+        mine = result_hash(registry.result_bytes(result))
+        named = []
+        for account in (p for p in participants if p.lower() != me):
+            posted = await self.chain.run(jobs.result_hash_of, job_id, account)
+            if any(posted) and posted != mine:
+                named.append(account)
+                evidence = hashlib.sha256(b"result differs: " + mine + posted).digest()
+                log.warning("job %s: %s posted a result other than the one computed here; named on chain",
+                            job_id, account)
+                await self.chain.run(jobs.report_cheater, self.org.account, job_id, account, evidence)
+        return named
+
     async def wait_for(self, job_id: int, state: JobState) -> None:
         """Wait until the job reaches ``state`` (or beyond); raise if it aborted or timed out."""
         deadline = asyncio.get_running_loop().time() + self.timeout_s
@@ -390,6 +421,7 @@ class _JobRun:
                                  self.transcript.to_bytes())
         if record is not None and self.key.party == 0:
             await peer.publish_chunks(job_id, DataKind.TRANSCRIPT, record.transcript())
+        await peer.name_divergent(job_id, result, spec.participants)
         return JobOutcome(job_id, result, self.committed[0])
 
     async def commit(self, shares: Sequence[SharedVec]) -> None:

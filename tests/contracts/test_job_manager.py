@@ -387,26 +387,32 @@ def test_equal_results_finalise_the_job(chain: Chain) -> None:
                    "JobUnexpectedState", job.job_id, JobState.FINALISED, JobState.INPUTS_COMMITTED)
 
 
-def test_a_different_result_aborts_the_job(chain: Chain) -> None:
+def test_a_different_result_aborts_the_job_once_everyone_posted(chain: Chain) -> None:
+    """A liar that posts first is not the job's result: the verdict waits for every result, each
+    participant's hash stays on record, and the others may then name the liar."""
     job = to_state(chain, JobState.INPUTS_COMMITTED)
     m1, m2, m3 = chain.members
-    other = b'{"mean":"1.00"}'
-    chain.tx(chain.jobs.functions.submitResult(job.job_id, RESULT), m1)
-    receipt = chain.tx(chain.jobs.functions.submitResult(job.job_id, other), m2)
-    first, second = keccak(RESULT), keccak(other)
-    evidence = keccak(abi_encode(["bytes32", "bytes32"], [first, second]))
-    assert chain.event_names(receipt) == ["ResultSubmitted", "JobStateChanged", "JobAborted"]
-    assert chain.event(receipt, chain.jobs, "ResultSubmitted")["resultHash"] == second
-    assert chain.event(receipt, chain.jobs, "JobAborted") == {
-        "jobId": job.job_id, "reason": AbortReason.RESULT_MISMATCH, "by": m2, "evidenceHash": evidence}
+    lie = b'{"mean":"1.00"}'
+    first = chain.tx(chain.jobs.functions.submitResult(job.job_id, lie), m1)
+    second = chain.tx(chain.jobs.functions.submitResult(job.job_id, RESULT), m2)
+    assert chain.event_names(first) == chain.event_names(second) == ["ResultSubmitted"]
+    assert job_view(chain, job.job_id)["state"] == JobState.INPUTS_COMMITTED
+    last = chain.tx(chain.jobs.functions.submitResult(job.job_id, RESULT), m3)
+    lied, honest = keccak(lie), keccak(RESULT)
+    evidence = keccak(abi_encode(["bytes32", "bytes32"], [lied, honest]))
+    assert chain.event_names(last) == ["ResultSubmitted", "JobStateChanged", "JobAborted"]
+    assert chain.event(last, chain.jobs, "JobAborted") == {
+        "jobId": job.job_id, "reason": AbortReason.RESULT_MISMATCH, "by": m3, "evidenceHash": evidence}
     view = job_view(chain, job.job_id)
     assert (view["state"], view["abortReason"], view["evidenceHash"], view["resultHash"], view["submitted"]) == (
-        JobState.ABORTED, AbortReason.RESULT_MISMATCH, evidence, first, 2)
-    assert chain.jobs.functions.resultHashOf(job.job_id, m1).call() == first
-    assert chain.jobs.functions.resultHashOf(job.job_id, m2).call() == second
-    assert chain.jobs.functions.resultHashOf(job.job_id, m3).call() == ZERO32
+        JobState.ABORTED, AbortReason.RESULT_MISMATCH, evidence, ZERO32, 3)
+    assert [chain.jobs.functions.resultHashOf(job.job_id, m).call() for m in (m1, m2, m3)] == [lied, honest, honest]
     assert_reverts(lambda: chain.jobs.functions.submitResult(job.job_id, RESULT).transact({"from": m3}),
                    "JobUnexpectedState", job.job_id, JobState.ABORTED, JobState.INPUTS_COMMITTED)
+    named = chain.tx(chain.jobs.functions.reportCheater(job.job_id, m1, evidence), m2)
+    assert chain.event(named, chain.jobs, "CheaterReported") == {
+        "jobId": job.job_id, "reporter": m2, "accused": m1, "evidenceHash": evidence}
+    assert job_view(chain, job.job_id)["abortReason"] == AbortReason.RESULT_MISMATCH
 
 
 def test_submit_result_checks(chain: Chain) -> None:

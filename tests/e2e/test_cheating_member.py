@@ -57,5 +57,6 @@ def test_a_forged_row_count_aborts_the_job_naming_the_forger(forged: Cluster) ->
     assert set(status["named"][0]["by"]) >= {"Party A", "Party C"}
     shown = forged.mpcc("job", "status", str(job_id)).stdout
     assert "at fault" in shown and "Party B" in shown
+    assert f"mpcc org vote suspend {status['named'][0]['account']}" in shown
     for name in ("peer-a", "peer-c"):
         assert "party 1: input outside the range the job declares" in forged.log_text(name)

@@ -240,7 +240,9 @@ def test_unequal_results_fail_the_results_check(setup: tuple) -> None:
     dep.jobs.submit_result(members[1], job_id, b'{"mean":"2"}')
     report = audit_job(dep, job_id)
     assert failed(report) == [RESULTS]
-    assert report.check(RESULTS).detail == "2 results, 2 distinct, finalised: False"
+    posted = [dep.jobs.result_hash_of(job_id, m.address).hex()[:16] for m in members]
+    assert report.check(RESULTS).detail == (f"2 results, 2 distinct, finalised: False; {members[0].address} "
+                                            f"posted 0x{posted[0]}; {members[1].address} posted 0x{posted[1]}")
 
 
 # ----------------------------------------------------------- 3. reused batch

@@ -24,7 +24,7 @@ from mpcc.peer.member import JobOutcome, MemberPeer
 from onchain.abi import job_manager
 from onchain.abi.audit_trail import LinearResultVerified
 from onchain.errors import ContractRevert
-from onchain.jobs import JobState
+from onchain.jobs import AbortReason, JobState
 from mpcc.audit.public import STEPS, TrailRecord, audit_public, load_trail, verify
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,6 +112,34 @@ def test_results_that_all_participants_alter_fail_exactly_the_result_step(shared
     steps = verify(spec, trail_of(consortium, job_id))
     assert [s.name for s in steps if not s.passed] == ["result"]
     assert "99999" in steps[-1].detail
+
+
+def test_one_lying_result_is_named_by_the_honest_peers_and_by_the_public_audit(shared: LocalConsortium) -> None:
+    """Party 1 posts a result other than the one computed: the job aborts once every result is in,
+    whoever posted first; the honest peers name it on chain, and the openings, still published after
+    the abort, let anyone verify the true result and name the liar."""
+    class Liar(MemberPeer):
+        async def post_result(self, job_id: int, result: dict[str, str]) -> None:
+            await super().post_result(job_id, {**result, "mean": "99999.000000"})
+
+    consortium, honest_peers = shared, list(shared.peers)
+    liar = honest_peers[1]
+    consortium.peers[1] = Liar(liar.org, liar.dep, liar.cache, liar.datasets)
+    try:
+        spec = auditable(consortium)
+        job_id, outcomes = run(consortium, spec)
+    finally:
+        consortium.peers = honest_peers
+    jobs = consortium.dep.jobs
+    job = jobs.job(job_id)
+    assert (job.state, job.abort_reason, job.result_hash) == (JobState.ABORTED, AbortReason.RESULT_MISMATCH, bytes(32))
+    named = {(e.reporter.lower(), e.accused.lower()) for e in jobs.cheater_reports(job_id)}
+    assert named == {(honest_peers[i].address.lower(), liar.address.lower()) for i in (0, 2)}
+    steps = verify(spec, trail_of(consortium, job_id))
+    assert [s.name for s in steps if not s.passed] == ["result"]
+    true_result = registry.result_bytes(outcomes[0].result).decode()  # type: ignore[union-attr]
+    assert steps[-1].detail == (f"the job has no finalised result; at fault: {liar.address.lower()} posted a "
+                                f"result the verified values do not give. Verified result: {true_result}")
 
 
 def test_an_altered_opening_is_refused_on_chain_and_fails_the_openings_step(honest: tuple) -> None:

@@ -131,6 +131,11 @@ def test_a_lying_result_aborts_the_job_and_fails_the_audit(consortium: LocalCons
     assert (job.state, job.abort_reason) == (JobState.ABORTED, AbortReason.RESULT_MISMATCH)
     failed = [c for c in audit_job(consortium.dep, job_id).checks if not c.passed]
     assert [c.name for c in failed] == [AUDIT_RESULTS]
+    # Who posted which is on record; the honest peers, who computed the true result, name the liar.
+    lied = consortium.dep.jobs.result_hash_of(job_id, honest.address).hex()[:16]
+    assert f"{honest.address} posted 0x{lied}" in failed[0].detail
+    named = {(e.reporter, e.accused) for e in consortium.dep.jobs.cheater_reports(job_id)}
+    assert named == {(consortium.peers[i].address, honest.address) for i in (0, 2)}
 
 
 def test_bad_data_is_refused_before_any_transaction_and_the_job_expires(
