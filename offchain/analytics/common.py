@@ -72,9 +72,14 @@ def check_local(spec: JobSpec, values: Sequence[int], labels: Sequence[str], spa
 InputHook = Callable[[Sequence[S]], Awaitable[None]]
 
 
-def input_needs(spec: JobSpec, width: int, bounds: Sequence[Bound] | None = None) -> Needs:
-    """Every participant inputs ``width`` values, range-checked (see ``input_all``)."""
-    total = estimate.range_check(_all_bounds(spec, width, bounds))
+#: Ranges of a party's input vector whose sum is checked too, each with the bound of its sum
+#: (e.g. the cells of a count table: each row counts in at most one, so they sum to <= max_rows).
+Sums = Sequence[tuple[range, Bound]]
+
+
+def input_needs(spec: JobSpec, width: int, bounds: Sequence[Bound] | None = None, sums: Sums = ()) -> Needs:
+    """Every participant inputs ``width`` values, range-checked with their ``sums`` (see ``input_all``)."""
+    total = estimate.range_check(_all_bounds(spec, width, bounds, sums))
     for owner in range(len(spec.participants)):
         total = total + estimate.input_values(owner, width)
     return total
@@ -85,23 +90,35 @@ def count_bound(spec: JobSpec) -> Bound:
     return Bound(0, spec.max_rows or MAX_ROWS)
 
 
-def _all_bounds(spec: JobSpec, width: int, bounds: Sequence[Bound] | None) -> list[Bound]:
-    """The bounds of every party's vector, in party order (default: k-bit encodings)."""
+def _all_bounds(spec: JobSpec, width: int, bounds: Sequence[Bound] | None, sums: Sums = ()) -> list[Bound]:
+    """The bounds of every party's checked vector (its values, then its sums), in party order
+    (default: k-bit encodings)."""
     mine = list(bounds) if bounds is not None else [ranges.signed(spec.fixed_point.k)] * width
     if len(mine) != width:
         raise ConfigError(f"{len(mine)} input bounds for {width} inputs")
-    return mine * len(spec.participants)
+    if any(r.start < 0 or r.stop > width or not len(r) for r, _ in sums):
+        raise ConfigError(f"a checked sum must cover some of the {width} inputs")
+    return (mine + [b for _, b in sums]) * len(spec.participants)
+
+
+def _with_sums(shares: S, sums: Sums) -> S:
+    """A party's input shares followed by each checked sum of them (linear: no communication)."""
+    if not sums:
+        return shares
+    totals = [shares[r.start:r.stop].combine(FieldVec.from_ints([1] * len(r))) for r, _ in sums]
+    return type(shares).concat([shares, *totals])
 
 
 async def input_all(ctx: Evaluator[S], spec: JobSpec, mine: Sequence[int],
                     on_inputs: InputHook[S] | None = None,
-                    bounds: Sequence[Bound] | None = None) -> list[S]:
+                    bounds: Sequence[Bound] | None = None, sums: Sums = ()) -> list[S]:
     """Every party inputs a vector as long as ``mine``; their shares in party order.
 
     ``on_inputs`` runs once all inputs are shared and before any computation,
     so that a peer can commit to its input shares on chain first. Then every
     input is proven under MPC to lie within ``bounds`` (by position; default:
-    a k-bit fixed-point encoding), so nothing computed after depends on a
+    a k-bit fixed-point encoding), and the sum of each of ``sums``' ranges of
+    its vector within that range's bound, so nothing computed after depends on a
     value outside the range its encoding declares; a party whose input is
     outside is named by ``InputOutOfRange``.
     """
@@ -111,7 +128,7 @@ async def input_all(ctx: Evaluator[S], spec: JobSpec, mine: Sequence[int],
         out.append(await input_values(ctx, owner, values, len(mine)))
     if on_inputs is not None:
         await on_inputs(out)
-    await check_inputs(ctx, out, _all_bounds(spec, len(mine), bounds))
+    await check_inputs(ctx, [_with_sums(shares, sums) for shares in out], _all_bounds(spec, len(mine), bounds, sums))
     return out
 
 

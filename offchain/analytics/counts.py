@@ -91,13 +91,29 @@ def bounds(spec: JobSpec) -> list[Bound]:
     return [common.count_bound(spec)] * len(cells(spec))
 
 
+def sums(spec: JobSpec) -> list[tuple[range, Bound]]:
+    """The groups of cells that partition a party's rows, each summing to at most max_rows: all
+    cells of a histogram or contingency table; for naive Bayes the class counts, then each
+    feature's (value, class) counts. A party cannot claim more rows in total than max_rows."""
+    bound, n = common.count_bound(spec), len(cells(spec))
+    if spec.analysis != "naive_bayes":
+        return [(range(n), bound)]
+    nc = len(spec.domain(spec.label or ""))
+    groups, at = [range(nc)], nc
+    for feature in spec.columns:
+        size = len(spec.domain(feature)) * nc
+        groups.append(range(at, at + size))
+        at += size
+    return [(g, bound) for g in groups]
+
+
 def needs(spec: JobSpec) -> Needs:
-    return common.input_needs(spec, len(cells(spec)), bounds(spec))
+    return common.input_needs(spec, len(cells(spec)), bounds(spec), sums(spec))
 
 
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     mine = local(spec, table)
-    inputs = await common.input_all(ctx, spec, mine, on_inputs, bounds(spec))
+    inputs = await common.input_all(ctx, spec, mine, on_inputs, bounds(spec), sums(spec))
     (opened,) = await common.reveal(ctx, [common.total(inputs)])
     return {key: str(v) for key, v in zip(cells(spec), opened, strict=True)}

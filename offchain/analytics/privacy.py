@@ -334,7 +334,8 @@ def needs(spec: JobSpec) -> Needs:
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     """The spec's count table, each count with fresh discrete Laplace noise."""
-    inputs = await common.input_all(ctx, spec, counts.local(spec, table), on_inputs, counts.bounds(spec))
+    inputs = await common.input_all(ctx, spec, counts.local(spec, table), on_inputs, counts.bounds(spec),
+                                    counts.sums(spec))
     keys = counts.cells(spec)
     z = await noise(ctx, len(keys), spec.params.epsilon or 1.0, sensitivity(spec))
     (opened,) = await common.reveal(ctx, [common.total(inputs) + z])

@@ -79,7 +79,7 @@ def needs(spec: JobSpec) -> Needs:
         total = common.input_needs(spec, T_TEST_INPUTS, input_bounds(spec))
         return total + privacy.plan_needs(privacy.plan(spec)) if spec.params.epsilon is not None else total
     cells = len(counts.cells(spec))
-    total = common.input_needs(spec, cells, input_bounds(spec))
+    total = common.input_needs(spec, cells, input_bounds(spec), counts.sums(spec))
     if spec.params.epsilon is not None:
         total = total + privacy.noise_needs(cells, spec.params.epsilon, privacy.sensitivity(spec))
     return total
@@ -104,7 +104,8 @@ def local(spec: JobSpec, table: Table) -> list[int]:
 
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
-    inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs, input_bounds(spec))
+    sums = counts.sums(spec) if spec.analysis == "chi_square" else ()
+    inputs = await common.input_all(ctx, spec, local(spec, table), on_inputs, input_bounds(spec), sums)
     tot = common.total(inputs)
     if spec.params.epsilon is not None and spec.analysis == "t_test":
         tot = tot + await privacy.noise_at(ctx, spec, T_TEST_INPUTS, {"count": 0, "sum": 2, "squares": 4})

@@ -184,3 +184,31 @@ def test_a_forged_histogram_count_aborts_naming_its_party(monkeypatch: pytest.Mo
     with pytest.raises(InputOutOfRange) as caught:
         run_analysis(s, tables)
     assert caught.value.parties == [CHEATER]
+
+
+@pytest.mark.parametrize(("analysis", "fields", "data"), [
+    ("histogram", {"columns": ("income",), "params": {"bins": [0, 50000, 100000]}}, INCOME),
+    ("naive_bayes", {"columns": ("smoker",), "label": "risk",
+                     "domains": {"smoker": ["no", "yes"], "risk": ["low", "high"]}},
+     {"smoker": ["no", "yes", "yes", "no", "no", "yes"], "risk": ["low", "high", "high", "low", "high", "low"]}),
+])
+def test_counts_each_in_range_but_more_rows_than_max_rows_in_all_abort(
+        monkeypatch: pytest.MonkeyPatch, analysis: str, fields: dict, data: dict) -> None:  # type: ignore[type-arg]
+    """Each row counts in one cell of a group (a histogram's bins; naive Bayes' classes): a party
+    claiming max_rows in two cells claims twice max_rows rows, though each cell is in range."""
+    from offchain.analytics import counts
+
+    s = spec(analysis=analysis, max_rows=4, reveal=("counts",), **fields)
+    tables = split_tables(s, data)
+    honest = counts.local
+
+    def local(spec_: JobSpec, table: Table) -> list[int]:
+        mine = honest(spec_, table)
+        return [4, 4, *mine[2:]] if table is tables[CHEATER] else mine  # Both first cells at max_rows.
+
+    monkeypatch.setattr(counts, "local", local)
+    with pytest.raises(InputOutOfRange) as caught:
+        run_analysis(s, tables)
+    assert caught.value.parties == [CHEATER]
+    monkeypatch.setattr(counts, "local", honest)
+    assert run_analysis(s, tables)  # The honest tables pass the same checks.
