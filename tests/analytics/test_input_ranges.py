@@ -212,3 +212,42 @@ def test_counts_each_in_range_but_more_rows_than_max_rows_in_all_abort(
     assert caught.value.parties == [CHEATER]
     monkeypatch.setattr(counts, "local", honest)
     assert run_analysis(s, tables)  # The honest tables pass the same checks.
+
+
+def _classifier(analysis: str) -> JobSpec:
+    return spec(analysis=analysis, columns=("u",), label="c", domains={"c": ("neg", "pos")}, max_rows=2,
+                reveal=("coefficients", "intercept"), params={"iterations": 2, "learning_rate": 0.25})
+
+
+@pytest.mark.parametrize(("module", "make", "data", "at", "value"), [
+    # A row count of -1 in the regression's sufficient statistics, and in a t-test's first group.
+    ("linear", lambda: spec(analysis="linear_regression", columns=("a",), label="y", reveal=("coefficients",)),
+     {"a": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "y": [2.0, 4.1, 5.9, 8.2, 9.8, 12.1]}, 0, -1),
+    ("significance", lambda: spec(analysis="t_test", columns=("a",), group_by="g", domains={"g": ("x", "z")},
+                                  reveal=("t", "df", "p_value")),
+     {"a": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "g": ["x", "z", "x", "z", "x", "z"]}, 0, -1),
+    # A feature value far beyond what the classifier's fixed point allows (yet a valid k-bit encoding).
+    ("classifiers", lambda: _classifier("logistic_regression"),
+     {"u": [-1.0, 2.0, 1.5, 0.5, -0.5, 1.0], "c": ["neg", "pos", "pos", "neg", "neg", "pos"]}, 0, 1 << (K - 2)),
+    ("classifiers", lambda: _classifier("svm"),
+     {"u": [-1.0, 2.0, 1.5, 0.5, -0.5, 1.0], "c": ["neg", "pos", "pos", "neg", "neg", "pos"]}, 0, -(1 << (K - 2))),
+    # A negative weighted count at the root of a forest's first tree.
+    ("tree", lambda: spec(analysis="random_forest", columns=("a",), label="k", max_rows=4,
+                          domains={"a": ("p", "q"), "k": ("no", "yes")}, params={"trees": 2, "max_depth": 1},
+                          reveal=("forest",)),
+     {"a": ["p", "q", "p", "q", "p", "q"], "k": ["no", "yes", "yes", "no", "no", "yes"]}, 0, -1),
+], ids=["linear_regression", "t_test", "logistic_regression", "svm", "random_forest"])
+def test_every_analysis_names_a_party_whose_input_is_out_of_range(
+        monkeypatch: pytest.MonkeyPatch, module: str, make: Callable[[], JobSpec], data: dict,  # type: ignore[type-arg]
+        at: int, value: int) -> None:
+    """The same forgery that the range checks exist for, in each family of analyses: the job
+    aborts before any result, naming the forger; the honest run of the same spec passes."""
+    import importlib
+
+    s = make()
+    tables = split_tables(s, data)
+    assert run_analysis(s, tables)
+    _forging(monkeypatch, importlib.import_module(f"offchain.analytics.{module}"), tables[CHEATER], at, value)
+    with pytest.raises(InputOutOfRange) as caught:
+        run_analysis(s, tables)
+    assert caught.value.parties == [CHEATER]
