@@ -363,11 +363,15 @@ class MemberPeer:
         for account in (p for p in participants if p.lower() != me):
             posted = await self.chain.run(jobs.result_hash_of, job_id, account)
             if any(posted) and posted != mine:
-                named.append(account)
                 evidence = hashlib.sha256(b"result differs: " + mine + posted).digest()
+                try:
+                    await self.chain.run(jobs.report_cheater, self.org.account, job_id, account, evidence)
+                except ChainError as err:  # The result stands on chain either way.
+                    log.warning("job %s: could not name %s on chain: %s", job_id, account, err)
+                    continue
+                named.append(account)
                 log.warning("job %s: %s posted a result other than the one computed here; named on chain",
                             job_id, account)
-                await self.chain.run(jobs.report_cheater, self.org.account, job_id, account, evidence)
         return named
 
     async def wait_for(self, job_id: int, state: JobState) -> None:
