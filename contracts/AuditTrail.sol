@@ -106,7 +106,10 @@ contract AuditTrail is IAuditTrail {
             _requireState(jobId, IJobManager.JobState.Accepted, IJobManager.JobState.Accepted);
             if (_jobs.hasCommitted(jobId, msg.sender)) revert SharesSealed(jobId, msg.sender);
         } else if (kind == _TRANSCRIPT) {
-            _requireResultsPosted(jobId);
+            // Published before the caller's result, so that nothing can be appended once the job
+            // is decided: the audit reads exactly what the participants published while computing.
+            _requireState(jobId, IJobManager.JobState.InputsCommitted, IJobManager.JobState.InputsCommitted);
+            if (_jobs.resultHashOf(jobId, msg.sender) != bytes32(0)) revert TranscriptSealed(jobId, msg.sender);
         } else {
             revert InvalidKind(kind);
         }

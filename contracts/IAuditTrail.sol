@@ -30,6 +30,8 @@ interface IAuditTrail {
     error WrongJobState(uint256 jobId, uint8 state);
     /// @notice `participant` already committed its inputs on JobManager; its list is closed.
     error SharesSealed(uint256 jobId, address participant);
+    /// @notice `participant` already posted its result on JobManager; its transcript is closed.
+    error TranscriptSealed(uint256 jobId, address participant);
     /// @notice A width of zero or above the limit.
     error InvalidWidth(uint256 width);
     /// @notice This chunk's width differs from the width of the participant's first chunk.
@@ -101,8 +103,9 @@ interface IAuditTrail {
     /// its tuples (bound by its JobManager input commitment, keccak256(listHash || keccak256(data)));
     /// kind 2, the transcript of its shares and randomness of every opened value.
     /// @dev Requirements: the caller is a participant; data is not empty; kind 1 while the job is
-    /// Accepted and before the caller committed its inputs; kind 2 once the job is InputsCommitted
-    /// or Finalised, or Aborted for ResultMismatch. Emits {DataPublished}.
+    /// Accepted and before the caller committed its inputs; kind 2 while the job is InputsCommitted
+    /// and before the caller posted its result (otherwise TranscriptSealed), so that no chunk can be
+    /// added once the job is decided. Emits {DataPublished}.
     function publishData(uint256 jobId, uint8 kind, bytes calldata data) external;
 
     /// @notice The caller-independent record of `participant`'s commitments for job `jobId`.

@@ -417,14 +417,16 @@ class _JobRun:
         except ProtocolAbort as abort:
             await peer.report(job_id, abort, spec.participants)
             return JobOutcome(job_id, None, self.committed[0] if self.committed else None, str(abort))
-        await peer.post_result(job_id, result)
-        if self.pedersen:
-            await peer.publish_opening(job_id, spec, self.pedersen[0])
+        # Transcripts first: AuditTrail seals a participant's transcript once it posted its result,
+        # so nothing can be added to the record after the job is decided.
         if self.transcript.shares:
             await peer.chain.run(peer.dep.audit.publish_data, peer.org.account, job_id, DataKind.TRANSCRIPT,
                                  self.transcript.to_bytes())
         if record is not None and self.key.party == 0:
             await peer.publish_chunks(job_id, DataKind.TRANSCRIPT, record.transcript())
+        await peer.post_result(job_id, result)
+        if self.pedersen:
+            await peer.publish_opening(job_id, spec, self.pedersen[0])
         await peer.name_divergent(job_id, result, spec.participants)
         return JobOutcome(job_id, result, self.committed[0])
 

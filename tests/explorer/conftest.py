@@ -3,9 +3,10 @@
 The story is built once per module, through the CLI as users run it
 (harness.cluster): three organisations, the preprocessing service and three
 peer daemons as processes; a finalised plain job, an auditable mean, an
-auditable summary whose record is then tampered with on chain (a forged
-transcript chunk published to AuditTrail), a job aborted because its peers
-decline it, and a member suspended by the others' votes.
+auditable summary whose record fails the public audit (Party C's peer runs modified code
+that publishes a forged transcript before its result: AuditTrail seals a transcript with
+its participant's result, so nothing can be forged after the job is decided), a job
+aborted because its peers decline it, and a member suspended by the others' votes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +29,9 @@ from harness.cluster import MPCC, PASSPHRASE, Cluster, mean_stock, wait_until
 from harness.nodes import free_port
 from mpcc import orgs
 from onchain.audit_trail import DataKind
+from onchain.errors import ContractRevert
+
+FORGING_PEER = Path(__file__).with_name("forging_peer.py")
 
 
 def _propose(cluster: Cluster, proposer: int, spec: Path) -> int:
@@ -54,8 +59,9 @@ def story(e2e_node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         cluster.start("service", "preprocess", "serve", "--test-account-index", "1", "--listen",
                       f"127.0.0.1:{cluster.service_port}", "--stock", mean_stock(), "--poll-s", "0.5",
                       "--stock-for", str(specs["summary"]))
-        for i in range(3):
+        for i in range(2):
             cluster.start_peer(i)
+        cluster.start_peer(2, (sys.executable, str(FORGING_PEER)))
         def stocked_for(name: str) -> None:
             needs = cluster.mpcc_json("job", "plan", "--spec", str(specs[name]))["needs"]
             wait_until(f"the {name}'s tuples at every peer", lambda: all(
@@ -74,9 +80,11 @@ def story(e2e_node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         aborted = _propose(cluster, 0, specs["unserved"])
         assert _wait_closed(cluster, aborted) == "aborted"
         cluster.stop_all()
-        # A participant appends a forged chunk to its published transcript: the replay must fail.
+        # Once the job is decided, not even its participants can add to the record.
         forger = orgs.load(cluster.home(2), PASSPHRASE.encode())
-        cluster.dep().audit.publish_data(forger.account, tampered, DataKind.TRANSCRIPT, b"forged transcript")
+        with pytest.raises(ContractRevert) as late:
+            cluster.dep().audit.publish_data(forger.account, tampered, DataKind.TRANSCRIPT, b"forged later")
+        assert late.value.error_name == "WrongJobState"
         suspended = cluster.accounts[2]
         for voter in (0, 1):
             cluster.mpcc("org", "vote", "suspend", suspended, "--home", str(cluster.home(voter)))

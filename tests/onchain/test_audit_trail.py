@@ -174,6 +174,14 @@ def test_published_data_follows_the_job_state(job: tuple) -> None:
     commit_all(dep, parties, job_id)
     reverted(lambda: dep.audit.publish_data(p.account, job_id, DataKind.TUPLES, b"late"), "WrongJobState")
     dep.audit.publish_data(p.account, job_id, DataKind.TRANSCRIPT, b"\x01")
+    dep.audit.publish_data(p.account, job_id, DataKind.TRANSCRIPT, b"\x02")  # Chunks, until the result.
+    # A transcript closes with its participant's result, and every transcript with the job: nothing
+    # can be appended to what an auditor replays once the job is decided.
+    for party in parties:
+        dep.jobs.submit_result(party.account, job_id, b'{"mean":"1"}')
+        reverted(lambda party=party: dep.audit.publish_data(party.account, job_id, DataKind.TRANSCRIPT, b"late"),
+                 "WrongJobState" if party is parties[-1] else "TranscriptSealed")
+    assert dep.jobs.job(job_id).state is JobState.FINALISED
 
 
 def test_malformed_chunks_and_openings_are_refused(job: tuple) -> None:
