@@ -66,7 +66,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # The test harness: a consortium of processes, the node.
 
-from harness.cluster import MPCC, TAGS, Cluster, check_cache_consistent  # noqa: E402
+from harness.cluster import MPCC, TAGS, Cluster, check_cache_consistent, mean_stock  # noqa: E402
 from harness.nodes import Node, hardhat_node, mine_every, rpc_call  # noqa: E402
 from harness.proxy import CuttableProxy  # noqa: E402
 
@@ -119,7 +119,8 @@ class Campaign:
 
     # Setting up ---------------------------------------------------------------------------------
 
-    def form(self, stock: int) -> None:
+    def form(self, jobs: int) -> None:
+        """Forms the consortium; the service keeps the tuples of ``jobs`` mean-income jobs."""
         self.cluster.form()
         from onchain.chain import Chain
         from onchain.deploy import Deployment
@@ -128,7 +129,7 @@ class Campaign:
         manifest = Manifest.load(self.cluster.manifest)
         self.dep = Deployment.attach(Chain.connect(self.node.url, manifest.chain_id), manifest)
         self.start("service", "preprocess", "serve", "--test-account-index", "1", "--listen",
-                   f"127.0.0.1:{self.cluster.service_port}", "--stock", f"input_mask={stock}", "--poll-s", "0.5")
+                   f"127.0.0.1:{self.cluster.service_port}", "--stock", mean_stock(jobs), "--poll-s", "0.5")
         for i, tag in enumerate(TAGS):
             self.start(f"peer-{tag}", "peer", "run", "--config", str(self.cluster.config(i)))
 
@@ -168,8 +169,9 @@ class Campaign:
     def state(self, job_id: int) -> str:
         return str(self.dep.jobs.job(job_id).state.name.lower())
 
-    def stocked(self, per_owner: int) -> bool:
-        return self.cluster.stocked(per_owner)
+    def stocked(self, jobs: int) -> bool:
+        """Every peer holds the tuples of ``jobs`` mean-income (or count) jobs, range checks included."""
+        return self.cluster.stocked(jobs)
 
     def wait(self, check: Any, timeout: float, every: float = 0.1) -> bool:
         deadline = time.monotonic() + timeout
@@ -191,7 +193,7 @@ class Campaign:
         record: dict[str, Any] = {"round": number, "fault": fault, "phase": phase, "target": target,
                                   "analysis": analysis, "block_time_s": self.block_time}
         self.restart_dead()
-        if not self.wait(lambda: self.stocked(2), 180 + 20 * slow, every=1):
+        if not self.wait(lambda: self.stocked(1), 180 + 20 * slow, every=1):
             record["note"] = "stock not ready"
         committed = cluster.log_text("service").count(" committed: ")
         proposer = rng.randrange(3)
@@ -335,7 +337,7 @@ class Campaign:
         self.set_block_time(0)
         self.restart_dead()
         self.figures.rss_mb.clear()
-        if not self.wait(lambda: self.stocked(2 * jobs), 900, every=2):
+        if not self.wait(lambda: self.stocked(jobs), 900, every=2):
             return {"jobs": 0, "note": "the stock for the soak was not reached"}
         cluster, started = self.cluster, time.monotonic()
 
@@ -378,7 +380,7 @@ def run(faults: int, seed: int, block_times: list[float], soak_jobs: int, budget
         campaign = Campaign(workdir / "consortium", node, seed)
         campaign.cluster.workdir.mkdir()
         try:
-            campaign.form(stock=max(8, 2 * soak_jobs))
+            campaign.form(jobs=max(4, soak_jobs))
             started, number = time.monotonic(), 0
             while campaign.figures.faults < faults and time.monotonic() - started < budget_s:
                 campaign.set_block_time(block_time_for(campaign.figures.faults / faults, block_times))
