@@ -27,7 +27,7 @@ from onchain.jobs import Deadlines
 from onchain.ledger import BatchStatus
 
 MAX_RESERVATIONS_PER_TX = 16  # JobManager's bound on reservations in one call
-PROPOSE_ATTEMPTS = 6
+PROPOSE_ATTEMPTS = 12
 
 
 class Offer(Protocol):

@@ -54,7 +54,7 @@ log = logging.getLogger("onchain.chain")
 MEMORY = "memory"
 GAS_HEADROOM = 1.2
 GAS_RETRIES = 2
-NONCE_RETRIES = 8  # Sends again with the next nonce when another process of the account took it.
+NONCE_RETRIES = 24  # Sends again with the next nonce when another process of the account took it.
 NONCE_RETRY_PAUSE_S = (0.05, 0.3)
 #: The most transactions ``Chain.log`` keeps (the latest; half are dropped when it is full).
 LOG_KEEP = 4096
