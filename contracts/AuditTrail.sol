@@ -193,7 +193,7 @@ contract AuditTrail is IAuditTrail {
     }
 
     /// @dev InputsCommitted or Finalised, or Aborted because the posted results differ: then the
-    /// openings and transcripts still tell an auditor which participant's result does not verify.
+    /// openings still tell an auditor which participant's result does not verify.
     function _requireResultsPosted(uint256 jobId) private view {
         IJobManager.Job memory job = _jobs.getJob(jobId);
         IJobManager.JobState state = job.state;

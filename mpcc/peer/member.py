@@ -222,10 +222,8 @@ class MemberPeer:
         while True:
             ranges = await self.reserved_ranges(job_id)
             keys = {bytes(b.batch_id): b.key for b in await self.disk(self.cache.batches)}
-            missing = [bytes(batch).hex() for batch, _, _ in ranges if bytes(batch) not in keys]
-            if missing:
-                raise ConfigError(f"job {job_id} reserved tuples of batch {missing[0]}, which is not in "
-                                  f"{self.cache.path}: this peer has not stored it")
+            if any(bytes(batch) not in keys for batch, _, _ in ranges):
+                return ranges  # TupleCache.reserve_for_job names the batch this peer has not stored.
             held: dict[str, int] = {}
             for batch, _, count in ranges:
                 held[keys[bytes(batch)]] = held.get(keys[bytes(batch)], 0) + count
