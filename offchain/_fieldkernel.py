@@ -22,6 +22,15 @@ NAME = "kernel"
 
 
 def _ptr(a: np.ndarray) -> int:
+    """The address of ``a``'s elements, which must be contiguous.
+
+    The caller keeps ``a`` referenced until the C call returns: ctypes releases
+    the GIL for the call and Python may switch threads before it, so a buffer
+    freed before the call may be taken and written by another thread (a peer's
+    disk thread, a batch being decrypted) while C still reads it.
+    """
+    if not a.flags.c_contiguous:
+        raise ValueError("the field kernel takes contiguous arrays only")
     return a.ctypes.data
 
 
@@ -94,17 +103,16 @@ class KernelOps:
         return _fieldref.to_ints(out)[0]
 
     def horner(self, acc: int, a: np.ndarray, t: int) -> int:
-        state = _scalar(acc)
-        self._lib.f_horner(_ptr(state), _ptr(a), _ptr(_scalar(t * _R)), len(a))
+        state, step = _scalar(acc), _scalar(t * _R)
+        self._lib.f_horner(_ptr(state), _ptr(a), _ptr(step), len(a))
         return _fieldref.to_ints(state)[0]
 
     def beaver(self, cs: np.ndarray, cm: np.ndarray, as_: np.ndarray, am: np.ndarray,
                bs: np.ndarray, bm: np.ndarray, d: np.ndarray, e: np.ndarray, alpha: int,
                first: bool) -> tuple[np.ndarray, np.ndarray]:
         n = len(d)
-        zs, zm = self._out(n), self._out(n)
-        self._lib.f_beaver(*(_ptr(v) for v in (zs, zm, cs, cm, as_, am, bs, bm, d, e)),
-                           _ptr(_scalar(alpha * _R)), int(first), n)
+        zs, zm, key = self._out(n), self._out(n), _scalar(alpha * _R)
+        self._lib.f_beaver(*(_ptr(v) for v in (zs, zm, cs, cm, as_, am, bs, bm, d, e, key)), int(first), n)
         return zs, zm
 
     def from_be(self, data: bytes | memoryview, n: int) -> np.ndarray:

@@ -171,3 +171,50 @@ def test_fused_beaver_step_matches_its_formula(cols: list[list[int]], alpha: int
         ker = kernel.beaver(*limbs, alpha, first)
         assert all(np.array_equal(r, k) for r, k in zip(ref, ker))
         assert kernel.horner(alpha, cs.limbs, 7) == _fieldref.horner(alpha, cs.limbs, 7)
+
+
+class _Scribbler:
+    """The kernel's library, but before each C call it allocates small arrays full of ones.
+
+    ctypes releases the GIL for a C call, and Python may switch threads between
+    two bytecodes, so another thread of a peer (its disk thread, a batch being
+    decrypted) may take a buffer freed just before the call and write into it.
+    The allocations here do deterministically what such a thread does now and then.
+    """
+
+    def __init__(self, lib: object) -> None:
+        self._lib = lib
+
+    def __getattr__(self, name: str) -> object:
+        real = getattr(self._lib, name)
+
+        def call(*args: object) -> object:
+            taken = [np.full((1, 4), 2**64 - 1, dtype=np.uint64) for _ in range(8)]
+            result = real(*args)
+            del taken
+            return result
+        return call
+
+
+@needs_kernel
+def test_kernel_arguments_live_until_the_c_call_returns() -> None:
+    assert kernel is not None
+    scribbled = _fieldkernel.KernelOps(kernel._lib)
+    scribbled._lib = _Scribbler(kernel._lib)
+    vectors = [_fieldref.from_ints([3 * i + j + 1 for j in range(5)]) for i in range(6)]
+    t, acc, alpha = 7, 11, 13
+    assert scribbled.horner(acc, vectors[0], t) == _fieldref.horner(acc, vectors[0], t)
+    for first in (True, False):
+        got = scribbled.beaver(*vectors, vectors[0], vectors[1], alpha, first)
+        want = _fieldref.beaver(*vectors, vectors[0], vectors[1], alpha, first)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+    assert np.array_equal(scribbled.add_scalar(vectors[0], acc), _fieldref.add_scalar(vectors[0], acc))
+    assert np.array_equal(scribbled.mul_scalar(vectors[0], acc), _fieldref.mul_scalar(vectors[0], acc))
+
+
+@needs_kernel
+def test_kernel_refuses_a_strided_view() -> None:
+    assert kernel is not None
+    a = _fieldref.from_ints(list(range(1, 9)))
+    with pytest.raises(ValueError, match="contiguous"):
+        kernel.add(a[::2], a[1::2])
