@@ -21,14 +21,17 @@ import ast
 import asyncio
 import itertools
 import logging
+import os
 import random
 import re
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -40,6 +43,11 @@ from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint, TxReceipt
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: no lock across processes; the nonce retries remain)
+    fcntl = None  # type: ignore[assignment]
 
 from onchain.errors import ChainError, ChainIdMismatch, ConfigError, RpcUnreachable, TransactionFailed
 
@@ -56,6 +64,9 @@ GAS_HEADROOM = 1.2
 GAS_RETRIES = 2
 NONCE_RETRIES = 24  # Sends again with the next nonce when another process of the account took it.
 NONCE_RETRY_PAUSE_S = (0.05, 0.3)
+#: Seconds a process waits for another process of this machine to send from the same account.
+ACCOUNT_LOCK_WAIT_S = 60.0
+ACCOUNT_LOCK_POLL_S = 0.005
 #: The most transactions ``Chain.log`` keeps (the latest; half are dropped when it is full).
 LOG_KEEP = 4096
 RECEIPT_TIMEOUT_S = 300
@@ -110,12 +121,19 @@ class NonceBook:
     from one account never get the same nonce, a refused one leaves no gap,
     and a chain that forgot transactions (a restarted node, a reverted
     snapshot) is believed once nothing is in flight.
+
+    With a ``chain_id`` (a node other processes use too) the account is also
+    locked across the processes of this machine and user (``AccountFileLock``):
+    an organisation's peer daemon and its `mpcc` commands, or several of its
+    commands at once, then take turns between counting and sending instead of
+    taking each other's nonces.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, chain_id: int | None = None) -> None:
         self._locks: dict[str, threading.Lock] = {}
         self._in_flight: dict[str, set[int]] = {}
         self._guard = threading.Lock()
+        self._chain_id = chain_id
 
     @contextmanager
     def hold(self, address: str, pending: Callable[[], int]) -> Iterator[_NonceLease]:
@@ -123,7 +141,7 @@ class NonceBook:
         lock); in flight once ``lease.sent``."""
         with self._guard:
             lock = self._locks.setdefault(address, threading.Lock())
-        with lock:
+        with lock, AccountFileLock.held(self._chain_id, address):
             counted = pending()
             flying = self._in_flight.setdefault(address, set())
             lease = _NonceLease(max(counted, max(flying) + 1) if flying else counted)
@@ -135,6 +153,42 @@ class NonceBook:
         """The transaction with ``nonce`` was mined (or given up): it is no longer in flight."""
         with self._guard:
             self._in_flight.get(address, set()).discard(nonce)
+
+
+class AccountFileLock:
+    """One account's lock across processes: a file locked with ``flock`` in the user's temporary directory.
+
+    The kernel releases it when its holder exits, however it exits. A holder
+    that keeps it past ``ACCOUNT_LOCK_WAIT_S`` (stuck on an unreachable node)
+    is not waited for any longer: the nonce retries still resolve a collision.
+    """
+
+    @staticmethod
+    @contextmanager
+    def held(chain_id: int | None, address: str) -> Iterator[None]:
+        if chain_id is None or fcntl is None:
+            yield
+            return
+        folder = Path(tempfile.gettempdir()) / f"mpcc-accounts-{os.getuid()}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / f"{chain_id}-{address.lower()}.lock"
+        with open(path, "a+b") as handle:
+            deadline = time.monotonic() + ACCOUNT_LOCK_WAIT_S
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        log.warning("another process has held the lock of account %s for %g s (%s); sending "
+                                    "without it", address, ACCOUNT_LOCK_WAIT_S, path)
+                        yield
+                        return
+                    time.sleep(ACCOUNT_LOCK_POLL_S)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 @dataclass
@@ -171,8 +225,9 @@ class Chain:
         self.w3 = w3
         self.url = url
         self.tester = tester
-        self.nonces = NonceBook()
         self.chain_id = int(w3.eth.chain_id)
+        # The in-process chain serves this process only: nothing to share its accounts with.
+        self.nonces = NonceBook(None if tester is not None else self.chain_id)
         self.log: list[Sent] = []
         self._log_lock = threading.Lock()
 
@@ -317,8 +372,14 @@ class Chain:
                     signed = sender.sign_transaction(tx)
                     tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
                 except (Web3RPCError, ContractLogicError, ValueError) as err:
-                    if attempt >= NONCE_RETRIES or not _nonce_taken(err):
+                    if not _nonce_taken(err):
                         raise
+                    if attempt >= NONCE_RETRIES:
+                        # Not a revert: say what happened (a node words it like a failed call).
+                        raise ChainError(f"{label}: other senders from account {sender.address} took its next "
+                                         f"nonce {attempt + 1} times in a row (processes on another machine, "
+                                         "or a node slower than they are); send it again once they are "
+                                         "done") from err
                     log.info("%s: nonce %d of %s was taken by another process sending from this account; "
                              "sending again with the next one", label, lease.nonce, sender.address)
                 else:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from harness.chain import placeholder_consortium
+import onchain.chain
 from onchain.aio import AsyncChain
 from onchain.chain import BlockingChainCall, Chain
+from onchain.errors import ChainError
 from onchain.jobs import Deadlines, JobState
 from onchain.ledger import TupleKind
 
@@ -104,3 +110,50 @@ def test_the_last_result_outrun_by_the_others_is_estimated_again(chain: Chain) -
                   if tx["from"] == last.address and chain.w3.eth.get_transaction_receipt(tx["hash"])["status"] == 0]
     assert len(out_of_gas) == 1  # The first attempt, mined and reverted.
     assert dep.jobs.job(job_id).state is JobState.FINALISED
+
+
+_SENDER = """
+import logging, secrets, sys, time
+from pathlib import Path
+from onchain.chain import Chain
+logging.basicConfig(level=logging.INFO)
+chain = Chain.connect(sys.argv[1])
+sender = chain.test_account(0)
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.005)
+for _ in range(int(sys.argv[3])):
+    chain.fund(sender, "0x" + secrets.token_hex(20), 1)
+"""
+
+
+def test_processes_sending_from_one_account_take_turns_instead_of_taking_nonces(
+        hardhat_node: str, tmp_path: Path) -> None:
+    """An organisation's daemon and its commands send from one account: no process loses its nonce."""
+    chain = Chain.connect(hardhat_node)
+    sender = chain.test_account(0)
+    before = chain.w3.eth.get_transaction_count(sender.address)
+    go, processes, each = tmp_path / "go", 5, 6
+    children = [subprocess.Popen([sys.executable, "-c", _SENDER, hardhat_node, str(go), str(each)],
+                                 stderr=subprocess.PIPE, text=True) for _ in range(processes)]
+    time.sleep(3.0)  # Every child connected and waits.
+    go.touch()
+    logs = [child.communicate(timeout=120)[1] for child in children]
+    assert [child.returncode for child in children] == [0] * processes, logs
+    assert not [line for log in logs for line in log.splitlines() if "was taken by another process" in line]
+    assert chain.w3.eth.get_transaction_count(sender.address) - before == processes * each
+
+
+def test_a_nonce_taken_again_and_again_is_reported_as_such_not_as_a_revert(
+        hardhat_node: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    chain = Chain.connect(hardhat_node)
+    sender = chain.test_account(0)
+    chain.fund(sender, "0x" + secrets.token_hex(20), 1)
+    counted = chain.w3.eth.get_transaction_count
+    # Every count is one behind, as if another sender's transaction was mined each time.
+    monkeypatch.setattr(chain.w3.eth, "get_transaction_count", lambda *args: counted(*args) - 1)
+    monkeypatch.setattr(onchain.chain, "NONCE_RETRIES", 2)
+    monkeypatch.setattr(onchain.chain, "NONCE_RETRY_PAUSE_S", (0.0, 0.0))
+    with pytest.raises(ChainError, match="took its next nonce 3 times in a row") as raised:
+        chain.fund(sender, "0x" + secrets.token_hex(20), 1)
+    assert "revert" not in str(raised.value)
