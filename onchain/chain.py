@@ -122,18 +122,18 @@ class NonceBook:
     and a chain that forgot transactions (a restarted node, a reverted
     snapshot) is believed once nothing is in flight.
 
-    With a ``chain_id`` (a node other processes use too) the account is also
+    With a ``chain`` name (a node other processes use too) the account is also
     locked across the processes of this machine and user (``AccountFileLock``):
     an organisation's peer daemon and its `mpcc` commands, or several of its
     commands at once, then take turns between counting and sending instead of
     taking each other's nonces.
     """
 
-    def __init__(self, chain_id: int | None = None) -> None:
+    def __init__(self, chain: str | None = None) -> None:
         self._locks: dict[str, threading.Lock] = {}
         self._in_flight: dict[str, set[int]] = {}
         self._guard = threading.Lock()
-        self._chain_id = chain_id
+        self._chain = chain
 
     @contextmanager
     def hold(self, address: str, pending: Callable[[], int]) -> Iterator[_NonceLease]:
@@ -141,13 +141,18 @@ class NonceBook:
         lock); in flight once ``lease.sent``."""
         with self._guard:
             lock = self._locks.setdefault(address, threading.Lock())
-        with lock, AccountFileLock.held(self._chain_id, address):
+        with lock, AccountFileLock.held(self._chain, address):
             counted = pending()
             flying = self._in_flight.setdefault(address, set())
             lease = _NonceLease(max(counted, max(flying) + 1) if flying else counted)
             yield lease
             if lease.sent:
                 flying.add(lease.nonce)
+
+    def forget(self, address: str) -> None:
+        """The node dropped the account's transactions in flight: the next nonce is the node's count again."""
+        with self._guard:
+            self._in_flight.get(address, set()).clear()
 
     def settled(self, address: str, nonce: int) -> None:
         """The transaction with ``nonce`` was mined (or given up): it is no longer in flight."""
@@ -165,13 +170,14 @@ class AccountFileLock:
 
     @staticmethod
     @contextmanager
-    def held(chain_id: int | None, address: str) -> Iterator[None]:
-        if chain_id is None or fcntl is None:
+    def held(chain: str | None, address: str) -> Iterator[None]:
+        """Holds the lock of ``address`` on ``chain`` (a name unique to one chain); nothing if ``chain`` is None."""
+        if chain is None or fcntl is None:
             yield
             return
         folder = Path(tempfile.gettempdir()) / f"mpcc-accounts-{os.getuid()}"
         folder.mkdir(mode=0o700, exist_ok=True)
-        path = folder / f"{chain_id}-{address.lower()}.lock"
+        path = folder / f"{chain}-{address.lower()}.lock"
         with open(path, "a+b") as handle:
             deadline = time.monotonic() + ACCOUNT_LOCK_WAIT_S
             while True:
@@ -227,9 +233,15 @@ class Chain:
         self.tester = tester
         self.chain_id = int(w3.eth.chain_id)
         # The in-process chain serves this process only: nothing to share its accounts with.
-        self.nonces = NonceBook(None if tester is not None else self.chain_id)
+        self.nonces = NonceBook(None if tester is not None else self._lock_name())
         self.log: list[Sent] = []
         self._log_lock = threading.Lock()
+
+    def _lock_name(self) -> str:
+        """The chain's name for account locks: its id and genesis block, so that two local nodes with
+        the same chain id (and the same well-known test accounts) do not share locks."""
+        genesis = bytes(self.w3.eth.get_block(0)["hash"]).hex()
+        return f"{self.chain_id}-{genesis[:16]}"
 
     @classmethod
     def connect(cls, url: str, expected_chain_id: int | None = None, patience_s: float = RPC_PATIENCE_S) -> Chain:
@@ -372,6 +384,14 @@ class Chain:
                     signed = sender.sign_transaction(tx)
                     tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
                 except (Web3RPCError, ContractLogicError, ValueError) as err:
+                    if _nonce_ahead(err) and attempt < NONCE_RETRIES:
+                        # The node forgot transactions this process still waits for (a reorganisation,
+                        # a reverted snapshot): count from the node's nonce, not past the lost ones.
+                        self.nonces.forget(sender.address)
+                        log.warning("%s: the chain node no longer has the account's transactions up to nonce "
+                                    "%d (a reorganisation?); counting from its own nonce again", label,
+                                    lease.nonce)
+                        continue
                     if not _nonce_taken(err):
                         raise
                     if attempt >= NONCE_RETRIES:
@@ -552,6 +572,15 @@ def _nonce_taken(err: Exception) -> bool:
     message = str(err).lower()
     return any(words in message for words in ("nonce too low", "replacement transaction underpriced",
                                               "nonce has already been used"))
+
+
+def _nonce_ahead(err: Exception) -> bool:
+    """Whether a node refused a transaction whose nonce is past the account's next one.
+
+    A node that mines at once (Hardhat's automining) cannot queue it; this process
+    counted past transactions the node has since forgotten.
+    """
+    return "nonce too high" in str(err).lower()
 
 
 def _already_known(err: Exception) -> bool:

@@ -115,11 +115,12 @@ class Intake:
         name = batch_id.hex()
         attempts = unserved = 0
         while True:
-            state = await self._state(batch_id)
-            if state is not None:
-                self.batches[name] = state
-                return
             try:
+                # In the retried part: a restarted peer's attestation, sent from here, may fail like any other.
+                state = await self._state(batch_id)
+                if state is not None:
+                    self.batches[name] = state
+                    return
                 await self._once(batch_id)
                 self.batches[name] = "stored"
                 count = (await self.peer.chain.run(self.peer.dep.ledger.batch, batch_id)).count

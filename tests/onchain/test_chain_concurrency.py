@@ -6,12 +6,15 @@ import asyncio
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.chain import placeholder_consortium
+from harness.nodes import rpc_call
 import onchain.chain
 from onchain.aio import AsyncChain
 from onchain.chain import BlockingChainCall, Chain
@@ -157,3 +160,34 @@ def test_a_nonce_taken_again_and_again_is_reported_as_such_not_as_a_revert(
     with pytest.raises(ChainError, match="took its next nonce 3 times in a row") as raised:
         chain.fund(sender, "0x" + secrets.token_hex(20), 1)
     assert "revert" not in str(raised.value)
+
+
+def test_a_chain_reverted_under_a_transaction_in_flight_is_counted_from_again(
+        hardhat_node: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reorganisation drops a transaction whose receipt this process still awaits: the next
+    transaction must take the node's nonce, not one past the lost one (which the node refuses)."""
+    chain = Chain.connect(hardhat_node)
+    sender = chain.test_account(0)
+    chain.fund(sender, "0x" + secrets.token_hex(20), 1)
+    release, real_wait = threading.Event(), chain.wait_for_receipt
+
+    def held_wait(*args: Any, **kwargs: Any) -> Any:
+        release.wait(30)
+        return real_wait(*args, **kwargs)
+
+    snapshot = rpc_call(hardhat_node, "evm_snapshot", [])
+    before = chain.w3.eth.get_transaction_count(sender.address)
+    monkeypatch.setattr(chain, "wait_for_receipt", held_wait)
+    lost = threading.Thread(target=chain.fund, args=(sender, "0x" + secrets.token_hex(20), 1))
+    lost.start()
+    deadline = time.monotonic() + 30
+    while chain.w3.eth.get_transaction_count(sender.address) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    rpc_call(hardhat_node, "evm_revert", [snapshot])  # Mined, then forgotten, while its receipt is awaited.
+    monkeypatch.setattr(chain, "wait_for_receipt", real_wait)
+    sent = chain.fund(sender, "0x" + secrets.token_hex(20), 1)
+    assert int(chain.w3.eth.get_transaction(sent.tx_hash)["nonce"]) == before  # type: ignore[arg-type]
+    release.set()
+    lost.join(60)
+    assert not lost.is_alive()
+    assert chain.w3.eth.get_transaction_count(sender.address) == before + 2  # The lost one signed again.
