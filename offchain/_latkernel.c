@@ -326,3 +326,53 @@ void r_intt(uint64_t *a, const uint64_t *w, const uint64_t *ninv, int64_t n) {
         r_csub(a + 4 * j, RP);
     }
 }
+
+/* Decryption's last step: each coefficient, given by its residues a[i n + j] modulo the L primes,
+ * as its centred representative x in (-Q/2, Q/2] reduced modulo r (4 limbs, canonical).
+ * With Q_i = Q / q_i and y_i = a_i Q_i^-1 mod q_i, S = sum_i y_i Q_i is below L Q and congruent
+ * to x modulo Q, so x = S - k Q for k = #{m < L : S > m Q + (Q - 1)/2} (Q is odd), and
+ *     x mod r = sum_i y_i (Q_i mod r) - k (Q mod r)   (mod r).
+ * S is summed exactly on L limbs only to count k, by borrow masks; the sum modulo r takes one
+ * Montgomery product per prime. k is then picked from kq_r by masks, so neither a branch nor
+ * an index depends on the coefficient. offchain/lattice/tables.py (CrtTables) lays out crt,
+ * qhat, half, qhat_r and kq_r. */
+void lat_to_field(uint64_t *out, const uint64_t *a, const uint64_t *c, const uint64_t *crt, const uint64_t *qhat,
+                  const uint64_t *half, const uint64_t *qhat_r, const uint64_t *kq_r, int64_t L, int64_t n) {
+    uint64_t s[L];
+    for (int64_t j = 0; j < n; j++) {
+        uint64_t acc[4] = {0, 0, 0, 0}, y[4] = {0, 0, 0, 0}, term[4], sel[4] = {0, 0, 0, 0}, k = 0;
+        memset(s, 0, sizeof(s));
+        for (int64_t i = 0; i < L; i++) {
+            uint64_t q = c[ROW * i + Q];
+            y[0] = mul_shoup(a[i * n + j], crt[2 * i], crt[2 * i + 1], q);
+            const uint64_t *m = qhat + i * L;
+            u128 carry = 0;
+            for (int64_t l = 0; l < L; l++) {
+                carry += (u128)y[0] * m[l] + s[l];
+                s[l] = (uint64_t)carry;
+                carry >>= 64;
+            }
+            r_mont(term, y, qhat_r + 4 * i); /* [0, 2r) */
+            r_add(acc, acc, term);           /* [0, 4r) */
+            r_csub(acc, RP2);                /* [0, 2r) */
+        }
+        for (int64_t m = 0; m < L; m++) {
+            const uint64_t *h = half + m * L;
+            uint64_t borrow = 0;
+            for (int64_t l = 0; l < L; l++) {
+                u128 d = (u128)h[l] - s[l] - borrow;
+                borrow = (uint64_t)(d >> 64) & 1;
+            }
+            k += borrow; /* h - S borrows exactly when S > h */
+        }
+        for (int64_t m = 0; m <= L; m++) {
+            uint64_t x = (uint64_t)m ^ k;
+            uint64_t equal = ((x | (0 - x)) >> 63) - 1; /* all ones when m == k */
+            for (int l = 0; l < 4; l++) sel[l] |= kq_r[4 * m + l] & equal;
+        }
+        r_sub2(acc, acc, sel); /* (0, 4r) */
+        r_csub(acc, RP2);
+        r_csub(acc, RP);
+        memcpy(out + 4 * j, acc, 4 * sizeof(uint64_t));
+    }
+}

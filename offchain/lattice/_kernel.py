@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from offchain.errors import ConfigError
-from offchain.lattice.tables import NttTables, SlotTables, shoup
+from offchain.lattice.tables import CrtTables, NttTables, SlotTables, shoup
 
 LIBRARY = Path(__file__).resolve().parents[1] / "liblatkernel.so"
 NAME = "kernel"
@@ -22,7 +22,7 @@ _VP, _I64 = ctypes.c_void_p, ctypes.c_int64
 _SIGNATURES: dict[str, int] = {
     # Number of pointer arguments; every function then takes (L, n) or n as int64.
     "lat_ntt": 4, "lat_intt": 4, "lat_add": 4, "lat_sub": 4, "lat_neg": 3, "lat_mul": 4,
-    "lat_mul_const": 5, "lat_from_i64": 3, "lat_from_field": 4, "lat_mod_switch": 4,
+    "lat_mul_const": 5, "lat_from_i64": 3, "lat_from_field": 4, "lat_mod_switch": 4, "lat_to_field": 8,
     "r_ntt": 2, "r_intt": 3,
 }
 
@@ -131,6 +131,15 @@ class KernelOps:
             raise ConfigError("a ring with one prime has no prime to drop")
         out = np.empty((rows - 1, n), dtype=np.uint64)
         self._lib.lat_mod_switch(_ptr(out), _ptr(a), _ptr(t.scalars), _ptr(t.switch), rows, n)
+        return out
+
+    def crt_to_field(self, a: np.ndarray, t: NttTables, c: CrtTables) -> np.ndarray:
+        rows, n = _rows(a, t)
+        if c.params != t.params:
+            raise ConfigError("the CRT tables belong to another ring")
+        out = np.empty((n, 4), dtype=np.uint64)
+        self._lib.lat_to_field(_ptr(out), _ptr(a), _ptr(t.scalars), _ptr(c.crt), _ptr(c.qhat), _ptr(c.half),
+                               _ptr(c.qhat_r), _ptr(c.kq_r), rows, n)
         return out
 
     def slot_ntt(self, limbs: np.ndarray, s: SlotTables) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 
 from offchain import _fieldref
 from offchain.lattice.params import PLAINTEXT_MODULUS
-from offchain.lattice.tables import NttTables, SlotTables
+from offchain.lattice.tables import CrtTables, NttTables, SlotTables
 
 NAME = "reference"
 name = NAME  # The attribute LatticeOps asks of a backend.
@@ -125,6 +125,20 @@ def mod_switch(a: np.ndarray, t: NttTables) -> np.ndarray:
     delta = v * tmod
     rows = [(_ints(a[i]) - delta) * pow(ql, -1, q) % q for i, q in enumerate(primes[:-1])]
     return _u64(np.stack(rows))
+
+
+def crt_to_field(a: np.ndarray, t: NttTables, c: CrtTables) -> np.ndarray:
+    """Each column's residues -> its representative x in (-Q/2, Q/2] by the CRT -> x mod r, as limbs.
+
+    x = sum_i [a_i (Q/q_i)^-1]_{q_i} (Q/q_i) mod Q, then centred, straight from the ring's primes.
+    """
+    primes, modulus = c.params.primes, c.params.modulus
+    total = np.zeros(a.shape[1], dtype=object)
+    for row, q in zip(a, primes, strict=True):
+        cofactor = modulus // q
+        total = total + _ints(row) * pow(cofactor, -1, q) % q * cofactor
+    centred = [x - modulus if x > modulus // 2 else x for x in (int(v) % modulus for v in total)]
+    return _fieldref.from_ints([x % PLAINTEXT_MODULUS for x in centred])
 
 
 def slot_ntt(limbs: np.ndarray, s: SlotTables) -> np.ndarray:

@@ -25,7 +25,7 @@ from offchain.errors import ConfigError
 from offchain.field import FieldVec
 from offchain.lattice import _kernel, _reference
 from offchain.lattice.params import RingParams
-from offchain.lattice.tables import NttTables, SlotTables, ntt_tables
+from offchain.lattice.tables import CrtTables, NttTables, SlotTables, crt_tables, ntt_tables
 
 
 class LatticeOps(Protocol):
@@ -43,6 +43,7 @@ class LatticeOps(Protocol):
     def from_i64(self, v: np.ndarray, t: NttTables) -> np.ndarray: ...
     def from_field(self, limbs: np.ndarray, t: NttTables) -> np.ndarray: ...
     def mod_switch(self, a: np.ndarray, t: NttTables) -> np.ndarray: ...
+    def crt_to_field(self, a: np.ndarray, t: NttTables, c: CrtTables) -> np.ndarray: ...
     def slot_ntt(self, limbs: np.ndarray, s: SlotTables) -> np.ndarray: ...
     def slot_intt(self, limbs: np.ndarray, s: SlotTables) -> np.ndarray: ...
 
@@ -141,6 +142,15 @@ class _RnsPoly:
             raise ConfigError("an RNS constant has one canonical residue per prime")
         return self._trusted(ops.mul_const(self._a, constant, self._tables), self._params)
 
+    def prefix(self, levels: int) -> Self:
+        """The same polynomial modulo the first ``levels`` primes only: a reduction mod Q', not a switch.
+
+        Rows are independent in both forms (each prime has its own transform),
+        so the first rows are the polynomial in the smaller ring, in the same form.
+        """
+        lower = self._params.prefix(levels)
+        return self._trusted(self._a[:levels].copy(), lower)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _RnsPoly) or type(other) is not type(self):
             return NotImplemented
@@ -191,8 +201,13 @@ class CoeffPoly(_RnsPoly):
         return [v - modulus if v > half else v for v in (int(x) % modulus for x in total)]
 
     def to_field(self) -> FieldVec:
-        """The centred coefficients modulo r: a decrypted plaintext's coefficients in Z_r."""
-        return FieldVec.from_ints(self.to_centred())
+        """The centred coefficients modulo r: a decrypted plaintext's coefficients in Z_r.
+
+        The same values as ``to_centred()`` reduced mod r, computed by the
+        backend without Python ints (the kernel in constant time: decryption
+        passes secret values through here).
+        """
+        return FieldVec(ops.crt_to_field(self._a, self._tables, crt_tables(self._params)))
 
     def ntt(self) -> EvalPoly:
         """The evaluation form: row i holds a(psi_i^(2 brv(k) + 1)) mod q_i at column k."""

@@ -183,3 +183,46 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=np.uint64)
     a.flags.writeable = False
     return a
+
+
+@dataclass(frozen=True, eq=False)
+class CrtTables:
+    """Constants of the centred CRT reconstruction modulo r that ends decryption, for one ring.
+
+    With Q = prod q_i and Q_i = Q / q_i: ``crt`` is (L, 2), Q_i^-1 mod q_i and
+    its Shoup companion; ``qhat`` is (L, L), Q_i as L little-endian limbs;
+    ``half`` is (L, L), m Q + (Q - 1)/2 for m = 0..L-1 as L limbs (the
+    thresholds that find the multiple of Q to subtract); ``qhat_r`` is (L, 4),
+    Q_i mod r times 2^256 mod r (Montgomery form); ``kq_r`` is (L + 1, 4),
+    k Q mod r for k = 0..L. L limbs hold every sum sum_i y_i Q_i with y_i < q_i,
+    because it is below L Q < 2^(62 L) L <= 2^(64 L).
+    """
+
+    params: RingParams
+    crt: np.ndarray
+    qhat: np.ndarray
+    half: np.ndarray
+    qhat_r: np.ndarray
+    kq_r: np.ndarray
+
+
+def limbs(value: int, count: int) -> list[int]:
+    """The non-negative ``value`` < 2^(64 count) as ``count`` little-endian 64-bit limbs."""
+    if not 0 <= value < 1 << (64 * count):
+        raise ConfigError(f"{value.bit_length()}-bit value does not fit {count} limbs")
+    return [(value >> (64 * k)) & (2**64 - 1) for k in range(count)]
+
+
+@cache
+def crt_tables(params: RingParams) -> CrtTables:
+    """The CRT tables of ``params``, computed on first use and kept for the process."""
+    modulus, levels, r = params.modulus, params.levels, PLAINTEXT_MODULUS
+    cofactors = [modulus // q for q in params.primes]
+    inverses = [pow(m, -1, q) for m, q in zip(cofactors, params.primes, strict=True)]
+    return CrtTables(
+        params,
+        _frozen(np.array([[w, shoup(w, q)] for w, q in zip(inverses, params.primes, strict=True)], dtype=np.uint64)),
+        _frozen(np.array([limbs(m, levels) for m in cofactors], dtype=np.uint64)),
+        _frozen(np.array([limbs(k * modulus + (modulus - 1) // 2, levels) for k in range(levels)], dtype=np.uint64)),
+        _frozen(_fieldref.from_ints([m % r * MONTGOMERY_R % r for m in cofactors])),
+        _frozen(_fieldref.from_ints([k * modulus % r for k in range(levels + 1)])))

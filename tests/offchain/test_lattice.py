@@ -26,7 +26,7 @@ from offchain.lattice import _kernel, _reference, ring, slots
 from offchain.lattice.params import PLAINTEXT_MODULUS, RingParams, is_prime, ntt_primes, production, small
 from offchain.lattice.ring import CoeffPoly, EvalPoly, LatticeOps
 from offchain.lattice.slots import Plaintext, decode, encode
-from offchain.lattice.tables import bit_reverse, ntt_tables, root_of_unity, slot_tables
+from offchain.lattice.tables import bit_reverse, crt_tables, limbs, ntt_tables, root_of_unity, slot_tables
 
 # The last ring drops its largest prime, so the dropped q_L exceeds the primes kept.
 RINGS = [small(16, 3), small(64, 3), small(16, 4, bits=20), small(8, 5, bits=14),
@@ -137,6 +137,8 @@ def test_kernel_matches_reference(params: RingParams, seed: int) -> None:
         assert np.array_equal(getattr(kernel, name)(a, b, t), getattr(_reference, name)(a, b, t)), name
     c = a[:, 5].copy()
     assert np.array_equal(kernel.mul_const(a, c, t), _reference.mul_const(a, c, t))
+    crt = crt_tables(params)
+    assert np.array_equal(kernel.crt_to_field(a, t, crt), _reference.crt_to_field(a, t, crt))
     v = rng.integers(-(2**63), 2**63 - 1, params.n, dtype=np.int64, endpoint=True)
     v[:4] = [-(2**63), 2**63 - 1, -1, 0]
     assert np.array_equal(kernel.from_i64(v, t), _reference.from_i64(v, t))
@@ -153,6 +155,8 @@ def test_kernel_matches_reference_at_production_size() -> None:
     params = production().prefix(2)
     t, a = ntt_tables(params), residues(params, np.random.default_rng(7))
     assert np.array_equal(kernel.ntt(a, t), _reference.ntt(a, t))
+    crt = crt_tables(params)
+    assert np.array_equal(kernel.crt_to_field(a, t, crt), _reference.crt_to_field(a, t, crt))
     limbs = _fieldref.from_ints(field_values(params.n, random.Random(7)))
     assert np.array_equal(kernel.slot_ntt(limbs, slot_tables(params.n)),
                           _reference.slot_ntt(limbs, slot_tables(params.n)))
@@ -192,6 +196,8 @@ def test_kernel_arguments_live_until_the_c_call_returns() -> None:
     v = np.arange(-4, 4, dtype=np.int64)
     assert np.array_equal(scribbled.from_i64(v, t), _reference.from_i64(v, t))
     assert np.array_equal(scribbled.mod_switch(a, t), _reference.mod_switch(a, t))
+    crt = crt_tables(params)
+    assert np.array_equal(scribbled.crt_to_field(a, t, crt), _reference.crt_to_field(a, t, crt))
 
 
 @needs_kernel
@@ -270,6 +276,25 @@ def test_field_elements_lift_to_centred_integers(backend: LatticeOps) -> None:
     assert poly.to_field() == FieldVec.from_ints(values)
 
 
+@pytest.mark.parametrize("params", RINGS, ids=ring_id)
+def test_to_field_reduces_the_centred_crt_mod_r(backend: LatticeOps, params: RingParams) -> None:
+    """Edges: +-(Q-1)/2 (the thresholds where the multiple of Q to subtract changes), 0, +-1, and r-multiples."""
+    rng, half = random.Random(params.n + params.levels), (params.modulus - 1) // 2
+    edges = [v for v in (half, -half, 0, 1, -1, half - 1, -half + 1, P, -P, P * (half // P)) if abs(v) <= half]
+    values = (edges + [rng.randint(-half, half) for _ in range(params.n)])[:params.n]
+    assert CoeffPoly.from_ints(values, params).to_field() == FieldVec.from_ints(values)
+
+
+def test_crt_tables_hold_the_sums_they_must() -> None:
+    params = small(8, 5, bits=14)
+    crt = crt_tables(params)
+    assert crt.kq_r.shape == (params.levels + 1, 4) and crt.half.shape == (params.levels, params.levels)
+    assert _fieldref.to_ints(crt.kq_r) == [k * params.modulus % P for k in range(params.levels + 1)]
+    assert limbs(2**64 + 3, 2) == [3, 1]
+    with pytest.raises(ConfigError):
+        limbs(2**128, 2)
+
+
 def _switched(c: int, q_last: int) -> int:
     """The modulus-switching rule on a whole integer: (c - t [t^-1 c]_q) / q."""
     v = c * pow(P, -1, q_last) % q_last
@@ -331,6 +356,16 @@ def test_polynomials_are_immutable_and_typed() -> None:
     with pytest.raises(ConfigError):
         a.scale_rns(np.array(params.primes, dtype=np.uint64))
     assert isinstance(a.ntt(), EvalPoly) and a.switch_to(1).params == params.prefix(1)
+
+
+@pytest.mark.parametrize("params", RINGS[:1] + RINGS[3:4], ids=ring_id)
+def test_prefix_reduces_modulo_the_first_primes_in_either_form(params: RingParams) -> None:
+    a = CoeffPoly(residues(params, np.random.default_rng(8)), params)
+    low = a.prefix(2)
+    assert low.params == params.prefix(2) and np.array_equal(low.residues, a.residues[:2])
+    assert a.ntt().prefix(2) == low.ntt() and a.prefix(params.levels) == a
+    with pytest.raises(ConfigError):
+        a.prefix(0)
 
 
 # Plaintext slots ----------------------------------------------------------------------------------
