@@ -1,9 +1,10 @@
-"""Builds the optional C kernels with gcc: ``libmpccfield.so`` and ``libmpccg1.so``.
+"""Builds the optional C kernels with gcc: ``libmpccfield.so``, ``libmpccg1.so`` and ``liblatkernel.so``.
 
 Run as ``python offchain/_build_kernel.py [--quiet] [--force]``. Idempotent:
 a library is rebuilt only when it is older than its source. Without a library,
 :mod:`offchain.field` (field kernel) and :mod:`offchain.curve` (BN254 G1
-kernel) fall back to their pure-Python references (slower, same results).
+kernel) and :mod:`offchain.lattice` (BGV ring arithmetic) fall back to their
+pure-Python references (slower, same results).
 The libraries are loaded with ctypes; no Python headers needed.
 """
 
@@ -22,7 +23,9 @@ SOURCE = HERE / "_fieldkernel.c"
 LIBRARY = HERE / "libmpccfield.so"
 G1_SOURCE = HERE / "_g1kernel.c"
 G1_LIBRARY = HERE / "libmpccg1.so"
-KERNELS = ((SOURCE, LIBRARY), (G1_SOURCE, G1_LIBRARY))
+LAT_SOURCE = HERE / "_latkernel.c"
+LAT_LIBRARY = HERE / "liblatkernel.so"
+KERNELS = ((SOURCE, LIBRARY), (G1_SOURCE, G1_LIBRARY), (LAT_SOURCE, LAT_LIBRARY))
 FLAG_SETS = (
     ["-O3", "-march=native", "-fPIC", "-shared"],
     ["-O3", "-fPIC", "-shared"],

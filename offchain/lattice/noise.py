@@ -1,0 +1,153 @@
+"""Worst-case noise of the LowGear pipeline and the margin it leaves: the check the design asks to ship.
+
+The noise of a ciphertext (c0, c1) is the integer polynomial x = scale * m + t e
+with c0 - s c1 = x (mod Q), followed exactly through every operation;
+decryption is right while ||x||_inf < Q/2 at the ciphertext's level. Every
+bound here is a worst case on the infinity norm, with no probabilistic tail,
+from two facts: ||x + y|| <= ||x|| + ||y||, and ||x y|| <= N ||x|| ||y|| in
+Z[X]/(X^N + 1). Bounds are exact Python integers; only the margins are logs.
+
+The pipeline (docs/dealerless-noise.md derives each step):
+
+1. :func:`fresh_bound`: an honest encryption, ||m|| <= (t-1)/2, v and s
+   ternary, e (the key's noise), e0, e1 binomial with parameter k.
+2. :func:`extracted_bound`: party i's ciphertext as a TopGear proof
+   guarantees it. The knowledge extractor only finds a plaintext and
+   randomness up to a slack factor 2^slack_bits times the honest bounds (the
+   design's figure is 2^77); the bound assumes the key pair itself was proven
+   exactly, with no slack (s ternary, e binomial), as the design requires.
+3. :func:`product_bound`: times party j's plaintext b_j, lifted to
+   coefficients of at most (t-1)/2; then plus a fresh encryption of zero
+   (:func:`zero_bound`, the re-randomisation).
+4. :func:`switch_bound`: modulus switching, prime by prime, down to the
+   return level.
+5. plus the flooding t (2^flood_bits - 1) and the mask's (t-1)/2.
+6. times n - 1: party i adds the returns of every other party.
+
+The margin is log2(Q_return / 2) - log2(total). :attr:`NoiseReport.flood_distance_bits`
+is log2 of the statistical distance bound that flooding achieves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from offchain.errors import ConfigError
+from offchain.lattice.bgv import FLOOD_BITS, return_levels
+from offchain.lattice.params import PLAINTEXT_MODULUS, RingParams
+from offchain.lattice.sampling import CBD_K
+
+T = PLAINTEXT_MODULUS
+TOPGEAR_SLACK_BITS = 77
+"""The design's slack of a TopGear proof: an extracted witness may be 2^77 times the honest bound.
+
+It depends on the proof's U, V, soundness and zero-knowledge parameters; a
+change to any of them must update it and rerun :func:`lowgear_noise`.
+"""
+HALF_T = (T - 1) // 2
+"""The largest coefficient of a plaintext lifted to (-t/2, t/2]."""
+
+
+def zero_bound(n: int, k: int = CBD_K) -> int:
+    """||t (e v + e0 - s e1)||: a fresh encryption of zero, with ||e v||, ||s e1|| <= N k and ||e0|| <= k."""
+    return T * (2 * n + 1) * k
+
+
+def fresh_bound(n: int, k: int = CBD_K) -> int:
+    """||m + t (e v + e0 - s e1)||: an honest fresh encryption of a plaintext lifted to (-t/2, t/2]."""
+    return HALF_T + zero_bound(n, k)
+
+
+def extracted_bound(n: int, slack_bits: int = TOPGEAR_SLACK_BITS, k: int = CBD_K) -> int:
+    """The fresh bound with the plaintext m and the randomness v, e0, e1 each up to 2^slack_bits times larger.
+
+    Every term of m + t (e v + e0 - s e1) is linear in one of m, v, e0, e1,
+    and the key's s and e carry no slack, so the whole bound scales by 2^slack_bits.
+    """
+    return fresh_bound(n, k) << slack_bits
+
+
+def product_bound(n: int, noise: int, multiplier: int = HALF_T) -> int:
+    """||x b|| <= N ||x|| ||b||: the noise x times a plaintext b with coefficients of at most ``multiplier``."""
+    return n * noise * multiplier
+
+
+def switch_bound(noise: int, dropped: tuple[int, ...], n: int) -> int:
+    """The noise after dropping ``dropped`` primes one by one (last prime of the ring first).
+
+    Dropping q turns x into (x - (d0 - s d1)) / q with d0, d1 multiples of t
+    of size at most t (q-1)/2 (:meth:`offchain.lattice.ring.CoeffPoly.mod_switch`),
+    so ||x'|| <= (||x|| + t ((q-1)/2) (1 + ||s||_1)) / q, and ||s||_1 <= N.
+    The relation c0 - s c1 = x (mod Q) holds for the exact integer x, so
+    the switch is right even if ||x|| exceeded Q/2 before it: only the
+    result has to stay below Q'/2.
+    """
+    for q in dropped:
+        noise = -(-(noise + T * ((q - 1) // 2) * (1 + n)) // q)
+    return noise
+
+
+def flood_bound(bits: int = FLOOD_BITS) -> int:
+    """||t u|| for u uniform in (-2^bits, 2^bits)."""
+    return T * ((1 << bits) - 1)
+
+
+@dataclass(frozen=True)
+class NoiseReport:
+    """Each stage's noise bound (exact integers) and the margins they leave, for one parameter set.
+
+    ``margin_bits`` is the one that decides correctness: the noise that the
+    decrypting party sees against half the return level's modulus.
+    ``product_margin_bits`` compares the noise before switching with half
+    the full modulus (the design's 113-bit figure), which is headroom, not a
+    requirement. ``flood_distance_bits`` is log2 of N ||e|| / (2^(flood_bits+1) - 1),
+    the statistical distance between a flooded return and pure flooding, e
+    the switched noise divided by t.
+    """
+
+    n: int
+    parties: int
+    levels: int
+    return_levels: int
+    fresh: int
+    extracted: int
+    product: int
+    switched: int
+    returned: int
+    total: int
+    margin_bits: float
+    product_margin_bits: float
+    flood_distance_bits: float
+
+
+def lowgear_noise(params: RingParams, parties: int = 3, slack_bits: int = TOPGEAR_SLACK_BITS,
+                  flood_bits: int = FLOOD_BITS, levels: int | None = None, k: int = CBD_K) -> NoiseReport:
+    """The worst-case noise of one LowGear triple batch at ``params`` (see the module docstring)."""
+    if parties < 2:
+        raise ConfigError("LowGear needs at least two parties")
+    target = return_levels(params) if levels is None else levels
+    if not 1 <= target <= params.levels:
+        raise ConfigError(f"cannot return at {target} of {params.levels} primes")
+    n = params.n
+    extracted = extracted_bound(n, slack_bits, k)
+    product = product_bound(n, extracted) + zero_bound(n, k)
+    dropped = params.primes[target:][::-1]
+    switched = switch_bound(product, dropped, n)
+    returned = switched + flood_bound(flood_bits) + HALF_T
+    total = (parties - 1) * returned
+    low = params.prefix(target).modulus
+    e_switched = (switched + HALF_T) // T + 1
+    return NoiseReport(
+        n=n, parties=parties, levels=params.levels, return_levels=target,
+        fresh=fresh_bound(n, k), extracted=extracted, product=product, switched=switched,
+        returned=returned, total=total,
+        margin_bits=math.log2(low) - 1 - math.log2(total),
+        product_margin_bits=math.log2(params.modulus) - 1 - math.log2(product),
+        flood_distance_bits=math.log2(n * e_switched) - math.log2((1 << (flood_bits + 1)) - 1))
+
+
+def margin_bits(params: RingParams, parties: int = 3, slack_bits: int = TOPGEAR_SLACK_BITS,
+                flood_bits: int = FLOOD_BITS) -> float:
+    """log2(Q_return / 2) - log2(worst-case noise): positive means every decryption is right."""
+    return lowgear_noise(params, parties, slack_bits, flood_bits).margin_bits
