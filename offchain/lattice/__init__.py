@@ -8,8 +8,10 @@ polynomials, NTT, CRT, modulus switching), :mod:`~offchain.lattice.slots`
 (uniform, ternary, binomial and flooding distributions from a byte source),
 :mod:`~offchain.lattice.bgv` (keys, encryption, decryption, the homomorphic
 operations and a LowGear return) and :mod:`~offchain.lattice.noise` (the
-worst-case noise bound of that pipeline and its margin). Proofs and the
-protocol are not here yet.
+worst-case noise bound of that pipeline and its margin), with
+:mod:`~offchain.lattice.wire` (the byte formats of public keys and
+ciphertexts). The protocol is :mod:`offchain.dealerless`; proofs are not
+here yet.
 """
 
 from offchain.lattice.bgv import Ciphertext, PublicKey, SecretKey, encrypt, keygen, return_product

@@ -1,0 +1,196 @@
+"""LowGear triple and square generation among n organisations (Keller-Pastro-Rotaru 2018, Overdrive).
+
+Every party holds its own BGV key pair (plaintext modulus r, so a
+ciphertext's N slots are N field elements) and its MAC key share alpha_i.
+
+Setup, once per session (:func:`setup`): each party broadcasts its public
+key and Enc_i(alpha_i) in every slot (a constant polynomial).
+
+A triple batch (:func:`triple_batch`), in three rounds:
+
+1. party i samples a_i, b_i (N slots per ciphertext) and broadcasts Enc_i(a_i)
+   (:func:`offchain.dealerless.announce.announce`);
+2. every j != i returns to i Enc_i(a_i) * b_j, Enc_i(alpha_i) * a_j and
+   Enc_i(alpha_i) * b_j, each masked (:mod:`offchain.dealerless.returns`);
+   i decrypts the sums, so c_i = a_i b_i + sum_j (a_i b_j - r_ji) + sum_j r_ij
+   and sum_i c_i = a b; the MAC shares of a and b come the same way:
+   m_i = alpha_i x_i + (what i decrypts) + (the masks i kept), sum_i m_i = alpha x;
+3. the same return of Enc_i(alpha_i) * c_j gives the MAC shares of c.
+
+The N slots of each ciphertext make N/2 triples and, in the other half
+of the batch's slots, as many check triples, produced the same way, that
+:func:`offchain.engine.sacrifice.accept_batch` sacrifices:
+the result is a :class:`PartyBatch` that every party passes to it
+unchanged. Its batch id is a hash of the broadcast transcript after step 1,
+so every party derives the same id, and a different one for every batch.
+Square pairs (:func:`square_batch`) are the same with b = a: one product
+return fewer, (a, a^2) with (f, f^2) as checks.
+
+Not yet secure against a malicious party: the zero-knowledge proofs
+(TopGear for the announced ciphertexts, an exact proof for each key, a
+constant-plaintext proof for Enc_i(alpha_i)) are not written yet, so a
+party that broadcasts an ill-formed key or ciphertext is not stopped before
+decryption. The honest parties multiply their secret shares into it, and
+flooding is sized for well-formed noise only, so the cheater's decryption
+may reveal information about the honest parties' shares b_j, a_j, c_j
+(hence about the triples). The sacrifice still catches every wrong triple
+(a wrong product, a multiplier other than the share claimed, a wrong MAC),
+but it cannot catch that leak. :mod:`offchain.dealerless.announce` says
+where the proofs attach.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from offchain.dealerless.announce import SessionKeys, announce, exchange_keys
+from offchain.dealerless.returns import CrossProduct, cross_terms
+from offchain.engine.session import Session
+from offchain.errors import ConfigError
+from offchain.field import FieldVec
+from offchain.lattice.bgv import PreparedCiphertext
+from offchain.lattice.noise import lowgear_noise
+from offchain.lattice.params import RingParams
+from offchain.lattice.slots import Plaintext, encode
+from offchain.preprocessing.tuples import PartyBatch, TupleKey, TupleKind
+from offchain.shares import SharedVec
+
+STATISTICAL_SECURITY = 40
+"""Flooding must hide a return's noise within statistical distance 2^-40 (the design's figure)."""
+_RING_TAG = b"mpcc-lowgear-ring-v1"
+_BATCH_TAG = b"mpcc-lowgear-batch-v1"
+
+
+@dataclass(frozen=True, eq=False)
+class LowGear:
+    """A party's LowGear state for one session: its keys and every peer's Enc_j(alpha_j), ready to multiply."""
+
+    keys: SessionKeys
+    mac_key: Mapping[int, PreparedCiphertext]
+
+    @property
+    def params(self) -> RingParams:
+        return self.keys.params
+
+    @property
+    def slots(self) -> int:
+        """N, the slots of a ciphertext: a batch makes N/2 checked tuples."""
+        return self.keys.params.n
+
+
+def check_parameters(params: RingParams, parties: int) -> None:
+    """Refuses a ring whose worst-case noise could make a decryption wrong or whose flooding hides too little.
+
+    The design asks to recompute the bound of docs/dealerless-noise.md for the
+    parameters in use: here, for this ring and this number of parties.
+    """
+    report = lowgear_noise(params, parties=parties)
+    if report.margin_bits <= 0:
+        raise ConfigError(f"the ring leaves {report.margin_bits:.1f} bits of noise margin for {parties} parties")
+    if report.flood_distance_bits > -STATISTICAL_SECURITY:
+        raise ConfigError(f"flooding hides returns only within 2^{report.flood_distance_bits:.1f}")
+
+
+async def setup(ctx: Session, params: RingParams) -> LowGear:
+    """LowGear's once-per-session setup: keys, then every party's Enc_i(alpha_i) in every slot.
+
+    The ring is bound into the transcript, so parties that chose different
+    rings are caught at the first MAC check even if every message parsed.
+    """
+    check_parameters(params, ctx.n_parties)
+    ctx.bind(_RING_TAG + params.n.to_bytes(8, "big") + b"".join(q.to_bytes(8, "big") for q in params.primes))
+    keys = await exchange_keys(ctx, params)
+    # alpha_i in every slot is the constant polynomial alpha_i: no transform needed to encode it.
+    constant = Plaintext(FieldVec.from_ints([ctx.key.alpha] + [0] * (params.n - 1)))
+    announced = await announce(ctx, keys, [constant])
+    return LowGear(keys, {j: cts[0].prepared() for j, cts in announced.items()})
+
+
+async def triple_batch(ctx: Session, lowgear: LowGear, ciphertexts: int = 1) -> PartyBatch:
+    """k N / 2 triples with as many check triples from k = ``ciphertexts`` per party (steps in the module docstring).
+
+    Every party must ask for the same k. A TopGear proof covers several
+    ciphertexts at once, so a batch is meant to hold one proof's worth.
+    """
+    size = _slots(lowgear, ciphertexts)
+    a, b = FieldVec.random(size, ctx.randbytes), FieldVec.random(size, ctx.randbytes)
+    announced = await _announce(ctx, lowgear, a)
+    batch_id = _batch_id(ctx, TupleKind.TRIPLE)
+    cross = await cross_terms(ctx, lowgear.keys, [
+        *_products(lowgear, announced, b), *_macs(lowgear, a), *_macs(lowgear, b)])
+    ab, mac_a, mac_b = _join(cross, 3)
+    c = ab.mul_add(a, b)
+    (mac_c,) = _join(await cross_terms(ctx, lowgear.keys, _macs(lowgear, c)), 1)
+    shared = [_authenticated(ctx, x, mac) for x, mac in ((a, mac_a), (b, mac_b), (c, mac_c))]
+    return _halves(ctx, batch_id, TupleKind.TRIPLE, shared)
+
+
+async def square_batch(ctx: Session, lowgear: LowGear, ciphertexts: int = 1) -> PartyBatch:
+    """k N / 2 square pairs (a, a^2) with as many check pairs: the triple steps with b = a, one return fewer."""
+    size = _slots(lowgear, ciphertexts)
+    a = FieldVec.random(size, ctx.randbytes)
+    announced = await _announce(ctx, lowgear, a)
+    batch_id = _batch_id(ctx, TupleKind.SQUARE)
+    cross = await cross_terms(ctx, lowgear.keys, [*_products(lowgear, announced, a), *_macs(lowgear, a)])
+    aa, mac_a = _join(cross, 2)
+    square = aa.mul_add(a, a)
+    (mac_square,) = _join(await cross_terms(ctx, lowgear.keys, _macs(lowgear, square)), 1)
+    shared = [_authenticated(ctx, a, mac_a), _authenticated(ctx, square, mac_square)]
+    return _halves(ctx, batch_id, TupleKind.SQUARE, shared)
+
+
+def _slots(lowgear: LowGear, ciphertexts: int) -> int:
+    if ciphertexts < 1:
+        raise ConfigError(f"a batch needs at least one ciphertext per party, not {ciphertexts}")
+    return ciphertexts * lowgear.slots
+
+
+def _chunks(x: FieldVec, n: int) -> list[FieldVec]:
+    """``x`` cut into the N slots of each ciphertext."""
+    return [x[start:start + n] for start in range(0, len(x), n)]
+
+
+async def _announce(ctx: Session, lowgear: LowGear, share: FieldVec) -> list[dict[int, PreparedCiphertext]]:
+    """Step 1: broadcast Enc_i of each N slots of ``share``; per ciphertext, every peer's, prepared to multiply."""
+    if ctx.party != lowgear.keys.party:
+        raise ConfigError("this LowGear state belongs to another party")
+    chunks = _chunks(share, lowgear.slots)
+    announced = await announce(ctx, lowgear.keys, [encode(chunk) for chunk in chunks])
+    return [{j: cts[k].prepared() for j, cts in announced.items()} for k in range(len(chunks))]
+
+
+def _products(lowgear: LowGear, announced: Sequence[Mapping[int, PreparedCiphertext]],
+              multiplier: FieldVec) -> list[CrossProduct]:
+    """Step 2's products: each announced ciphertext of every peer times this party's slots of ``multiplier``."""
+    chunks = _chunks(multiplier, lowgear.slots)
+    return [CrossProduct(operands, chunk) for operands, chunk in zip(announced, chunks, strict=True)]
+
+
+def _macs(lowgear: LowGear, x: FieldVec) -> list[CrossProduct]:
+    """Every peer's Enc_j(alpha_j) times this party's share of ``x``, ciphertext by ciphertext."""
+    return [CrossProduct(lowgear.mac_key, chunk) for chunk in _chunks(x, lowgear.slots)]
+
+
+def _join(cross: Sequence[FieldVec], parts: int) -> list[FieldVec]:
+    """The cross terms of ``parts`` vectors, each spread over the same number of ciphertexts, joined back."""
+    per = len(cross) // parts
+    return [FieldVec.concat(list(cross[k * per:(k + 1) * per])) for k in range(parts)]
+
+
+def _authenticated(ctx: Session, share: FieldVec, cross_mac: FieldVec) -> SharedVec:
+    """(x_i, alpha_i x_i + cross terms): party i's authenticated share of x."""
+    return SharedVec(share, cross_mac + share * ctx.key.alpha)
+
+
+def _batch_id(ctx: Session, kind: TupleKind) -> bytes:
+    """A hash of the transcript after this batch's announcements: the same at every honest party, new per batch."""
+    return hashlib.sha256(_BATCH_TAG + kind.value.encode() + ctx.transcript_digest()).digest()
+
+
+def _halves(ctx: Session, batch_id: bytes, kind: TupleKind, shared: Sequence[SharedVec]) -> PartyBatch:
+    """The first half of the slots as the tuples, the second half as the checks the sacrifice consumes."""
+    half = len(shared[0]) // 2
+    return PartyBatch(batch_id, TupleKey(kind), ctx.party, ctx.n_parties,
+                      tuple(x[:half] for x in shared), tuple(x[half:2 * half] for x in shared))

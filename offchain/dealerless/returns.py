@@ -1,0 +1,103 @@
+"""LowGear's pairwise products: each party's additive share of sum_{i != j} x_i y_j, from ciphertexts of the x_i.
+
+Party i's operand x_i is known to the others only as Enc_i(x_i), under i's
+own key (an announced share, or its MAC key share from the setup); party j's
+multiplier y_j is a plaintext only j knows. For each product, party j returns
+to every i
+
+    Enc_i(x_i) * y_j, re-randomised, switched down, flooded, minus a mask r_ji
+
+(:func:`offchain.lattice.bgv.return_product`) and keeps r_ji. Party i adds
+the n - 1 returns it gets and decrypts once: sum_j (x_i y_j - r_ji). Its
+share of the cross terms is that plus the masks it kept, sum_j r_ij; over
+all parties the masks cancel and sum_{i != j} x_i y_j remains. Party i
+learns only masked values; the flooding hides y_j in the decryption noise.
+
+All products of one step travel in one message per ordered pair of parties,
+so a step is one round whatever the number of products.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from offchain.dealerless.announce import SessionKeys
+from offchain.dealerless.messages import MessageKind, ciphertext_message, read_ciphertexts
+from offchain.engine.comm import decode
+from offchain.engine.session import Session
+from offchain.errors import ConfigError
+from offchain.field import FieldVec
+from offchain.lattice import slots
+from offchain.lattice.bgv import Ciphertext, PreparedCiphertext, PublicKey, SecretKey, return_levels, return_product
+from offchain.lattice.params import RingParams
+from offchain.lattice.sampling import RandBytes
+from offchain.lattice.slots import Plaintext, encode
+
+
+@dataclass(frozen=True, eq=False)
+class CrossProduct:
+    """One product to share: every peer's operand as a prepared ciphertext under its key, and this party's multiplier.
+
+    ``multiplier`` holds this party's N slots y_j; ``operands[i]`` is Enc_i(x_i).
+    """
+
+    operands: Mapping[int, PreparedCiphertext]
+    multiplier: FieldVec
+
+
+def return_scale(params: RingParams) -> int:
+    """The plaintext scale every return carries: the inverses of the primes the switch drops."""
+    levels = return_levels(params)
+    return 1 if levels == params.levels else params.switch_factor(levels)
+
+
+async def cross_terms(ctx: Session, keys: SessionKeys, products: Sequence[CrossProduct]) -> list[FieldVec]:
+    """This party's share of sum_{i != j} x_i y_j for each product, slot by slot (one round).
+
+    The multiplication and authentication steps of LowGear (Keller-Pastro-
+    Rotaru 2018, Overdrive, triple generation): see the module docstring. The
+    caller adds its own diagonal term x_me y_me, which needs no message.
+    """
+    if ctx.party != keys.party:
+        raise ConfigError("these keys belong to another party")
+    params = keys.params
+    if any(len(p.multiplier) != params.n or set(p.operands) != set(keys.peers) for p in products):
+        raise ConfigError(f"each product needs {params.n} slots and an operand from every peer")
+    multipliers = [encode(p.multiplier) for p in products]
+    # Masks are drawn and summed as plaintext coefficients: uniform coefficients are uniform slots
+    # (the encoding is a bijection), and one decoding of decrypted + kept per product replaces n - 1 encodings.
+    kept = [FieldVec.zeros(params.n) for _ in products]
+    for i in keys.peers:
+        # Each peer's returns are sent as soon as they are made: the next peer's do not depend on them.
+        returns, masks = await asyncio.to_thread(_returns_for, keys.public[i], [p.operands[i] for p in products],
+                                                 multipliers, ctx.randbytes)
+        kept = [k + m for k, m in zip(kept, masks, strict=True)]
+        await ctx.transport.send(i, ciphertext_message(MessageKind.RETURNS, returns))
+    levels, scale, count = return_levels(params), return_scale(params), len(products)
+
+    def read(data: bytes) -> list[Ciphertext]:
+        return read_ciphertexts(data, MessageKind.RETURNS, params, count, levels, scale)
+
+    totals: list[Ciphertext] = []
+    for j in keys.peers:
+        received = decode(j, read, await ctx.transport.recv(j))
+        totals = received if not totals else [t + r for t, r in zip(totals, received, strict=True)]
+    return await asyncio.to_thread(_decrypt_all, keys.secret, totals, kept)
+
+
+def _returns_for(pk: PublicKey, operands: Sequence[PreparedCiphertext], multipliers: Sequence[Plaintext],
+                 randbytes: RandBytes) -> tuple[list[Ciphertext], list[FieldVec]]:
+    """The returns to one peer (whose key is ``pk``) and the masks kept (as coefficients), one per product."""
+    returns, masks = [], []
+    for operand, multiplier in zip(operands, multipliers, strict=True):
+        mask = FieldVec.random(pk.params.n, randbytes)
+        returns.append(return_product(operand, multiplier, Plaintext(mask), pk, randbytes))
+        masks.append(mask)
+    return returns, masks
+
+
+def _decrypt_all(secret: SecretKey, totals: Sequence[Ciphertext], kept: Sequence[FieldVec]) -> list[FieldVec]:
+    """The slots of each decrypted sum plus the masks kept for it: this party's shares of the cross terms."""
+    return [slots.decode(secret.decrypt(total).coeffs + mask) for total, mask in zip(totals, kept, strict=True)]
