@@ -7,9 +7,12 @@ polynomials, NTT, CRT, modulus switching), :mod:`~offchain.lattice.slots`
 (plaintexts modulo r and their N slots), :mod:`~offchain.lattice.sampling`
 (uniform, ternary, binomial and flooding distributions from a byte source),
 :mod:`~offchain.lattice.bgv` (keys, encryption, decryption, the homomorphic
-operations and a LowGear return) and :mod:`~offchain.lattice.noise` (the
-worst-case noise bound of that pipeline and its margin). Proofs and the
-protocol are not here yet.
+operations and a LowGear return), :mod:`~offchain.lattice.wide` (integer
+polynomials with wide coefficients), :mod:`~offchain.lattice.zkparams` (the
+shape, soundness, hiding and slack of a TopGear proof),
+:mod:`~offchain.lattice.noise` (the worst-case noise bound of the pipeline
+with that slack, and its margin) and :mod:`~offchain.lattice.zk` (the TopGear
+proof of plaintext knowledge). The protocol is not here yet.
 """
 
 from offchain.lattice.bgv import Ciphertext, PublicKey, SecretKey, encrypt, keygen, return_product
