@@ -15,6 +15,7 @@ arguments stable because callers match on them.
         +-- SacrificeFailed             a preprocessing batch failed its check
         +-- BroadcastMismatch           parties saw different broadcasts
         +-- CommitmentMismatch          an opening did not match its commitment
+        +-- ProofFailed                 a zero-knowledge proof did not verify
         +-- MalformedMessage            a peer sent bytes that do not parse
         +-- RangeCheckFailed            shared values proven outside their ranges
         +-- InputOutOfRange             a party's input proven outside its declared range
@@ -114,6 +115,16 @@ class CommitmentMismatch(ProtocolAbort):
     def __init__(self, party: int, what: str) -> None:
         self.party = party
         super().__init__(f"party {party} opened a {what} that does not match its commitment")
+
+
+class ProofFailed(ProtocolAbort):
+    """A zero-knowledge proof did not verify; ``check`` names the check that failed (offchain.lattice.zk)."""
+
+    def __init__(self, check: str, detail: str = "") -> None:
+        self.check = check
+        self.detail = detail
+        text = f"proof failed its {check} check"
+        super().__init__(f"{text}: {detail}" if detail else text)
 
 
 class RangeCheckFailed(ProtocolAbort):

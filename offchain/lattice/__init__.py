@@ -7,11 +7,14 @@ polynomials, NTT, CRT, modulus switching), :mod:`~offchain.lattice.slots`
 (plaintexts modulo r and their N slots), :mod:`~offchain.lattice.sampling`
 (uniform, ternary, binomial and flooding distributions from a byte source),
 :mod:`~offchain.lattice.bgv` (keys, encryption, decryption, the homomorphic
-operations and a LowGear return) and :mod:`~offchain.lattice.noise` (the
-worst-case noise bound of that pipeline and its margin), with
-:mod:`~offchain.lattice.wire` (the byte formats of public keys and
-ciphertexts). The protocol is :mod:`offchain.dealerless`; proofs are not
-here yet.
+operations and a LowGear return), :mod:`~offchain.lattice.wide` (integer
+polynomials with wide coefficients), :mod:`~offchain.lattice.zkparams` (the
+shape, soundness, hiding and slack of a TopGear proof),
+:mod:`~offchain.lattice.noise` (the worst-case noise bound of the pipeline
+with that slack, and its margin), :mod:`~offchain.lattice.zk` (the TopGear
+proof of plaintext knowledge) and :mod:`~offchain.lattice.wire` (the byte
+formats of public keys and ciphertexts). The protocol is
+:mod:`offchain.dealerless`; it does not use the proofs yet.
 """
 
 from offchain.lattice.bgv import Ciphertext, PublicKey, SecretKey, encrypt, keygen, return_product

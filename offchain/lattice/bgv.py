@@ -255,12 +255,22 @@ def encrypt_zero(pk: PublicKey, randbytes: RandBytes = secrets.token_bytes, leve
     return _encrypt(key, CoeffPoly.zeros(key.params), randbytes)
 
 
+def encrypt_with(pk: PublicKey, m: CoeffPoly, v: CoeffPoly, e0: CoeffPoly, e1: CoeffPoly) -> Ciphertext:
+    """c = (b v + t e0 + m, a v + t e1) with the randomness given, at the level of ``pk``.
+
+    Nothing here checks that m, v, e0, e1 are small: a proof of plaintext
+    knowledge (:mod:`offchain.lattice.zk`) encrypts its wide masks and
+    responses with it, and :func:`encrypt` its sampled randomness.
+    """
+    vv = v.ntt()
+    return Ciphertext((pk.b * vv).intt() + e0.scale(T) + m, (pk.a * vv).intt() + e1.scale(T))
+
+
 def _encrypt(pk: PublicKey, m: CoeffPoly, randbytes: RandBytes) -> Ciphertext:
     params = pk.params
-    v = CoeffPoly.from_small(sampling.ternary(params.n, randbytes), params).ntt()
-    e0 = CoeffPoly.from_small(sampling.cbd(params.n, randbytes), params).scale(T)
-    e1 = CoeffPoly.from_small(sampling.cbd(params.n, randbytes), params).scale(T)
-    return Ciphertext((pk.b * v).intt() + e0 + m, (pk.a * v).intt() + e1)
+    v, e0, e1 = (CoeffPoly.from_small(draw(params.n, randbytes), params)
+                 for draw in (sampling.ternary, sampling.cbd, sampling.cbd))
+    return encrypt_with(pk, m, v, e0, e1)
 
 
 def return_product(ct: Ciphertext | PreparedCiphertext, multiplier: Plaintext, mask: Plaintext, pk: PublicKey,

@@ -11,14 +11,16 @@ The pipeline (docs/dealerless-noise.md derives each step):
 
 1. :func:`fresh_bound`: an honest encryption, ||m|| <= (t-1)/2, v and s
    ternary, e (the key's noise), e0, e1 binomial with parameter k.
-2. :func:`extracted_bound`: party i's ciphertext as a TopGear proof
-   guarantees it. The knowledge extractor only finds a plaintext and
-   randomness up to a slack factor 2^slack_bits times the honest bounds (the
-   design's figure is 2^77); the bound assumes the key pair itself was proven
+2. :func:`extracted_bound`: 2 C, party i's ciphertext doubled, as a TopGear
+   proof guarantees it. The knowledge extractor only finds a plaintext and
+   randomness for 2 C, not C (:mod:`offchain.lattice.zkparams`), each part up
+   to 2N times the verifier's bound; :func:`proof_slack_bits` turns that into
+   a slack factor 2^slack_bits on the fresh bound (77 bits in production, the
+   design's figure). The bound assumes the key pair itself was proven
    exactly, with no slack (s ternary, e binomial), as the design requires.
-3. :func:`product_bound`: times party j's plaintext b_j, lifted to
-   coefficients of at most (t-1)/2; then plus a fresh encryption of zero
-   (:func:`zero_bound`, the re-randomisation).
+3. :func:`product_bound`: times party j's plaintext, b_j 2^-1 mod t so that
+   2 C gives Enc(a_i b_j), lifted to coefficients of at most (t-1)/2; then
+   plus a fresh encryption of zero (:func:`zero_bound`, the re-randomisation).
 4. :func:`switch_bound`: modulus switching, prime by prime, down to the
    return level.
 5. plus the flooding t (2^flood_bits - 1) and the mask's (t-1)/2.
@@ -35,28 +37,50 @@ from dataclasses import dataclass
 
 from offchain.errors import ConfigError
 from offchain.lattice.bgv import FLOOD_BITS, return_levels
-from offchain.lattice.params import PLAINTEXT_MODULUS, RingParams
+from offchain.lattice.params import PLAINTEXT_MODULUS, PRODUCTION_N, RingParams
 from offchain.lattice.sampling import CBD_K
+from offchain.lattice.zkparams import ProofParams
 
 T = PLAINTEXT_MODULUS
-TOPGEAR_SLACK_BITS = 77
-"""The design's slack of a TopGear proof: an extracted witness may be 2^77 times the honest bound.
-
-It depends on the proof's U, V, soundness and zero-knowledge parameters; a
-change to any of them must update it and rerun :func:`lowgear_noise`.
-"""
 HALF_T = (T - 1) // 2
 """The largest coefficient of a plaintext lifted to (-t/2, t/2]."""
 
 
+def witness_bound(n: int, plain: int, ternary: int, noise: int, k: int = CBD_K) -> int:
+    """||m + t (e v + e0 - s e1)|| for ||m|| <= plain, ||v|| <= ternary, ||e0||, ||e1|| <= noise.
+
+    The key's s is ternary (||s||_1 <= N) and its e at most k, so
+    ||e v|| <= N k ternary and ||s e1|| <= N noise.
+    """
+    return plain + T * (n * k * ternary + noise + n * noise)
+
+
 def zero_bound(n: int, k: int = CBD_K) -> int:
     """||t (e v + e0 - s e1)||: a fresh encryption of zero, with ||e v||, ||s e1|| <= N k and ||e0|| <= k."""
-    return T * (2 * n + 1) * k
+    return witness_bound(n, 0, 1, k, k)
 
 
 def fresh_bound(n: int, k: int = CBD_K) -> int:
     """||m + t (e v + e0 - s e1)||: an honest fresh encryption of a plaintext lifted to (-t/2, t/2]."""
-    return HALF_T + zero_bound(n, k)
+    return witness_bound(n, HALF_T, 1, k, k)
+
+
+def proof_slack_bits(proof: ProofParams, k: int = CBD_K) -> int:
+    """S with noise(2 C) <= 2^S fresh_bound for every C a TopGear proof with ``proof`` accepts.
+
+    The extracted witness of 2 C has parts bounded by ``proof.extracted``;
+    S is the least integer with 2^S fresh_bound >= its noise bound, in exact integers.
+    """
+    ratio = -(-witness_bound(proof.n, *proof.extracted, k=k) // fresh_bound(proof.n, k))
+    return (ratio - 1).bit_length()
+
+
+TOPGEAR_SLACK_BITS = proof_slack_bits(ProofParams.for_ring(PRODUCTION_N))
+"""The slack of the production proof (N = 2^15, U = 6, V = 3, 40-bit hiding): 77 bits (2^76.8 exactly).
+
+Derived from :class:`offchain.lattice.zkparams.ProofParams`, so a change of
+U, V, the soundness or the hiding moves it and :func:`lowgear_noise` with it.
+"""
 
 
 def extracted_bound(n: int, slack_bits: int = TOPGEAR_SLACK_BITS, k: int = CBD_K) -> int:

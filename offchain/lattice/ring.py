@@ -251,6 +251,27 @@ class CoeffPoly(_RnsPoly):
             poly = poly.mod_switch()
         return poly
 
+    def times_monomial(self, power: int) -> CoeffPoly:
+        """The polynomial times X^power, 0 <= power < 2N: a negacyclic rotation of the coefficients.
+
+        X^N = -1, so coefficient j moves to j + power and changes sign each
+        time it wraps past N; X^(N + i) = -X^i. No arithmetic beyond negation
+        modulo each prime, which is why a TopGear challenge is a monomial.
+        """
+        n = self._params.n
+        if not 0 <= power < 2 * n:
+            raise ConfigError(f"X^{power} is not a power below 2N = {2 * n}")
+        shift = power % n
+        out = np.empty_like(self._a)
+        out[:, shift:] = self._a[:, :n - shift]
+        out[:, :shift] = self._a[:, n - shift:]
+        wrapped = out[:, :shift] if power < n else out[:, shift:]
+        moduli = np.array(self._params.primes, dtype=np.uint64).reshape(-1, 1)
+        negated = moduli - wrapped
+        negated[negated == moduli] = 0  # -0 is 0, not q: residues stay canonical.
+        wrapped[...] = negated
+        return CoeffPoly._trusted(out, self._params)
+
 
 class EvalPoly(_RnsPoly):
     """A polynomial of R_Q in evaluation form: products are pointwise."""
