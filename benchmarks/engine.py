@@ -305,32 +305,41 @@ def last_json(text: str) -> dict[str, Any]:
     return json.loads(lines[-1])  # type: ignore[no-any-return]
 
 
-def prepare_tls(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Identities, a dealer, the job's batches sealed per party; config.json for the children."""
-    from _workloads import workloads
+def write_parties(workdir: Path, keys: list[Any], passphrase: bytes) -> list[Any]:
+    """Per party i: an identity in workdir/p{i}/identity, its MAC key share, an empty deliveries/.
 
+    ``keys`` are the parties' MAC key shares (one per party, in order); the
+    identities (offchain.identity.Identity) are returned in the same order.
+    """
     from offchain import identity
-    from offchain.preprocessing.dealer import Dealer
-    from offchain.preprocessing.delivery import seal_batch
-    from offchain.preprocessing.tuples import Needs, TupleKind
 
-    cfg_workload = {"size": args.size, "reps": args.reps, "cmp_size": args.cmp_size,
-                    "fx_size": args.fx_size, "fx_reps": args.fx_reps}
     orgs = [identity.create(workdir / f"p{i}" / "identity", f"party{i}", "127.0.0.1:0",
-                            TLS_PASSPHRASE) for i in range(3)]
-    needs = sum((n for _, n in workloads(cfg_workload).values()), Needs())
-    dealer, keys = Dealer.create(3)
+                            passphrase) for i in range(len(keys))]
     for i, key in enumerate(keys):
         (workdir / f"p{i}" / "deliveries").mkdir(parents=True)
         path = workdir / f"p{i}" / "mac_key.json"
         path.touch(mode=0o600)
         path.write_text(json.dumps({"party": key.party, "alpha": str(key.alpha)}))
+    return orgs
+
+
+def deal_sealed(workdir: Path, dealer: Any, orgs: list[Any], needs: Any, batch_size: int
+                ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every tuple of ``needs`` dealt in batches of ``batch_size``, sealed with HPKE and written
+    to each party's deliveries/; the batches' entries of config.json and the dealer's times.
+
+    The times are totals (``deal_s``, ``seal_s``, ``write_s``, ``triple_prep_s``: deal and
+    seal of the triple batches) and ``triple_batch_prep_s``, deal and seal per triple batch.
+    """
+    from offchain.preprocessing.delivery import seal_batch
+    from offchain.preprocessing.tuples import TupleKind
+
     batches: list[dict[str, Any]] = []
-    deal_s = seal_s = write_s = 0.0
-    triple_prep_s = 0.0
+    times: dict[str, Any] = {"deal_s": 0.0, "seal_s": 0.0, "write_s": 0.0, "triple_prep_s": 0.0,
+                             "triple_batch_prep_s": []}
     for key, total in needs:
-        for offset in range(0, total, args.batch_size):
-            count = min(args.batch_size, total - offset)
+        for offset in range(0, total, batch_size):
+            count = min(batch_size, total - offset)
             t0 = time.perf_counter()
             parts = dealer.batch(key, count)
             t1 = time.perf_counter()
@@ -338,32 +347,58 @@ def prepare_tls(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             del parts
             t2 = time.perf_counter()
             name = f"batch_{len(batches):04d}.bin"
-            for i in range(3):
+            for i in range(len(orgs)):
                 (workdir / f"p{i}" / "deliveries" / name).write_bytes(sealed.delivery(i).to_bytes())
             t3 = time.perf_counter()
             record = sealed.chain_record()
             batches.append({"file": name, "key": str(key), "batch_id": record.batch_id.hex(),
                             "kind": record.kind.name, "count": record.count,
                             "commitment": record.commitment.hex()})
-            deal_s, seal_s, write_s = deal_s + t1 - t0, seal_s + t2 - t1, write_s + t3 - t2
+            for step, dt in (("deal_s", t1 - t0), ("seal_s", t2 - t1), ("write_s", t3 - t2)):
+                times[step] += dt
             if key.kind is TupleKind.TRIPLE:
-                triple_prep_s += t2 - t0
-    cfg = {"job_id": os.urandom(32).hex(), "passphrase": TLS_PASSPHRASE.hex(),
-           "fingerprints": [o.tls_fingerprint.hex() for o in orgs], "workload": cfg_workload,
-           "timeout": float(args.tls_timeout), "batches": batches}
+                times["triple_prep_s"] += t2 - t0
+                times["triple_batch_prep_s"].append(t2 - t0)
+    return batches, times
+
+
+def write_config(workdir: Path, orgs: list[Any], passphrase: bytes, timeout: float,
+                 batches: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """workdir/config.json as ``_tls_party.run`` reads it (plus ``extra``); returns it."""
+    cfg = {"job_id": os.urandom(32).hex(), "passphrase": passphrase.hex(),
+           "fingerprints": [o.tls_fingerprint.hex() for o in orgs], "timeout": float(timeout),
+           "batches": batches, **extra}
     (workdir / "config.json").write_text(json.dumps(cfg))
+    return cfg
+
+
+def prepare_tls(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Identities, a dealer, the job's batches sealed per party; config.json for the children."""
+    from _workloads import workloads
+
+    from offchain.preprocessing.dealer import Dealer
+    from offchain.preprocessing.tuples import Needs
+
+    cfg_workload = {"size": args.size, "reps": args.reps, "cmp_size": args.cmp_size,
+                    "fx_size": args.fx_size, "fx_reps": args.fx_reps}
+    needs = sum((n for _, n in workloads(cfg_workload).values()), Needs())
+    dealer, keys = Dealer.create(3)
+    orgs = write_parties(workdir, keys, TLS_PASSPHRASE)
+    batches, times = deal_sealed(workdir, dealer, orgs, needs, args.batch_size)
+    write_config(workdir, orgs, TLS_PASSPHRASE, args.tls_timeout, batches, workload=cfg_workload)
     return {"needs": needs.as_dict(), "tuples_dealt": sum(b["count"] for b in batches),
-            "batches": len(batches), "deal_s": deal_s, "seal_s": seal_s, "write_s": write_s,
-            "triple_prep_s": triple_prep_s}
+            "batches": len(batches), "deal_s": times["deal_s"], "seal_s": times["seal_s"],
+            "write_s": times["write_s"], "triple_prep_s": times["triple_prep_s"]}
 
 
-def run_tls_parties(workdir: Path, timeout: float, script: str = "_tls_party.py") -> list[dict[str, Any]]:
-    """Starts the three parties (``script``, next to this file), hands them the roster's ports,
-    returns their figures."""
+def run_tls_parties(workdir: Path, timeout: float, script: str = "_tls_party.py",
+                    parties: int = 3) -> list[dict[str, Any]]:
+    """Starts the parties (``script``, next to this file, one process each), hands them the
+    roster's ports, returns their figures."""
     path = str(HERE / script)
     with Children(timeout) as children:
         procs = [children.start([sys.executable, path, str(workdir), str(i)],
-                                workdir / f"party{i}.log", stdin=True) for i in range(3)]
+                                workdir / f"party{i}.log", stdin=True) for i in range(parties)]
         try:
             ports = [int(json.loads(p.stdout.readline())["port"])  # type: ignore[union-attr]
                      for p in procs]
