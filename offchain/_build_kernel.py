@@ -25,6 +25,7 @@ G1_SOURCE = HERE / "_g1kernel.c"
 G1_LIBRARY = HERE / "libmpccg1.so"
 LAT_SOURCE = HERE / "_latkernel.c"
 LAT_LIBRARY = HERE / "liblatkernel.so"
+SHARED_HEADER = HERE / "_bn254r.h"  # r and its Montgomery product, included by the field and lattice kernels
 KERNELS = ((SOURCE, LIBRARY), (G1_SOURCE, G1_LIBRARY), (LAT_SOURCE, LAT_LIBRARY))
 FLAG_SETS = (
     ["-O3", "-march=native", "-fPIC", "-shared"],
@@ -33,8 +34,9 @@ FLAG_SETS = (
 
 
 def is_current(source: Path = SOURCE, library: Path = LIBRARY) -> bool:
-    """True if the library exists and is at least as new as its source."""
-    return library.exists() and library.stat().st_mtime >= source.stat().st_mtime
+    """True if the library exists and is at least as new as its source and the header every source includes."""
+    newest = max(source.stat().st_mtime, SHARED_HEADER.stat().st_mtime)
+    return library.exists() and library.stat().st_mtime >= newest
 
 
 def compile_library(source: Path, library: Path, *, quiet: bool = False,

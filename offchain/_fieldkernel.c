@@ -9,16 +9,11 @@
  * The pure-Python reference in offchain/_fieldref.py is the specification;
  * tests/offchain/test_field.py checks this kernel against it.
  */
-#include <stdint.h>
-#include <string.h>
+#include "_bn254r.h"
 
-typedef unsigned __int128 u128;
-
-static const uint64_t P[4] = {0x43e1f593f0000001ULL, 0x2833e84879b97091ULL,
-                              0xb85045b68181585dULL, 0x30644e72e131a029ULL};
+static const uint64_t *const P = R_MODULUS;
 static const uint64_t R2[4] = {0x1bb8e645ae216da7ULL, 0x53fe3ab1e35c59e3ULL,
                                0x8c49833d53bb8085ULL, 0x0216d0b17f4e44a5ULL};
-static const uint64_t PINV = 0xc2e1f593efffffffULL; /* -r^-1 mod 2^64 */
 
 static inline int geq_p(const uint64_t *t) {
     for (int i = 3; i >= 0; i--) {
@@ -69,29 +64,8 @@ static inline void sub1(uint64_t *r, const uint64_t *a, const uint64_t *b) {
 }
 
 static inline void mont(uint64_t *r, const uint64_t *a, const uint64_t *b) {
-    uint64_t t[6] = {0, 0, 0, 0, 0, 0};
-    for (int i = 0; i < 4; i++) {
-        u128 c = 0;
-        for (int j = 0; j < 4; j++) {
-            c += (u128)a[j] * b[i] + t[j];
-            t[j] = (uint64_t)c;
-            c >>= 64;
-        }
-        c += t[4];
-        t[4] = (uint64_t)c;
-        t[5] = (uint64_t)(c >> 64);
-        uint64_t m = t[0] * PINV;
-        c = ((u128)m * P[0] + t[0]) >> 64;
-        for (int j = 1; j < 4; j++) {
-            c += (u128)m * P[j] + t[j];
-            t[j - 1] = (uint64_t)c;
-            c >>= 64;
-        }
-        c += t[4];
-        t[3] = (uint64_t)c;
-        t[4] = t[5] + (uint64_t)(c >> 64);
-    }
-    /* With a, b < r < 2^254 the result is below 2r, so t[4] == 0. */
+    uint64_t t[4];
+    r_mont_lazy(t, a, b); /* With a, b < r the result is below 2r: one subtraction makes it canonical. */
     if (geq_p(t)) sub_p(t);
     memcpy(r, t, 4 * sizeof(uint64_t));
 }

@@ -17,10 +17,7 @@
  * The pure-Python reference offchain/lattice/_reference.py is the specification;
  * tests/offchain/test_lattice.py checks this kernel against it.
  */
-#include <stdint.h>
-#include <string.h>
-
-typedef unsigned __int128 u128;
+#include "_bn254r.h"
 
 /* Column indices of the (L, 8) constant rows; see offchain/lattice/tables.py. */
 enum { Q, NINV, NINV_S, ONE_S, BARRETT_LO, BARRETT_HI, TWO64, T_MOD };
@@ -208,11 +205,9 @@ void lat_mod_switch(uint64_t *out, const uint64_t *a, const uint64_t *c, const u
  * r < 2^254, so values up to 4r still fit 256 bits: the transforms keep them in
  * [0, 4r) between butterflies (Harvey's lazy reduction again) and reduce at the end. */
 
-static const uint64_t RP[4] = {0x43e1f593f0000001ULL, 0x2833e84879b97091ULL,
-                               0xb85045b68181585dULL, 0x30644e72e131a029ULL};
+static const uint64_t *const RP = R_MODULUS;
 static const uint64_t RP2[4] = {0x87c3eb27e0000002ULL, 0x5067d090f372e122ULL,
                                 0x70a08b6d0302b0baULL, 0x60c89ce5c2634053ULL};
-static const uint64_t RINV = 0xc2e1f593efffffffULL; /* -r^-1 mod 2^64 */
 
 /* t - m if t >= m else t, chosen by mask (m is r or 2r). */
 static inline void r_csub(uint64_t *t, const uint64_t *m) {
@@ -252,34 +247,6 @@ static inline void r_sub2(uint64_t *out, const uint64_t *a, const uint64_t *b) {
     }
 }
 
-/* Montgomery product a b 2^-256 mod r (CIOS) in [0, 2r), for a < 4r and b < r:
- * then a b < 4 r^2 < r 2^256, and (a b + m r) / 2^256 < 2r. */
-static inline void r_mont(uint64_t *out, const uint64_t *a, const uint64_t *b) {
-    uint64_t t[6] = {0, 0, 0, 0, 0, 0};
-    for (int i = 0; i < 4; i++) {
-        u128 c = 0;
-        for (int j = 0; j < 4; j++) {
-            c += (u128)a[j] * b[i] + t[j];
-            t[j] = (uint64_t)c;
-            c >>= 64;
-        }
-        c += t[4];
-        t[4] = (uint64_t)c;
-        t[5] = (uint64_t)(c >> 64);
-        uint64_t m = t[0] * RINV;
-        c = ((u128)m * RP[0] + t[0]) >> 64;
-        for (int j = 1; j < 4; j++) {
-            c += (u128)m * RP[j] + t[j];
-            t[j - 1] = (uint64_t)c;
-            c >>= 64;
-        }
-        c += t[4];
-        t[3] = (uint64_t)c;
-        t[4] = t[5] + (uint64_t)(c >> 64);
-    }
-    memcpy(out, t, 4 * sizeof(uint64_t)); /* t[4] == 0 since the result is below 2r < 2^256 */
-}
-
 /* Forward negacyclic NTT over Z_r in place; w holds the twiddles times 2^256 mod r,
  * so one Montgomery product by a twiddle is the plain product. Canonical input
  * and output; values in [0, 4r) in between. */
@@ -292,7 +259,7 @@ void r_ntt(uint64_t *a, const uint64_t *w, int64_t n) {
             for (int64_t j = 2 * i * t; j < 2 * i * t + t; j++) {
                 uint64_t *x = a + 4 * j, *y = a + 4 * (j + t);
                 r_csub(x, RP2);    /* [0, 2r) */
-                r_mont(v, y, s);   /* [0, 2r) */
+                r_mont_lazy(v, y, s);   /* [0, 2r) */
                 r_sub2(y, x, v);   /* (0, 4r) */
                 r_add(x, x, v);    /* [0, 4r) */
             }
@@ -317,12 +284,12 @@ void r_intt(uint64_t *a, const uint64_t *w, const uint64_t *ninv, int64_t n) {
                 r_sub2(d, x, y);   /* (0, 4r) */
                 r_add(x, x, y);    /* [0, 4r) */
                 r_csub(x, RP2);    /* [0, 2r) */
-                r_mont(y, d, s);   /* [0, 2r) */
+                r_mont_lazy(y, d, s);   /* [0, 2r) */
             }
         }
     }
     for (int64_t j = 0; j < n; j++) {
-        r_mont(a + 4 * j, a + 4 * j, ninv);
+        r_mont_lazy(a + 4 * j, a + 4 * j, ninv);
         r_csub(a + 4 * j, RP);
     }
 }
@@ -352,7 +319,7 @@ void lat_to_field(uint64_t *out, const uint64_t *a, const uint64_t *c, const uin
                 s[l] = (uint64_t)carry;
                 carry >>= 64;
             }
-            r_mont(term, y, qhat_r + 4 * i); /* [0, 2r) */
+            r_mont_lazy(term, y, qhat_r + 4 * i); /* [0, 2r) */
             r_add(acc, acc, term);           /* [0, 4r) */
             r_csub(acc, RP2);                /* [0, 2r) */
         }
