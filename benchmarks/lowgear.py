@@ -1,7 +1,7 @@
 """Benchmark of LowGear triple generation: n parties in one process over the in-memory transport.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/lowgear.py                  # N = 2^15, 12 primes, 3 parties
-    PYTHONPATH=. .venv/bin/python benchmarks/lowgear.py --parties 2 --batches 2 --json
+    .venv/bin/python benchmarks/lowgear.py                  # N = 2^15, 12 primes, 3 parties
+    .venv/bin/python benchmarks/lowgear.py --parties 2 --batches 2 --json
 
 Each party runs the session setup (keys, encrypted MAC key shares), then
 ``--batches`` triple batches of ``--ciphertexts`` ciphertexts per party,

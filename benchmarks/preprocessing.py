@@ -1,9 +1,9 @@
 """Benchmark of preprocessing between processes over mutual TLS: LowGear triples for 2, 3 and 5 parties, and the dealer.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/preprocessing.py --json      # 2, 3, 5 parties and the dealer
-    PYTHONPATH=. .venv/bin/python benchmarks/preprocessing.py --parties 3 --batches 4
-    PYTHONPATH=. .venv/bin/python benchmarks/preprocessing.py --parties 2 --batches 1 --json
-    PYTHONPATH=. .venv/bin/python benchmarks/preprocessing.py --small --no-dealer   # N = 64: a quick check
+    .venv/bin/python benchmarks/preprocessing.py --json      # 2, 3, 5 parties and the dealer
+    .venv/bin/python benchmarks/preprocessing.py --parties 3 --batches 4
+    .venv/bin/python benchmarks/preprocessing.py --parties 2 --batches 1 --json
+    .venv/bin/python benchmarks/preprocessing.py --small --no-dealer   # N = 64: a quick check
 
 Dealerless (issue 13): for each party count, one process per party
 (benchmarks/_preprocessing_party.py) connected by ``connect_job`` (mutual TLS 1.3,
