@@ -418,15 +418,15 @@ def refused(results: list[Run | object], culprit: int = CHEATER, check: str | No
 def test_every_announcement_is_proven_before_any_return() -> None:
     network = RecordingNetwork(3)
     successes(run_lowgear(3, [TupleKind.TRIPLE], network))
-    K, A, P_, R, coin = (MessageKind.KEY_CANDIDATES, MessageKind.ANNOUNCEMENT, MessageKind.PROOF,
-                         MessageKind.RETURNS, None)
+    kind, coin = MessageKind, None
+    proven = [kind.ANNOUNCEMENT, coin, coin, kind.PROOF]
     for frm, to in ((0, 1), (2, 0)):
         kinds = [k for f, t, k in network.log if (f, t) == (frm, to)]
         # Keys: candidates, the coin, the opening; then the MAC key and the batch, each: announcement, coin, proof.
-        assert kinds[:13] == [K, coin, coin, MessageKind.KEY_OPENING, A, coin, coin, P_, A, coin, coin, P_, R]
+        assert kinds[:13] == [kind.KEY_CANDIDATES, coin, coin, kind.KEY_OPENING, *proven, *proven, kind.RETURNS]
     for i in range(3):
-        first_return = next(p for p, (f, _, k) in enumerate(network.log) if f == i and k is R)
-        proofs_in = [p for p, (_, t, k) in enumerate(network.log) if t == i and k is P_]
+        first_return = next(p for p, (f, _, k) in enumerate(network.log) if f == i and k is kind.RETURNS)
+        proofs_in = [p for p, (_, t, k) in enumerate(network.log) if t == i and k is kind.PROOF]
         assert len(proofs_in) == 4 and max(proofs_in) < first_return
 
 
@@ -560,17 +560,18 @@ def non_ternary_keygen(params: RingParams, randbytes: RandBytes) -> PublicKey:
     return PublicKey(a, a * s.ntt() + e.ntt())
 
 
-def cheating_key_exchange(kind: str) -> Program:
-    """exchange_keys's steps with ill-formed keys: every candidate non-ternary, or a chosen key never committed to."""
+def cheating_key_exchange(kind: str, candidates: int = KEY_CANDIDATES) -> Program:
+    """exchange_keys's steps with ill-formed keys: all candidates non-ternary, only the first, or one not committed."""
     async def cheat(ctx: Session) -> None:
-        seeds = [ctx.randbytes(32) for _ in range(KEY_CANDIDATES)]
+        seeds = [ctx.randbytes(32) for _ in range(candidates)]
+        keys = [candidate(PARAMS, seed)[1] for seed in seeds]
         if kind == "non-ternary candidates":
             keys = [non_ternary_keygen(PARAMS, seed_stream(seed)) for seed in seeds]
-        else:
-            keys = [candidate(PARAMS, seed)[1] for seed in seeds]
+        elif kind == "first candidate non-ternary":
+            keys[0] = non_ternary_keygen(PARAMS, seed_stream(seeds[0]))
         await broadcast_all(ctx, key_candidates_message([candidate_digest(ctx.party, k, pk)
                                                          for k, pk in enumerate(keys)]))
-        chosen = chosen_candidate(await toss(ctx), ctx.party, KEY_CANDIDATES)
+        chosen = chosen_candidate(await toss(ctx), ctx.party, candidates)
         used = non_ternary_keygen(PARAMS, stream(70)) if kind == "another key" else keys[chosen]
         await broadcast_all(ctx, key_opening_message(used, [s for k, s in enumerate(seeds) if k != chosen]))
     return cheat
@@ -583,6 +584,29 @@ def test_a_key_not_derived_from_the_committed_seeds_is_refused(kind: str, check:
     results = run_lowgear(3, [TupleKind.TRIPLE], network, cheaters={CHEATER: cheating_key_exchange(kind)})
     refused(results, check=check)
     assert all(network.sent(i, MessageKind.ANNOUNCEMENT) == 0 for i in range(3))
+
+
+def test_a_lucky_cheater_passes_the_key_check_with_probability_one_in_k() -> None:
+    """The covert gap, shown: with K = 2 and one non-ternary candidate, the coin keeps it about half the time."""
+    async def honest(ctx: Session) -> tuple[PublicKey, ...]:
+        return (await exchange_keys(ctx, PARAMS, 2)).public
+
+    outcomes = []
+    for trial in range(8):
+        def program(i: int, trial: int = trial) -> Callable[[MemoryTransport], Awaitable[object]]:
+            party = honest if i == 0 else cheating_key_exchange("first candidate non-ternary", 2)
+            return lambda t: party(Session(t, keys_for(2)[i], randbytes=stream(200 + 10 * trial + i)))
+
+        result = asyncio.run(run_parties(MemoryNetwork(2, timeout=60), [program(0), program(1)]))[0]
+        if isinstance(result, ProofFailed):
+            assert result.culprits == (1,) and result.check == "key opening"
+            outcomes.append("caught")
+        else:  # The honest party accepted the cheater's non-ternary key, its first candidate.
+            cheater_bytes = stream(200 + 10 * trial + 1)
+            bad = non_ternary_keygen(PARAMS, seed_stream(cheater_bytes(32)))
+            assert isinstance(result, tuple) and result[1].a == bad.a and result[1].b == bad.b
+            outcomes.append("passed")
+    assert 0 < outcomes.count("passed") < len(outcomes), outcomes
 
 
 def test_every_party_holds_the_keys_its_peers_opened() -> None:
