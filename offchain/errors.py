@@ -118,12 +118,20 @@ class CommitmentMismatch(ProtocolAbort):
 
 
 class ProofFailed(ProtocolAbort):
-    """A zero-knowledge proof did not verify; ``check`` names the check that failed (offchain.lattice.zk)."""
+    """A zero-knowledge proof did not verify; ``check`` names the check that failed (offchain.lattice.zk).
 
-    def __init__(self, check: str, detail: str = "") -> None:
+    ``parties`` are the provers whose proofs failed, when the protocol knows
+    them (offchain.dealerless names every peer whose proof it refused); they
+    are the culprits. A bare proof check (``zk.verify``) names none.
+    """
+
+    def __init__(self, check: str, detail: str = "", parties: tuple[int, ...] = ()) -> None:
         self.check = check
         self.detail = detail
-        text = f"proof failed its {check} check"
+        self.parties = tuple(parties)
+        self.culprits = self.parties
+        who = f"party {', '.join(map(str, self.parties))}: " if self.parties else ""
+        text = f"{who}proof failed its {check} check"
         super().__init__(f"{text}: {detail}" if detail else text)
 
 

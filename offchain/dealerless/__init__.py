@@ -1,17 +1,21 @@
 """Dealerless preprocessing: the organisations make their own SPDZ tuples (LowGear, Keller-Pastro-Rotaru 2018).
 
 Modules in dependency order: :mod:`~offchain.dealerless.messages` (the
-byte formats of the protocol's messages), :mod:`~offchain.dealerless.announce`
-(the broadcasts of keys and of ciphertexts under them, where the
-zero-knowledge proofs will attach), :mod:`~offchain.dealerless.returns` (the
-pairwise masked products: each party's share of sum_{i != j} x_i y_j) and
+byte formats of the protocol's messages), :mod:`~offchain.dealerless.keys`
+(each party's key pair, checked by cut and choose on seeds),
+:mod:`~offchain.dealerless.announce` (the broadcasts of ciphertexts under
+those keys, each verified with a TopGear proof, or a diagonal proof for the
+MAC key, before use), :mod:`~offchain.dealerless.returns` (the pairwise
+masked products: each party's share of sum_{i != j} x_i y_j) and
 :mod:`~offchain.dealerless.lowgear` (the session setup and the triple and
 square batches, handed to the engine's sacrifice as
 :class:`~offchain.preprocessing.tuples.PartyBatch` objects).
 
-The lattice arithmetic is :mod:`offchain.lattice`; the sacrifice and MAC
-check are the engine's. Without the proofs this is not yet secure against a
-malicious party (see :mod:`~offchain.dealerless.lowgear`).
+The lattice arithmetic and the proofs are :mod:`offchain.lattice`; the
+sacrifice and MAC check are the engine's. Security against a malicious
+party holds with one gap, the keys' check being covert (soundness 1/K per
+session): see :mod:`~offchain.dealerless.lowgear` and
+:mod:`~offchain.dealerless.keys`.
 """
 
 from offchain.dealerless.lowgear import LowGear, check_parameters, setup, square_batch, triple_batch

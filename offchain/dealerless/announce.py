@@ -1,107 +1,145 @@
-"""The two broadcasts of LowGear where zero-knowledge proofs belong: public keys, and ciphertexts under them.
+"""LowGear's broadcast of ciphertexts under each party's own key, each proven with a TopGear proof before use.
 
 Every value a party encrypts under its own key and broadcasts goes through
-:func:`announce`: its MAC key share once per session, its share a_i of
-every batch. Keys go through :func:`exchange_keys`. So the proofs the design
-asks for attach in exactly two places:
+:func:`announce`: its MAC key share once per session (with a diagonal proof:
+the plaintext is the same in every slot) and its share a_i of every batch
+(with TopGear proofs of U ciphertexts each). The steps, after
+Baum-Cozzo-Smart 2019 (TopGear) with the challenge from the joint coin:
 
-- :func:`exchange_keys`: a proof that the key pair is well formed, exactly
-  (s ternary, e binomial: the noise bound of :mod:`offchain.lattice.noise`
-  assumes no slack on the key). The prover needs s and e, which
-  :func:`offchain.lattice.bgv.keygen` does not return yet.
-- :func:`announce`: a TopGear proof of plaintext knowledge over the
-  announced ciphertexts (a batch of U of them per proof), and for the MAC key
-  share a proof that its plaintext is constant. The prover needs each
-  ciphertext's randomness (v, e0, e1), which
-  :func:`offchain.lattice.bgv.encrypt` does not return yet; the verifier
-  checks every peer's proof before its ciphertexts are returned, and a failed
-  proof aborts naming the sender.
+1. Encrypt each plaintext keeping its randomness, cut the ciphertexts into
+   groups of U and pad the last with (0, 0) = Enc(0; 0, 0, 0), which both
+   sides know and nobody sends (:func:`offchain.lattice.zk.zero_ciphertext`);
+   commit to each group's proof (:func:`offchain.lattice.zk.commit`).
+2. Broadcast the ciphertexts with the digests of the commitments, in one
+   message.
+3. Toss the joint coin (:func:`offchain.engine.coin.toss`): only now, with
+   every party's ciphertexts and commitments fixed, is any challenge known.
+   Proof g of party j answers the challenge of seed H(coin, j, g).
+4. Broadcast the responses.
+5. Verify every peer's every proof (:func:`offchain.lattice.zk.verify_digest`).
+   If any fails, raise ProofFailed naming every party whose proof failed:
+   nothing has been multiplied into any ciphertext yet.
 
-Neither proof exists yet (offchain.lattice.zk is being written). Until then a
-party that broadcasts an ill-formed key or ciphertext is not stopped before
-the other parties multiply their shares into it and it decrypts the result:
-see :mod:`offchain.dealerless.lowgear` for what that allows.
+What comes back, for every peer j, is f C for each of its ciphertexts C,
+with f = 2 for TopGear and f = L = 27720 for the diagonal proof
+(``ProofParams.vouched``): a verified proof vouches for f C, not C
+(:mod:`offchain.lattice.zk`), so the returns multiply f C by y f^-1 mod r
+(:mod:`offchain.dealerless.returns`); the noise bound of
+:mod:`offchain.lattice.noise` is that of f C. A proof of
+U ciphertexts costs about as much as one of a single ciphertext, so batches
+of a multiple of U ciphertexts make the best use of it.
 
 Broadcast is the engine's echo-later broadcast: each message enters every
 receiver's transcript, and the parties compare transcripts at the sacrifice's
 MAC check, so a party that told different parties different things is
-caught there (BroadcastMismatch).
+caught there (BroadcastMismatch). Each party verifies the ciphertexts it
+received, so what it multiplies is what it has verified.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from offchain.dealerless.messages import (
-    MessageKind,
-    ciphertext_message,
-    public_key_message,
-    read_ciphertexts,
-    read_public_key,
-)
+from offchain.dealerless.keys import SessionKeys, refuse
+from offchain.dealerless.messages import announcement_message, proof_message, read_announcement, read_proof
+from offchain.engine.coin import toss
 from offchain.engine.comm import broadcast_all, decode
 from offchain.engine.session import Session
-from offchain.errors import ConfigError
-from offchain.lattice.bgv import Ciphertext, PublicKey, SecretKey, encrypt, keygen
-from offchain.lattice.params import RingParams
+from offchain.errors import ConfigError, ProofFailed
+from offchain.lattice import zk
+from offchain.lattice.bgv import Ciphertext, PublicKey
 from offchain.lattice.sampling import RandBytes
 from offchain.lattice.slots import Plaintext
+from offchain.lattice.zk import Commitment, Preimage, ProverState, Response
+from offchain.lattice.zkparams import ProofParams
+
+_PROOF_SEED_TAG = b"mpcc-lowgear-proof-seed-v1"
 
 
-@dataclass(frozen=True, eq=False)
-class SessionKeys:
-    """One party's BGV keys for a session and every party's public key (its own at index ``party``)."""
-
-    params: RingParams
-    party: int
-    secret: SecretKey
-    public: tuple[PublicKey, ...]
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.party < len(self.public):
-            raise ConfigError(f"party {self.party} has no public key among {len(self.public)}")
-        if any(pk.params != self.params for pk in self.public) or self.secret.params != self.params:
-            raise ConfigError("every key of a session belongs to its ring")
-
-    @property
-    def peers(self) -> list[int]:
-        return [j for j in range(len(self.public)) if j != self.party]
-
-
-async def exchange_keys(ctx: Session, params: RingParams) -> SessionKeys:
-    """Each party makes its own key pair and broadcasts the public key (LowGear's once-per-session setup).
-
-    The proof that the key is well formed (exact, without slack) is to be
-    made before the broadcast and checked on every peer's key after it.
-    """
-    secret, public = await asyncio.to_thread(keygen, params, ctx.randbytes)
-    messages = await broadcast_all(ctx, public_key_message(public))
-    keys = [public if j == ctx.party else decode(j, lambda data: read_public_key(data, params), message)
-            for j, message in enumerate(messages)]
-    return SessionKeys(params, ctx.party, secret, tuple(keys))
-
-
-async def announce(ctx: Session, keys: SessionKeys, plaintexts: Sequence[Plaintext]) -> dict[int, list[Ciphertext]]:
-    """Broadcasts Enc_i(m) for each plaintext m under this party's key; returns every peer's, by party.
+async def announce(ctx: Session, keys: SessionKeys, plaintexts: Sequence[Plaintext],
+                   proof: ProofParams | None = None) -> dict[int, list[Ciphertext]]:
+    """Broadcasts Enc_i(m) for each plaintext m under this party's key, proven; returns every peer's f C, by party.
 
     The first step of LowGear's triple generation (KPR18): each party
-    broadcasts Enc_i(a_i). Every peer's ciphertexts are checked to be fresh (all
-    primes, scale 1) and as many as this party's; a TopGear proof over them
-    is what will also make them well formed (see the module docstring).
+    broadcasts Enc_i(a_i). ``proof`` defaults to the ring's TopGear proof;
+    a diagonal one proves constant plaintexts (the MAC key share).
     """
     if ctx.party != keys.party:
         raise ConfigError("these keys belong to another party")
-    mine = await asyncio.to_thread(_encrypt_all, keys.public[keys.party], plaintexts, ctx.randbytes)
-    messages = await broadcast_all(ctx, ciphertext_message(MessageKind.ANNOUNCEMENT, mine))
-    params, count = keys.params, len(plaintexts)
-
-    def read(data: bytes) -> list[Ciphertext]:
-        return read_ciphertexts(data, MessageKind.ANNOUNCEMENT, params, count, params.levels, 1)
-
-    return {j: decode(j, read, messages[j]) for j in keys.peers}
+    pairs = await asyncio.to_thread(_encrypt_all, keys.public[keys.party], plaintexts, ctx.randbytes)
+    return await broadcast_proven(ctx, keys, [c for c, _ in pairs], [w for _, w in pairs], proof)
 
 
-def _encrypt_all(pk: PublicKey, plaintexts: Sequence[Plaintext], randbytes: RandBytes) -> list[Ciphertext]:
-    return [encrypt(pk, pt, randbytes) for pt in plaintexts]
+async def broadcast_proven(ctx: Session, keys: SessionKeys, ciphertexts: Sequence[Ciphertext],
+                           witnesses: Sequence[Preimage], proof: ProofParams | None = None
+                           ) -> dict[int, list[Ciphertext]]:
+    """Steps 1 (from the commitments) to 5 for ciphertexts under this party's key and their preimages.
+
+    Every party must pass as many ciphertexts. The preimages are not checked
+    here: one beyond the honest bounds makes a proof the peers refuse.
+    """
+    params = keys.params
+    proof = proof or ProofParams.for_ring(params.n)
+    if len(ciphertexts) != len(witnesses) or not ciphertexts:
+        raise ConfigError("one preimage per ciphertext, and at least one ciphertext")
+    if proof.n != params.n:
+        raise ConfigError(f"a proof for dimension {proof.n} cannot cover ciphertexts of dimension {params.n}")
+    count, groups = len(ciphertexts), -(-len(ciphertexts) // proof.u)
+    states, commitments = await asyncio.to_thread(_commit_all, keys.public[keys.party], witnesses, proof,
+                                                  ctx.randbytes)
+    announced = await broadcast_all(ctx, announcement_message(ciphertexts, [c.digest() for c in commitments]))
+    statements = {j: decode(j, lambda data: read_announcement(data, params, count, groups), announced[j])
+                  for j in keys.peers}
+    coin = await toss(ctx)
+    responses = [zk.respond(state, proof_seed(coin, ctx.party, g)) for g, state in enumerate(states)]
+    answered = await broadcast_all(ctx, proof_message(responses, proof))
+    failures: list[tuple[int, ProofFailed]] = []
+    for j in keys.peers:
+        answers = decode(j, lambda data: read_proof(data, proof, groups), answered[j])
+        cts, digests = statements[j]
+        try:
+            await asyncio.to_thread(_verify_all, keys.public[j], cts, digests, coin, j, answers, proof)
+        except ProofFailed as failure:
+            failures.append((j, failure))
+    refuse(failures)
+    return {j: [vouched(ct, proof) for ct in statements[j][0]] for j in keys.peers}
+
+
+def vouched(ct: Ciphertext, proof: ProofParams) -> Ciphertext:
+    """f C for f = ``proof.vouched``: what a verified proof vouches for (2 C, or L C if diagonal)."""
+    return ct + ct if proof.vouched == 2 else Ciphertext(ct.c0.scale(proof.vouched), ct.c1.scale(proof.vouched))
+
+
+def proof_seed(coin: bytes, party: int, group: int) -> bytes:
+    """The challenge seed of proof ``group`` of ``party``: SHA-256 of a tag, the coin, party (2 bytes), group (4)."""
+    return hashlib.sha256(_PROOF_SEED_TAG + coin + party.to_bytes(2, "big") + group.to_bytes(4, "big")).digest()
+
+
+def _encrypt_all(pk: PublicKey, plaintexts: Sequence[Plaintext],
+                 randbytes: RandBytes) -> list[tuple[Ciphertext, Preimage]]:
+    return [zk.encrypt_for_proof(pk, pt, randbytes) for pt in plaintexts]
+
+
+def _commit_all(pk: PublicKey, witnesses: Sequence[Preimage], proof: ProofParams,
+                randbytes: RandBytes) -> tuple[list[ProverState], list[Commitment]]:
+    """One proof per U witnesses, the last group padded with the preimage of (0, 0)."""
+    states, commitments = [], []
+    for start in range(0, len(witnesses), proof.u):
+        group = list(witnesses[start:start + proof.u])
+        group += [Preimage.zero(proof.n)] * (proof.u - len(group))
+        state, commitment = zk.commit(pk, group, randbytes, proof)
+        states.append(state)
+        commitments.append(commitment)
+    return states, commitments
+
+
+def _verify_all(pk: PublicKey, ciphertexts: Sequence[Ciphertext], digests: Sequence[bytes], coin: bytes,
+                party: int, responses: Sequence[Response], proof: ProofParams) -> None:
+    """Every proof of one peer, its last group padded with (0, 0) as the prover padded it."""
+    padding = zk.zero_ciphertext(pk.params)
+    for g, (digest, response) in enumerate(zip(digests, responses, strict=True)):
+        group = list(ciphertexts[g * proof.u:(g + 1) * proof.u])
+        group += [padding] * (proof.u - len(group))
+        zk.verify_digest(pk, group, digest, proof_seed(coin, party, g), response, proof)

@@ -3,15 +3,22 @@
 Every party holds its own BGV key pair (plaintext modulus r, so a
 ciphertext's N slots are N field elements) and its MAC key share alpha_i.
 
-Setup, once per session (:func:`setup`): each party broadcasts its public
-key and Enc_i(alpha_i) in every slot (a constant polynomial).
+Setup, once per session (:func:`setup`): each party makes its key pair by
+cut and choose on seeds (:mod:`offchain.dealerless.keys`: exact, covert with
+soundness 1/K) and broadcasts Enc_i(alpha_i) in every slot (a constant
+polynomial) with a diagonal proof that it is constant
+(:func:`offchain.dealerless.announce.announce`).
 
-A triple batch (:func:`triple_batch`), in three rounds:
+A triple batch (:func:`triple_batch`):
 
 1. party i samples a_i, b_i (N slots per ciphertext) and broadcasts Enc_i(a_i)
+   with TopGear proofs; every party verifies every peer's proofs before
+   using a ciphertext, and uses 2 C, which the proof vouches for
    (:func:`offchain.dealerless.announce.announce`);
 2. every j != i returns to i Enc_i(a_i) * b_j, Enc_i(alpha_i) * a_j and
-   Enc_i(alpha_i) * b_j, each masked (:mod:`offchain.dealerless.returns`);
+   Enc_i(alpha_i) * b_j, each masked and computed from the multiple f C
+   that the proof vouches for, times f^-1 b_j (f = 2 for the shares, L for
+   the MAC key: :mod:`offchain.dealerless.returns`);
    i decrypts the sums, so c_i = a_i b_i + sum_j (a_i b_j - r_ji) + sum_j r_ij
    and sum_i c_i = a b; the MAC shares of a and b come the same way:
    m_i = alpha_i x_i + (what i decrypts) + (the masks i kept), sum_i m_i = alpha x;
@@ -26,17 +33,17 @@ so every party derives the same id, and a different one for every batch.
 Square pairs (:func:`square_batch`) are the same with b = a: one product
 return fewer, (a, a^2) with (f, f^2) as checks.
 
-Not yet secure against a malicious party: the zero-knowledge proofs
-(TopGear for the announced ciphertexts, an exact proof for each key, a
-constant-plaintext proof for Enc_i(alpha_i)) are not written yet, so a
-party that broadcasts an ill-formed key or ciphertext is not stopped before
-decryption. The honest parties multiply their secret shares into it, and
-flooding is sized for well-formed noise only, so the cheater's decryption
-may reveal information about the honest parties' shares b_j, a_j, c_j
-(hence about the triples). The sacrifice still catches every wrong triple
-(a wrong product, a multiplier other than the share claimed, a wrong MAC),
-but it cannot catch that leak. :mod:`offchain.dealerless.announce` says
-where the proofs attach.
+Security against a malicious party. Every ciphertext an honest party
+multiplies its shares into is proven: the batch ciphertexts with TopGear
+(knowledge error 2^-48 per proof in production), the MAC key ciphertexts
+with a diagonal proof (2^-44.4), and a failed proof aborts naming the
+prover (ProofFailed) before any return. The sacrifice catches every wrong
+triple (a wrong product, a multiplier other than the share claimed, a
+wrong MAC). The gap: the key pairs are checked by cut and choose, so a
+party can use an ill-formed key with probability 1/K per session (2^-6 by
+default) without being caught, and then the flooding of the returns it
+receives no longer provably hides the honest parties' shares
+(:mod:`offchain.dealerless.keys`).
 """
 
 from __future__ import annotations
@@ -45,15 +52,17 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from offchain.dealerless.announce import SessionKeys, announce, exchange_keys
+from offchain.dealerless.announce import announce
+from offchain.dealerless.keys import KEY_CANDIDATES, SessionKeys, exchange_keys
 from offchain.dealerless.returns import CrossProduct, cross_terms
 from offchain.engine.session import Session
 from offchain.errors import ConfigError
 from offchain.field import FieldVec
 from offchain.lattice.bgv import PreparedCiphertext
-from offchain.lattice.noise import lowgear_noise
+from offchain.lattice.noise import lowgear_noise, proof_slack_bits
 from offchain.lattice.params import RingParams
 from offchain.lattice.slots import Plaintext, encode
+from offchain.lattice.zkparams import ProofParams
 from offchain.preprocessing.tuples import PartyBatch, TupleKey, TupleKind
 from offchain.shares import SharedVec
 
@@ -65,10 +74,23 @@ _BATCH_TAG = b"mpcc-lowgear-batch-v1"
 
 @dataclass(frozen=True, eq=False)
 class LowGear:
-    """A party's LowGear state for one session: its keys and every peer's Enc_j(alpha_j), ready to multiply."""
+    """A party's LowGear state for one session: its keys and every peer's Enc_j(L alpha_j), proven and prepared.
+
+    L is the diagonal proof's ``vouched`` factor (:mod:`offchain.lattice.zkparams`).
+    """
 
     keys: SessionKeys
     mac_key: Mapping[int, PreparedCiphertext]
+
+    @property
+    def proof(self) -> ProofParams:
+        """The TopGear proof of the batches' announcements: U ciphertexts each."""
+        return ProofParams.for_ring(self.keys.params.n)
+
+    @property
+    def mac_proof(self) -> ProofParams:
+        """The diagonal proof of the MAC key ciphertexts."""
+        return ProofParams.diagonal_for_ring(self.keys.params.n)
 
     @property
     def params(self) -> RingParams:
@@ -84,35 +106,42 @@ def check_parameters(params: RingParams, parties: int) -> None:
     """Refuses a ring whose worst-case noise could make a decryption wrong or whose flooding hides too little.
 
     The design asks to recompute the bound of docs/dealerless-noise.md for the
-    parameters in use: here, for this ring and this number of parties.
+    parameters in use: here, for this ring, this number of parties and the
+    slack of the proofs this ring uses (TopGear for the batches, diagonal
+    for the MAC key; the larger counts).
     """
-    report = lowgear_noise(params, parties=parties)
+    proofs = (ProofParams.for_ring(params.n), ProofParams.diagonal_for_ring(params.n))
+    slack = max(proof_slack_bits(p) for p in proofs)
+    report = lowgear_noise(params, parties=parties, slack_bits=slack)
     if report.margin_bits <= 0:
         raise ConfigError(f"the ring leaves {report.margin_bits:.1f} bits of noise margin for {parties} parties")
     if report.flood_distance_bits > -STATISTICAL_SECURITY:
         raise ConfigError(f"flooding hides returns only within 2^{report.flood_distance_bits:.1f}")
 
 
-async def setup(ctx: Session, params: RingParams) -> LowGear:
-    """LowGear's once-per-session setup: keys, then every party's Enc_i(alpha_i) in every slot.
+async def setup(ctx: Session, params: RingParams, *, key_candidates: int = KEY_CANDIDATES) -> LowGear:
+    """LowGear's once-per-session setup: keys by cut and choose, then every party's Enc_i(alpha_i), proven constant.
 
-    The ring is bound into the transcript, so parties that chose different
-    rings are caught at the first MAC check even if every message parsed.
+    ``key_candidates`` is K of :mod:`offchain.dealerless.keys` (every party
+    must pass the same). The ring is bound into the transcript, so parties
+    that chose different rings are caught at the first MAC check even if
+    every message parsed.
     """
     check_parameters(params, ctx.n_parties)
     ctx.bind(_RING_TAG + params.n.to_bytes(8, "big") + b"".join(q.to_bytes(8, "big") for q in params.primes))
-    keys = await exchange_keys(ctx, params)
+    keys = await exchange_keys(ctx, params, key_candidates)
     # alpha_i in every slot is the constant polynomial alpha_i: no transform needed to encode it.
     constant = Plaintext(FieldVec.from_ints([ctx.key.alpha] + [0] * (params.n - 1)))
-    announced = await announce(ctx, keys, [constant])
+    announced = await announce(ctx, keys, [constant], ProofParams.diagonal_for_ring(params.n))
     return LowGear(keys, {j: cts[0].prepared() for j, cts in announced.items()})
 
 
 async def triple_batch(ctx: Session, lowgear: LowGear, ciphertexts: int = 1) -> PartyBatch:
     """k N / 2 triples with as many check triples from k = ``ciphertexts`` per party (steps in the module docstring).
 
-    Every party must ask for the same k. A TopGear proof covers several
-    ciphertexts at once, so a batch is meant to hold one proof's worth.
+    Every party must ask for the same k. A TopGear proof covers U
+    ciphertexts (6 in production) for about the cost of one, the last proof
+    padded, so k a multiple of U makes the best use of the proofs.
     """
     size = _slots(lowgear, ciphertexts)
     a, b = FieldVec.random(size, ctx.randbytes), FieldVec.random(size, ctx.randbytes)
@@ -153,11 +182,11 @@ def _chunks(x: FieldVec, n: int) -> list[FieldVec]:
 
 
 async def _announce(ctx: Session, lowgear: LowGear, share: FieldVec) -> list[dict[int, PreparedCiphertext]]:
-    """Step 1: broadcast Enc_i of each N slots of ``share``; per ciphertext, every peer's, prepared to multiply."""
+    """Step 1: broadcast Enc_i of each N slots of ``share``, proven; per ciphertext, every peer's 2 C, prepared."""
     if ctx.party != lowgear.keys.party:
         raise ConfigError("this LowGear state belongs to another party")
     chunks = _chunks(share, lowgear.slots)
-    announced = await announce(ctx, lowgear.keys, [encode(chunk) for chunk in chunks])
+    announced = await announce(ctx, lowgear.keys, [encode(chunk) for chunk in chunks], lowgear.proof)
     return [{j: cts[k].prepared() for j, cts in announced.items()} for k in range(len(chunks))]
 
 
@@ -165,12 +194,13 @@ def _products(lowgear: LowGear, announced: Sequence[Mapping[int, PreparedCiphert
               multiplier: FieldVec) -> list[CrossProduct]:
     """Step 2's products: each announced ciphertext of every peer times this party's slots of ``multiplier``."""
     chunks = _chunks(multiplier, lowgear.slots)
-    return [CrossProduct(operands, chunk) for operands, chunk in zip(announced, chunks, strict=True)]
+    factor = lowgear.proof.vouched
+    return [CrossProduct(operands, chunk, factor) for operands, chunk in zip(announced, chunks, strict=True)]
 
 
 def _macs(lowgear: LowGear, x: FieldVec) -> list[CrossProduct]:
     """Every peer's Enc_j(alpha_j) times this party's share of ``x``, ciphertext by ciphertext."""
-    return [CrossProduct(lowgear.mac_key, chunk) for chunk in _chunks(x, lowgear.slots)]
+    return [CrossProduct(lowgear.mac_key, chunk, lowgear.mac_proof.vouched) for chunk in _chunks(x, lowgear.slots)]
 
 
 def _join(cross: Sequence[FieldVec], parts: int) -> list[FieldVec]:

@@ -1,17 +1,25 @@
-"""The messages of LowGear: a public key, an announcement of ciphertexts, and a party's returns.
+"""The messages of LowGear: key candidates and openings, announcements with their proofs, and returns.
 
-Version 1, integers big-endian::
+Version 2, integers big-endian::
 
-    message:  0x01 | kind (1) | count (2) | count times: length (4) | item
+    message:  0x02 | kind (1) | count (2) | count times: length (4) | item
 
-with kind 1 (public key: one item, :func:`offchain.lattice.wire.public_key_to_bytes`),
-2 (announcement: ciphertexts a party encrypted under its own key and
-broadcasts) or 3 (returns: ciphertexts one party sends another, encrypted
-under the receiver's key), the items of kinds 2 and 3 being
-:func:`offchain.lattice.wire.ciphertext_to_bytes`. The kind byte keeps a
-message of one step from being read as another's. When zero-knowledge
-proofs arrive, an announcement will carry its proof after the ciphertexts,
-in a new version.
+with kinds
+
+1. key opening: the chosen public key (:func:`offchain.lattice.wire.public_key_to_bytes`),
+   then the seeds of the other K - 1 candidates, in candidate order, 32 bytes each;
+2. announcement: the k ciphertexts a party encrypted under its own key and
+   broadcasts (:func:`offchain.lattice.wire.ciphertext_to_bytes`), then the
+   digests of its ceil(k / U) proof commitments
+   (:meth:`offchain.lattice.zk.Commitment.digest`, 32 bytes each);
+3. returns: ciphertexts one party sends another, encrypted under the receiver's key;
+4. key candidates: the K digests a party commits its candidate key pairs with;
+5. proof: the responses (:meth:`offchain.lattice.zk.Response.to_bytes`) to the
+   proofs of the party's last announcement, one per commitment.
+
+The kind byte keeps a message of one step from being read as another's.
+Version 1 had kinds 1 to 3 only: a bare public key and announcements
+without proofs.
 
 Readers take the ring of the session and the count and level they expect,
 and raise DecodeError on anything else; :func:`offchain.engine.comm.decode`
@@ -27,8 +35,12 @@ from offchain.errors import DecodeError
 from offchain.lattice.bgv import Ciphertext, PublicKey
 from offchain.lattice.params import RingParams
 from offchain.lattice.wire import ciphertext_from_bytes, ciphertext_to_bytes, public_key_from_bytes, public_key_to_bytes
+from offchain.lattice.zk import Response
+from offchain.lattice.zkparams import ProofParams
 
-MESSAGE_VERSION = 1
+MESSAGE_VERSION = 2
+DIGEST_BYTES = 32
+"""A commitment digest (of a proof's masks or of a candidate key) and a candidate's seed are 32 bytes."""
 _HEAD = 4
 _LENGTH = 4
 
@@ -36,9 +48,11 @@ _LENGTH = 4
 class MessageKind(enum.IntEnum):
     """The kind byte of a LowGear message."""
 
-    PUBLIC_KEY = 1
+    KEY_OPENING = 1
     ANNOUNCEMENT = 2
     RETURNS = 3
+    KEY_CANDIDATES = 4
+    PROOF = 5
 
 
 def pack(kind: MessageKind, items: Sequence[bytes]) -> bytes:
@@ -69,17 +83,59 @@ def unpack(data: bytes | memoryview, kind: MessageKind, count: int) -> list[memo
     return items
 
 
-def public_key_message(pk: PublicKey) -> bytes:
-    return pack(MessageKind.PUBLIC_KEY, [public_key_to_bytes(pk)])
+def _digests(items: Sequence[memoryview], what: str) -> list[bytes]:
+    if any(len(item) != DIGEST_BYTES for item in items):
+        raise DecodeError(f"LowGear {what}: an item of other than {DIGEST_BYTES} bytes")
+    return [bytes(item) for item in items]
 
 
-def read_public_key(data: bytes, params: RingParams) -> PublicKey:
-    (item,) = unpack(data, MessageKind.PUBLIC_KEY, 1)
-    return public_key_from_bytes(item, params)
+def key_candidates_message(digests: Sequence[bytes]) -> bytes:
+    return pack(MessageKind.KEY_CANDIDATES, digests)
+
+
+def read_key_candidates(data: bytes, count: int) -> list[bytes]:
+    """The ``count`` digests of a party's candidate keys."""
+    return _digests(unpack(data, MessageKind.KEY_CANDIDATES, count), "key candidates")
+
+
+def key_opening_message(pk: PublicKey, seeds: Sequence[bytes]) -> bytes:
+    return pack(MessageKind.KEY_OPENING, [public_key_to_bytes(pk), *seeds])
+
+
+def read_key_opening(data: bytes, params: RingParams, candidates: int) -> tuple[PublicKey, list[bytes]]:
+    """The chosen public key and the seeds of the other ``candidates`` - 1 candidates."""
+    key, *seeds = unpack(data, MessageKind.KEY_OPENING, candidates)
+    return public_key_from_bytes(key, params), _digests(seeds, "key opening")
 
 
 def ciphertext_message(kind: MessageKind, cts: Sequence[Ciphertext]) -> bytes:
     return pack(kind, [ciphertext_to_bytes(ct) for ct in cts])
+
+
+def announcement_message(cts: Sequence[Ciphertext], digests: Sequence[bytes]) -> bytes:
+    return pack(MessageKind.ANNOUNCEMENT, [*(ciphertext_to_bytes(ct) for ct in cts), *digests])
+
+
+def read_announcement(data: bytes, params: RingParams, count: int, proofs: int) -> tuple[list[Ciphertext], list[bytes]]:
+    """``count`` fresh ciphertexts of the ring ``params`` and the digests of ``proofs`` commitments."""
+    items = unpack(data, MessageKind.ANNOUNCEMENT, count + proofs)
+    return _fresh([ciphertext_from_bytes(item, params) for item in items[:count]], params), \
+        _digests(items[count:], "announcement")
+
+
+def proof_message(responses: Sequence[Response], proof: ProofParams) -> bytes:
+    return pack(MessageKind.PROOF, [r.to_bytes(proof) for r in responses])
+
+
+def read_proof(data: bytes, proof: ProofParams, count: int) -> list[Response]:
+    """The ``count`` responses of a party's proofs."""
+    return [Response.from_bytes(bytes(item), proof) for item in unpack(data, MessageKind.PROOF, count)]
+
+
+def _fresh(cts: list[Ciphertext], params: RingParams) -> list[Ciphertext]:
+    if any(ct.levels != params.levels or ct.scale != 1 for ct in cts):
+        raise DecodeError("LowGear announcement: a ciphertext that is not fresh (all primes, plaintext scale 1)")
+    return cts
 
 
 def read_ciphertexts(data: bytes, kind: MessageKind, params: RingParams, count: int, levels: int,

@@ -1,11 +1,13 @@
 """LowGear's pairwise products: each party's additive share of sum_{i != j} x_i y_j, from ciphertexts of the x_i.
 
-Party i's operand x_i is known to the others only as Enc_i(x_i), under i's
-own key (an announced share, or its MAC key share from the setup); party j's
-multiplier y_j is a plaintext only j knows. For each product, party j returns
-to every i
+Party i's operand x_i is known to the others only as a ciphertext C under
+i's own key (an announced share, or its MAC key share from the setup), and
+only f C = Enc_i(f x_i) is vouched for by i's proof (f = 2 for TopGear, L
+for the diagonal proof: :mod:`offchain.dealerless.announce`); party j's
+multiplier y_j is a plaintext only j knows. For each product, party j
+returns to every i
 
-    Enc_i(x_i) * y_j, re-randomised, switched down, flooded, minus a mask r_ji
+    Enc_i(f x_i) * (y_j f^-1 mod r), re-randomised, switched down, flooded, minus a mask r_ji
 
 (:func:`offchain.lattice.bgv.return_product`) and keeps r_ji. Party i adds
 the n - 1 returns it gets and decrypts once: sum_j (x_i y_j - r_ji). Its
@@ -23,12 +25,12 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from offchain.dealerless.announce import SessionKeys
+from offchain.dealerless.keys import SessionKeys
 from offchain.dealerless.messages import MessageKind, ciphertext_message, read_ciphertexts
 from offchain.engine.comm import decode
 from offchain.engine.session import Session
 from offchain.errors import ConfigError
-from offchain.field import FieldVec
+from offchain.field import FieldVec, P
 from offchain.lattice import slots
 from offchain.lattice.bgv import Ciphertext, PreparedCiphertext, PublicKey, SecretKey, return_levels, return_product
 from offchain.lattice.params import RingParams
@@ -38,13 +40,16 @@ from offchain.lattice.slots import Plaintext, encode
 
 @dataclass(frozen=True, eq=False)
 class CrossProduct:
-    """One product to share: every peer's operand as a prepared ciphertext under its key, and this party's multiplier.
+    """One product to share: every peer's operand times ``factor``, prepared, and this party's multiplier.
 
-    ``multiplier`` holds this party's N slots y_j; ``operands[i]`` is Enc_i(x_i).
+    ``multiplier`` holds this party's N slots y_j; ``operands[i]`` is
+    Enc_i(factor x_i), the multiple of i's ciphertext that i's proof vouches
+    for (``ProofParams.vouched``); the product uses y_j factor^-1 mod r.
     """
 
     operands: Mapping[int, PreparedCiphertext]
     multiplier: FieldVec
+    factor: int
 
 
 def return_scale(params: RingParams) -> int:
@@ -65,7 +70,8 @@ async def cross_terms(ctx: Session, keys: SessionKeys, products: Sequence[CrossP
     params = keys.params
     if any(len(p.multiplier) != params.n or set(p.operands) != set(keys.peers) for p in products):
         raise ConfigError(f"each product needs {params.n} slots and an operand from every peer")
-    multipliers = [encode(p.multiplier) for p in products]
+    # y_j f^-1 turns the product with Enc_i(f x_i) into x_i y_j; its lift is as small as any plaintext's.
+    multipliers = [encode(p.multiplier * pow(p.factor, -1, P)) for p in products]
     # Masks are drawn and summed as plaintext coefficients: uniform coefficients are uniform slots
     # (the encoding is a bijection), and one decoding of decrypted + kept per product replaces n - 1 encodings.
     kept = [FieldVec.zeros(params.n) for _ in products]

@@ -16,8 +16,10 @@ The pipeline (docs/dealerless-noise.md derives each step):
    randomness for 2 C, not C (:mod:`offchain.lattice.zkparams`), each part up
    to 2N times the verifier's bound; :func:`proof_slack_bits` turns that into
    a slack factor 2^slack_bits on the fresh bound (77 bits in production, the
-   design's figure). The bound assumes the key pair itself was proven
-   exactly, with no slack (s ternary, e binomial), as the design requires.
+   design's figure; 79 for the diagonal proof of the MAC key, whose L C
+   takes the place of 2 C). The bound assumes the key pair itself is exact,
+   with no slack (s ternary, e binomial), as the design requires;
+   offchain.dealerless.keys checks it by cut and choose (error 1/K).
 3. :func:`product_bound`: times party j's plaintext, b_j 2^-1 mod t so that
    2 C gives Enc(a_i b_j), lifted to coefficients of at most (t-1)/2; then
    plus a fresh encryption of zero (:func:`zero_bound`, the re-randomisation).

@@ -176,6 +176,14 @@ class WidePoly:
         np.negative(wrapped, out=wrapped)
         return WidePoly(out)
 
+    def times_small(self, factor: int) -> WidePoly:
+        """The polynomial times an integer with |factor| < 2^16 (a diagonal proof's challenge), carried."""
+        if not -(1 << 16) < factor < 1 << 16:
+            raise ConfigError(f"{factor} is not a small factor")
+        carried = _carry(_padded(self.digits, self.digits.shape[0] + 1))
+        # Carried digits lie in [0, 2^32) below a small signed top digit: times 2^16 they stay far below 2^60.
+        return WidePoly(_carry(carried * factor))
+
     def normalised(self) -> WidePoly:
         """The same integers with digits 0..D-2 in [0, 2^32) and the sign in the top digit."""
         return WidePoly(_carry(self.digits))

@@ -17,6 +17,21 @@ three moves with a public coin:
 4. :func:`verify`: every part of (z_i, t_i) within its bound, then
    Enc(z_i; t_i) = D_i + sum_k W_ik C_k for each row i; else :class:`ProofFailed` names the check.
 
+The prover may send :meth:`Commitment.digest`, a hash of the D_i, instead of
+the D_i (V ciphertexts, 18.9 MB in production): :func:`verify_digest`
+recomputes D_i = Enc(z_i; t_i) - sum_k W_ik C_k and compares the hash. An
+extractor that rewinds the prover gets the same D_i in both transcripts
+unless it finds a SHA-256 collision, so soundness holds as before, now
+computationally (binding of the hash); the simulator hashes the D_i it
+computes. Zero knowledge is unchanged.
+
+A diagonal proof (``ProofParams.diagonal``, see :mod:`offchain.lattice.zkparams`)
+shows in addition that every m_k is a constant polynomial: its plaintext
+masks are constants, its challenges are integers w with |w| <= 6, and
+:func:`verify` checks that every plaintext response is constant. It vouches
+for L C_k with L = 27720 (``ProofParams.vouched``) instead of 2 C_k. On the
+wire a diagonal response carries only that constant coefficient.
+
 What acceptance vouches for is 2 C_k, not C_k: the extractor inverts
 W_ik - W'_ik only up to a factor 2. With a knowledge error of at most
 (2N + 1)^-V, 2 C_k decrypts through noise at most 2^S times an honest
@@ -29,6 +44,7 @@ half-integral noise of size Q/2 and must not be used.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,11 +65,13 @@ WIRE_VERSION = 1
 SEED_BYTES = 32
 """The challenge seed: the joint coin's 32 bytes."""
 _CHALLENGE_TAG = b"mpcc-topgear-challenge-v1"
+_DIAGONAL_TAG = b"mpcc-topgear-diagonal-challenge-v1"
+_DIGEST_TAG = b"mpcc-topgear-commitment-v1"
 _PARTS = ("plaintext", "ternary randomness", "noise e0", "noise e1")
 _HONEST = (HONEST_PLAIN, HONEST_TERNARY, HONEST_NOISE, HONEST_NOISE)
 
 Challenge = tuple[tuple[int | None, ...], ...]
-"""W as V rows of U entries: None for 0, j for the monomial X^j."""
+"""W as V rows of U entries: None for 0, j for the monomial X^j (in a diagonal proof, the integer w itself)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +112,24 @@ class Preimage:
         """Every part times X^power: the preimage of the ciphertext times X^power."""
         return Preimage(*(p.times_monomial(power) for p in self.parts()))
 
+    def times_small(self, factor: int) -> Preimage:
+        """Every part times a small integer: the preimage of the ciphertext times it."""
+        return Preimage(*(p.times_small(factor) for p in self.parts()))
+
+    @classmethod
+    def zero(cls, n: int) -> Preimage:
+        """All parts zero: the preimage of the ciphertext (0, 0), which pads a statement to U ciphertexts.
+
+        Both sides know (0, 0) and that it encrypts 0, so it is never sent.
+        """
+        nothing = WidePoly(np.zeros((1, n), dtype=np.int64))
+        return cls(nothing, nothing, nothing, nothing)
+
+
+def zero_ciphertext(params: RingParams) -> Ciphertext:
+    """(0, 0) = Enc(0; 0, 0, 0): the padding of a statement with fewer than U ciphertexts."""
+    return Ciphertext(CoeffPoly.zeros(params), CoeffPoly.zeros(params))
+
 
 def encrypt_for_proof(pk: PublicKey, pt: Plaintext,
                       randbytes: RandBytes = secrets.token_bytes) -> tuple[Ciphertext, Preimage]:
@@ -105,17 +141,19 @@ def encrypt_for_proof(pk: PublicKey, pt: Plaintext,
 
 
 def challenge_matrix(seed: bytes, proof: ProofParams) -> Challenge:
-    """W from a joint seed: V x U entries uniform on the 2N + 1 elements of C, no modulo bias.
+    """W from a joint seed: V x U entries uniform on the |C| elements of C, no modulo bias.
 
     SHAKE-256 of the tag, V, U, N (4 bytes big-endian) and the seed gives
     32-bit little-endian words; a word is kept below the largest multiple of
-    2N + 1 under 2^32 and taken modulo 2N + 1: 0 is the zero entry, c > 0 is X^(c-1).
+    |C| under 2^32 and taken modulo |C|: 0 is the zero entry, c > 0 is X^(c-1).
+    A diagonal proof has its own tag and |C| = 2K + 1: c is the integer w = c - K (None for 0).
     """
     if len(seed) != SEED_BYTES:
         raise ConfigError(f"a challenge seed has {SEED_BYTES} bytes, not {len(seed)}")
     size, need = proof.challenges, proof.u * proof.v
     limit = (1 << 32) // size * size
-    shake = hashlib.shake_256(_CHALLENGE_TAG + bytes((proof.v, proof.u)) + proof.n.to_bytes(4, "big") + seed)
+    tag = _DIAGONAL_TAG if proof.diagonal else _CHALLENGE_TAG
+    shake = hashlib.shake_256(tag + bytes((proof.v, proof.u)) + proof.n.to_bytes(4, "big") + seed)
     words = np.zeros(0, dtype=np.uint32)
     length = 4 * need + 64
     while len(words) < need:
@@ -124,12 +162,11 @@ def challenge_matrix(seed: bytes, proof: ProofParams) -> Challenge:
         words = stream[stream < limit]
         length *= 2
     values = [int(x) % size for x in words[:need]]
-    return tuple(tuple(None if c == 0 else c - 1 for c in values[i * proof.u:(i + 1) * proof.u])
-                 for i in range(proof.v))
-
-
-def _rotated(ct: Ciphertext, power: int) -> Ciphertext:
-    return Ciphertext(ct.c0.times_monomial(power), ct.c1.times_monomial(power), ct.scale)
+    if proof.diagonal:
+        entries = [None if c == proof.challenge_norm else c - proof.challenge_norm for c in values]
+    else:
+        entries = [None if c == 0 else c - 1 for c in values]
+    return tuple(tuple(entries[i * proof.u:(i + 1) * proof.u]) for i in range(proof.v))
 
 
 # Messages and their wire formats ---------------------------------------------------------------
@@ -180,6 +217,18 @@ class Commitment:
         polys = [_poly_from(view[i * size:(i + 1) * size], ring) for i in range(2 * proof.v)]
         return cls(tuple(Ciphertext(polys[2 * i], polys[2 * i + 1]) for i in range(proof.v)))
 
+    def digest(self) -> bytes:
+        """SHA-256 of a tag and :meth:`to_bytes`: what a prover may send instead (see :func:`verify_digest`).
+
+        The residues are hashed in place, without building the byte string.
+        """
+        ring = self.masks[0].params
+        digest = hashlib.sha256(_DIGEST_TAG + bytes((WIRE_VERSION, len(self.masks), ring.levels, _log2(ring.n))))
+        for ct in self.masks:
+            for poly in (ct.c0, ct.c1):
+                digest.update(np.ascontiguousarray(poly.residues, dtype="<u8").data)
+        return digest.digest()
+
 
 @dataclass(frozen=True, eq=False)
 class Response:
@@ -194,10 +243,19 @@ class Response:
             row_i = z_i || tv_i || te0_i || te1_i, N coefficients each, coefficient j
             at offset j w as w bytes little-endian two's complement, with w = w_m for
             z and w_v, w_e, w_e for the others (ProofParams.width of each part's bound).
+
+        In a diagonal proof z_i is its constant coefficient alone (w_m bytes):
+        the others are written as nothing and read as zero, so a prover whose
+        z_i is not constant sends a response that fails the linear relation.
         """
         widths = [proof.width(h) for h in _HONEST]
         head = bytes((WIRE_VERSION, len(self.rows), _log2(proof.n), *widths[:3]))
-        return head + b"".join(p.to_bytes(w) for row in self.rows for p, w in zip(row.parts(), widths, strict=True))
+        body = []
+        for row in self.rows:
+            z, *rest = row.parts()
+            body.append(_constant_term(z).to_bytes(widths[0]) if proof.diagonal else z.to_bytes(widths[0]))
+            body.extend(p.to_bytes(w) for p, w in zip(rest, widths[1:], strict=True))
+        return head + b"".join(body)
 
     @classmethod
     def from_bytes(cls, data: bytes, proof: ProofParams) -> Response:
@@ -207,17 +265,35 @@ class Response:
         coefficients; whether they lie within the bounds is :func:`verify`'s check.
         """
         widths = [proof.width(h) for h in _HONEST]
+        counts = [1 if proof.diagonal else proof.n] + [proof.n] * 3
         head = bytes((WIRE_VERSION, proof.v, _log2(proof.n), *widths[:3]))
+        expected = 6 + proof.v * sum(c * w for c, w in zip(counts, widths, strict=True))
         if data[:6] != head:
             raise DecodeError("response: unknown version or a shape other than the proof's")
-        if len(data) != 6 + proof.v * proof.n * sum(widths):
-            raise DecodeError(f"response: {6 + proof.v * proof.n * sum(widths)} bytes expected, not {len(data)}")
+        if len(data) != expected:
+            raise DecodeError(f"response: {expected} bytes expected, not {len(data)}")
         view, offset, parts = memoryview(data), 6, []
         for _ in range(proof.v):
-            for w in widths:
-                parts.append(WidePoly.from_bytes(view[offset:offset + proof.n * w], proof.n, w))
-                offset += proof.n * w
+            for count, w in zip(counts, widths, strict=True):
+                part = WidePoly.from_bytes(view[offset:offset + count * w], count, w)
+                parts.append(part if count == proof.n else _constant(part, proof.n))
+                offset += count * w
         return cls(tuple(Preimage(*parts[4 * i:4 * i + 4]) for i in range(proof.v)))
+
+
+def _constant(coefficient: WidePoly, n: int) -> WidePoly:
+    """The polynomial of n coefficients whose constant term is the one coefficient given, the others zero."""
+    digits = np.zeros((coefficient.digits.shape[0], n), dtype=np.int64)
+    digits[:, 0] = coefficient.digits[:, 0]
+    return WidePoly(digits)
+
+
+def _constant_term(poly: WidePoly) -> WidePoly:
+    return WidePoly(poly.digits[:, :1])
+
+
+def _is_constant(poly: WidePoly) -> bool:
+    return not np.any(poly.normalised().digits[:, 1:])
 
 
 class ProverState:
@@ -253,28 +329,37 @@ def commit(pk: PublicKey, witnesses: Sequence[Preimage], randbytes: RandBytes = 
 
     ``witnesses`` are the preimages of the U ciphertexts proven (from
     :func:`encrypt_for_proof`); they are not checked here, so a witness
-    beyond the honest bounds gives a proof that fails, or hides less.
+    beyond the honest bounds (or not constant, in a diagonal proof) gives a
+    proof that fails, or hides less. A diagonal proof's plaintext masks are
+    constants: one coefficient uniform on [-2^b, 2^b), the others zero.
     """
     proof = proof or ProofParams.for_ring(pk.params.n)
     if proof.n != pk.params.n or len(witnesses) != proof.u:
         raise ConfigError(f"a proof covers {proof.u} ciphertexts of dimension {proof.n}")
     if any(w.m.n != proof.n for w in witnesses):
         raise ConfigError("a witness has another dimension than the proof")
-    masks = tuple(Preimage(*(WidePoly.uniform(proof.n, proof.mask_bits(h), randbytes) for h in _HONEST))
-                  for _ in range(proof.v))
+    masks = tuple(Preimage(*(_mask(proof, h, randbytes, constant=proof.diagonal and part == 0)
+                             for part, h in enumerate(_HONEST))) for _ in range(proof.v))
     return ProverState(proof, tuple(witnesses), masks), Commitment(tuple(y.encrypt(pk) for y in masks))
+
+
+def _mask(proof: ProofParams, honest: int, randbytes: RandBytes, constant: bool) -> WidePoly:
+    if constant:
+        return _constant(WidePoly.uniform(1, proof.mask_bits(honest), randbytes), proof.n)
+    return WidePoly.uniform(proof.n, proof.mask_bits(honest), randbytes)
 
 
 def respond(state: ProverState, seed: bytes) -> Response:
     """TopGear's third move: row i is mask_i + sum_k W_ik witness_k, over the integers."""
-    challenge = challenge_matrix(seed, state.proof)
+    proof = state.proof
+    challenge = challenge_matrix(seed, proof)
     witnesses, masks = state._take()
     rows = []
     for mask, entries in zip(masks, challenge, strict=True):
         row = mask
-        for witness, power in zip(witnesses, entries, strict=True):
-            if power is not None:
-                row = row + witness.times_monomial(power)
+        for witness, entry in zip(witnesses, entries, strict=True):
+            if entry is not None:
+                row = row + (witness.times_small(entry) if proof.diagonal else witness.times_monomial(entry))
         rows.append(row)
     return Response(tuple(rows))
 
@@ -284,33 +369,73 @@ def verify(pk: PublicKey, ciphertexts: Sequence[Ciphertext], commitment: Commitm
     """The verifier's checks, cheapest first; raises ProofFailed naming the first that fails.
 
     ``shape``: U fresh ciphertexts and V masks at pk's level, V response rows;
+    ``constant plaintext`` (diagonal proofs): every z_i constant;
     ``<part> bound``: each part of each row within ProofParams.check_bound;
     ``linear relation``: Enc(z_i; t_i) = D_i + sum_k W_ik C_k for every row.
     """
+    proof = _checked_responses(pk, ciphertexts, commitment.masks, response, proof)
+    for i, (implied, sent) in enumerate(zip(_implied_masks(pk, ciphertexts, seed, response, proof),
+                                            commitment.masks, strict=True)):
+        if implied.c0 != sent.c0 or implied.c1 != sent.c1:
+            raise ProofFailed("linear relation", f"row {i}: Enc(z, t) differs from D + W C")
+
+
+def verify_digest(pk: PublicKey, ciphertexts: Sequence[Ciphertext], digest: bytes, seed: bytes,
+                  response: Response, proof: ProofParams | None = None) -> None:
+    """:func:`verify` against :meth:`Commitment.digest`: the D_i recomputed from the response must hash to it.
+
+    The same checks; ``linear relation`` fails when the hash differs.
+    """
+    proof = _checked_responses(pk, ciphertexts, None, response, proof)
+    implied = Commitment(tuple(_implied_masks(pk, ciphertexts, seed, response, proof)))
+    if not hmac.compare_digest(implied.digest(), digest):
+        raise ProofFailed("linear relation", "Enc(z, t) - W C does not hash to the commitment")
+
+
+def _checked_responses(pk: PublicKey, ciphertexts: Sequence[Ciphertext], masks: Sequence[Ciphertext] | None,
+                       response: Response, proof: ProofParams | None) -> ProofParams:
+    """The checks before the linear relation (shape, constants, bounds); the proof's parameters."""
     proof = proof or ProofParams.for_ring(pk.params.n)
     if proof.n != pk.params.n:
         raise ConfigError(f"the proof is for dimension {proof.n}, the key for {pk.params.n}")
-    _check_shape(pk, ciphertexts, commitment, response, proof)
+    _check_shape(pk, ciphertexts, masks, response, proof)
+    if proof.diagonal:
+        for i, row in enumerate(response.rows):
+            if not _is_constant(row.m):
+                raise ProofFailed("constant plaintext", f"row {i} has a plaintext response that is not constant")
     bounds = [proof.check_bound(h) for h in _HONEST]
     for i, row in enumerate(response.rows):
         for part, bound, name in zip(row.parts(), bounds, _PARTS, strict=True):
             if part.exceeds(bound):
                 raise ProofFailed(f"{name} bound", f"row {i} has a coefficient above {bound.bit_length()} bits")
+    return proof
+
+
+def _implied_masks(pk: PublicKey, ciphertexts: Sequence[Ciphertext], seed: bytes, response: Response,
+                   proof: ProofParams) -> list[Ciphertext]:
+    """D_i = Enc(z_i; t_i) - sum_k W_ik C_k modulo Q: the masks an honest prover committed to."""
     challenge = challenge_matrix(seed, proof)
-    for i, (row, expected) in enumerate(zip(response.rows, commitment.masks, strict=True)):
-        for ct, power in zip(ciphertexts, challenge[i], strict=True):
-            if power is not None:
-                expected = expected + _rotated(ct, power)
+    implied = []
+    for row, entries in zip(response.rows, challenge, strict=True):
         got = row.encrypt(pk)
-        if got.c0 != expected.c0 or got.c1 != expected.c1:
-            raise ProofFailed("linear relation", f"row {i}: Enc(z, t) differs from D + W C")
+        c0, c1 = got.c0, got.c1
+        for ct, entry in zip(ciphertexts, entries, strict=True):
+            if entry is not None:
+                c0, c1 = c0 - _times(ct.c0, entry, proof), c1 - _times(ct.c1, entry, proof)
+        implied.append(Ciphertext(c0, c1))
+    return implied
 
 
-def _check_shape(pk: PublicKey, ciphertexts: Sequence[Ciphertext], commitment: Commitment, response: Response,
-                 proof: ProofParams) -> None:
-    if len(ciphertexts) != proof.u or len(commitment.masks) != proof.v or len(response.rows) != proof.v:
+def _times(poly: CoeffPoly, entry: int, proof: ProofParams) -> CoeffPoly:
+    """A ciphertext part times a challenge entry: the integer itself if diagonal, else the monomial X^entry."""
+    return poly.scale(entry) if proof.diagonal else poly.times_monomial(entry)
+
+
+def _check_shape(pk: PublicKey, ciphertexts: Sequence[Ciphertext], masks: Sequence[Ciphertext] | None,
+                 response: Response, proof: ProofParams) -> None:
+    if len(ciphertexts) != proof.u or len(response.rows) != proof.v or (masks is not None and len(masks) != proof.v):
         raise ProofFailed("shape", f"{proof.u} ciphertexts, {proof.v} masks and {proof.v} rows are expected")
-    if any(ct.params != pk.params or ct.scale != 1 for ct in (*ciphertexts, *commitment.masks)):
+    if any(ct.params != pk.params or ct.scale != 1 for ct in (*ciphertexts, *(masks or ()))):
         raise ProofFailed("shape", "a ciphertext is not a fresh one at the key's level")
     if any(row.m.n != proof.n for row in response.rows):
         raise ProofFailed("shape", "a response row has another dimension")

@@ -3,9 +3,11 @@
 Small rings (N = 64 with twelve 61-bit primes, so levels, switching and the
 noise margin are those of production) carry the protocol tests; the oracle
 is the reconstruction of every party's shares with the global MAC key.
-Cheaters are played by the in-memory network, which rewrites a message in
-flight (its one place for a malicious sender): the cheater's code is the
-honest code, and only its message differs.
+Cheaters are played in two ways: by the in-memory network, which rewrites a
+message in flight (its one place for a malicious sender: the cheater's code
+is the honest code, and only its message differs), or by a cheater's program
+written here from the protocol's public steps, for a cheater that knows the
+secrets behind what it sends (a witness out of range, a key of its own making).
 """
 # ruff: noqa: S101, S311 - pytest asserts, and seeded `random` makes reproducible test data (never secrets).
 
@@ -19,17 +21,43 @@ from dataclasses import dataclass
 import pytest
 
 from offchain.dealerless import check_parameters, setup, square_batch, triple_batch
-from offchain.dealerless.messages import MessageKind, ciphertext_message, pack, read_ciphertexts, unpack
+from offchain.dealerless.announce import announce, broadcast_proven
+from offchain.dealerless.keys import (
+    KEY_CANDIDATES,
+    candidate,
+    candidate_digest,
+    chosen_candidate,
+    exchange_keys,
+    seed_stream,
+)
+from offchain.dealerless.messages import (
+    MESSAGE_VERSION,
+    MessageKind,
+    announcement_message,
+    ciphertext_message,
+    key_candidates_message,
+    key_opening_message,
+    pack,
+    read_announcement,
+    read_ciphertexts,
+    read_key_opening,
+    read_proof,
+    unpack,
+)
 from offchain.dealerless.returns import return_scale
+from offchain.engine.coin import toss
+from offchain.engine.comm import broadcast_all
 from offchain.engine.sacrifice import accept_batch
 from offchain.engine.session import Session
-from offchain.errors import ConfigError, DecodeError, MalformedMessage, ProtocolAbort, SacrificeFailed
+from offchain.errors import ConfigError, DecodeError, MalformedMessage, ProofFailed, ProtocolAbort, SacrificeFailed
 from offchain.field import FieldVec, P
-from offchain.lattice import ring
-from offchain.lattice.bgv import Ciphertext, encrypt, keygen, return_levels
+from offchain.lattice import ring, sampling
+from offchain.lattice.bgv import Ciphertext, PublicKey, encrypt, keygen, return_levels
 from offchain.lattice.params import PLAINTEXT_MODULUS, RingParams, production, small
+from offchain.lattice.ring import CoeffPoly
 from offchain.lattice.sampling import RandBytes
-from offchain.lattice.slots import encode
+from offchain.lattice.slots import Plaintext, encode
+from offchain.lattice.wide import WidePoly
 from offchain.lattice.wire import (
     ciphertext_from_bytes,
     ciphertext_size,
@@ -38,6 +66,8 @@ from offchain.lattice.wire import (
     public_key_size,
     public_key_to_bytes,
 )
+from offchain.lattice.zk import Preimage
+from offchain.lattice.zkparams import ProofParams
 from offchain.net.memory import MemoryNetwork, MemoryTransport, run_parties
 from offchain.preprocessing.tuples import PartyBatch, TupleKind, TupleSet
 from offchain.shares import MacKeyShare, SharedVec, reconstruct, split_key
@@ -149,6 +179,25 @@ def test_messages_refuse_other_framing(material: tuple[bytes, bytes, bytes]) -> 
         read_ciphertexts(pack(MessageKind.RETURNS, [fresh]), MessageKind.RETURNS, PARAMS, 1, levels, scale)
 
 
+def test_proof_and_key_messages_refuse_other_framing(material: tuple[bytes, bytes, bytes]) -> None:
+    key, fresh, low = material
+    digest = bytes(range(32))
+    cts, digests = read_announcement(pack(MessageKind.ANNOUNCEMENT, [fresh, digest]), PARAMS, 1, 1)
+    assert digests == [digest] and same_ciphertext(cts[0], ciphertext_from_bytes(fresh, PARAMS))
+    for items in ([fresh, digest[:31]], [low, digest], [fresh], [fresh, digest, digest]):
+        with pytest.raises(DecodeError):
+            read_announcement(pack(MessageKind.ANNOUNCEMENT, items), PARAMS, 1, 1)
+    pk, seeds = read_key_opening(pack(MessageKind.KEY_OPENING, [key, digest, digest]), PARAMS, 3)
+    assert pk.a == public_key_from_bytes(key, PARAMS).a and seeds == [digest, digest]
+    for items in ([key, digest], [key, digest, digest + b"\x00"], [fresh, digest, digest]):
+        with pytest.raises(DecodeError):
+            read_key_opening(pack(MessageKind.KEY_OPENING, items), PARAMS, 3)
+    with pytest.raises(DecodeError):  # Key candidates where an opening is due.
+        read_key_opening(key_candidates_message([digest] * 3), PARAMS, 3)
+    with pytest.raises(DecodeError):
+        read_proof(pack(MessageKind.PROOF, [b"\x01" * 10]), ProofParams.for_ring(PARAMS.n), 1)
+
+
 # The protocol ------------------------------------------------------------------------------------
 @dataclass
 class Run:
@@ -163,17 +212,24 @@ def keys_for(n: int) -> list[MacKeyShare]:
     return split_key(FieldVec.random(1, stream(99))[0], n, stream(98))
 
 
+Program = Callable[[Session], Awaitable[object]]
+"""A cheater's program in place of the honest one: it gets the party's session."""
+
+
 def run_lowgear(n: int, kinds: list[TupleKind], network: MemoryNetwork | None = None,
                 params: RingParams = PARAMS, rings: list[RingParams] | None = None,
-                ciphertexts: int = 1) -> list[Run | BaseException]:
-    """n parties: setup, then one batch of each kind, each accepted by the sacrifice."""
+                ciphertexts: int = 1, key_candidates: int = KEY_CANDIDATES,
+                cheaters: dict[int, Program] | None = None) -> list[Run | object]:
+    """n parties: setup, then one batch of each kind, each accepted by the sacrifice; ``cheaters`` run their own."""
     keys = keys_for(n)
     make = {TupleKind.TRIPLE: triple_batch, TupleKind.SQUARE: square_batch}
 
-    def party(i: int) -> Callable[[MemoryTransport], Awaitable[Run]]:
-        async def run(t: MemoryTransport) -> Run:
+    def party(i: int) -> Callable[[MemoryTransport], Awaitable[object]]:
+        async def run(t: MemoryTransport) -> object:
             ctx = Session(t, keys[i], randbytes=stream(10 + i))
-            lowgear = await setup(ctx, rings[i] if rings else params)
+            if cheaters and i in cheaters:
+                return await cheaters[i](ctx)
+            lowgear = await setup(ctx, rings[i] if rings else params, key_candidates=key_candidates)
             batches, checked = [], []
             for kind in kinds:
                 batch = await make[kind](ctx, lowgear, ciphertexts)
@@ -186,7 +242,7 @@ def run_lowgear(n: int, kinds: list[TupleKind], network: MemoryNetwork | None = 
     return asyncio.run(run_parties(net, [party(i) for i in range(n)]))
 
 
-def successes(results: list[Run | BaseException]) -> list[Run]:
+def successes(results: list[Run | object]) -> list[Run]:
     for r in results:
         if isinstance(r, BaseException):
             raise r
@@ -256,8 +312,9 @@ class CheatingNetwork(MemoryNetwork):
         self.done = False
 
     def deliver(self, frm: int, to: int, payload: bytes) -> None:
-        if (frm, to) == (self.victim, self.cheater) and self._is(payload, MessageKind.ANNOUNCEMENT, 1):
-            (self.announced,) = read_ciphertexts(payload, MessageKind.ANNOUNCEMENT, PARAMS, 1, PARAMS.levels, 1)
+        # The victim's last announcement before the returns is its batch's (the first was its MAC key's).
+        if (frm, to) == (self.victim, self.cheater) and self._is(payload, MessageKind.ANNOUNCEMENT, 2):
+            (self.announced,), _ = read_announcement(payload, PARAMS, 1, 1)
         elif (frm, to) == (self.cheater, self.victim) and not self.done and self._is(payload, MessageKind.RETURNS, 3):
             assert self.announced is not None
             returns = read_ciphertexts(payload, MessageKind.RETURNS, PARAMS, 3, return_levels(PARAMS),
@@ -312,11 +369,269 @@ def test_a_garbled_return_is_a_malformed_message() -> None:
     assert all(isinstance(r, ProtocolAbort) for r in results)
 
 
+# Proofs ------------------------------------------------------------------------------------------
+CHEATER = 2
+
+
+def kind_of(payload: bytes) -> MessageKind | None:
+    """The kind of a LowGear message, None for anything else (the joint coin's commitments and openings)."""
+    if len(payload) < 4 or payload[0] != MESSAGE_VERSION or payload[1] not in {k.value for k in MessageKind}:
+        return None
+    kind = MessageKind(payload[1])
+    try:
+        unpack(payload, kind, int.from_bytes(payload[2:4], "big"))
+    except DecodeError:
+        return None
+    return kind
+
+
+class RecordingNetwork(MemoryNetwork):
+    """Logs (sender, receiver, kind) of every message; ``rewrite`` may change a message in flight."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n, timeout=120)
+        self.log: list[tuple[int, int, MessageKind | None]] = []
+        self.counts: dict[tuple[int, int, MessageKind | None], int] = {}
+
+    def deliver(self, frm: int, to: int, payload: bytes) -> None:
+        kind = kind_of(payload)
+        self.log.append((frm, to, kind))
+        self.counts[frm, to, kind] = self.counts.get((frm, to, kind), 0) + 1
+        super().deliver(frm, to, self.rewrite(frm, to, kind, self.counts[frm, to, kind], payload))
+
+    def rewrite(self, frm: int, to: int, kind: MessageKind | None, nth: int, payload: bytes) -> bytes:
+        return payload
+
+    def sent(self, frm: int, kind: MessageKind) -> int:
+        return sum(1 for f, _, k in self.log if f == frm and k is kind)
+
+
+def refused(results: list[Run | object], culprit: int = CHEATER, check: str | None = None) -> None:
+    """Every honest party raised ProofFailed naming ``culprit`` (and only it), for ``check`` if given."""
+    for i, r in enumerate(results):
+        if i != culprit:
+            assert isinstance(r, ProofFailed), (i, r)
+            assert r.culprits == (culprit,) and r.parties == (culprit,) and f"party {culprit}" in str(r)
+            assert check is None or r.check == check, r
+
+
+def test_every_announcement_is_proven_before_any_return() -> None:
+    network = RecordingNetwork(3)
+    successes(run_lowgear(3, [TupleKind.TRIPLE], network))
+    kind, coin = MessageKind, None
+    proven = [kind.ANNOUNCEMENT, coin, coin, kind.PROOF]
+    for frm, to in ((0, 1), (2, 0)):
+        kinds = [k for f, t, k in network.log if (f, t) == (frm, to)]
+        # Keys: candidates, the coin, the opening; then the MAC key and the batch, each: announcement, coin, proof.
+        assert kinds[:13] == [kind.KEY_CANDIDATES, coin, coin, kind.KEY_OPENING, *proven, *proven, kind.RETURNS]
+    for i in range(3):
+        first_return = next(p for p, (f, _, k) in enumerate(network.log) if f == i and k is kind.RETURNS)
+        proofs_in = [p for p, (_, t, k) in enumerate(network.log) if t == i and k is kind.PROOF]
+        assert len(proofs_in) == 4 and max(proofs_in) < first_return
+
+
+def plaintext_out_of_range(ct: Ciphertext) -> Ciphertext:
+    """r^2 added to a coefficient: the slots decrypt as before, the plaintext is far outside (-r/2, r/2]."""
+    return Ciphertext(ct.c0 + CoeffPoly.from_ints([P * P if j == 5 else 0 for j in range(PARAMS.n)], PARAMS), ct.c1)
+
+
+def huge_noise(ct: Ciphertext) -> Ciphertext:
+    return Ciphertext(ct.c0 + CoeffPoly.from_ints([P << 200] + [0] * (PARAMS.n - 1), PARAMS), ct.c1)
+
+
+class AnnouncingOther(RecordingNetwork):
+    """The cheater's batch announcement reaches every peer with its ciphertext changed, its proof unchanged."""
+
+    def __init__(self, n: int, change: Callable[[Ciphertext], Ciphertext]) -> None:
+        super().__init__(n)
+        self.change = change
+
+    def rewrite(self, frm: int, to: int, kind: MessageKind | None, nth: int, payload: bytes) -> bytes:
+        if frm == CHEATER and kind is MessageKind.ANNOUNCEMENT and nth == 2:  # The first is the MAC key's.
+            (ct,), digests = read_announcement(payload, PARAMS, 1, 1)
+            return announcement_message([self.change(ct)], digests)
+        return payload
+
+
+@pytest.mark.parametrize("change", [plaintext_out_of_range, huge_noise])
+def test_an_ill_formed_announcement_is_refused_before_any_return(change: Callable[[Ciphertext], Ciphertext]) -> None:
+    network = AnnouncingOther(3, change)
+    results = run_lowgear(3, [TupleKind.TRIPLE], network)
+    refused(results, check="linear relation")
+    assert network.sent(0, MessageKind.RETURNS) == network.sent(1, MessageKind.RETURNS) == 0
+
+
+def bad_witness(part: str) -> Preimage:
+    """A preimage with one coefficient far beyond its honest bound, yet small enough for the response's wire width.
+
+    A response coefficient of w bytes is below 2^(8w - 1) (2^311 for the
+    plaintext at N = 64, 2^63 for noise); a witness beyond that leaves the
+    cheater nothing to send. So: 2^309 (2^55 r) in the plaintext, 2^61 noise.
+    """
+    rb = stream(40)
+    parts = {"m": WidePoly.from_field(FieldVec.random(PARAMS.n, rb)), "v": WidePoly.from_small(
+        sampling.ternary(PARAMS.n, rb)), "e0": WidePoly.from_small(sampling.cbd(PARAMS.n, rb)),
+        "e1": WidePoly.from_small(sampling.cbd(PARAMS.n, rb))}
+    parts[part] = WidePoly.from_ints([(2**309 if part == "m" else 2**61) * (j == 3) for j in range(PARAMS.n)])
+    return Preimage(**parts)
+
+
+def proving_an_ill_formed_share(part: str) -> Program:
+    """The cheater's batch: the honest setup, then a ciphertext announced with an ill-formed preimage it knows."""
+    async def cheat(ctx: Session) -> None:
+        lowgear = await setup(ctx, PARAMS)
+        witness = bad_witness(part)
+        await broadcast_proven(ctx, lowgear.keys, [witness.encrypt(lowgear.keys.public[ctx.party])], [witness],
+                               lowgear.proof)
+    return cheat
+
+
+@pytest.mark.parametrize(("part", "check"), [("m", "plaintext bound"), ("e0", "noise e0 bound")])
+def test_a_proven_ill_formed_share_is_refused(part: str, check: str) -> None:
+    network = RecordingNetwork(3)
+    results = run_lowgear(3, [TupleKind.TRIPLE], network, cheaters={CHEATER: proving_an_ill_formed_share(part)})
+    refused(results, check=check)
+    assert results[CHEATER] is None  # The honest proofs passed the cheater's checks.
+    assert network.sent(0, MessageKind.RETURNS) == network.sent(1, MessageKind.RETURNS) == 0
+
+
+class TamperingProof(RecordingNetwork):
+    """One byte of the cheater's batch proof (a plaintext response coefficient) flipped, for every receiver."""
+
+    def rewrite(self, frm: int, to: int, kind: MessageKind | None, nth: int, payload: bytes) -> bytes:
+        if frm == CHEATER and kind is MessageKind.PROOF and nth == 2:
+            (response,) = read_proof(payload, ProofParams.for_ring(PARAMS.n), 1)
+            assert len(response.rows) == 6
+            return patch(payload, 4 + 4 + 6 + 100, bytes((payload[114] ^ 0x10,)))
+        return payload
+
+
+def test_a_tampered_proof_response_is_refused() -> None:
+    network = TamperingProof(3)
+    results = run_lowgear(3, [TupleKind.TRIPLE], network)
+    refused(results, check="linear relation")
+    assert network.sent(0, MessageKind.RETURNS) == network.sent(1, MessageKind.RETURNS) == 0
+
+
+async def announcing_a_mac_key_that_is_not_constant(ctx: Session) -> None:
+    """The setup with alpha_i in the constant coefficient and 1 in the next: its slots are not all alpha_i."""
+    keys = await exchange_keys(ctx, PARAMS)
+    coefficients = [ctx.key.alpha, 1] + [0] * (PARAMS.n - 2)
+    await announce(ctx, keys, [Plaintext(FieldVec.from_ints(coefficients))], ProofParams.diagonal_for_ring(PARAMS.n))
+
+
+def test_a_mac_key_ciphertext_that_is_not_constant_is_refused() -> None:
+    network = RecordingNetwork(3)
+    results = run_lowgear(3, [TupleKind.TRIPLE], network, cheaters={CHEATER: announcing_a_mac_key_that_is_not_constant})
+    refused(results, check="linear relation")  # The wire carries constant responses only.
+    assert all(network.sent(i, MessageKind.RETURNS) == 0 for i in range(3))
+
+
+def test_a_mac_key_announced_with_an_ordinary_proof_is_refused() -> None:
+    """A TopGear proof for the MAC key (a shape other than the diagonal proof's) does not parse as one."""
+    async def cheat(ctx: Session) -> None:
+        keys = await exchange_keys(ctx, PARAMS)
+        constant = Plaintext(FieldVec.from_ints([ctx.key.alpha] + [0] * (PARAMS.n - 1)))
+        await announce(ctx, keys, [constant], ProofParams(PARAMS.n, u=1, v=12))
+
+    results = run_lowgear(3, [TupleKind.TRIPLE], cheaters={CHEATER: cheat})
+    assert all(isinstance(r, MalformedMessage) and r.party == CHEATER for i, r in enumerate(results) if i != CHEATER)
+
+
+# Key checks ----------------------------------------------------------------------------------------
+def test_key_candidates_derive_from_their_seeds() -> None:
+    seed = stream(50)(32)
+    (s1, pk1), (_, pk2) = candidate(PARAMS, seed), candidate(PARAMS, seed)
+    assert pk1.a == pk2.a and pk1.b == pk2.b and "<secret>" in repr(s1)
+    assert candidate_digest(0, 1, pk1) != candidate_digest(1, 1, pk1) != candidate_digest(0, 2, pk1)
+    draw = seed_stream(seed)
+    assert draw(5) != draw(5) and seed_stream(seed)(5) == seed_stream(seed)(5)
+    choices = [chosen_candidate(stream(60 + i)(32), 0, 8) for i in range(400)]
+    assert set(choices) == set(range(8)) and min(map(choices.count, range(8))) > 25
+    with pytest.raises(ConfigError):
+        seed_stream(b"short")
+
+
+def non_ternary_keygen(params: RingParams, randbytes: RandBytes) -> PublicKey:
+    """A key with s in {-2, 0, 2}: decryption still works for small noise, the noise bound does not hold."""
+    s = CoeffPoly.from_small(2 * sampling.ternary(params.n, randbytes), params)
+    a = sampling.uniform_poly(params, randbytes)
+    e = CoeffPoly.from_small(sampling.cbd(params.n, randbytes), params).scale(PLAINTEXT_MODULUS)
+    return PublicKey(a, a * s.ntt() + e.ntt())
+
+
+def cheating_key_exchange(kind: str, candidates: int = KEY_CANDIDATES) -> Program:
+    """exchange_keys's steps with ill-formed keys: all candidates non-ternary, only the first, or one not committed."""
+    async def cheat(ctx: Session) -> None:
+        seeds = [ctx.randbytes(32) for _ in range(candidates)]
+        keys = [candidate(PARAMS, seed)[1] for seed in seeds]
+        if kind == "non-ternary candidates":
+            keys = [non_ternary_keygen(PARAMS, seed_stream(seed)) for seed in seeds]
+        elif kind == "first candidate non-ternary":
+            keys[0] = non_ternary_keygen(PARAMS, seed_stream(seeds[0]))
+        await broadcast_all(ctx, key_candidates_message([candidate_digest(ctx.party, k, pk)
+                                                         for k, pk in enumerate(keys)]))
+        chosen = chosen_candidate(await toss(ctx), ctx.party, candidates)
+        used = non_ternary_keygen(PARAMS, stream(70)) if kind == "another key" else keys[chosen]
+        await broadcast_all(ctx, key_opening_message(used, [s for k, s in enumerate(seeds) if k != chosen]))
+    return cheat
+
+
+@pytest.mark.parametrize(("kind", "check"), [("non-ternary candidates", "key opening"),
+                                             ("another key", "chosen key")])
+def test_a_key_not_derived_from_the_committed_seeds_is_refused(kind: str, check: str) -> None:
+    network = RecordingNetwork(3)
+    results = run_lowgear(3, [TupleKind.TRIPLE], network, cheaters={CHEATER: cheating_key_exchange(kind)})
+    refused(results, check=check)
+    assert all(network.sent(i, MessageKind.ANNOUNCEMENT) == 0 for i in range(3))
+
+
+def test_a_lucky_cheater_passes_the_key_check_with_probability_one_in_k() -> None:
+    """The covert gap, shown: with K = 2 and one non-ternary candidate, the coin keeps it about half the time."""
+    async def honest(ctx: Session) -> tuple[PublicKey, ...]:
+        return (await exchange_keys(ctx, PARAMS, 2)).public
+
+    outcomes = []
+    for trial in range(8):
+        def program(i: int, trial: int = trial) -> Callable[[MemoryTransport], Awaitable[object]]:
+            party = honest if i == 0 else cheating_key_exchange("first candidate non-ternary", 2)
+            return lambda t: party(Session(t, keys_for(2)[i], randbytes=stream(200 + 10 * trial + i)))
+
+        result = asyncio.run(run_parties(MemoryNetwork(2, timeout=60), [program(0), program(1)]))[0]
+        if isinstance(result, ProofFailed):
+            assert result.culprits == (1,) and result.check == "key opening"
+            outcomes.append("caught")
+        else:  # The honest party accepted the cheater's non-ternary key, its first candidate.
+            cheater_bytes = stream(200 + 10 * trial + 1)
+            bad = non_ternary_keygen(PARAMS, seed_stream(cheater_bytes(32)))
+            assert isinstance(result, tuple) and result[1].a == bad.a and result[1].b == bad.b
+            outcomes.append("passed")
+    assert 0 < outcomes.count("passed") < len(outcomes), outcomes
+
+
+def test_every_party_holds_the_keys_its_peers_opened() -> None:
+    """Two parties, K = 4: each party's key is its chosen candidate, as every peer sees it."""
+    async def keys_only(ctx: Session) -> tuple[PublicKey, ...]:
+        return (await exchange_keys(ctx, PARAMS, 4)).public
+
+    network = RecordingNetwork(2)
+    results = asyncio.run(run_parties(network, [
+        lambda t, i=i: keys_only(Session(t, keys_for(2)[i], randbytes=stream(10 + i))) for i in range(2)]))
+    mine, theirs = results
+    assert isinstance(mine, tuple) and isinstance(theirs, tuple)
+    assert all(x.a == y.a and x.b == y.b for x, y in zip(mine, theirs, strict=True))
+    with pytest.raises(ConfigError):
+        asyncio.run(exchange_keys(Session(network.transport(0), keys_for(2)[0]), PARAMS, 1))
+
+
 # Production size ---------------------------------------------------------------------------------
 @on_kernel
 def test_production_size_triples() -> None:
-    """N = 2^15 and twelve primes, 3 parties: 16384 checked triples (benchmarks/lowgear.py times it)."""
-    runs = successes(run_lowgear(3, [TupleKind.TRIPLE], params=production()))
+    """N = 2^15 and twelve primes, 3 parties, with every proof: 16384 checked triples (benchmarks/lowgear.py).
+
+    K = 4 key candidates: the cut and choose is the same at any K, and K = 64 would take most of a minute here.
+    """
+    runs = successes(run_lowgear(3, [TupleKind.TRIPLE], params=production(), key_candidates=4))
     keys = keys_for(3)
     a, b, c = (opened([r.checked[0].columns[k] for r in runs], keys) for k in range(3))
     assert len(c) == production().n // 2 and c == a * b

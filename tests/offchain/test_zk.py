@@ -10,6 +10,7 @@ from seeded streams, so every run sees the same keys, masks and challenges.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from collections.abc import Iterator
@@ -380,6 +381,125 @@ def test_malformed_messages_are_refused(keys: tuple[SecretKey, PublicKey], hones
             Response.from_bytes(bad, PROOF)
     with pytest.raises(DecodeError):
         Response.from_bytes(r_bytes, ProofParams(64, u=6, v=3, zk_bits=80))  # Other widths.
+
+
+# Commitments by digest, and padding -------------------------------------------------------------
+def failed_digest_check(pk: PublicKey, cts: list[Ciphertext], digest: bytes, seed: bytes, response: Response,
+                        proof: ProofParams = PROOF) -> str:
+    with pytest.raises(ProofFailed) as caught:
+        zk.verify_digest(pk, cts, digest, seed, response, proof)
+    return caught.value.check
+
+
+def test_a_proof_verifies_against_the_digest_of_its_commitment(keys: tuple[SecretKey, PublicKey],
+                                                               honest: Statement) -> None:
+    _, pk = keys
+    cts, witnesses = honest
+    commitment, response = prove(pk, witnesses, seed_of(4), stream(70))
+    digest = commitment.digest()
+    assert digest == hashlib.sha256(b"mpcc-topgear-commitment-v1" + commitment.to_bytes()).digest()
+    zk.verify_digest(pk, cts, digest, seed_of(4), response, PROOF)
+    assert failed_digest_check(pk, cts, digest, seed_of(5), response) == "linear relation"
+    assert failed_digest_check(pk, [cts[1], cts[0], *cts[2:]], digest, seed_of(4), response) == "linear relation"
+    assert failed_digest_check(pk, cts, bytes(32), seed_of(4), response) == "linear relation"
+    row = response.rows[0]
+    off_by_one = Preimage(row.m, row.v, shifted(row.e0, 3, 1), row.e1)
+    assert failed_digest_check(pk, cts, digest, seed_of(4), with_row(response, 0, off_by_one)) == "linear relation"
+    assert failed_digest_check(pk, cts[:5], digest, seed_of(4), response) == "shape"
+
+
+def test_zero_ciphertexts_pad_a_statement(keys: tuple[SecretKey, PublicKey], honest: Statement) -> None:
+    """(0, 0) with the zero preimage fills a proof: both sides know it, nothing about it is sent."""
+    _, pk = keys
+    cts = [*honest[0][:2], *[zk.zero_ciphertext(PARAMS)] * 4]
+    witnesses = [*honest[1][:2], *[Preimage.zero(PARAMS.n)] * 4]
+    commitment, response = prove(pk, witnesses, seed_of(6), stream(71))
+    zk.verify_digest(pk, cts, commitment.digest(), seed_of(6), response, PROOF)
+    fake = [*cts[:5], honest[0][2]]  # A real ciphertext where the prover padded: its witness is missing.
+    assert failed_digest_check(pk, fake, commitment.digest(), seed_of(6), response) == "linear relation"
+
+
+# Diagonal proofs ---------------------------------------------------------------------------------
+DIAGONAL = ProofParams.diagonal_for_ring(64)
+
+
+def constant_statement(pk: PublicKey, value: int, randbytes: RandBytes, n: int = PARAMS.n) -> Statement:
+    ct, witness = zk.encrypt_for_proof(pk, Plaintext(FieldVec.from_ints([value] + [0] * (n - 1))), randbytes)
+    return [ct], [witness]
+
+
+def test_diagonal_parameters_and_their_noise() -> None:
+    proof = ProofParams.diagonal_for_ring(production().n)
+    assert (proof.u, proof.v, proof.challenges, proof.challenge_norm) == (1, 12, 13, 6) and proof.diagonal
+    assert 44.4 < proof.soundness_bits < 44.5 and proof.zk_distance_bits < -40
+    assert proof.vouched == 27720 == math.lcm(*range(1, 13)) and proof.extraction_factor == 2 * 27720
+    assert all(proof.vouched % d == 0 for d in range(1, 13))  # Every challenge difference divides L.
+    assert [proof.mask_bits(h) for h in (HONEST_PLAIN, HONEST_TERNARY, HONEST_NOISE)] == [316, 63, 67]
+    # Slightly more slack than TopGear's 77 bits (wider masks), and still within the noise budget.
+    assert proof_slack_bits(proof) == 79
+    report = lowgear_noise(production(), slack_bits=79)
+    assert report.margin_bits > 40 and report.flood_distance_bits < -40
+    assert ProofParams.diagonal_for_ring(64).soundness_bits > 42
+
+
+def test_diagonal_challenges_are_small_integers() -> None:
+    seen: list[int | None] = []
+    for i in range(100):
+        w = zk.challenge_matrix(seed_of(i), DIAGONAL)
+        assert len(w) == 12 and all(len(row) == 1 for row in w)
+        seen.extend(x for row in w for x in row)
+    assert set(seen) == {None, *range(-6, 0), *range(1, 7)}
+    assert min(seen.count(x) for x in set(seen)) > len(seen) / 13 * 0.6
+    assert zk.challenge_matrix(seed_of(0), DIAGONAL) != zk.challenge_matrix(seed_of(0), ProofParams(64, 1, 12))
+
+
+@pytest.mark.parametrize("factor", [-6, -1, 1, 5])
+def test_wide_polynomials_times_small_integers(factor: int) -> None:
+    values = [random.Random(factor).randrange(-2**300, 2**300) for _ in range(16)]
+    assert WidePoly.from_ints(values).times_small(factor).to_ints() == [factor * v for v in values]
+
+
+@pytest.mark.parametrize("value", [12345, P - 5])
+def test_an_honest_diagonal_proof_vouches_for_l_times_the_ciphertext(keys: tuple[SecretKey, PublicKey],
+                                                                     value: int) -> None:
+    sk, pk = keys
+    cts, witnesses = constant_statement(pk, value, stream(72))
+    commitment, response = prove(pk, witnesses, seed_of(7), stream(73), DIAGONAL)
+    zk.verify(pk, cts, commitment, seed_of(7), response, DIAGONAL)
+    data = response.to_bytes(DIAGONAL)
+    widths = [DIAGONAL.width(h) for h in (HONEST_PLAIN, HONEST_TERNARY, HONEST_NOISE)]
+    assert len(data) == 6 + 12 * (widths[0] + 64 * (widths[1] + 2 * widths[2]))  # z is one coefficient.
+    zk.verify_digest(pk, cts, commitment.digest(), seed_of(7), Response.from_bytes(data, DIAGONAL), DIAGONAL)
+    scaled = Ciphertext(cts[0].c0.scale(DIAGONAL.vouched), cts[0].c1.scale(DIAGONAL.vouched))
+    assert sk.decrypt_slots(scaled) == FieldVec.full(PARAMS.n, value * DIAGONAL.vouched % P)
+
+
+def test_a_plaintext_that_is_not_constant_fails_the_diagonal_proof(keys: tuple[SecretKey, PublicKey]) -> None:
+    _, pk = keys
+    pt = Plaintext(FieldVec.from_ints([7, 1] + [0] * (PARAMS.n - 2)))
+    ct, witness = zk.encrypt_for_proof(pk, pt, stream(74))
+    for i in range(3):
+        commitment, response = prove(pk, [witness], seed_of(i), stream(75 + i), DIAGONAL)
+        if all(entry is None for row in zk.challenge_matrix(seed_of(i), DIAGONAL) for entry in row):
+            continue  # Cannot happen for these seeds (13^-12), but would make every response a mask.
+        assert failed_check(pk, [ct], commitment, seed_of(i), response, DIAGONAL) == "constant plaintext"
+        # The wire keeps only the constant coefficient: the relation then fails.
+        wired = Response.from_bytes(response.to_bytes(DIAGONAL), DIAGONAL)
+        assert failed_digest_check(pk, [ct], commitment.digest(), seed_of(i), wired, DIAGONAL) == "linear relation"
+    # A proof of the ordinary kind does not show constancy: the same statement passes it.
+    ordinary = ProofParams(64, u=1, v=3)
+    commitment, response = prove(pk, [witness], seed_of(0), stream(79), ordinary)
+    zk.verify(pk, [ct], commitment, seed_of(0), response, ordinary)
+
+
+def test_a_diagonal_response_from_another_proof_is_refused(keys: tuple[SecretKey, PublicKey]) -> None:
+    _, pk = keys
+    cts, witnesses = constant_statement(pk, 9, stream(80))
+    _, response = prove(pk, witnesses, seed_of(8), stream(81), DIAGONAL)
+    with pytest.raises(DecodeError):
+        Response.from_bytes(response.to_bytes(DIAGONAL), ProofParams(64, u=1, v=12))
+    commitment, response = prove(pk, witnesses, seed_of(8), stream(82), DIAGONAL)
+    assert failed_check(pk, cts, commitment, seed_of(9), response, DIAGONAL) == "linear relation"
 
 
 # Production size ---------------------------------------------------------------------------------
