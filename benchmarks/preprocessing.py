@@ -42,9 +42,10 @@ is what the dealer sends a party (its sealed delivery) plus what that party
 sends for the sacrifice, per triple.
 
 The box is shared: every figure depends on the load, printed beside it. The
-goals of issue 13 are printed beside the figures and not checked. Without the
-zero-knowledge proofs nothing here is secure against a malicious party (see
-offchain.dealerless.lowgear). The last line with ``--json`` is one JSON object:
+goals of issue 13 are printed beside the figures and not checked. The setup
+(``setup_s``) includes the key check (cut-and-choose over 64 candidates) and
+the MAC key's proof; every batch includes its TopGear proofs, one per 6
+ciphertexts of a party, so batches of 6 ciphertexts pay no padding. The last line with ``--json`` is one JSON object:
 {"dealerless": {"2": {...}, ...}, "dealer": {...}, "noise_margin_bits": {...}}.
 """
 
@@ -255,8 +256,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--parties", type=int, nargs="+", default=[2, 3, 5],
                         help="party counts to run, each as that many processes (default: 2 3 5)")
-    parser.add_argument("--batches", type=int, default=16, help="triple batches per party count (and for the dealer)")
-    parser.add_argument("--ciphertexts", type=int, default=1, help="ciphertexts per party in each batch")
+    parser.add_argument("--batches", type=int, default=3, help="triple batches per party count (and for the dealer)")
+    parser.add_argument("--ciphertexts", type=int, default=6,
+                        help="ciphertexts per party in each batch (6 = one TopGear proof's worth)")
     parser.add_argument("--dealer-batch-size", type=int, default=None,
                         help="triples per dealer batch (default: those of a LowGear batch, k N / 2, "
                         "at most what one delivery may hold)")
