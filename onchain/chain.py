@@ -122,18 +122,20 @@ class NonceBook:
     and a chain that forgot transactions (a restarted node, a reverted
     snapshot) is believed once nothing is in flight.
 
-    With a ``chain`` name (a node other processes use too) the account is also
-    locked across the processes of this machine and user (``AccountFileLock``):
+    With ``chain_name`` (for a node other processes use too: it names the chain,
+    asked once, at the first transaction) the account is also locked across
+    the processes of this machine and user (``AccountFileLock``):
     an organisation's peer daemon and its `mpcc` commands, or several of its
     commands at once, then take turns between counting and sending instead of
     taking each other's nonces.
     """
 
-    def __init__(self, chain: str | None = None) -> None:
+    def __init__(self, chain_name: Callable[[], str] | None = None) -> None:
         self._locks: dict[str, threading.Lock] = {}
         self._in_flight: dict[str, set[int]] = {}
         self._guard = threading.Lock()
-        self._chain = chain
+        self._chain_name = chain_name
+        self._chain: str | None = None
 
     @contextmanager
     def hold(self, address: str, pending: Callable[[], int]) -> Iterator[_NonceLease]:
@@ -141,6 +143,8 @@ class NonceBook:
         lock); in flight once ``lease.sent``."""
         with self._guard:
             lock = self._locks.setdefault(address, threading.Lock())
+        if self._chain is None and self._chain_name is not None:
+            self._chain = self._chain_name()
         with lock, AccountFileLock.held(self._chain, address):
             counted = pending()
             flying = self._in_flight.setdefault(address, set())
@@ -233,7 +237,7 @@ class Chain:
         self.tester = tester
         self.chain_id = int(w3.eth.chain_id)
         # The in-process chain serves this process only: nothing to share its accounts with.
-        self.nonces = NonceBook(None if tester is not None else self._lock_name())
+        self.nonces = NonceBook(None if tester is not None else self._lock_name)
         self.log: list[Sent] = []
         self._log_lock = threading.Lock()
 
