@@ -9,7 +9,10 @@ MAC key, before use), :mod:`~offchain.dealerless.returns` (the pairwise
 masked products: each party's share of sum_{i != j} x_i y_j) and
 :mod:`~offchain.dealerless.lowgear` (the session setup and the triple and
 square batches, handed to the engine's sacrifice as
-:class:`~offchain.preprocessing.tuples.PartyBatch` objects).
+:class:`~offchain.preprocessing.tuples.PartyBatch` objects) and
+:mod:`~offchain.dealerless.kinds` (random bits from square pairs, and input
+masks for an owner, as batches of the same form). Truncation pairs are not
+made yet: they need bits composed into r and r mod 2^f.
 
 The lattice arithmetic and the proofs are :mod:`offchain.lattice`; the
 sacrifice and MAC check are the engine's. Security against a malicious
@@ -18,6 +21,7 @@ session): see :mod:`~offchain.dealerless.lowgear` and
 :mod:`~offchain.dealerless.keys`.
 """
 
+from offchain.dealerless.kinds import bit_batch, input_mask_batch
 from offchain.dealerless.lowgear import LowGear, check_parameters, setup, square_batch, triple_batch
 
-__all__ = ["LowGear", "check_parameters", "setup", "square_batch", "triple_batch"]
+__all__ = ["LowGear", "bit_batch", "check_parameters", "input_mask_batch", "setup", "square_batch", "triple_batch"]

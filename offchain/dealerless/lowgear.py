@@ -32,6 +32,9 @@ unchanged. Its batch id is a hash of the broadcast transcript after step 1,
 so every party derives the same id, and a different one for every batch.
 Square pairs (:func:`square_batch`) are the same with b = a: one product
 return fewer, (a, a^2) with (f, f^2) as checks.
+Bits and input masks are built on these steps in
+:mod:`offchain.dealerless.kinds`: bits from square pairs, input masks from
+the MAC step (:func:`authenticate`) on a sharing its owner deals.
 
 Security against a malicious party. Every ciphertext an honest party
 multiplies its shares into is proven: the batch ciphertexts with TopGear
@@ -143,34 +146,43 @@ async def triple_batch(ctx: Session, lowgear: LowGear, ciphertexts: int = 1) -> 
     ciphertexts (6 in production) for about the cost of one, the last proof
     padded, so k a multiple of U makes the best use of the proofs.
     """
-    size = _slots(lowgear, ciphertexts)
+    size = batch_slots(lowgear, ciphertexts)
     a, b = FieldVec.random(size, ctx.randbytes), FieldVec.random(size, ctx.randbytes)
     announced = await _announce(ctx, lowgear, a)
     batch_id = _batch_id(ctx, TupleKind.TRIPLE)
     cross = await cross_terms(ctx, lowgear.keys, [
         *_products(lowgear, announced, b), *_macs(lowgear, a), *_macs(lowgear, b)])
     ab, mac_a, mac_b = _join(cross, 3)
-    c = ab.mul_add(a, b)
-    (mac_c,) = _join(await cross_terms(ctx, lowgear.keys, _macs(lowgear, c)), 1)
-    shared = [_authenticated(ctx, x, mac) for x, mac in ((a, mac_a), (b, mac_b), (c, mac_c))]
+    shared = [_authenticated(ctx, a, mac_a), _authenticated(ctx, b, mac_b),
+              await authenticate(ctx, lowgear, ab.mul_add(a, b))]
     return _halves(ctx, batch_id, TupleKind.TRIPLE, shared)
 
 
 async def square_batch(ctx: Session, lowgear: LowGear, ciphertexts: int = 1) -> PartyBatch:
     """k N / 2 square pairs (a, a^2) with as many check pairs: the triple steps with b = a, one return fewer."""
-    size = _slots(lowgear, ciphertexts)
+    size = batch_slots(lowgear, ciphertexts)
     a = FieldVec.random(size, ctx.randbytes)
     announced = await _announce(ctx, lowgear, a)
     batch_id = _batch_id(ctx, TupleKind.SQUARE)
     cross = await cross_terms(ctx, lowgear.keys, [*_products(lowgear, announced, a), *_macs(lowgear, a)])
     aa, mac_a = _join(cross, 2)
-    square = aa.mul_add(a, a)
-    (mac_square,) = _join(await cross_terms(ctx, lowgear.keys, _macs(lowgear, square)), 1)
-    shared = [_authenticated(ctx, a, mac_a), _authenticated(ctx, square, mac_square)]
+    shared = [_authenticated(ctx, a, mac_a), await authenticate(ctx, lowgear, aa.mul_add(a, a))]
     return _halves(ctx, batch_id, TupleKind.SQUARE, shared)
 
 
-def _slots(lowgear: LowGear, ciphertexts: int) -> int:
+async def authenticate(ctx: Session, lowgear: LowGear, share: FieldVec) -> SharedVec:
+    """This party's authenticated share of x from its share x_i (whole ciphertexts of slots): one round of returns.
+
+    Step 3 of the module docstring on any additive sharing: every peer's
+    Enc_j(alpha_j) times x_i gives the cross terms, so the MAC shares sum to
+    alpha x whoever chose the x_i.
+    """
+    (cross,) = _join(await cross_terms(ctx, lowgear.keys, _macs(lowgear, share)), 1)
+    return _authenticated(ctx, share, cross)
+
+
+def batch_slots(lowgear: LowGear, ciphertexts: int) -> int:
+    """The slots of ``ciphertexts`` ciphertexts per party (at least one)."""
     if ciphertexts < 1:
         raise ConfigError(f"a batch needs at least one ciphertext per party, not {ciphertexts}")
     return ciphertexts * lowgear.slots

@@ -9,16 +9,16 @@ is the honest code, and only its message differs), or by a cheater's program
 written here from the protocol's public steps, for a cheater that knows the
 secrets behind what it sends (a witness out of range, a key of its own making).
 """
-# ruff: noqa: S101, S311 - pytest asserts, and seeded `random` makes reproducible test data (never secrets).
+# ruff: noqa: S101 - pytest asserts.
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
+from dealerless_testkit import PARAMS, keys_for, opened, stream
 
 from offchain.dealerless import check_parameters, setup, square_batch, triple_batch
 from offchain.dealerless.announce import announce, broadcast_proven
@@ -70,14 +70,8 @@ from offchain.lattice.zk import Preimage
 from offchain.lattice.zkparams import ProofParams
 from offchain.net.memory import MemoryNetwork, MemoryTransport, run_parties
 from offchain.preprocessing.tuples import PartyBatch, TupleKind, TupleSet
-from offchain.shares import MacKeyShare, SharedVec, reconstruct, split_key
 
-PARAMS = small(64, 12)
 on_kernel = pytest.mark.skipif(ring.BACKEND != "kernel", reason="production size needs the kernel in use")
-
-
-def stream(seed: int) -> RandBytes:
-    return random.Random(seed).randbytes
 
 
 # Wire formats ------------------------------------------------------------------------------------
@@ -208,10 +202,6 @@ class Run:
     bytes_sent: int
 
 
-def keys_for(n: int) -> list[MacKeyShare]:
-    return split_key(FieldVec.random(1, stream(99))[0], n, stream(98))
-
-
 Program = Callable[[Session], Awaitable[object]]
 """A cheater's program in place of the honest one: it gets the party's session."""
 
@@ -247,11 +237,6 @@ def successes(results: list[Run | object]) -> list[Run]:
         if isinstance(r, BaseException):
             raise r
     return [r for r in results if isinstance(r, Run)]
-
-
-def opened(parts: list[SharedVec], keys: list[MacKeyShare]) -> FieldVec:
-    """The shared values, after checking every MAC against alpha times the value (MacCheckFailed if not)."""
-    return reconstruct(parts, sum(k.alpha for k in keys) % P)
 
 
 @pytest.mark.parametrize("n,ciphertexts", [(2, 1), (3, 1), (2, 3)])
