@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from offchain.engine.context import Context
 from harness.local import run_local
@@ -45,3 +47,29 @@ def add_to_vector_message(payload: bytes, delta: int = 1) -> bytes:
 
 def is_vector_message(payload: bytes) -> bool:
     return len(payload) > 1 and payload[0] == 1 and len(payload) % 32 == 1
+
+
+class Scribbler:
+    """A C kernel's library, but each C call is preceded by allocations of small arrays full of ones.
+
+    ctypes releases the GIL for a C call and Python may switch threads just
+    before it, so another thread of a peer (its disk thread, a batch being
+    decrypted) may take a buffer freed before the call and write into it.
+    These allocations (of each of ``shapes``, four times) do deterministically
+    what such a thread does now and then: a kernel binding that lets an
+    argument's array go before its call returns reads ones.
+    """
+
+    def __init__(self, lib: object, shapes: Sequence[int | tuple[int, ...]] = ((1, 4),)) -> None:
+        self._lib = lib
+        self._shapes = shapes
+
+    def __getattr__(self, name: str) -> object:
+        real = getattr(self._lib, name)
+
+        def call(*args: object) -> object:
+            taken = [np.full(shape, 2**64 - 1, dtype=np.uint64) for shape in self._shapes for _ in range(4)]
+            result = real(*args)
+            del taken
+            return result
+        return call

@@ -13,6 +13,7 @@ from offchain import _fieldkernel, _fieldref
 from offchain.errors import ConfigError, DecodeError
 from offchain.field import BACKEND, P, WIRE_VERSION, FieldVec, beaver_combine
 from harness.dealing import SeededBytes
+from offchain_testkit import Scribbler
 
 EDGES = [0, 1, 2, P - 1, P - 2, P // 2, P // 2 + 1, 2**64 - 1, 2**64, 2**128 + 7, 2**253,
          2**253 - 1]
@@ -173,34 +174,11 @@ def test_fused_beaver_step_matches_its_formula(cols: list[list[int]], alpha: int
         assert kernel.horner(alpha, cs.limbs, 7) == _fieldref.horner(alpha, cs.limbs, 7)
 
 
-class _Scribbler:
-    """The kernel's library, but before each C call it allocates small arrays full of ones.
-
-    ctypes releases the GIL for a C call, and Python may switch threads between
-    two bytecodes, so another thread of a peer (its disk thread, a batch being
-    decrypted) may take a buffer freed just before the call and write into it.
-    The allocations here do deterministically what such a thread does now and then.
-    """
-
-    def __init__(self, lib: object) -> None:
-        self._lib = lib
-
-    def __getattr__(self, name: str) -> object:
-        real = getattr(self._lib, name)
-
-        def call(*args: object) -> object:
-            taken = [np.full((1, 4), 2**64 - 1, dtype=np.uint64) for _ in range(8)]
-            result = real(*args)
-            del taken
-            return result
-        return call
-
-
 @needs_kernel
 def test_kernel_arguments_live_until_the_c_call_returns() -> None:
     assert kernel is not None
     scribbled = _fieldkernel.KernelOps(kernel._lib)
-    scribbled._lib = _Scribbler(kernel._lib)
+    scribbled._lib = Scribbler(kernel._lib, [(1, 4), (1, 4)])
     vectors = [_fieldref.from_ints([3 * i + j + 1 for j in range(5)]) for i in range(6)]
     t, acc, alpha = 7, 11, 13
     assert scribbled.horner(acc, vectors[0], t) == _fieldref.horner(acc, vectors[0], t)

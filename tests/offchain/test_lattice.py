@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from offchain_testkit import Scribbler
 
 from offchain import _fieldref
 from offchain.errors import ConfigError
@@ -162,33 +163,11 @@ def test_kernel_matches_reference_at_production_size() -> None:
                           _reference.slot_ntt(limbs, slot_tables(params.n)))
 
 
-class _Scribbler:
-    """The kernel's library, but each C call is preceded by allocations of small arrays full of ones.
-
-    ctypes releases the GIL for a C call, so a buffer freed just before the
-    call may be reused by another thread; these allocations take such a buffer
-    deterministically, as in tests/offchain/test_field.py.
-    """
-
-    def __init__(self, lib: object) -> None:
-        self._lib = lib
-
-    def __getattr__(self, name: str) -> object:
-        real = getattr(self._lib, name)
-
-        def call(*args: object) -> object:
-            taken = [np.full(size, 2**64 - 1, dtype=np.uint64) for size in (3, 4, 5, 8) for _ in range(4)]
-            result = real(*args)
-            del taken
-            return result
-        return call
-
-
 @needs_kernel
 def test_kernel_arguments_live_until_the_c_call_returns() -> None:
     assert kernel is not None
     scribbled = _kernel.KernelOps.__new__(_kernel.KernelOps)
-    scribbled._lib = _Scribbler(kernel._lib)  # type: ignore[assignment]
+    scribbled._lib = Scribbler(kernel._lib, (3, 4, 5, 8))  # type: ignore[assignment]
     params = small(8, 5, bits=14)
     t, a = ntt_tables(params), residues(params, np.random.default_rng(3))
     c = a[:, 4].copy()
