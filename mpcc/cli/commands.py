@@ -314,6 +314,16 @@ def read_spec_file(path: Path) -> dict[str, Any]:
     return data
 
 
+#: What a job's tuples come from, and what that source is trusted with (docs/trust-model.md).
+DEALER_MODE = {
+    "mode": "dealer", "development": True,
+    "trusts": "the preprocessing service deals every tuple and knows the MAC key and every tuple value; its "
+              "arithmetic is checked (the sacrifice, the MAC check, truncation pairs built from checked bits), "
+              "but nobody can check that its tuples are random and secret: it can read every value masked by "
+              "its tuples whose opening it sees, make bits non-random (all zero: no DP noise, comparison masks "
+              "of 0 that show the compared values to the peers), and frame a member through its input masks"}
+
+
 def job_plan(spec: JobSpec) -> dict[str, Any]:
     """What a job of ``spec`` reads, reveals and consumes, and the service stock that feeds one."""
     needs = routes.needs(spec)
@@ -322,7 +332,7 @@ def job_plan(spec: JobSpec) -> dict[str, Any]:
             "reads": {"numeric": list(numeric_columns(spec)), "categorical": list(categorical_columns(spec))},
             "dataset": spec.dataset, "reveal": list(spec.reveal), "participants": list(spec.participants),
             "needs": {str(k): n for k, n in needs}, "stock": stock_text(needs),
-            "auditable": auditable_plan(spec)}
+            "preprocessing": DEALER_MODE, "auditable": auditable_plan(spec)}
 
 
 def auditable_plan(spec: JobSpec) -> dict[str, Any] | None:
@@ -344,8 +354,7 @@ def stock_text(needs: Needs) -> str:
     """``needs`` as a ``preprocess serve --stock`` value (input masks: the most any owner needs)."""
     levels: dict[str, int] = {}
     for key, n in needs:
-        name = {TupleKind.INPUT_MASK: "input_mask", TupleKind.TRUNC: f"trunc:{key.f}:{key.bits}"}.get(
-            key.kind, key.kind.value)
+        name = "input_mask" if key.kind is TupleKind.INPUT_MASK else key.kind.value
         levels[name] = max(levels.get(name, 0), n)
     return ",".join(f"{name}={n}" for name, n in levels.items())
 

@@ -147,6 +147,8 @@ def plan_view(plan: dict[str, Any]) -> list[RenderableType]:
         ("dataset", plan.get("dataset") or "default ([data])"),
         ("reveals", ", ".join(plan["reveal"])), ("participants", len(plan["participants"])),
         ("spec hash", plan["spec_hash"])]
+    pre = plan["preprocessing"]
+    rows.append(("preprocessing", f"{pre['mode']} (development mode): {pre['trusts']}"))
     audit = plan.get("auditable")
     if audit:
         extra = (f"; publishes {audit['tuple_commitments']:,} tuple commitments "

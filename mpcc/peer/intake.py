@@ -24,7 +24,7 @@ from mpcc.peer.channels import Channels
 from mpcc.peer.member import MemberPeer
 from offchain.errors import ConfigError, DecodeError, DeliveryRejected, MpccError, ProtocolAbort, SacrificeFailed
 from offchain.identity import Identity
-from offchain.preprocessing.delivery import refuse_oversized
+from offchain.preprocessing.delivery import refuse_before_download
 from offchain.preprocessing.keyshare import group_id, open_key_share
 from offchain.preprocessing.protocol import NotServed, SealedKeyShare, ServiceClient, ServiceError
 from offchain.shares import MacKeyShare
@@ -179,7 +179,7 @@ class Intake:
     async def _once(self, batch_id: bytes) -> None:
         key = self.loaded_key()
         # Checked before downloading and connecting: the role, the commitment and the batch's size.
-        refuse_oversized(await self.peer.chain_record(batch_id), self.party)
+        refuse_before_download(await self.peer.chain_record(batch_id), self.party)
         delivery = await self.client.delivery(batch_id, self.party)
         if delivery.header.n_parties != len(self.group):
             raise DeliveryRejected(batch_id, self.party, f"dealt for {delivery.header.n_parties} parties, "

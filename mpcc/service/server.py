@@ -104,7 +104,7 @@ PENDING_WAIT_S = 120.0
 def parse_stock(text: str, n_parties: int) -> dict[TupleKey, int]:
     """``triple=N,input_mask=M,...`` as levels per tuple key; input_mask means M per owner.
 
-    Truncation pairs are named ``trunc:F:BITS=N``.
+    Truncation pairs are refused: the members build them from bits.
     """
     levels: dict[TupleKey, int] = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
@@ -112,7 +112,7 @@ def parse_stock(text: str, n_parties: int) -> dict[TupleKey, int]:
         if not sep or not count.strip().isdigit() or int(count) < 1:
             raise ConfigError(f"--stock: {item!r} is not KIND=COUNT with COUNT >= 1")
         n = int(count)
-        kind, *params = name.strip().split(":")
+        kind = name.strip().partition(":")[0]
         try:
             tuple_kind = TupleKind(kind)
         except ValueError:
@@ -121,9 +121,9 @@ def parse_stock(text: str, n_parties: int) -> dict[TupleKey, int]:
         if tuple_kind is TupleKind.INPUT_MASK:
             levels.update({TupleKey(tuple_kind, owner=i): n for i in range(n_parties)})
         elif tuple_kind is TupleKind.TRUNC:
-            if len(params) != 2 or not all(p.isdigit() for p in params):
-                raise ConfigError("--stock: truncation pairs are named trunc:F:BITS=COUNT")
-            levels[TupleKey(tuple_kind, f=int(params[0]), bits=int(params[1]))] = n
+            raise ConfigError("--stock: truncation pairs are not dealt: the members build each from checked bits "
+                              "(trunc:F:BITS takes BITS bits), so stock bits instead (`mpcc job plan` "
+                              "prints the --stock a job needs)")
         else:
             levels[TupleKey(tuple_kind)] = n
     if not levels:

@@ -8,9 +8,9 @@ with the randomness of its commitment:
 
 1. Base tuples. From the analysis's exact needs N, the job takes input masks
    as N has them, 2T triples (T = N's triples), 2S' square pairs
-   (S' = N's squares + B') and B' bits (B' = N's bits + the bits of every
-   truncation pair: a pair (R, R mod 2^m) with R < 2^b is built from b bits,
-   R = sum_i 2^i b_i, so that its range is checked too). Party i commits to
+   (S' = N's squares + B') and B' bits (B' = N's bits, which count those of
+   every truncation pair: a pair (R, R mod 2^m) with R < 2^b is built from b
+   bits, R = sum_i 2^i b_i, in any run, offchain.preprocessing.tuples). Party i commits to
    each of its shares x_i with fresh randomness r_i; the parties sum their
    commitment lists into C = x*G + r*H (one exchange), which is what an
    auditor needs (``Record.commitments``).
@@ -81,33 +81,25 @@ class Layout:
     triples: int
     squares: int
     bits: int
-    truncs: tuple[tuple[TupleKey, int], ...]
 
     @classmethod
     def of(cls, plain: Needs) -> Layout:
-        kinds = {TupleKind.TRIPLE, TupleKind.SQUARE, TupleKind.BIT, TupleKind.INPUT_MASK,
-                 TupleKind.TRUNC}
+        kinds = {TupleKind.TRIPLE, TupleKind.SQUARE, TupleKind.BIT, TupleKind.INPUT_MASK}
         unknown = [k for k, _ in plain if k.kind not in kinds]
-        if unknown:  # pragma: no cover - every kind is listed
+        if unknown:  # pragma: no cover - needs count the bits of truncation pairs, never pairs
             raise ConfigError(f"tuples of kind {unknown[0]} cannot be audited")
         return cls(tuple((k, n) for k, n in plain if k.kind is TupleKind.INPUT_MASK),
-                   plain[_TRIPLE], plain[_SQUARE], plain[_BIT],
-                   tuple((k, n) for k, n in plain if k.kind is TupleKind.TRUNC))
-
-    @property
-    def all_bits(self) -> int:
-        """B': the program's bits and those its truncation pairs are built from."""
-        return self.bits + sum(n * (k.bits or 0) for k, n in self.truncs)
+                   plain[_TRIPLE], plain[_SQUARE], plain[_BIT])
 
     @property
     def checked_squares(self) -> int:
         """S': the program's square pairs and one per bit (each bit is checked with one)."""
-        return self.squares + self.all_bits
+        return self.squares + self.bits
 
     def needs(self) -> Needs:
         """What the job reserves: masks, 2T triples, 2S' square pairs and B' bits."""
         out = Needs.of(_TRIPLE, 2 * self.triples) + Needs.of(_SQUARE, 2 * self.checked_squares)
-        out = out + Needs.of(_BIT, self.all_bits)
+        out = out + Needs.of(_BIT, self.bits)
         for key, n in self.masks:
             out = out + Needs.of(key, n)
         return out
@@ -181,14 +173,7 @@ async def checked_tuples(ctx: Evaluator[S], lay: Layout, base: Mapping[TupleKey,
     out = [base[key] for key, _ in lay.masks]
     out.append(TupleSet(_TRIPLE, (a, b, c)))
     out.append(TupleSet(_SQUARE, (sa[:lay.squares], sb[:lay.squares])))
-    out.append(TupleSet(_BIT, (bits[:lay.bits],)))
-    at = lay.bits
-    for key, n in lay.truncs:
-        width, m = key.bits or 0, key.f or 0
-        blocks = [bits[at + i * n:at + (i + 1) * n] for i in range(width)]
-        low = _binary(blocks[:m])
-        out.append(TupleSet(key, (_binary(blocks[m:]).scale(1 << m) + low, low)))
-        at += n * width
+    out.append(TupleSet(_BIT, (bits,)))
     return out
 
 
@@ -215,14 +200,6 @@ def _powers(u: int, n: int) -> FieldVec:
         acc = acc * u % P
         powers.append(acc)
     return FieldVec.from_ints(powers)
-
-
-def _binary(blocks: list[S]) -> S:
-    """sum_i 2^i blocks[i] by doubling (additions only, which commitments do fast)."""
-    acc = blocks[-1]
-    for block in reversed(blocks[:-1]):
-        acc = acc + acc + block
-    return acc
 
 
 def _columns(ctx: Evaluator[S], base: Mapping[TupleKey, TupleSet[S]], key: TupleKey) -> tuple[S, ...]:

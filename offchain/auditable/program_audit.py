@@ -58,7 +58,7 @@ def audit(spec: JobSpec, n_parties: int, record: Record, result: Mapping[str, st
     except (ReplayMismatch, ConfigError, ProtocolAbort) as exc:  # E.g. a coin opening that fails its commitment.
         return None, [*steps, Step(STEPS[2], False, f"the record does not fit the program: {exc}")]
     steps.append(Step(STEPS[1], True, f"{lay.triples} triples, {lay.checked_squares} square pairs "
-                                      f"and {lay.all_bits} bits checked with challenge"))
+                                      f"and {lay.bits} bits checked with challenge"))
     steps.append(_check_openings(tape, ctx.opened(), record))
     if not steps[-1].passed:
         return None, steps

@@ -27,7 +27,7 @@ from offchain.engine.tape import Recorder
 from offchain.errors import ConfigError
 from offchain.field import FieldVec, beaver_combine
 from offchain.preprocessing.source import MemoryTupleSource, TupleSource
-from offchain.preprocessing.tuples import TupleKey, TupleKind, TupleSet, as_key
+from offchain.preprocessing.tuples import TupleKey, TupleSet
 from offchain.shares import Public, SharedVec
 
 
@@ -46,9 +46,9 @@ class Context(Session, Evaluator[SharedVec]):
             raise ConfigError("a live context records its run; it cannot play a tape back")
 
     # Tuples -------------------------------------------------------------------------------------
-    def take(self, kind: TupleKind | TupleKey, count: int) -> TupleSet:
+    def take_stored(self, key: TupleKey, count: int) -> TupleSet:
         """``count`` fresh tuples from the source (TuplesExhausted if it runs dry)."""
-        return self.source.take(as_key(kind), count)
+        return self.source.take(key, count)
 
     def with_tuples(self, sets: Sequence[TupleSet]) -> Context:
         """This context on a source of exactly ``sets``; openings, checks and tape are shared."""

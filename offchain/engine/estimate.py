@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind
+from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind, pair_bits
 
 __all__ = ["Needs", "bits", "input_values", "mul", "square", "trunc"]
 
@@ -39,8 +39,14 @@ def bits(count: int) -> Needs:
 
 
 def trunc(count: int, f: int, bits: int) -> Needs:
-    """``count`` truncation pairs (<r>, <r mod 2^f>) with r < 2^bits."""
-    return Needs.of(TupleKey(TupleKind.TRUNC, f=f, bits=bits), count)
+    """``count`` truncation pairs (<r>, <r mod 2^f>) with r < 2^bits: the bits they are built from."""
+    return pairs(TupleKey(TupleKind.TRUNC, f=f, bits=bits), count)
+
+
+def pairs(key: TupleKey, count: int) -> Needs:
+    """``count`` truncation pairs of ``key``, taken with ``ctx.take(key, count)``: ``key.bits`` bits each
+    (offchain.preprocessing.tuples.pairs_from_bits)."""
+    return Needs.of(TupleKind.BIT, pair_bits(key, count))
 
 
 # Fixed point, comparison, division (offchain.engine.fixedpoint, compare, divide) ------------
@@ -84,12 +90,12 @@ _bits = bits
 
 def trunc_pr(count: int, m: int, bound: int, kappa: int = KAPPA) -> Needs:
     """``fixedpoint.trunc_pr`` by m bits of values below 2^(bound-1): one pair per element."""
-    return Needs.of(trunc_key(m, bound, kappa), count)
+    return pairs(trunc_key(m, bound, kappa), count)
 
 
 def fx_trunc(count: int, params: FixedParams = DEFAULT) -> Needs:
     """``fixedpoint.fx_trunc`` (also ``fx_mul_public``): one product truncation pair each."""
-    return Needs.of(params.trunc_key, count)
+    return pairs(params.trunc_key, count)
 
 
 fx_mul_public = fx_trunc
@@ -178,14 +184,14 @@ def normalise(count: int, params: FixedParams = DEFAULT) -> Needs:
 def _normalised(count: int, params: FixedParams, signed: bool) -> Needs:
     # Signed: LTZ, |b| = (1 - 2s) b, then N = |b| V and (1 - 2s) V; unsigned: N only.
     sign = ltz(count, params.k, params.kappa) + mul(3 * count) if signed else mul(count)
-    return sign + normalise(count, params) + Needs.of(norm_key(params), count)
+    return sign + normalise(count, params) + pairs(norm_key(params), count)
 
 
 def reciprocal(count: int, params: FixedParams = DEFAULT) -> Needs:
     """``divide.reciprocal``: sign, normalisation, Newton steps, scaling back."""
     steps = newton_steps(RCP_EPS, params.f)
     return (_normalised(count, params, True) + fx_mul(2 * steps * count, params)
-            + mul(count) + Needs.of(norm_key(params), count))
+            + mul(count) + pairs(norm_key(params), count))
 
 
 def divide(count: int, params: FixedParams = DEFAULT) -> Needs:
@@ -198,7 +204,7 @@ def sqrt(count: int, params: FixedParams = DEFAULT) -> Needs:
     steps = newton_steps(RSQRT_EPS, params.f, rsqrt=True)
     return (_normalised(count, params, False) + fx_trunc(2 * count, params)
             + (fx_square(count, params) + fx_mul(2 * count, params)) * steps
-            + fx_mul(count, params) + mul(count) + Needs.of(norm_key(params), count))
+            + fx_mul(count, params) + mul(count) + pairs(norm_key(params), count))
 
 
 def xlog2x(count: int, bits: int, kappa: int = KAPPA) -> Needs:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Generic, Self, TypeVar
 
 from offchain.field import FieldVec
-from offchain.preprocessing.tuples import TupleKey, TupleKind, TupleSet
+from offchain.preprocessing.tuples import TupleKey, TupleKind, TupleSet, as_key, pair_bits, pairs_from_bits
 from offchain.shares import Public, Shares
 
 #: The share type a program computes on.
@@ -44,9 +44,22 @@ class Evaluator(ABC, Generic[S]):
         """The party this evaluator plays; None for a replay, which plays no party."""
 
     # Tuples -------------------------------------------------------------------------------------
-    @abstractmethod
     def take(self, kind: TupleKind | TupleKey, count: int) -> TupleSet[S]:
-        """``count`` fresh tuples (TuplesExhausted if there are fewer)."""
+        """``count`` fresh tuples (TuplesExhausted if there are fewer).
+
+        Truncation pairs are built here from the next checked bits
+        (offchain.preprocessing.tuples.pairs_from_bits), the same way in a live
+        run and in its replay; every other kind comes from ``take_stored``.
+        """
+        key = as_key(kind)
+        if key.kind is not TupleKind.TRUNC:
+            return self.take_stored(key, count)
+        (bits,) = self.take_stored(TupleKey(TupleKind.BIT), pair_bits(key, count)).columns
+        return pairs_from_bits(key, bits, count)
+
+    @abstractmethod
+    def take_stored(self, key: TupleKey, count: int) -> TupleSet[S]:
+        """``count`` fresh tuples of a kind that is stored (every kind but truncation pairs)."""
 
     @abstractmethod
     def with_tuples(self, sets: Sequence[TupleSet[S]]) -> Self:

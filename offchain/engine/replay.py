@@ -25,7 +25,7 @@ from offchain.engine.evaluator import Evaluator
 from offchain.engine.tape import Playback
 from offchain.errors import ConfigError, TuplesExhausted
 from offchain.field import FieldVec
-from offchain.preprocessing.tuples import TupleKey, TupleKind, TupleSet, as_key
+from offchain.preprocessing.tuples import TupleKey, TupleSet
 from offchain.shares import Public, Shares
 
 
@@ -65,9 +65,8 @@ class ReplayContext(Evaluator[R]):
         return None
 
     # Tuples -------------------------------------------------------------------------------------
-    def take(self, kind: TupleKind | TupleKey, count: int) -> TupleSet[R]:
+    def take_stored(self, key: TupleKey, count: int) -> TupleSet[R]:
         """The next ``count`` tuples of the key, in the order the run consumed them."""
-        key = as_key(kind)
         at = self._taken.get(key, 0)
         if key not in self.tuples:
             if count:

@@ -10,12 +10,13 @@ checking different batches abort. The relations, with t the coin:
 * square (a, b) with check square (f, h): open rho = t*a - f;
   t^2*b - h - rho*(t*a + f) must be 0.
 * bit b: the pair (b, b) is checked as a square with (f, h), so b^2 = b.
-* input mask / trunc (linear check of MAC consistency): per column open
-  u = s + sum_j t^(N-1-j) r_j with a uniform check element s; for input masks the
-  owner also compares u with its clear values. The range of truncation
-  pairs (r_low < 2^f, r < 2^bits) is NOT verified: that needs bit
-  decompositions; derive pairs from checked bits if the dealer is not trusted
-  for it.
+* input mask (linear check of MAC consistency): open u = s + sum_j t^(N-1-j) r_j
+  with a uniform check element s; the owner also compares u with its clear
+  values.
+
+Truncation pairs are never checked here: nobody deals them, the parties build
+them from checked bits (offchain.preprocessing.tuples.pairs_from_bits); a
+batch of them fails.
 
 The "must be 0" values are never opened; their MACs are checked against 0.
 Any failure of the MAC check (or of the owner's comparison) raises
@@ -41,9 +42,12 @@ async def accept_batch(ctx: Session, batch: PartyBatch) -> TupleSet:
     if batch.party != ctx.party or batch.n_parties != ctx.n_parties:
         raise ConfigError(f"batch for party {batch.party} of {batch.n_parties} given to "
                           f"party {ctx.party} of {ctx.n_parties}")
+    kind = batch.key.kind
+    if kind is TupleKind.TRUNC:
+        raise SacrificeFailed(batch.batch_id, kind.value, "truncation pairs are built from checked bits, "
+                              "never taken from a batch: nobody could check their range")
     ctx.bind(b"sacrifice" + batch.batch_id)
     seed = await toss(ctx)
-    kind = batch.key.kind
     if kind is TupleKind.TRIPLE:
         opened = await _triples(ctx, batch, seed)
     elif kind in (TupleKind.SQUARE, TupleKind.BIT):

@@ -10,7 +10,10 @@ Each batch carries the auxiliary tuples its sacrifice consumes::
     square      checks = (f, h)       one more square per square
     bit         checks = (f, h)       one square per bit (b is checked as the square pair (b, b))
     input_mask  checks = (s,)         one uniform mask per batch, known to the owner
-    trunc       checks = (s, s')      two uniform field elements per batch
+
+Truncation pairs are not dealt: the parties build them from checked bits
+(offchain.preprocessing.tuples.pairs_from_bits), since nobody could check
+the range of a dealt pair.
 
 Randomness comes from :class:`StreamBytes` (a ChaCha20 keystream under a key
 from ``secrets``: os.urandom cannot supply the ~100 MB a batch of a million
@@ -88,7 +91,7 @@ class Dealer:
             return self._squares_or_bits(key, count)
         if kind is TupleKind.INPUT_MASK:
             return self._input_masks(key, count)
-        return self._trunc_pairs(key, count)
+        raise ConfigError(f"{key} is not dealt: truncation pairs are built from checked bits")
 
     def triples(self, count: int) -> list[PartyBatch]:
         return self.batch(TupleKey(TupleKind.TRIPLE), count)
@@ -101,9 +104,6 @@ class Dealer:
 
     def input_masks(self, owner: int, count: int) -> list[PartyBatch]:
         return self.batch(TupleKey(TupleKind.INPUT_MASK, owner=owner), count)
-
-    def trunc_pairs(self, count: int, f: int, bits: int) -> list[PartyBatch]:
-        return self.batch(TupleKey(TupleKind.TRUNC, f=f, bits=bits), count)
 
     # Generation -------------------------------------------------------------------------
     def _deal(self, values: FieldVec) -> list[SharedVec]:
@@ -137,28 +137,3 @@ class Dealer:
         r = FieldVec.random(count, self._rand)
         s = FieldVec.random(1, self._rand)
         return self._package(key, [r], [s], FieldVec.concat([r, s]))
-
-    def _trunc_pairs(self, key: TupleKey, count: int) -> list[PartyBatch]:
-        if key.f is None or key.bits is None:
-            raise ConfigError(f"truncation pairs need f and bits: {key}")
-        r = _random_bits(count, key.bits, self._rand)
-        r_low = _low_bits(r, key.f)
-        return self._package(key, [r, r_low], [FieldVec.random(1, self._rand),
-                                               FieldVec.random(1, self._rand)])
-
-
-def _bit_mask(bits: int) -> np.ndarray:
-    """The (4,) limb mask keeping the ``bits`` lowest bits."""
-    mask = (1 << bits) - 1
-    return np.array([(mask >> (64 * i)) & (2**64 - 1) for i in range(4)], dtype=np.uint64)
-
-
-def _random_bits(count: int, bits: int, randbytes: RandBytes) -> FieldVec:
-    """Uniform integers in [0, 2^bits), bits <= 252 (so below P)."""
-    raw = np.frombuffer(randbytes(32 * count), dtype="<u8").astype(np.uint64).reshape(count, 4)
-    return FieldVec(raw & _bit_mask(bits))
-
-
-def _low_bits(x: FieldVec, f: int) -> FieldVec:
-    """x mod 2^f for canonical x."""
-    return FieldVec(x.limbs & _bit_mask(f))

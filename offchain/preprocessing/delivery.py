@@ -231,7 +231,7 @@ def open_batch(identity: Identity, party: int, delivery: PartyDelivery,
 
     ``expected`` comes from the chain, never from the service.
     """
-    refuse_oversized(expected, party)
+    refuse_before_download(expected, party)
     header = delivery.header
 
     def reject(reason: str) -> DeliveryRejected:
@@ -256,8 +256,14 @@ def open_batch(identity: Identity, party: int, delivery: PartyDelivery,
     return _parse(plaintext, header, party, reject)
 
 
-def refuse_oversized(expected: ChainBatch, party: int) -> None:
-    """Raises DeliveryRejected if the chain's batch holds more tuples than a batch may (before any download)."""
+def refuse_before_download(expected: ChainBatch, party: int) -> None:
+    """Raises DeliveryRejected if the chain's batch holds more tuples than a batch may, or tuples of a kind that
+    is never dealt (truncation pairs), before any download."""
+    if expected.kind is TupleKind.TRUNC:
+        raise DeliveryRejected(expected.batch_id, party, (
+            "the batch holds truncation pairs, whose range nobody can check: the members build them from "
+            "checked bits, so a preprocessing service must deal bits instead (run the same mpcc version as "
+            "the members)"))
     most = max_batch_count(expected.kind)
     if expected.count > most:
         raise DeliveryRejected(expected.batch_id, party, (

@@ -9,6 +9,11 @@ Kinds and the relation each tuple satisfies (all shares MAC'd under alpha):
     trunc       (<r>, <r_low>)         r uniform in [0, 2^bits), r_low = r mod 2^f
                                        (so r_high = (r - r_low) / 2^f; Catrina-Saxena 2010)
 
+Truncation pairs are never dealt nor stored: :func:`pairs_from_bits` builds
+each from ``bits`` checked random bits when a computation takes it, so that
+its range and its low part hold whoever made the bits (a dealt pair's range
+could not be checked). Their needs count those bits (:func:`pair_bits`).
+
 A :class:`PartyBatch` is what the dealer sends one party before the sacrifice:
 ``count`` tuples in ``columns`` plus the auxiliary ``checks`` the sacrifice
 consumes (see offchain.engine.sacrifice for their layout per kind).
@@ -115,6 +120,36 @@ class TupleKey:
 
 def as_key(kind: TupleKind | TupleKey) -> TupleKey:
     return kind if isinstance(kind, TupleKey) else TupleKey(kind)
+
+
+def pair_bits(key: TupleKey, count: int) -> int:
+    """How many random bits ``count`` truncation pairs of ``key`` are built from."""
+    if key.kind is not TupleKind.TRUNC or key.bits is None:
+        raise ConfigError(f"{key} is not a kind of truncation pair")
+    return count * key.bits
+
+
+def pairs_from_bits(key: TupleKey, bits: S, count: int) -> TupleSet[S]:
+    """``count`` truncation pairs of ``key`` from ``pair_bits(key, count)`` shared bits.
+
+    Bit i of pair j is ``bits[i * count + j]``: r = sum_i 2^i b_i and r_low =
+    sum_{i < f} 2^i b_i (local linear maps, on any kind of shares). With checked
+    bits, 0 <= r < 2^bits and r_low = r mod 2^f hold.
+    """
+    width, f = key.bits or 0, key.f or 0
+    if len(bits) != pair_bits(key, count):
+        raise ConfigError(f"{count} pairs of {key} are built from {pair_bits(key, count)} bits, got {len(bits)}")
+    blocks = [bits[i * count:(i + 1) * count] for i in range(width)]
+    low = _binary(blocks[:f])
+    return TupleSet(key, (_binary(blocks[f:]).scale(1 << f) + low, low))
+
+
+def _binary(blocks: Sequence[S]) -> S:
+    """sum_i 2^i blocks[i] by doubling."""
+    acc = blocks[-1]
+    for block in reversed(blocks[:-1]):
+        acc = acc + acc + block
+    return acc
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,8 @@ def test_honest_run_is_the_plain_result_and_passes_every_step(honest: Any) -> No
     assert not failed(steps), steps
     lay = program.Layout.of(registry.needs(s))
     assert len(record.commitments) == lay.size()
-    assert lay.truncs and lay.all_bits > lay.bits, "truncation pairs come from committed bits"
+    assert not any(k.kind is TupleKind.TRUNC for k, _ in registry.needs(s)), \
+        "truncation pairs come from committed bits"
 
 
 def test_needs_are_exact_and_cover_the_checks() -> None:
@@ -95,7 +96,7 @@ def test_needs_are_exact_and_cover_the_checks() -> None:
     plain, lay = registry.needs(s), program.Layout.of(registry.needs(s))
     got = routes.needs(s)
     assert got[TupleKind.TRIPLE] == 2 * plain[TupleKind.TRIPLE]
-    assert got[TupleKind.BIT] == plain[TupleKind.BIT] + sum(n * (k.bits or 0) for k, n in lay.truncs)
+    assert got[TupleKind.BIT] == plain[TupleKind.BIT] == lay.bits
     assert got[TupleKind.SQUARE] == 2 * (plain[TupleKind.SQUARE] + got[TupleKind.BIT])
     assert not any(k.kind is TupleKind.TRUNC for k, _ in got)
 
@@ -202,7 +203,7 @@ def test_colluding_parties_cannot_pass_a_bad_triple(monkeypatch: pytest.MonkeyPa
     assert "the public check of the job's triples failed" in steps[1].detail
     # They post a zero for the failed check instead: the opening no longer opens its commitment.
     lay = program.Layout.of(registry.needs(s))
-    at = 2 * lay.triples + lay.checked_squares + lay.all_bits  # After rho, sigma, squares' rho, bits' rho.
+    at = 2 * lay.triples + lay.checked_squares + lay.bits  # After rho, sigma, squares' rho, bits' rho.
     opened = record.opened.to_ints()
     assert opened[at] != 0 and opened[at + 1:at + 3] == [0, 0]  # The triples' combined check.
     opened[at] = 0

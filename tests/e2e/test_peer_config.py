@@ -136,9 +136,10 @@ def test_accept_lists_filter_by_analysis_and_proposer(tmp_path: Path) -> None:
 
 
 def test_stock_levels_parse_per_owner_and_refuse_nonsense() -> None:
-    levels = parse_stock("input_mask=4, triple=100, trunc:20:104=8", 3)
+    levels = parse_stock("input_mask=4, triple=100, bit=8", 3)
     assert levels[TupleKey(TupleKind.INPUT_MASK, owner=2)] == 4 and levels[TupleKey(TupleKind.TRIPLE)] == 100
-    assert levels[TupleKey(TupleKind.TRUNC, f=20, bits=104)] == 8
-    for bad, message in (("dragon=3", "unknown tuple kind"), ("triple=0", "KIND=COUNT"), ("", "names no")):
+    assert levels[TupleKey(TupleKind.BIT)] == 8
+    for bad, message in (("dragon=3", "unknown tuple kind"), ("triple=0", "KIND=COUNT"), ("", "names no"),
+                         ("trunc:20:104=8", "stock bits instead")):
         with pytest.raises(ConfigError, match=message):
             parse_stock(bad, 3)

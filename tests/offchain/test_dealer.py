@@ -57,17 +57,15 @@ def test_input_masks_are_known_to_the_owner_only(dealer_keys: tuple[Dealer, int]
     assert unchecked(batches[1]).clear == clear[:30]
 
 
-def test_trunc_pairs_have_the_documented_ranges(dealer_keys: tuple[Dealer, int]) -> None:
-    dealer, alpha = dealer_keys
-    batches = dealer.trunc_pairs(300, f=20, bits=104)
-    r, r_low = opened(batches, alpha, 0), opened(batches, alpha, 1)
-    assert all(v < 2**104 for v in r) and max(r) > 2**100
-    assert r_low == [v % 2**20 for v in r]
+def test_truncation_pairs_are_not_dealt(dealer_keys: tuple[Dealer, int]) -> None:
+    dealer, _ = dealer_keys
+    with pytest.raises(ConfigError, match="built from checked bits"):
+        dealer.batch(TupleKey(TupleKind.TRUNC, f=20, bits=104), 3)
 
 
 def test_batch_serialisation_round_trip(dealer_keys: tuple[Dealer, int]) -> None:
     dealer, _ = dealer_keys
-    for batches in (dealer.triples(5), dealer.input_masks(0, 4), dealer.trunc_pairs(3, 8, 64),
+    for batches in (dealer.triples(5), dealer.input_masks(0, 4),
                     dealer.bits(9), dealer.squares(2)):
         for batch in batches:
             data = batch.to_bytes()

@@ -21,7 +21,7 @@ from offchain.net.memory import MemoryNetwork, MemoryTransport, run_parties
 from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.dealer import Dealer
 from offchain.preprocessing.delivery import (ChainBatch, PartyDelivery, SealedBatch, chain_kind, open_batch,
-                                             refuse_oversized, seal_batch)
+                                             refuse_before_download, seal_batch)
 from offchain.preprocessing.protocol import MAX_BODY
 from offchain.engine.sacrifice import accept_batch
 from offchain.preprocessing.source import MemoryTupleSource
@@ -197,11 +197,10 @@ def test_seal_batch_refuses_mismatched_parts(orgs: list[Identity]) -> None:
         seal_batch([parts[0], dealer.triples(2)[1], parts[2]], keys)
 
 
-@pytest.mark.parametrize("kind", list(TupleKind))
+@pytest.mark.parametrize("kind", [k for k in TupleKind if k is not TupleKind.TRUNC])
 def test_the_largest_batch_of_each_kind_is_one_every_peer_accepts(orgs: list[Identity], kind: TupleKind) -> None:
     most = max_batch_count(kind)
-    key = TupleKey(kind, owner=0) if kind is TupleKind.INPUT_MASK else (
-        TupleKey(kind, f=16, bits=40) if kind is TupleKind.TRUNC else TupleKey(kind))
+    key = TupleKey(kind, owner=0) if kind is TupleKind.INPUT_MASK else TupleKey(kind)
     parts = Dealer.create(N)[0].batch(key, most)
     assert max(len(p.to_bytes()) for p in parts) <= MAX_BATCH_BYTES
     delivery = seal_batch(parts, [o.hpke_public for o in orgs]).delivery(0)
@@ -217,7 +216,9 @@ def test_a_level_is_split_into_batches_under_the_limit() -> None:
 
 def test_a_batch_over_the_limit_is_refused_from_its_chain_record_alone() -> None:
     most = max_batch_count(TupleKind.TRIPLE)
-    refuse_oversized(ChainBatch(bytes(32), TupleKind.TRIPLE, most, bytes(32)), 1)
+    refuse_before_download(ChainBatch(bytes(32), TupleKind.TRIPLE, most, bytes(32)), 1)
+    with pytest.raises(DeliveryRejected, match="truncation pairs, whose range nobody can check"):
+        refuse_before_download(ChainBatch(bytes(32), TupleKind.TRUNC, 1, bytes(32)), 1)
     with pytest.raises(DeliveryRejected, match=f"holds {most + 1} triple tuples, more than the {most} one batch "
                        "may hold \\(32 MiB per member\\); the preprocessing service must deal smaller batches"):
-        refuse_oversized(ChainBatch(bytes(32), TupleKind.TRIPLE, most + 1, bytes(32)), 1)
+        refuse_before_download(ChainBatch(bytes(32), TupleKind.TRIPLE, most + 1, bytes(32)), 1)

@@ -85,9 +85,11 @@ def test_random_bits_and_trunc_pairs_are_available_to_later_protocols() -> None:
         return [v.to_ints() for v in values]
 
     needs = estimate.bits(20) + estimate.trunc(5, 16, 80)
+    assert needs == estimate.bits(20 + 5 * 80), "truncation pairs are built from bits"
     bits, r, r_low = values_of(run(3, program, needs, sacrifice=True))
     assert set(bits) <= {0, 1}
     assert all(v < 2**80 for v in r) and r_low == [v % 2**16 for v in r]
+    assert len(set(r)) == 5 and max(r) > 2**70
 
 
 def test_a_whole_vector_multiplies_in_one_round() -> None:

@@ -57,5 +57,5 @@ def test_needs_add_and_scale() -> None:
     needs = estimate.mul(3) + estimate.mul(2) + estimate.input_values(1, 4)
     assert needs[TupleKind.TRIPLE] == 5
     assert (2 * needs).as_dict() == {"input_mask[owner=1]": 8, "triple": 10}
-    assert estimate.trunc(2, 20, 104).as_dict() == {"trunc[f=20,bits=104]": 2}
+    assert estimate.trunc(2, 20, 104).as_dict() == {"bit": 208}  # Pairs are built from bits.
     assert Needs().as_dict() == {} and estimate.square(0).as_dict() == {}

@@ -187,6 +187,12 @@ def test_job_plan_needs_no_chain_when_the_participants_are_named(cli: Any) -> No
                        ",".join(PARTIES))
     assert code == 0 and "input_mask[owner=2]" in out and "--stock bit=" in out
     assert plan["auditable"] is None and "auditable" not in out
+    # The tree truncates, but no plan stocks truncation pairs: the members build them from checked bits.
+    assert "trunc" not in out and "trunc" not in plan["stock"]
+    # What the dealer is trusted with is said plainly, as a development mode.
+    assert plan["preprocessing"]["mode"] == "dealer" and plan["preprocessing"]["development"] is True
+    assert "all zero: no DP noise" in plan["preprocessing"]["trusts"]
+    assert "dealer (development mode)" in " ".join(out.split())
 
 
 def test_job_plan_says_how_an_auditable_job_is_verified_and_what_it_publishes() -> None:
