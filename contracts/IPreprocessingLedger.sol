@@ -50,7 +50,7 @@ interface IPreprocessingLedger {
     error JobManagerAlreadyBound(address jobManager);
     /// @notice Only the bound JobManager may call this.
     error NotJobManager(address caller);
-    /// @notice The caller does not hold Role.Preprocessor in the registry.
+    /// @notice The caller neither holds Role.Preprocessor nor is an active member of the registry.
     error NotPreprocessor(address caller);
     /// @notice The caller is not an active member of the registry.
     error NotActiveMember(address account);
@@ -108,7 +108,8 @@ interface IPreprocessingLedger {
 
     /// @notice Commits a batch of `count` tuples of `kind` under `commitment`.
     /// @dev Requirements:
-    /// - the caller holds Role.Preprocessor in the registry;
+    /// - the caller holds Role.Preprocessor in the registry (a dealer), or is an active member (for a batch the
+    ///   members made among themselves: `commitment` is then the hash of its transcript);
     /// - `batchId` is non-zero and new; 0 < `count` <= 2**40; `commitment` is non-zero.
     /// Emits {BatchCommitted}.
     function commitBatch(bytes32 batchId, TupleKind kind, uint64 count, bytes32 commitment) external;

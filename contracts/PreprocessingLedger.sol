@@ -37,7 +37,10 @@ contract PreprocessingLedger is IPreprocessingLedger {
 
     /// @inheritdoc IPreprocessingLedger
     function commitBatch(bytes32 batchId, TupleKind kind, uint64 count, bytes32 commitment) external {
-        if (!_registry.hasRole(IOrgRegistry.Role.Preprocessor, msg.sender)) revert NotPreprocessor(msg.sender);
+        // A preprocessing service (dealer mode), or a member committing a batch the members made together.
+        if (!_registry.hasRole(IOrgRegistry.Role.Preprocessor, msg.sender) && !_registry.isActiveMember(msg.sender)) {
+            revert NotPreprocessor(msg.sender);
+        }
         if (batchId == bytes32(0)) revert InvalidBatchId();
         Batch storage batch = _batches[batchId];
         if (batch.status != BatchStatus.None) revert BatchExists(batchId);

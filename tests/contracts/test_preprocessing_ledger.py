@@ -64,9 +64,9 @@ def test_commit_batch(chain: Chain) -> None:
 
 
 def test_commit_batch_checks(chain: Chain) -> None:
-    ledger, service, member = chain.ledger, chain.service, chain.members[0]
+    ledger, service, outsider = chain.ledger, chain.service, chain.outsiders[0]
     commit = ledger.functions.commitBatch
-    assert_reverts(lambda: commit(h("b"), 0, 1, h("c")).transact({"from": member}), "NotPreprocessor", member)
+    assert_reverts(lambda: commit(h("b"), 0, 1, h("c")).transact({"from": outsider}), "NotPreprocessor", outsider)
     assert_reverts(lambda: commit(ZERO32, 0, 1, h("c")).transact({"from": service}), "InvalidBatchId")
     assert_reverts(lambda: commit(h("b"), 0, 0, h("c")).transact({"from": service}), "InvalidCount", 0)
     assert_reverts(lambda: commit(h("b"), 0, MAX_COUNT + 1, h("c")).transact({"from": service}),
@@ -82,6 +82,18 @@ def test_revoked_service_can_no_longer_commit(chain: Chain) -> None:
     chain.tx(chain.registry.functions.voteRevokeRole(Role.PREPROCESSOR, chain.service), m2)
     assert_reverts(lambda: chain.ledger.functions.commitBatch(h("b"), 0, 1, h("c")).transact({"from": chain.service}),
                    "NotPreprocessor", chain.service)
+
+
+def test_an_active_member_commits_a_batch_the_members_made(chain: Chain) -> None:
+    # Dealerless: the members make a batch together and one of them commits its transcript hash.
+    member = chain.members[1]
+    receipt = chain.tx(chain.ledger.functions.commitBatch(h("made"), TupleKind.TRIPLE, 8192, h("transcript")), member)
+    assert chain.event(receipt, chain.ledger, "BatchCommitted")["service"] == member
+    m1, m2, m3 = chain.members
+    chain.tx(chain.registry.functions.voteSuspend(m3), m1)
+    chain.tx(chain.registry.functions.voteSuspend(m3), m2)
+    assert_reverts(lambda: chain.ledger.functions.commitBatch(h("late"), 0, 1, h("c")).transact({"from": m3}),
+                   "NotPreprocessor", m3)
 
 
 # ----------------------------------------------------------------- attestations
