@@ -51,7 +51,7 @@ MEMBERSHIP = "participants were active members with unchanged keys"
 ORDER = "every input commitment came before any result"
 DEADLINES = "deadlines held"
 RESULTS = "all results equal and the job finalised"
-BATCHES = "tuples: committed by the service, attested by all, consumed once"
+BATCHES = "tuples: made by the members or dealt by the service, attested by all, consumed once"
 PUBLIC = "public"
 
 
@@ -274,11 +274,15 @@ def _results(rec: JobRecord, report: AuditReport) -> None:
 def _batches(rec: JobRecord, report: AuditReport) -> None:
     reservations = [e for e in rec.ledger if isinstance(e, TuplesReserved) and e.jobId == rec.job_id]
     problems = [p for res in reservations for p in _reservation_problems(rec, res)]
-    services = sorted({e.service for e in rec.ledger if isinstance(e, BatchCommitted)
-                       and any(r.batchId == e.batchId for r in reservations)})
-    dealt = (f"; dealt by the preprocessing service {', '.join(services)} (dealer mode, for development: it "
-             "knows every tuple and the MAC key)" if services else "")
-    report.add(BATCHES, not problems, "; ".join(problems) or f"{len(reservations)} reservations checked{dealt}")
+    used = {r.batchId for r in reservations}
+    committed = [e for e in rec.ledger if isinstance(e, BatchCommitted) and e.batchId in used]
+    services = sorted({e.service for e in committed
+                       if replay(rec.registry, position(e)).has_role(Role.PREPROCESSOR, e.service)})
+    made = len(committed) - sum(e.service in services for e in committed)
+    source = (f"; {made} batches made by the members" if made else "") + (
+        f"; dealt by the preprocessing service {', '.join(services)} (dealer mode, for development: it knows "
+        "every tuple and the MAC key)" if services else "")
+    report.add(BATCHES, not problems, "; ".join(problems) or f"{len(reservations)} reservations checked{source}")
 
 
 def _reservation_problems(rec: JobRecord, res: TuplesReserved) -> list[str]:
@@ -290,8 +294,10 @@ def _reservation_problems(rec: JobRecord, res: TuplesReserved) -> list[str]:
         return [f"{tag} has {len(committed)} BatchCommitted events"]
     found = []
     service = committed[0].service
-    if not replay(rec.registry, position(committed[0])).has_role(Role.PREPROCESSOR, service):
-        found.append(f"{tag}: {_at(committed[0])} by {service}, not a registered preprocessing service")
+    then = replay(rec.registry, position(committed[0]))
+    if not then.has_role(Role.PREPROCESSOR, service) and not then.is_active(service):
+        found.append(f"{tag}: {_at(committed[0])} by {service}, neither a registered preprocessing service "
+                     "nor an active member")
     attested = {e.member.lower() for e in of_batch
                 if isinstance(e, SacrificeAttested) and position(e) < position(res)}
     missing = sorted(a for a in rec.participants if a.lower() not in attested)

@@ -4,6 +4,10 @@ Used by the demo and the end-to-end tests. The peers talk over the in-memory
 transport (which still serialises every message) and share the one chain;
 everything else is what separate processes do: each peer has its own keys,
 its own SQLite tuple cache and its own data files.
+
+Its tuples come from the members themselves (``made_by_members``: LowGear
+among the peers, mpcc.peer.making, no service at all) or from a
+preprocessing service in the same process (the dealer, a development mode).
 """
 
 from __future__ import annotations
@@ -14,14 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mpcc import orgs
+from mpcc import analyst, orgs
 from mpcc.analyst import propose_job
 from mpcc.consortium import admit, bootstrap_members, fund_from_test_account
+from mpcc.peer.making import MadeBatch, fresh_key, make_tuples, start_session
 from mpcc.peer.member import JobOutcome, MemberPeer
 from mpcc.service.dealing import Offer, PreprocessingService
 from offchain.analytics.sources import DEFAULT_DATASET
 from offchain.analytics.spec import JobSpec
 from offchain.auditable import routes
+from offchain.dealerless import LowGear
+from offchain.engine.session import Session
+from offchain.errors import ConfigError
+from offchain.lattice.params import RingParams
 from offchain.net.memory import MemoryNetwork, run_parties
 from offchain.net.transport import Transport
 from offchain.preprocessing.cache import TupleCache
@@ -33,40 +42,49 @@ from onchain.deploy import Deployment, deploy
 from onchain.jobs import Deadlines
 
 Step = Callable[[MemberPeer, Any, MacKeyShare], Awaitable[Any]]
+#: Seconds a member waits for another's message while the members make tuples in one process: one
+#: member's key candidates or square roots hold the shared loop for several seconds at a time.
+MAKE_TIMEOUT_S = 600.0
 
 
 @dataclass
 class LocalConsortium:
-    """Deployment, member peers (in party order) and the preprocessing service."""
+    """Deployment, member peers (in party order) and, in dealer mode, the preprocessing service."""
 
     dep: Deployment
     peers: list[MemberPeer]
-    service: PreprocessingService
+    service: PreprocessingService | None
     keys: list[MacKeyShare]
-    offers: list[Offer] = field(default_factory=list)
+    offers: list[analyst.Offer] = field(default_factory=list)
+    ring: RingParams | None = None  # The members' BGV ring (production's unless a test picks a small one).
+    lowgears: dict[int, LowGear] = field(default_factory=dict)  # Each member's session, once set up.
 
     @classmethod
     def create(cls, members: Sequence[orgs.Org], data: Sequence[dict[str, Path]], quorum: int = 2,
                chain: Chain | None = None, cache_dir: Path | None = None,
-               state: Path | None = None) -> LocalConsortium:
-        """Deploy, bootstrap the first member, admit the others by vote, start the service.
+               state: Path | None = None, *, made_by_members: bool = False) -> LocalConsortium:
+        """Deploy, bootstrap the first member, admit the others by vote; start the service in dealer mode.
 
         Each peer's tuple cache is ``tuples.sqlite`` in its home, or ``peer-<i>.sqlite``
         in ``cache_dir``. The service keeps its MAC key in the dealer state file
-        ``state`` if given, else in memory only.
+        ``state`` if given, else in memory only. With ``made_by_members`` there is
+        no service: each member draws its own MAC key share.
         """
         chain = chain or Chain.in_memory()
         operator, service_account = chain.test_account(0), chain.test_account(1)
         for org in members:
             fund_from_test_account(chain, org.account.address)
         dep = deploy(chain, operator, quorum)
-        bootstrap_members(dep, operator, [members[0].public], service_account.address, seal=True)
+        bootstrap_members(dep, operator, [members[0].public], None if made_by_members else service_account.address,
+                          seal=True)
         for i in range(1, len(members)):
             admit(dep, members[i], members[:i])
         caches = [cache_dir / f"peer-{i}.sqlite" if cache_dir else org.home / "tuples.sqlite"
                   for i, org in enumerate(members)]
         peers = [MemberPeer(org, dep, TupleCache(path), {DEFAULT_DATASET: dict(binding)})
                  for org, binding, path in zip(members, data, caches, strict=True)]
+        if made_by_members:
+            return cls(dep, peers, None, [fresh_key(i) for i in range(len(peers))])
         service = PreprocessingService(dep, service_account, dep.registry.active_members(), state)
         keys = [open_key_share(p.org.identity, service.sealed_keys[i], i, service.group)
                 for i, p in enumerate(peers)]
@@ -79,8 +97,30 @@ class LocalConsortium:
         programs = [lambda t, p=p, k=k: step(p, t, k) for p, k in zip(self.peers, self.keys, strict=True)]
         return asyncio.run(run_parties(network, programs))
 
+    def supply(self, needs: Needs) -> list[analyst.Offer]:
+        """Batches covering ``needs``, checked and stored by every peer: made by the members, or dealt."""
+        made: list[analyst.Offer] = []
+        made += self.make(needs) if self.service is None else self.feed(needs)
+        return made
+
+    def make(self, needs: Needs) -> list[MadeBatch]:
+        """The members make, check, commit, attest and store batches covering ``needs`` (no service)."""
+        async def step(peer: MemberPeer, transport: Transport, key: MacKeyShare) -> list[MadeBatch]:
+            ctx = Session(transport, key)
+            lowgear = self.lowgears.get(key.party) or await start_session(ctx, self.ring)
+            self.lowgears[key.party] = lowgear
+            return await make_tuples(peer, ctx, lowgear, needs)
+
+        results = self.run_all(step, timeout=MAKE_TIMEOUT_S)
+        _raise_first(results)
+        made: list[MadeBatch] = results[0]
+        self.offers.extend(made)
+        return made
+
     def feed(self, needs: Needs) -> list[Offer]:
-        """Deal, seal and commit batches for ``needs``; every peer checks and stores them."""
+        """Deal, seal and commit batches for ``needs``; every peer checks and stores them (dealer mode)."""
+        if self.service is None:
+            raise ConfigError("this consortium makes its own tuples: it has no preprocessing service to deal them")
         made = self.service.produce(needs)
         for offer in made:
             async def accept(peer: MemberPeer, transport: Transport, key: MacKeyShare, o: Offer = offer) -> None:

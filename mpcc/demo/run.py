@@ -1,10 +1,11 @@
 """The demo: the seed example's "mean income" job, end to end on the in-process chain.
 
 Deploy; three organisations make their keys and join (the first is
-bootstrapped, the others admitted by the members' votes); the preprocessing
-service deals, seals and commits tuples; the peers open them, sacrifice-check
-them jointly, attest on chain and store them in their SQLite caches; the
-analyst proposes "mean income" and reserves tuples; the peers accept, input,
+bootstrapped, the others admitted by the members' votes); the organisations
+make their own tuples, with no dealer (LowGear: each its own BGV keys and MAC
+key share, every broadcast ciphertext proven), sacrifice-check them jointly,
+commit each batch's transcript hash, attest on chain and store them in their
+SQLite caches; the analyst proposes "mean income" and reserves tuples; the peers accept, input,
 commit to their input shares, compute under MPC and all post the same result;
 the job is finalised and the record is audited from chain data alone. The job
 runs in auditable mode: each peer commits to its input shares with Pedersen
@@ -62,14 +63,16 @@ def _run(console: Console, workdir: Path, quiet: bool) -> dict[str, Any]:
     secret = secrets.token_urlsafe(16).encode()
     members = [_make_org(workdir / f"org-{tag}", name, endpoint, secret) for name, endpoint, tag in ORGS]
     data = [{"income": EXAMPLES / f"incomes_party_{tag}.csv"} for _, _, tag in ORGS]
-    consortium = LocalConsortium.create(members, data, QUORUM)
+    consortium = LocalConsortium.create(members, data, QUORUM, made_by_members=True)
     dep = consortium.dep
     say(f"deployed the contracts to the in-process chain {dep.chain.chain_id}; "
         "three organisations joined: " + ", ".join(m.public.name for m in members))
     spec = JobSpec(analysis="mean", column="income", participants=tuple(m.account.address for m in members),
                    reveal=("count", "mean"), title="mean income", auditable=True)
-    offers = consortium.feed(routes.needs(spec))
-    say(f"{len(offers)} batches dealt, sealed with HPKE, committed, sacrifice-checked, attested and cached")
+    say("the organisations make their own tuples (no dealer): BGV keys checked, MAC key shares proven, "
+        "then batches made, sacrifice-checked, committed, attested and cached")
+    offers = consortium.supply(routes.needs(spec))
+    say(f"{len(offers)} batches made by the members, checked, attested and cached")
     job_id = consortium.propose(spec)
     say(f"job {job_id} proposed: {spec.title}")
     outcomes = consortium.run_job(job_id)

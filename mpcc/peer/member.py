@@ -77,6 +77,11 @@ POST_ATTEMPTS = 36
 _SACRIFICE_DOMAIN = b"mpcc/sacrifice-attestation/v1"
 
 
+def attestation_hash(batch_id: bytes, commitment: bytes) -> bytes:
+    """What a member attests for a batch whose sacrifice passed: bound to the batch and its commitment."""
+    return hashlib.sha256(_SACRIFICE_DOMAIN + batch_id + commitment).digest()
+
+
 class ChainWaitTimeout(ProtocolAbort):
     """A job did not reach the state this peer waits for within its timeout (a liveness failure)."""
 
@@ -153,7 +158,7 @@ class MemberPeer:
         except SacrificeFailed as failure:
             await self._reject(record.batch_id, hashlib.sha256(str(failure).encode()).digest())
             raise
-        transcript = hashlib.sha256(_SACRIFICE_DOMAIN + record.batch_id + record.commitment).digest()
+        transcript = attestation_hash(record.batch_id, record.commitment)
         await self.disk(self.cache.store, record.batch_id, tuples, transcript_hash=transcript, attested=False)
         await self.chain.run(self.dep.ledger.attest_sacrifice, self.org.account, record.batch_id, transcript)
         await self.disk(self.cache.mark_attested, record.batch_id)

@@ -11,8 +11,10 @@ masked products: each party's share of sum_{i != j} x_i y_j) and
 square batches, handed to the engine's sacrifice as
 :class:`~offchain.preprocessing.tuples.PartyBatch` objects) and
 :mod:`~offchain.dealerless.kinds` (random bits from square pairs, and input
-masks for an owner, as batches of the same form). Truncation pairs are not
-made yet: they need bits composed into r and r mod 2^f.
+masks for an owner, as batches of the same form) and
+:mod:`~offchain.dealerless.produce` (a batch of any stored kind from a key
+and a count, and the commitment a member puts on chain for it). Truncation
+pairs are never made: every party builds them from checked bits.
 
 The lattice arithmetic and the proofs are :mod:`offchain.lattice`; the
 sacrifice and MAC check are the engine's. Security against a malicious

@@ -21,3 +21,6 @@ def test_demo_computes_the_seed_example_mean_and_passes_its_audit() -> None:
     assert report["members"] == ["Party A", "Party B", "Party C"]
     assert all(tx["gas"] > 0 for tx in report["transactions"])
     assert 0 < report["audit_seconds"] < report["seconds"]  # The audit alone, not the whole demo.
+    # No dealer: the organisations made the job's tuples themselves, and the audit of record says so.
+    (tuples,) = [c for c in report["audit"] if c["check"].startswith("tuples:")]
+    assert "made by the members" in tuples["detail"] and "preprocessing service" not in tuples["detail"]
