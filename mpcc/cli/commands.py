@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from mpcc import orgs
+from mpcc import analyst, orgs
 from mpcc.analyst import propose_job, require_members
 from mpcc.cli.watch import wait_for_job, watch_daemon
 from mpcc.peer.config import PeerConfig
@@ -28,7 +29,7 @@ from mpcc.peer.daemon import Daemon
 from mpcc.peer.status import peer_status as gather
 from mpcc.progress import NoProgress, Reporter
 from mpcc.records import existing_job, job_status
-from mpcc.service.server import ServiceProcess, parse_stock, serve
+from mpcc.service.server import ServiceProcess, serve
 from offchain.analytics import registry
 from offchain.analytics.data import data_for
 from offchain.analytics.sources import unbound_columns
@@ -37,9 +38,10 @@ from offchain.auditable import program, routes
 from offchain.auditable.routes import Route, route
 from offchain.errors import ConfigError, DeliveryRejected, TuplesExhausted
 from offchain.net.address import split_host_port
+from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch
 from offchain.preprocessing.protocol import ServiceClient
-from offchain.preprocessing.tuples import Needs, TupleKind
+from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind, parse_levels
 from onchain import keystore
 from onchain.abi.job_manager import JobProposed
 from onchain.chain import LOCAL_CHAIN_IDS, RPC_PATIENCE_S, Chain
@@ -135,7 +137,7 @@ def preprocess_serve(rpc: str, manifest: Path, signer: LocalAccount | None, test
     dep = attach(rpc, manifest, SERVICE_RPC_PATIENCE_S)
     account = signer or local_test_account(dep.chain, test_index if test_index is not None else 1)
     group = [m.account for m in dep.registry.active_members()]
-    levels = parse_stock(stock, len(group))
+    levels = parse_levels(stock, len(group))
     for key, n in sum((routes.needs(complete_spec(f, lambda: group, source)) for f, source in fields),
                       Needs()):
         levels[key] = max(levels.get(key, 0), n)
@@ -163,6 +165,9 @@ def preprocess_fetch(config_path: Path, batch_id: str, out: Path,
                      progress: Reporter | None = None) -> dict[str, Any]:
     """Saves this member's delivery of a batch as served (for inspection or `preprocess check`)."""
     config = PeerConfig.load(config_path)
+    if config.service is None:
+        raise ConfigError(f"{config_path} names no preprocessing service: its members make their own tuples, "
+                          "so there is no delivery to fetch")
     dep = attach(config.rpc, config.manifest)
     public = orgs.PublicEntry.load(config.home / orgs.PUBLIC_FILE)
     party = _party_of(dep, public.account)
@@ -171,7 +176,8 @@ def preprocess_fetch(config_path: Path, batch_id: str, out: Path,
     def received(done: int, total: int) -> None:
         report.update(task, f"downloading party {party}'s delivery ({done >> 10} of {total >> 10} KiB)", done, total)
 
-    raw = asyncio.run(ServiceClient(config.service).delivery_bytes(_batch_id(batch_id), party, received))
+    service = config.service
+    raw = asyncio.run(ServiceClient(service).delivery_bytes(_batch_id(batch_id), party, received))
     report.finish(task, f"downloaded {len(raw)} bytes")
     out.write_bytes(raw)
     return {"batch": batch_id, "party": party, "bytes": len(raw), "file": str(out)}
@@ -211,9 +217,30 @@ def _batch_id(text: str) -> bytes:
 
 # Jobs -------------------------------------------------------------------------------------
 
-def job_propose(dep: Deployment, org: orgs.Org, service: str, spec: JobSpec,
-                accept_s: int, commit_s: int, result_s: int) -> dict[str, Any]:
-    """Plans the reservations from the service's catalogue, then proposes and reserves (analyst.propose_job).
+@dataclass(frozen=True)
+class CachedBatch:
+    """A batch as the proposer's own tuple cache lists it (it stored every batch a job of its can use)."""
+
+    batch_id: bytes
+    key: TupleKey
+
+
+def cached_catalogue(path: Path) -> list[CachedBatch]:
+    """The attested batches with tuples left in the tuple cache at ``path`` (read only)."""
+    if not path.exists():
+        raise ConfigError(f"no tuple cache at {path}: give the proposer's cache with --cache (the `cache` of its "
+                          "peer configuration), or the preprocessing service with --service")
+    with TupleCache(path) as cache:
+        return [CachedBatch(batch_id, TupleKey.parse(key)) for batch_id, key, _ in cache.unallocated()]
+
+
+def job_propose(dep: Deployment, org: orgs.Org, service: str | None, spec: JobSpec,
+                accept_s: int, commit_s: int, result_s: int, cache: Path | None = None) -> dict[str, Any]:
+    """Plans the reservations from a catalogue, then proposes and reserves (analyst.propose_job).
+
+    The catalogue is the service's, given ``service``; else the batches in the
+    proposer's own tuple cache (``cache``, default ``tuples.sqlite`` in its
+    home), which holds every batch a job of its can use, whoever made it.
 
     The tuples reserved are exactly ``routes.needs(spec)``, whatever the analysis;
     a shortfall is refused before any transaction, naming the tuple kind.
@@ -229,14 +256,19 @@ def job_propose(dep: Deployment, org: orgs.Org, service: str, spec: JobSpec,
     if total > cap:
         raise ConfigError(f"a job of this spec needs {total} tuples, more than this deployment lets one job "
                           f"reserve ({cap}); make the job smaller (fewer rows, iterations or columns)")
-    catalogue = asyncio.run(ServiceClient(service).catalogue())
+    catalogue: Sequence[analyst.Offer] = (
+        asyncio.run(ServiceClient(service).catalogue()) if service is not None
+        else cached_catalogue(cache or org.home / "tuples.sqlite"))
     deadlines = Deadlines.from_now(dep.chain.now(), accept_s, commit_s, result_s)
     try:
         job_id = propose_job(dep, org.account, spec, needs, catalogue, deadlines)
     except TuplesExhausted as err:
-        raise TuplesExhausted(err.kind, err.missing, "the peers may still be checking the service's batches "
-                              "(see `mpcc peer status`), or its stock is too low for this job: start "
-                              "`mpcc preprocess serve` with `--stock-for SPEC` (see `mpcc job plan`)") from err
+        raise TuplesExhausted(err.kind, err.missing, (
+            "the peers may still be checking the service's batches (see `mpcc peer status`), or its stock is "
+            "too low for this job: start `mpcc preprocess serve` with `--stock-for SPEC` (see `mpcc job plan`)"
+            if service is not None else
+            "the members may still be making them (see `mpcc peer status`), or their stock is too low for this "
+            "job: raise `make` in the peers' configurations to what `mpcc job plan` prints")) from err
     return {"job": job_id, "spec": spec.canonical(), "spec_hash": "0x" + spec_hash(spec.canonical()).hex(),
             "analysis": spec.analysis, "title": spec.title, "reveal": list(spec.reveal),
             "participants": list(spec.participants), "needs": {str(k): n for k, n in needs},

@@ -138,7 +138,10 @@ def job_plan(spec: Path | None = SPEC, analysis: str | None = ANALYSIS, column: 
 @job_app.command("propose")
 def job_propose(
     home: Path = HOME, rpc: str = RPC, manifest: Path = MANIFEST,
-    service: str = typer.Option("127.0.0.1:9700", "--service", help="host:port of the preprocessing service."),
+    service: str | None = typer.Option(None, "--service", help="host:port of a preprocessing service whose "
+                                       "catalogue lists the batches; by default the proposer's tuple cache does."),
+    cache: Path | None = typer.Option(None, "--cache", help="The proposer's tuple cache (the `cache` of its peer "
+                                      "configuration; default: tuples.sqlite in --home)."),
     spec: Path | None = SPEC, analysis: str | None = ANALYSIS, column: str | None = COLUMN,
     dataset: str | None = DATASET, participants: str | None = PARTICIPANTS,
     title: str | None = typer.Option(None, "--title", help="A title for people (with --spec: replaces "
@@ -159,7 +162,7 @@ def job_propose(
     dep = connect(rpc, manifest)
     job_spec = commands.complete_spec(fields, active_accounts(rpc, manifest), str(spec or "options"))
     org = orgs.load(home, keystore.passphrase())
-    done = commands.job_propose(dep, org, service, job_spec, accept_s, commit_s, result_s)
+    done = commands.job_propose(dep, org, service, job_spec, accept_s, commit_s, result_s, cache)
     emit(as_json, done, [f"job {done['job']} proposed: {done['analysis']}"
                           + (f" ({done['title']})" if done["title"] else "")
                           + f" by {len(done['participants'])} participants; reveals {', '.join(done['reveal'])}",

@@ -7,7 +7,8 @@ Example::
     manifest = ".mpcc/deployment.json"
     listen = "127.0.0.1:9701"            # MPC channels; default: the registered endpoint
     cache = "orgs/a/tuples.sqlite"       # default: tuples.sqlite in home
-    service = "127.0.0.1:9700"           # the preprocessing service
+    make = "triple=20000,bit=40000,input_mask=64"   # the members make their own tuples, keeping these levels
+    # service = "127.0.0.1:9700"         # or: a preprocessing service deals them (dealer, development mode)
     accept = "auto"                      # "auto", "manual", or ["mean", "0xProposer..."]
     timeout_s = 60                       # a silent peer or a stalled step aborts after this
     connect_timeout_s = 30
@@ -61,6 +62,7 @@ from offchain.analytics.sources import (
 from offchain.errors import ConfigError
 from offchain.net.address import check_host_port
 from offchain.net.limits import ConnectionLimits
+from offchain.preprocessing.tuples import TupleKey, parse_levels
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SECRET_KEYS = ("passphrase", "password", "secret", "private_key")
@@ -152,7 +154,8 @@ class PeerConfig(BaseModel):
     manifest: Path = Path(".mpcc/deployment.json")
     listen: str | None = None
     cache: Path | None = None
-    service: str
+    service: str | None = None
+    make: str | None = None
     accept: AcceptPolicy = "manual"
     timeout_s: float = Field(60.0, gt=0)
     connect_timeout_s: float = Field(30.0, gt=0)
@@ -213,6 +216,24 @@ class PeerConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _one_source_of_tuples(self) -> PeerConfig:
+        if (self.service is None) == (self.make is None):
+            raise ValueError('say where the tuples come from, once: make = "triple=N,bit=N,input_mask=N" (the '
+                             'members make them: the levels to keep) or service = "HOST:PORT" (a preprocessing '
+                             "service deals them: a development mode)")
+        return self
+
+    @field_validator("make")
+    @classmethod
+    def _levels(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_levels(value, 2, "levels")
+            except ConfigError as err:
+                raise ValueError(str(err)) from None
+        return value
+
+    @model_validator(mode="after")
     def _caps(self) -> PeerConfig:
         if self.max_connections_per_host > self.max_connections:
             raise ValueError(f"max_connections_per_host ({self.max_connections_per_host}) exceeds "
@@ -222,6 +243,17 @@ class PeerConfig(BaseModel):
     def limits(self) -> ConnectionLimits:
         """The MPC listener's caps and handshake deadline (offchain.net.limits)."""
         return ConnectionLimits(self.max_connections, self.max_connections_per_host, self.handshake_timeout_s)
+
+    def make_levels(self, n_parties: int) -> dict[TupleKey, int]:
+        """The stock levels the members keep when they make their own tuples (``make``), for ``n_parties``."""
+        if self.make is None:
+            raise ConfigError("this peer takes its tuples from a preprocessing service (`service`), not `make`")
+        return parse_levels(self.make, n_parties, "make")
+
+    @property
+    def key_share_path(self) -> Path:
+        """This member's MAC key share, sealed to its own HPKE key (one file per source of tuples)."""
+        return self.cache_path.with_suffix(".keyshare" if self.make is None else ".made-keyshare")
 
     @property
     def cache_path(self) -> Path:

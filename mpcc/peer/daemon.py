@@ -5,6 +5,9 @@ Every ``poll_s`` it reads the new events of the ledger and of JobManager:
 * ``BatchCommitted`` by the preprocessing service for this group: the batch
   goes through intake (mpcc.peer.intake): fetched, checked against its
   commitment, sacrifice-checked with the other members, attested, stored.
+  With ``make`` in the configuration there is no service: the members make
+  their own tuples (mpcc.peer.making.Maker, beside the loop) and this peer
+  takes part in every batch, so the events need no intake.
 * ``TuplesReserved``: the reserved ranges are marked in the cache, so its
   stock is what jobs can still reserve; ``TuplesReleased`` (a job declined
   before it ran) hands its range back.
@@ -54,6 +57,7 @@ from mpcc.peer.channels import Channels
 from mpcc.peer.config import PeerConfig
 from mpcc.peer.intake import Intake
 from mpcc.peer.jobs import Jobs
+from mpcc.peer.making import Maker
 from mpcc.peer.member import MemberPeer
 from mpcc.peer.pace import Pace
 from offchain.errors import ConfigError, MpccError
@@ -200,8 +204,9 @@ class Daemon:
         settings = ChannelSettings(timeout=config.timeout_s, connect_timeout=config.connect_timeout_s)
         channels = Channels(TlsCredentials.from_identity(org.identity, passphrase), settings, org.account.address,
                             config.limits())
-        intake = Intake(peer, ServiceClient(config.service), channels, group,
-                        accounts.index(org.account.address.lower()), config.cache_path.with_suffix(".keyshare"))
+        client = ServiceClient(config.service) if config.service is not None else None
+        intake = Intake(peer, client, channels, group, accounts.index(org.account.address.lower()),
+                        config.key_share_path)
         work = Jobs(config, peer, channels, intake.loaded_key)
         return cls(config, org, dep, peer, channels, intake, work, lock, next_block=manifest.deploy_block)
 
@@ -233,8 +238,13 @@ class Daemon:
                      self.intake.party, len(self.intake.group), host, port)
             self._spawn(self.watch.run())
             self._follow(await self.peer.chain.run(self.dep.registry.members))
-            if await self.intake.load_key(stop) is None:
+            key = await self.intake.load_key(stop)
+            if key is None:
                 return
+            if self.config.make is not None:
+                group = self.intake.group
+                self._spawn(Maker(self.peer, self.channels, group, key, self.config.make_levels(len(group)),
+                                  self.batches).run(stop))
             await self._left_over_jobs()
             pace = Pace(self.config.poll_s)
             while not stop.is_set():
@@ -334,7 +344,8 @@ class Daemon:
             return  # Nothing is taken while suspended (the chain refuses a suspended member anyway).
         for event in new.committed:
             batch_id = event.batchId
-            if batch_id.hex() not in self.batches:
+            # Batches the members make are followed by the Maker, which takes part in making them.
+            if self.intake.client is not None and batch_id.hex() not in self.batches:
                 self.batches[batch_id.hex()] = "new"
                 self._spawn(self.intake.take(batch_id), work=True)
         await self.peer.disk(self._record_reservations, new.reserved)

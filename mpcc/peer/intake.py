@@ -21,11 +21,12 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 
 from mpcc.peer.channels import Channels
+from mpcc.peer.making import fresh_key
 from mpcc.peer.member import MemberPeer
 from offchain.errors import ConfigError, DecodeError, DeliveryRejected, MpccError, ProtocolAbort, SacrificeFailed
 from offchain.identity import Identity
 from offchain.preprocessing.delivery import refuse_before_download
-from offchain.preprocessing.keyshare import group_id, open_key_share
+from offchain.preprocessing.keyshare import group_id, open_key_share, seal_key_share
 from offchain.preprocessing.protocol import NotServed, SealedKeyShare, ServiceClient, ServiceError
 from offchain.shares import MacKeyShare
 from onchain.errors import ChainError
@@ -67,7 +68,7 @@ class Intake:
     """The daemon's preprocessing side: its MAC key share and every batch's way into the cache."""
 
     peer: MemberPeer
-    client: ServiceClient
+    client: ServiceClient | None  # None: the members make their own tuples (mpcc.peer.making).
     channels: Channels
     group: list[Member]
     party: int
@@ -82,17 +83,31 @@ class Intake:
         return self.key
 
     @property
+    def service(self) -> ServiceClient:
+        """The preprocessing service's client (``ConfigError`` when the members make their own tuples)."""
+        if self.client is None:
+            raise ConfigError("the members make their own tuples: this peer has no preprocessing service")
+        return self.client
+
+    @property
     def group_id(self) -> bytes:
         return group_id([m.account for m in self.group])
 
     async def load_key(self, stop: asyncio.Event) -> MacKeyShare | None:
-        """This party's MAC key share: kept sealed beside the cache, else fetched from the service."""
+        """This party's MAC key share: kept sealed beside the cache, else fetched from the service (or, when the
+        members make their own tuples, drawn here and kept)."""
         path, group = self.key_share_path, self.group_id
         while not stop.is_set():
             try:
                 kept = path.exists()
                 sealed = (SealedKeyShare.from_bytes(path.read_bytes()) if kept
+                          else self._own_key() if self.client is None
                           else await self.client.key_share(self.party))
+                if self.client is None and (sealed.group != group or sealed.party != self.party):
+                    raise ConfigError(
+                        f"the MAC key share in {path} is for another group: the registry's members changed since "
+                        f"it was drawn; the tuples made under it are of no use to the current group: move {path} "
+                        f"and the cache aside and start the peer again (every member must do the same)")
                 if sealed.group != group or sealed.party != self.party:
                     raise ConfigError(
                         f"the MAC key share in {path} is for another group: the registry's members changed since "
@@ -109,6 +124,12 @@ class Intake:
                 log.warning("waiting for the preprocessing service: %s", err)
                 await asyncio.sleep(RETRY_S)
         return None
+
+    def _own_key(self) -> SealedKeyShare:
+        """A MAC key share this member draws for itself, sealed to its own HPKE key like a dealt one."""
+        share = fresh_key(self.party)
+        sealed = seal_key_share(self.peer.org.identity.hpke_public, share, self.group_id)
+        return SealedKeyShare(self.group_id, len(self.group), self.party, sealed)
 
     async def take(self, batch_id: bytes) -> None:
         """Fetch, check, sacrifice jointly, attest, store; retried while a member is missing."""
@@ -133,7 +154,7 @@ class Intake:
                 return
             except SacrificeFailed as err:
                 self.batches[name] = "rejected"
-                advice = await key_change_advice(self.client, self.peer.org.identity, self.loaded_key(), self.group_id,
+                advice = await key_change_advice(self.service, self.peer.org.identity, self.loaded_key(), self.group_id,
                                                  self.key_share_path)
                 log.warning("batch %s: sacrifice failed, rejected on chain: %s; %s", name, err, advice)
                 return
@@ -180,7 +201,7 @@ class Intake:
         key = self.loaded_key()
         # Checked before downloading and connecting: the role, the commitment and the batch's size.
         refuse_before_download(await self.peer.chain_record(batch_id), self.party)
-        delivery = await self.client.delivery(batch_id, self.party)
+        delivery = await self.service.delivery(batch_id, self.party)
         if delivery.header.n_parties != len(self.group):
             raise DeliveryRejected(batch_id, self.party, f"dealt for {delivery.header.n_parties} parties, "
                                    f"the group has {len(self.group)}")

@@ -15,29 +15,44 @@ channels, with the same needs. For each tuple key, batch after batch:
 
 No service takes part: each member's MAC key share is its own random choice
 (:func:`fresh_key`), and nobody learns the MAC key or a tuple.
+
+In the peer daemon (``make`` in the peer's configuration) a :class:`Maker`
+keeps the stock: the members open one channel session for making (its tag
+from the group), set LowGear up, and then the first member of the group
+orders, every few seconds, the batch the stock lacks most (or nothing), by
+its own cache; every member follows the order. A failure ends the session
+at every member; they open a new one after a pause.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from mpcc.peer.channels import Channels
 from mpcc.peer.member import MemberPeer, attestation_hash
 from mpcc.peer.pace import Pace
 from offchain.dealerless import LowGear, setup
 from offchain.dealerless.produce import batch_commitment, make_batch
+from offchain.engine.comm import broadcast_from
 from offchain.engine.sacrifice import accept_batch
 from offchain.engine.session import Session
-from offchain.errors import ProtocolAbort
+from offchain.errors import ConfigError, MalformedMessage, MpccError, ProtocolAbort
 from offchain.field import P
 from offchain.lattice.params import RingParams, production
 from offchain.preprocessing.delivery import chain_kind
-from offchain.preprocessing.tuples import Needs, TupleKey
+from offchain.preprocessing.keyshare import group_id
+from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind
 from offchain.shares import MacKeyShare
 from onchain.ledger import BatchStatus
 from onchain.ledger import TupleKind as ChainKind
+from onchain.registry import Member
 
 log = logging.getLogger("mpcc.peer")
 
@@ -82,9 +97,14 @@ async def make_tuples(peer: MemberPeer, ctx: Session, lowgear: LowGear, needs: N
 
 
 async def make_one(peer: MemberPeer, ctx: Session, lowgear: LowGear, key: TupleKey, count: int,
-                   committer: int) -> MadeBatch:
-    """One batch of ``key``: made, sacrificed, committed by member ``committer``, attested and stored."""
+                   committer: int, note: Callable[[bytes, str], None] = lambda batch_id, state: None) -> MadeBatch:
+    """One batch of ``key``: made, sacrificed, committed by member ``committer``, attested and stored.
+
+    ``note(batch_id, state)`` hears of the batch as soon as it is made ("made"), before anything
+    about it is on chain, and once it is stored ("stored").
+    """
     part = await make_batch(ctx, lowgear, key, count)
+    note(part.batch_id, "made")
     commitment = batch_commitment(ctx, part)
     tuples = await accept_batch(ctx, part)  # SacrificeFailed: nothing was committed, nothing is kept.
     name = part.batch_id.hex()[:16]
@@ -97,6 +117,7 @@ async def make_one(peer: MemberPeer, ctx: Session, lowgear: LowGear, key: TupleK
     await peer.disk(peer.cache.store, part.batch_id, tuples, transcript_hash=transcript, attested=False)
     await peer.chain.run(peer.dep.ledger.attest_sacrifice, peer.org.account, part.batch_id, transcript)
     await peer.disk(peer.cache.mark_attested, part.batch_id)
+    note(part.batch_id, "stored")
     log.info("batch %s: %d %s made by the members, checked, attested and stored", name, part.count, key)
     return MadeBatch(part.batch_id, key, part.count)
 
@@ -116,3 +137,102 @@ async def _committed(peer: MemberPeer, batch_id: bytes, commitment: bytes, count
     if batch.commitment != commitment or batch.count != count:
         raise ProtocolAbort(f"batch {batch_id.hex()[:16]} was committed by {batch.service} with another "
                             "transcript hash or count than the batch made here: not attested, not used")
+
+
+#: Seconds the first member waits before saying again that nothing is needed: a heartbeat that
+#: keeps the others' channels well inside their timeout.
+IDLE_ORDER_S = 2.0
+#: Seconds between attempts to open a making session (a member is away, or the last one failed).
+RETRY_S = 5.0
+_SESSION_TAG = b"mpcc/making-session/v1"
+
+
+@dataclass(frozen=True)
+class Order:
+    """What the first member asks the group to make next: ``count`` tuples of ``key``, or nothing (None)."""
+
+    key: TupleKey | None
+    count: int = 0
+
+    def to_bytes(self) -> bytes:
+        if self.key is None:
+            return b"{}"
+        return json.dumps({"kind": self.key.kind.value, "owner": self.key.owner, "count": self.count}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, n_parties: int) -> Order:
+        """The order as sent; ``MalformedMessage`` from the first member (party 0) if it is not one."""
+        try:
+            raw = json.loads(data)
+            if raw == {}:
+                return cls(None)
+            kind, owner, count = TupleKind(raw["kind"]), raw["owner"], raw["count"]
+            if (kind is TupleKind.TRUNC or not isinstance(count, int) or count < 1
+                    or (owner is not None and not (isinstance(owner, int) and 0 <= owner < n_parties))):
+                raise ValueError(data[:80])
+            return cls(TupleKey(kind, owner=owner), count)
+        except (ValueError, KeyError, TypeError, ConfigError) as err:
+            raise MalformedMessage(0, f"not an order to make tuples: {err}") from err
+
+
+def next_order(levels: dict[TupleKey, int], available: dict[TupleKey, int]) -> Order:
+    """The key whose stock is furthest below its level, relatively, and how many it lacks; else nothing."""
+    short = [(available.get(key, 0) / level, key, level - available.get(key, 0))
+             for key, level in levels.items() if available.get(key, 0) < level]
+    if not short:
+        return Order(None)
+    _, key, lacking = min(short, key=lambda s: (s[0], str(s[1])))
+    return Order(key, lacking)
+
+
+@dataclass
+class Maker:
+    """A peer daemon's part in making the group's tuples (see the module docstring)."""
+
+    peer: MemberPeer
+    channels: Channels
+    group: list[Member]
+    key: MacKeyShare
+    levels: dict[TupleKey, int]
+    batches: dict[str, str]  # The daemon's batch states, by batch id in hex.
+    ring: RingParams | None = None
+
+    @property
+    def tag(self) -> bytes:
+        """The making session's channel tag: the same at every member of the group."""
+        return hashlib.sha256(_SESSION_TAG + group_id([m.account for m in self.group])).digest()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Makes tuples with the other members until ``stop`` is set, session after session."""
+        while not stop.is_set():
+            try:
+                everyone = await self.peer.chain.run(self.peer.dep.registry.members)
+                transport = await self.channels.connect(self.tag, self.group, everyone, "making")
+                try:
+                    ctx = Session(transport, self.key)
+                    await self._session(ctx, await start_session(ctx, self.ring), stop)
+                finally:
+                    await self.channels.disconnect(transport, "making")
+            except (MpccError, OSError) as err:
+                log.warning("making tuples with the other members stopped (%s); a new session in %.0f s", err,
+                            RETRY_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETRY_S)
+
+    async def _session(self, ctx: Session, lowgear: LowGear, stop: asyncio.Event) -> None:
+        made = 0
+        while not stop.is_set():
+            payload = None
+            if ctx.party == 0:
+                available = {key: await self.peer.disk(self.peer.cache.available, key) for key in self.levels}
+                order = next_order(self.levels, available)
+                if order.key is None:
+                    await asyncio.sleep(IDLE_ORDER_S)
+                payload = order.to_bytes()
+            order = Order.from_bytes(await broadcast_from(ctx, 0, payload), ctx.n_parties)
+            if order.key is not None:
+                await make_one(self.peer, ctx, lowgear, order.key, order.count, made % ctx.n_parties, self._note)
+                made += 1
+
+    def _note(self, batch_id: bytes, state: str) -> None:
+        self.batches[batch_id.hex()] = state

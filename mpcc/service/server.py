@@ -77,7 +77,7 @@ from offchain.preprocessing.protocol import (
     RESPONSE_HEAD,
     WIRE_VERSION,
 )
-from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind, max_batch_count
+from offchain.preprocessing.tuples import Needs, TupleKey, max_batch_count
 from onchain.abi.org_registry import (
     MemberAdmitted,
     MemberBootstrapped,
@@ -99,36 +99,6 @@ MAX_BACKOFF_S = 300.0
 #: Seconds a restarted service waits for the transactions its earlier instance left pending (a batch's
 #: commitment sent just before it stopped) before deciding which of the kept batches were committed.
 PENDING_WAIT_S = 120.0
-
-
-def parse_stock(text: str, n_parties: int) -> dict[TupleKey, int]:
-    """``triple=N,input_mask=M,...`` as levels per tuple key; input_mask means M per owner.
-
-    Truncation pairs are refused: the members build them from bits.
-    """
-    levels: dict[TupleKey, int] = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, count = item.partition("=")
-        if not sep or not count.strip().isdigit() or int(count) < 1:
-            raise ConfigError(f"--stock: {item!r} is not KIND=COUNT with COUNT >= 1")
-        n = int(count)
-        kind = name.strip().partition(":")[0]
-        try:
-            tuple_kind = TupleKind(kind)
-        except ValueError:
-            raise ConfigError(f"--stock: unknown tuple kind {kind!r}; choose from "
-                              f"{', '.join(k.value for k in TupleKind)}") from None
-        if tuple_kind is TupleKind.INPUT_MASK:
-            levels.update({TupleKey(tuple_kind, owner=i): n for i in range(n_parties)})
-        elif tuple_kind is TupleKind.TRUNC:
-            raise ConfigError("--stock: truncation pairs are not dealt: the members build each from checked bits "
-                              "(trunc:F:BITS takes BITS bits), so stock bits instead (`mpcc job plan` "
-                              "prints the --stock a job needs)")
-        else:
-            levels[TupleKey(tuple_kind)] = n
-    if not levels:
-        raise ConfigError("--stock names no tuple kind (e.g. --stock input_mask=64,triple=1000)")
-    return levels
 
 
 @dataclass

@@ -22,6 +22,7 @@ consumes (see offchain.engine.sacrifice for their layout per kind).
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic
@@ -38,6 +39,7 @@ S = TypeVar("S", bound=Shares, default=SharedVec)
 BATCH_WIRE_VERSION = 1
 BATCH_ID_BYTES = 32
 _NONE16 = 0xFFFF
+_KEY_TEXT = re.compile(r"([a-z_]+)(?:\[owner=(\d{1,5})\]|\[f=(\d{1,3}),bits=(\d{1,3})\])?")
 
 
 class TupleKind(enum.Enum):
@@ -110,6 +112,19 @@ class TupleKey:
         if self.owner is not None and not 0 <= self.owner < _NONE16:
             raise ConfigError(f"owner {self.owner} out of range")
 
+    @classmethod
+    def parse(cls, text: str) -> TupleKey:
+        """The key ``str(key)`` printed (``triple``, ``input_mask[owner=0]``, ``trunc[f=20,bits=64]``)."""
+        match = _KEY_TEXT.fullmatch(text)
+        try:
+            if match is None:
+                raise ValueError(text)
+            kind, owner, f, bits = match.groups()
+            return cls(TupleKind(kind), owner=None if owner is None else int(owner),
+                       f=None if f is None else int(f), bits=None if bits is None else int(bits))
+        except ValueError:
+            raise DecodeError(f"{text[:80]!r} is not a tuple key (e.g. triple, input_mask[owner=0])") from None
+
     def __str__(self) -> str:
         if self.owner is not None:
             return f"{self.kind.value}[owner={self.owner}]"
@@ -120,6 +135,37 @@ class TupleKey:
 
 def as_key(kind: TupleKind | TupleKey) -> TupleKey:
     return kind if isinstance(kind, TupleKey) else TupleKey(kind)
+
+
+def parse_levels(text: str, n_parties: int, option: str = "--stock") -> dict[TupleKey, int]:
+    """``triple=N,input_mask=M,...`` as levels per tuple key; input_mask means M per owner.
+
+    ``option`` names the setting in error messages. Truncation pairs are
+    refused: every party builds them from bits.
+    """
+    levels: dict[TupleKey, int] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, count = item.partition("=")
+        if not sep or not count.strip().isdigit() or int(count) < 1:
+            raise ConfigError(f"{option}: {item!r} is not KIND=COUNT with COUNT >= 1")
+        n = int(count)
+        kind = name.strip().partition(":")[0]
+        try:
+            tuple_kind = TupleKind(kind)
+        except ValueError:
+            raise ConfigError(f"{option}: unknown tuple kind {kind!r}; choose from "
+                              f"{', '.join(k.value for k in TupleKind if k is not TupleKind.TRUNC)}") from None
+        if tuple_kind is TupleKind.INPUT_MASK:
+            levels.update({TupleKey(tuple_kind, owner=i): n for i in range(n_parties)})
+        elif tuple_kind is TupleKind.TRUNC:
+            raise ConfigError(f"{option}: truncation pairs are not stocked: the members build each from checked "
+                              "bits (trunc:F:BITS takes BITS bits), so stock bits instead (`mpcc job plan` "
+                              "prints the stock a job needs)")
+        else:
+            levels[TupleKey(tuple_kind)] = n
+    if not levels:
+        raise ConfigError(f"{option} names no tuple kind (e.g. input_mask=64,triple=1000)")
+    return levels
 
 
 def pair_bits(key: TupleKey, count: int) -> int:

@@ -10,7 +10,7 @@ from offchain.analytics.data import SqlSource
 from offchain.analytics.sources import Dataset, ParquetFile, PostgresSource
 from offchain.errors import ConfigError
 from mpcc.peer.config import PeerConfig
-from mpcc.service.server import parse_stock
+from offchain.preprocessing.tuples import parse_levels as parse_stock
 from offchain.preprocessing.tuples import TupleKey, TupleKind
 
 GOOD = 'home = "org"\nservice = "127.0.0.1:9700"\naccept = "auto"\n[data]\nincome = "data/a.csv"\n'
@@ -120,8 +120,15 @@ def test_errors_name_the_file_and_the_key(tmp_path: Path, extra: str, message: s
 
 
 def test_missing_required_key_and_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"key 'service': Field required"):
+    with pytest.raises(ConfigError, match=r"key 'home': Field required"):
+        PeerConfig.load(write(tmp_path, 'make = "triple=10"\n'))
+    with pytest.raises(ConfigError, match="say where the tuples come from, once"):
         PeerConfig.load(write(tmp_path, 'home = "org"\n'))
+    with pytest.raises(ConfigError, match=r"key 'make': levels: unknown tuple kind 'dragon'"):
+        PeerConfig.load(write(tmp_path, 'home = "org"\nmake = "dragon=3"\n'))
+    made = PeerConfig.load(write(tmp_path, 'home = "org"\nmake = "triple=10,input_mask=2"\n'))
+    assert made.service is None and len(made.make_levels(3)) == 4
+    assert made.key_share_path != PeerConfig.load(write(tmp_path, GOOD)).key_share_path
     with pytest.raises(ConfigError, match="does not exist"):
         PeerConfig.load(tmp_path / "absent.toml")
 

@@ -90,6 +90,8 @@ class Cluster:
     #: The peers' timing settings (short for tests; a real chain wants the defaults of mpcc.peer.config).
     settings: str = "timeout_s = 15\nconnect_timeout_s = 6\npoll_s = 0.3\n"
     command_timeout: float = 120  # Seconds a CLI command may take (a deployment waits for ~10 blocks).
+    #: The members make their own tuples (``make`` in the peers' configurations): no service at all.
+    made_by_members: bool = False
 
     @property
     def manifest(self) -> Path:
@@ -132,7 +134,7 @@ class Cluster:
             self.accounts.append(made["account"])
         self.mpcc("dev", "fund", self.accounts[0])
         self.mpcc("deploy", "--test-account", "--quorum", "2", "--bootstrap", str(self.home(0) / "public.json"),
-                  "--preprocessor", SERVICE_ACCOUNT)
+                  *(() if self.made_by_members else ("--preprocessor", SERVICE_ACCOUNT)))
         for i in (1, 2):
             self.mpcc("org", "join", "--home", str(self.home(i)), "--fund-from-test-account")
         self.mpcc("org", "approve", self.accounts[1], "--home", str(self.home(0)))
@@ -141,7 +143,9 @@ class Cluster:
         for i in range(3):
             self.config(i).write_text(
                 f'home = "{self.home(i).name}"\nrpc = "{self.rpc}"\nmanifest = "{self.manifest.name}"\n'
-                f'cache = "{self.cache(i).name}"\nservice = "127.0.0.1:{self.service_port}"\n'
+                f'cache = "{self.cache(i).name}"\n'
+                + (f'make = "{mean_stock()}"\n' if self.made_by_members else
+                   f'service = "127.0.0.1:{self.service_port}"\n') +
                 'accept = "auto"\n' + self.settings +
                 f'[data]\nincome = "{ROOT / "examples" / f"incomes_party_{TAGS[i]}.csv"}"\n')
 
@@ -199,9 +203,10 @@ class Cluster:
         return Deployment.attach(Chain.connect(self.rpc, manifest.chain_id), manifest)
 
     def propose_mean(self, *deadlines: str) -> int:
-        made = self.mpcc_json("job", "propose", "--home", str(self.home(0)), "--service",
-                              f"127.0.0.1:{self.service_port}", "--analysis", "mean", "--column", "income",
-                              "--title", "mean income", *deadlines)
+        source = (("--cache", str(self.cache(0))) if self.made_by_members
+                  else ("--service", f"127.0.0.1:{self.service_port}"))
+        made = self.mpcc_json("job", "propose", "--home", str(self.home(0)), *source, "--analysis", "mean",
+                              "--column", "income", "--title", "mean income", *deadlines)
         return int(made["job"])
 
     def advance_chain_time(self, seconds: int) -> None:
