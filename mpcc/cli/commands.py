@@ -104,7 +104,12 @@ def run_until_signalled(main: Any) -> None:
 def peer_run(config_path: Path, progress: Reporter | None = None) -> None:
     """Runs the daemon until SIGTERM or SIGINT, reporting its batches and jobs to ``progress``."""
     config = PeerConfig.load(config_path)
+    fields = [(spec_fields(f, None, None, None, None), str(f)) for f in config.make_for_files()]  # Checked first.
     daemon = Daemon.open(config, keystore.passphrase(f"passphrase for the keys in {config.home}: "))
+    group = [m.account for m in daemon.intake.group]
+    for f, source in fields:
+        needs = routes.needs(complete_spec(f, lambda: group, source))
+        daemon.make_for = Needs({k: max(daemon.make_for[k], needs[k]) for k, _ in daemon.make_for + needs})
     if progress is None or not progress.enabled:
         run_until_signalled(daemon.run)
     else:
@@ -346,14 +351,20 @@ def read_spec_file(path: Path) -> dict[str, Any]:
     return data
 
 
-#: What a job's tuples come from, and what that source is trusted with (docs/trust-model.md).
-DEALER_MODE = {
-    "mode": "dealer", "development": True,
-    "trusts": "the preprocessing service deals every tuple and knows the MAC key and every tuple value; its "
+#: Where a job's tuples may come from, and what each source is trusted with (docs/trust-model.md). A plan
+#: does not know the consortium's mode; `mpcc audit` says where a finalised job's tuples came from.
+PREPROCESSING = {
+    "members": {
+        "development": False,
+        "trusts": "the members make the tuples together (make or make_for in the peers' configurations): nobody "
+                  "learns the MAC key or a tuple, and the first member only decides which batch comes next"},
+    "dealer": {
+        "development": True,
+        "trusts": "the preprocessing service deals every tuple and knows the MAC key and every tuple value; its "
               "arithmetic is checked (the sacrifice, the MAC check, truncation pairs built from checked bits), "
               "but nobody can check that its tuples are random and secret: it can read every value masked by "
               "its tuples whose opening it sees, make bits non-random (all zero: no DP noise, comparison masks "
-              "of 0 that show the compared values to the peers), and frame a member through its input masks"}
+              "of 0 that show the compared values to the peers), and frame a member through its input masks"}}
 
 
 def job_plan(spec: JobSpec) -> dict[str, Any]:
@@ -364,7 +375,7 @@ def job_plan(spec: JobSpec) -> dict[str, Any]:
             "reads": {"numeric": list(numeric_columns(spec)), "categorical": list(categorical_columns(spec))},
             "dataset": spec.dataset, "reveal": list(spec.reveal), "participants": list(spec.participants),
             "needs": {str(k): n for k, n in needs}, "stock": stock_text(needs),
-            "preprocessing": DEALER_MODE, "auditable": auditable_plan(spec)}
+            "preprocessing": PREPROCESSING, "auditable": auditable_plan(spec)}
 
 
 def auditable_plan(spec: JobSpec) -> dict[str, Any] | None:

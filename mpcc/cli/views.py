@@ -148,7 +148,8 @@ def plan_view(plan: dict[str, Any]) -> list[RenderableType]:
         ("reveals", ", ".join(plan["reveal"])), ("participants", len(plan["participants"])),
         ("spec hash", plan["spec_hash"])]
     pre = plan["preprocessing"]
-    rows.append(("preprocessing", f"{pre['mode']} (development mode): {pre['trusts']}"))
+    rows.append(("tuples made by the members", pre["members"]["trusts"]))
+    rows.append(("tuples from a dealer (development mode)", pre["dealer"]["trusts"]))
     audit = plan.get("auditable")
     if audit:
         extra = (f"; publishes {audit['tuple_commitments']:,} tuple commitments "

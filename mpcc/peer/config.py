@@ -156,6 +156,7 @@ class PeerConfig(BaseModel):
     cache: Path | None = None
     service: str | None = None
     make: str | None = None
+    make_for: list[Path] = Field(default_factory=list)
     accept: AcceptPolicy = "manual"
     timeout_s: float = Field(60.0, gt=0)
     connect_timeout_s: float = Field(30.0, gt=0)
@@ -217,11 +218,16 @@ class PeerConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_source_of_tuples(self) -> PeerConfig:
-        if (self.service is None) == (self.make is None):
-            raise ValueError('say where the tuples come from, once: make = "triple=N,bit=N,input_mask=N" (the '
-                             'members make them: the levels to keep) or service = "HOST:PORT" (a preprocessing '
-                             "service deals them: a development mode)")
+        if (self.service is None) == (not self.made_by_members):
+            raise ValueError('say where the tuples come from, once: make = "triple=N,bit=N,input_mask=N" and/or '
+                             'make_for = ["SPEC.json or folder"] (the members make them: the levels to keep) or '
+                             'service = "HOST:PORT" (a preprocessing service deals them: a development mode)')
         return self
+
+    @property
+    def made_by_members(self) -> bool:
+        """Whether the members make their own tuples (``make``, ``make_for``) rather than a service deals them."""
+        return self.make is not None or bool(self.make_for)
 
     @field_validator("make")
     @classmethod
@@ -245,15 +251,17 @@ class PeerConfig(BaseModel):
         return ConnectionLimits(self.max_connections, self.max_connections_per_host, self.handshake_timeout_s)
 
     def make_levels(self, n_parties: int) -> dict[TupleKey, int]:
-        """The stock levels the members keep when they make their own tuples (``make``), for ``n_parties``."""
-        if self.make is None:
-            raise ConfigError("this peer takes its tuples from a preprocessing service (`service`), not `make`")
-        return parse_levels(self.make, n_parties, "make")
+        """The stock levels ``make`` names for ``n_parties`` (``make_for`` is read by ``mpcc peer run``)."""
+        return parse_levels(self.make, n_parties, "make") if self.make is not None else {}
+
+    def make_for_files(self) -> list[Path]:
+        """The spec files of ``make_for``: each file, and each ``*.json`` of each folder."""
+        return [f for p in self.make_for for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
 
     @property
     def key_share_path(self) -> Path:
         """This member's MAC key share, sealed to its own HPKE key (one file per source of tuples)."""
-        return self.cache_path.with_suffix(".keyshare" if self.make is None else ".made-keyshare")
+        return self.cache_path.with_suffix(".made-keyshare" if self.made_by_members else ".keyshare")
 
     @property
     def cache_path(self) -> Path:
@@ -308,6 +316,7 @@ class PeerConfig(BaseModel):
         return self.model_copy(update={
             "home": absolute(self.home), "manifest": absolute(self.manifest),
             "cache": absolute(self.cache) if self.cache else None,
+            "make_for": [absolute(p) for p in self.make_for],
             "data": {column: absolute(p) if isinstance(p, Path)
                      else SqlBinding(sqlite=absolute(p.sqlite), query=p.query)
                      for column, p in self.data.items()},

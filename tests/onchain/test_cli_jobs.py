@@ -188,10 +188,11 @@ def test_job_plan_needs_no_chain_when_the_participants_are_named(cli: Any) -> No
     assert code == 0 and "input_mask[owner=2]" in out and "--stock bit=" in out
     assert plan["auditable"] is None and "auditable" not in out
     # The tree truncates, but no plan stocks truncation pairs: the members build them from checked bits.
-    assert "trunc" not in out and "trunc" not in plan["stock"]
-    # What the dealer is trusted with is said plainly, as a development mode.
-    assert plan["preprocessing"]["mode"] == "dealer" and plan["preprocessing"]["development"] is True
-    assert "all zero: no DP noise" in plan["preprocessing"]["trusts"]
+    assert "trunc[" not in out and "trunc" not in plan["stock"]
+    # What a dealer is trusted with is said plainly, as a development mode, beside the members' own tuples.
+    dealer, members = plan["preprocessing"]["dealer"], plan["preprocessing"]["members"]
+    assert dealer["development"] is True and members["development"] is False
+    assert "all zero: no DP noise" in dealer["trusts"] and "nobody learns the MAC key" in members["trusts"]
     assert "dealer (development mode)" in " ".join(out.split())
 
 
@@ -347,15 +348,11 @@ def test_a_bad_spec_sends_nothing(hardhat_node: str, org_homes: list[Path], tmp_
 
 
 def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path: Path) -> None:
-    """The README's walkthrough: a non-mean job from a spec file, followed with --wait, audited."""
-    cluster = cluster_kit.Cluster(tmp_path, hardhat_node)
+    """The README's walkthrough: the members make their own tuples (no service) for the specs their
+    configurations name; a non-mean job from a spec file, followed with --wait, audited."""
+    cluster = cluster_kit.Cluster(tmp_path, hardhat_node, made_by_members=True)
     try:
         cluster.form()
-        for i, tag in enumerate(cluster_kit.TAGS):
-            config = cluster.config(i)  # Patient data; the tree runs beside the refill's intakes: more time.
-            text = config.read_text().replace("timeout_s = 15", "timeout_s = 90")
-            config.write_text(text.replace("connect_timeout_s = 6", "connect_timeout_s = 30") + "".join(
-                f'{c} = "{p}"\n' for c, p in bindings(tag).items() if c != "income"))
         # The tree runs in auditable mode: replayed on committed tuples from the node's calldata. One
         # level deep: every tuple of it is committed (32k instead of 102k at depth 2); the replay of
         # depth-2 trees is tested in process, in the auditable forest (tests/peer/test_forest_jobs.py).
@@ -363,18 +360,22 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
         tree_spec = {**tree_spec, "auditable": True, "params": {**tree_spec["params"], "max_depth": 1}}
         (tmp_path / "tree.json").write_text(json.dumps(tree_spec))
         specs = [str(SPECS / "histogram.json"), str(tmp_path / "tree.json")]
-        cluster.start("service", "preprocess", "serve", "--test-account-index", "1", "--listen",
-                      f"127.0.0.1:{cluster.service_port}", "--stock", "input_mask=1", "--poll-s", "0.5",
-                      "--progress", *[a for s in specs for a in ("--stock-for", s)])
+        for i, tag in enumerate(cluster_kit.TAGS):
+            config = cluster.config(i)  # Patient data; making tuples shares the machine with the jobs: more time.
+            text = config.read_text().replace("timeout_s = 15", "timeout_s = 90")
+            text = "\n".join(f"make_for = {json.dumps(specs)}" if line.startswith("make = ") else line
+                             for line in text.splitlines()) + "\n"
+            config.write_text(text.replace("connect_timeout_s = 6", "connect_timeout_s = 30") + "".join(
+                f'{c} = "{p}"\n' for c, p in bindings(tag).items() if c != "income"))
         for i, tag in enumerate(cluster_kit.TAGS):
             cluster.start(f"peer-{tag}", "peer", "run", "--config", str(cluster.config(i)), "--progress")
-        needs = cluster.mpcc_json("job", "plan", "--spec", specs[1])["needs"]
-        cluster_kit.wait_until("the tree's tuples at every peer",
-                       lambda: all(all(cluster.stock(i).get(k, 0) >= n for k, n in needs.items()) for i in range(3)),
-                       180)
-        service = f"127.0.0.1:{cluster.service_port}"
-        tree_job = cluster.mpcc_json("job", "propose", "--home", str(cluster.home(1)), "--service", service,
-                                     "--spec", specs[1])["job"]
+        needs = [cluster.mpcc_json("job", "plan", "--spec", spec)["needs"] for spec in specs]
+        both = {k: sum(n.get(k, 0) for n in needs) for k in set(needs[0]) | set(needs[1])}
+        cluster_kit.wait_until("the tuples of the tree and the histogram at every peer",
+                       lambda: all(all(cluster.stock(i).get(k, 0) >= n for k, n in both.items()) for i in range(3)),
+                       300)
+        tree_job = cluster.mpcc_json("job", "propose", "--home", str(cluster.home(1)), "--cache",
+                                     str(cluster.cache(1)), "--spec", specs[1])["job"]
         waited = cluster.mpcc("job", "result", str(tree_job), "--wait", "--timeout", "120", "--progress", "--json",
                               timeout=200)
         tree = json.loads(waited.stdout)
@@ -382,8 +383,8 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
         plain = {**tree_spec, "auditable": False, "participants": PARTIES}  # The same tree, computed here.
         assert tree["result"] == _run_local(_local(), commands.parse_spec(plain, "decision_tree"))
         assert f"job {tree_job}: finalised" in waited.stderr
-        histogram_job = cluster.mpcc_json("job", "propose", "--home", str(cluster.home(2)), "--service",
-                                          service, "--spec", specs[0])["job"]
+        histogram_job = cluster.mpcc_json("job", "propose", "--home", str(cluster.home(2)), "--cache",
+                                          str(cluster.cache(2)), "--spec", specs[0])["job"]
         status = cluster.mpcc("job", "status", str(histogram_job), "--wait", "--timeout", "120", timeout=200)
         assert "finalised" in status.stdout and "Party C" in status.stdout
         shown = cluster.mpcc("job", "result", str(histogram_job)).stdout
@@ -399,7 +400,8 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
                                                                  ("histogram", "finalised")]
         peer = cluster.mpcc_json("peer", "status", "--config", str(cluster.config(0)))
         assert peer["jobs"][0]["columns"] == ["smoker", "activity", "risk"]
-        assert "sacrifice-checked and attested by all 3 members" in cluster.log_text("service")
+        assert "made by the members, checked, attested and stored" in cluster.log_text("peer-b")
+        assert not cluster.log("service").exists()
         assert f"job {tree_job}: finalised" in cluster.log_text("peer-a")
     finally:
         cluster.stop_all()
