@@ -12,16 +12,16 @@ import pytest
 from mpcc import orgs
 from mpcc.audit.record import BATCHES, audit_job
 from mpcc.demo.local import MAKE_TIMEOUT_S, LocalConsortium
-from mpcc.peer.making import MadeBatch, make_tuples, start_session
+from mpcc.peer.making import MadeBatch, Order, make_tuples, next_order, start_session
 from mpcc.peer.member import JobOutcome, MemberPeer
 from offchain.analytics.data import read_column
 from offchain.analytics.spec import JobSpec
 from offchain.auditable import routes
 from offchain.engine.session import Session
-from offchain.errors import ConfigError, ProtocolAbort
+from offchain.errors import ConfigError, MalformedMessage, ProtocolAbort
 from offchain.net.transport import Transport
 from offchain.lattice.params import small
-from offchain.preprocessing.tuples import TupleKind
+from offchain.preprocessing.tuples import TupleKey, TupleKind
 from offchain.shares import MacKeyShare
 from onchain.abi.preprocessing_ledger import BatchCommitted
 from onchain.jobs import JobState
@@ -99,3 +99,22 @@ def test_members_refuse_to_attest_a_batch_committed_under_another_transcript(mad
 def test_a_consortium_that_makes_its_own_tuples_has_no_dealer_to_feed_it(made: LocalConsortium) -> None:
     with pytest.raises(ConfigError, match="makes its own tuples"):
         made.feed(routes.needs(mean_spec(made)))
+
+
+def test_the_first_member_orders_what_the_stock_lacks_most_and_nothing_when_it_is_full() -> None:
+    triple, bit = TupleKey(TupleKind.TRIPLE), TupleKey(TupleKind.BIT)
+    levels = {triple: 1000, bit: 4000}
+    assert next_order(levels, {triple: 900, bit: 1000}) == Order(bit, 3000)  # 25 % of its level left, not 90 %.
+    assert next_order(levels, {bit: 4000}) == Order(triple, 1000)
+    assert next_order(levels, {triple: 1000, bit: 5000}) == Order(None)
+    for order in (Order(bit, 3000), Order(TupleKey(TupleKind.INPUT_MASK, owner=2), 5), Order(None)):
+        assert Order.from_bytes(order.to_bytes(), 3) == order
+
+
+@pytest.mark.parametrize("sent", [b"not json", b'{"kind": "trunc", "owner": null, "count": 3}',
+                                  b'{"kind": "triple", "owner": null, "count": 0}',
+                                  b'{"kind": "input_mask", "owner": 3, "count": 1}', b'{"kind": "dragon"}', b"[]"])
+def test_an_order_that_is_not_one_is_refused_naming_the_first_member(sent: bytes) -> None:
+    # A first member that deviates (or a garbled message) cannot make the others make nonsense: they stop.
+    with pytest.raises(MalformedMessage, match="party 0"):
+        Order.from_bytes(sent, 3)
