@@ -211,3 +211,74 @@ int64_t f_sample(uint64_t *out, int64_t n, const uint8_t *buf, int64_t m) {
     }
     return k;
 }
+
+/* b^e in Montgomery form for b in Montgomery form and a 4-limb exponent e; one_m = R mod r. */
+static void mont_pow(uint64_t *out, const uint64_t *b, const uint64_t *e, const uint64_t *one_m) {
+    uint64_t acc[4];
+    memcpy(acc, one_m, sizeof acc);
+    for (int i = 255; i >= 0; i--) {
+        mont(acc, acc, acc);
+        if ((e[i / 64] >> (i % 64)) & 1) mont(acc, acc, b);
+    }
+    memcpy(out, acc, sizeof acc);
+}
+
+static inline int limbs_eq(const uint64_t *a, const uint64_t *b) {
+    return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+/* 1 / v for each a[i] != 0, v its square root in [0, (r - 1) / 2] (Tonelli-Shanks, r - 1 = 2^S odd),
+ * all inverted at once (Montgomery's trick: one exponentiation by r - 2). consts holds, as 4-limb
+ * values: (odd - 1) / 2, r - 2, (r - 1) / 2, then g^(2^k) in Montgomery form for k = 0..S-1
+ * (g = z^odd, z a non-residue). scratch holds n elements. Returns -1, or the index of the first
+ * element that is 0 or has no square root (out is then undefined). Outputs must not alias a.
+ * The reference is _fieldref.inv_sqrt. */
+int64_t f_inv_sqrt(uint64_t *out, uint64_t *scratch, const uint64_t *a, const uint64_t *consts, int64_t s,
+                   int64_t n) {
+    const uint64_t *half_odd = consts, *r_minus_2 = consts + 4, *half_r = consts + 8, *gpow = consts + 12;
+    static const uint64_t one[4] = {1, 0, 0, 0};
+    uint64_t one_m[4], acc[4];
+    mont(one_m, one, R2);
+    memcpy(acc, one_m, sizeof acc);
+    for (int64_t i = 0; i < n; i++) {
+        const uint64_t *x_in = a + 4 * i;
+        if (!(x_in[0] | x_in[1] | x_in[2] | x_in[3])) return i;
+        uint64_t sm[4], w[4], x[4], t[4], u[4], v[4];
+        mont(sm, x_in, R2);
+        mont_pow(w, sm, half_odd, one_m);
+        mont(x, sm, w); /* x = s^((odd + 1) / 2) */
+        mont(t, x, w);  /* t = s^odd, in the subgroup of order 2^S; x^2 = s t */
+        int64_t m = s;
+        while (!limbs_eq(t, one_m)) {
+            int64_t k = 0;
+            memcpy(u, t, sizeof u);
+            while (!limbs_eq(u, one_m)) {
+                mont(u, u, u);
+                if (++k == m) return i; /* t has order 2^m: s has no square root */
+            }
+            const uint64_t *b = gpow + 4 * (s - k - 1);
+            mont(x, x, b);
+            mont(t, t, b);
+            mont(t, t, b);
+            m = k;
+        }
+        mont(v, x, one); /* the root, out of Montgomery form */
+        for (int j = 3; j >= 0; j--) { /* the one in [0, (r - 1) / 2] */
+            if (v[j] != half_r[j]) {
+                if (v[j] > half_r[j]) sub1(v, P, v);
+                break;
+            }
+        }
+        mont(out + 4 * i, v, R2);           /* v, in Montgomery form */
+        memcpy(scratch + 4 * i, acc, sizeof acc); /* the product of the v before it */
+        mont(acc, acc, out + 4 * i);
+    }
+    uint64_t inv[4], r[4];
+    mont_pow(inv, acc, r_minus_2, one_m); /* 1 / (v_0 ... v_(n-1)) */
+    for (int64_t i = n - 1; i >= 0; i--) {
+        mont(r, scratch + 4 * i, inv);   /* 1 / v_i */
+        mont(inv, inv, out + 4 * i);     /* 1 / (v_0 ... v_(i-1)) */
+        mont(out + 4 * i, r, one);
+    }
+    return -1;
+}

@@ -48,15 +48,17 @@ class KernelOps:
         for fname, nargs in (("f_add", 3), ("f_sub", 3), ("f_add_scalar", 3), ("f_mul", 3),
                              ("f_mul_scalar", 3), ("f_mul_add", 4), ("f_dot", 3),
                              ("f_sum", 2), ("f_from_be", 2), ("f_to_be", 2), ("f_sample", 1),
-                             ("f_horner", 3), ("f_beaver", 0)):
+                             ("f_horner", 3), ("f_beaver", 0), ("f_inv_sqrt", 0)):
             fn = getattr(lib, fname)
             if fname == "f_sample":
                 fn.argtypes = [vp, i64, vp, i64]
+            elif fname == "f_inv_sqrt":
+                fn.argtypes = [vp] * 4 + [i64, i64]
             elif fname == "f_beaver":
                 fn.argtypes = [vp] * 11 + [i64, i64]
             else:
                 fn.argtypes = [vp] * nargs + [i64]
-            fn.restype = i64 if fname in ("f_from_be", "f_sample") else None
+            fn.restype = i64 if fname in ("f_from_be", "f_sample", "f_inv_sqrt") else None
         self._lib = lib
 
     @staticmethod
@@ -129,6 +131,11 @@ class KernelOps:
         self._lib.f_to_be(_ptr(out) + len(prefix), _ptr(a), len(a))
         return out.tobytes()
 
+    def inv_sqrt(self, a: np.ndarray) -> np.ndarray | None:
+        out, scratch, consts = self._out(len(a)), self._out(len(a)), _SQRT_CONSTS
+        failed = self._lib.f_inv_sqrt(_ptr(out), _ptr(scratch), _ptr(a), _ptr(consts), _fieldref.TWO_ADICITY, len(a))
+        return out if failed < 0 else None
+
     def sample(self, n: int, randbytes: Callable[[int], bytes]) -> np.ndarray:
         out = self._out(n)
         filled = 0
@@ -138,6 +145,11 @@ class KernelOps:
             buf = np.frombuffer(randbytes(32 * m), dtype=np.uint8)
             filled += self._lib.f_sample(_ptr(out) + 32 * filled, need, _ptr(buf), m)
         return out
+
+
+_SQRT_CONSTS = _fieldref.from_ints([(_fieldref.ODD - 1) // 2, P - 2, (P - 1) // 2]
+                                   + [g * _R % P for g in _fieldref.G_POWERS])
+"""What f_inv_sqrt takes: its exponents, (P - 1) / 2, and the powers of g in Montgomery form."""
 
 
 def load() -> KernelOps | None:

@@ -117,3 +117,73 @@ def sample(n: int, randbytes: Callable[[int], bytes]) -> np.ndarray:
             if v < P and len(out) < n:
                 out.append(v)
     return from_ints(out)
+
+
+TWO_ADICITY = 28
+ODD = (P - 1) >> TWO_ADICITY
+"""P - 1 = 2^28 * ODD for the BN254 scalar field."""
+
+
+def _non_residue() -> int:
+    z = 2
+    while pow(z, (P - 1) // 2, P) != P - 1:
+        z += 1
+    return z
+
+
+def _g_powers() -> list[int]:
+    g, powers = pow(_non_residue(), ODD, P), []
+    for _ in range(TWO_ADICITY):
+        powers.append(g)
+        g = g * g % P
+    return powers
+
+
+G_POWERS = _g_powers()
+"""g^(2^k) for k = 0..S-1, g = z^ODD for the smallest non-residue z: g has order 2^S."""
+
+
+def inv_sqrt(a: np.ndarray) -> np.ndarray | None:
+    """1 / v for each element s, v its square root in [0, (P - 1) / 2]; None if some s is 0 or no square.
+
+    Tonelli-Shanks with the powers of g tabulated once: one exponentiation per
+    element and on average about S^2 / 4 = 196 squarings (S = 28); the
+    inverses take one inversion for the whole vector (Montgomery's trick).
+    """
+    roots = []
+    for s in to_ints(a):
+        v = _square_root(s) if s else None
+        if v is None:
+            return None
+        roots.append(min(v, P - v))
+    return from_ints(_batch_inverse(roots))
+
+
+def _square_root(s: int) -> int | None:
+    """A square root of s != 0 mod P, or None if there is none (Tonelli-Shanks)."""
+    w = pow(s, (ODD - 1) // 2, P)
+    x, t = s * w % P, s * w % P * w % P  # x^2 = s t, and t = s^odd lies in the group of order 2^S.
+    m = TWO_ADICITY
+    while t != 1:
+        i, u = 0, t
+        while u != 1:
+            u, i = u * u % P, i + 1
+            if i == m:
+                return None  # t has order 2^m: s is not a square.
+        # b = g^(2^(S - i - 1)) squared has the order 2^i of t, so t b^2 has a smaller order.
+        b = G_POWERS[TWO_ADICITY - i - 1]
+        x, t, m = x * b % P, t * b % P * b % P, i
+    return x
+
+
+def _batch_inverse(values: list[int]) -> list[int]:
+    prefix, acc = [], 1
+    for v in values:
+        prefix.append(acc)
+        acc = acc * v % P
+    inv = pow(acc, -1, P) if values else 1
+    out = [0] * len(values)
+    for k in range(len(values) - 1, -1, -1):
+        out[k] = prefix[k] * inv % P
+        inv = inv * values[k] % P
+    return out

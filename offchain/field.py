@@ -48,6 +48,7 @@ class FieldOps(Protocol):
     def to_be(self, a: np.ndarray, prefix: bytes = b"") -> bytes: ...
     def sample(self, n: int, randbytes: RandBytes) -> np.ndarray: ...
     def horner(self, acc: int, a: np.ndarray, t: int) -> int: ...
+    def inv_sqrt(self, a: np.ndarray) -> np.ndarray | None: ...
     def beaver(self, cs: np.ndarray, cm: np.ndarray, as_: np.ndarray, am: np.ndarray,
                bs: np.ndarray, bm: np.ndarray, d: np.ndarray, e: np.ndarray, alpha: int,
                first: bool) -> tuple[np.ndarray, np.ndarray]: ...
@@ -220,6 +221,15 @@ class FieldVec:
         Continuing from ``acc`` evaluates a concatenation without building it.
         """
         return _ops.horner(acc % P, self._a, t % P)
+
+    def inverse_square_roots(self) -> FieldVec | None:
+        """1 / v for each element s, v its square root in [0, (P - 1) / 2]; None if some s is 0 or not a square.
+
+        (Random bits from square pairs need these: offchain.dealerless.kinds.) About
+        0.4 s for 16,384 elements in the C kernel, 3.3 s in the reference.
+        """
+        out = _ops.inv_sqrt(self._a)
+        return None if out is None else FieldVec(out)
 
 
 def beaver_combine(c: tuple[FieldVec, FieldVec], a: tuple[FieldVec, FieldVec],

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from dealerless_testkit import PARAMS, keys_for, opened, run_after_setup
 
-from offchain.dealerless.kinds import bit_batch, input_mask_batch, inverse_square_roots
+from offchain.dealerless.kinds import bit_batch, input_mask_batch
 from offchain.dealerless.lowgear import LowGear
 from offchain.dealerless.messages import MessageKind, ciphertext_message, read_ciphertexts, unpack
 from offchain.dealerless.returns import return_scale
@@ -57,10 +57,10 @@ def successes(results: list[object]) -> list[object]:
 
 def test_square_roots_are_the_small_root_inverted() -> None:
     a = FieldVec.from_ints([1, 2, P - 3, 12345678901234567890])
-    inverse = inverse_square_roots(a * a)
+    inverse = (a * a).inverse_square_roots()
     assert inverse is not None and set((a * inverse).to_ints()) <= {1, P - 1}
     assert all(pow(v, -1, P) <= (P - 1) // 2 for v in inverse.to_ints())
-    assert inverse_square_roots(FieldVec.from_ints([4, 5])) is None  # 5 generates the group: no square.
+    assert FieldVec.from_ints([4, 5]).inverse_square_roots() is None  # 5 generates the group: no square.
 
 
 def test_bits_pass_the_sacrifice_and_are_bits() -> None:

@@ -127,6 +127,28 @@ def test_kernel_matches_reference(xy: tuple[list[int], list[int]], s: int) -> No
 
 
 @needs_kernel
+@given(st.lists(st.integers(1, P - 1), min_size=0, max_size=40))
+def test_kernel_inverse_square_roots_match_reference(values: list[int]) -> None:
+    assert kernel is not None
+    squares = _fieldref.from_ints([v * v % P for v in values])
+    got, want = kernel.inv_sqrt(squares), _fieldref.inv_sqrt(squares)
+    assert got is not None and want is not None and np.array_equal(got, want)
+    for v, inverse in zip(values, _fieldref.to_ints(got), strict=True):
+        assert inverse * min(v, P - v) % P == 1  # The root in [0, (P - 1) / 2], inverted.
+
+
+@needs_kernel
+@pytest.mark.parametrize("bad", [0, 5])  # 0 has no inverse root; 5 generates the group: no square.
+def test_kernel_inverse_square_roots_refuse_what_has_none(bad: int) -> None:
+    assert kernel is not None
+    for at in (0, 3):
+        values = [4, 9, 16, 25]
+        values.insert(at, bad)
+        assert kernel.inv_sqrt(_fieldref.from_ints(values)) is None
+        assert _fieldref.inv_sqrt(_fieldref.from_ints(values)) is None
+
+
+@needs_kernel
 def test_kernel_sampling_matches_reference() -> None:
     assert kernel is not None
     one, two = SeededBytes(b"kat"), SeededBytes(b"kat")
