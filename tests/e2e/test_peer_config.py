@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +153,12 @@ def test_stock_levels_parse_per_owner_and_refuse_nonsense() -> None:
                          ("trunc:20:104=8", "stock bits instead")):
         with pytest.raises(ConfigError, match=message):
             parse_stock(bad, 3)
+
+
+def test_peer_run_refuses_a_configuration_naming_two_sources_of_tuples(tmp_path: Path) -> None:
+    # Through the real entry point, before any key, chain or port is touched: exit 2, saying what to do.
+    both = write(tmp_path, GOOD.replace('accept = "auto"', 'make_for = ["specs"]\naccept = "auto"'))
+    done = subprocess.run([str(Path(sys.executable).parent / "mpcc"), "peer", "run", "--config", str(both)],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "MPCC_PASSPHRASE": "x"})
+    assert done.returncode == 2, done.stderr
+    assert "say where the tuples come from, once" in done.stderr and "make_for" in done.stderr

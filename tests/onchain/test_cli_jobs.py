@@ -391,6 +391,14 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
         assert "count[age=[65,80]]" in shown
         _predict_and_export(cluster, tree_job, histogram_job, tmp_path)
         assert cluster.mpcc("audit", str(histogram_job), check=False).returncode == 0
+        # No dealer: only members committed batches, every member attested each, and the audit says so.
+        dep = cluster.dep()
+        committed = dep.ledger.logs(BatchCommitted)
+        assert committed and {e.service.lower() for e in committed} <= {a.lower() for a in cluster.accounts}
+        assert all(dep.ledger.is_attested(e.batchId, a) for e in committed for a in cluster.accounts)
+        (tuples,) = [c for c in cluster.mpcc_json("audit", str(histogram_job))["checks"]
+                     if c["check"].startswith("tuples:")]
+        assert tuples["passed"] and "made by the members" in tuples["detail"], tuples
         checks = {c["check"]: c["passed"] for c in cluster.mpcc_json("audit", str(tree_job))["checks"]}  # Exit 0.
         assert {name: checks.get(f"public: {name}") for name in ("tuple commitments", "tuple checks",
                                                                    "openings", "result")} == dict.fromkeys(
