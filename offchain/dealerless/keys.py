@@ -50,6 +50,8 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
 from offchain.dealerless.messages import (
     DIGEST_BYTES,
     key_candidates_message,
@@ -69,7 +71,7 @@ from offchain.lattice.wire import public_key_to_bytes
 KEY_CANDIDATES = 64
 """K, the candidate key pairs per party: a cheater escapes with probability 1/K = 2^-6."""
 SEED_BYTES = DIGEST_BYTES
-_SEED_TAG = b"mpcc-lowgear-key-seed-v1"
+_SEED_TAG = b"mpcc-lowgear-key-seed-v2"
 _CANDIDATE_TAG = b"mpcc-lowgear-key-candidate-v1"
 _CHOICE_TAG = b"mpcc-lowgear-key-choice-v1"
 
@@ -95,10 +97,13 @@ class SessionKeys:
 
 
 def seed_stream(seed: bytes) -> RandBytes:
-    """A deterministic byte source: its i-th call returns SHAKE-256(tag || seed || i (8 bytes)) of the length asked.
+    """A deterministic byte source: its i-th call returns the ChaCha20 keystream of the length asked, under the
+    key SHA-256(tag || seed || i (8 bytes)) and a zero nonce.
 
     Every party that knows the seed replays the same calls of the same
-    sampler, so it derives the same key pair.
+    sampler, so it derives the same key pair. (ChaCha20 rather than SHAKE-256:
+    a candidate key draws 3 MB, and every member derives its K candidates and
+    the K - 1 each peer opens: 5 ms instead of 15 ms each.)
     """
     if len(seed) != SEED_BYTES:
         raise ConfigError(f"a key seed has {SEED_BYTES} bytes, not {len(seed)}")
@@ -106,9 +111,9 @@ def seed_stream(seed: bytes) -> RandBytes:
 
     def randbytes(count: int) -> bytes:
         nonlocal calls
-        out = hashlib.shake_256(_SEED_TAG + seed + calls.to_bytes(8, "big")).digest(count)
+        key = hashlib.sha256(_SEED_TAG + seed + calls.to_bytes(8, "big")).digest()
         calls += 1
-        return out
+        return Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None).encryptor().update(bytes(count))
 
     return randbytes
 
