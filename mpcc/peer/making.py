@@ -112,7 +112,7 @@ async def make_one(peer: MemberPeer, ctx: Session, lowgear: LowGear, key: TupleK
         await peer.chain.run(peer.dep.ledger.commit_batch, peer.org.account, part.batch_id,
                              ChainKind(chain_kind(key.kind)), part.count, commitment)
     else:
-        await _committed(peer, part.batch_id, commitment, part.count)
+        await _committed(peer, part.batch_id, commitment, ChainKind(chain_kind(key.kind)), part.count)
     transcript = attestation_hash(part.batch_id, commitment)
     await peer.disk(peer.cache.store, part.batch_id, tuples, transcript_hash=transcript, attested=False)
     await peer.chain.run(peer.dep.ledger.attest_sacrifice, peer.org.account, part.batch_id, transcript)
@@ -122,7 +122,7 @@ async def make_one(peer: MemberPeer, ctx: Session, lowgear: LowGear, key: TupleK
     return MadeBatch(part.batch_id, key, part.count)
 
 
-async def _committed(peer: MemberPeer, batch_id: bytes, commitment: bytes, count: int) -> None:
+async def _committed(peer: MemberPeer, batch_id: bytes, commitment: bytes, kind: ChainKind, count: int) -> None:
     """Waits for the committing member's record of the batch and checks it is the one made here."""
     deadline = asyncio.get_running_loop().time() + peer.timeout_s
     pace = Pace(peer.poll_s)
@@ -134,9 +134,9 @@ async def _committed(peer: MemberPeer, batch_id: bytes, commitment: bytes, count
             raise ProtocolAbort(f"batch {batch_id.hex()[:16]} was not committed on chain within {peer.timeout_s}s "
                                 "by the member whose turn it was")
         await asyncio.sleep(pace.wait_s())
-    if batch.commitment != commitment or batch.count != count:
+    if batch.commitment != commitment or batch.count != count or batch.kind != kind:
         raise ProtocolAbort(f"batch {batch_id.hex()[:16]} was committed by {batch.service} with another "
-                            "transcript hash or count than the batch made here: not attested, not used")
+                            "transcript hash, kind or count than the batch made here: not attested, not used")
 
 
 #: Seconds the first member waits before saying again that nothing is needed: a heartbeat that
