@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from mpcc.peer.channels import Channels
 from mpcc.peer.member import MemberPeer, attestation_hash
-from mpcc.peer.pace import Pace
+from mpcc.peer.pace import Deadline, Pace
 from offchain.dealerless import LowGear, setup
 from offchain.dealerless.produce import batch_commitment, make_batch
 from offchain.engine.comm import broadcast_from
@@ -124,13 +124,13 @@ async def make_one(peer: MemberPeer, ctx: Session, lowgear: LowGear, key: TupleK
 
 async def _committed(peer: MemberPeer, batch_id: bytes, commitment: bytes, kind: ChainKind, count: int) -> None:
     """Waits for the committing member's record of the batch and checks it is the one made here."""
-    deadline = asyncio.get_running_loop().time() + peer.timeout_s
+    deadline = Deadline(peer.timeout_s)
     pace = Pace(peer.poll_s)
     while True:
-        batch = await peer.chain.run(peer.dep.ledger.batch, batch_id)
+        batch = await deadline.read(peer.chain.run(peer.dep.ledger.batch, batch_id))
         if batch.status is not BatchStatus.NONE:
             break
-        if asyncio.get_running_loop().time() > deadline:
+        if deadline.passed():
             raise ProtocolAbort(f"batch {batch_id.hex()[:16]} was not committed on chain within {peer.timeout_s}s "
                                 "by the member whose turn it was")
         await asyncio.sleep(pace.wait_s())

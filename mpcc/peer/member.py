@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
 from mpcc.orgs import Org
-from mpcc.peer.pace import Pace
+from mpcc.peer.pace import Deadline, Pace
 from offchain import curve
 from offchain.analytics import registry
 from offchain.analytics.common import input_commitment
@@ -222,10 +222,10 @@ class MemberPeer:
         them hold the same ranges for every tuple the job takes.
         """
         needs = {str(key): n for key, n in routes.needs(spec)}
-        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        deadline = Deadline(self.timeout_s)
         pace = Pace(self.poll_s)
         while True:
-            ranges = await self.reserved_ranges(job_id)
+            ranges = await deadline.read(self.reserved_ranges(job_id))
             keys = {bytes(b.batch_id): b.key for b in await self.disk(self.cache.batches)}
             if any(bytes(batch) not in keys for batch, _, _ in ranges):
                 return ranges  # TupleCache.reserve_for_job names the batch this peer has not stored.
@@ -235,7 +235,7 @@ class MemberPeer:
             short = {key: n - held.get(key, 0) for key, n in needs.items() if held.get(key, 0) < n}
             if not short:
                 return ranges
-            if asyncio.get_running_loop().time() > deadline:
+            if deadline.passed():
                 key, n = next(iter(short.items()))
                 raise ChainWaitTimeout(f"job {job_id} reserved {n} fewer {key} tuples than it consumes, "
                                        f"{self.timeout_s}s after every participant accepted")
@@ -353,10 +353,10 @@ class MemberPeer:
         is left to its deadline.
         """
         jobs, me = self.dep.jobs, self.address.lower()
-        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        deadline = Deadline(self.timeout_s)
         pace = Pace(self.poll_s)
-        while (job := await self.chain.run(jobs.job, job_id)).state is JobState.INPUTS_COMMITTED:
-            if asyncio.get_running_loop().time() > deadline:
+        while (job := await deadline.read(self.chain.run(jobs.job, job_id))).state is JobState.INPUTS_COMMITTED:
+            if deadline.passed():
                 return []
             await asyncio.sleep(pace.wait_s())
         if job.abort_reason is not AbortReason.RESULT_MISMATCH:
@@ -378,16 +378,19 @@ class MemberPeer:
         return named
 
     async def wait_for(self, job_id: int, state: JobState) -> None:
-        """Wait until the job reaches ``state`` (or beyond); raise if it aborted or timed out."""
-        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        """Wait until the job reaches ``state`` (or beyond); raise if it aborted or timed out.
+
+        Time in which the chain node could not be reached does not count (``Deadline``).
+        """
+        deadline = Deadline(self.timeout_s)
         pace = Pace(self.poll_s)
         while True:
-            current = (await self.chain.run(self.dep.jobs.job, job_id)).state
+            current = (await deadline.read(self.chain.run(self.dep.jobs.job, job_id))).state
             if current is JobState.ABORTED:
                 raise ProtocolAbort(f"job {job_id} was aborted on chain")
             if current >= state:
                 return
-            if asyncio.get_running_loop().time() > deadline:
+            if deadline.passed():
                 raise ChainWaitTimeout(f"job {job_id} did not reach {state.name} within {self.timeout_s}s")
             await asyncio.sleep(pace.wait_s())
 

@@ -15,12 +15,16 @@ import pytest
 from harness.cluster import PASSPHRASE, Cluster, check_cache_consistent, mean_stock, wait_until
 from harness.nodes import rpc_call
 from harness.proxy import CuttableProxy
+from onchain.abi.job_manager import InputsCommitted
 from onchain.jobs import JobState
 
 pytestmark = pytest.mark.hardhat
 MEAN = {"count": "12", "mean": "52916.666667"}
 CLOSED = (JobState.FINALISED, JobState.ABORTED)
 OUTAGE_S = 8  # Longer than web3's own retries of a read (about 2 s), shorter than a peer's patience.
+#: Longer than the peers' patience with each other (timeout_s = 15 in the cluster): time in which nobody
+#: reaches the chain must not count against it.
+LONG_OUTAGE_S = 22
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +65,26 @@ def test_a_job_rides_out_an_rpc_outage(proxied: tuple[Cluster, CuttableProxy], e
         assert "did not answer" in cluster.log_text(f"peer-{tag}")
         assert "answered again" in cluster.log_text(f"peer-{tag}")
         assert f"job {job_id}: unexpected error" not in cluster.log_text(f"peer-{tag}")
+
+
+def test_an_outage_longer_than_the_peers_patience_in_the_input_phase_is_ridden_out(
+        proxied: tuple[Cluster, CuttableProxy], e2e_node: str) -> None:
+    # Cut once the first participant's input commitment is mined: the others are sending theirs or
+    # waiting for every commitment, and each meets the outage. Seen in the fault campaign at 2 s blocks:
+    # a peer waiting on the chain gave up after timeout_s, counting time in which nobody reached it.
+    cluster, proxy = proxied
+    dep = direct(cluster, e2e_node)
+    wait_until("stock for a job", cluster.stocked, 90)
+    job_id = cluster.propose_mean()
+    wait_until("a first input commitment", lambda: dep.jobs.logs(InputsCommitted, jobId=job_id), 60, every=0.05)
+    proxy.cut()
+    try:
+        time.sleep(LONG_OUTAGE_S)
+    finally:
+        proxy.restore()
+    state = wait_until(f"job {job_id} to close", lambda: (s := dep.jobs.job(job_id).state) in CLOSED and s, 120)
+    assert state is JobState.FINALISED
+    assert cluster.mpcc_json("job", "result", str(job_id))["result"] == MEAN
 
 
 def test_peers_follow_the_chain_through_a_reorganisation(proxied: tuple[Cluster, CuttableProxy],
