@@ -159,8 +159,9 @@ def plan_view(plan: dict[str, Any]) -> list[RenderableType]:
     needs = _table("tuple kind", "count")
     for key, n in plan["needs"].items():
         needs.add_row(Text(key), str(n))
-    return [_pairs("Job plan", rows), _titled("Tuples one job consumes", needs), "service stock for one such job:",
-            f"  --stock {plan['stock']}"]
+    return [_pairs("Job plan", rows), _titled("Tuples one job consumes", needs),
+            "stock for one such job (the peers' `make`, or a preprocessing service's `--stock`):",
+            f"  {plan['stock']}"]
 
 
 def peer_status_view(status: dict[str, Any]) -> list[RenderableType]:
@@ -168,7 +169,11 @@ def peer_status_view(status: dict[str, Any]) -> list[RenderableType]:
     running = (f"running, pid {daemon['pid']}, party {daemon['party']}, listening on {daemon['listen']}"
                if daemon["running"] else "not running")
     batches = status["batches"]
-    rows: list[tuple[str, Any]] = [("account", status["account"]), ("daemon", running), ("cache", status["cache"]),
+    tuples = status["tuples"]
+    source = ("made by the members (no dealer)" if tuples["made_by"] == "members"
+              else f"dealt by the preprocessing service at {tuples['service']} (dealer, a development mode)")
+    rows: list[tuple[str, Any]] = [("account", status["account"]), ("daemon", running), ("tuples", source),
+                                   ("cache", status["cache"]),
                                    ("batches", f"{batches['stored']} stored, {batches['attested']} attested")]
     loop, chain = daemon.get("loop") or {}, daemon.get("chain") or {}
     if daemon["running"] and loop and chain:

@@ -39,6 +39,8 @@ def peer_status(config: PeerConfig, dep: Deployment | None) -> dict[str, Any]:
     jobs = _jobs(dep, public.account, daemon.get("jobs", {})) if dep is not None else []
     return {
         "name": public.name, "account": public.account, "cache": str(config.cache_path),
+        "tuples": ({"made_by": "members", "make": config.make, "make_for": [str(p) for p in config.make_for]}
+                   if config.made_by_members else {"made_by": "service", "service": config.service}),
         "daemon": {"running": daemon.get("running", False), "pid": daemon.get("pid"),
                    "suspended": daemon.get("suspended", False),
                    "loop": daemon.get("loop", {}), "chain": daemon.get("chain", {}),

@@ -56,6 +56,7 @@ def test_mean_income_between_processes_is_finalised_and_audited(cluster: Cluster
     assert json.loads(script.stdout.strip().splitlines()[-1])["passed"] is True
     status = cluster.mpcc_json("peer", "status", "--config", str(cluster.config(1)))
     assert status["daemon"]["running"] and status["daemon"]["party"] == 1
+    assert status["tuples"] == {"made_by": "service", "service": f"127.0.0.1:{cluster.service_port}"}
     assert {"job": job_id, "state": "finalised"}.items() <= status["jobs"][-1].items()
     assert set(status["stock"]) == set(mean_needs())  # Input masks, and the range checks' tuples.
     for name in ("peer-a", "peer-b", "peer-c"):

@@ -185,7 +185,7 @@ def test_job_plan_needs_no_chain_when_the_participants_are_named(cli: Any) -> No
     assert plan["reads"] == {"numeric": ["age"], "categorical": []}
     code, out, _ = cli("job", "plan", "--spec", str(SPECS / "decision_tree.json"), "--participants",
                        ",".join(PARTIES))
-    assert code == 0 and "input_mask[owner=2]" in out and "--stock bit=" in out
+    assert code == 0 and "input_mask[owner=2]" in out and "  bit=" in out and "the peers' `make`" in out
     assert plan["auditable"] is None and "auditable" not in out
     # The tree truncates, but no plan stocks truncation pairs: the members build them from checked bits.
     assert "trunc[" not in out and "trunc" not in plan["stock"]
@@ -407,6 +407,9 @@ def test_analyses_from_spec_files_between_processes(hardhat_node: str, tmp_path:
         assert [(j["analysis"], j["state"]) for j in listed] == [("decision_tree", "finalised"),
                                                                  ("histogram", "finalised")]
         peer = cluster.mpcc_json("peer", "status", "--config", str(cluster.config(0)))
+        assert peer["tuples"]["made_by"] == "members" and peer["tuples"]["make_for"] == specs
+        shown = cluster.mpcc("peer", "status", "--config", str(cluster.config(0))).stdout
+        assert "made by the members (no dealer)" in " ".join(shown.split())
         assert peer["jobs"][0]["columns"] == ["smoker", "activity", "risk"]
         assert "made by the members, checked, attested and stored" in cluster.log_text("peer-b")
         assert not cluster.log("service").exists()
