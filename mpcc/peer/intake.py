@@ -7,6 +7,10 @@ stores the tuples; a delivery that fails its checks is rejected on chain.
 A failed sacrifice makes the peer ask the service for its MAC key share
 again (:func:`key_change_advice`): a service that lost its dealer state
 deals under another key, and the log says how to take it.
+
+When the members make their own tuples (``make`` in the configuration;
+mpcc.peer.making) there is no service: the MAC key share is drawn here and
+kept sealed to the organisation's own HPKE key, and no batch needs intake.
 """
 
 from __future__ import annotations
