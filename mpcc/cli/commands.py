@@ -41,7 +41,7 @@ from offchain.net.address import split_host_port
 from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch
 from offchain.preprocessing.protocol import ServiceClient
-from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind, parse_levels
+from offchain.preprocessing.tuples import Needs, TupleKey, TupleKind, at_least, parse_levels
 from onchain import keystore
 from onchain.abi.job_manager import JobProposed
 from onchain.chain import LOCAL_CHAIN_IDS, RPC_PATIENCE_S, Chain
@@ -106,10 +106,7 @@ def peer_run(config_path: Path, progress: Reporter | None = None) -> None:
     config = PeerConfig.load(config_path)
     fields = [(spec_fields(f, None, None, None, None), str(f)) for f in config.make_for_files()]  # Checked first.
     daemon = Daemon.open(config, keystore.passphrase(f"passphrase for the keys in {config.home}: "))
-    group = [m.account for m in daemon.intake.group]
-    for f, source in fields:
-        needs = routes.needs(complete_spec(f, lambda: group, source))
-        daemon.make_for = Needs({k: max(daemon.make_for[k], needs[k]) for k, _ in daemon.make_for + needs})
+    daemon.make_for = specs_needs(fields, [m.account for m in daemon.intake.group])
     if progress is None or not progress.enabled:
         run_until_signalled(daemon.run)
     else:
@@ -142,14 +139,16 @@ def preprocess_serve(rpc: str, manifest: Path, signer: LocalAccount | None, test
     dep = attach(rpc, manifest, SERVICE_RPC_PATIENCE_S)
     account = signer or local_test_account(dep.chain, test_index if test_index is not None else 1)
     group = [m.account for m in dep.registry.active_members()]
-    levels = parse_levels(stock, len(group))
-    for key, n in sum((routes.needs(complete_spec(f, lambda: group, source)) for f, source in fields),
-                      Needs()):
-        levels[key] = max(levels.get(key, 0), n)
+    levels = at_least(parse_levels(stock, len(group)), specs_needs(fields, group))
     process = ServiceProcess.start(dep, account, levels, state, progress or NoProgress())
     logging.getLogger("mpcc.service").info("service account %s; group of %d members; stock %s",
                                            account.address, process.group_size, stock_text(Needs(levels)))
     run_until_signalled(lambda stop: _serve_until(process, host, port, poll_s, stop))
+
+
+def specs_needs(fields: Sequence[tuple[dict[str, Any], str]], group: Sequence[str]) -> Needs:
+    """What one job of each spec (fields and source, participants filled with ``group``) takes, added up."""
+    return sum((routes.needs(complete_spec(f, lambda: group, source)) for f, source in fields), Needs())
 
 
 async def _serve_until(process: Any, host: str, port: int, poll_s: float, stop: asyncio.Event) -> None:
@@ -181,8 +180,7 @@ def preprocess_fetch(config_path: Path, batch_id: str, out: Path,
     def received(done: int, total: int) -> None:
         report.update(task, f"downloading party {party}'s delivery ({done >> 10} of {total >> 10} KiB)", done, total)
 
-    service = config.service
-    raw = asyncio.run(ServiceClient(service).delivery_bytes(_batch_id(batch_id), party, received))
+    raw = asyncio.run(ServiceClient(config.service).delivery_bytes(_batch_id(batch_id), party, received))
     report.finish(task, f"downloaded {len(raw)} bytes")
     out.write_bytes(raw)
     return {"batch": batch_id, "party": party, "bytes": len(raw), "file": str(out)}

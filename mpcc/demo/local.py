@@ -99,9 +99,8 @@ class LocalConsortium:
 
     def supply(self, needs: Needs) -> list[analyst.Offer]:
         """Batches covering ``needs``, checked and stored by every peer: made by the members, or dealt."""
-        made: list[analyst.Offer] = []
-        made += self.make(needs) if self.service is None else self.feed(needs)
-        return made
+        made: Sequence[analyst.Offer] = self.make(needs) if self.service is None else self.feed(needs)
+        return list(made)
 
     def make(self, needs: Needs) -> list[MadeBatch]:
         """The members make, check, commit, attest and store batches covering ``needs`` (no service)."""

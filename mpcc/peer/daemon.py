@@ -65,7 +65,7 @@ from offchain.net.address import split_host_port
 from offchain.net.tls import ChannelSettings, TlsCredentials
 from offchain.preprocessing.cache import TupleCache
 from offchain.preprocessing.protocol import ServiceClient
-from offchain.preprocessing.tuples import Needs
+from offchain.preprocessing.tuples import Needs, at_least
 from onchain.abi.job_manager import JobProposed
 from onchain.abi.org_registry import (
     MemberAdmitted,
@@ -174,7 +174,7 @@ class Daemon:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     work_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     watch: LoopWatch = field(default_factory=LoopWatch)
-    make_for: Needs = field(default_factory=Needs)  # Levels from the specs of ``make_for`` (mpcc peer run).
+    make_for: Needs = field(default_factory=Needs)  # One job of each spec of ``make_for`` (mpcc peer run).
     _expiry_checked: float = 0.0
 
     @classmethod
@@ -244,9 +244,7 @@ class Daemon:
             if key is None:
                 return
             if self.config.made_by_members:
-                levels = self.config.make_levels(len(self.intake.group))
-                for k, n in self.make_for:
-                    levels[k] = max(levels.get(k, 0), n)
+                levels = at_least(self.config.make_levels(len(self.intake.group)), self.make_for)
                 self._spawn(Maker(self.peer, self.channels, self.intake.group, key, levels, self.batches).run(stop))
             await self._left_over_jobs()
             pace = Pace(self.config.poll_s)

@@ -107,12 +107,12 @@ async def make_one(peer: MemberPeer, ctx: Session, lowgear: LowGear, key: TupleK
     note(part.batch_id, "made")
     commitment = batch_commitment(ctx, part)
     tuples = await accept_batch(ctx, part)  # SacrificeFailed: nothing was committed, nothing is kept.
-    name = part.batch_id.hex()[:16]
+    name, kind = part.batch_id.hex()[:16], ChainKind(chain_kind(key.kind))
     if ctx.party == committer:
-        await peer.chain.run(peer.dep.ledger.commit_batch, peer.org.account, part.batch_id,
-                             ChainKind(chain_kind(key.kind)), part.count, commitment)
+        await peer.chain.run(peer.dep.ledger.commit_batch, peer.org.account, part.batch_id, kind, part.count,
+                             commitment)
     else:
-        await _committed(peer, part.batch_id, commitment, ChainKind(chain_kind(key.kind)), part.count)
+        await _committed(peer, part.batch_id, commitment, kind, part.count)
     transcript = attestation_hash(part.batch_id, commitment)
     await peer.disk(peer.cache.store, part.batch_id, tuples, transcript_hash=transcript, attested=False)
     await peer.chain.run(peer.dep.ledger.attest_sacrifice, peer.org.account, part.batch_id, transcript)

@@ -168,6 +168,14 @@ def parse_levels(text: str, n_parties: int, option: str = "--stock") -> dict[Tup
     return levels
 
 
+def at_least(levels: dict[TupleKey, int], needs: Needs) -> dict[TupleKey, int]:
+    """``levels`` raised, key by key, to what ``needs`` takes (a stock that covers both)."""
+    raised = dict(levels)
+    for key, n in needs:
+        raised[key] = max(raised.get(key, 0), n)
+    return raised
+
+
 def pair_bits(key: TupleKey, count: int) -> int:
     """How many random bits ``count`` truncation pairs of ``key`` are built from."""
     if key.kind is not TupleKind.TRUNC or key.bits is None:

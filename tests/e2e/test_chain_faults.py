@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -49,18 +50,25 @@ def direct(cluster: Cluster, node: str) -> object:
     return Cluster(cluster.workdir, node).dep()
 
 
+def finalised_after_outage(cluster: Cluster, proxy: CuttableProxy, dep: Any, job_id: int, outage_s: float,
+                           timeout: float) -> None:
+    """Cuts the peers' RPC endpoint for ``outage_s``; the job must then finalise with the right mean."""
+    proxy.cut()
+    try:
+        time.sleep(outage_s)
+    finally:
+        proxy.restore()
+    state = wait_until(f"job {job_id} to close", lambda: (s := dep.jobs.job(job_id).state) in CLOSED and s, timeout)
+    assert state is JobState.FINALISED
+    assert cluster.mpcc_json("job", "result", str(job_id))["result"] == MEAN
+
+
 def test_a_job_rides_out_an_rpc_outage(proxied: tuple[Cluster, CuttableProxy], e2e_node: str) -> None:
     cluster, proxy = proxied
     dep = direct(cluster, e2e_node)
     job_id = cluster.propose_mean()
-    proxy.cut()  # Before the peers accept: every one of them meets the outage on its next read.
-    try:
-        time.sleep(OUTAGE_S)
-    finally:
-        proxy.restore()
-    state = wait_until(f"job {job_id} to close", lambda: (s := dep.jobs.job(job_id).state) in CLOSED and s, 90)
-    assert state is JobState.FINALISED
-    assert cluster.mpcc_json("job", "result", str(job_id))["result"] == MEAN
+    # Before the peers accept: every one of them meets the outage on its next read.
+    finalised_after_outage(cluster, proxy, dep, job_id, OUTAGE_S, 90)
     for tag in "abc":
         assert "did not answer" in cluster.log_text(f"peer-{tag}")
         assert "answered again" in cluster.log_text(f"peer-{tag}")
@@ -77,14 +85,7 @@ def test_an_outage_longer_than_the_peers_patience_in_the_input_phase_is_ridden_o
     wait_until("stock for a job", cluster.stocked, 90)
     job_id = cluster.propose_mean()
     wait_until("a first input commitment", lambda: dep.jobs.logs(InputsCommitted, jobId=job_id), 60, every=0.05)
-    proxy.cut()
-    try:
-        time.sleep(LONG_OUTAGE_S)
-    finally:
-        proxy.restore()
-    state = wait_until(f"job {job_id} to close", lambda: (s := dep.jobs.job(job_id).state) in CLOSED and s, 120)
-    assert state is JobState.FINALISED
-    assert cluster.mpcc_json("job", "result", str(job_id))["result"] == MEAN
+    finalised_after_outage(cluster, proxy, dep, job_id, LONG_OUTAGE_S, 120)
 
 
 def test_peers_follow_the_chain_through_a_reorganisation(proxied: tuple[Cluster, CuttableProxy],
