@@ -29,7 +29,7 @@ from offchain import curve
 from offchain.field import P, FieldVec
 from onchain.abi import job_manager
 from onchain.audit_trail import list_hash
-from onchain.chain import Chain
+from onchain.embedded import in_memory_chain
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # The test harness.
 
 from harness.chain import placeholder_consortium
@@ -41,7 +41,7 @@ SAMPLE = 200
 
 
 def measure(n: int) -> dict[str, float]:
-    chain = Chain.in_memory()
+    chain = in_memory_chain()
     dep, members = placeholder_consortium(chain, PARTIES, wei=10**20)
     job_id, _ = dep.jobs.propose(members[0], '{"analysis":"sum"}', [m.address for m in members],
                                  Deadlines.from_now(chain.now()))

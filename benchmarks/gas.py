@@ -24,7 +24,7 @@ from collections import defaultdict
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # The test harness.
 
-from onchain.chain import Chain  # noqa: E402
+from onchain.embedded import in_memory_chain  # noqa: E402
 from harness.chain import placeholder_consortium  # noqa: E402
 from onchain.jobs import Deadlines  # noqa: E402
 from onchain.ledger import TupleKind  # noqa: E402
@@ -34,7 +34,7 @@ SPEC = json.dumps({"analysis": "mean", "column": "income", "reveal": ["mean"]}, 
 
 
 def measure(n: int, separate: bool = False) -> dict[str, object]:
-    chain = Chain.in_memory()
+    chain = in_memory_chain()
     service = chain.test_account(1)
     dep, members = placeholder_consortium(chain, n, preprocessor=service.address)
     gas: dict[str, list[int]] = defaultdict(list)

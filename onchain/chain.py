@@ -17,7 +17,6 @@ so a receipt awaited for a block time never stalls the loop.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import itertools
 import logging
@@ -37,9 +36,7 @@ from typing import Any
 import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_tester import EthereumTester, PyEVMBackend
-from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
-from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint, TxReceipt
@@ -51,10 +48,11 @@ except ImportError:  # pragma: no cover (Windows: no lock across processes; the 
 
 from onchain.errors import ChainError, ChainIdMismatch, ConfigError, RpcUnreachable, TransactionFailed
 
-# Importing eth_tester imports py-evm and py_ecc, which raise the recursion limit to 100000: so
-# deep a recursion (json.loads of deeply nested text, say) overflows the C stack and kills the
-# process with SIGSEGV instead of raising RecursionError. Python's default is restored here, once,
-# right after the only import of them; the contracts' calls nest a few levels, far below it.
+# Importing web3 imports py_ecc (and eth_tester, in onchain.embedded, imports py-evm), which raise
+# the recursion limit to 100000: so deep a recursion (json.loads of deeply nested text, say)
+# overflows the C stack and kills the process with SIGSEGV instead of raising RecursionError.
+# Python's default is restored here and in onchain.embedded, right after those imports; the
+# contracts' calls nest a few levels, far below it.
 PYTHON_RECURSION_LIMIT = 1000
 sys.setrecursionlimit(PYTHON_RECURSION_LIMIT)
 
@@ -100,7 +98,7 @@ class BlockingChainCall(ChainError, RuntimeError):
     """A chain request was made on a thread that runs an event loop; it would stall the loop."""
 
 
-def _refuse_on_event_loop(method: str) -> None:
+def refuse_on_event_loop(method: str) -> None:
     """Raise ``BlockingChainCall`` if this thread runs an asyncio event loop."""
     try:
         asyncio.get_running_loop()
@@ -183,22 +181,27 @@ class AccountFileLock:
         folder.mkdir(mode=0o700, exist_ok=True)
         path = folder / f"{chain}-{address.lower()}.lock"
         with open(path, "a+b") as handle:
-            deadline = time.monotonic() + ACCOUNT_LOCK_WAIT_S
-            while True:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        log.warning("another process has held the lock of account %s for %g s (%s); sending "
-                                    "without it", address, ACCOUNT_LOCK_WAIT_S, path)
-                        yield
-                        return
-                    time.sleep(ACCOUNT_LOCK_POLL_S)
+            locked = AccountFileLock._acquire(handle.fileno(), address, path)
             try:
                 yield
             finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                if locked:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    @staticmethod
+    def _acquire(fd: int, address: str, path: Path) -> bool:
+        """Whether the lock was taken within ``ACCOUNT_LOCK_WAIT_S`` (else the caller sends without it)."""
+        deadline = time.monotonic() + ACCOUNT_LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    log.warning("another process has held the lock of account %s for %g s (%s); sending "
+                                "without it", address, ACCOUNT_LOCK_WAIT_S, path)
+                    return False
+                time.sleep(ACCOUNT_LOCK_POLL_S)
 
 
 @dataclass
@@ -255,7 +258,8 @@ class Chain:
         (the first request excepted: a node unreachable at the start is an error).
         """
         if url == MEMORY:
-            return cls.in_memory()
+            raise ConfigError("the in-process chain lives only inside one process: use `mpcc demo`, "
+                              "or a node's URL (e.g. `npx hardhat node`)")
         provider = GuardedHTTPProvider(
             url,
             request_kwargs={"timeout": 30},
@@ -273,12 +277,6 @@ class Chain:
         if expected_chain_id is not None and chain.chain_id != expected_chain_id:
             raise ChainIdMismatch(expected_chain_id, chain.chain_id, url)
         return chain
-
-    @classmethod
-    def in_memory(cls) -> Chain:
-        """A fresh in-process py-evm chain (eth-tester) with funded test accounts."""
-        tester = EthereumTester(PyEVMBackend())
-        return cls(Web3(TesterProvider(tester)), MEMORY, tester=tester)
 
     # Accounts -----------------------------------------------------------
 
@@ -540,7 +538,7 @@ class GuardedHTTPProvider(HTTPProvider):
         self.patience_s = patience_s
 
     def make_request(self, method: Any, params: Any) -> Any:
-        _refuse_on_event_loop(str(method))
+        refuse_on_event_loop(str(method))
         started, pause, retried = time.monotonic(), RPC_RETRY_PAUSE_S[0], False
         while True:
             try:
@@ -600,53 +598,6 @@ def _sent_before(response: Any) -> bool:
     return any(words in message for words in ("known transaction", "already known", "nonce too low"))
 
 
-class TesterProvider(EthereumTesterProvider):
-    """The in-process chain, reporting reverts as a JSON-RPC node does, one request at a time.
-
-    eth-tester raises its own exception with the revert data in its text; a
-    node answers with an error whose ``data`` is the hex revert data, which web3
-    turns into ``ContractCustomError``. Answering like a node lets one decoding
-    path serve every kind of chain. py-evm is not thread-safe: requests from
-    worker threads are serialised by a lock.
-    """
-
-    _lock = threading.RLock()
-
-    def make_request(self, method: Any, params: Any) -> Any:
-        _refuse_on_event_loop(str(method))
-        with self._lock:
-            try:
-                return super().make_request(method, params)
-            except TesterTransactionFailed as exc:
-                data = tester_revert_data(exc)
-                if data is None:
-                    raise
-                return {"id": getattr(self, "_current_request_id", 0), "jsonrpc": "2.0",
-                        "error": {"code": 3, "message": "execution reverted", "data": "0x" + data.hex()}}
-
-
-def tester_revert_data(exc: BaseException | None) -> bytes | None:
-    """The raw revert data inside an eth-tester failure (its args or its text)."""
-    while exc is not None:
-        if isinstance(exc, TesterTransactionFailed) and exc.args:
-            arg = exc.args[0]
-            if isinstance(arg, Exception) and arg.args:
-                arg = arg.args[0]
-            if isinstance(arg, (bytes, bytearray)):
-                return bytes(arg)
-            if isinstance(arg, str):
-                literal = arg[arg.find("b'"):] if "b'" in arg else arg[arg.find('b"'):] if 'b"' in arg else ""
-                if literal:
-                    try:
-                        value = ast.literal_eval(literal)
-                    except (ValueError, SyntaxError):
-                        value = None
-                    if isinstance(value, bytes):
-                        return value
-        exc = exc.__context__
-    return None
-
-
 def _out_of_gas(tx: dict[str, Any], receipt: TxReceipt) -> bool:
     """A reverted transaction that used (nearly) all its gas: by the 63/64 rule an inner call
     that runs out leaves its caller at most 1/64 of the limit to revert with."""
@@ -685,5 +636,4 @@ __all__ = [
     "GuardedHTTPProvider",
     "NonceBook",
     "Sent",
-    "TesterProvider",
 ]

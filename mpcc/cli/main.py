@@ -34,7 +34,6 @@ from mpcc.cli.base import (
 from mpcc.cli.jobs import job_app, peer_app, preprocess_app
 from mpcc.cli.models import model_app
 from mpcc.consortium import bootstrap_members, fund_from_test_account, request_join
-from mpcc.demo.run import run_demo
 from mpcc.explorer.app import serve as serve_explorer
 from mpcc.records import member_json
 from onchain import compiler, keystore
@@ -324,6 +323,10 @@ def explorer_cmd(rpc: str = RPC, manifest: Path = MANIFEST,
 @app.command("demo")
 def demo_cmd(as_json: bool = JSON_OUT) -> None:
     """Run the whole story on the in-process chain and print a short report; exit 1 if its audit failed."""
+    # Imported here, not at the top: the in-process chain (py-evm) costs every other command's
+    # start about 0.2 s, and only the demo runs it.
+    from mpcc.demo.run import run_demo
+
     if not run_demo(console, as_json=as_json)["audit_passed"]:
         raise typer.Exit(1)
 

@@ -39,6 +39,7 @@ from offchain.preprocessing.tuples import Needs
 from offchain.shares import MacKeyShare
 from onchain.chain import Chain
 from onchain.deploy import Deployment, deploy
+from onchain.embedded import in_memory_chain
 from onchain.jobs import Deadlines
 
 Step = Callable[[MemberPeer, Any, MacKeyShare], Awaitable[Any]]
@@ -70,7 +71,7 @@ class LocalConsortium:
         ``state`` if given, else in memory only. With ``made_by_members`` there is
         no service: each member draws its own MAC key share.
         """
-        chain = chain or Chain.in_memory()
+        chain = chain or in_memory_chain()
         operator, service_account = chain.test_account(0), chain.test_account(1)
         for org in members:
             fund_from_test_account(chain, org.account.address)

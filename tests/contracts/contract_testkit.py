@@ -5,7 +5,7 @@ JobManager once, bootstraps three members and a preprocessing service, and
 seals the bootstrap. Each test runs inside an eth-tester snapshot that is
 reverted afterwards, so tests are independent and fast.
 
-Reverts: the chain uses ``onchain.chain.TesterProvider``, which answers like a
+Reverts: the chain uses ``onchain.embedded.TesterProvider``, which answers like a
 JSON-RPC node (error code 3 with the revert data), so web3 raises
 ``ContractCustomError`` whose ``.data`` is the 4-byte selector and the
 ABI-encoded arguments, as it does against a real node.
@@ -28,7 +28,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError
 
 from onchain.artifacts import load
-from onchain.chain import TesterProvider
+from onchain.embedded import TesterProvider
 
 CONTRACTS = ("OrgRegistry", "PreprocessingLedger", "JobManager")
 QUORUM = 2

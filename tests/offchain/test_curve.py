@@ -262,9 +262,9 @@ def test_missing_library_falls_back_to_the_reference(tmp_path: Path) -> None:
 
 # The EVM precompiles ecAdd (0x06) and ecMul (0x07) -----------------------------------------
 def test_evm_precompiles_agree() -> None:
-    from onchain.chain import Chain
+    from onchain.embedded import in_memory_chain
 
-    w3 = Chain.in_memory().w3
+    w3 = in_memory_chain().w3
 
     def call(address: int, data: bytes) -> bytes:
         return bytes(w3.eth.call({"to": w3.to_checksum_address(f"0x{address:040x}"), "data": data}))

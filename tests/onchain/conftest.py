@@ -9,6 +9,7 @@ import pytest
 
 from mpcc import orgs
 from onchain.chain import Chain
+from onchain.embedded import in_memory_chain
 from mpcc.consortium import bootstrap_members, fund_from_test_account
 from onchain.deploy import Deployment, deploy
 from onchain_testkit import ORG_SPECS, PASSPHRASE
@@ -39,7 +40,7 @@ def org_copies(org_homes: list[Path], tmp_path: Path) -> list[Path]:
 
 @pytest.fixture
 def chain() -> Chain:
-    return Chain.in_memory()
+    return in_memory_chain()
 
 
 @pytest.fixture

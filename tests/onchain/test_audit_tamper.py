@@ -22,6 +22,7 @@ from mpcc.audit.record import (BATCHES, DEADLINES, MEMBERSHIP, ORDER, RESULTS, S
                            audit_history, audit_job)
 from onchain.chain import Chain
 from onchain.deploy import Deployment, deploy
+from onchain.embedded import in_memory_chain
 from onchain.events import EventBase
 from onchain.history import JobHistory, load_history
 from onchain.jobs import Deadlines
@@ -66,7 +67,7 @@ def _members_and_batch(chain: Chain) -> tuple[Deployment, list[LocalAccount], by
 
 @pytest.fixture(scope="module")
 def made() -> tuple[Deployment, list[LocalAccount], bytes]:
-    return _members_and_batch(Chain.in_memory())
+    return _members_and_batch(in_memory_chain())
 
 
 @pytest.fixture
@@ -145,7 +146,7 @@ def _rogue_twin(chain: Chain, victim: LocalAccount, batch: bytes) -> Deployment:
 @pytest.fixture(scope="module")
 def forged() -> tuple[Deployment, Deployment, int, bytes]:
     """The real job 1, and a rogue deployment whose look-alike events fall inside its blocks."""
-    dep, members, batch = _members_and_batch(Chain.in_memory())
+    dep, members, batch = _members_and_batch(in_memory_chain())
     holder: list[Deployment] = []
     job_id = _job(dep, members, batch, between=lambda: holder.append(_rogue_twin(dep.chain, members[2], batch)))
     return dep, holder[0], job_id, batch

@@ -13,6 +13,7 @@ from offchain.field import P, FieldVec
 from onchain.abi.audit_trail import DataPublished, LinearResultVerified
 from onchain.audit_trail import DataKind, list_hash
 from onchain.chain import Chain
+from onchain.embedded import in_memory_chain
 from harness.chain import placeholder_consortium
 from onchain.deploy import Deployment
 from onchain.errors import ContractRevert
@@ -40,7 +41,7 @@ class Party:
 @pytest.fixture(scope="module")
 def consortium() -> tuple[Chain, Deployment, list[LocalAccount]]:
     """Three members of one deployment, shared by the module's tests (each makes its own job)."""
-    chain = Chain.in_memory()
+    chain = in_memory_chain()
     dep, members = placeholder_consortium(chain, 3)
     return chain, dep, members
 

@@ -29,7 +29,7 @@ from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
 from offchain.auditable import routes
 from offchain.errors import ConfigError
-from onchain.chain import Chain
+from onchain.embedded import in_memory_chain
 from onchain.deploy import Deployment
 from onchain.jobs import Deadlines
 from onchain_testkit import ROOT
@@ -62,7 +62,7 @@ def mpc_result(spec: JobSpec) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def chain_jobs() -> tuple[Deployment, dict[str, int], dict[str, dict[str, str]]]:
     """Jobs on the in-process chain: a finalised tree, mean and forest, and a tree still proposed."""
-    chain = Chain.in_memory()
+    chain = in_memory_chain()
     dep, members = placeholder_consortium(chain, 3)
     addresses = [m.address for m in members]
     jobs, results = {}, {}

@@ -8,6 +8,7 @@ import pytest
 
 from onchain.chain import Chain
 from onchain.deploy import Deployment, deploy
+from onchain.embedded import in_memory_chain
 from onchain.errors import ChainIdMismatch, ConfigError, ManifestError, RpcUnreachable
 from onchain.manifest import CONTRACT_NAMES, Manifest
 
@@ -55,7 +56,7 @@ def test_wrong_chain_id_is_refused(chain: Chain) -> None:
 def test_manifest_on_a_fresh_chain_finds_no_code(chain: Chain) -> None:
     dep = deploy(chain, chain.test_account(0), quorum=2)
     with pytest.raises(ManifestError, match="no contract code"):
-        Deployment.attach(Chain.in_memory(), dep.manifest)
+        Deployment.attach(in_memory_chain(), dep.manifest)
 
 
 def test_unreachable_rpc_is_named() -> None:
