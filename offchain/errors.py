@@ -156,6 +156,14 @@ class InputOutOfRange(ProtocolAbort):
                          "check(s) failed under MPC; the values were not opened)")
 
 
+class ResultOutOfRange(ProtocolAbort):
+    """A value the analysis computes left its fixed-point format: the data is too large for the spec's
+    ``fixed_point``, not an attack (no party is blamed). Found under MPC; nothing but that was opened."""
+
+    def __init__(self, what: str, advice: str) -> None:
+        super().__init__(f"{what}; {advice}")
+
+
 class MalformedMessage(ProtocolAbort):
     """Party ``party`` sent a message that does not parse."""
 

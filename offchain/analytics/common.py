@@ -19,13 +19,13 @@ import numpy as np
 
 from offchain.analytics.spec import MAX_ROWS, JobSpec
 from offchain.engine import estimate, ranges
-from offchain.engine.compare import min_max
+from offchain.engine.compare import ltz, min_max
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import FixedParams
 from offchain.engine.inputs import input_values
 from offchain.engine.opening import output_many
 from offchain.engine.ranges import Bound
-from offchain.errors import ConfigError, InputOutOfRange, RangeCheckFailed
+from offchain.errors import ConfigError, InputOutOfRange, RangeCheckFailed, ResultOutOfRange
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import Needs
 from offchain.shares import SharedVec
@@ -40,6 +40,57 @@ def wide_of(spec: JobSpec) -> FixedParams:
     """A wider format with the same f, for second moments times counts (n^2 variance)."""
     p = params_of(spec)
     return FixedParams(min(2 * p.k, (252 - p.kappa) // 2), p.f, p.kappa)
+
+
+def wide_check_bits(spec: JobSpec) -> int | None:
+    """The comparison width that checks n Q 2^f - S^2 against the wide format, or None if it always fits.
+
+    That value is n^2 times a (co)variance at scale 2^2f, before it is truncated
+    into ``wide_of(spec)``, whose divisions need it below 2^(wide.k - 1 + f). Its
+    public bound: n < parties * max_rows and each total second moment below
+    parties * 2^(k-1) (every party's is range-checked), so |n Q| < 2^(top - 1)
+    with top as below. Two bits more cover S^2 and the noise of a noised total.
+    """
+    parties, wide, k, f = len(spec.participants), wide_of(spec), spec.fixed_point.k, spec.fixed_point.f
+    top = k + (parties * parties * (spec.max_rows or MAX_ROWS)).bit_length()
+    if top <= wide.k:
+        return None
+    bits = top + f + 2
+    if bits + wide.kappa > 252:
+        raise ConfigError(f"second moments of up to {spec.max_rows or MAX_ROWS} rows per party in fixed_point "
+                          f"k={k}, f={f} cannot be range-checked under MPC (it would take {bits}-bit comparisons); "
+                          "choose a smaller f or k, or set max_rows")
+    return bits
+
+
+def wide_check_needs(spec: JobSpec, count: int) -> Needs:
+    """``check_wide`` of ``count`` values."""
+    bits = wide_check_bits(spec)
+    return estimate.ltz(count, bits, wide_of(spec).kappa) if bits else Needs()
+
+
+async def check_wide(ctx: Evaluator[S], spec: JobSpec, x: S, labels: Sequence[str]) -> None:
+    """ResultOutOfRange naming each of ``labels`` whose n^2 (co)variance ``x`` (n Q 2^f - S^2, scale 2^2f)
+    does not fit the wide format, where it would overflow without a trace.
+
+    One comparison per value, and only whether each fits is opened (MAC-checked):
+    the job fails instead of publishing a wrong variance. Skipped where the
+    format holds any value the inputs' ranges allow (``wide_check_bits``).
+    """
+    bits = wide_check_bits(spec)
+    if bits is None:
+        return
+    wide, f = wide_of(spec), spec.fixed_point.f
+    (fits,) = await reveal(ctx, [await ltz(ctx, ctx.sub_public(x, 1 << (wide.k - 1 + f)), bits, wide.kappa)])
+    over = [label for label, ok in zip(labels, fits, strict=True) if not ok]
+    if over:
+        limit = 2.0 ** (wide.k - 1 - f)
+        raise ResultOutOfRange(
+            f"n^2 * variance of {', '.join(over)} is at least {limit:.3g}, beyond fixed_point "
+            f"k={spec.fixed_point.k}, f={f} (its square roots, divisions and masks hold n^2 * variance below "
+            f"2^{wide.k - 1 - f})",
+            "choose a smaller f (each bit less doubles the limit; the default k=64, f=20 holds any data it "
+            "accepts), or analyse fewer rows")
 
 
 def encodings(values: np.ndarray, f: int) -> list[int]:

@@ -116,7 +116,8 @@ def needs(spec: JobSpec) -> Needs:
     m = len(numeric_columns(spec))
     pairs = len(_pairs(m))
     params, wide = common.params_of(spec), common.wide_of(spec)
-    total = common.input_needs(spec, 1 + m + pairs, input_bounds(spec)) + estimate.fx_trunc(pairs, wide)
+    total = (common.input_needs(spec, 1 + m + pairs, input_bounds(spec)) + estimate.fx_trunc(pairs, wide)
+             + common.wide_check_needs(spec, m))
     if spec.params.epsilon is not None:
         total = total + _noise_needs(spec, m, pairs - m)
     if spec.analysis == "covariance":
@@ -205,7 +206,10 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
         right = ctx.concat([right, *(ctx.sub_public(n, d) for d in divs)])
     prods = await mul(ctx, left, right)
     p = len(pairs)
-    t = await fx_trunc(ctx, prods[0:p].scale(1 << f) - prods[p:2 * p], wide)
+    diag = [i for i, (a, b) in enumerate(pairs) if a == b]  # |T_ab| <= sqrt(T_aa T_bb): these bound the rest.
+    x = prods[0:p].scale(1 << f) - prods[p:2 * p]
+    await common.check_wide(ctx, spec, ctx.concat([x[i:i + 1] for i in diag]), list(names))
+    t = await fx_trunc(ctx, x, wide)
     if noisy:
         t = await _clamp_diagonal(ctx, spec, t, pairs)
     if extra:

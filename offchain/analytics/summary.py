@@ -157,6 +157,7 @@ def needs(spec: JobSpec) -> Needs:
     if lay.second:
         nd, nr = len(ddofs(spec)), len(_roots(spec))
         total = total + estimate.mul(2 * gc + nd * len(lay.groups)) + estimate.fx_trunc(gc, wide)
+        total = total + common.wide_check_needs(spec, gc)
         total = total + estimate.divide(nd * gc, wide)
         if nr:
             total = total + estimate.sqrt(nr * gc, wide)
@@ -232,6 +233,7 @@ async def _second(ctx: Evaluator[S], spec: JobSpec, q: S, s: S, n: S, n_cells: S
     prods = await mul(ctx, ctx.concat([n_cells, s, *(n for _ in divs)]),
                       ctx.concat([q, s, *(ctx.sub_public(n, d) for d in divs)]))
     nq, ss = prods[0:gc], prods[gc:2 * gc]
+    await common.check_wide(ctx, spec, nq.scale(1 << f) - ss, cell_labels(spec))
     t = await fx_trunc(ctx, nq.scale(1 << f) - ss, wide)
     if spec.params.epsilon is not None:
         t = await privacy.at_least(ctx, t, wide.k)
@@ -251,6 +253,12 @@ async def _second(ctx: Evaluator[S], spec: JobSpec, q: S, s: S, n: S, n_cells: S
                 i = roots.index(d)
                 out[name] = rooted[i * gc:(i + 1) * gc]
     return out
+
+
+def cell_labels(spec: JobSpec) -> list[str]:
+    """Each cell's name in messages: ``column`` or ``column[group=v]``, in cell order."""
+    lay, group = layout(spec), group_of(spec)
+    return [f"{column}[{group}={gname}]" if group else column for gname in lay.groups for column in lay.columns]
 
 
 def format_result(spec: JobSpec, opened: dict[str, list[int]]) -> dict[str, str]:

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from offchain.auditable import routes
-from offchain.analytics import registry
+from offchain.analytics import common, registry
+from offchain.errors import ConfigError, ResultOutOfRange
+from offchain.preprocessing.tuples import Needs
 from analytics_testkit import close, rng, run_analysis, spec, split_tables
 
 from analytics_testkit import ULP  # noqa: E402
@@ -154,3 +156,65 @@ def test_population_and_sample_variance_and_std_in_one_job(ddof: int) -> None:
         for stat, want in (("std", values.std(ddof=ddof)), ("sample_std", values.std(ddof=1))):
             assert close(got[stat + tag], want, 12 * ulp, 3, f=EXACT["f"]), (stat, got)
     assert (got["variance.x[g=a]"] == got["sample_variance.x[g=a]"]) == (ddof == 1)
+
+
+def _beyond_the_exact_format() -> tuple[np.ndarray, np.ndarray]:
+    """30 rows: ``big`` with n^2 var about 3.6e17, past the 1.4e17 that k=104, f=48 holds; ``small`` within."""
+    r = rng(17)
+    return (r.normal(0, 2e7, 30).round(3), r.normal(10, 2, 30).round(3))
+
+
+def test_a_variance_beyond_the_format_fails_the_job_naming_the_column() -> None:
+    """Every party raises ResultOutOfRange for ``big`` alone, found under MPC before any division."""
+    big, small = _beyond_the_exact_format()
+    s = spec(analysis="summary", columns=("small", "big"), fixed_point=EXACT, reveal=("mean", "variance"))
+    with pytest.raises(ResultOutOfRange, match=r"variance of big is at least 1\.44e\+17.*choose a smaller f"):
+        run_analysis(s, split_tables(s, {"big": big, "small": small}))
+
+
+def test_without_the_check_such_data_would_publish_a_wrong_correlation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the check prevents: with it skipped, the square roots of n^2 var (bit-decomposed in the
+    wide format) wrap, and the job finishes with a "correlation" far outside [-1, 1]."""
+    big, small = _beyond_the_exact_format()
+    s = spec(analysis="correlation", columns=("small", "big"), fixed_point=EXACT, reveal=("correlation",))
+
+    async def unchecked(*args: object) -> None:
+        return None
+
+    monkeypatch.setattr(common, "check_wide", unchecked)
+    monkeypatch.setattr(common, "wide_check_needs", lambda spec, count: Needs())
+    got = run_analysis(s, split_tables(s, {"big": big, "small": small}))
+    assert abs(float(got["correlation[small,big]"])) > 1, got
+
+
+def test_a_smaller_f_holds_that_variance() -> None:
+    """k=96, f=40 holds n^2 var below 3.7e19: the same data gives numpy's variance there."""
+    big, small = _beyond_the_exact_format()
+    s = spec(analysis="summary", columns=("small", "big"), fixed_point={"k": 96, "f": 40},
+             reveal=("mean", "variance"))
+    got = run_analysis(s, split_tables(s, {"big": big, "small": small}))
+    assert abs(float(got["variance.big"]) - big.var()) <= 1e-6 * big.var(), got
+
+
+def test_correlation_checks_the_same_range() -> None:
+    big, small = _beyond_the_exact_format()
+    s = spec(analysis="correlation", columns=("small", "big"), fixed_point=EXACT, reveal=("correlation",))
+    with pytest.raises(ResultOutOfRange, match="variance of big is"):
+        run_analysis(s, split_tables(s, {"big": big, "small": small}))
+
+
+def test_the_default_format_needs_no_such_check() -> None:
+    """k=64, f=20 holds n^2 var of any data its ranges accept: no comparison is planned for it."""
+    s = spec(analysis="summary", columns=("x",), reveal=("variance",))
+    assert common.wide_check_bits(s) is None
+    assert common.wide_check_bits(spec(analysis="summary", columns=("x",), reveal=("variance",),
+                                       fixed_point=EXACT)) == 104 + 27 + 48 + 2
+
+
+def test_a_format_too_wide_to_check_is_refused_when_planned() -> None:
+    """k=128, f=60 would need comparisons wider than the field allows: refused with advice, before any run."""
+    s = spec(analysis="summary", columns=("x",), reveal=("variance",), fixed_point={"k": 128, "f": 60})
+    with pytest.raises(ConfigError, match="cannot be range-checked under MPC.*choose a smaller f or k, or set max_rows"):
+        routes.needs(s)
+    assert routes.needs(spec(analysis="summary", columns=("x",), reveal=("variance",), max_rows=1000,
+                             fixed_point={"k": 128, "f": 50}))
