@@ -53,6 +53,8 @@ import _protocols_spu as spu  # noqa: E402
 from _protocols_table import plot, show  # noqa: E402
 from engine import ChildFailure  # noqa: E402
 
+from offchain.preprocessing.tuples import TupleKind, max_batch_count  # noqa: E402
+
 PROTOCOLS = ("spdz-dealer", "spdz-dealerless", "spdz-auditable", "mpyc", "spu-aby3", "spu-semi2k", "spu-cheetah")
 WORKLOADS = ("mul", "cmp", "mean")
 ENERGY = "n/a: no RAPL; cpu_s is the proxy"
@@ -195,8 +197,11 @@ def main() -> int:
                         help="1,000 multiplications, 100 comparisons, LowGear at N = 64: a quick check")
     parser.add_argument("--plot", type=Path, help="draw latency and bytes per protocol to this PNG")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a run's processes are killed")
-    parser.add_argument("--batch-size", type=int, default=100_000, help="tuples per sealed dealer batch")
+    parser.add_argument("--batch-size", type=int, default=50_000,
+                        help="tuples per sealed dealer batch (at most what one delivery of triples may hold)")
     args = parser.parse_args()
+    if not 1 <= args.batch_size <= max_batch_count(TupleKind.TRIPLE):
+        parser.error(f"--batch-size must be between 1 and {max_batch_count(TupleKind.TRIPLE):,}")
     chosen = list(args.only or PROTOCOLS)
     sizes = sizes_for(args.quick)
     started = datetime.datetime.now(datetime.UTC)
