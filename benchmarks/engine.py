@@ -12,7 +12,11 @@ sacrifice-checked per second (dealer, per-party batch serialisation, joint
 sacrifice), rounds and bytes per operation, the memory of one million checked
 triples held by one party, and the same workloads in MPyC (3 local parties,
 secure numpy arrays of SecInt(64) and SecFxp(64, 20), started as ``-M3``
-subprocesses by MPyC itself). Preprocessing is dealt before the clock starts
+subprocesses by MPyC itself), and SPU's ABY3 when ``spu`` is installed
+(``spu_aby3_*``: 3 processes over SPU's brpc link on loopback, int64 and
+fixed point with f=20 in Z/2^64, median of 3 runs; see
+benchmarks/_protocols_spu.py; else ``spu_aby3_unavailable`` says why).
+Preprocessing is dealt before the clock starts
 (without the sacrifice, which ``triples_per_s`` measures on its own).
 
 ``--transport tls``: the same workloads (benchmarks/_workloads.py) between three
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -65,6 +70,7 @@ sys.path.insert(0, str(HERE))  # benchmarks/_workloads.py, shared with _tls_part
 def bench_mul(size: int, reps: int) -> dict[str, float]:
     """``reps`` chained products of vectors of ``size`` elements, then the MAC check."""
     from _workloads import mul_workload
+
     from harness.local import run_local
 
     program, needs = mul_workload(size, reps)
@@ -78,6 +84,7 @@ def bench_mul(size: int, reps: int) -> dict[str, float]:
 def bench_cmp(size: int) -> dict[str, float]:
     """x < y elementwise on ``size`` signed 64-bit values, then the MAC check."""
     from _workloads import cmp_workload
+
     from harness.local import run_local
 
     program, needs = cmp_workload(size)
@@ -91,6 +98,7 @@ def bench_cmp(size: int) -> dict[str, float]:
 def bench_fxmul(size: int, reps: int) -> dict[str, float]:
     """``reps`` chained fixed-point products (k=64, f=20) of ``size`` elements, MAC check."""
     from _workloads import fxmul_workload
+
     from harness.local import run_local
 
     program, needs = fxmul_workload(size, reps)
@@ -104,9 +112,9 @@ def bench_fxmul(size: int, reps: int) -> dict[str, float]:
 def bench_triples(count: int) -> dict[str, float]:
     """Dealer -> bytes -> parse -> joint sacrifice for ``count`` triples, 3 parties."""
     from offchain.engine.context import Context
+    from offchain.engine.sacrifice import accept_batch
     from offchain.net.memory import MemoryNetwork, run_parties
     from offchain.preprocessing.dealer import Dealer
-    from offchain.engine.sacrifice import accept_batch
     from offchain.preprocessing.source import MemoryTupleSource
     from offchain.preprocessing.tuples import PartyBatch
 
@@ -155,7 +163,7 @@ def bench_mpyc(args: argparse.Namespace) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--mpyc-worker", "--size", str(args.size), "--reps",
            str(args.reps), "--cmp-size", str(args.cmp_size), "--fx-size", str(args.fx_size),
            "--fx-reps", str(args.fx_reps), "-M3", "-B", str(port), "--no-log"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)  # noqa: S603
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -232,7 +240,7 @@ class Children:
     def start(self, cmd: list[str], log: Path, cwd: Path | None = None,
               stdin: bool = False) -> subprocess.Popen[str]:
         with open(log, "w") as err:
-            proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=err, text=True,
+            proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=err, text=True,  # noqa: S603
                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
         self.procs.append(proc)
         self.logs.append(log)
@@ -243,7 +251,7 @@ class Children:
         deadline) every child is killed and ValueError raised, so no peer waits forever."""
         outputs: list[list[str]] = [[] for _ in procs]
         readers = [threading.Thread(target=lambda p=p, o=o: o.append(p.stdout.read()),
-                                    daemon=True) for p, o in zip(procs, outputs)]
+                                    daemon=True) for p, o in zip(procs, outputs, strict=True)]
         for reader in readers:
             reader.start()
         while True:
@@ -271,10 +279,8 @@ class Children:
         self._watchdog.cancel()
         self.kill()
         for proc in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
             for stream in (proc.stdin, proc.stdout):
                 if stream is not None:
                     stream.close()
@@ -282,7 +288,7 @@ class Children:
     def failure(self, what: str) -> ChildFailure:
         why = f"timed out after {self.timeout:g} s" if self.timed_out else "failed"
         tails, last_words = [], ""
-        for i, (proc, log) in enumerate(zip(self.procs, self.logs)):
+        for i, (proc, log) in enumerate(zip(self.procs, self.logs, strict=True)):
             text = (log.read_text(errors="replace").strip().splitlines()[-15:]
                     if log.exists() else [])
             tails.append(f"--- child {i} (exit {proc.poll()}) stderr:\n" + "\n".join(text))
@@ -473,7 +479,7 @@ def write_mpyc_certificates(directory: Path, n: int) -> None:
 
     config = directory / ".config"
     config.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
 
     def name(text: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
@@ -542,7 +548,7 @@ def bench_mpyc_processes(args: argparse.Namespace, use_ssl: bool) -> dict[str, f
                 "--fx-size", str(args.fx_size), "--fx-reps", str(args.fx_reps), *addresses,
                 "--no-log"] + (["--ssl"] if use_ssl else [])
         with Children(args.mpyc_timeout) as children:
-            procs = [children.start(base + ["-I", str(i)], workdir / f"mpyc{i}.log", cwd=workdir)
+            procs = [children.start([*base, "-I", str(i)], workdir / f"mpyc{i}.log", cwd=workdir)
                      for i in range(3)]
             try:
                 return last_json(children.wait_all(procs)[0])
@@ -577,6 +583,7 @@ def main() -> int:
     parser.add_argument("--fx-size", type=int, default=10_000, help="vector length per fx mul")
     parser.add_argument("--fx-reps", type=int, default=2, help="chained fixed-point muls")
     parser.add_argument("--no-mpyc", action="store_true", help="skip the MPyC comparison")
+    parser.add_argument("--no-spu", action="store_true", help="skip SPU's ABY3 (run when spu is installed)")
     parser.add_argument("--transport", choices=("memory", "tls"), default="memory",
                         help="memory: 3 parties in this process (default); tls: 3 processes "
                         "over TLS on 127.0.0.1, MPyC as 3 processes with --ssl")
@@ -611,8 +618,24 @@ def main() -> int:
         for ours, theirs in ratios:
             figures[f"{ours}_ratio_vs_mpyc"] = (figures[f"{ours}_per_s"]  # type: ignore[operator]
                                                 / figures[f"mpyc_{theirs}_per_s"])
+    add_spu_aby3(figures, args)
     show(figures, args.json)
     return 0
+
+
+def add_spu_aby3(figures: dict[str, object], args: argparse.Namespace) -> None:
+    """SPU's ABY3 on the same workloads (3 processes on loopback, benchmarks/_protocols_spu.py) beside MPyC's:
+    ``spu_aby3_{mul,cmp,fxmul}_per_s`` and their ratio to MPyC's, or ``spu_aby3_unavailable`` (no spu, --no-spu)."""
+    if args.no_spu:
+        figures["spu_aby3_unavailable"] = "skipped (--no-spu)"
+        return
+    from _protocols_spu import engine_figures
+
+    figures.update(engine_figures(args))
+    for op in ("mul", "cmp", "fxmul"):
+        ours, mpyc = figures.get(f"spu_aby3_{op}_per_s"), figures.get(f"mpyc_{op}_per_s")
+        if isinstance(ours, float) and isinstance(mpyc, float):
+            figures[f"spu_aby3_{op}_ratio_vs_mpyc"] = ours / mpyc
 
 
 def show(figures: dict[str, object], as_json: bool) -> None:
@@ -649,6 +672,7 @@ def main_tls(args: argparse.Namespace) -> int:
         for ours in ratios:
             figures[f"{ours}_ratio_vs_mpyc"] = (figures[f"{ours}_per_s"]  # type: ignore[operator]
                                                 / figures[f"mpyc_{ours}_per_s"])
+    add_spu_aby3(figures, args)
     show(figures, args.json)
     return 0
 
