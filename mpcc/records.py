@@ -12,8 +12,12 @@ from typing import Any
 
 from offchain.analytics import registry
 from offchain.errors import ConfigError
+from onchain.abi import audit_trail, job_manager
 from onchain.abi.job_manager import JobFinalised, JobProposed
+from onchain.abi.preprocessing_ledger import TuplesReleased, TuplesReserved
 from onchain.deploy import Deployment
+from onchain.events import EventBase
+from onchain.history import position
 from onchain.jobs import Job, JobState
 from onchain.registry import Member
 
@@ -55,7 +59,7 @@ def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, A
         status.update({"declined": [{"account": d.participant, "name": dep.registry.member(d.participant).name,
                                      "reason": d.reason.name.lower()} for d in declined],
                        "released": sum(e.count for e in released),
-                       "named": _named(dep, job_id)})
+                       "named": _named(dep, job_id), "gas": job_gas(job_transactions(dep, job_id))})
         status.update({"analysis": spec.get("analysis"), "title": spec.get("title", ""),
                        "malformed": spec.get("malformed"),
                        "reveal": spec.get("reveal", []), "spec_hash": "0x" + job.spec_hash.hex(),
@@ -63,6 +67,43 @@ def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, A
                                     "accepted": dep.jobs.has_accepted(job_id, a),
                                     "committed": dep.jobs.has_committed(job_id, a)} for a in participants]})
     return status
+
+
+#: The step a transaction of a job stands for, by the first of its events found here (in this order).
+STEPS = ("JobProposed", "JobAccepted", "JobDeclined", "SharesCommitted", "DataPublished", "InputsCommitted",
+         "OpeningPublished", "ResultSubmitted", "JobAborted", "TuplesReserved", "TuplesReleased")
+
+
+def job_events(dep: Deployment, job_id: int) -> list[EventBase]:
+    """Every event of the job on JobManager, AuditTrail and PreprocessingLedger, in chain order."""
+    start = dep.manifest.deploy_block
+    events: list[EventBase] = [*dep.jobs.logs(*job_manager.EVENTS, from_block=start, jobId=job_id),
+                               *dep.audit.logs(*audit_trail.EVENTS, from_block=start, jobId=job_id),
+                               *dep.ledger.logs(TuplesReserved, TuplesReleased, from_block=start, jobId=job_id)]
+    return sorted(events, key=position)
+
+
+def job_transactions(dep: Deployment, job_id: int) -> list[dict[str, Any]]:
+    """The job's transactions in chain order: hash, step, events, sender, gas used and block."""
+    by_tx: dict[str, list[EventBase]] = {}
+    for e in job_events(dep, job_id):
+        by_tx.setdefault(e.tx_hash, []).append(e)
+    rows = []
+    for tx, events in by_tx.items():
+        facts = dep.chain.tx_facts(tx)
+        found = [e.event_name for e in events]
+        rows.append({"tx": tx, "step": next((s for s in STEPS if s in found), found[0]), "events": found,
+                     "sender": facts.sender, "gas_used": facts.gas_used, "block": facts.block_number,
+                     "first_block": events[0].block_number})
+    return rows
+
+
+def job_gas(transactions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The gas the job's transactions used: in all, by step, and how many transactions."""
+    by_step: dict[str, int] = {}
+    for tx in transactions:
+        by_step[tx["step"]] = by_step.get(tx["step"], 0) + tx["gas_used"]
+    return {"total": sum(by_step.values()), "transactions": len(transactions), "by_step": by_step}
 
 
 def _named(dep: Deployment, job_id: int) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from eth_utils.crypto import keccak
 
+from mpcc import records
 from mpcc.audit.public import audit_public
 from offchain.analytics import registry
 from offchain.analytics.spec import JobSpec
@@ -63,6 +64,8 @@ Check = Step
 class AuditReport:
     job_id: int
     checks: list[Check] = field(default_factory=list)
+    #: The gas of the job's transactions (``records.job_gas``): what the job cost on this chain.
+    gas: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -79,7 +82,7 @@ class AuditReport:
         raise LookupError(f"the audit of job {self.job_id} ran no check {name!r}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "passed": self.passed,
+        return {"job_id": self.job_id, "passed": self.passed, "gas": self.gas,
                 "checks": [{"check": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks]}
 
 
@@ -153,6 +156,7 @@ def audit_job(dep: Deployment, job_id: int) -> AuditReport:
     if spec is not None:
         for step in audit_public(dep, job_id, spec, record.job):
             report.add(f"{PUBLIC}: {step.name}", step.passed, step.detail)
+    report.gas = records.job_gas(records.job_transactions(dep, job_id))
     return report
 
 

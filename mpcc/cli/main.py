@@ -33,6 +33,7 @@ from mpcc.cli.base import (
 )
 from mpcc.cli.jobs import job_app, peer_app, preprocess_app
 from mpcc.cli.models import model_app
+from mpcc.cli.views import gas_text
 from mpcc.consortium import bootstrap_members, fund_from_test_account, request_join
 from mpcc.explorer.app import serve as serve_explorer
 from mpcc.records import member_json
@@ -300,7 +301,8 @@ def audit_cmd(job: int = JOB, rpc: str = RPC, manifest: Path = MANIFEST,
         raise ConfigError(str(err)) from err
     emit(as_json, report.as_dict(), [f"{'passed' if c.passed else 'FAILED'}  {c.name}: {c.detail}"
                                       for c in report.checks]
-          + [f"audit of job {job}: {'passed' if report.passed else 'FAILED'}"])
+          + [f"gas of job {job}: {gas_text(report.gas)}",
+             f"audit of job {job}: {'passed' if report.passed else 'FAILED'}"])
     if not report.passed:
         raise typer.Exit(1)
 

@@ -76,6 +76,8 @@ def job_status_view(status: dict[str, Any]) -> list[RenderableType]:
                         + (f", {status['released']} released" if status.get("released") else "")),
              ("accept by", when(d["accept_by"], now)), ("commit by", when(d["commit_by"], now)),
              ("results by", when(d["result_by"], now))]
+    if status.get("gas"):
+        rows.append(("gas", gas_text(status["gas"])))
     views: list[RenderableType] = [_pairs(f"Job {status['job']}", rows)]
     if status.get("members"):
         table = _table("party", "name", "account", "accepted", "committed")
@@ -83,6 +85,12 @@ def job_status_view(status: dict[str, Any]) -> list[RenderableType]:
             table.add_row(str(i), Text(m["name"]), m["account"], _mark(m["accepted"]), _mark(m["committed"]))
         views.append(_titled("Participants (party order)", table))
     return views
+
+
+def gas_text(gas: dict[str, Any]) -> str:
+    """``1,234,567 in 12 transactions (JobProposed 300,000, ...)``: a job's gas, by step in chain order."""
+    steps = ", ".join(f"{step} {used:,}" for step, used in gas["by_step"].items())
+    return f"{gas['total']:,} in {gas['transactions']} transactions" + (f" ({steps})" if steps else "")
 
 
 def job_result_view(done: dict[str, Any]) -> Group:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mpcc import records
-from onchain.abi import audit_trail, job_manager, org_registry
+from onchain.abi import org_registry
 from onchain.abi.job_manager import JobAborted, JobFinalised, JobProposed
 from onchain.abi.preprocessing_ledger import (
     BatchCommitted,
@@ -30,10 +30,6 @@ from onchain.events import EventBase
 from onchain.history import RegistrySnapshot, position, replay
 from onchain.logcache import cache_of
 from onchain.registry import Role
-
-#: The step a transaction of a job stands for, by the first of its events found here (in this order).
-STEPS = ("JobProposed", "JobAccepted", "JobDeclined", "SharesCommitted", "DataPublished", "InputsCommitted",
-         "OpeningPublished", "ResultSubmitted", "JobAborted", "TuplesReserved", "TuplesReleased")
 
 
 def utc(timestamp: int) -> str:
@@ -131,32 +127,14 @@ def spec_text(dep: Deployment, job_id: int) -> str:
         return text
 
 
-def job_events(dep: Deployment, job_id: int) -> list[EventBase]:
-    """Every event of the job on JobManager, AuditTrail and PreprocessingLedger, in chain order."""
-    start = dep.manifest.deploy_block
-    events: list[EventBase] = [*dep.jobs.logs(*job_manager.EVENTS, from_block=start, jobId=job_id),
-                               *dep.audit.logs(*audit_trail.EVENTS, from_block=start, jobId=job_id),
-                               *dep.ledger.logs(TuplesReserved, TuplesReleased, from_block=start, jobId=job_id)]
-    return sorted(events, key=position)
-
-
 def timeline(dep: Deployment, job_id: int, who: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """The job's transactions in chain order: step, sender, gas used, block and time, events."""
+    """The job's transactions in chain order (``records.job_transactions``) with the sender's name and time."""
     who = names(dep) if who is None else who
-    events = job_events(dep, job_id)
-    times = cache_of(dep.chain).block_times(e.block_number for e in events)
-    by_tx: dict[str, list[EventBase]] = {}
-    for e in events:
-        by_tx.setdefault(e.tx_hash, []).append(e)
-    rows = []
-    for tx, tx_events in by_tx.items():
-        facts = dep.chain.tx_facts(tx)
-        found = [e.event_name for e in tx_events]
-        step = next((s for s in STEPS if s in found), found[0])
-        rows.append({"tx": tx, "step": step, "events": found, "sender": facts.sender,
-                     "sender_name": who.get(facts.sender.lower(), ""), "gas_used": facts.gas_used,
-                     "block": facts.block_number, "time": times[tx_events[0].block_number]})
-    return rows
+    rows = records.job_transactions(dep, job_id)
+    times = cache_of(dep.chain).block_times(row["first_block"] for row in rows)
+    return [{"tx": row["tx"], "step": row["step"], "events": row["events"], "sender": row["sender"],
+             "sender_name": who.get(row["sender"].lower(), ""), "gas_used": row["gas_used"], "block": row["block"],
+             "time": times[row["first_block"]]} for row in rows]
 
 
 def job_page(dep: Deployment, job_id: int) -> dict[str, Any]:
@@ -214,17 +192,15 @@ def _closing_times(dep: Deployment) -> dict[int, int]:
 
 def plot_series(dep: Deployment) -> dict[str, Any]:
     """The plots' data: gas per job and per step, latency and tuples consumed per job, members over time."""
-    who, rows, closing = names(dep), job_rows(dep), _closing_times(dep)
+    rows, closing = job_rows(dep), _closing_times(dep)
     jobs = []
     for row in rows:
-        steps: dict[str, int] = {}
-        for tx in timeline(dep, row["job"], who):
-            steps[tx["step"]] = steps.get(tx["step"], 0) + tx["gas_used"]
+        gas = records.job_gas(records.job_transactions(dep, row["job"]))
         reserved = sum(e.count for e in dep.ledger.logs(TuplesReserved, from_block=dep.manifest.deploy_block,
                                                          jobId=row["job"]))
         released = sum(e.count for e in dep.ledger.release_events(row["job"], dep.manifest.deploy_block))
         end = closing.get(row["job"])
-        jobs.append({"job": row["job"], "state": row["state"], "gas": sum(steps.values()), "gas_by_step": steps,
+        jobs.append({"job": row["job"], "state": row["state"], "gas": gas["total"], "gas_by_step": gas["by_step"],
                      "latency_s": None if end is None else end - row["proposed_at"],
                      "tuples": reserved - released})
     return {"jobs": jobs, "members": members_over_time(dep)}

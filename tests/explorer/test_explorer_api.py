@@ -91,6 +91,10 @@ def test_the_timeline_holds_every_transaction_of_the_job_with_its_gas(served: tu
         assert tx["gas_used"] == consortium.dep.chain.tx_facts(tx["tx"]).gas_used > 0
     blocks = [t["block"] for t in timeline]
     assert blocks == sorted(blocks)
+    # `job status` and `audit` report the same gas, in all and by step.
+    gas = {"total": sum(t["gas_used"] for t in timeline), "transactions": len(timeline)}
+    for shown in (get(f"{url}/api/jobs/{job}")["gas"], get(f"{url}/api/jobs/{job}/audit")["gas"]):
+        assert {k: shown[k] for k in gas} == gas and sum(shown["by_step"].values()) == gas["total"]
 
 
 def test_an_unknown_job_is_404_on_the_api_and_on_the_page(served: tuple[LocalConsortium, str, int]) -> None:

@@ -58,10 +58,15 @@ def test_malformed_and_declined_jobs_as_the_cli_shows_them(hardhat_node: str, or
     # A participant that cannot serve the job declines it with a reason; the status says who and why.
     dep.jobs.decline(b.account, fine, DeclineReason.DATA_MISSING)
     declined = run("job", "status", str(fine), "--json", env=env)
-    assert json.loads(declined.stdout)["declined"] == [
-        {"account": b.account.address, "name": b.public.name, "reason": "data_missing"}]
+    status = json.loads(declined.stdout)
+    assert status["declined"] == [{"account": b.account.address, "name": b.public.name, "reason": "data_missing"}]
+    # Its gas: the proposal and the decline, each as the chain's receipt says.
+    gas = status["gas"]
+    assert list(gas["by_step"]) == ["JobProposed", "JobDeclined"] and gas["transactions"] == 2
+    assert gas["total"] == sum(gas["by_step"].values()) > 0
     shown = run("job", "status", str(fine), env=env).stdout
     assert f"declined by {b.public.name}: data missing" in shown
+    assert f"{gas['total']:,} in 2 transactions (JobProposed {gas['by_step']['JobProposed']:,}" in shown
     again = run("job", "accept", str(fine), "--home", str(org_homes[1]), env=env)
     assert again.returncode == 2 and f"declined by {b.public.name}" in again.stderr, again.stderr
     # A non-member participant is named as such, not as a shortage of tuples.
