@@ -105,8 +105,16 @@ def peer_run(config_path: Path, progress: Reporter | None = None) -> None:
     """Runs the daemon until SIGTERM or SIGINT, reporting its batches and jobs to ``progress``."""
     config = PeerConfig.load(config_path)
     fields = [(spec_fields(f, None, None, None, None), str(f)) for f in config.make_for_files()]  # Checked first.
-    daemon = Daemon.open(config, keystore.passphrase(f"passphrase for the keys in {config.home}: "))
-    daemon.make_for = specs_needs(fields, [m.account for m in daemon.intake.group])
+    passphrase = keystore.passphrase(f"passphrase for the keys in {config.home}: ")
+    while True:  # Again after the members who make their own tuples changed (Daemon.regroup).
+        daemon = Daemon.open(config, passphrase)
+        daemon.make_for = specs_needs(fields, [m.account for m in daemon.intake.group])
+        _run_daemon(daemon, progress)
+        if daemon.regroup is None:
+            return
+
+
+def _run_daemon(daemon: Daemon, progress: Reporter | None) -> None:
     if progress is None or not progress.enabled:
         run_until_signalled(daemon.run)
     else:

@@ -20,7 +20,11 @@ Every ``poll_s`` it reads the new events of the ledger and of JobManager:
   error saying so, stops taking jobs and batches (the running ones are
   cancelled), keeps its status file for ``mpcc peer status`` (``suspended``),
   and takes part again if it is reinstated. A suspended member's daemon that
-  is started anew refuses to start (exit code 2), saying so.
+  is started anew refuses to start (exit code 2), saying so. With ``make``,
+  the other members' daemons follow the new group: a group's tuples need
+  every member of it, so each finishes its running jobs, ``run`` returns
+  with ``regroup`` set, and ``mpcc peer run`` opens the daemon again, which
+  puts the old group's key share and cache aside (``settle_group_files``).
 
 and it expires this member's overdue jobs. The loop never waits on the
 chain or the disk itself: chain calls are awaited through
@@ -55,7 +59,7 @@ from mpcc import orgs
 from mpcc.loopwatch import LoopWatch
 from mpcc.peer.channels import Channels
 from mpcc.peer.config import PeerConfig
-from mpcc.peer.intake import Intake
+from mpcc.peer.intake import Intake, settle_group_files
 from mpcc.peer.jobs import Jobs
 from mpcc.peer.making import Maker
 from mpcc.peer.member import MemberPeer
@@ -64,6 +68,7 @@ from offchain.errors import ConfigError, MpccError
 from offchain.net.address import split_host_port
 from offchain.net.tls import ChannelSettings, TlsCredentials
 from offchain.preprocessing.cache import TupleCache
+from offchain.preprocessing.keyshare import group_id
 from offchain.preprocessing.protocol import ServiceClient
 from offchain.preprocessing.tuples import Needs, at_least
 from onchain.abi.job_manager import JobProposed
@@ -175,6 +180,9 @@ class Daemon:
     work_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     watch: LoopWatch = field(default_factory=LoopWatch)
     make_for: Needs = field(default_factory=Needs)  # One job of each spec of ``make_for`` (mpcc peer run).
+    #: With ``make``: the registry's active members once they differ from the group this daemon makes
+    #: tuples with; it then finishes its running jobs and ``run`` returns, to be opened again for them.
+    regroup: list[str] | None = None
     _expiry_checked: float = 0.0
 
     @classmethod
@@ -201,6 +209,10 @@ class Daemon:
                               f"consortium at {config.manifest} (its status: {status}); "
                               + ("the members may reinstate it (`mpcc org vote reinstate`)" if status == "suspended"
                                  else "join and be approved first"))
+        if config.made_by_members:
+            moved = settle_group_files(config.key_share_path, config.cache_path, group_id(accounts))
+            if moved:
+                log.warning("%s", moved)
         peer = MemberPeer(org, dep, TupleCache(config.cache_path), config.named_data(), timeout_s=config.timeout_s,
                           report_liveness=False, poll_s=config.poll_s)
         settings = ChannelSettings(timeout=config.timeout_s, connect_timeout=config.connect_timeout_s)
@@ -252,6 +264,10 @@ class Daemon:
                 if await self._poll():
                     pace.moved()
                 self._write_status()
+                if self.regroup is not None and not self.work_tasks:
+                    log.warning("%s's running jobs are done: it starts again with the group of %d members",
+                                self.org.public.name, len(self.regroup))
+                    return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), pace.wait_s())
         finally:
@@ -299,6 +315,14 @@ class Daemon:
             self.suspended = False
             log.warning("%s is active again in the consortium's registry: this peer takes jobs and batches again",
                         name)
+        group = [m.account.lower() for m in members if m.active]
+        if (active and self.config.made_by_members and self.regroup is None
+                and group != [m.account.lower() for m in self.intake.group]):
+            self.regroup = group
+            log.warning("the consortium's active members changed (%d -> %d): the tuples %s made with the group "
+                        "of %d need every member of it, so it takes no new job, finishes the %d running, puts "
+                        "that group's MAC key share and cache aside, and makes tuples with the new group",
+                        len(self.intake.group), len(group), name, len(self.intake.group), len(self.work_tasks))
 
     async def _left_over_jobs(self) -> None:
         events = await self.peer.chain.run(lambda: self.dep.jobs.logs(JobProposed, from_block=self.next_block))
@@ -354,7 +378,9 @@ class Daemon:
             job_id = proposal.jobId
             mine = self.me.lower() in (p.lower() for p in proposal.participants)
             # A number seen before belongs to a new job if a reorganisation dropped the first proposal.
-            if mine and self.proposals.get(job_id) != proposal.tx_hash:
+            if mine and self.regroup is not None:
+                log.info("job %d: left to this peer once it joined the new group", job_id)
+            elif mine and self.proposals.get(job_id) != proposal.tx_hash:
                 self.proposals[job_id] = proposal.tx_hash
                 self.jobs[job_id] = "proposed"
                 self._spawn(self.work.take_part(job_id), work=True)

@@ -67,6 +67,46 @@ async def key_change_advice(client: ServiceClient, identity: Identity, held: Mac
             "start the peer again (every member must do the same)")
 
 
+def _group_files(key_share: Path, cache: Path) -> list[Path]:
+    """What belongs to one group: its MAC key share and the cache of its tuples (with SQLite's side files)."""
+    return [key_share, cache, cache.with_name(cache.name + "-wal"), cache.with_name(cache.name + "-shm")]
+
+
+def _aside(path: Path, group: bytes) -> Path:
+    return path.with_name(f"{path.name}.group-{group.hex()[:16]}")
+
+
+def settle_group_files(key_share: Path, cache: Path, group: bytes) -> str | None:
+    """Members who make their own tuples: the key share and cache of another group are put aside, and
+    this group's, if put aside before, taken back; what was done, or None (nothing to do).
+
+    A group's tuples are authenticated under the sum of its members' MAC key
+    shares, so they serve that group only; when the active members change, they
+    are kept (``PATH.group-HEX``, the group id's first 8 bytes) rather than
+    deleted, and serve again if the same group forms again (a member
+    reinstated). A key share that does not parse is left for ``load_key`` to name.
+    """
+    try:
+        held = SealedKeyShare.from_bytes(key_share.read_bytes()).group if key_share.exists() else None
+    except (DecodeError, ValueError):
+        return None
+    if held == group:
+        return None
+    done = []
+    if held is not None:
+        for path in _group_files(key_share, cache):
+            if path.exists():
+                path.replace(_aside(path, held))
+        done.append(f"the MAC key share and tuple cache of the group {held.hex()[:16]} (the members changed) were "
+                    f"put aside as {_aside(key_share, held).name} and {_aside(cache, held).name}")
+    if _aside(key_share, group).exists():
+        for path in _group_files(key_share, cache):
+            if _aside(path, group).exists():
+                _aside(path, group).replace(path)
+        done.append(f"those of the group {group.hex()[:16]}, put aside before, were taken back")
+    return "; ".join(done) or None
+
+
 @dataclass
 class Intake:
     """The daemon's preprocessing side: its MAC key share and every batch's way into the cache."""
@@ -110,8 +150,8 @@ class Intake:
                 if self.client is None and (sealed.group != group or sealed.party != self.party):
                     raise ConfigError(
                         f"the MAC key share in {path} is for another group: the registry's members changed since "
-                        f"it was drawn; the tuples made under it are of no use to the current group: move {path} "
-                        f"and the cache aside and start the peer again (every member must do the same)")
+                        f"it was drawn; start the peer again: it puts that group's key share and cache aside "
+                        f"and makes tuples with the current group")
                 if sealed.group != group or sealed.party != self.party:
                     raise ConfigError(
                         f"the MAC key share in {path} is for another group: the registry's members changed since "
