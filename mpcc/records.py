@@ -41,8 +41,9 @@ def existing_job(dep: Deployment, job_id: int) -> Job:
     return dep.jobs.job(job_id)
 
 
-def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, Any]:
-    """A job's state and counts; with ``detail`` also its spec, each participant's steps and who declined."""
+def job_status(dep: Deployment, job_id: int, detail: bool = True, gas: bool = True) -> dict[str, Any]:
+    """A job's state and counts; with ``detail`` also its spec, each participant's steps and who declined,
+    and with ``gas`` too the gas of its transactions (a receipt read for each)."""
     job = existing_job(dep, job_id)
     participants = dep.jobs.participants(job_id)
     status: dict[str, Any] = {
@@ -59,7 +60,9 @@ def job_status(dep: Deployment, job_id: int, detail: bool = True) -> dict[str, A
         status.update({"declined": [{"account": d.participant, "name": dep.registry.member(d.participant).name,
                                      "reason": d.reason.name.lower()} for d in declined],
                        "released": sum(e.count for e in released),
-                       "named": _named(dep, job_id), "gas": job_gas(job_transactions(dep, job_id))})
+                       "named": _named(dep, job_id)})
+        if gas:
+            status["gas"] = job_gas(job_transactions(dep, job_id))
         status.update({"analysis": spec.get("analysis"), "title": spec.get("title", ""),
                        "malformed": spec.get("malformed"),
                        "reveal": spec.get("reveal", []), "spec_hash": "0x" + job.spec_hash.hex(),
@@ -131,7 +134,7 @@ def job_list(dep: Deployment) -> list[dict[str, Any]]:
 
 def job_result(dep: Deployment, job_id: int) -> dict[str, Any]:
     """The finalised result (from the JobFinalised event); ConfigError if not finalised."""
-    status = job_status(dep, job_id)
+    status = job_status(dep, job_id, gas=False)
     if status["state"] != JobState.FINALISED.name.lower():
         why = f" ({status['abort_reason']})" if status["state"] == "aborted" else ""
         raise ConfigError(f"job {job_id} is {status['state']}{why}, not finalised: it has no result")

@@ -45,7 +45,7 @@ class JobModel:
 
 def job_model(dep: Deployment, job_id: int) -> JobModel:
     """The model of a finalised job; ConfigError for an unknown job, a job without a model or without a result."""
-    analysis = job_status(dep, job_id)["analysis"]
+    analysis = job_status(dep, job_id, gas=False)["analysis"]
     if analysis not in MODEL_ANALYSES:
         raise ConfigError(f"job {job_id} is a {analysis} job: its result is not a model (models come from "
                           f"{', '.join(MODEL_ANALYSES)} jobs); read it with: mpcc job result {job_id}")

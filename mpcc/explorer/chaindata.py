@@ -139,9 +139,10 @@ def timeline(dep: Deployment, job_id: int, who: dict[str, str] | None = None) ->
 
 def job_page(dep: Deployment, job_id: int) -> dict[str, Any]:
     """Everything the job page shows but the audit: status (as ``job status --json``), spec, result, timeline."""
-    status = records.job_status(dep, job_id)
+    status, steps = records.job_status(dep, job_id, gas=False), timeline(dep, job_id)
+    status["gas"] = records.job_gas(steps)  # The receipts are read once, for both.
     result = records.job_result(dep, job_id) if status["state"] == "finalised" else None
-    return {"status": status, "spec": spec_text(dep, job_id), "result": result, "timeline": timeline(dep, job_id)}
+    return {"status": status, "spec": spec_text(dep, job_id), "result": result, "timeline": steps}
 
 
 def preprocessing(dep: Deployment) -> dict[str, Any]:
