@@ -62,12 +62,24 @@ def plan_reservations(dep: Deployment, needs: Needs, offers: Sequence[Offer],
 
 
 def require_members(dep: Deployment, spec: JobSpec) -> None:
-    """Refuses a spec naming a participant that is not an active member (before any transaction)."""
-    active = {m.account.lower() for m in dep.registry.active_members()}
+    """Refuses a spec whose participants are not the active members in registry order (before any transaction).
+
+    Every tuple is authenticated under the MAC key of the whole group that
+    holds it (the sum of each member's share): the active members, party i
+    the i-th in the registry. A job among some of them, or in another order,
+    would fail its first MAC check.
+    """
+    group = dep.registry.active_members()
+    active = [m.account.lower() for m in group]
     outsiders = [p for p in spec.participants if p.lower() not in active]
     if outsiders:
         raise ConfigError(f"participant {outsiders[0]} is not an active member of the consortium: only "
                           "members take part in jobs (see `mpcc org members`); leave it out")
+    if [p.lower() for p in spec.participants] != active:
+        raise ConfigError("a job's participants are every active member, in the registry's order ("
+                          + ", ".join(f"{m.name} {m.account}" for m in group) + "): the tuples are authenticated "
+                          "under the MAC key of that whole group, so a job among some of them, or in another "
+                          "order, could not run; leave participants out of the spec (they are filled in)")
 
 
 def propose_job(dep: Deployment, analyst: LocalAccount, spec: JobSpec, needs: Needs,

@@ -221,7 +221,7 @@ class Daemon:
         client = ServiceClient(config.service) if config.service is not None else None
         intake = Intake(peer, client, channels, group, accounts.index(org.account.address.lower()),
                         config.key_share_path)
-        work = Jobs(config, peer, channels, intake.loaded_key)
+        work = Jobs(config, peer, channels, intake.loaded_key, accounts)
         return cls(config, org, dep, peer, channels, intake, work, lock, next_block=manifest.deploy_block)
 
     @property

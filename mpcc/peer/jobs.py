@@ -52,6 +52,8 @@ class Jobs:
     peer: MemberPeer
     channels: Channels
     key: Callable[[], MacKeyShare]
+    #: The group this member's tuples belong to (accounts in lower case, party order).
+    group: list[str] = field(default_factory=list)
     states: dict[int, str] = field(default_factory=dict)
 
     async def left_over(self, job_ids: list[int]) -> None:
@@ -125,6 +127,12 @@ class Jobs:
         accepted = await peer.chain.run(jobs.has_accepted, job_id, peer.address)
         if job.state is not JobState.PROPOSED and not accepted:
             self.states[job_id] = job.state.name.lower()
+            return
+        if self.group and [p.lower() for p in spec.participants] != self.group:
+            await self.decline(job_id, DeclineReason.TUPLES_UNAVAILABLE,
+                               f"its participants are not the {len(self.group)} members whose tuples this member "
+                               "holds, in party order (every job takes the whole group: its tuples are "
+                               "authenticated under the group's MAC key)")
             return
         if not accepted and not await self._accept(job_id, spec, job.proposer):
             return

@@ -134,12 +134,17 @@ def test_a_malformed_spec_on_chain_breaks_nothing_for_the_others(proxied: tuple[
     """The contract stores any string: a member proposes one that is not JSON. Listing jobs, their
     status and each peer's status went down with a JSONDecodeError for every job."""
     from mpcc import orgs
+    from offchain.analytics import registry
     from onchain.jobs import Deadlines
 
     cluster, _ = proxied
     dep = direct(cluster, e2e_node)
     hostile = orgs.load(cluster.home(1), PASSPHRASE.encode()).account
     bad, _ = dep.jobs.propose(hostile, "this is {not JSON", cluster.accounts, Deadlines.from_now(dep.chain.now()))
+    # A valid spec among two of the three, past the CLI's check: its tuples would fail the first MAC check.
+    pair = registry.build_spec(analysis="mean", column="income", reveal=("count", "mean"),
+                               participants=tuple(cluster.accounts[:2]))
+    some, _ = dep.jobs.propose(hostile, pair.canonical(), cluster.accounts[:2], Deadlines.from_now(dep.chain.now()))
     wait_until("stock for a job", cluster.stocked, 90)
     good = cluster.propose_mean()
     listed = {j["job"]: j for j in cluster.mpcc_json("job", "list")}
@@ -153,6 +158,9 @@ def test_a_malformed_spec_on_chain_breaks_nothing_for_the_others(proxied: tuple[
         assert any(j["job"] == bad and j["malformed"] for j in status["jobs"])
     state = wait_until(f"job {good} to close", lambda: (s := dep.jobs.job(good).state) in CLOSED and s, 90)
     assert state is JobState.FINALISED
+    declined = wait_until(f"job {some} to be declined", lambda: (s := cluster.mpcc_json(
+        "job", "status", str(some)))["declined"] and s, 60)
+    assert declined["state"] == "aborted" and {d["reason"] for d in declined["declined"]} == {"tuples_unavailable"}
     assert cluster.mpcc_json("job", "result", str(good))["result"] == MEAN
     for tag in "abc":
         assert cluster.alive(f"peer-{tag}")

@@ -74,6 +74,12 @@ def test_malformed_and_declined_jobs_as_the_cli_shows_them(hardhat_node: str, or
     outsider = run("job", "propose", "--home", str(org_homes[0]), "--analysis", "mean", "--column", "income",
                    "--participants", f"{a.account.address},{stranger}", env=env)
     assert outsider.returncode == 2 and "is not an active member" in outsider.stderr, outsider.stderr
+    # Members, but not the whole group in its order: the tuples could not serve it (refused, nothing sent).
+    for chosen in (f"{b.account.address},{a.account.address}",):
+        partial = run("job", "propose", "--home", str(org_homes[0]), "--analysis", "mean", "--column", "income",
+                      "--participants", chosen, env=env)
+        assert partial.returncode == 2 and "every active member, in the registry's order" in partial.stderr, \
+            partial.stderr
     # Deviating: a deadline in the year 36812 is refused by the client and by the contract.
     far = run("job", "propose", "--home", str(org_homes[0]), "--analysis", "mean", "--column", "income",
               "--result-s", str(2**40), env=env)
