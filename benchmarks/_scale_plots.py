@@ -17,7 +17,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 Row = dict[str, Any]
 COLOURS = ("tab:blue", "tab:orange", "tab:red", "tab:green", "tab:purple")
@@ -26,6 +26,10 @@ MARKERS = ("o", "s", "^", "D", "v")
 
 def _values(rows: Iterable[Row], key: str) -> list[Any]:
     return sorted({r[key] for r in rows})
+
+
+def _xy(points: list[tuple[Any, Any]]) -> tuple[list[Any], list[Any]]:
+    return [p[0] for p in points], [p[1] for p in points]
 
 
 def _panels(n: int) -> tuple[Any, list[Any]]:
@@ -42,17 +46,17 @@ def time_vs_rows(rows: list[Row], path: Path) -> None:
     analyses = _values(rows, "analysis")
     rtts, parties = _values(rows, "rtt_ms"), _values(rows, "parties")
     fig, axes = _panels(len(analyses))
-    for ax, name in zip(axes, analyses):
+    for ax, name in zip(axes, analyses, strict=True):
         mine = [r for r in rows if r["analysis"] == name]
         for i, rtt in enumerate(rtts):
             for j, n in enumerate(parties):
                 line = sorted((r["rows"], r["time_s"]) for r in mine
                               if r["rtt_ms"] == rtt and r["parties"] == n)
                 if line:
-                    ax.plot(*zip(*line), color=COLOURS[i % 5], marker=MARKERS[j % 5],
+                    ax.plot(*_xy(line), color=COLOURS[i % 5], marker=MARKERS[j % 5],
                             label=f"{n} parties, {rtt:g} ms")
         numpy = sorted({(r["rows"], r["numpy_s"]) for r in mine})
-        ax.plot(*zip(*numpy), color="black", linestyle="--", label="numpy (pooled rows)")
+        ax.plot(*_xy(numpy), color="black", linestyle="--", label="numpy (pooled rows)")
         ax.set(xscale="log", yscale="log", xlabel="pooled rows", ylabel="time (s)", title=name)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7)
@@ -62,13 +66,13 @@ def time_vs_rows(rows: list[Row], path: Path) -> None:
 def time_vs_parties(rows: list[Row], path: Path) -> None:
     analyses = _values(rows, "analysis")
     fig, axes = _panels(len(analyses))
-    for ax, name in zip(axes, analyses):
+    for ax, name in zip(axes, analyses, strict=True):
         mine = [r for r in rows if r["analysis"] == name]
         smallest = min(r["rows"] for r in mine)
         for i, rtt in enumerate(_values(mine, "rtt_ms")):
             line = sorted((r["parties"], r["time_s"]) for r in mine
                           if r["rtt_ms"] == rtt and r["rows"] == smallest)
-            ax.plot(*zip(*line), color=COLOURS[i % 5], marker="o", label=f"RTT {rtt:g} ms")
+            ax.plot(*_xy(line), color=COLOURS[i % 5], marker="o", label=f"RTT {rtt:g} ms")
         ax.set(xlabel="parties", ylabel="time (s)", title=f"{name}, {smallest:,} rows",
                ylim=(0, None))
         ax.set_xticks(_values(mine, "parties"))
@@ -110,6 +114,6 @@ def draw(rows: list[Row], directory: Path) -> list[str]:
     """The three PNG files in ``directory``; their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / f"scale-{name}.png" for name in ("time-vs-rows", "time-vs-parties", "bytes")]
-    for draw_one, path in zip((time_vs_rows, time_vs_parties, bytes_and_rounds), paths):
+    for draw_one, path in zip((time_vs_rows, time_vs_parties, bytes_and_rounds), paths, strict=True):
         draw_one(rows, path)
     return [str(p) for p in paths]

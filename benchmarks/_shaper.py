@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import socket
 import statistics
@@ -68,7 +69,7 @@ async def _deliver(queue: asyncio.Queue[tuple[float, bytes]], writer: asyncio.St
         writer.write(chunk)
         await writer.drain()
     if writer.can_write_eof():
-        writer.write_eof()
+        writer.write_eof()  # Raises OSError if the receiver has gone already (caught by _pump).
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, egress: Egress) -> None:
@@ -83,14 +84,12 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, egre
             ahead = leave - loop.time()
             if ahead > BACKLOG_S:
                 await asyncio.sleep(ahead - BACKLOG_S)
-    except ConnectionError:
-        pass
+    except OSError:
+        pass  # A party closed or reset its end: the connection is over.
     finally:
         queue.put_nowait((0.0, b""))
-        try:
+        with contextlib.suppress(OSError):
             await sender
-        except ConnectionError:
-            pass
 
 
 def _no_delay(writer: asyncio.StreamWriter) -> None:

@@ -408,7 +408,7 @@ def run_tls_parties(workdir: Path, timeout: float, script: str = "_tls_party.py"
             ports = [int(json.loads(p.stdout.readline())["port"])  # type: ignore[union-attr]
                      for p in procs]
             rows = route(children, ports) if route else [ports] * parties
-            for proc, row in zip(procs, rows):
+            for proc, row in zip(procs, rows, strict=True):
                 proc.stdin.write(json.dumps({"ports": row}) + "\n")  # type: ignore[union-attr]
                 proc.stdin.flush()  # type: ignore[union-attr]
             return [last_json(text) for text in children.wait_all(procs)]
