@@ -1,7 +1,7 @@
 """The analytics benchmark's data, job specs and numpy references (shared by all its processes).
 
-Every process makes the same pooled rows from the same seed (``data``); party
-i holds rows i, i + 3, i + 6, ... (``party_rows``). Results are compared by
+Every process makes the same pooled rows from the same seed (``data``); of n
+parties (3 unless said), party i holds rows i, i + n, i + 2n, ... (``party_rows``). Results are compared by
 key with the numpy reference on the pooled rows (``deviation``): the keys
 are those ``registry.run`` reveals, e.g. ``correlation[a,b]`` or
 ``node[f2=r,f3=big]``.
@@ -19,7 +19,6 @@ from offchain.analytics import registry
 from offchain.analytics.spec import categorical_columns, numeric_columns
 from offchain.analytics.spec import JobSpec
 
-PARTIES = tuple("0x" + f"{i + 1:040x}" for i in range(3))
 SEED = 7
 DOMAINS = {"cls": ("hi", "lo"), "f1": ("down", "up"), "f2": ("r", "s", "t"),
            "f3": ("big", "small")}
@@ -41,14 +40,23 @@ def data(rows: int) -> Columns:
             "f3": f3}
 
 
-def party_rows(columns: Columns, party: int) -> Columns:
-    return {name: values[party::3] for name, values in columns.items()}
+def party_rows(columns: Columns, party: int, parties: int = 3) -> Columns:
+    return {name: values[party::parties] for name, values in columns.items()}
 
 
-def spec(name: str, rows: int) -> JobSpec:
-    """The job of analysis ``name`` over ``rows`` pooled rows (max_rows: a third, rounded up)."""
+def participants(parties: int) -> tuple[str, ...]:
+    return tuple("0x" + f"{i + 1:040x}" for i in range(parties))
+
+
+#: k-means: K = 2 public starting centroids over (a, b), Lloyd's iterations (R K m T <= 2^17).
+KMEANS_CENTROIDS = ((4.0, -10.0), (6.0, 5.0))
+KMEANS_ITERATIONS = 1  # Its tuples grow with rows x iterations: one keeps it measurable.
+
+
+def spec(name: str, rows: int, parties: int = 3) -> JobSpec:
+    """The job of analysis ``name`` over ``rows`` pooled rows (max_rows: rows / parties, rounded up)."""
     def s(**fields: Any) -> JobSpec:
-        return registry.build_spec(participants=PARTIES, **fields)
+        return registry.build_spec(participants=participants(parties), **fields)
 
     nb_domains = {k: DOMAINS[k] for k in ("f1", "f2", "cls")}
     specs: dict[str, Callable[[], JobSpec]] = {
@@ -66,9 +74,14 @@ def spec(name: str, rows: int) -> JobSpec:
                                           reveal=("count", "mean", "variance")),
         # The padded tree's work is sized by max_rows, the per-party bound.
         "decision_tree_d3": lambda: s(analysis="decision_tree", columns=("f1", "f2", "f3"),
-                                      label="cls", max_rows=-(-rows // 3),
+                                      label="cls", max_rows=-(-rows // parties),
                                       params={"max_depth": 3}, domains=dict(DOMAINS),
                                       reveal=("tree",)),
+        # Every row is an input here (padded to max_rows): its cost grows with the rows.
+        "kmeans": lambda: s(analysis="kmeans", columns=("a", "b"), max_rows=-(-rows // parties),
+                            params={"centroids": KMEANS_CENTROIDS,
+                                    "iterations": KMEANS_ITERATIONS},
+                            reveal=("centroids", "sizes")),
     }
     return specs[name]()
 
@@ -109,6 +122,8 @@ def plain(name: str, job: JobSpec, numeric: Mapping[str, np.ndarray],
         return _nb_counts(job, codes)
     if name == "naive_bayes_gaussian":
         return _gaussian_nb(job, numeric, codes)
+    if name == "kmeans":
+        return _lloyd(job, numeric)
     return _id3(job, codes)
 
 
@@ -136,6 +151,24 @@ def _gaussian_nb(job: JobSpec, numeric: Mapping[str, np.ndarray],
             out[f"mean.{f}[{label}={c}]"] = float(numeric[f][rows].mean())
             out[f"variance.{f}[{label}={c}]"] = float(numeric[f][rows].var())
     return out
+
+
+def _lloyd(job: JobSpec, numeric: Mapping[str, np.ndarray]) -> Result:
+    """Lloyd's iterations from the spec's centroids (as offchain.analytics.kmeans): nearest by
+    squared distance, ties to the lowest index; a cluster without rows keeps its centroid."""
+    x = np.column_stack([numeric[c] for c in job.columns])
+    centroids = np.array(job.params.centroids, dtype=np.float64)
+    sizes = np.zeros(len(centroids), dtype=np.int64)
+    for _ in range(job.params.iterations):
+        nearest = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+        sizes = np.bincount(nearest, minlength=len(centroids))
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, nearest, x)
+        moved = sizes > 0
+        centroids[moved] = sums[moved] / sizes[moved, None]
+    out: Result = {f"centroid[{j}].{c}": float(centroids[j, a])
+                   for j in range(len(centroids)) for a, c in enumerate(job.columns)}
+    return {**out, **{f"size[{j}]": int(n) for j, n in enumerate(sizes)}}
 
 
 def _id3(job: JobSpec, codes: Mapping[str, np.ndarray]) -> Result:

@@ -60,7 +60,9 @@ from _analytics_jobs import (  # noqa: E402
     ANALYSES, CSV_COLUMNS, data, deviation, party_rows, plain, plain_inputs, spec,
 )
 from _mpyc_analytics import FIXED_POINT, MPYC_ANALYSES, VARIANTS, bench_mpyc  # noqa: E402
-from engine import ChildFailure, run_tls_parties  # noqa: E402
+from engine import (  # noqa: E402
+    ChildFailure, deal_sealed, run_tls_parties, write_config, write_parties,
+)
 
 from offchain.auditable import routes
 from offchain.analytics import registry  # noqa: E402
@@ -93,36 +95,29 @@ def bench_plain(names: list[str], sizes: list[int], repeats: int
 
 
 # ours over TLS ------------------------------------------------------------------------------
-def prepare(workdir: Path, names: list[str], sizes: list[int], args: argparse.Namespace
-            ) -> dict[str, Any]:
-    """Identities, CSV files, the jobs' tuples dealt and sealed per party; config.json."""
-    from offchain import identity
+def prepare(workdir: Path, pairs: list[tuple[str, int]], args: argparse.Namespace,
+            parties: int = 3) -> dict[str, Any]:
+    """Identities, CSV files, the tuples of every (analysis, rows) job dealt and sealed per
+    party, ``args.repeats`` runs each; config.json for the party processes."""
     from offchain.preprocessing.dealer import Dealer
 
-    orgs = [identity.create(workdir / f"p{i}" / "identity", f"party{i}", "127.0.0.1:0",
-                            PASSPHRASE) for i in range(3)]
+    dealer, keys = Dealer.create(parties)
+    orgs = write_parties(workdir, keys, PASSPHRASE)
     jobs, needs = [], Needs()
-    for rows in sizes:
+    for rows in sorted({rows for _, rows in pairs}):
         columns = data(rows)
-        for i in range(3):
-            write_csv(workdir / f"p{i}" / f"rows_{rows}.csv", party_rows(columns, i))
-        for name in names:
-            job = spec(name, rows)
-            jobs.append({"name": name, "rows": rows, "spec": job.canonical(),
-                         "csv": f"rows_{rows}.csv"})
-            needs = needs + routes.needs(job) * args.repeats
-    dealer, keys = Dealer.create(3)
-    for i, key in enumerate(keys):
-        path = workdir / f"p{i}" / "mac_key.json"
-        path.touch(mode=0o600)
-        path.write_text(json.dumps({"party": key.party, "alpha": str(key.alpha)}))
-    batches, times = deal(dealer, needs, orgs, workdir, args.batch_size)
-    cfg = {"job_id": os.urandom(32).hex(), "passphrase": PASSPHRASE.hex(),
-           "fingerprints": [o.tls_fingerprint.hex() for o in orgs],
-           "timeout": float(args.tls_timeout), "batches": batches, "jobs": jobs,
-           "repeats": args.repeats}
-    (workdir / "config.json").write_text(json.dumps(cfg))
-    return {"tuples": sum(b["count"] for b in batches), "batches": len(batches), **times}
+        for i in range(parties):
+            write_csv(workdir / f"p{i}" / f"rows_{rows}.csv", party_rows(columns, i, parties))
+    for name, rows in pairs:
+        job = spec(name, rows, parties)
+        jobs.append({"name": name, "rows": rows, "spec": job.canonical(),
+                     "csv": f"rows_{rows}.csv"})
+        needs = needs + routes.needs(job) * args.repeats
+    batches, times = deal_sealed(workdir, dealer, orgs, needs, args.batch_size)
+    write_config(workdir, orgs, PASSPHRASE, args.tls_timeout, batches, jobs=jobs,
+                 repeats=args.repeats)
+    return {"tuples": sum(b["count"] for b in batches), "batches": len(batches),
+            **{k: times[k] for k in ("deal_s", "seal_s", "write_s")}}
 
 
 def write_csv(path: Path, columns: dict[str, Any]) -> None:
@@ -133,45 +128,25 @@ def write_csv(path: Path, columns: dict[str, Any]) -> None:
         out.writerows(zip(*(columns[c].tolist() for c in CSV_COLUMNS)))
 
 
-def deal(dealer: Any, needs: Needs, orgs: list[Any], workdir: Path, batch_size: int
-         ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """Every tuple of ``needs`` dealt in batches, sealed to each party (as engine.py does)."""
-    from offchain.preprocessing.delivery import seal_batch
-
-    batches: list[dict[str, Any]] = []
-    deal_s = seal_s = 0.0
-    for i in range(3):
-        (workdir / f"p{i}" / "deliveries").mkdir(parents=True)
-    for key, total in needs:
-        for offset in range(0, total, batch_size):
-            t0 = time.perf_counter()
-            parts = dealer.batch(key, min(batch_size, total - offset))
-            t1 = time.perf_counter()
-            sealed = seal_batch(parts, [o.hpke_public for o in orgs])
-            deal_s, seal_s = deal_s + t1 - t0, seal_s + time.perf_counter() - t1
-            name = f"batch_{len(batches):04d}.bin"
-            for i in range(3):
-                (workdir / f"p{i}" / "deliveries" / name).write_bytes(sealed.delivery(i).to_bytes())
-            record = sealed.chain_record()
-            batches.append({"file": name, "key": str(key), "batch_id": record.batch_id.hex(),
-                            "kind": record.kind.name, "count": record.count,
-                            "commitment": record.commitment.hex()})
-    return batches, {"deal_s": deal_s, "seal_s": seal_s}
-
-
 def bench_ours(names: list[str], sizes: list[int], args: argparse.Namespace
                ) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, Any]]:
     """Per (analysis, rows): time, rounds, bytes, result; and the preprocessing figures."""
     workdir = Path(tempfile.mkdtemp(prefix="mpcc-bench-analytics-"))
     try:
         start = time.perf_counter()
-        prep = prepare(workdir, names, sizes, args)
+        prep = prepare(workdir, [(n, r) for r in sizes for n in names], args)
         prep["prepare_s"] = time.perf_counter() - start
         log(f"dealt and sealed {prep['tuples']} tuples in {prep['batches']} batches "
             f"({prep['prepare_s']:.1f} s); running the 3 parties over TLS")
         parties = run_tls_parties(workdir, args.tls_timeout, script="_analytics_party.py")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return summarise(parties, prep, args.repeats), prep
+
+
+def summarise(parties: list[dict[str, Any]], prep: dict[str, Any], repeats: int
+              ) -> dict[tuple[str, int], dict[str, Any]]:
+    """The parties' figures per (analysis, rows); their delivery times are added to ``prep``."""
     for step in ("delivery_s", "fetch_s", "open_s", "sacrifice_s", "store_s", "connect_s"):
         prep[step] = max(p[step] for p in parties)
     out = {}
@@ -180,14 +155,14 @@ def bench_ours(names: list[str], sizes: list[int], args: argparse.Namespace
         results = [run["result"] for r in runs for run in r]
         out[(job["name"], job["rows"])] = {
             "mpc_s": statistics.median(max(r[k]["elapsed_s"] for r in runs)
-                                       for k in range(args.repeats)),
-            "mpc_runs_s": [max(r[k]["elapsed_s"] for r in runs) for k in range(args.repeats)],
+                                       for k in range(repeats)),
+            "mpc_runs_s": [max(r[k]["elapsed_s"] for r in runs) for k in range(repeats)],
             "rounds": runs[2][0]["rounds"],
             "bytes_per_party": [r[0]["bytes_sent"] for r in runs],
             "load_s": max(p["jobs"][j]["load_s"] for p in parties),
             "results": [run["result"] for run in runs[0]],
-            "parties_agree": all(r == results[k % args.repeats] for k, r in enumerate(results))}
-    return out, prep
+            "parties_agree": all(r == results[k % repeats] for k, r in enumerate(results))}
+    return out
 
 
 # MPyC ---------------------------------------------------------------------------------------

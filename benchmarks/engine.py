@@ -57,6 +57,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -397,10 +398,14 @@ def prepare_tls(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "write_s": times["write_s"], "triple_prep_s": times["triple_prep_s"]}
 
 
+#: Given the children and the parties' listening ports, the ports each party dials (row i: party i's).
+Route = Callable[[Children, list[int]], list[list[int]]]
+
+
 def run_tls_parties(workdir: Path, timeout: float, script: str = "_tls_party.py",
-                    parties: int = 3) -> list[dict[str, Any]]:
+                    parties: int = 3, route: Route | None = None) -> list[dict[str, Any]]:
     """Starts the parties (``script``, next to this file, one process each), hands them the
-    roster's ports, returns their figures."""
+    roster's ports (``route``'s rows if given, e.g. a shaping proxy's), returns their figures."""
     path = str(HERE / script)
     with Children(timeout) as children:
         procs = [children.start([sys.executable, path, str(workdir), str(i)],
@@ -408,8 +413,9 @@ def run_tls_parties(workdir: Path, timeout: float, script: str = "_tls_party.py"
         try:
             ports = [int(json.loads(p.stdout.readline())["port"])  # type: ignore[union-attr]
                      for p in procs]
-            for proc in procs:
-                proc.stdin.write(json.dumps({"ports": ports}) + "\n")  # type: ignore[union-attr]
+            rows = route(children, ports) if route else [ports] * parties
+            for proc, row in zip(procs, rows, strict=True):
+                proc.stdin.write(json.dumps({"ports": row}) + "\n")  # type: ignore[union-attr]
                 proc.stdin.flush()  # type: ignore[union-attr]
             return [last_json(text) for text in children.wait_all(procs)]
         except (OSError, ValueError, KeyError) as err:
