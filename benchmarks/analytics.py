@@ -57,15 +57,25 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from _analytics_jobs import (  # noqa: E402
-    ANALYSES, CSV_COLUMNS, data, deviation, party_rows, plain, plain_inputs, spec,
+    ANALYSES,
+    CSV_COLUMNS,
+    data,
+    deviation,
+    party_rows,
+    plain,
+    plain_inputs,
+    spec,
 )
 from _mpyc_analytics import FIXED_POINT, MPYC_ANALYSES, VARIANTS, bench_mpyc  # noqa: E402
 from engine import (  # noqa: E402
-    ChildFailure, deal_sealed, run_tls_parties, write_config, write_parties,
+    ChildFailure,
+    deal_sealed,
+    run_tls_parties,
+    write_config,
+    write_parties,
 )
 
-from offchain.auditable import routes
-from offchain.analytics import registry  # noqa: E402
+from offchain.auditable import routes  # noqa: E402
 from offchain.preprocessing.tuples import Needs  # noqa: E402
 
 PASSPHRASE = b"mpcc analytics benchmark (throwaway keys)"
@@ -125,7 +135,7 @@ def write_csv(path: Path, columns: dict[str, Any]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
         out.writerow(CSV_COLUMNS)
-        out.writerows(zip(*(columns[c].tolist() for c in CSV_COLUMNS)))
+        out.writerows(zip(*(columns[c].tolist() for c in CSV_COLUMNS), strict=True))
 
 
 def bench_ours(names: list[str], sizes: list[int], args: argparse.Namespace
