@@ -8,7 +8,9 @@ time of both runs and their ratio (the plain run is the reference measured in
 the same run), the bytes the first participant publishes on AuditTrail
 (summed tuple commitments, compressed to 32 bytes each, and the transcript), their calldata gas (16 per nonzero and
 4 per zero byte, 21,000 per transaction of at most 96 KiB: the chunks a peer
-sends), and the auditor's replay time.
+sends), and the auditor's replay time. The JSON has, per analysis, among
+others ``calldata_bytes`` (tuple commitments and transcript together) and
+``overhead_vs_plain`` (auditable run time over plain run time).
 
     .venv/bin/python benchmarks/auditable_program.py [--only NAME ...] [--json]
 """
@@ -110,7 +112,9 @@ def measure(spec: JobSpec) -> dict[str, Any]:
         "commitments": len(record.commitments), "opened": len(record.opened),
         "plain_s": round(plain_s, 2), "auditable_s": round(audited_s, 2),
         "ratio": round(audited_s / plain_s, 1),
+        "overhead_vs_plain": round(audited_s / plain_s, 2),
         "tuples_bytes": len(tuples), "transcript_bytes": len(transcript),
+        "calldata_bytes": len(tuples) + len(transcript),
         "calldata_gas": calldata_gas(tuples) + calldata_gas(transcript),
         "audit_s": round(audit_s, 2),
     }

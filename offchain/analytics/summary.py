@@ -15,8 +15,10 @@ negation, when it has no row in the group). Under MPC, with totals n, S, Q:
                the sample statistics, named (T and the divisions shared)
     min, max = pairwise min/max of the parties' extremes (ceil(log2 parties) rounds)
 
-Error bounds (ulp = 2^-f, relative to the exact value on the pooled rows; the
-rounding of Q adds at most parties/2 ulp to Q):
+Error bounds of this computation under MPC (ulp = 2^-f, relative to the exact
+value on the pooled rows; the rounding of Q adds at most parties/2 ulp to Q;
+a spec that reveals the count without noise is exact to half an ulp instead,
+see below):
 
     mean:     |e| <= 8 ulp |mean| + 2 ulp          (divide's bound with |x| / |y| = |mean|)
     variance: |e| <= 8 ulp var + (parties + 2) ulp
@@ -25,6 +27,19 @@ rounding of Q adds at most parties/2 ulp to Q):
 
 An empty group reveals count 0, sum/mean/variance/std 0 and min/max "none".
 Gaussian naive Bayes reuses this with the class label as the group.
+
+When the spec reveals the count and takes no noise (``finishes_in_public``),
+no division or square root is computed under MPC: one product round gives
+T = n Q 2^f - S^2 exactly (scale 2^2f), and the totals n, T and, when the sum
+or the mean is revealed, S are opened (one MAC-checked output, with min and
+max) and the statistics derived in public from the integers (``derive``):
+mean = S / n, variance = T / (n (n - ddof)) / 2^f, std its square root, each
+rounded once to the nearest multiple of 2^-f. They are then exact to half an
+ulp whatever the size of n^2 var (no wide format, no range to check), and the
+same job prints the same digits every run. The participants learn these
+totals, which the revealed count, mean and variance determine up to their
+printed digits; the chain gets only the statistics the spec reveals. (This
+is what the auditable summary does, offchain.auditable.summary.)
 
 With ``params.epsilon`` (offchain.analytics.privacy has the sensitivities and
 the budget split), each party clips its values to the clip bounds, and the
@@ -43,19 +58,21 @@ extremes when enough rows lie there; "none" when no bin passes).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from offchain.analytics import common, privacy, privacy_bounds
 from offchain.analytics.data import Table
-from offchain.analytics.spec import JobSpec, group_of
+from offchain.analytics.spec import MAX_ROWS, JobSpec, group_of
 from offchain.engine import estimate, ranges
 from offchain.engine.arith import mul
 from offchain.engine.divide import divide, sqrt
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.fixedpoint import fx_trunc
 from offchain.engine.ranges import Bound
+from offchain.field import P
 from offchain.preprocessing.tuples import Needs
 
 STATS = ("count", "sum", "mean", "variance", "std", "sample_variance", "sample_std", "min", "max")
@@ -105,6 +122,49 @@ def _roots(spec: JobSpec) -> tuple[int, ...]:
                          for name in ("std", "sample_std") if name in spec.reveal}))
 
 
+def finishes_in_public(spec: JobSpec) -> bool:
+    """Whether the totals are opened and the statistics derived in public (module docstring):
+    the count is revealed, no noise is taken, and T = n Q 2^f - S^2 fits the field's signed
+    range for every input the ranges allow (Q < parties 2^(k-1), n <= parties max_rows)."""
+    parties, k, f = len(spec.participants), spec.fixed_point.k, spec.fixed_point.f
+    t_bits = k - 1 + f + (parties * parties * (spec.max_rows or MAX_ROWS)).bit_length() + 1
+    return "count" in spec.reveal and spec.params.epsilon is None and t_bits < P.bit_length() - 2
+
+
+def derive(spec: JobSpec, n: list[int], s: list[int] | None, t: list[int] | None) -> dict[str, list[int]]:
+    """The statistics at scale 2^f from opened totals: n per group, S (scale 2^f) and T
+    (scale 2^2f) per cell; each rounded once, half-even (std: to nearest). An empty group,
+    or n <= ddof, gives 0."""
+    per, f = len(spec.columns), spec.fixed_point.f
+    cells = [n[i // per] for i in range(len(n) * per)]
+    out: dict[str, list[int]] = {"count": n}
+    if s is not None:
+        out["sum"] = s
+        out["mean"] = [_round_div(si, ni) if ni > 0 else 0 for si, ni in zip(s, cells, strict=True)]
+    if t is not None:
+        for prefix, ddof in (("", spec.params.ddof), ("sample_", 1)):
+            d = [ni * (ni - ddof) for ni in cells]
+            out[prefix + "variance"] = [_round_div(ti, di << f) if di > 0 else 0 for ti, di in zip(t, d, strict=True)]
+            out[prefix + "std"] = [_round_sqrt(ti, di) if di > 0 else 0 for ti, di in zip(t, d, strict=True)]
+    return out
+
+
+def _round_div(a: int, b: int) -> int:
+    """a / b rounded half-even, for b > 0."""
+    q, r = divmod(a, b)
+    if 2 * r > b or (2 * r == b and q % 2):
+        q += 1
+    return q
+
+
+def _round_sqrt(t: int, d: int) -> int:
+    """sqrt(t / d) rounded to nearest, t / d >= 0 at scale 2^2f giving scale 2^f."""
+    if t <= 0:
+        return 0
+    y = math.isqrt(t // d)
+    return y + 1 if (2 * y + 1) ** 2 * d <= 4 * t else y
+
+
 def local(spec: JobSpec, table: Table) -> list[int]:
     """This party's counts, sums, sums of squares and extremes or bin counts (module docstring)."""
     lay, f = layout(spec), spec.fixed_point.f
@@ -152,6 +212,9 @@ def needs(spec: JobSpec) -> Needs:
     lay, params, wide = layout(spec), common.params_of(spec), common.wide_of(spec)
     total = common.input_needs(spec, lay.width, input_bounds(spec))
     gc = lay.cells
+    if finishes_in_public(spec):
+        total = total + (estimate.mul(2 * gc) if lay.second else Needs())
+        return total + (common.party_extremes_needs(spec, gc) if lay.extremes else Needs())
     if "mean" in spec.reveal:
         total = total + estimate.divide(gc, params)
     if lay.second:
@@ -194,6 +257,8 @@ async def compute(ctx: Evaluator[S], spec: JobSpec, inputs: list[S]) -> dict[str
     f, g, gc = params.f, len(lay.groups), lay.cells
     base = g + gc + gc * lay.second  # Where the extremes or the min/max bins start.
     tot = common.total(inputs)
+    if finishes_in_public(spec):
+        return await _finish_in_public(ctx, spec, inputs, tot)
     noisy = spec.params.epsilon is not None
     if noisy:
         tot = tot + await privacy.noise_at(ctx, spec, len(tot),
@@ -220,6 +285,28 @@ async def compute(ctx: Evaluator[S], spec: JobSpec, inputs: list[S]) -> dict[str
         opened.update({name: privacy_bounds.decode(spec, name, opened[name])
                        for name in privacy_bounds.wanted(spec)})
     return format_result(spec, opened)
+
+
+async def _finish_in_public(ctx: Evaluator[S], spec: JobSpec, inputs: list[S], tot: S) -> dict[str, str]:
+    """n, T and (for the sum or the mean) S opened with min and max; the rest derived in public."""
+    lay, f = layout(spec), spec.fixed_point.f
+    g, gc = len(lay.groups), lay.cells
+    n, s = tot[0:g], tot[g:g + gc]
+    sums = bool({"sum", "mean"} & set(spec.reveal))
+    parts = [n] + ([s] if sums else [])
+    if lay.second:
+        xy = await mul(ctx, ctx.concat([common.repeat_each(n, len(lay.columns)), s]),
+                       ctx.concat([tot[g + gc:g + 2 * gc].scale(1 << f), s]))
+        parts.append(xy[0:gc] - xy[gc:2 * gc])
+    if lay.extremes:
+        base = g + gc + gc * lay.second
+        parts += await common.party_extremes(
+            ctx, spec, [x[base:base + gc] for x in inputs], [x[base + gc:base + 2 * gc] for x in inputs])
+    opened = await common.reveal(ctx, parts)
+    stats = derive(spec, opened[0], opened[1] if sums else None, opened[1 + sums] if lay.second else None)
+    if lay.extremes:
+        stats["min"], stats["max"] = opened[-2], opened[-1]
+    return format_result(spec, {name: stats[name] for name in STATS if name in spec.reveal})
 
 
 async def _second(ctx: Evaluator[S], spec: JobSpec, q: S, s: S, n: S, n_cells: S) -> dict[str, S]:

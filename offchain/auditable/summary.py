@@ -26,7 +26,6 @@ shares, owner-major (the AuditTrail list), then its tuples a || b || c, each
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -133,35 +132,6 @@ def _points(triples: list[Tracked]) -> curve.PointVec:
 
 
 def derive(spec: JobSpec, n: list[int], s: list[int] | None, t: list[int] | None) -> dict[str, str]:
-    """The revealed statistics from the opened totals (see the module docstring)."""
-    lay, f = summary.layout(spec), spec.fixed_point.f
-    per = len(lay.columns)
-    opened: dict[str, list[int]] = {"count": n}
-    cells = [n[i // per] for i in range(len(n) * per)]
-    if s is not None:
-        opened["sum"] = s
-        opened["mean"] = [_round_div(si, ni) if ni > 0 else 0 for si, ni in zip(s, cells, strict=True)]
-    if t is not None:
-        for prefix, ddof in (("", spec.params.ddof), ("sample_", 1)):
-            d = [ni * (ni - ddof) for ni in cells]
-            opened[prefix + "variance"] = [_round_div(ti, di << f) if di > 0 else 0
-                                           for ti, di in zip(t, d, strict=True)]
-            opened[prefix + "std"] = [_round_sqrt(ti, di) if di > 0 else 0 for ti, di in zip(t, d, strict=True)]
-    wanted = {name: opened[name] for name in summary.STATS if name in spec.reveal}
-    return summary.format_result(spec, wanted)
-
-
-def _round_div(a: int, b: int) -> int:
-    """a / b rounded half-even, for b > 0."""
-    q, r = divmod(a, b)
-    if 2 * r > b or (2 * r == b and q % 2):
-        q += 1
-    return q
-
-
-def _round_sqrt(t: int, d: int) -> int:
-    """sqrt(t / d) rounded to nearest, t / d >= 0 at scale 2^2f giving scale 2^f."""
-    if t <= 0:
-        return 0
-    y = math.isqrt(t // d)
-    return y + 1 if (2 * y + 1) ** 2 * d <= 4 * t else y
+    """The revealed statistics from the opened totals (offchain.analytics.summary.derive)."""
+    opened = summary.derive(spec, n, s, t)
+    return summary.format_result(spec, {name: opened[name] for name in summary.STATS if name in spec.reveal})

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from offchain.auditable import routes
-from offchain.analytics import common, registry
+from offchain.analytics import common, registry, summary
 from offchain.errors import ConfigError, ResultOutOfRange
-from offchain.preprocessing.tuples import Needs
-from analytics_testkit import close, rng, run_analysis, spec, split_tables
+from offchain.preprocessing.tuples import Needs, TupleKind
+from analytics_testkit import close, rng, run_analysis, spec, split_tables, text_error
 
 from analytics_testkit import ULP  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -194,6 +196,49 @@ def test_a_smaller_f_holds_that_variance() -> None:
              reveal=("mean", "variance"))
     got = run_analysis(s, split_tables(s, {"big": big, "small": small}))
     assert abs(float(got["variance.big"]) - big.var()) <= 1e-6 * big.var(), got
+
+
+def _exact(values: np.ndarray, f: int, ddof: int) -> tuple[Fraction, Fraction]:
+    """The mean and variance of the encodings round(x 2^f) / 2^f, as exact fractions."""
+    enc = [Fraction(round(float(v) * (1 << f)), 1 << f) for v in values]
+    n, mean = len(enc), sum(enc) / len(enc)
+    return mean, sum((e - mean) ** 2 for e in enc) / (n - ddof)
+
+
+def test_with_the_count_revealed_that_variance_is_exact_and_nothing_is_divided_under_mpc() -> None:
+    """The count revealed: n, S and T = n Q 2^f - S^2 are opened and divided in public, so the
+    variance past the wide format's limit (which fails the job above) is exact to half an ulp,
+    and the job takes no division: fewer tuples than the same job without the count."""
+    big, small = _beyond_the_exact_format()
+    reveal = ("count", "mean", "variance", "std", "sample_variance")
+    s = spec(analysis="summary", columns=("small", "big"), fixed_point=EXACT, reveal=reveal)
+    assert summary.finishes_in_public(s)
+    got = run_analysis(s, split_tables(s, {"big": big, "small": small}))
+    f, half = EXACT["f"], Fraction(1, 2 ** (EXACT["f"] + 1))
+    for column, values in (("big", big), ("small", small)):
+        mean, var = _exact(values, f, 0)
+        assert abs(Fraction(got[f"mean.{column}"]) - mean) <= half + Fraction(text_error(float(mean), f))
+        assert abs(Fraction(got[f"variance.{column}"]) - var) <= half + Fraction(text_error(float(var), f))
+        assert abs(float(got[f"std.{column}"]) - math.sqrt(var)) <= 2.0 ** -f + text_error(math.sqrt(var), f)
+        assert close(got[f"sample_variance.{column}"], float(_exact(values, f, 1)[1]), 0, 1, f=f)
+    without = spec(analysis="summary", columns=("small", "big"), fixed_point=EXACT, reveal=reveal[1:])
+    assert not summary.finishes_in_public(without)
+    assert routes.needs(s)[TupleKind.TRIPLE] < routes.needs(without)[TupleKind.TRIPLE] / 5
+
+
+def test_at_the_default_format_a_tiny_variance_is_within_half_an_ulp() -> None:
+    """Gaussian naive Bayes variances around 1.6e-4 at k=64, f=20: with the class counts revealed
+    they are derived in public, so each prints as the exact variance of the encodings rounded
+    once to 2^-20 (a division under MPC is off by a few ulp, which shows in the sixth decimal)."""
+    r = rng(23)
+    x = (r.normal(0, 1, 30) * 0.0126 + 3).round(6)
+    label = np.array(["p", "q", "r"] * 10)
+    s = spec(analysis="gaussian_naive_bayes", columns=("x",), label="y", domains={"y": ("p", "q", "r")},
+             reveal=("count", "mean", "variance"))
+    got = run_analysis(s, split_tables(s, {"x": x, "y": label}))
+    for name in ("p", "q", "r"):
+        _, var = _exact(x[label == name], 20, 0)
+        assert got[f"variance.x[y={name}]"] == common.fixed_text(round(var * 2**20), 20), (name, got)
 
 
 def test_correlation_checks_the_same_range() -> None:
