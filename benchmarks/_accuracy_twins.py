@@ -149,15 +149,32 @@ def categorical_nb(spec: JobSpec, x: np.ndarray, y: np.ndarray) -> dict[str, str
 
 
 def kmeans(spec: JobSpec, parts: Sequence[np.ndarray], coin: bytes | None) -> dict[str, str]:
-    """Lloyd from the spec's centroids or the k-means++ rows of ``coin``, over each party's rows."""
+    """Lloyd from the spec's centroids or the k-means++ rows of ``coin``, over each party's rows;
+    with params.n_init, every run from its draws of the coin and the one of least inertia kept."""
     f, p = spec.fixed_point.f, spec.params
     points = _encoded(np.concatenate(parts), f)
     if p.init == "kmeans++":
         if coin is None:
             raise RuntimeError("the k-means++ twin needs the coin of the MPC run")
-        c = np.asarray(kmeanspp_plain(spec, [q.tolist() for q in parts], coin), dtype=np.float64) / (1 << f)
+        runs = [_lloyd(spec, points, np.asarray(kmeanspp_plain(spec, [q.tolist() for q in parts], coin, r),
+                                                dtype=np.float64) / (1 << f)) for r in range(p.n_init)]
+        inertia = [float(((points[:, None, :] - c[None]) ** 2).sum(axis=2).min(axis=1).sum()) for c, _, _ in runs]
+        c, sizes, _ = runs[int(np.argmin(inertia))]
+        counts = [done for _, _, done in runs]
     else:
-        c = np.asarray(p.centroids, dtype=np.float64)
+        c, sizes, done = _lloyd(spec, points, np.asarray(p.centroids, dtype=np.float64))
+        counts = [done]
+    result = {f"centroid[{j}].{a}": text(c[j, i]) for j in range(len(c)) for i, a in enumerate(spec.columns)}
+    if "sizes" in spec.reveal:
+        result.update({f"size[{j}]": str(int(n)) for j, n in enumerate(sizes)})
+    if "iterations" in spec.reveal:
+        result["iterations"] = ",".join(str(done) for done in counts)
+    return result
+
+
+def _lloyd(spec: JobSpec, points: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(centroids, sizes, iterations run) of Lloyd's iterations from ``c``, stopping as the job does."""
+    f, p = spec.fixed_point.f, spec.params
     sizes, done = np.zeros(len(c), dtype=np.int64), 0
     limit = round((p.tolerance or 0.0) ** 2 * (1 << (2 * f)))
     for t in range(p.iterations):
@@ -171,12 +188,7 @@ def kmeans(spec: JobSpec, parts: Sequence[np.ndarray], coin: bytes | None) -> di
         moved = (((c - old) * (1 << f)) ** 2).sum(axis=1) > limit
         if p.tolerance is not None and t < p.iterations - 1 and not moved.any():
             break
-    result = {f"centroid[{j}].{a}": text(c[j, i]) for j in range(len(c)) for i, a in enumerate(spec.columns)}
-    if "sizes" in spec.reveal:
-        result.update({f"size[{j}]": str(int(n)) for j, n in enumerate(sizes)})
-    if "iterations" in spec.reveal:
-        result["iterations"] = str(done)
-    return result
+    return c, sizes, done
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

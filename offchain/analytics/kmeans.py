@@ -25,6 +25,18 @@ test reveals. The tuples of the iterations skipped are reserved and left
 unused. Explicit centroids and no tolerance give the spec text, the work
 and the result of before.
 
+With k-means++ and ``params.n_init`` = N > 1, the whole of it (seeding, then
+the iterations) runs N times from one coin (run r takes the draws
+U_(rK) .. U_(rK+K-1) of the same stream), like scikit-learn's n_init: each
+run ends with one more assignment to its final centroids, whose truncated
+distances give its inertia I_r = sum_i v_i min_j d_ij, and the centroids (and
+sizes) of the run of least inertia are kept by N - 1 secret comparisons
+(ties to the earlier run) and products; nothing of the runs is opened but
+the tolerance's stop bits, and "iterations" then lists every run's count
+("4,6,5"). Runs whose inertias lie within a few ulp of each other (the
+truncations) may be ordered differently than exact arithmetic would; they
+are then local optima of equal cost, usually the same partition.
+
 Error (ulp = 2^-f): the centroids of an iteration are within 8 ulp |c| + 3 ulp
 of the plaintext means of the same assignment (division's bound plus the
 rounding of the inputs to f bits). The assignments are the plaintext ones
@@ -65,7 +77,8 @@ from offchain.analytics.data import Table
 from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.arith import mul, square
-from offchain.engine.bitwise import block_sum
+from offchain.engine.bitwise import block_sum, repeat
+from offchain.engine.coin import toss_recorded
 from offchain.engine.compare import less_than, ltz
 from offchain.engine.divide import divide
 from offchain.engine.evaluator import Evaluator, S
@@ -97,11 +110,17 @@ def check(spec: JobSpec) -> None:
     if p.epsilon is not None:
         _check_noise(spec)
     rows, k = (spec.max_rows or 0) * len(spec.participants), kmeans_seeding.clusters(spec)
-    if rows * k * m * p.iterations > 1 << 17:
+    if rows * k * m * p.iterations * p.n_init > 1 << 17:
+        runs = f" in {p.n_init} runs" if p.n_init > 1 else ""
         raise ValueError(f"k-means over {rows} padded rows, {k} clusters, {m} "
-                         f"columns and {p.iterations} iterations is too large; lower max_rows")
+                         f"columns and {p.iterations} iterations{runs} is too large; lower max_rows"
+                         + (" or params.n_init" if runs else ""))
     if p.init == "kmeans++":
         kmeans_seeding.check(spec)
+    if p.n_init > 1 and p.init != "kmeans++":
+        raise ValueError(f"params.n_init {p.n_init} repeats the k-means++ seeding, the one thing that "
+                         "differs between runs; with explicit params.centroids every run would be the "
+                         'same: remove params.n_init, or use params.init "kmeans++"')
 
 
 def _check_init(spec: JobSpec) -> None:
@@ -182,17 +201,30 @@ def needs(spec: JobSpec) -> Needs:
             + estimate.divide(k * m, params) + estimate.ltz(k, bits) + estimate.mul(k * m))
     if noisy:  # The clamp of the means to the clip box.
         step = step + estimate.ltz(2 * k * m, params.k + 1) + estimate.mul(2 * k * m)
-    total = (common.input_needs(spec, (spec.max_rows or 0) * (m + 1), input_bounds(spec))
-             + step * spec.params.iterations)
-    if noisy:
-        total = total + privacy.plan_needs(privacy.plan(spec))
+    run = step * spec.params.iterations
     if spec.params.init == "kmeans++":
-        total = total + kmeans_seeding.needs(spec)
+        run = run + kmeans_seeding.needs(spec)
     if spec.params.tolerance is not None:  # The test after every iteration but the last.
         test = (estimate.square(k * m) + estimate.ltz(k, kmeans_seeding.distance_bits(spec) + 2)
                 + estimate.ltz(1, k.bit_length() + 2))
-        total = total + test * (spec.params.iterations - 1)
-    return total
+        run = run + test * (spec.params.iterations - 1)
+    total = common.input_needs(spec, (spec.max_rows or 0) * (m + 1), input_bounds(spec))
+    if noisy:
+        total = total + privacy.plan_needs(privacy.plan(spec))
+    runs = spec.params.n_init
+    if runs == 1:
+        return total + run
+    nearest = (estimate.square(rows * k * m) + estimate.fx_trunc(rows * k, params)
+               + estimate.less_than(rows * (k - 1), params.k) + estimate.mul(rows * sum(1 + j for j in range(1, k)))
+               + estimate.mul(rows))  # The final assignment and v_i min_j d_ij.
+    keep = estimate.less_than(1, _inertia_bits(spec)) + estimate.mul(k * m + k + 1)
+    return total + (run + nearest) * runs + keep * (runs - 1)
+
+
+def _inertia_bits(spec: JobSpec) -> int:
+    """The comparison width of two inertias: R truncated distances below 2^(k-1) each."""
+    rows, _, _ = _sizes(spec)
+    return spec.fixed_point.k + rows.bit_length()
 
 
 def input_bounds(spec: JobSpec) -> list[Bound]:
@@ -221,6 +253,11 @@ def local(spec: JobSpec, table: Table) -> list[int]:
 
 async def _assign(ctx: Evaluator[S], spec: JobSpec, x: S, c: S) -> S:
     """<one-hot nearest centroid> per row, row-major (R x K); ties to the lowest index."""
+    return (await _nearest(ctx, spec, x, c))[0]
+
+
+async def _nearest(ctx: Evaluator[S], spec: JobSpec, x: S, c: S) -> tuple[S, S]:
+    """``_assign``'s one-hot, and each row's truncated squared distance to its nearest centroid."""
     rows, k, m = _sizes(spec)
     params = common.params_of(spec)
     diffs = ctx.concat([common.gather(x, [i * m + a for i in range(rows)])
@@ -239,7 +276,7 @@ async def _assign(ctx: Evaluator[S], spec: JobSpec, x: S, c: S) -> S:
         best = best + delta[:rows]
         onehot = [oh - delta[(1 + i) * rows:(2 + i) * rows] for i, oh in enumerate(onehot)] + [take]
     return common.gather(ctx.concat(onehot),
-                         [j * rows + i for i in range(rows) for j in range(k)])
+                         [j * rows + i for i in range(rows) for j in range(k)]), best
 
 
 async def _update(ctx: Evaluator[S], spec: JobSpec, x: S, valid: S,
@@ -293,6 +330,43 @@ async def _settled(ctx: Evaluator[S], spec: JobSpec, old: S, new: S) -> bool:
     return opened[0] == 1
 
 
+async def _lloyd(ctx: Evaluator[S], spec: JobSpec, x: S, valid: S, c: S, z: list[S]) -> tuple[S, S, int]:
+    """(centroids, sizes, iterations run) of Lloyd's iterations from the centroids ``c``."""
+    _, k, m = _sizes(spec)
+    sizes, done, last = ctx.zeros(k), 0, spec.params.iterations - 1
+    for t in range(spec.params.iterations):
+        noise = (z[0][t * k:(t + 1) * k], z[1][t * k * m:(t + 1) * k * m]) if z else None
+        new, sizes = await _update(ctx, spec, x, valid, await _assign(ctx, spec, x, c), c, noise)
+        c, old, done = new, c, t + 1
+        if spec.params.tolerance is not None and t < last and await _settled(ctx, spec, old, new):
+            break
+    return c, sizes, done
+
+
+async def _best_of_runs(ctx: Evaluator[S], spec: JobSpec, x: S, valid: S) -> tuple[S, S, list[int]]:
+    """k-means++ then Lloyd, ``params.n_init`` times from one coin; the run of least inertia kept."""
+    k, m, runs = kmeans_seeding.clusters(spec), len(spec.columns), spec.params.n_init
+    u = kmeans_seeding.draws(await toss_recorded(ctx), k * runs)
+
+    async def one(r: int) -> tuple[S, int]:
+        """Run r's centroids, sizes and (with several runs) inertia, and its iterations."""
+        c = await kmeans_seeding.seed(ctx, spec, x, valid, u[r * k:(r + 1) * k])
+        c, sizes, done = await _lloyd(ctx, spec, x, valid, c, [])
+        if runs == 1:
+            return ctx.concat([c, sizes]), done
+        _, best = await _nearest(ctx, spec, x, c)
+        return ctx.concat([c, sizes, block_sum(await mul(ctx, valid, best), 1)]), done
+
+    kept, done = await one(0)
+    counts = [done]
+    for r in range(1, runs):
+        run, done = await one(r)
+        counts.append(done)
+        better = await less_than(ctx, run[k * m + k:], kept[k * m + k:], _inertia_bits(spec))
+        kept = kept + await mul(ctx, repeat(better, len(run)), run - kept)
+    return kept[:k * m], kept[k * m:k * m + k], counts
+
+
 async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
               on_inputs: common.InputHook[S] | None = None) -> dict[str, str]:
     rows, k, m = _sizes(spec)
@@ -302,19 +376,12 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
     valid = common.gather(data, [i * (m + 1) + m for i in range(rows)])
     params = common.params_of(spec)
     if spec.params.init == "kmeans++":  # After the input hook: the coin follows the commitments.
-        c = await kmeans_seeding.seed(ctx, spec, x, valid)
+        c, sizes, counts = await _best_of_runs(ctx, spec, x, valid)
     else:
         c = fx_constant(ctx, [v for centroid in spec.params.centroids for v in centroid], params)
-    sizes = ctx.zeros(k)
-    noisy = spec.params.epsilon is not None
-    z = await privacy.noise_many(ctx, privacy.plan(spec)) if noisy else []
-    done, last = 0, spec.params.iterations - 1
-    for t in range(spec.params.iterations):
-        noise = (z[0][t * k:(t + 1) * k], z[1][t * k * m:(t + 1) * k * m]) if noisy else None
-        new, sizes = await _update(ctx, spec, x, valid, await _assign(ctx, spec, x, c), c, noise)
-        c, old, done = new, c, t + 1
-        if spec.params.tolerance is not None and t < last and await _settled(ctx, spec, old, new):
-            break
+        z = await privacy.noise_many(ctx, privacy.plan(spec)) if spec.params.epsilon is not None else []
+        c, sizes, done = await _lloyd(ctx, spec, x, valid, c, z)
+        counts = [done]
     items = [c] + ([sizes] if "sizes" in spec.reveal else [])
     opened = await common.reveal(ctx, items)
     f = spec.fixed_point.f
@@ -323,5 +390,5 @@ async def run(ctx: Evaluator[S], spec: JobSpec, table: Table,
     if "sizes" in spec.reveal:
         result.update({f"size[{j}]": str(v) for j, v in enumerate(opened[1])})
     if "iterations" in spec.reveal:
-        result["iterations"] = str(done)
+        result["iterations"] = ",".join(str(done) for done in counts)
     return result

@@ -48,7 +48,6 @@ from offchain.analytics.spec import JobSpec
 from offchain.engine import estimate
 from offchain.engine.arith import mul, square
 from offchain.engine.bitwise import KAPPA, block_sum, repeat
-from offchain.engine.coin import toss_recorded
 from offchain.engine.compare import less_than, ltz
 from offchain.engine.evaluator import Evaluator, S
 from offchain.preprocessing.tuples import Needs
@@ -143,13 +142,11 @@ async def _distances(ctx: Evaluator[S], x: S, c: S) -> S:
     return block_sum(await square(ctx, diffs), rows)
 
 
-async def seed(ctx: Evaluator[S], spec: JobSpec, x: S, valid: S) -> S:
-    """K secret initial centroids (cluster-major, scale 2^f) by k-means++ on the input rows.
-
-    Call it after every input is shared and committed: it tosses the coin first.
-    """
+async def seed(ctx: Evaluator[S], spec: JobSpec, x: S, valid: S, u: list[int]) -> S:
+    """K secret initial centroids (cluster-major, scale 2^f) by k-means++ on the input rows,
+    from the K public draws ``u`` (``draws`` of a coin tossed after every input is shared and
+    committed; run r of several takes the r-th K of one stream)."""
     k, m = clusters(spec), len(spec.columns)
-    u = draws(await toss_recorded(ctx), k)
     rows = len(valid)
     e = await _pick(ctx, valid, u[0], DRAW_BITS + rows.bit_length() + 1)
     centres = [await _centre(ctx, e, x, m)]

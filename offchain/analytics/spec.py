@@ -124,6 +124,7 @@ class Params(BaseModel):
     init: Literal["centroids", "kmeans++"] = "centroids"  # k-means seeding: params.centroids or k-means++
     clusters: int | None = Field(None, ge=2, le=16)  # k-means: K, required by init "kmeans++"
     tolerance: float | None = Field(None, allow_inf_nan=False)  # k-means: stop once no centroid moves more
+    n_init: int = Field(1, ge=1, le=10)           # k-means++: runs, the one of least inertia kept
     iterations: int = Field(0, ge=0, le=50)       # k-means Lloyd iterations; classifiers' descent steps
     learning_rate: float | None = Field(None, gt=0, le=10)  # classifiers: step on the summed gradient
     regularization: float = Field(0.0, ge=0, le=100)  # classifiers: L2 penalty lambda on the weights
@@ -442,9 +443,9 @@ def _check_params(spec: JobSpec) -> None:
     if spec.analysis != "random_forest" and (p.trees is not None or p.max_features is not None):
         raise ValueError("params.trees and params.max_features are for random forests only")
     if spec.analysis != "kmeans" and (p.centroids or p.init != "centroids" or p.clusters is not None
-                                      or p.tolerance is not None):
-        raise ValueError("params.centroids, params.init, params.clusters and params.tolerance are for "
-                         "k-means only")
+                                      or p.tolerance is not None or p.n_init != 1):
+        raise ValueError("params.centroids, params.init, params.clusters, params.tolerance and "
+                         "params.n_init are for k-means only")
     if spec.analysis not in ("kmeans", *CLASSIFIERS) and p.iterations:
         raise ValueError("params.iterations is for k-means and the classifiers (logistic_regression, "
                          "svm) only")

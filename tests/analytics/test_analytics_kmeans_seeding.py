@@ -43,8 +43,8 @@ def blobs(seed: int, per: int) -> np.ndarray:
 
 
 def seeded_spec(k: int, iterations: int, max_rows: int, tolerance: float | None = None,
-                **fields: Any) -> JobSpec:
-    params: dict[str, Any] = {"init": "kmeans++", "clusters": k, "iterations": iterations}
+                params_extra: dict[str, Any] | None = None, **fields: Any) -> JobSpec:
+    params: dict[str, Any] = {"init": "kmeans++", "clusters": k, "iterations": iterations, **(params_extra or {})}
     reveal: tuple[str, ...] = ("centroids", "sizes")
     if tolerance is not None:
         params["tolerance"] = tolerance
@@ -126,7 +126,8 @@ def test_seeded_centres_are_the_twins_rows_exactly() -> None:
         r = (s.max_rows or 0) * N
         xs = common.gather(data, [i * (m + 1) + a for i in range(r) for a in range(m)])
         valid = common.gather(data, [i * (m + 1) + m for i in range(r)])
-        centres = await kmeans_seeding.seed(ctx, s, xs, valid)
+        coin = await toss_recorded(ctx)
+        centres = await kmeans_seeding.seed(ctx, s, xs, valid, kmeans_seeding.draws(coin, 3))
         (opened,) = await common.reveal(ctx, [centres])
         return opened, await coin_of(tape)
 
@@ -219,6 +220,45 @@ def test_tolerance_with_explicit_centroids_runs_until_nothing_moves() -> None:
     assert_centroids(got, want)
 
 
+def best_of_runs(s: JobSpec, rows: list[np.ndarray], coin: bytes) -> tuple[np.ndarray, np.ndarray, list[int], list[float]]:
+    """The twin of params.n_init: every run from its draws of the coin, the one of least inertia."""
+    points = np.round(np.concatenate(rows) * (1 << s.fixed_point.f)) / (1 << s.fixed_point.f)
+    runs, inertias = [], []
+    for r in range(s.params.n_init):
+        start = np.array(kmeanspp_plain(s, rows, coin, r), dtype=float) / (1 << s.fixed_point.f)
+        c, sizes, done = lloyd(s, np.concatenate(rows), start)
+        runs.append((c, sizes, done))
+        inertias.append(float(((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2).min(axis=1).sum()))
+    best = int(np.argmin(inertias))
+    return runs[best][0], runs[best][1], [done for _, _, done in runs], inertias
+
+
+def test_n_init_keeps_the_run_of_least_inertia() -> None:
+    """Three k-means++ runs of one Lloyd iteration each over rows without cluster structure (so the
+    runs end apart): the job reveals the centroids and sizes of the run whose inertia the twin
+    finds least, from the same coin."""
+    x = rng(8).uniform(0, 10, (18, 2)).round(3)
+    s = seeded_spec(3, 1, max_rows=7, params_extra={"n_init": 3})
+    tables, rows = party_rows(s, x)
+    got, coin, _ = run_recorded(s, tables)
+    want, sizes, _, inertias = best_of_runs(s, rows, coin)
+    assert len({round(i, 3) for i in inertias}) == 3, inertias  # The runs differ, so the choice matters.
+    assert_centroids(got, want)
+    assert [got[f"size[{j}]"] for j in range(3)] == [str(n) for n in sizes]
+    # routes.needs is exact for all three runs, their inertias and the choice.
+    run_analysis(s, tables)
+
+
+def test_n_init_with_a_tolerance_lists_each_runs_iterations() -> None:
+    x = blobs(41, 8)
+    s = seeded_spec(3, 12, max_rows=9, tolerance=1e-3, params_extra={"n_init": 2})
+    tables, rows = party_rows(s, x)
+    got, coin, _ = run_recorded(s, tables)
+    want, _, counts, _ = best_of_runs(s, rows, coin)
+    assert got["iterations"] == ",".join(str(c) for c in counts) and len(counts) == 2
+    assert_centroids(got, want)
+
+
 def run_analysis_allowing_leftovers(s: JobSpec, tables: Sequence[Table]) -> dict[str, str]:
     """One job among N parties; the iterations a tolerance skips leave their tuples unused."""
 
@@ -253,6 +293,10 @@ BASE: dict[str, Any] = dict(analysis="kmeans", columns=("u", "w"), max_rows=10, 
     ({}, {"init": "centroids", "centroids": [[0.0, 0.0], [1.0, 1.0]]}, "params.clusters is 3 but params.centroids"),
     ({}, {"init": "centroids", "clusters": None}, 'or params.init "kmeans\\+\\+" with params.clusters'),
     ({"fixed_point": {"k": 128, "f": 60}}, {}, "k-means\\+\\+ seeding compares .* lower k or f"),
+    ({}, {"init": "centroids", "clusters": None, "centroids": [[0.0, 0.0], [1.0, 1.0]], "n_init": 2},
+     "with explicit params.centroids every run would be the same"),
+    ({}, {"n_init": 11}, "n_init"),
+    ({"max_rows": 400}, {"n_init": 10, "iterations": 5}, "too large; lower max_rows or params.n_init"),
 ])
 def test_bad_seeding_specs_are_refused_before_anything_is_sent(fields: dict[str, Any], params: dict[str, Any],
                                                                message: str) -> None:
@@ -262,7 +306,7 @@ def test_bad_seeding_specs_are_refused_before_anything_is_sent(fields: dict[str,
 
 
 def test_seeding_parameters_are_for_kmeans_only() -> None:
-    for params in ({"init": "kmeans++"}, {"clusters": 3}, {"tolerance": 0.1}):
+    for params in ({"init": "kmeans++"}, {"clusters": 3}, {"tolerance": 0.1}, {"n_init": 2}):
         with pytest.raises(ConfigError, match="are for k-means only"):
             registry.build_spec(participants=PARTIES, analysis="summary", columns=("x",), reveal=("mean",),
                                 params=params)

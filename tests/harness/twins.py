@@ -46,8 +46,10 @@ def xlog2x_plain(a: int, bits: int) -> int:
     return a * ((e << scale_bits(bits)) + poly)
 
 
-def kmeanspp_plain(spec: JobSpec, parts: Sequence[Sequence[Sequence[float]]], coin: bytes) -> list[list[int]]:
-    """The centres (encodings, scale 2^f) ``kmeans_seeding.seed`` picks from each party's rows and the coin.
+def kmeanspp_plain(spec: JobSpec, parts: Sequence[Sequence[Sequence[float]]], coin: bytes,
+                   run: int = 0) -> list[list[int]]:
+    """The centres (encodings, scale 2^f) ``kmeans_seeding.seed`` picks from each party's rows and the
+    coin, in run ``run`` of ``params.n_init`` (the run-th K draws of the coin's stream).
 
     Rows laid out as the MPC inputs them: party p's row r at p * max_rows + r, padded with
     invalid zero rows; every sum exact in Python integers, as the MPC's shares are.
@@ -58,7 +60,8 @@ def kmeanspp_plain(spec: JobSpec, parts: Sequence[Sequence[Sequence[float]]], co
     for rows in parts:
         x += [[round(float(v) * (1 << f)) for v in row] for row in rows] + [[0] * m] * (per - len(rows))
         valid += [1] * len(rows) + [0] * (per - len(rows))
-    u, w = draws(coin, clusters(spec)), valid
+    k = clusters(spec)
+    u, w = draws(coin, k * (run + 1))[run * k:], valid
     centres: list[list[int]] = []
     for t in range(clusters(spec)):
         total, prefix, pick = sum(w), 0, None
