@@ -23,7 +23,8 @@ data hold K distinct rows; if every row equals a chosen centre (sum w = 0),
 no c_i is 1 and the centre is the origin.
 
 The coin. U_t are public: 32-bit big-endian words of
-SHAKE-256("mpcc-kmeans-seed-v1" || coin), t = 0 .. K - 1, where the coin is
+SHAKE-256("mpcc-kmeans-seed-v1" || coin), t = 0 .. K - 1 (run r of
+``params.n_init`` takes t = rK .. rK + K - 1 of the same stream), where the coin is
 tossed by commit-then-reveal (offchain.engine.coin.toss_recorded) after
 every party's rows are input and after the input hook (a peer's commitment
 to its input shares on chain), so no party can choose its rows knowing the
