@@ -163,8 +163,15 @@ def _verify_summary(spec: JobSpec, trail: TrailRecord) -> list[Step]:
 def _verify_program(spec: JobSpec, trail: TrailRecord) -> list[Step]:
     """Any other analysis: the replay of offchain.auditable.program over the published record."""
     first = trail.participants[0]
+    absent = [what for what, published in (("tuple commitments", trail.tuples), ("transcript", trail.transcripts))
+              if first not in published]
+    if absent:
+        return [Step("tuple commitments", False, f"the first participant {first}, who publishes the record on "
+                     f"this route, published no {' and no '.join(absent)} on AuditTrail: the run cannot be "
+                     "replayed, so the result is not publicly verified"),
+                _check_result_of(trail, None)]
     try:
-        record = program.Record.parse(trail.tuples.get(first, b""), trail.transcripts.get(first, b""))
+        record = program.Record.parse(trail.tuples[first], trail.transcripts[first])
     except ValueError as err:
         return [Step("tuple commitments", False, f"{first}'s published record: {err}"),
                 _check_result_of(trail, None)]

@@ -209,6 +209,11 @@ def test_any_analysis_is_replayed_from_chain_data(shared: LocalConsortium,
     points[:64] = points[32:64] + points[:32]
     forged = dataclasses.replace(trail, tuples={**trail.tuples, first: bytes(points)})
     assert failed_steps(spec, forged) == ["tuple commitments", "result"]
+    # The first participant published no transcript: the audit says who and what is missing.
+    forged = dataclasses.replace(trail, transcripts={w: t for w, t in trail.transcripts.items() if w != first})
+    failing = [s for s in verify(spec, forged) if not s.passed]
+    assert [s.name for s in failing] == ["tuple commitments", "result"]
+    assert f"the first participant {first}" in failing[0].detail and "no transcript" in failing[0].detail
 
 
 def test_an_auditable_summary_is_replayed_from_chain_data(shared: LocalConsortium,
