@@ -54,6 +54,7 @@ import json
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -138,11 +139,15 @@ class Campaign:
         self.cluster.start(name, *args)
 
     def restart_dead(self) -> None:
+        """Starts again what a fault killed; a restarted service is awaited until it listens, since
+        `job propose --service` asks it for the stock (a round once found it still starting)."""
         for name, args in self.args.items():
             process = self.cluster.processes.get(name)
             if process is None or process.poll() is not None:
                 self.cluster.processes.pop(name, None)
                 self.cluster.start(name, *args)
+                if name == "service":
+                    self.wait(lambda: _listening(self.cluster.service_port), 120, every=0.5)
 
     def sample_rss(self) -> None:
         for name, process in self.cluster.processes.items():
@@ -366,6 +371,14 @@ class Campaign:
     def close(self) -> None:
         self.cluster.stop_all()
         self.proxy.close()
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def block_time_for(share: float, block_times: list[float]) -> float:
