@@ -338,6 +338,8 @@ class Daemon:
             new = await self.peer.chain.run(read_new_events, self.dep, self.next_block, self.anchor)
             if isinstance(new, Reorganised):
                 self._rewind(new.head)
+                if not self.suspended:
+                    self._spawn(self.intake.attest_again(), work=True)
                 moved = True
             elif new is not None:
                 await self._dispatch(new)
@@ -355,7 +357,9 @@ class Daemon:
     def _rewind(self, head: int) -> None:
         """Reads again from REORG_REWIND blocks below where the chain and this peer still agree, at most.
 
-        Events read again are dispatched again: batches and jobs already known are skipped.
+        Events read again are dispatched again: jobs already known are skipped, batches already
+        stored have their attestation checked (``Intake.take``), and ``Intake.attest_again`` renews
+        every attestation of a stored batch the chain no longer holds.
         """
         start = max(self.dep.manifest.deploy_block, min(self.next_block, head + 1) - REORG_REWIND)
         log.warning("the chain was reorganised (block %d is no longer the one read); reading again from block %d",
@@ -370,8 +374,15 @@ class Daemon:
         for event in new.committed:
             batch_id = event.batchId
             # Batches the members make are followed by the Maker, which takes part in making them.
-            if self.intake.client is not None and batch_id.hex() not in self.batches:
+            if self.intake.client is None:
+                continue
+            seen = self.batches.get(batch_id.hex())
+            if seen is None:
                 self.batches[batch_id.hex()] = "new"
+                self._spawn(self.intake.take(batch_id), work=True)
+            elif seen == "stored":
+                # Read again after a reorganisation, or committed again after one dropped the first
+                # commit (and this member's attestation with it): take() attests again if need be.
                 self._spawn(self.intake.take(batch_id), work=True)
         await self.peer.disk(self._record_reservations, new.reserved)
         for proposal in new.proposed:

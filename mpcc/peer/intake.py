@@ -231,7 +231,8 @@ class Intake:
             if not await peer.chain.run(ledger.is_attested, batch_id, me):
                 await peer.chain.run(ledger.attest_sacrifice, peer.org.account, batch_id,
                                      stored[0].transcript_hash or bytes(32))
-                log.info("batch %s: attestation sent after a restart", batch_id.hex())
+                log.warning("batch %s: attested again: the chain did not hold this member's attestation (a "
+                            "restart before it was sent, or a reorganisation that dropped it)", batch_id.hex())
             await peer.disk(peer.cache.mark_attested, batch_id)
             return "stored"
         others = [m for i, m in enumerate(self.group) if i != self.party]
@@ -240,6 +241,33 @@ class Intake:
             log.warning("batch %s: the other members checked it without this peer; it is not used", batch_id.hex())
             return "missed"
         return None
+
+    async def attest_again(self) -> None:
+        """After a reorganisation: attests again every stored batch with tuples left whose attestation
+        by this member the chain no longer holds.
+
+        A reorganisation can drop an attestation whose receipt this peer already had (a transaction
+        in flight is sent again by the chain client, a mined one is not); without it the batch is
+        usable by nobody, and a service waiting for it deals no more of its kind. Batches the
+        members made are attested again the same way.
+        """
+        peer, ledger = self.peer, self.peer.dep.ledger
+        left = {batch_id for batch_id, _, _ in await peer.disk(peer.cache.unallocated)}
+        for info in await peer.disk(peer.cache.batches):
+            if info.batch_id not in left:
+                continue
+            try:
+                batch = await peer.chain.run(ledger.batch, info.batch_id)
+                if batch.status is not BatchStatus.COMMITTED or await peer.chain.run(
+                        ledger.is_attested, info.batch_id, peer.address):
+                    continue
+                await peer.chain.run(ledger.attest_sacrifice, peer.org.account, info.batch_id,
+                                     info.transcript_hash or bytes(32))
+                log.warning("batch %s: attested again: the chain no longer held this member's attestation "
+                            "(a reorganisation dropped it)", info.batch_id.hex())
+            except (MpccError, ChainError) as err:
+                log.warning("batch %s: could not check or renew its attestation after a reorganisation (%s); "
+                            "the next reorganisation or a restart tries again", info.batch_id.hex(), err)
 
     async def _once(self, batch_id: bytes) -> None:
         key = self.loaded_key()

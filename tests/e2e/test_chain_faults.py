@@ -17,6 +17,7 @@ from harness.cluster import PASSPHRASE, Cluster, check_cache_consistent, mean_st
 from harness.nodes import rpc_call
 from harness.proxy import CuttableProxy
 from onchain.abi.job_manager import InputsCommitted
+from onchain.abi.preprocessing_ledger import BatchCommitted
 from onchain.jobs import JobState
 
 pytestmark = pytest.mark.hardhat
@@ -118,6 +119,47 @@ def test_peers_follow_the_chain_through_a_reorganisation(proxied: tuple[Cluster,
     if state is JobState.FINALISED:
         assert cluster.mpcc_json("job", "result", str(after))["result"] == MEAN
     fresh = cluster.propose_mean()  # And the consortium goes on.
+    assert wait_until(f"job {fresh} to close", lambda: (s := dep.jobs.job(fresh).state) in CLOSED and s,
+                      90) is JobState.FINALISED
+
+
+def test_an_attestation_a_reorganisation_dropped_is_sent_again(proxied: tuple[Cluster, CuttableProxy],
+                                                                e2e_node: str) -> None:
+    """Seen in the fault campaign: a reorganisation dropped a member's attestation whose receipt its
+    peer already had. The peer held the batch for attested, the service dealt no more of that kind
+    until it was, and no job could be proposed again. Here the peers are held (SIGSTOP) while the
+    service commits new batches, the snapshot is taken after those commits, and the revert drops
+    only the attestations: every member must attest again."""
+    cluster, _ = proxied
+    dep = direct(cluster, e2e_node)
+    wait_until("stock for a job", cluster.stocked, 90)
+    known = {e.batchId for e in dep.ledger.logs(BatchCommitted)}
+    peers = [f"peer-{t}" for t in "abc"]
+    for name in peers:
+        cluster.signal(name, signal.SIGSTOP)
+    try:
+        cluster.kill("service")
+        cluster.start_service(mean_stock(3))  # A level above the stock: the service deals at once.
+        new = wait_until("new batches committed", lambda: [
+            e.batchId for e in dep.ledger.logs(BatchCommitted) if e.batchId not in known], 90)
+        time.sleep(2)  # The service deals one batch of each kind short, then awaits their attestation.
+        new = [e.batchId for e in dep.ledger.logs(BatchCommitted) if e.batchId not in known]
+        snapshot = rpc_call(e2e_node, "evm_snapshot", [])
+    finally:
+        for name in peers:
+            cluster.signal(name, signal.SIGCONT)
+
+    def attested() -> bool:
+        return all(dep.ledger.is_attested(b, a) for b in new for a in cluster.accounts)
+
+    wait_until("every member to attest the new batches", attested, 90)
+    rpc_call(e2e_node, "evm_revert", [snapshot])
+    assert not attested()  # The revert took the attestations; the commits came before the snapshot.
+    rpc_call(e2e_node, "evm_mine", [])
+    wait_until("every member to attest them again", attested, 60)
+    for name in peers:
+        assert "attested again" in cluster.log_text(name)
+    fresh = cluster.propose_mean()  # The tuples of the new batches are usable again.
     assert wait_until(f"job {fresh} to close", lambda: (s := dep.jobs.job(fresh).state) in CLOSED and s,
                       90) is JobState.FINALISED
 
