@@ -41,6 +41,7 @@ import numpy as np
 from harness.twins import kmeanspp_plain
 
 from offchain.analytics import forest, tree
+from offchain.analytics.kmeans import inertia_margin
 from offchain.analytics.classifiers import KNOTS, SLOPES
 from offchain.analytics.forest_bagging import features, weights
 from offchain.analytics.spec import JobSpec
@@ -159,7 +160,7 @@ def kmeans(spec: JobSpec, parts: Sequence[np.ndarray], coin: bytes | None) -> di
         runs = [_lloyd(spec, points, np.asarray(kmeanspp_plain(spec, [q.tolist() for q in parts], coin, r),
                                                 dtype=np.float64) / (1 << f)) for r in range(p.n_init)]
         inertia = [float(((points[:, None, :] - c[None]) ** 2).sum(axis=2).min(axis=1).sum()) for c, _, _ in runs]
-        c, sizes, _ = runs[int(np.argmin(inertia))]
+        c, sizes, _ = runs[kept_run(spec, inertia)]
         counts = [done for _, _, done in runs]
     else:
         c, sizes, done = _lloyd(spec, points, np.asarray(p.centroids, dtype=np.float64))
@@ -170,6 +171,15 @@ def kmeans(spec: JobSpec, parts: Sequence[np.ndarray], coin: bytes | None) -> di
     if "iterations" in spec.reveal:
         result["iterations"] = ",".join(str(done) for done in counts)
     return result
+
+
+def kept_run(spec: JobSpec, inertia: Sequence[float]) -> int:
+    """The run the k-means job keeps: a later one only if its inertia is less by the job's margin."""
+    margin, kept = inertia_margin(spec) / (1 << spec.fixed_point.f), 0
+    for r in range(1, len(inertia)):
+        if inertia[r] + margin < inertia[kept]:
+            kept = r
+    return kept
 
 
 def _lloyd(spec: JobSpec, points: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

@@ -31,11 +31,13 @@ U_(rK) .. U_(rK+K-1) of the same stream), like scikit-learn's n_init: each
 run ends with one more assignment to its final centroids, whose truncated
 distances give its inertia I_r = sum_i v_i min_j d_ij, and the centroids (and
 sizes) of the run of least inertia are kept by N - 1 secret comparisons
-(ties to the earlier run) and products; nothing of the runs is opened but
-the tolerance's stop bits, and "iterations" then lists every run's count
-("4,6,5"). Runs whose inertias lie within a few ulp of each other (the
-truncations) may be ordered differently than exact arithmetic would; they
-are then local optima of equal cost, usually the same partition.
+and products: a later run replaces the kept one only if its inertia is less
+by more than ``inertia_margin`` (4 R ulp; the truncations move an inertia
+by less than R ulp), so runs that reach the same partition, often with the
+clusters in another order, keep the earlier run, as a twin in exact
+arithmetic with the same margin does. Nothing of the runs is opened but the
+tolerance's stop bits, and "iterations" then lists every run's count
+("4,6,5").
 
 Error (ulp = 2^-f): the centroids of an iteration are within 8 ulp |c| + 3 ulp
 of the plaintext means of the same assignment (division's bound plus the
@@ -224,7 +226,19 @@ def needs(spec: JobSpec) -> Needs:
 def _inertia_bits(spec: JobSpec) -> int:
     """The comparison width of two inertias: R truncated distances below 2^(k-1) each."""
     rows, _, _ = _sizes(spec)
-    return spec.fixed_point.k + rows.bit_length()
+    return spec.fixed_point.k + rows.bit_length() + 1
+
+
+def inertia_margin(spec: JobSpec) -> int:
+    """How much less (in ulp, scale 2^f) a later run's inertia must be to replace the kept run's: 4 R.
+
+    Each truncated distance is off by less than 1 ulp, so an inertia by less than R ulp;
+    runs that reach the same partition (often with the clusters in another order) then
+    tie within 2 R ulp, and the earlier run is kept, as the exact arithmetic of a twin
+    with the same margin keeps it.
+    """
+    rows, _, _ = _sizes(spec)
+    return 4 * rows
 
 
 def input_bounds(spec: JobSpec) -> list[Bound]:
@@ -362,7 +376,8 @@ async def _best_of_runs(ctx: Evaluator[S], spec: JobSpec, x: S, valid: S) -> tup
     for r in range(1, runs):
         run, done = await one(r)
         counts.append(done)
-        better = await less_than(ctx, run[k * m + k:], kept[k * m + k:], _inertia_bits(spec))
+        better = await less_than(ctx, ctx.add_public(run[k * m + k:], inertia_margin(spec)), kept[k * m + k:],
+                                 _inertia_bits(spec))
         kept = kept + await mul(ctx, repeat(better, len(run)), run - kept)
     return kept[:k * m], kept[k * m:k * m + k], counts
 

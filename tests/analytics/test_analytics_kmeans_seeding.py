@@ -229,7 +229,10 @@ def best_of_runs(s: JobSpec, rows: list[np.ndarray], coin: bytes) -> tuple[np.nd
         c, sizes, done = lloyd(s, np.concatenate(rows), start)
         runs.append((c, sizes, done))
         inertias.append(float(((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2).min(axis=1).sum()))
-    best = int(np.argmin(inertias))
+    margin, best = kmeans.inertia_margin(s) / (1 << s.fixed_point.f), 0
+    for r in range(1, len(runs)):
+        if inertias[r] + margin < inertias[best]:  # As the job: a later run only if clearly better.
+            best = r
     return runs[best][0], runs[best][1], [done for _, _, done in runs], inertias
 
 
@@ -242,11 +245,27 @@ def test_n_init_keeps_the_run_of_least_inertia() -> None:
     tables, rows = party_rows(s, x)
     got, coin, _ = run_recorded(s, tables)
     want, sizes, _, inertias = best_of_runs(s, rows, coin)
-    assert len({round(i, 3) for i in inertias}) == 3, inertias  # The runs differ, so the choice matters.
+    # The runs mostly end apart, so the choice matters (two of them may tie: the earlier is kept).
     assert_centroids(got, want)
     assert [got[f"size[{j}]"] for j in range(3)] == [str(n) for n in sizes]
     # routes.needs is exact for all three runs, their inertias and the choice.
     run_analysis(s, tables)
+
+
+def test_n_init_keeps_the_first_of_runs_that_reach_the_same_partition() -> None:
+    """Well-separated blobs: every run ends in the same partition, often with the clusters in another
+    order, and the inertias tie within the truncations. The first run is kept, as the twin keeps
+    it, so MPC and plaintext name the clusters alike (the accuracy benchmark counted 21 of 38 test
+    rows as differing when a strict comparison let the noise pick another run)."""
+    x = blobs(41, 8)
+    s = seeded_spec(3, 6, max_rows=9, params_extra={"n_init": 4})
+    tables, rows = party_rows(s, x)
+    got, coin, _ = run_recorded(s, tables)
+    want, _, _, inertias = best_of_runs(s, rows, coin)
+    assert max(inertias) - min(inertias) < 1e-6, inertias  # The same partition every run.
+    first = np.array(kmeanspp_plain(s, rows, coin, 0), dtype=float) / (1 << s.fixed_point.f)
+    np.testing.assert_allclose(want, lloyd(s, np.concatenate(rows), first)[0])
+    assert_centroids(got, want)
 
 
 def test_n_init_with_a_tolerance_lists_each_runs_iterations() -> None:
