@@ -140,8 +140,8 @@ def test_an_attestation_a_reorganisation_dropped_is_sent_again(proxied: tuple[Cl
     try:
         cluster.kill("service")
         cluster.start_service(mean_stock(3))  # A level above the stock: the service deals at once.
-        new = wait_until("new batches committed", lambda: [
-            e.batchId for e in dep.ledger.logs(BatchCommitted) if e.batchId not in known], 90)
+        new = wait_until("new batches committed", lambda: [  # A restart and a deal: slow under a loaded suite.
+            e.batchId for e in dep.ledger.logs(BatchCommitted) if e.batchId not in known], 240)
         time.sleep(2)  # The service deals one batch of each kind short, then awaits their attestation.
         new = [e.batchId for e in dep.ledger.logs(BatchCommitted) if e.batchId not in known]
         snapshot = rpc_call(e2e_node, "evm_snapshot", [])
@@ -152,11 +152,11 @@ def test_an_attestation_a_reorganisation_dropped_is_sent_again(proxied: tuple[Cl
     def attested() -> bool:
         return all(dep.ledger.is_attested(b, a) for b in new for a in cluster.accounts)
 
-    wait_until("every member to attest the new batches", attested, 90)
+    wait_until("every member to attest the new batches", attested, 180)
     rpc_call(e2e_node, "evm_revert", [snapshot])
     assert not attested()  # The revert took the attestations; the commits came before the snapshot.
     rpc_call(e2e_node, "evm_mine", [])
-    wait_until("every member to attest them again", attested, 60)
+    wait_until("every member to attest them again", attested, 120)
     for name in peers:
         assert "attested again" in cluster.log_text(name)
     fresh = cluster.propose_mean()  # The tuples of the new batches are usable again.
