@@ -78,6 +78,10 @@ RECEIPT_POLL_S = (0.02, 1.0)
 REBROADCAST_AFTER_S = 3.0
 #: Seconds between asking the node whether it still knows a transaction whose receipt is not in.
 KNOWN_CHECK_S = 1.0
+#: Seconds a transaction may wait behind nonces of its account that the node has no transaction for
+#: (a reorganisation dropped a mined one whose receipt was already in) before they are filled with
+#: empty transfers: longer than its other senders take to send their own dropped transactions again.
+NONCE_GAP_PATIENCE_S = 12.0
 
 # Well-known test key of `npx hardhat node` (account #0 of its public test
 # mnemonic). It holds test ether on local development chains only and must
@@ -139,17 +143,23 @@ class NonceBook:
     def hold(self, address: str, pending: Callable[[], int]) -> Iterator[_NonceLease]:
         """The account's next nonce (at least ``pending()``, the node's count, asked under the account's
         lock); in flight once ``lease.sent``."""
-        with self._guard:
-            lock = self._locks.setdefault(address, threading.Lock())
-        if self._chain is None and self._chain_name is not None:
-            self._chain = self._chain_name()
-        with lock, AccountFileLock.held(self._chain, address):
+        with self.locked(address):
             counted = pending()
             flying = self._in_flight.setdefault(address, set())
             lease = _NonceLease(max(counted, max(flying) + 1) if flying else counted)
             yield lease
             if lease.sent:
                 flying.add(lease.nonce)
+
+    @contextmanager
+    def locked(self, address: str) -> Iterator[None]:
+        """The account's lock (this process's and, for a shared node, this machine's), no nonce handed out."""
+        with self._guard:
+            lock = self._locks.setdefault(address, threading.Lock())
+        if self._chain is None and self._chain_name is not None:
+            self._chain = self._chain_name()
+        with lock, AccountFileLock.held(self._chain, address):
+            yield
 
     def forget(self, address: str) -> None:
         """The node dropped the account's transactions in flight: the next nonce is the node's count again."""
@@ -356,7 +366,7 @@ class Chain:
             tx, raw, tx_hash, nonce = self._sign_and_send_once(sender, build, label)
             sent_at = time.monotonic()
             try:
-                receipt = self.wait_for_receipt(tx_hash, label, raw=raw)
+                receipt = self.wait_for_receipt(tx_hash, label, raw=raw, sender=sender, nonce=nonce)
                 return tx, receipt, time.monotonic() - sent_at
             except TransactionDropped as err:
                 if dropped >= NONCE_RETRIES:
@@ -411,7 +421,8 @@ class Chain:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def wait_for_receipt(self, tx_hash: Any, label: str, timeout: float = RECEIPT_TIMEOUT_S,
-                         raw: bytes | None = None) -> TxReceipt:
+                         raw: bytes | None = None, sender: LocalAccount | None = None,
+                         nonce: int | None = None) -> TxReceipt:
         """The receipt of a sent transaction, looked up with a growing interval until ``timeout``.
 
         With ``raw``, the signed transaction, one the node no longer knows for
@@ -419,10 +430,17 @@ class Chain:
         reverted to a snapshot dropped it) is sent again, as signed: the same nonce
         and hash, so it cannot be mined twice. If another transaction of the account
         took its nonce meanwhile, ``TransactionDropped``: this one can no longer be mined.
+
+        With the ``sender`` and the transaction's ``nonce`` as well, nonces below it
+        that the node has no transaction for after ``NONCE_GAP_PATIENCE_S`` are filled
+        (``_fill_nonce_gap``): a reorganisation that dropped a transaction whose
+        receipt was already in leaves a gap nobody else sends into, and a node that
+        queues transactions (one mining every few seconds) would hold this one, and
+        every later one of the account, until the gap closes.
         """
         started = time.monotonic()
         deadline, interval = started + timeout, RECEIPT_POLL_S[0]
-        checked, missing_since = started, None
+        checked, missing_since, behind_since = started, None, None
         while True:
             try:
                 return self.w3.eth.get_transaction_receipt(tx_hash)
@@ -433,6 +451,14 @@ class Chain:
                 raise ChainError(f"{label}: no receipt for 0x{bytes(tx_hash).hex()} after {timeout:g} s")
             if raw is not None and now - checked >= KNOWN_CHECK_S:
                 checked = now
+                if sender is not None and nonce is not None:
+                    if self._pending_count(sender.address) < nonce:
+                        behind_since = now if behind_since is None else behind_since
+                        if now - behind_since >= NONCE_GAP_PATIENCE_S:
+                            self._fill_nonce_gap(sender, nonce, label)
+                            behind_since = None
+                    else:
+                        behind_since = None
                 if self._knows(tx_hash):
                     missing_since = None
                 elif missing_since is None:
@@ -442,6 +468,37 @@ class Chain:
                     missing_since = None
             time.sleep(interval)
             interval = min(interval * 2, RECEIPT_POLL_S[1])
+
+    def _pending_count(self, address: str) -> int:
+        """The account's next nonce as the node counts it: mined and pending transactions, not queued ones."""
+        return int(self.w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending"))
+
+    def _fill_nonce_gap(self, sender: LocalAccount, nonce: int, label: str) -> None:
+        """Send an empty transfer to itself for each nonce below ``nonce`` the node has no transaction for.
+
+        Under the account's lock, counted again there: a gap another waiter of this
+        process filled meanwhile is not filled twice. A transaction of the account
+        that is still awaited with one of these nonces (sent again later) finds its
+        nonce taken and is signed again with the next one (``TransactionDropped``).
+        """
+        with self.nonces.locked(sender.address):
+            first = self._pending_count(sender.address)
+            if first >= nonce:
+                return
+            log.warning("%s: the chain node has no transaction of account %s for nonces %d to %d (a "
+                        "reorganisation dropped mined ones?) and holds nonce %d behind them; filling the gap "
+                        "with empty transfers", label, sender.address, first, nonce - 1, nonce)
+            fees = self._fees()
+            for missing in range(first, nonce):
+                tx: dict[str, Any] = {"to": sender.address, "value": 0, "gas": 21_000, "nonce": missing,
+                                      "chainId": self.chain_id, **fees}
+                try:
+                    self.w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+                except (Web3RPCError, ValueError) as err:
+                    if not (_nonce_taken(err) or _already_known(err)):
+                        raise
+                    log.info("%s: nonce %d of %s was sent meanwhile (%s)", label, missing, sender.address,
+                             _short(err))
 
     def _knows(self, tx_hash: Any) -> bool:
         """Whether the node has the transaction, pending or mined."""
@@ -458,6 +515,12 @@ class Chain:
             self.w3.eth.send_raw_transaction(raw)
         except (Web3RPCError, ValueError) as err:
             if _already_known(err):
+                return
+            if _nonce_ahead(err):
+                # A node that mines at once cannot queue it behind the account's missing nonces:
+                # the gap is filled (``wait_for_receipt``), then it is sent again.
+                log.info("%s: the chain node refuses transaction %s until the nonces below it are sent",
+                         label, name)
                 return
             if not _nonce_taken(err):
                 raise

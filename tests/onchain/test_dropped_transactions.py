@@ -104,3 +104,35 @@ def test_a_dropped_transaction_whose_nonce_was_taken_is_signed_again_with_the_ne
     assert (chain.balance(payee), chain.balance(other)) == (777, 5)
     assert pending_count(chain, sender.address) == before + 2
     assert "took its nonce; sending it again with the next nonce" in caplog.text
+
+
+def test_a_gap_left_by_a_dropped_mined_transaction_is_filled_and_the_next_one_mined(
+        manual_node: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The campaign's stuck account: a reorganisation drops a transaction whose receipt was in, and
+    the one after it, still awaited, is sent again; the node queues it behind the missing nonce, and
+    nobody sends that nonce again (its sender has moved on). Before the gap was filled, the account's
+    transactions sat queued until their 300 s receipt timeout."""
+    chain = Chain.connect(manual_node)
+    sender, first, second = chain.test_account(0), Account.create().address, Account.create().address
+    before = pending_count(chain, sender.address)
+    snapshot = rpc_call(manual_node, "evm_snapshot", [])
+    thread, outcome = send_in_background(chain, first, 111)
+    wait_pending(chain, sender.address, before + 1)
+    mine_until_done(manual_node, thread, 30)
+    assert isinstance(outcome[0], Sent)  # Its receipt is in: nobody waits for it any longer.
+    with caplog.at_level(logging.WARNING, logger="onchain.chain"):
+        thread, outcome = send_in_background(chain, second, 222)
+        wait_pending(chain, sender.address, before + 2)
+        rpc_call(manual_node, "evm_revert", [snapshot])  # Both forgotten: the mined one and the pending one.
+        assert pending_count(chain, sender.address) == before
+        mine_until_done(manual_node, thread, 60)
+    assert not thread.is_alive(), "the transaction still waits behind the dropped one's nonce"
+    assert isinstance(outcome[0], Sent) and outcome[0].receipt["status"] == 1
+    assert int(chain.w3.eth.get_transaction(outcome[0].tx_hash)["nonce"]) == before + 1  # type: ignore[arg-type]
+    assert (chain.balance(first), chain.balance(second)) == (0, 222)  # The dropped one is not sent again.
+    assert "filling the gap with empty transfers" in caplog.text
+    third = Account.create().address
+    thread, outcome = send_in_background(chain, third, 333)
+    mine_until_done(manual_node, thread, 30)
+    assert isinstance(outcome[0], Sent) and chain.balance(third) == 333
+    assert pending_count(chain, sender.address) == before + 3
