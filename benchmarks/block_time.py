@@ -13,9 +13,21 @@ proposed and followed to the end. It reports the seconds of each phase, each
 job's state and result, and for each peer how long its transactions waited
 for receipts against how long its event loop ever stalled. With --json the
 last line is one JSON object with the keys block_time_s, form_s, stock_s,
-jobs ({name: {state, seconds, latency_s, result}}: seconds from `job propose`
-started, latency_s from its proposal mined, to the job closed on chain; a name run again is NAME#2, ...), peers ([{transactions,
+jobs ({name: {state, seconds, latency_s, result, model}}: seconds from `job
+propose` started, latency_s from its proposal mined, to the job closed on
+chain; a name run again is NAME#2, ...), peers ([{transactions,
 longest_receipt_wait_s, longest_stall_s}]) and service (the same figures).
+
+A finalised job with a model (a tree, a forest, naive Bayes, k-means, an SVM,
+logistic or linear regression) is then used as a user would: `mpcc model
+export JOB --out FILE`, and `mpcc model predict` on party c's rows, once from
+the chain (JOB) and once from the export (--model FILE); its ``model`` holds
+the exported type, the rows predicted and whether the two agree. So
+
+    .venv/bin/python benchmarks/block_time.py --block-time 0 --json --jobs \
+        decision_tree,random_forest,naive_bayes,gaussian_naive_bayes,kmeans,svm,logistic_regression,linear_regression
+
+trains every model of examples/specs through the CLI and the peers, then predicts and exports it.
 """
 
 from __future__ import annotations
@@ -68,7 +80,7 @@ def run(block_time: float, jobs: list[str], workdir: Path) -> dict[str, Any]:
                 wait_until(f"the tuples of {spec.name} at every peer", lambda n=needs: all(
                     all(cluster.stock(i).get(k, 0) >= v for k, v in n.items()) for i in range(3)), 1800, every=2)
             out["stock_s"] = round(time.monotonic() - started, 1)
-            for n, (name, spec) in enumerate(zip(jobs, specs)):
+            for n, (name, spec) in enumerate(zip(jobs, specs, strict=True)):
                 key = name if jobs.count(name) == 1 else f"{name}#{jobs[:n].count(name) + 1}"
                 out["jobs"][key] = _job(cluster, spec, block_time)
             out["peers"] = [_figures(cluster, i) for i in range(3)]
@@ -95,7 +107,22 @@ def _job(cluster: Cluster, spec: Path, block_time: float) -> dict[str, Any]:
                             "latency_s": round(closed - proposed, 2)}
     if status["state"] == "finalised":
         done["result"] = cluster.mpcc_json("job", "result", str(job))["result"]
+        done["model"] = _model(cluster, job)
     return done
+
+
+def _model(cluster: Cluster, job: int) -> dict[str, Any] | None:
+    """The job's model exported and used to predict party c's rows, from the chain and from the export
+    (None for a job without a model: `mpcc model export` refuses it)."""
+    export = cluster.workdir / f"model-{job}.json"
+    exported = cluster.mpcc("model", "export", str(job), "--out", str(export), "--json", check=False)
+    if exported.returncode != 0:
+        return None
+    data = str(ROOT / "examples" / "patients_party_c.csv")
+    from_chain = cluster.mpcc_json("model", "predict", str(job), "--data", data)["rows"]
+    from_file = cluster.mpcc_json("model", "predict", "--model", str(export), "--data", data)["rows"]
+    return {"type": json.loads(exported.stdout.strip().splitlines()[-1])["type"], "predicted_rows": len(from_chain),
+            "export_agrees": [r["prediction"] for r in from_chain] == [r["prediction"] for r in from_file]}
 
 
 def _figures(cluster: Cluster, i: int) -> dict[str, Any]:
@@ -119,6 +146,10 @@ def main() -> None:
             out = run(args.block_time, args.jobs.split(","), Path(tmp))
     for name, job in out["jobs"].items():
         print(f"{name}: {job['state']} in {job['seconds']} s, {job['latency_s']} s after the proposal was mined")
+        if job.get("model"):
+            model = job["model"]
+            print(f"  {model['type']} model: {model['predicted_rows']} rows predicted; from the export "
+                  f"{'the same' if model['export_agrees'] else 'DIFFERENT'}")
     print(f"formed in {out['form_s']} s, stocked in {out['stock_s']} s; blocks every {out['block_time_s']} s")
     for i, peer in enumerate(out.get("peers", [])):
         print(f"peer {TAGS[i]}: {peer}")
