@@ -264,6 +264,12 @@ class PeerConfig(BaseModel):
         return self.cache_path.with_suffix(".made-keyshare" if self.made_by_members else ".keyshare")
 
     @property
+    def kept_setup_path(self) -> Path:
+        """The LowGear setup this member keeps between making sessions, its decryption key sealed
+        (offchain.dealerless.kept)."""
+        return self.cache_path.with_suffix(".lowgear")
+
+    @property
     def cache_path(self) -> Path:
         return self.cache or self.home / "tuples.sqlite"
 

@@ -257,7 +257,8 @@ class Daemon:
                 return
             if self.config.made_by_members:
                 levels = at_least(self.config.make_levels(len(self.intake.group)), self.make_for)
-                self._spawn(Maker(self.peer, self.channels, self.intake.group, key, levels, self.batches).run(stop))
+                self._spawn(Maker(self.peer, self.channels, self.intake.group, key, levels, self.batches,
+                                  self.config.kept_setup_path).run(stop))
             await self._left_over_jobs()
             pace = Pace(self.config.poll_s)
             while not stop.is_set():

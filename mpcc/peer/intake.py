@@ -68,8 +68,10 @@ async def key_change_advice(client: ServiceClient, identity: Identity, held: Mac
 
 
 def _group_files(key_share: Path, cache: Path) -> list[Path]:
-    """What belongs to one group: its MAC key share and the cache of its tuples (with SQLite's side files)."""
-    return [key_share, cache, cache.with_name(cache.name + "-wal"), cache.with_name(cache.name + "-shm")]
+    """What belongs to one group: its MAC key share, the cache of its tuples (with SQLite's side files) and
+    the LowGear setup its members kept."""
+    return [key_share, cache, cache.with_name(cache.name + "-wal"), cache.with_name(cache.name + "-shm"),
+            cache.with_suffix(".lowgear")]
 
 
 def _aside(path: Path, group: bytes) -> Path:

@@ -18,7 +18,9 @@ No service takes part: each member's MAC key share is its own random choice
 
 In the peer daemon (``make`` in the peer's configuration) a :class:`Maker`
 keeps the stock: the members open one channel session for making (its tag
-from the group), set LowGear up, and then the first member of the group
+from the group), set LowGear up (or resume the setup every member kept from
+an earlier session: :mod:`offchain.dealerless.kept`, the member's decryption
+key sealed beside its tuple cache), and then the first member of the group
 orders, every few seconds, the batch the stock lacks most (or nothing), by
 its own cache; every member follows the order. A failure ends the session
 at every member; they open a new one after a pause.
@@ -34,16 +36,28 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mpcc.peer.channels import Channels
 from mpcc.peer.member import MemberPeer, attestation_hash
 from mpcc.peer.pace import Deadline, Pace
 from offchain.dealerless import LowGear, setup
+from offchain.dealerless.kept import KeptSetup, keep, restore, resume
+from offchain.dealerless.keys import KEY_CANDIDATES
 from offchain.dealerless.produce import batch_commitment, make_batch
 from offchain.engine.comm import broadcast_from
 from offchain.engine.sacrifice import accept_batch
 from offchain.engine.session import Session
-from offchain.errors import ConfigError, MalformedMessage, MpccError, ProtocolAbort
+from offchain.errors import (
+    ConfigError,
+    DecodeError,
+    MacCheckFailed,
+    MalformedMessage,
+    MpccError,
+    PeerDisconnected,
+    ProtocolAbort,
+    SacrificeFailed,
+)
 from offchain.field import P
 from offchain.lattice.params import RingParams, production
 from offchain.preprocessing.delivery import chain_kind
@@ -195,6 +209,7 @@ class Maker:
     key: MacKeyShare
     levels: dict[TupleKey, int]
     batches: dict[str, str]  # The daemon's batch states, by batch id in hex.
+    kept_path: Path | None = None  # Where this member keeps its LowGear setup between sessions (None: nowhere).
     ring: RingParams | None = None
 
     @property
@@ -205,25 +220,66 @@ class Maker:
     async def run(self, stop: asyncio.Event) -> None:
         """Makes tuples with the other members until ``stop`` is set, session after session."""
         while not stop.is_set():
+            resumed = False
             try:
                 everyone = await self.peer.chain.run(self.peer.dep.registry.members)
                 transport = await self.channels.connect(self.tag, self.group, everyone, "making")
                 try:
                     ctx = Session(transport, self.key)
-                    await self._session(ctx, await start_session(ctx, self.ring), stop)
+                    lowgear, resumed = await self._setup(ctx)
+                    await self._session(ctx, lowgear, stop)
                 finally:
                     await self.channels.disconnect(transport, "making")
+            except (MacCheckFailed, SacrificeFailed) as err:
+                if resumed and self.kept_path is not None:
+                    # A kept setup that garbles tuples (a peer's file doctored or damaged) is not offered again.
+                    self.kept_path.unlink(missing_ok=True)
+                    log.warning("making tuples on the kept LowGear setup failed (%s); it is dropped, the next "
+                                "session sets up afresh", err)
+                log.warning("making tuples with the other members stopped (%s); a new session in %.0f s", err,
+                            RETRY_S)
             except (MpccError, OSError) as err:
                 log.warning("making tuples with the other members stopped (%s); a new session in %.0f s", err,
                             RETRY_S)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RETRY_S)
 
+    async def _setup(self, ctx: Session) -> tuple[LowGear, bool]:
+        """The session's LowGear state, and whether it is the setup every member kept (else a fresh one, kept)."""
+        params, group = self.ring or production(), group_id([m.account for m in self.group])
+        kept = await asyncio.to_thread(self._kept, ctx, params, group)
+        lowgear, mac = await resume(ctx, params, kept, KEY_CANDIDATES)
+        if mac is None:
+            log.info("dealerless session among %d members resumed the LowGear setup they kept", ctx.n_parties)
+            return lowgear, True
+        log.info("dealerless session set up among %d members", ctx.n_parties)
+        if self.kept_path is not None:
+            fresh = keep(ctx, lowgear, mac, group, self.peer.org.identity.hpke_public)
+            await asyncio.to_thread(_write_private, self.kept_path, fresh.to_bytes())
+        return lowgear, False
+
+    def _kept(self, ctx: Session, params: RingParams, group: bytes) -> tuple[KeptSetup, LowGear] | None:
+        """This member's kept setup, restored, or None (none kept, or one that cannot serve: said why)."""
+        if self.kept_path is None or not self.kept_path.exists():
+            return None
+        try:
+            kept = KeptSetup.from_bytes(self.kept_path.read_bytes())
+            return kept, restore(kept, self.peer.org.identity, params, ctx, group)
+        except (OSError, DecodeError, ConfigError) as err:
+            log.warning("the LowGear setup kept in %s cannot serve (%s): the members set up afresh",
+                        self.kept_path, err)
+            return None
+
     async def _session(self, ctx: Session, lowgear: LowGear, stop: asyncio.Event) -> None:
         made = 0
         while not stop.is_set():
             payload = None
             if ctx.party == 0:
+                # The first member only sends while nothing is made: a member that went away (and may be back,
+                # waiting for a new session) would not be noticed before the next order that needs it.
+                gone = [j for j in ctx.transport.peers if not ctx.transport.is_open(j)]
+                if gone:
+                    raise PeerDisconnected(gone[0])
                 available = {key: await self.peer.disk(self.peer.cache.available, key) for key in self.levels}
                 order = next_order(self.levels, available)
                 if order.key is None:
@@ -236,3 +292,12 @@ class Maker:
 
     def _note(self, batch_id: bytes, state: str) -> None:
         self.batches[batch_id.hex()] = state
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Writes ``data`` to ``path`` readable by this user only, replacing it whole (never half written)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    partial.touch(mode=0o600)
+    partial.write_bytes(data)
+    partial.replace(path)

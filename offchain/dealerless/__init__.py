@@ -13,7 +13,10 @@ square batches, handed to the engine's sacrifice as
 :mod:`~offchain.dealerless.kinds` (random bits from square pairs, and input
 masks for an owner, as batches of the same form) and
 :mod:`~offchain.dealerless.produce` (a batch of any stored kind from a key
-and a count, and the commitment a member puts on chain for it). Truncation
+and a count, and the commitment a member puts on chain for it) and
+:mod:`~offchain.dealerless.kept` (the setup each member keeps between
+sessions, its decryption key sealed, resumed when every member kept the
+same). Truncation
 pairs are never made: every party builds them from checked bits.
 
 The lattice arithmetic and the proofs are :mod:`offchain.lattice`; the

@@ -48,7 +48,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
@@ -78,12 +78,17 @@ _CHOICE_TAG = b"mpcc-lowgear-key-choice-v1"
 
 @dataclass(frozen=True, eq=False)
 class SessionKeys:
-    """One party's BGV keys for a session and every party's public key (its own at index ``party``)."""
+    """One party's BGV keys for a session and every party's public key (its own at index ``party``).
+
+    ``seed`` derives the secret key (:func:`candidate`): what a member keeps,
+    sealed, to use the same keys in a later session (:mod:`offchain.dealerless.kept`).
+    """
 
     params: RingParams
     party: int
     secret: SecretKey
     public: tuple[PublicKey, ...]
+    seed: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.party < len(self.public):
@@ -162,7 +167,7 @@ async def exchange_keys(ctx: Session, params: RingParams, candidates: int = KEY_
             failures.append((j, failure))
         keys.append(pk)
     refuse(failures)
-    return SessionKeys(params, ctx.party, secret, tuple(keys))
+    return SessionKeys(params, ctx.party, secret, tuple(keys), seeds[mine])
 
 
 def refuse(failures: Sequence[tuple[int, ProofFailed]]) -> None:

@@ -3,7 +3,8 @@
 Every party holds its own BGV key pair (plaintext modulus r, so a
 ciphertext's N slots are N field elements) and its MAC key share alpha_i.
 
-Setup, once per session (:func:`setup`): each party makes its key pair by
+Setup, once per session (:func:`setup`; or resumed from what every party
+kept of an earlier one, :mod:`offchain.dealerless.kept`): each party makes its key pair by
 cut and choose on seeds (:mod:`offchain.dealerless.keys`: exact, covert with
 soundness 1/K) and broadcasts Enc_i(alpha_i) in every slot (a constant
 polynomial) with a diagonal proof that it is constant
@@ -61,7 +62,7 @@ from offchain.dealerless.returns import CrossProduct, cross_terms
 from offchain.engine.session import Session
 from offchain.errors import ConfigError
 from offchain.field import FieldVec
-from offchain.lattice.bgv import PreparedCiphertext
+from offchain.lattice.bgv import Ciphertext, PreparedCiphertext
 from offchain.lattice.noise import lowgear_noise, proof_slack_bits
 from offchain.lattice.params import RingParams
 from offchain.lattice.slots import Plaintext, encode
@@ -130,13 +131,26 @@ async def setup(ctx: Session, params: RingParams, *, key_candidates: int = KEY_C
     that chose different rings are caught at the first MAC check even if
     every message parsed.
     """
+    bind_ring(ctx, params)
+    lowgear, _ = await fresh_setup(ctx, params, key_candidates)
+    return lowgear
+
+
+def bind_ring(ctx: Session, params: RingParams) -> None:
+    """Checks the ring for this many parties and binds it into the session's transcript."""
     check_parameters(params, ctx.n_parties)
     ctx.bind(_RING_TAG + params.n.to_bytes(8, "big") + b"".join(q.to_bytes(8, "big") for q in params.primes))
+
+
+async def fresh_setup(ctx: Session, params: RingParams, key_candidates: int = KEY_CANDIDATES
+                      ) -> tuple[LowGear, dict[int, Ciphertext]]:
+    """The setup's steps after :func:`bind_ring`; also every peer's vouched MAC key ciphertext, as received."""
     keys = await exchange_keys(ctx, params, key_candidates)
     # alpha_i in every slot is the constant polynomial alpha_i: no transform needed to encode it.
     constant = Plaintext(FieldVec.from_ints([ctx.key.alpha] + [0] * (params.n - 1)))
     announced = await announce(ctx, keys, [constant], ProofParams.diagonal_for_ring(params.n))
-    return LowGear(keys, {j: cts[0].prepared() for j, cts in announced.items()})
+    return LowGear(keys, {j: cts[0].prepared() for j, cts in announced.items()}), {
+        j: cts[0] for j, cts in announced.items()}
 
 
 async def triple_batch(ctx: Session, lowgear: LowGear, ciphertexts: int = 1) -> PartyBatch:

@@ -68,6 +68,10 @@ class Transport(ABC):
         for to in self.peers:
             await self.send(to, payload)
 
+    def is_open(self, peer: int) -> bool:
+        """Whether the channel to ``peer`` may still carry traffic (a transport that cannot tell says it may)."""
+        return True
+
     def _check_peer(self, other: int) -> None:
         if other == self.party or not 0 <= other < self.n_parties:
             raise ConfigError(f"party {self.party} has no channel to party {other}")
