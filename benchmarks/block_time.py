@@ -13,9 +13,11 @@ proposed and followed to the end. It reports the seconds of each phase, each
 job's state and result, and for each peer how long its transactions waited
 for receipts against how long its event loop ever stalled. With --json the
 last line is one JSON object with the keys block_time_s, form_s, stock_s,
-jobs ({name: {state, seconds, latency_s, result, model}}: seconds from `job
-propose` started, latency_s from its proposal mined, to the job closed on
-chain; a name run again is NAME#2, ...), peers ([{transactions,
+jobs ({name: {state, seconds, latency_s, steps_s, result, model}}: seconds
+from `job propose` started, latency_s from its proposal mined, to the job
+closed on chain, steps_s when each state (accepted, inputs_committed) was
+first seen after the proposal was mined, polling every 20 ms; a name run
+again is NAME#2, ...), peers ([{transactions,
 longest_receipt_wait_s, longest_stall_s}]) and service (the same figures).
 
 A finalised job with a model (a tree, a forest, naive Bayes, k-means, an SVM,
@@ -99,12 +101,14 @@ def _job(cluster: Cluster, spec: Path, block_time: float) -> dict[str, Any]:
                             f"127.0.0.1:{cluster.service_port}", "--spec", str(spec), timeout=300)["job"]
     proposed = time.monotonic()  # `job propose` returns once the proposal is mined.
     jobs, wait = cluster.dep().jobs, 60 * block_time + 600
-    while jobs.job(job).state not in CLOSED and time.monotonic() - proposed < wait:
+    seen: dict[str, float] = {}  # When each state was first seen, in seconds after the proposal was mined.
+    while (state := jobs.job(job).state) not in CLOSED and time.monotonic() - proposed < wait:
+        seen.setdefault(state.name.lower(), round(time.monotonic() - proposed, 2))
         time.sleep(0.02)
     closed = time.monotonic()
     status = cluster.mpcc_json("job", "status", str(job), "--wait", "--timeout", str(wait), timeout=wait + 60)
     done: dict[str, Any] = {"job": job, "state": status["state"], "seconds": round(closed - started, 2),
-                            "latency_s": round(closed - proposed, 2)}
+                            "latency_s": round(closed - proposed, 2), "steps_s": seen}
     if status["state"] == "finalised":
         done["result"] = cluster.mpcc_json("job", "result", str(job))["result"]
         done["model"] = _model(cluster, job)
