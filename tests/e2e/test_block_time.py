@@ -61,24 +61,30 @@ def test_a_job_finalises_and_no_peer_loop_waits_for_a_block(mining: Cluster) -> 
     assert not mining.log("service").exists()
 
 
-def test_a_restarted_member_resumes_the_kept_setup_and_the_members_make_tuples_on_it(mining: Cluster) -> None:
-    """kill -9 of A, the first member, restarted with a higher stock level: every member's making session
-    ended; when A is back, the members offer the LowGear setup they kept (each one's decryption key sealed
-    beside its cache) and resume it instead of a new cut and choose, and the batch A then orders, made on
-    the resumed keys, passes the sacrifice at every member."""
+def test_restarted_members_resume_the_kept_setup_and_the_members_make_tuples_on_it(mining: Cluster) -> None:
+    """kill -9 of B, then of A (the first member, restarted with a higher stock level): each time every
+    member's making session ends and, once the member is back, the members offer the LowGear setup they
+    kept (each one's decryption key sealed beside its cache) and resume it instead of a new cut and choose;
+    the batch A then orders, made on the resumed keys, passes the sacrifice at every member."""
     kept = [mining.cache(i).with_suffix(".lowgear") for i in range(3)]
     assert all(path.exists() and path.stat().st_mode & 0o077 == 0 for path in kept)
     before = [path.read_bytes()[1:33] for path in kept]  # The setup id: the same at every member.
     assert len(set(before)) == 1
+    resumed = "resumed the LowGear setup they kept"
+    # B is not the first member: while nothing is ordered, A only sends, and must notice B's channel ended.
+    mining.kill("peer-b")
+    mining.start_peer(1)
+    wait_until("every member to resume the kept setup with B", lambda: all(
+        resumed in mining.log_text(f"peer-{t}") for t in "abc"), 180)
     mining.kill("peer-a")
     config = mining.config(0).read_text()
     mining.config(0).write_text(config.replace(f'make = "{mean_stock()}"', f'make = "{mean_stock(20)}"'))
     mining.start_peer(0)
-    resumed = "resumed the LowGear setup they kept"
-    wait_until("every member to resume the kept setup", lambda: all(
-        resumed in mining.log_text(f"peer-{t}") for t in "abc"), 180)
+    wait_until("A, restarted, to resume the kept setup", lambda: resumed in mining.log_text("peer-a").split(
+        "MAC key share of party")[-1], 180)
     made = "made by the members, checked, attested and stored"
     wait_until("a batch made on the resumed setup at every member", lambda: all(
         made in mining.log_text(f"peer-{t}").split(resumed)[-1] for t in "abc"), 180)
     assert [path.read_bytes()[1:33] for path in kept] == before  # No new setup was made, none kept.
-    assert "dealerless session set up" not in mining.log_text("peer-a").split("MAC key share of party")[-1]
+    assert all("dealerless session set up" not in mining.log_text(f"peer-{t}").split("MAC key share of party")[-1]
+               for t in "ab")
