@@ -5,8 +5,10 @@ attested batches, before any transaction: a job that could not be fed is
 refused with the kind and number of tuples missing. Proposals made at the
 same moment (by several members, or several commands of one) can plan the
 same free tuples; the one mined second reverts with InsufficientTuples
-before it is sent (its gas estimate fails) or once mined, and is planned
-again on what is free then, up to ``PROPOSE_ATTEMPTS`` times.
+before it is sent (its gas estimate, which sees pending transactions, fails)
+or once mined, and is planned again on what is free then (the same plan
+again while the other proposal is still pending), up to
+``PROPOSE_ATTEMPTS`` times.
 """
 
 from __future__ import annotations
@@ -98,13 +100,22 @@ def propose_job(dep: Deployment, analyst: LocalAccount, spec: JobSpec, needs: Ne
         first, rest = plan[:MAX_RESERVATIONS_PER_TX], plan[MAX_RESERVATIONS_PER_TX:]
         try:
             job_id, _ = dep.jobs.propose(analyst, spec.canonical(), list(spec.participants), deadlines, first)
-            break
-        except (dep.ledger.errors.InsufficientTuples, TransactionFailed):
-            # Another proposal took some of these tuples first; a failure for any other
-            # reason fails again on the same plan, and is raised.
+        except dep.ledger.errors.InsufficientTuples as err:
+            # Another proposal took some of these tuples first. The node may say so before that proposal
+            # is mined (its gas estimate sees pending transactions; the plan reads mined state), so the
+            # same plan is tried again too, once the other proposal has had time to be mined.
+            if attempt == PROPOSE_ATTEMPTS:
+                raise ConfigError(f"other proposals kept taking the free tuples this job planned ({attempt} "
+                                  f"plans in a row: {err}); wait for the stock to be refilled (`mpcc peer "
+                                  "status`) and propose again") from err
+        except TransactionFailed:
+            # Mined and reverted: another proposal mined first took the tuples (the plan now differs); a
+            # failure for any other reason fails again on the same plan, and is raised.
             if attempt == PROPOSE_ATTEMPTS or plan_reservations(dep, needs, offers, spec.participants) == plan:
                 raise
-            time.sleep(random.uniform(0.0, 0.2 * attempt))  # noqa: S311 (a jitter against the other proposers)
+        else:
+            break
+        time.sleep(random.uniform(0.05, 0.2 * attempt))  # noqa: S311 (a jitter against the other proposers)
     for start in range(0, len(rest), MAX_RESERVATIONS_PER_TX):
         dep.jobs.reserve_batches(analyst, job_id, rest[start:start + MAX_RESERVATIONS_PER_TX])
     return job_id

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 
@@ -16,6 +18,10 @@ from onchain.chain import Chain
 from onchain.deploy import Deployment
 from onchain.jobs import Deadlines, JobState
 from onchain.ledger import TupleKind
+from mpcc.analyst import propose_job
+from offchain.analytics import registry
+from offchain.preprocessing.tuples import TupleKey
+from offchain.preprocessing.tuples import TupleKind as OffchainKind
 
 RESULT = b'{"mean":"' + b"7" * 2000 + b'"}'  # A large result: the finalising event repeats it.
 
@@ -69,3 +75,55 @@ def test_posts_mined_in_one_block_all_succeed_the_first_time(hardhat_node: str) 
     _at_once(hardhat_node, chain, [lambda m=m: dep.jobs.submit_result(m, job_id, RESULT) for m in members[1:]])
     assert dep.jobs.job(job_id).state is JobState.FINALISED
     assert _reverted(chain, members, start) == 0
+
+
+@dataclass(frozen=True)
+class _Offer:
+    batch_id: bytes
+    key: TupleKey
+
+
+def test_a_proposal_that_loses_the_race_to_a_pending_one_takes_the_other_batch(hardhat_node: str) -> None:
+    """Two proposals plan the same free tuples; the winner is still pending when the loser is sent, and
+    the loser must end up proposed on the other batch (here its first attempt is mined after the winner
+    and reverts; it plans again on what is free then). In the fault campaign's soak (20 proposals at once,
+    auto-mining) one proposal was refused by the node's gas estimate while the mined state still showed
+    the tuples free, so planning again gave the same plan and the command gave up: that interleaving is
+    not reproduced here; `propose_job` now tries an InsufficientTuples refusal again whatever the plan."""
+    chain = Chain.connect(hardhat_node)
+    service = chain.test_account(0)
+    dep, members = placeholder_consortium(chain, 3, preprocessor=service.address)
+    batches = [secrets.token_bytes(32) for _ in range(2)]
+    for batch in batches:
+        dep.ledger.commit_batch(service, batch, TupleKind.TRIPLE, 100, secrets.token_bytes(32))
+        for m in members:
+            dep.ledger.attest_sacrifice(m, batch, secrets.token_bytes(32))
+    participants = [m.address for m in members]
+    spec = registry.build_spec(analysis="mean", column="income", reveal=("count", "mean"), participants=participants)
+    key, deadlines = TupleKey(OffchainKind.TRIPLE), Deadlines.from_now(chain.now())
+    outcome: list[object] = []
+
+    def lose() -> None:
+        try:
+            outcome.append(propose_job(dep, members[1], spec, [(key, 100)], [_Offer(b, key) for b in batches],
+                                       deadlines))
+        except Exception as err:  # noqa: BLE001 - handed to the test's thread
+            outcome.append(err)
+
+    rpc_call(hardhat_node, "evm_setAutomine", [False])
+    try:
+        winner = threading.Thread(target=lambda: dep.jobs.propose(members[0], spec.canonical(), participants,
+                                                                  deadlines, [(batches[0], 100)]))
+        winner.start()
+        wait_until("the winning proposal in the node's pool",
+                   lambda: len(chain.w3.eth.get_block("pending")["transactions"]) >= 1, 60, 0.05)
+        loser = threading.Thread(target=lose)
+        loser.start()
+        time.sleep(1.5)  # Its first plans are refused on the pending state.
+    finally:
+        rpc_call(hardhat_node, "evm_setAutomine", [True])
+        rpc_call(hardhat_node, "evm_mine", [])
+    winner.join(60)
+    loser.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], int), outcome
+    assert dep.ledger.batch(batches[0]).available == 0 and dep.ledger.batch(batches[1]).available == 0
