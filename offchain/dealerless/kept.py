@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 from offchain.dealerless.keys import SEED_BYTES, SessionKeys, candidate
 from offchain.dealerless.lowgear import LowGear, bind_ring, fresh_setup
+from offchain.dealerless.messages import frame, read_framed
 from offchain.engine.comm import broadcast_all
 from offchain.engine.session import Session
 from offchain.errors import ConfigError, DecodeError
@@ -69,11 +70,9 @@ class KeptSetup:
     mac: tuple[bytes, ...] = ()
 
     def to_bytes(self) -> bytes:
-        out = [bytes([KEPT_VERSION]), self.setup_id, self.group, self.party.to_bytes(2, "big"),
-               len(self.public).to_bytes(2, "big"), len(self.sealed).to_bytes(4, "big"), self.sealed]
-        for item in (*self.public, *self.mac):
-            out += [len(item).to_bytes(4, "big"), item]
-        return b"".join(out)
+        head = (bytes([KEPT_VERSION]) + self.setup_id + self.group + self.party.to_bytes(2, "big")
+                + len(self.public).to_bytes(2, "big"))
+        return head + frame([self.sealed, *self.public, *self.mac])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> KeptSetup:
@@ -85,17 +84,7 @@ class KeptSetup:
         party, parties = int.from_bytes(view[65:67], "big"), int.from_bytes(view[67:69], "big")
         if not 0 <= party < parties:
             raise DecodeError(f"a kept LowGear setup of party {party} among {parties}")
-        at, items = 69, []
-        for _ in range(1 + 2 * parties):
-            if at + 4 > len(view):
-                raise DecodeError("a kept LowGear setup cut short")
-            size = int.from_bytes(view[at:at + 4], "big")
-            if at + 4 + size > len(view):
-                raise DecodeError("a kept LowGear setup cut short")
-            items.append(bytes(view[at + 4:at + 4 + size]))
-            at += 4 + size
-        if at != len(view):
-            raise DecodeError("a kept LowGear setup with trailing bytes")
+        items = [bytes(item) for item in read_framed(view, 69, 1 + 2 * parties, "a kept LowGear setup")]
         return cls(setup_id, group, party, items[0], tuple(items[1:1 + parties]), tuple(items[1 + parties:]))
 
 

@@ -57,8 +57,12 @@ class MessageKind(enum.IntEnum):
 
 def pack(kind: MessageKind, items: Sequence[bytes]) -> bytes:
     """The items framed as one message of ``kind`` (see the module docstring)."""
-    head = bytes((MESSAGE_VERSION, kind)) + len(items).to_bytes(2, "big")
-    return head + b"".join(len(item).to_bytes(_LENGTH, "big") + item for item in items)
+    return bytes((MESSAGE_VERSION, kind)) + len(items).to_bytes(2, "big") + frame(items)
+
+
+def frame(items: Sequence[bytes]) -> bytes:
+    """Each item after its length (4 bytes, big-endian): the body of a message, or of a kept setup."""
+    return b"".join(len(item).to_bytes(_LENGTH, "big") + item for item in items)
 
 
 def unpack(data: bytes | memoryview, kind: MessageKind, count: int) -> list[memoryview]:
@@ -68,18 +72,24 @@ def unpack(data: bytes | memoryview, kind: MessageKind, count: int) -> list[memo
         raise DecodeError(f"LowGear message: too short, unknown version or not a {kind.name.lower()}")
     if int.from_bytes(view[2:4], "big") != count:
         raise DecodeError(f"LowGear {kind.name.lower()}: {int.from_bytes(view[2:4], 'big')} items, not {count}")
-    items, pos = [], _HEAD
+    return read_framed(view, _HEAD, count, "LowGear message")
+
+
+def read_framed(view: memoryview, pos: int, count: int, what: str) -> list[memoryview]:
+    """The ``count`` items :func:`frame` wrote from ``pos`` to the end of ``view``; DecodeError naming
+    ``what`` if it is cut short or has bytes left over."""
+    items = []
     for _ in range(count):
         if pos + _LENGTH > len(view):
-            raise DecodeError("LowGear message: truncated")
+            raise DecodeError(f"{what}: truncated")
         size = int.from_bytes(view[pos:pos + _LENGTH], "big")
         pos += _LENGTH
         if pos + size > len(view):
-            raise DecodeError("LowGear message: truncated")
+            raise DecodeError(f"{what}: truncated")
         items.append(view[pos:pos + size])
         pos += size
     if pos != len(view):
-        raise DecodeError("LowGear message: trailing bytes")
+        raise DecodeError(f"{what}: trailing bytes")
     return items
 
 

@@ -111,5 +111,5 @@ def test_the_kept_file_holds_no_key_seed_in_clear_and_opens_for_its_member_only(
         restored(doctored, identities[0], alpha)
     with pytest.raises(ConfigError, match="another group"):
         restored(KeptSetup(kept.setup_id, bytes(32), 0, kept.sealed, kept.public, kept.mac), identities[0], alpha)
-    with pytest.raises(DecodeError, match="cut short"):
+    with pytest.raises(DecodeError, match="a kept LowGear setup: truncated"):
         KeptSetup.from_bytes(data[:-1])
