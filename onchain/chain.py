@@ -379,11 +379,8 @@ class Chain:
     def _sign_and_send_once(self, sender: LocalAccount, build: Any, label: str
                             ) -> tuple[dict[str, Any], bytes, Any, int]:
         """The transaction, its signed bytes, its hash and its nonce, once the node accepted it."""
-        def pending() -> int:
-            return int(self.w3.eth.get_transaction_count(sender.address, "pending"))
-
         for attempt in itertools.count():
-            with self.nonces.hold(sender.address, pending) as lease:
+            with self.nonces.hold(sender.address, lambda: self._pending_count(sender.address)) as lease:
                 try:
                     # The gas estimate is made with the nonce: a node refuses it too once the nonce is taken.
                     tx = dict(build(lease.nonce)) if callable(build) else dict(build)
