@@ -230,15 +230,12 @@ class Maker:
                     await self._session(ctx, lowgear, stop)
                 finally:
                     await self.channels.disconnect(transport, "making")
-            except (MacCheckFailed, SacrificeFailed) as err:
-                if resumed and self.kept_path is not None:
+            except (MpccError, OSError) as err:
+                if isinstance(err, (MacCheckFailed, SacrificeFailed)) and resumed and self.kept_path is not None:
                     # A kept setup that garbles tuples (a peer's file doctored or damaged) is not offered again.
                     self.kept_path.unlink(missing_ok=True)
                     log.warning("making tuples on the kept LowGear setup failed (%s); it is dropped, the next "
                                 "session sets up afresh", err)
-                log.warning("making tuples with the other members stopped (%s); a new session in %.0f s", err,
-                            RETRY_S)
-            except (MpccError, OSError) as err:
                 log.warning("making tuples with the other members stopped (%s); a new session in %.0f s", err,
                             RETRY_S)
             with contextlib.suppress(TimeoutError):
