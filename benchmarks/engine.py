@@ -332,21 +332,22 @@ def write_parties(workdir: Path, keys: list[Any], passphrase: bytes) -> list[Any
 
 def deal_sealed(workdir: Path, dealer: Any, orgs: list[Any], needs: Any, batch_size: int
                 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Every tuple of ``needs`` dealt in batches of ``batch_size``, sealed with HPKE and written
-    to each party's deliveries/; the batches' entries of config.json and the dealer's times.
+    """Every tuple of ``needs`` dealt in batches of ``batch_size`` (or fewer: at most what one
+    batch of that kind may hold), sealed with HPKE and written to each party's deliveries/; the batches' entries of config.json and the dealer's times.
 
     The times are totals (``deal_s``, ``seal_s``, ``write_s``, ``triple_prep_s``: deal and
     seal of the triple batches) and ``triple_batch_prep_s``, deal and seal per triple batch.
     """
     from offchain.preprocessing.delivery import seal_batch
-    from offchain.preprocessing.tuples import TupleKind
+    from offchain.preprocessing.tuples import TupleKind, max_batch_count
 
     batches: list[dict[str, Any]] = []
     times: dict[str, Any] = {"deal_s": 0.0, "seal_s": 0.0, "write_s": 0.0, "triple_prep_s": 0.0,
                              "triple_batch_prep_s": []}
     for key, total in needs:
-        for offset in range(0, total, batch_size):
-            count = min(batch_size, total - offset)
+        size = min(batch_size, max_batch_count(key.kind))
+        for offset in range(0, total, size):
+            count = min(size, total - offset)
             t0 = time.perf_counter()
             parts = dealer.batch(key, count)
             t1 = time.perf_counter()
@@ -594,7 +595,7 @@ def main() -> int:
                         help="memory: 3 parties in this process (default); tls: 3 processes "
                         "over TLS on 127.0.0.1, MPyC as 3 processes with --ssl")
     parser.add_argument("--batch-size", type=int, default=100_000,
-                        help="tls: tuples per sealed batch delivered")
+                        help="tls: tuples per sealed batch delivered (at most what one batch of the kind may hold)")
     parser.add_argument("--tls-timeout", type=float, default=150.0,
                         help="tls: seconds before the child processes are killed")
     parser.add_argument("--mpyc-timeout", type=float, default=90.0,

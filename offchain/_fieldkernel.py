@@ -48,12 +48,14 @@ class KernelOps:
         for fname, nargs in (("f_add", 3), ("f_sub", 3), ("f_add_scalar", 3), ("f_mul", 3),
                              ("f_mul_scalar", 3), ("f_mul_add", 4), ("f_dot", 3),
                              ("f_sum", 2), ("f_from_be", 2), ("f_to_be", 2), ("f_sample", 1),
-                             ("f_horner", 3), ("f_beaver", 0), ("f_inv_sqrt", 0)):
+                             ("f_horner", 3), ("f_beaver", 0), ("f_inv_sqrt", 0), ("f_binary", 0)):
             fn = getattr(lib, fname)
             if fname == "f_sample":
                 fn.argtypes = [vp, i64, vp, i64]
             elif fname == "f_inv_sqrt":
                 fn.argtypes = [vp] * 4 + [i64, i64]
+            elif fname == "f_binary":
+                fn.argtypes = [vp, vp, i64, i64]
             elif fname == "f_beaver":
                 fn.argtypes = [vp] * 11 + [i64, i64]
             else:
@@ -108,6 +110,12 @@ class KernelOps:
         state, step = _scalar(acc), _scalar(t * _R)
         self._lib.f_horner(_ptr(state), _ptr(a), _ptr(step), len(a))
         return _fieldref.to_ints(state)[0]
+
+    def binary(self, a: np.ndarray, width: int) -> np.ndarray:
+        n = len(a) // width
+        out = self._out(n)
+        self._lib.f_binary(_ptr(out), _ptr(a), n, width)
+        return out
 
     def beaver(self, cs: np.ndarray, cm: np.ndarray, as_: np.ndarray, am: np.ndarray,
                bs: np.ndarray, bm: np.ndarray, d: np.ndarray, e: np.ndarray, alpha: int,

@@ -71,6 +71,12 @@ def total(a: np.ndarray) -> int:
     return sum(to_ints(a)) % P
 
 
+def binary(a: np.ndarray, width: int) -> np.ndarray:
+    """sum_i 2^i a[i n + j] for each j < n = len(a) / width: rows read as bits, least significant first."""
+    values, n = to_ints(a), len(a) // width
+    return from_ints([sum(values[i * n + j] << i for i in range(width)) % P for j in range(n)])
+
+
 def horner(acc: int, a: np.ndarray, t: int) -> int:
     """acc * t^n + sum_i a_i * t^(n-1-i): Horner's rule continued from acc."""
     for v in to_ints(a):

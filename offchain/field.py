@@ -48,6 +48,7 @@ class FieldOps(Protocol):
     def to_be(self, a: np.ndarray, prefix: bytes = b"") -> bytes: ...
     def sample(self, n: int, randbytes: RandBytes) -> np.ndarray: ...
     def horner(self, acc: int, a: np.ndarray, t: int) -> int: ...
+    def binary(self, a: np.ndarray, width: int) -> np.ndarray: ...
     def inv_sqrt(self, a: np.ndarray) -> np.ndarray | None: ...
     def beaver(self, cs: np.ndarray, cm: np.ndarray, as_: np.ndarray, am: np.ndarray,
                bs: np.ndarray, bm: np.ndarray, d: np.ndarray, e: np.ndarray, alpha: int,
@@ -221,6 +222,13 @@ class FieldVec:
         Continuing from ``acc`` evaluates a concatenation without building it.
         """
         return _ops.horner(acc % P, self._a, t % P)
+
+    def binary(self, width: int) -> FieldVec:
+        """sum_i 2^i self[i n:(i + 1) n] for n = len(self) / width: ``width`` rows read as the bits
+        (least significant row first) of n numbers, in one pass per row."""
+        if width < 1 or len(self) % width:
+            raise ConfigError(f"{len(self)} elements are not {width} rows of equal length")
+        return FieldVec(_ops.binary(self._a, width))
 
     def inverse_square_roots(self) -> FieldVec | None:
         """1 / v for each element s, v its square root in [0, (P - 1) / 2]; None if some s is 0 or not a square.

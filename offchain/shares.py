@@ -75,6 +75,11 @@ class Shares(Protocol):
         """sum_j weights_j x_j, as a vector of one element."""
         ...
 
+    def binary(self, width: int) -> Self:
+        """sum_i 2^i x[i n:(i + 1) n] for n = len(x) / width: ``width`` rows of shared bits (least
+        significant row first) combined into n shared numbers."""
+        ...
+
     @classmethod
     def concat(cls, parts: Sequence[Self]) -> Self: ...
 
@@ -158,6 +163,10 @@ class SharedVec:
             return SharedVec.zeros(1)
         return SharedVec(FieldVec.from_ints([self.share.dot(weights)]),
                          FieldVec.from_ints([self.mac.dot(weights)]))
+
+    def binary(self, width: int) -> SharedVec:
+        """<sum_i 2^i x[i n:(i + 1) n]>, n = len(x) / width, in one pass per row and component."""
+        return SharedVec(self.share.binary(width), self.mac.binary(width))
 
     def add_public(self, c: Public, key: MacKeyShare) -> SharedVec:
         """<x + c>: party 0 adds c to its share, every party adds alpha_i * c to its MAC."""

@@ -110,6 +110,16 @@ class CommitVec:
             return CommitVec.zeros(1)
         return CommitVec(curve.msm(self.points, weights))
 
+    def binary(self, width: int) -> CommitVec:
+        """sum_i 2^i C[i n:(i + 1) n], n = len(C) / width, by doubling from the top row."""
+        if width < 1 or len(self) % width:
+            raise ConfigError(f"{len(self)} commitments are not {width} rows of equal length")
+        n = len(self) // width
+        acc = self[(width - 1) * n:]
+        for i in range(width - 2, -1, -1):
+            acc = acc + acc + self[i * n:(i + 1) * n]
+        return acc
+
     def add_public(self, c: Public) -> CommitVec:
         """C + c*G: the commitment to x + c with the same randomness."""
         return self + CommitVec.public(c if isinstance(c, FieldVec) else FieldVec.full(len(self), c))
@@ -178,6 +188,9 @@ class RandVec:
 
     def combine(self, weights: FieldVec) -> RandVec:
         return RandVec(FieldVec.from_ints([self.rands.dot(weights) if len(self) else 0]))
+
+    def binary(self, width: int) -> RandVec:
+        return RandVec(self.rands.binary(width))
 
     def add_public(self, c: Public) -> RandVec:
         """r_i unchanged: a public constant has randomness 0."""

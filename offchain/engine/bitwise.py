@@ -125,14 +125,8 @@ def take_mask(ctx: Evaluator[S], n: int, m: int, bound: int, kappa: int = KAPPA)
 
 
 def binary_sum(bits: S, n: int) -> S:
-    """sum_i 2^i block_i, by halving: block i + h joins block i with weight 2^h."""
-    count = len(bits) // n
-    while count > 1:
-        h = (count + 1) // 2
-        head = bits[:(count - h) * n] + bits[h * n:count * n].scale(1 << h)
-        bits = type(bits).concat([head, bits[(count - h) * n:h * n]]) if count % 2 else head
-        count = h
-    return bits
+    """sum_i 2^i block_i for the blocks of n elements of ``bits`` (least significant first)."""
+    return bits.binary(len(bits) // n)
 
 
 # Circuits -------------------------------------------------------------------------------------

@@ -193,17 +193,8 @@ def pairs_from_bits(key: TupleKey, bits: S, count: int) -> TupleSet[S]:
     width, f = key.bits or 0, key.f or 0
     if len(bits) != pair_bits(key, count):
         raise ConfigError(f"{count} pairs of {key} are built from {pair_bits(key, count)} bits, got {len(bits)}")
-    blocks = [bits[i * count:(i + 1) * count] for i in range(width)]
-    low = _binary(blocks[:f])
-    return TupleSet(key, (_binary(blocks[f:]).scale(1 << f) + low, low))
-
-
-def _binary(blocks: Sequence[S]) -> S:
-    """sum_i 2^i blocks[i] by doubling."""
-    acc = blocks[-1]
-    for block in reversed(blocks[:-1]):
-        acc = acc + acc + block
-    return acc
+    low = bits[:f * count].binary(f)
+    return TupleSet(key, (bits[f * count:].binary(width - f).scale(1 << f) + low, low))
 
 
 @dataclass(frozen=True, slots=True)

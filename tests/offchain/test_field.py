@@ -178,6 +178,26 @@ def test_horner_is_polynomial_evaluation(xy: tuple[list[int], list[int]], t: int
     assert b.horner(t, a.horner(t)) == FieldVec.concat([a, b]).horner(t)
 
 
+@given(st.integers(1, 6).flatmap(lambda width: st.tuples(
+    st.just(width), st.integers(0, 4).flatmap(lambda n: st.lists(element, min_size=width * n,
+                                                                 max_size=width * n)))))
+def test_binary_reads_rows_as_the_bits_of_numbers(rows: tuple[int, list[int]]) -> None:
+    width, values = rows
+    n = len(values) // width
+    expected = [sum(values[i * n + j] << i for i in range(width)) % P for j in range(n)]
+    assert FieldVec.from_ints(values).binary(width).to_ints() == expected
+    assert _fieldref.to_ints(_fieldref.binary(_fieldref.from_ints(values), width)) == expected
+    if kernel is not None:
+        assert _fieldref.to_ints(kernel.binary(_fieldref.from_ints(values), width)) == expected
+
+
+def test_binary_refuses_rows_of_unequal_length() -> None:
+    with pytest.raises(ConfigError, match="5 elements are not 2 rows"):
+        FieldVec.from_ints(range(5)).binary(2)
+    with pytest.raises(ConfigError, match="are not 0 rows"):
+        FieldVec.from_ints(range(4)).binary(0)
+
+
 @given(st.integers(1, 8).flatmap(lambda n: st.lists(st.lists(element, min_size=n, max_size=n),
                                                     min_size=8, max_size=8)),
        st.integers(0, P - 1), st.booleans())
