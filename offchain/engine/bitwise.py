@@ -7,12 +7,10 @@ round count depends on the bit width, never on n.
 
 Random masks a la Catrina and de Hoogh, "Improved primitives for secure
 multiparty integer computation" (SCN 2010), Section 3: r = 2^m * r'' + r' with
-the m bits of r' preprocessed random bits and 2^m * r'' taken from a
-truncation pair (<R>, <R mod 2^m>) as <R> - <R mod 2^m>, so that
-r < 2^(bound + kappa) and a + r hides any a in [0, 2^bound) up to statistical
-distance 2^-kappa. (The sacrifice checks the bits, not the ranges of
-truncation pairs: that the dealer drew R below 2^(bound + kappa) is trusted,
-see offchain.engine.sacrifice.)
+the m bits of r' kept as shared bits; here r'' is made of further checked bits,
+bound + kappa in all, so that r < 2^(bound + kappa) holds whatever a dealer
+does, and a + r hides any a in [0, 2^bound) up to statistical distance
+2^-kappa.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ import numpy as np
 from offchain.engine.arith import mul
 from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.opening import open_value
+from offchain.errors import ConfigError
 from offchain.field import FieldVec
 from offchain.preprocessing.tuples import TupleKey, TupleKind
 
@@ -109,7 +108,7 @@ def weighted_sum(parts: Sequence[S], weights: Sequence[int]) -> S:
 
 @dataclass(frozen=True, slots=True)
 class Mask(Generic[S]):
-    """A random mask r = 2^m r'' + r', r' = ``low`` with its m bits in ``bits`` (m blocks)."""
+    """A random mask r whose m low bits are ``bits`` (m blocks) and r mod 2^m = ``low``."""
 
     r: S
     low: S
@@ -117,11 +116,15 @@ class Mask(Generic[S]):
 
 
 def take_mask(ctx: Evaluator[S], n: int, m: int, bound: int, kappa: int = KAPPA) -> Mask[S]:
-    """n masks for values in [0, 2^bound): m random bits and one truncation pair each."""
-    (bits,) = ctx.take(TupleKind.BIT, m * n).columns
-    high, high_low = ctx.take(trunc_key(m, bound, kappa), n).columns
-    low = binary_sum(bits, n)
-    return Mask(high - high_low + low, low, bits)
+    """n masks for values in [0, 2^bound): r = sum_i 2^i b_i over bound + kappa random bits b_i
+    each, of which the m <= bound low ones are kept as blocks."""
+    width = bound + kappa
+    if not 0 < m <= bound:
+        raise ConfigError(f"a mask keeps 0 < m <= bound low bits, got m={m}, bound={bound}")
+    (bits,) = ctx.take(TupleKind.BIT, width * n).columns
+    low_blocks = bits[:m * n]
+    low = low_blocks.binary(m)
+    return Mask(bits[m * n:].binary(width - m).scale(1 << m) + low, low, low_blocks)
 
 
 def binary_sum(bits: S, n: int) -> S:

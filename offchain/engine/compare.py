@@ -27,9 +27,10 @@ bits is a product tree. Only masked values are opened.
 
 Costs per element (L = bits + 1 for comparisons of two values; see estimate):
 
-    ltz(L):  L bits, 1 pair (L-1, L+kappa), L triples; 1 + ceil(log2(L+1)) + 5 + 1 rounds
-    eqz(L):  L + b bits (b = bitlength(L)), pairs (L, L+kappa), (b, b+kappa); b - 1 triples;
-             2 + ceil(log2 b) rounds
+    ltz(L):  L + kappa + 1 bits (a mask of L + kappa, a sign), L triples;
+             1 + ceil(log2(L+1)) + 5 + 1 rounds
+    eqz(L):  L + b + 2 kappa bits (masks of L + kappa and b + kappa, b = bitlength(L));
+             b - 1 triples; 2 + ceil(log2 b) rounds
 """
 
 from __future__ import annotations

@@ -112,12 +112,12 @@ def fx_square(count: int, params: FixedParams = DEFAULT) -> Needs:
 
 
 def mask(count: int, m: int, bound: int, kappa: int = KAPPA) -> Needs:
-    """``bitwise.take_mask``: m random bits and one truncation pair per element."""
-    return _bits(m * count) + trunc_pr(count, m, bound, kappa)
+    """``bitwise.take_mask``: bound + kappa random bits per element (m is kept of them)."""
+    return _bits((bound + kappa) * count)
 
 
 def ltz(count: int, bits: int = 64, kappa: int = KAPPA) -> Needs:
-    """``compare.ltz``: bits random bits, one pair (bits-1, bits+kappa), bits triples each."""
+    """``compare.ltz``: a mask of bits + kappa random bits, a sign bit, bits triples each."""
     return mask(count, bits - 1, bits, kappa) + _bits(count) + mul(bits * count)
 
 

@@ -161,7 +161,7 @@ FEW = {"a": ["p", "p", "p", "q", "q", "p", "p", "q", "p"],
 
 
 @pytest.mark.parametrize("epsilon, criterion, seed",
-                         [(10.0, "gini", SEED), (4.0, "entropy", b"dp-tree-6")])
+                         [(10.0, "gini", SEED), (4.0, "entropy", b"dp-tree-1")])
 def test_pure_and_empty_nodes_are_decided_on_noisy_counts_as_in_the_twin(
         epsilon: float, criterion: str, seed: bytes) -> None:
     s = dp_spec(("a", "b"), 2, 3, epsilon, criterion)
