@@ -26,7 +26,7 @@ from offchain.engine.evaluator import Evaluator, S
 from offchain.engine.opening import open_value
 from offchain.errors import ConfigError
 from offchain.field import FieldVec
-from offchain.preprocessing.tuples import TupleKey, TupleKind
+from offchain.preprocessing.tuples import TupleKey, TupleKind, pair_bits, pairs_from_bits
 
 KAPPA = 40
 Level = list[tuple[int, int, bool]]
@@ -116,15 +116,14 @@ class Mask(Generic[S]):
 
 
 def take_mask(ctx: Evaluator[S], n: int, m: int, bound: int, kappa: int = KAPPA) -> Mask[S]:
-    """n masks for values in [0, 2^bound): r = sum_i 2^i b_i over bound + kappa random bits b_i
-    each, of which the m <= bound low ones are kept as blocks."""
-    width = bound + kappa
+    """n masks for values in [0, 2^bound): truncation pairs (r, r mod 2^m) of ``trunc_key(m,
+    bound, kappa)`` built from bound + kappa random bits each, the m <= bound low bits kept."""
     if not 0 < m <= bound:
         raise ConfigError(f"a mask keeps 0 < m <= bound low bits, got m={m}, bound={bound}")
-    (bits,) = ctx.take(TupleKind.BIT, width * n).columns
-    low_blocks = bits[:m * n]
-    low = low_blocks.binary(m)
-    return Mask(bits[m * n:].binary(width - m).scale(1 << m) + low, low, low_blocks)
+    key = trunc_key(m, bound, kappa)
+    (bits,) = ctx.take(TupleKind.BIT, pair_bits(key, n)).columns
+    r, low = pairs_from_bits(key, bits, n).columns
+    return Mask(r, low, bits[:m * n])
 
 
 def binary_sum(bits: S, n: int) -> S:
