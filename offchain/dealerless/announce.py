@@ -89,22 +89,28 @@ async def broadcast_proven(ctx: Session, keys: SessionKeys, ciphertexts: Sequenc
     count, groups = len(ciphertexts), -(-len(ciphertexts) // proof.u)
     states, commitments = await asyncio.to_thread(_commit_all, keys.public[keys.party], witnesses, proof,
                                                   ctx.randbytes)
-    announced = await broadcast_all(ctx, announcement_message(ciphertexts, [c.digest() for c in commitments]))
-    statements = {j: decode(j, lambda data: read_announcement(data, params, count, groups), announced[j])
+    # Encoding, parsing, responses and checks of megabytes of ciphertexts and proofs run in worker
+    # threads: on the event loop they stalled the daemon's channels for tenths of seconds.
+    announced = await broadcast_all(ctx, await asyncio.to_thread(
+        lambda: announcement_message(ciphertexts, [c.digest() for c in commitments])))
+    statements = {j: await asyncio.to_thread(decode, j, lambda data: read_announcement(data, params, count, groups),
+                                             announced[j])
                   for j in keys.peers}
     coin = await toss(ctx)
-    responses = [zk.respond(state, proof_seed(coin, ctx.party, g)) for g, state in enumerate(states)]
-    answered = await broadcast_all(ctx, proof_message(responses, proof))
+    answered = await broadcast_all(ctx, await asyncio.to_thread(
+        lambda: proof_message([zk.respond(state, proof_seed(coin, ctx.party, g)) for g, state in enumerate(states)],
+                              proof)))
     failures: list[tuple[int, ProofFailed]] = []
     for j in keys.peers:
-        answers = decode(j, lambda data: read_proof(data, proof, groups), answered[j])
         cts, digests = statements[j]
         try:
-            await asyncio.to_thread(_verify_all, keys.public[j], cts, digests, coin, j, answers, proof)
+            await asyncio.to_thread(_read_and_verify, keys.public[j], cts, digests, coin, j, answered[j], proof,
+                                    groups)
         except ProofFailed as failure:
             failures.append((j, failure))
     refuse(failures)
-    return {j: [vouched(ct, proof) for ct in statements[j][0]] for j in keys.peers}
+    return await asyncio.to_thread(
+        lambda: {j: [vouched(ct, proof) for ct in statements[j][0]] for j in keys.peers})
 
 
 def vouched(ct: Ciphertext, proof: ProofParams) -> Ciphertext:
@@ -133,6 +139,13 @@ def _commit_all(pk: PublicKey, witnesses: Sequence[Preimage], proof: ProofParams
         states.append(state)
         commitments.append(commitment)
     return states, commitments
+
+
+def _read_and_verify(pk: PublicKey, ciphertexts: Sequence[Ciphertext], digests: Sequence[bytes], coin: bytes,
+                     party: int, answered: bytes, proof: ProofParams, groups: int) -> None:
+    """One peer's proofs parsed from its message (its own fault if they do not parse), then verified."""
+    answers = decode(party, lambda data: read_proof(data, proof, groups), answered)
+    _verify_all(pk, ciphertexts, digests, coin, party, answers, proof)
 
 
 def _verify_all(pk: PublicKey, ciphertexts: Sequence[Ciphertext], digests: Sequence[bytes], coin: bytes,

@@ -52,6 +52,7 @@ receives no longer provably hides the honest parties' shares
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -149,8 +150,8 @@ async def fresh_setup(ctx: Session, params: RingParams, key_candidates: int = KE
     # alpha_i in every slot is the constant polynomial alpha_i: no transform needed to encode it.
     constant = Plaintext(FieldVec.from_ints([ctx.key.alpha] + [0] * (params.n - 1)))
     announced = await announce(ctx, keys, [constant], ProofParams.diagonal_for_ring(params.n))
-    return LowGear(keys, {j: cts[0].prepared() for j, cts in announced.items()}), {
-        j: cts[0] for j, cts in announced.items()}
+    prepared = await asyncio.to_thread(lambda: {j: cts[0].prepared() for j, cts in announced.items()})
+    return LowGear(keys, prepared), {j: cts[0] for j, cts in announced.items()}
 
 
 async def triple_batch(ctx: Session, lowgear: LowGear, ciphertexts: int = 1) -> PartyBatch:
@@ -212,8 +213,10 @@ async def _announce(ctx: Session, lowgear: LowGear, share: FieldVec) -> list[dic
     if ctx.party != lowgear.keys.party:
         raise ConfigError("this LowGear state belongs to another party")
     chunks = _chunks(share, lowgear.slots)
-    announced = await announce(ctx, lowgear.keys, [encode(chunk) for chunk in chunks], lowgear.proof)
-    return [{j: cts[k].prepared() for j, cts in announced.items()} for k in range(len(chunks))]
+    plaintexts = await asyncio.to_thread(lambda: [encode(chunk) for chunk in chunks])
+    announced = await announce(ctx, lowgear.keys, plaintexts, lowgear.proof)
+    return await asyncio.to_thread(
+        lambda: [{j: cts[k].prepared() for j, cts in announced.items()} for k in range(len(chunks))])
 
 
 def _products(lowgear: LowGear, announced: Sequence[Mapping[int, PreparedCiphertext]],

@@ -22,7 +22,7 @@ so a step is one round whatever the number of products.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from offchain.dealerless.keys import SessionKeys
@@ -71,7 +71,7 @@ async def cross_terms(ctx: Session, keys: SessionKeys, products: Sequence[CrossP
     if any(len(p.multiplier) != params.n or set(p.operands) != set(keys.peers) for p in products):
         raise ConfigError(f"each product needs {params.n} slots and an operand from every peer")
     # y_j f^-1 turns the product with Enc_i(f x_i) into x_i y_j; its lift is as small as any plaintext's.
-    multipliers = [encode(p.multiplier * pow(p.factor, -1, P)) for p in products]
+    multipliers = await asyncio.to_thread(lambda: [encode(p.multiplier * pow(p.factor, -1, P)) for p in products])
     # Masks are drawn and summed as plaintext coefficients: uniform coefficients are uniform slots
     # (the encoding is a bijection), and one decoding of decrypted + kept per product replaces n - 1 encodings.
     kept = [FieldVec.zeros(params.n) for _ in products]
@@ -88,9 +88,16 @@ async def cross_terms(ctx: Session, keys: SessionKeys, products: Sequence[CrossP
 
     totals: list[Ciphertext] = []
     for j in keys.peers:
-        received = decode(j, read, await ctx.transport.recv(j))
-        totals = received if not totals else [t + r for t, r in zip(totals, received, strict=True)]
+        data = await ctx.transport.recv(j)
+        totals = await asyncio.to_thread(_add_received, totals, j, read, data)
     return await asyncio.to_thread(_decrypt_all, keys.secret, totals, kept)
+
+
+def _add_received(totals: list[Ciphertext], party: int, read: Callable[[bytes], list[Ciphertext]],
+                  data: bytes) -> list[Ciphertext]:
+    """``totals`` plus the returns parsed from one peer's message (its fault if they do not parse)."""
+    received = decode(party, read, data)
+    return received if not totals else [t + r for t, r in zip(totals, received, strict=True)]
 
 
 def _returns_for(pk: PublicKey, operands: Sequence[PreparedCiphertext], multipliers: Sequence[Plaintext],
