@@ -262,8 +262,11 @@ def test_n_init_keeps_the_first_of_runs_that_reach_the_same_partition() -> None:
     tables, rows = party_rows(s, x)
     got, coin, _ = run_recorded(s, tables)
     want, _, _, inertias = best_of_runs(s, rows, coin)
-    assert max(inertias) - min(inertias) < 1e-6, inertias  # The same partition every run.
-    first = np.array(kmeanspp_plain(s, rows, coin, 0), dtype=float) / (1 << s.fixed_point.f)
+    # Most coins send every run to the same partition; about one coin in 17 sends a run to a worse
+    # one (two of its seeds in one blob), so the tie is among the runs of least inertia (at least two).
+    tied = [r for r, inertia in enumerate(inertias) if inertia - min(inertias) < 1e-6]
+    assert len(tied) >= 2, inertias
+    first = np.array(kmeanspp_plain(s, rows, coin, tied[0]), dtype=float) / (1 << s.fixed_point.f)
     np.testing.assert_allclose(want, lloyd(s, np.concatenate(rows), first)[0])
     assert_centroids(got, want)
 
