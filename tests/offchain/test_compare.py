@@ -171,3 +171,12 @@ def test_a_corrupted_message_never_yields_a_wrong_comparison(to_everyone: bool) 
         assert_fault_never_yields_wrong_output(comparison, NEEDS, k, EXPECTED.__eq__,
                                                to_everyone=to_everyone)
 
+
+
+def test_a_mask_keeps_no_more_low_bits_than_its_bound() -> None:
+    from offchain.engine.bitwise import take_mask
+    from offchain.errors import ConfigError
+
+    for m, bound in ((9, 8), (0, 8)):
+        with pytest.raises(ConfigError, match=f"a mask keeps 0 < m <= bound low bits, got m={m}, bound={bound}"):
+            take_mask(None, 4, m, bound)  # type: ignore[arg-type]  # Refused before any tuple is taken.
