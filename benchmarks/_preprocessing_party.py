@@ -73,8 +73,8 @@ class Mark:
 
 
 def ring(spec: dict[str, Any]) -> RingParams:
-    """The ring the parent chose: production (N = 2^15, 12 primes) or N = 64 for a quick check."""
-    return small(64, 12) if spec["small"] else production()
+    """The ring the parent chose: production (N = 2^15, 13 primes) or N = 64 for a quick check."""
+    return small(64, 13) if spec["small"] else production()
 
 
 async def dealerless_work(transport: Transport, key: MacKeyShare, cache: TupleCache,

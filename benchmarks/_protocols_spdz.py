@@ -127,7 +127,7 @@ def dealer_prep(parties: list[dict[str, Any]], prep: dict[str, dict[str, float]]
 def measure_lowgear(quick: bool, timeout: float) -> dict[str, Any]:
     """A LowGear run, 3 parties over TLS: setup and one batch of 6 ciphertexts per party (quick: N = 64)."""
     args = argparse.Namespace(small=quick, batches=1, ciphertexts=6, timeout=timeout)
-    return run_dealerless(3, args, small(64, 12) if quick else production())
+    return run_dealerless(3, args, small(64, 13) if quick else production())
 
 
 def dealerless_prep(needs: Needs, lowgear: dict[str, Any]) -> tuple[dict[str, float], str]:

@@ -1,6 +1,6 @@
 """Benchmark of LowGear triple generation: n parties in one process over the in-memory transport.
 
-    .venv/bin/python benchmarks/lowgear.py                  # N = 2^15, 12 primes, 3 parties
+    .venv/bin/python benchmarks/lowgear.py                  # N = 2^15, 13 primes, 3 parties
     .venv/bin/python benchmarks/lowgear.py --parties 2 --batches 2 --json
 
 Each party runs the session setup (keys, encrypted MAC key shares), then
@@ -69,10 +69,10 @@ def main() -> None:
     parser.add_argument("--parties", type=int, default=3)
     parser.add_argument("--batches", type=int, default=1)
     parser.add_argument("--ciphertexts", type=int, default=1, help="ciphertexts per party in each batch")
-    parser.add_argument("--small", action="store_true", help="N = 64 with twelve primes instead of production")
+    parser.add_argument("--small", action="store_true", help="N = 64 with thirteen primes instead of production")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    params = small(64, 12) if args.small else production()
+    params = small(64, 13) if args.small else production()
     warm(params)
     key_shares = split_key(FieldVec.random(1)[0], args.parties)
     figures = [PartyFigures() for _ in range(args.parties)]

@@ -9,7 +9,7 @@ Dealerless (issue 13): for each party count, one process per party
 (benchmarks/_preprocessing_party.py) connected by ``connect_job`` (mutual TLS 1.3,
 pinned certificates, one identity per organisation made here in a temporary
 directory) on 127.0.0.1. Each party builds the ring's tables (``warm_s``, off
-the clock), runs LowGear's setup once at N = 2^15 with 12 primes
+the clock), runs LowGear's setup once at N = 2^15 with 13 primes
 (``offchain.lattice.params.production()``), then ``--batches`` triple batches of
 ``--ciphertexts`` ciphertexts per party (k N / 2 checked triples each), each
 accepted by the engine's sacrifice and dropped before the next. Figures:
@@ -43,8 +43,7 @@ sends for the sacrifice, per triple.
 
 The box is shared: every figure depends on the load, printed beside it. The
 goals of issue 13 are printed beside the figures and not checked. The setup
-(``setup_s``) includes the key check (cut-and-choose over 64 candidates) and
-the MAC key's proof; every batch includes its TopGear proofs, one per 6
+(``setup_s``) includes the keys' proofs and the MAC key's proof; every batch includes its TopGear proofs, one per 6
 ciphertexts of a party, so batches of 6 ciphertexts pay no padding. The last line with ``--json`` is one JSON object:
 {"dealerless": {"2": {...}, ...}, "dealer": {...}, "noise_margin_bits": {...}}.
 """
@@ -263,14 +262,14 @@ def main() -> int:
                         help="triples per dealer batch (default: those of a LowGear batch, k N / 2, "
                         "at most what one delivery may hold)")
     parser.add_argument("--no-dealer", action="store_true", help="skip the dealer mode (its key is then null)")
-    parser.add_argument("--small", action="store_true", help="N = 64 with twelve primes instead of production")
+    parser.add_argument("--small", action="store_true", help="N = 64 with thirteen primes instead of production")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds before one run's processes are killed (also the channels' timeout)")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args()
     if args.batches < 1 or args.ciphertexts < 1 or any(n < 2 for n in args.parties):
         parser.error("--batches and --ciphertexts must be positive, --parties at least 2")
-    params = small(64, 12) if args.small else production()
+    params = small(64, 13) if args.small else production()
     problem = frame_problem(params, args.ciphertexts)
     if problem:
         parser.error(f"--ciphertexts {args.ciphertexts}: {problem}")

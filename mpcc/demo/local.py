@@ -44,7 +44,7 @@ from onchain.jobs import Deadlines
 
 Step = Callable[[MemberPeer, Any, MacKeyShare], Awaitable[Any]]
 #: Seconds a member waits for another's message while the members make tuples in one process: one
-#: member's key candidates or square roots hold the shared loop for several seconds at a time.
+#: member's key proof or square roots hold the shared loop for several seconds at a time.
 MAKE_TIMEOUT_S = 600.0
 
 

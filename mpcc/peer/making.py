@@ -43,7 +43,6 @@ from mpcc.peer.member import MemberPeer, attestation_hash
 from mpcc.peer.pace import Deadline, Pace
 from offchain.dealerless import LowGear, setup
 from offchain.dealerless.kept import KeptSetup, keep, restore, resume
-from offchain.dealerless.keys import KEY_CANDIDATES
 from offchain.dealerless.produce import batch_commitment, make_batch
 from offchain.engine.comm import broadcast_from
 from offchain.engine.sacrifice import accept_batch
@@ -86,7 +85,7 @@ def fresh_key(party: int) -> MacKeyShare:
 
 
 async def start_session(ctx: Session, params: RingParams | None = None) -> LowGear:
-    """The session's LowGear setup (keys checked by cut and choose, each MAC key share encrypted and proven)."""
+    """The session's LowGear setup (every key proven well formed, each MAC key share encrypted and proven)."""
     lowgear = await setup(ctx, params or production())
     log.info("dealerless session set up among %d members", ctx.n_parties)
     return lowgear
@@ -245,7 +244,7 @@ class Maker:
         """The session's LowGear state, and whether it is the setup every member kept (else a fresh one, kept)."""
         params, group = self.ring or production(), group_id([m.account for m in self.group])
         kept = await asyncio.to_thread(self._kept, ctx, params, group)
-        lowgear, mac = await resume(ctx, params, kept, KEY_CANDIDATES)
+        lowgear, mac = await resume(ctx, params, kept)
         if mac is None:
             log.info("dealerless session among %d members resumed the LowGear setup they kept", ctx.n_parties)
             return lowgear, True

@@ -2,7 +2,7 @@
 
 Modules in dependency order: :mod:`~offchain.dealerless.messages` (the
 byte formats of the protocol's messages), :mod:`~offchain.dealerless.keys`
-(each party's key pair, checked by cut and choose on seeds),
+(each party's key pair, and the statement its proof proves),
 :mod:`~offchain.dealerless.announce` (the broadcasts of ciphertexts under
 those keys, each verified with a TopGear proof, or a diagonal proof for the
 MAC key, before use), :mod:`~offchain.dealerless.returns` (the pairwise
@@ -21,8 +21,7 @@ pairs are never made: every party builds them from checked bits.
 
 The lattice arithmetic and the proofs are :mod:`offchain.lattice`; the
 sacrifice and MAC check are the engine's. Security against a malicious
-party holds with one gap, the keys' check being covert (soundness 1/K per
-session): see :mod:`~offchain.dealerless.lowgear` and
+party: see :mod:`~offchain.dealerless.lowgear` and
 :mod:`~offchain.dealerless.keys`.
 """
 

@@ -3,8 +3,11 @@
 Every value a party encrypts under its own key and broadcasts goes through
 :func:`announce`: its MAC key share once per session (with a diagonal proof:
 the plaintext is the same in every slot) and its share a_i of every batch
-(with TopGear proofs of U ciphertexts each). The steps, after
-Baum-Cozzo-Smart 2019 (TopGear) with the challenge from the joint coin:
+(with TopGear proofs of U ciphertexts each). Its public key, once per
+session, goes through the same steps (:func:`exchange_keys`): a key is an
+encryption under a statement key (:mod:`offchain.dealerless.keys`). The
+steps, after Baum-Cozzo-Smart 2019 (TopGear) with the challenge from the
+joint coin:
 
 1. Encrypt each plaintext keeping its randomness, cut the ciphertexts into
    groups of U and pad the last with (0, 0) = Enc(0; 0, 0, 0), which both
@@ -42,14 +45,22 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 
-from offchain.dealerless.keys import SessionKeys, refuse
-from offchain.dealerless.messages import announcement_message, proof_message, read_announcement, read_proof
+from offchain.dealerless.keys import SEED_BYTES, SessionKeys, refuse, seed_stream, statement, witness
+from offchain.dealerless.messages import (
+    announcement_message,
+    key_message,
+    proof_message,
+    read_announcement,
+    read_key,
+    read_proof,
+)
 from offchain.engine.coin import toss
 from offchain.engine.comm import broadcast_all, decode
 from offchain.engine.session import Session
 from offchain.errors import ConfigError, ProofFailed
 from offchain.lattice import zk
-from offchain.lattice.bgv import Ciphertext, PublicKey
+from offchain.lattice.bgv import Ciphertext, PublicKey, keygen_with_witness
+from offchain.lattice.params import RingParams
 from offchain.lattice.sampling import RandBytes
 from offchain.lattice.slots import Plaintext
 from offchain.lattice.zk import Commitment, Preimage, ProverState, Response
@@ -111,6 +122,31 @@ async def broadcast_proven(ctx: Session, keys: SessionKeys, ciphertexts: Sequenc
     refuse(failures)
     return await asyncio.to_thread(
         lambda: {j: [vouched(ct, proof) for ct in statements[j][0]] for j in keys.peers})
+
+
+async def exchange_keys(ctx: Session, params: RingParams) -> SessionKeys:
+    """Every party's key pair, each proven well formed (the steps and soundness in the module docstring)."""
+    seed = ctx.randbytes(SEED_BYTES)
+    secret, public, s, e = await asyncio.to_thread(keygen_with_witness, params, seed_stream(seed))
+    sent = await broadcast_all(ctx, await asyncio.to_thread(key_message, public))
+    keys = [public if j == ctx.party else await asyncio.to_thread(decode, j, lambda data: read_key(data, params),
+                                                                    sent[j])
+            for j in range(ctx.n_parties)]
+    statements = await asyncio.to_thread(lambda: [statement(pk) for pk in keys])
+    proving = SessionKeys(params, ctx.party, secret, tuple(key for key, _ in statements))
+    mine = statements[ctx.party][1]
+    proven = await broadcast_proven(ctx, proving, [mine], [await asyncio.to_thread(witness, s, e)])
+    failures = [(j, ProofFailed("public key", "the key proven is not the public key it broadcast"))
+                for j, cts in proven.items() if not await asyncio.to_thread(_states, cts[0], keys[j])]
+    refuse(failures)
+    return SessionKeys(params, ctx.party, secret, tuple(keys), seed)
+
+
+def _states(doubled: Ciphertext, pk: PublicKey) -> bool:
+    """Whether a verified statement, doubled as the proof vouches for it, is (0, 2 b) for ``pk``'s b."""
+    _, expected = statement(pk)
+    twice = expected + expected
+    return doubled.c0 == twice.c0 and doubled.c1 == twice.c1 and doubled.scale == twice.scale
 
 
 def vouched(ct: Ciphertext, proof: ProofParams) -> Ciphertext:

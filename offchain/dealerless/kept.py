@@ -1,9 +1,8 @@
 """A LowGear setup kept by each member between sessions: its decryption key sealed in its home, the rest public.
 
-A fresh setup (:func:`offchain.dealerless.lowgear.setup`: K candidate key
-pairs per member, the cut and choose, every MAC key share's ciphertext with
-its diagonal proof) costs 13-28 s for three members on the development
-machine. Each member keeps what it ended with (:class:`KeptSetup`):
+A fresh setup (:func:`offchain.dealerless.lowgear.setup`: every member's key
+pair and MAC key share's ciphertext, each with its proof) takes seconds
+for three members on the development machine. Each member keeps what it ended with (:class:`KeptSetup`):
 
 - the setup's id, a hash of the session's transcript when the setup ended,
   the same at every honest member (every key, ciphertext and proof was
@@ -41,7 +40,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from offchain.dealerless.keys import SEED_BYTES, SessionKeys, candidate
+from offchain.dealerless.keys import SEED_BYTES, SessionKeys, key_pair
 from offchain.dealerless.lowgear import LowGear, bind_ring, fresh_setup
 from offchain.dealerless.messages import frame, read_framed
 from offchain.engine.comm import broadcast_all
@@ -118,15 +117,15 @@ def restore(kept: KeptSetup, identity: Identity, params: RingParams, ctx: Sessio
         mac = {j: ciphertext_from_bytes(ct, params) for j, ct in enumerate(kept.mac) if j != ctx.party}
     except DecodeError as err:
         raise ConfigError(f"it is for another ring ({err})") from err
-    own_secret, own_public = candidate(params, seed)
+    own_secret, own_public = key_pair(params, seed)
     if not hmac.compare_digest(public_key_to_bytes(own_public), kept.public[ctx.party]):
         raise ConfigError("its key seed does not derive the public key kept")
     keys = SessionKeys(params, ctx.party, own_secret, public, seed)
     return LowGear(keys, {j: ct.prepared() for j, ct in mac.items()})
 
 
-async def resume(ctx: Session, params: RingParams, kept: tuple[KeptSetup, LowGear] | None,
-                 key_candidates: int) -> tuple[LowGear, dict[int, Ciphertext] | None]:
+async def resume(ctx: Session, params: RingParams, kept: tuple[KeptSetup, LowGear] | None
+                 ) -> tuple[LowGear, dict[int, Ciphertext] | None]:
     """The session's LowGear state: the kept setup if every member offers the same, else a fresh setup.
 
     Returns the state and, after a fresh setup, every peer's MAC key
@@ -137,7 +136,7 @@ async def resume(ctx: Session, params: RingParams, kept: tuple[KeptSetup, LowGea
     offers = await broadcast_all(ctx, offer)
     if kept is not None and all(hmac.compare_digest(o, offer) for o in offers):
         return kept[1], None
-    return await fresh_setup(ctx, params, key_candidates)
+    return await fresh_setup(ctx, params)
 
 
 def _seal_info(group: bytes, party: int, setup_id: bytes) -> bytes:

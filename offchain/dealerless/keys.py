@@ -1,86 +1,64 @@
-"""Each party's BGV key pair for a session, checked by cut and choose on seeds: exact, but covert (1/K).
+"""Each party's BGV key pair for a session, proven well formed with the TopGear proof of the ciphertexts.
 
-The noise bound of :mod:`offchain.lattice.noise` assumes every public key
-(a, b = a s + t e) has s ternary and e binomial exactly: a proof with slack
-would let s grow to 2^77 and break it. :func:`exchange_keys` gets that
-exactness by cut and choose (the covert key generation of MP-SPDZ's
-pairwise setup, after the covert SPDZ of Damgard-Keller-Larraia-Pastro-Scholl-Smart 2013):
+A public key (a, b = a s + t e) is, read the right way, an encryption: under
+the statement key (a, 0), the preimage (m, v, e0, e1) = (0, s, 0, e)
+encrypts to (0 * s + t * 0 + 0, a s + t e) = (0, b). So the proof every
+announced ciphertext carries (:mod:`offchain.lattice.zk`, TopGear with the
+challenge from the joint coin) proves the key too, with the same soundness
+(2^-48 per proof in production) and the same zero knowledge for s and e.
+:func:`offchain.dealerless.announce.exchange_keys` runs the steps:
 
-1. Each party draws K seeds and derives from each a candidate key pair with
-   the honest :func:`offchain.lattice.bgv.keygen`, its byte source being
-   :func:`seed_stream` of the seed. It broadcasts the K digests
-   :func:`candidate_digest` (the party, the index and the public key, hashed).
-2. The joint coin (:func:`offchain.engine.coin.toss`), drawn after every
-   party's digests are fixed, chooses one index c_i per party
-   (:func:`chosen_candidate`).
-3. Each party broadcasts its public key c_i and the seeds of its other K - 1
-   candidates; it keeps the secret key c_i, whose seed it never reveals.
-4. Every party checks every peer: the public key hashes to digest c_i, and
-   each opened seed re-derives a key pair whose public key hashes to its
-   digest. A failure raises ProofFailed naming every party that failed.
+1. Each party derives its key pair from a fresh seed (:func:`key_pair`: the
+   honest :func:`offchain.lattice.bgv.keygen` drawing from
+   :func:`seed_stream`, so that a member can keep the seed and derive the
+   same key in a later session) and broadcasts its public key.
+2. It announces the statement (0, b) under (a, 0) with its proof
+   (:func:`offchain.dealerless.announce.broadcast_proven`: commitments, then
+   the joint coin, then the responses).
+3. Every party checks every peer's proof and that the statement is the
+   public key it broadcast; a failure raises ProofFailed naming every party
+   that failed, before any ciphertext is encrypted under any key.
 
-What it proves, and its soundness. SHA-256 binds each party to K public
-keys before the coin. Each candidate k != c_i is then shown to be
-keygen's output for some seed, hence to have s in {-1, 0, 1}^N and e in
-[-21, 21]^N exactly (whatever the seed: a party may grind seeds, but every
-seed gives such a key). The key in use is one of the K, chosen by the coin
-after the commitment, so a party that committed one ill-formed candidate
-uses it with probability 1/K and is otherwise caught and named; two or more
-ill-formed candidates are always caught. So the soundness error is 1/K per
-party and session (2^-6 for the default K = 64): **covert security**, a
-cheater is caught with probability 1 - 1/K, not the 2^-40 of the other
-checks. An exact proof with negligible error (a proof that s is ternary
-and e binomial without slack, or a key generation under MPC) is not
-implemented; until it is, a party willing to be caught with probability
-63/64 can use an ill-formed key once in 64 sessions, and then the
-flooding of the returns it receives is no longer guaranteed to hide the
-honest parties' shares. Raising K costs K key generations per party and
-(K - 1)(n - 1) re-derivations to check the peers.
-
-Zero knowledge: the seed of the key in use is never sent; its digest is a
-hash of the public key, which is public anyway. The opened candidates are
-discarded.
+What it proves: a verified proof vouches for 2 (0, b), so 2 b = a v' + t e'
+with ||v'|| <= 2N times the verifier's bound on a ternary part and ||e'||
+<= 2N times its bound on a noise part (``ProofParams.extracted``: 2^77 and
+2^81 in production), not s ternary and e binomial exactly. A party with such
+a key decrypts 2 C with the secret v' (2 c0 - v' c1 = 2 m + t x): the
+flooding of the returns it receives is sized to hide what it could learn
+through such a key (:mod:`offchain.lattice.noise`, docs/dealerless-noise.md),
+and an honest party's own key, exact, decrypts within the margin. A cheater
+gains nothing by a key outside the honest distribution but within the
+proof's bounds; one outside them is caught except with probability 2^-48.
+(Before this proof the keys were checked by cut and choose on 64 seeds:
+exact, but covert, a cheater escaping with probability 1/64.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-from offchain.dealerless.messages import (
-    DIGEST_BYTES,
-    key_candidates_message,
-    key_opening_message,
-    read_key_candidates,
-    read_key_opening,
-)
-from offchain.engine.coin import toss
-from offchain.engine.comm import broadcast_all, decode
-from offchain.engine.session import Session
 from offchain.errors import ConfigError, ProofFailed
-from offchain.lattice.bgv import PublicKey, SecretKey, keygen
+from offchain.lattice.bgv import Ciphertext, PublicKey, SecretKey, keygen_with_witness
 from offchain.lattice.params import RingParams
+from offchain.lattice.ring import CoeffPoly, EvalPoly
 from offchain.lattice.sampling import RandBytes
-from offchain.lattice.wire import public_key_to_bytes
+from offchain.lattice.wide import WidePoly
+from offchain.lattice.zk import Preimage
 
-KEY_CANDIDATES = 64
-"""K, the candidate key pairs per party: a cheater escapes with probability 1/K = 2^-6."""
-SEED_BYTES = DIGEST_BYTES
+SEED_BYTES = 32
 _SEED_TAG = b"mpcc-lowgear-key-seed-v2"
-_CANDIDATE_TAG = b"mpcc-lowgear-key-candidate-v1"
-_CHOICE_TAG = b"mpcc-lowgear-key-choice-v1"
 
 
 @dataclass(frozen=True, eq=False)
 class SessionKeys:
     """One party's BGV keys for a session and every party's public key (its own at index ``party``).
 
-    ``seed`` derives the secret key (:func:`candidate`): what a member keeps,
+    ``seed`` derives the secret key (:func:`key_pair`): what a member keeps,
     sealed, to use the same keys in a later session (:mod:`offchain.dealerless.kept`).
     """
 
@@ -106,9 +84,7 @@ def seed_stream(seed: bytes) -> RandBytes:
     key SHA-256(tag || seed || i (8 bytes)) and a zero nonce.
 
     Every party that knows the seed replays the same calls of the same
-    sampler, so it derives the same key pair. (ChaCha20 rather than SHAKE-256:
-    a candidate key draws 3 MB, and every member derives its K candidates and
-    the K - 1 each peer opens: 5 ms instead of 15 ms each.)
+    sampler, so it derives the same key pair.
     """
     if len(seed) != SEED_BYTES:
         raise ConfigError(f"a key seed has {SEED_BYTES} bytes, not {len(seed)}")
@@ -123,51 +99,22 @@ def seed_stream(seed: bytes) -> RandBytes:
     return randbytes
 
 
-def candidate(params: RingParams, seed: bytes) -> tuple[SecretKey, PublicKey]:
+def key_pair(params: RingParams, seed: bytes) -> tuple[SecretKey, PublicKey]:
     """The key pair a seed derives: :func:`offchain.lattice.bgv.keygen` drawing from :func:`seed_stream`."""
-    return keygen(params, seed_stream(seed))
+    secret, public, _, _ = keygen_with_witness(params, seed_stream(seed))
+    return secret, public
 
 
-def candidate_digest(party: int, index: int, pk: PublicKey) -> bytes:
-    """SHA-256 of a tag, the party (2 bytes), the index (2 bytes) and the public key's wire bytes."""
-    head = _CANDIDATE_TAG + party.to_bytes(2, "big") + index.to_bytes(2, "big")
-    return hashlib.sha256(head + public_key_to_bytes(pk)).digest()
+def statement(pk: PublicKey) -> tuple[PublicKey, Ciphertext]:
+    """(a, 0) and (0, b): the key under which a public key is an encryption, and that encryption."""
+    zero = EvalPoly.zeros(pk.params)
+    return PublicKey(pk.a, zero), Ciphertext(CoeffPoly.zeros(pk.params), pk.b.intt())
 
 
-def chosen_candidate(coin: bytes, party: int, candidates: int) -> int:
-    """The index of the candidate ``party`` keeps: 16 bytes of SHAKE-256 of the coin, modulo K (bias < K 2^-128)."""
-    stream = hashlib.shake_256(_CHOICE_TAG + party.to_bytes(2, "big") + coin).digest(16)
-    return int.from_bytes(stream, "big") % candidates
-
-
-async def exchange_keys(ctx: Session, params: RingParams, candidates: int = KEY_CANDIDATES) -> SessionKeys:
-    """Every party's key pair by cut and choose on seeds (the steps and soundness in the module docstring)."""
-    if not 2 <= candidates <= 0xFFFF:
-        raise ConfigError(f"cut and choose needs 2..65535 candidate keys, not {candidates}")
-    seeds = [ctx.randbytes(SEED_BYTES) for _ in range(candidates)]
-    digests = await asyncio.to_thread(_digests, params, ctx.party, seeds)
-    committed = await broadcast_all(ctx, key_candidates_message(digests))
-    coin = await toss(ctx)
-    mine = chosen_candidate(coin, ctx.party, candidates)
-    # The candidates were not kept (K of them would hold K keys in memory): the chosen one is derived again.
-    secret, public = await asyncio.to_thread(candidate, params, seeds[mine])
-    openings = await broadcast_all(ctx, key_opening_message(public, [s for k, s in enumerate(seeds) if k != mine]))
-    keys: list[PublicKey] = []
-    failures: list[tuple[int, ProofFailed]] = []
-    for j in range(ctx.n_parties):
-        if j == ctx.party:
-            keys.append(public)
-            continue
-        digests_j = decode(j, lambda data: read_key_candidates(data, candidates), committed[j])
-        pk, opened = decode(j, lambda data: read_key_opening(data, params, candidates), openings[j])
-        try:
-            await asyncio.to_thread(_check_opening, params, j, digests_j, chosen_candidate(coin, j, candidates),
-                                    pk, opened)
-        except ProofFailed as failure:
-            failures.append((j, failure))
-        keys.append(pk)
-    refuse(failures)
-    return SessionKeys(params, ctx.party, secret, tuple(keys), seeds[mine])
+def witness(s: np.ndarray, e: np.ndarray) -> Preimage:
+    """(0, s, 0, e): the preimage of (0, b) under (a, 0) for the key pair drawn with s and e."""
+    nothing = WidePoly(np.zeros((1, len(s)), dtype=np.int64))
+    return Preimage(nothing, WidePoly.from_small(s), nothing, WidePoly.from_small(e))
 
 
 def refuse(failures: Sequence[tuple[int, ProofFailed]]) -> None:
@@ -175,18 +122,3 @@ def refuse(failures: Sequence[tuple[int, ProofFailed]]) -> None:
     if failures:
         first = failures[0][1]
         raise ProofFailed(first.check, first.detail, parties=tuple(j for j, _ in failures)) from first
-
-
-def _digests(params: RingParams, party: int, seeds: Sequence[bytes]) -> list[bytes]:
-    return [candidate_digest(party, k, candidate(params, seed)[1]) for k, seed in enumerate(seeds)]
-
-
-def _check_opening(params: RingParams, party: int, digests: Sequence[bytes], chosen: int, pk: PublicKey,
-                   opened: Sequence[bytes]) -> None:
-    """Step 4 for one peer: its key is its candidate ``chosen``, and every other candidate comes from its seed."""
-    if not hmac.compare_digest(candidate_digest(party, chosen, pk), digests[chosen]):
-        raise ProofFailed("chosen key", f"the public key is not candidate {chosen}, chosen by the coin")
-    others = [k for k in range(len(digests)) if k != chosen]
-    for k, seed in zip(others, opened, strict=True):
-        if not hmac.compare_digest(candidate_digest(party, k, candidate(params, seed)[1]), digests[k]):
-            raise ProofFailed("key opening", f"the seed of candidate {k} does not derive the key committed to")

@@ -4,11 +4,11 @@ Every party holds its own BGV key pair (plaintext modulus r, so a
 ciphertext's N slots are N field elements) and its MAC key share alpha_i.
 
 Setup, once per session (:func:`setup`; or resumed from what every party
-kept of an earlier one, :mod:`offchain.dealerless.kept`): each party makes its key pair by
-cut and choose on seeds (:mod:`offchain.dealerless.keys`: exact, covert with
-soundness 1/K) and broadcasts Enc_i(alpha_i) in every slot (a constant
-polynomial) with a diagonal proof that it is constant
-(:func:`offchain.dealerless.announce.announce`).
+kept of an earlier one, :mod:`offchain.dealerless.kept`): each party makes its key pair and
+proves it well formed with the TopGear proof of the ciphertexts
+(:mod:`offchain.dealerless.keys`, :func:`offchain.dealerless.announce.exchange_keys`)
+and broadcasts Enc_i(alpha_i) in every slot (a constant polynomial) with a
+diagonal proof that it is constant (:func:`offchain.dealerless.announce.announce`).
 
 A triple batch (:func:`triple_batch`):
 
@@ -38,16 +38,14 @@ Bits and input masks are built on these steps in
 the MAC step (:func:`authenticate`) on a sharing its owner deals.
 
 Security against a malicious party. Every ciphertext an honest party
-multiplies its shares into is proven: the batch ciphertexts with TopGear
-(knowledge error 2^-48 per proof in production), the MAC key ciphertexts
-with a diagonal proof (2^-44.4), and a failed proof aborts naming the
-prover (ProofFailed) before any return. The sacrifice catches every wrong
-triple (a wrong product, a multiplier other than the share claimed, a
-wrong MAC). The gap: the key pairs are checked by cut and choose, so a
-party can use an ill-formed key with probability 1/K per session (2^-6 by
-default) without being caught, and then the flooding of the returns it
-receives no longer provably hides the honest parties' shares
-(:mod:`offchain.dealerless.keys`).
+multiplies its shares into is proven: the batch ciphertexts and every
+public key with TopGear (knowledge error 2^-48 per proof in production),
+the MAC key ciphertexts with a diagonal proof (2^-44.4), and a failed proof
+aborts naming the prover (ProofFailed) before any return. A proven key may
+be as bad as the proof's slack allows (s up to 2^77); the flooding of the
+returns is sized to hide the honest shares even from such a key
+(:mod:`offchain.lattice.noise`). The sacrifice catches every wrong triple
+(a wrong product, a multiplier other than the share claimed, a wrong MAC).
 """
 
 from __future__ import annotations
@@ -57,8 +55,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from offchain.dealerless.announce import announce
-from offchain.dealerless.keys import KEY_CANDIDATES, SessionKeys, exchange_keys
+from offchain.dealerless.announce import announce, exchange_keys
+from offchain.dealerless.keys import SessionKeys
 from offchain.dealerless.returns import CrossProduct, cross_terms
 from offchain.engine.session import Session
 from offchain.errors import ConfigError
@@ -124,16 +122,15 @@ def check_parameters(params: RingParams, parties: int) -> None:
         raise ConfigError(f"flooding hides returns only within 2^{report.flood_distance_bits:.1f}")
 
 
-async def setup(ctx: Session, params: RingParams, *, key_candidates: int = KEY_CANDIDATES) -> LowGear:
-    """LowGear's once-per-session setup: keys by cut and choose, then every party's Enc_i(alpha_i), proven constant.
+async def setup(ctx: Session, params: RingParams) -> LowGear:
+    """LowGear's once-per-session setup: proven keys, then every party's Enc_i(alpha_i), proven constant.
 
-    ``key_candidates`` is K of :mod:`offchain.dealerless.keys` (every party
-    must pass the same). The ring is bound into the transcript, so parties
+    The ring is bound into the transcript, so parties
     that chose different rings are caught at the first MAC check even if
     every message parsed.
     """
     bind_ring(ctx, params)
-    lowgear, _ = await fresh_setup(ctx, params, key_candidates)
+    lowgear, _ = await fresh_setup(ctx, params)
     return lowgear
 
 
@@ -143,10 +140,9 @@ def bind_ring(ctx: Session, params: RingParams) -> None:
     ctx.bind(_RING_TAG + params.n.to_bytes(8, "big") + b"".join(q.to_bytes(8, "big") for q in params.primes))
 
 
-async def fresh_setup(ctx: Session, params: RingParams, key_candidates: int = KEY_CANDIDATES
-                      ) -> tuple[LowGear, dict[int, Ciphertext]]:
+async def fresh_setup(ctx: Session, params: RingParams) -> tuple[LowGear, dict[int, Ciphertext]]:
     """The setup's steps after :func:`bind_ring`; also every peer's vouched MAC key ciphertext, as received."""
-    keys = await exchange_keys(ctx, params, key_candidates)
+    keys = await exchange_keys(ctx, params)
     # alpha_i in every slot is the constant polynomial alpha_i: no transform needed to encode it.
     constant = Plaintext(FieldVec.from_ints([ctx.key.alpha] + [0] * (params.n - 1)))
     announced = await announce(ctx, keys, [constant], ProofParams.diagonal_for_ring(params.n))

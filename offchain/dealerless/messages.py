@@ -1,25 +1,26 @@
-"""The messages of LowGear: key candidates and openings, announcements with their proofs, and returns.
+"""The messages of LowGear: public keys, announcements with their proofs, and returns.
 
-Version 2, integers big-endian::
+Version 3, integers big-endian::
 
     message:  0x02 | kind (1) | count (2) | count times: length (4) | item
 
 with kinds
 
-1. key opening: the chosen public key (:func:`offchain.lattice.wire.public_key_to_bytes`),
-   then the seeds of the other K - 1 candidates, in candidate order, 32 bytes each;
+1. key: the party's public key (:func:`offchain.lattice.wire.public_key_to_bytes`),
+   proven next by an announcement (:mod:`offchain.dealerless.keys`);
 2. announcement: the k ciphertexts a party encrypted under its own key and
    broadcasts (:func:`offchain.lattice.wire.ciphertext_to_bytes`), then the
    digests of its ceil(k / U) proof commitments
    (:meth:`offchain.lattice.zk.Commitment.digest`, 32 bytes each);
 3. returns: ciphertexts one party sends another, encrypted under the receiver's key;
-4. key candidates: the K digests a party commits its candidate key pairs with;
 5. proof: the responses (:meth:`offchain.lattice.zk.Response.to_bytes`) to the
    proofs of the party's last announcement, one per commitment.
 
 The kind byte keeps a message of one step from being read as another's.
 Version 1 had kinds 1 to 3 only: a bare public key and announcements
-without proofs.
+without proofs; version 2 checked keys by cut and choose (kind 1 then
+carried the seeds of the candidates not chosen, kind 4 the candidates'
+digests).
 
 Readers take the ring of the session and the count and level they expect,
 and raise DecodeError on anything else; :func:`offchain.engine.comm.decode`
@@ -38,9 +39,9 @@ from offchain.lattice.wire import ciphertext_from_bytes, ciphertext_to_bytes, pu
 from offchain.lattice.zk import Response
 from offchain.lattice.zkparams import ProofParams
 
-MESSAGE_VERSION = 2
+MESSAGE_VERSION = 3
 DIGEST_BYTES = 32
-"""A commitment digest (of a proof's masks or of a candidate key) and a candidate's seed are 32 bytes."""
+"""A commitment digest (of a proof's masks) is 32 bytes."""
 _HEAD = 4
 _LENGTH = 4
 
@@ -48,10 +49,9 @@ _LENGTH = 4
 class MessageKind(enum.IntEnum):
     """The kind byte of a LowGear message."""
 
-    KEY_OPENING = 1
+    KEY = 1
     ANNOUNCEMENT = 2
     RETURNS = 3
-    KEY_CANDIDATES = 4
     PROOF = 5
 
 
@@ -99,23 +99,14 @@ def _digests(items: Sequence[memoryview], what: str) -> list[bytes]:
     return [bytes(item) for item in items]
 
 
-def key_candidates_message(digests: Sequence[bytes]) -> bytes:
-    return pack(MessageKind.KEY_CANDIDATES, digests)
+def key_message(pk: PublicKey) -> bytes:
+    return pack(MessageKind.KEY, [public_key_to_bytes(pk)])
 
 
-def read_key_candidates(data: bytes, count: int) -> list[bytes]:
-    """The ``count`` digests of a party's candidate keys."""
-    return _digests(unpack(data, MessageKind.KEY_CANDIDATES, count), "key candidates")
-
-
-def key_opening_message(pk: PublicKey, seeds: Sequence[bytes]) -> bytes:
-    return pack(MessageKind.KEY_OPENING, [public_key_to_bytes(pk), *seeds])
-
-
-def read_key_opening(data: bytes, params: RingParams, candidates: int) -> tuple[PublicKey, list[bytes]]:
-    """The chosen public key and the seeds of the other ``candidates`` - 1 candidates."""
-    key, *seeds = unpack(data, MessageKind.KEY_OPENING, candidates)
-    return public_key_from_bytes(key, params), _digests(seeds, "key opening")
+def read_key(data: bytes, params: RingParams) -> PublicKey:
+    """A party's public key in the ring ``params``."""
+    (key,) = unpack(data, MessageKind.KEY, 1)
+    return public_key_from_bytes(key, params)
 
 
 def ciphertext_message(kind: MessageKind, cts: Sequence[Ciphertext]) -> bytes:

@@ -29,6 +29,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+import numpy as np
+
 from offchain.errors import ConfigError
 from offchain.field import FieldVec
 from offchain.lattice import sampling
@@ -38,13 +40,14 @@ from offchain.lattice.sampling import RandBytes
 from offchain.lattice.slots import Plaintext
 
 T = PLAINTEXT_MODULUS
-FLOOD_BITS = 69
-"""Flooding adds t u with |u| < 2^69: statistical distance about 2^-41 over 2^15 coefficients (see noise)."""
+FLOOD_BITS = 147
+"""Flooding adds t u with |u| < 2^147: statistical distance below 2^-40 over 2^15 coefficients even for a
+receiver whose key is only as good as its proof allows (see noise)."""
 
 
 def return_levels(params: RingParams) -> int:
-    """The number of primes a LowGear return keeps after switching: half of them, at least one."""
-    return max(1, params.levels // 2)
+    """The number of primes a LowGear return keeps after switching: half of them rounded up (7 of 13)."""
+    return (params.levels + 1) // 2
 
 
 class SecretKey:
@@ -118,16 +121,20 @@ class PublicKey:
 
 
 def keygen(params: RingParams, randbytes: RandBytes = secrets.token_bytes) -> tuple[SecretKey, PublicKey]:
-    """A key pair: s ternary, a uniform, e binomial, b = a s + t e.
+    """A key pair: s ternary, a uniform, e binomial, b = a s + t e."""
+    secret, public, _, _ = keygen_with_witness(params, randbytes)
+    return secret, public
 
-    LowGear needs the pair proven well formed exactly (s ternary, e
-    binomial), not with a proof's slack: the noise bound assumes it.
-    """
-    s = CoeffPoly.from_small(sampling.ternary(params.n, randbytes), params)
+
+def keygen_with_witness(params: RingParams, randbytes: RandBytes = secrets.token_bytes
+                        ) -> tuple[SecretKey, PublicKey, np.ndarray, np.ndarray]:
+    """:func:`keygen`'s key pair (the same for the same bytes) and its s and e as small integers: what the
+    key's proof (:mod:`offchain.dealerless.keys`) takes as its witness."""
+    s = sampling.ternary(params.n, randbytes)
     a = sampling.uniform_poly(params, randbytes)
-    e = CoeffPoly.from_small(sampling.cbd(params.n, randbytes), params).scale(T)
-    sk = SecretKey(s)
-    return sk, PublicKey(a, a * sk._s + e.ntt())
+    e = sampling.cbd(params.n, randbytes)
+    sk = SecretKey(CoeffPoly.from_small(s, params))
+    return sk, PublicKey(a, a * sk._s + CoeffPoly.from_small(e, params).scale(T).ntt()), s, e
 
 
 @dataclass(frozen=True, eq=False)

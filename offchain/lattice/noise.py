@@ -17,9 +17,7 @@ The pipeline (docs/dealerless-noise.md derives each step):
    to 2N times the verifier's bound; :func:`proof_slack_bits` turns that into
    a slack factor 2^slack_bits on the fresh bound (77 bits in production, the
    design's figure; 79 for the diagonal proof of the MAC key, whose L C
-   takes the place of 2 C). The bound assumes the key pair itself is exact,
-   with no slack (s ternary, e binomial), as the design requires;
-   offchain.dealerless.keys checks it by cut and choose (error 1/K).
+   takes the place of 2 C).
 3. :func:`product_bound`: times party j's plaintext, b_j 2^-1 mod t so that
    2 C gives Enc(a_i b_j), lifted to coefficients of at most (t-1)/2; then
    plus a fresh encryption of zero (:func:`zero_bound`, the re-randomisation).
@@ -28,8 +26,16 @@ The pipeline (docs/dealerless-noise.md derives each step):
 5. plus the flooding t (2^flood_bits - 1) and the mask's (t-1)/2.
 6. times n - 1: party i adds the returns of every other party.
 
-The margin is log2(Q_return / 2) - log2(total). :attr:`NoiseReport.flood_distance_bits`
-is log2 of the statistical distance bound that flooding achieves.
+The margin is log2(Q_return / 2) - log2(total), for an honest receiver,
+whose key is exact (s ternary, e binomial: :data:`EXACT_KEY`).
+
+The flooding must hide the noise from any receiver, including one whose key
+is only as good as its proof (:mod:`offchain.dealerless.keys`): s and e up
+to the extracted bounds of the key proof (:func:`proven_key`, 2^77 and 2^81
+in production), decrypting 2 C' with them. Steps 1 to 4 with that key give
+the noise such a receiver could see (``NoiseReport.exposed``), and
+:attr:`NoiseReport.flood_distance_bits` is log2 of the statistical distance
+bound that flooding achieves against it.
 """
 
 from __future__ import annotations
@@ -48,23 +54,51 @@ HALF_T = (T - 1) // 2
 """The largest coefficient of a plaintext lifted to (-t/2, t/2]."""
 
 
-def witness_bound(n: int, plain: int, ternary: int, noise: int, k: int = CBD_K) -> int:
+@dataclass(frozen=True)
+class KeyBound:
+    """Bounds on a key pair's secret s and noise e (infinity norms), as the noise bounds take them."""
+
+    s: int
+    e: int
+
+
+EXACT_KEY = KeyBound(1, CBD_K)
+"""An honest key: s ternary, e binomial with parameter k."""
+
+
+def proven_key(n: int) -> KeyBound:
+    """What a verified key proof vouches for over dimension ``n``: 2 b = a s' + t e' with s' and e' up to the
+    extracted bounds of the ring's TopGear proof on a ternary and a noise part (2^77 and 2^81 in production)."""
+    _, s, e = ProofParams.for_ring(n).extracted
+    return KeyBound(s, e)
+
+
+def witness_bound(n: int, plain: int, ternary: int, noise: int, k: int = CBD_K, key: KeyBound | None = None) -> int:
     """||m + t (e v + e0 - s e1)|| for ||m|| <= plain, ||v|| <= ternary, ||e0||, ||e1|| <= noise.
 
-    The key's s is ternary (||s||_1 <= N) and its e at most k, so
-    ||e v|| <= N k ternary and ||s e1|| <= N noise.
+    With the key's ||s|| <= key.s (so ||s||_1 <= N key.s) and ||e|| <= key.e
+    (default: exact, s ternary and e at most k), ||e v|| <= N key.e ternary
+    and ||s e1|| <= N key.s noise.
     """
-    return plain + T * (n * k * ternary + noise + n * noise)
+    key = key or KeyBound(1, k)
+    return plain + T * (n * key.e * ternary + noise + n * key.s * noise)
 
 
-def zero_bound(n: int, k: int = CBD_K) -> int:
-    """||t (e v + e0 - s e1)||: a fresh encryption of zero, with ||e v||, ||s e1|| <= N k and ||e0|| <= k."""
-    return witness_bound(n, 0, 1, k, k)
+def zero_bound(n: int, k: int = CBD_K, key: KeyBound | None = None) -> int:
+    """||t (e v + e0 - s e1)||: a fresh encryption of zero (with an exact key, ||e v||, ||s e1|| <= N k)."""
+    return witness_bound(n, 0, 1, k, k, key)
 
 
-def fresh_bound(n: int, k: int = CBD_K) -> int:
+def fresh_bound(n: int, k: int = CBD_K, key: KeyBound | None = None) -> int:
     """||m + t (e v + e0 - s e1)||: an honest fresh encryption of a plaintext lifted to (-t/2, t/2]."""
-    return witness_bound(n, HALF_T, 1, k, k)
+    return witness_bound(n, HALF_T, 1, k, k, key)
+
+
+def extracted_parts(n: int) -> tuple[int, int, int]:
+    """Bounds on the (plaintext, ternary, noise) parts of any ciphertext either proof of the ring accepts
+    (TopGear's 2 C, the diagonal proof's L C), part by part the larger."""
+    proofs = (ProofParams.for_ring(n), ProofParams.diagonal_for_ring(n))
+    return tuple(max(p.extracted[i] for p in proofs) for i in range(3))  # type: ignore[return-value]
 
 
 def proof_slack_bits(proof: ProofParams, k: int = CBD_K) -> int:
@@ -89,7 +123,7 @@ def extracted_bound(n: int, slack_bits: int = TOPGEAR_SLACK_BITS, k: int = CBD_K
     """The fresh bound with the plaintext m and the randomness v, e0, e1 each up to 2^slack_bits times larger.
 
     Every term of m + t (e v + e0 - s e1) is linear in one of m, v, e0, e1,
-    and the key's s and e carry no slack, so the whole bound scales by 2^slack_bits.
+    and the (honest) key's s and e carry no slack, so the whole bound scales by 2^slack_bits.
     """
     return fresh_bound(n, k) << slack_bits
 
@@ -99,18 +133,18 @@ def product_bound(n: int, noise: int, multiplier: int = HALF_T) -> int:
     return n * noise * multiplier
 
 
-def switch_bound(noise: int, dropped: tuple[int, ...], n: int) -> int:
+def switch_bound(noise: int, dropped: tuple[int, ...], n: int, key_s: int = 1) -> int:
     """The noise after dropping ``dropped`` primes one by one (last prime of the ring first).
 
     Dropping q turns x into (x - (d0 - s d1)) / q with d0, d1 multiples of t
     of size at most t (q-1)/2 (:meth:`offchain.lattice.ring.CoeffPoly.mod_switch`),
-    so ||x'|| <= (||x|| + t ((q-1)/2) (1 + ||s||_1)) / q, and ||s||_1 <= N.
+    so ||x'|| <= (||x|| + t ((q-1)/2) (1 + ||s||_1)) / q, and ||s||_1 <= N key_s.
     The relation c0 - s c1 = x (mod Q) holds for the exact integer x, so
     the switch is right even if ||x|| exceeded Q/2 before it: only the
     result has to stay below Q'/2.
     """
     for q in dropped:
-        noise = -(-(noise + T * ((q - 1) // 2) * (1 + n)) // q)
+        noise = -(-(noise + T * ((q - 1) // 2) * (1 + n * key_s)) // q)
     return noise
 
 
@@ -126,10 +160,12 @@ class NoiseReport:
     ``margin_bits`` is the one that decides correctness: the noise that the
     decrypting party sees against half the return level's modulus.
     ``product_margin_bits`` compares the noise before switching with half
-    the full modulus (the design's 113-bit figure), which is headroom, not a
-    requirement. ``flood_distance_bits`` is log2 of N ||e|| / (2^(flood_bits+1) - 1),
-    the statistical distance between a flooded return and pure flooding, e
-    the switched noise divided by t.
+    the full modulus, which is headroom, not a requirement. ``exposed`` is
+    the switched noise a receiver sees through a key as bad as its proof
+    allows (:func:`proven_key`), and ``flood_distance_bits`` is log2 of
+    N ||e|| / (2^(flood_bits+1) - 1), the statistical distance between a
+    flooded return and pure flooding as that receiver sees them, e = 2
+    (exposed / t + 1) (the 2: it decrypts 2 C', whose flooding is 2 t u).
     """
 
     n: int
@@ -140,6 +176,7 @@ class NoiseReport:
     extracted: int
     product: int
     switched: int
+    exposed: int
     returned: int
     total: int
     margin_bits: float
@@ -163,14 +200,18 @@ def lowgear_noise(params: RingParams, parties: int = 3, slack_bits: int = TOPGEA
     returned = switched + flood_bound(flood_bits) + HALF_T
     total = (parties - 1) * returned
     low = params.prefix(target).modulus
-    e_switched = (switched + HALF_T) // T + 1
+    # What a receiver with a key as bad as its proof allows sees: the same steps with that key.
+    bad = proven_key(n)
+    exposed_product = product_bound(n, witness_bound(n, *extracted_parts(n), k=k, key=bad)) + zero_bound(n, k, bad)
+    exposed = switch_bound(exposed_product, dropped, n, bad.s)
+    e_exposed = 2 * ((exposed + HALF_T) // T + 1)
     return NoiseReport(
         n=n, parties=parties, levels=params.levels, return_levels=target,
-        fresh=fresh_bound(n, k), extracted=extracted, product=product, switched=switched,
+        fresh=fresh_bound(n, k), extracted=extracted, product=product, switched=switched, exposed=exposed,
         returned=returned, total=total,
         margin_bits=math.log2(low) - 1 - math.log2(total),
         product_margin_bits=math.log2(params.modulus) - 1 - math.log2(product),
-        flood_distance_bits=math.log2(n * e_switched) - math.log2((1 << (flood_bits + 1)) - 1))
+        flood_distance_bits=math.log2(n * e_exposed) - math.log2((1 << (flood_bits + 1)) - 1))
 
 
 def margin_bits(params: RingParams, parties: int = 3, slack_bits: int = TOPGEAR_SLACK_BITS,

@@ -23,9 +23,9 @@ PLAINTEXT_MODULUS = P
 
 MAX_PRIME_BITS = 62
 PRODUCTION_N = 2**15
-PRODUCTION_PRIMES = 12
-SWITCHED_PRIMES = 6
-"""Returned ciphertexts are switched down to the first six primes (366 bits) before flooding."""
+PRODUCTION_PRIMES = 13
+SWITCHED_PRIMES = 7
+"""Returned ciphertexts are switched down to the first seven primes (427 bits) before flooding."""
 _MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
 
 
@@ -142,7 +142,8 @@ class RingParams:
 
 @cache
 def production() -> RingParams:
-    """N = 2^15 and twelve 61-bit primes (732 bits): fresh ciphertexts of the LowGear design."""
+    """N = 2^15 and thirteen 61-bit primes (793 bits, below the 881 that N = 2^15 allows at 128-bit security
+    with a ternary secret): fresh ciphertexts of the LowGear design."""
     return RingParams(PRODUCTION_N, ntt_primes(PRODUCTION_N, PRODUCTION_PRIMES, 61))
 
 

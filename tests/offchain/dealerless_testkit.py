@@ -15,8 +15,8 @@ from offchain.lattice.sampling import RandBytes
 from offchain.net.memory import MemoryNetwork, MemoryTransport, run_parties
 from offchain.shares import MacKeyShare, SharedVec, reconstruct, split_key
 
-PARAMS = small(64, 12)
-"""N = 64 with twelve 61-bit primes: the levels, switching and noise margin of production, at a test's cost."""
+PARAMS = small(64, 13)
+"""N = 64 with thirteen 61-bit primes: the levels, switching and noise margin of production, at a test's cost."""
 
 
 def stream(seed: int) -> RandBytes:
@@ -44,7 +44,7 @@ def run_after_setup(n: int, program: Program, network: MemoryNetwork | None = No
     def party(i: int) -> Callable[[MemoryTransport], Awaitable[object]]:
         async def run(t: MemoryTransport) -> object:
             ctx = Session(t, keys[i], randbytes=stream(10 + i))
-            return await program(ctx, await setup(ctx, PARAMS, key_candidates=4))
+            return await program(ctx, await setup(ctx, PARAMS))
         return run
 
     return asyncio.run(run_parties(network or MemoryNetwork(n, timeout=120), [party(i) for i in range(n)]))

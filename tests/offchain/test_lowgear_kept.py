@@ -27,7 +27,6 @@ from offchain.shares import MacKeyShare
 
 N = 3
 GROUP = group_id([f"0x{i:040x}" for i in range(1, N + 1)])
-CANDIDATES = 4
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +50,7 @@ def session(idents: list[identity.Identity], kept: list[bytes | None], keys: lis
             if kept[i] is not None:
                 stored = KeptSetup.from_bytes(kept[i])
                 held = (stored, restore(stored, idents[i], PARAMS, ctx, GROUP))
-            lowgear, mac = await resume(ctx, PARAMS, held, CANDIDATES)
+            lowgear, mac = await resume(ctx, PARAMS, held)
             now = held[0] if mac is None and held else keep(ctx, lowgear, mac or {}, GROUP, idents[i].hpke_public)
             tuples = await accept_batch(ctx, await triple_batch(ctx, lowgear))
             return mac is None, now, tuples

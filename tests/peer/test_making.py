@@ -26,8 +26,8 @@ from offchain.shares import MacKeyShare
 from onchain.abi.preprocessing_ledger import BatchCommitted
 from onchain.jobs import JobState
 
-RING = small(1024, 12)
-"""N = 1024 with production's twelve primes: the protocol and its noise budget, at a test's cost (a mean
+RING = small(1024, 13)
+"""N = 1024 with production's thirteen primes: the protocol and its noise budget, at a test's cost (a mean
 job's tuples in a few ciphertexts; a smaller ring takes more ciphertexts, each with its proofs)."""
 
 
