@@ -64,7 +64,7 @@ def test_a_job_finalises_and_no_peer_loop_waits_for_a_block(mining: Cluster) -> 
 def test_restarted_members_resume_the_kept_setup_and_the_members_make_tuples_on_it(mining: Cluster) -> None:
     """kill -9 of B, then of A (the first member, restarted with a higher stock level): each time every
     member's making session ends and, once the member is back, the members offer the LowGear setup they
-    kept (each one's decryption key sealed beside its cache) and resume it instead of a new cut and choose;
+    kept (each one's decryption key sealed beside its cache) and resume it instead of new keys and proofs;
     the batch A then orders, made on the resumed keys, passes the sacrifice at every member."""
     kept = [mining.cache(i).with_suffix(".lowgear") for i in range(3)]
     assert all(path.exists() and path.stat().st_mode & 0o077 == 0 for path in kept)
