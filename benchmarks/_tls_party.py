@@ -29,6 +29,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from _workloads import workloads  # noqa: E402
 
 from offchain import identity  # noqa: E402
 from offchain.engine.context import Context  # noqa: E402
+from offchain.engine.fixedpoint import DEFAULT  # noqa: E402
 from offchain.engine.sacrifice import accept_batch  # noqa: E402
 from offchain.net.limits import ConnectionLimits  # noqa: E402
 from offchain.net.tls import (  # noqa: E402
@@ -55,7 +57,7 @@ from offchain.net.transport import Transport  # noqa: E402
 from offchain.preprocessing.cache import TupleCache  # noqa: E402
 from offchain.preprocessing.delivery import ChainBatch, PartyDelivery, open_batch  # noqa: E402
 from offchain.preprocessing.source import MemoryTupleSource  # noqa: E402
-from offchain.preprocessing.tuples import TupleKind  # noqa: E402
+from offchain.preprocessing.tuples import TupleKey, TupleKind, TupleSet, as_key  # noqa: E402
 from offchain.shares import MacKeyShare  # noqa: E402
 
 _SACRIFICE_DOMAIN = b"mpcc-bench/sacrifice/v1"
@@ -155,17 +157,37 @@ async def run(workdir: Path, me: int, work: Work) -> dict[str, object]:
         await listener.close()
 
 
+@dataclass
+class PairsAhead(Context):
+    """A context that hands out truncation pairs built before the clock (``engine.py --pairs-ahead``)."""
+
+    ready: list[TupleSet] = field(default_factory=list)
+
+    def take(self, kind: TupleKind | TupleKey, count: int) -> TupleSet:
+        if as_key(kind).kind is TupleKind.TRUNC and self.ready:
+            pairs = self.ready.pop(0)
+            if pairs.key != as_key(kind) or len(pairs) != count:
+                raise RuntimeError("the workload took other truncation pairs than were built ahead")
+            return pairs
+        return super().take(kind, count)
+
+
 async def run_workloads(transport: Transport, key: MacKeyShare, cache: TupleCache,
                         cfg: dict[str, Any], mine: Path) -> dict[str, object]:
     """engine.py's timed workloads, each on the tuples it takes from the cache."""
     out: dict[str, object] = {}
     await sync(transport)
-    for name, (program, needs) in workloads(cfg["workload"]).items():
+    work = cfg["workload"]
+    for name, (program, needs) in workloads(work).items():
         t0 = time.perf_counter()
         source = cache.reserve(needs)  # The job's tuples, out of the cache.
+        ctx = Context(transport, key, source)
+        if name == "fxmul" and work.get("pairs_ahead"):
+            ctx = PairsAhead(transport, key, source)
+            ctx.ready = [Context.take(ctx, DEFAULT.trunc_key, work["fx_size"]) for _ in range(work["fx_reps"])]
         out[f"{name}_take_s"] = time.perf_counter() - t0
         await sync(transport)
-        elapsed, rounds, sent = await program(Context(transport, key, source))
+        elapsed, rounds, sent = await program(ctx)
         out[name] = {"elapsed_s": elapsed, "rounds": rounds, "bytes_sent": sent}
     stats = transport.stats
     out["traffic"] = {"rounds": stats.rounds, "messages_sent": stats.messages_sent,

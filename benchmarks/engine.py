@@ -19,6 +19,12 @@ benchmarks/_protocols_spu.py; else ``spu_aby3_unavailable`` says why).
 Preprocessing is dealt before the clock starts
 (without the sacrifice, which ``triples_per_s`` measures on its own).
 
+``--pairs-ahead`` (with ``--transport tls``) builds the fixed-point products'
+truncation pairs from their checked bits before the clock starts, as if
+pairs were stored after the sacrifice; ``fxmul_pairs_ahead`` says so in the
+output. A job builds them as it goes, so this is a bound on what storing
+pairs would gain, not a figure of the engine.
+
 ``--transport tls``: the same workloads (benchmarks/_workloads.py) between three
 processes (benchmarks/_tls_party.py) connected by ``connect_job`` (mutual TLS 1.3,
 pinned certificates) on 127.0.0.1. This process makes three identities in a
@@ -388,7 +394,7 @@ def prepare_tls(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from offchain.preprocessing.tuples import Needs
 
     cfg_workload = {"size": args.size, "reps": args.reps, "cmp_size": args.cmp_size,
-                    "fx_size": args.fx_size, "fx_reps": args.fx_reps}
+                    "fx_size": args.fx_size, "fx_reps": args.fx_reps, "pairs_ahead": args.pairs_ahead}
     needs = sum((n for _, n in workloads(cfg_workload).values()), Needs())
     dealer, keys = Dealer.create(3)
     orgs = write_parties(workdir, keys, TLS_PASSPHRASE)
@@ -449,6 +455,7 @@ def bench_tls(args: argparse.Namespace) -> dict[str, Any]:
         "rounds_per_cmp_call": observer["cmp"]["rounds"],
         "bytes_per_cmp": observer["cmp"]["bytes_sent"] / args.cmp_size,
         "fxmul_vector": args.fx_size, "fxmul_per_s": args.fx_size * args.fx_reps / slowest("fxmul"),
+        "fxmul_pairs_ahead": args.pairs_ahead,
         "rounds_per_fxmul_call": observer["fxmul"]["rounds"] / args.fx_reps,
         "bytes_per_fxmul": observer["fxmul"]["bytes_sent"] / (args.fx_size * args.fx_reps),
         # Dealt, sealed (parent), then read, opened, sacrificed over TLS and stored (children).
@@ -589,6 +596,9 @@ def main() -> int:
     parser.add_argument("--cmp-size", type=int, default=5_000, help="comparisons")
     parser.add_argument("--fx-size", type=int, default=10_000, help="vector length per fx mul")
     parser.add_argument("--fx-reps", type=int, default=2, help="chained fixed-point muls")
+    parser.add_argument("--pairs-ahead", action="store_true",
+                        help="tls: build the fixed-point products' truncation pairs from their bits before the "
+                        "clock starts (what storing pairs would save; not what a job does)")
     parser.add_argument("--no-mpyc", action="store_true", help="skip the MPyC comparison")
     parser.add_argument("--no-spu", action="store_true", help="skip SPU's ABY3 (run when spu is installed)")
     parser.add_argument("--transport", choices=("memory", "tls"), default="memory",

@@ -306,4 +306,4 @@ def test_production_round_trip() -> None:
     sk, pk = keygen(params, rb)
     a, b, m = (slots_of(params.n, rb) for _ in range(3))
     out = return_product(encrypt(pk, encode(a), rb), encode(b), encode(m), pk, rb)
-    assert out.levels == 6 and sk.decrypt_slots(out) == a * b - m
+    assert out.levels == 7 and sk.decrypt_slots(out) == a * b - m

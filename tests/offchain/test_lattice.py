@@ -82,12 +82,12 @@ def field_values(n: int, rng: random.Random) -> list[int]:
 # Parameters -----------------------------------------------------------------------------------
 def test_production_primes() -> None:
     params = production()
-    assert params.n == 2**15 and params.levels == 12
-    assert len(set(params.primes)) == 12 and list(params.primes) == sorted(params.primes, reverse=True)
+    assert params.n == 2**15 and params.levels == 13
+    assert len(set(params.primes)) == 13 and list(params.primes) == sorted(params.primes, reverse=True)
     for q in params.primes:
         assert gmpy2.is_prime(q, 50) and q.bit_length() == 61 and q % (2 * params.n) == 1
-    assert 731 <= params.modulus.bit_length() <= 732
-    assert params.prefix(6).modulus.bit_length() >= 365
+    assert 792 <= params.modulus.bit_length() <= 793 <= 881  # 881: the most N = 2^15 allows at 128-bit security.
+    assert params.prefix(7).modulus.bit_length() >= 426
 
 
 def test_ntt_primes_are_the_largest_ones() -> None:
