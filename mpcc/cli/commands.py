@@ -87,8 +87,18 @@ def setup_logging(log_file: Path | None, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+#: The GIL switch interval of a long-running process (Python's default is 5 ms). Its event loop gives the GIL
+#: up at every socket read and must then wait for a worker thread's computation (the LowGear work, the
+#: sacrifice) to hand it back: with a busy worker, reading six 7 MB messages took 1.9-2.2 s at 5 ms and
+#: 0.55 s at 1 ms (a CPU-bound thread beside an asyncio socket reader), and a peer's loop stalled 0.6 s
+#: during the members' setup under the test suite's load.
+SWITCH_INTERVAL_S = 0.001
+
+
 def run_until_signalled(main: Any) -> None:
-    """Runs ``main(stop)`` in one event loop until SIGTERM or SIGINT sets ``stop``."""
+    """Runs ``main(stop)`` in one event loop until SIGTERM or SIGINT sets ``stop`` (see SWITCH_INTERVAL_S)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+
     async def runner() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
