@@ -135,18 +135,19 @@ async def exchange_keys(ctx: Session, params: RingParams) -> SessionKeys:
     statements = await asyncio.to_thread(lambda: [statement(pk) for pk in keys])
     proving = SessionKeys(params, ctx.party, secret, tuple(key for key, _ in statements))
     mine = statements[ctx.party][1]
-    proven = await broadcast_proven(ctx, proving, [mine], [await asyncio.to_thread(witness, s, e)])
+    proof = ProofParams.for_ring(params.n)
+    proven = await broadcast_proven(ctx, proving, [mine], [await asyncio.to_thread(witness, s, e)], proof)
     failures = [(j, ProofFailed("public key", "the key proven is not the public key it broadcast"))
-                for j, cts in proven.items() if not await asyncio.to_thread(_states, cts[0], keys[j])]
+                for j, cts in proven.items()
+                if not await asyncio.to_thread(_is_vouched, cts[0], statements[j][1], proof)]
     refuse(failures)
     return SessionKeys(params, ctx.party, secret, tuple(keys), seed)
 
 
-def _states(doubled: Ciphertext, pk: PublicKey) -> bool:
-    """Whether a verified statement, doubled as the proof vouches for it, is (0, 2 b) for ``pk``'s b."""
-    _, expected = statement(pk)
-    twice = expected + expected
-    return doubled.c0 == twice.c0 and doubled.c1 == twice.c1 and doubled.scale == twice.scale
+def _is_vouched(verified: Ciphertext, stated: Ciphertext, proof: ProofParams) -> bool:
+    """Whether a verified ciphertext, as the proof vouches for it, is the one stated (f C of it)."""
+    expected = vouched(stated, proof)
+    return verified.c0 == expected.c0 and verified.c1 == expected.c1 and verified.scale == expected.scale
 
 
 def vouched(ct: Ciphertext, proof: ProofParams) -> Ciphertext:

@@ -35,6 +35,7 @@ exact, but covert, a cheater escaping with probability 1/64.)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -113,8 +114,7 @@ def statement(pk: PublicKey) -> tuple[PublicKey, Ciphertext]:
 
 def witness(s: np.ndarray, e: np.ndarray) -> Preimage:
     """(0, s, 0, e): the preimage of (0, b) under (a, 0) for the key pair drawn with s and e."""
-    nothing = WidePoly(np.zeros((1, len(s)), dtype=np.int64))
-    return Preimage(nothing, WidePoly.from_small(s), nothing, WidePoly.from_small(e))
+    return dataclasses.replace(Preimage.zero(len(s)), v=WidePoly.from_small(s), e1=WidePoly.from_small(e))
 
 
 def refuse(failures: Sequence[tuple[int, ProofFailed]]) -> None:
